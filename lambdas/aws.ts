@@ -1,0 +1,30 @@
+import { KinesisClient } from '@aws-sdk/client-kinesis';
+import { S3Client } from '@aws-sdk/client-s3';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+
+/**
+ * The one place AWS clients are made. With an endpoint override (emulators, LocalStack) the
+ * clients use HTTP/1.1, path-style addressing and checksums only where required, which the
+ * emulators need; on AWS they keep the SDK defaults.
+ */
+export function kinesisClient(endpoint?: string, region = 'us-east-1'): KinesisClient {
+  if (!endpoint) return new KinesisClient({});
+  return new KinesisClient({
+    endpoint,
+    region,
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    requestHandler: new NodeHttpHandler({ connectionTimeout: 2000, requestTimeout: 10_000 }),
+  });
+}
+
+export function s3Client(endpoint?: string, region = 'us-east-1'): S3Client {
+  if (!endpoint) return new S3Client({});
+  return new S3Client({
+    endpoint,
+    region,
+    forcePathStyle: true,
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
+}

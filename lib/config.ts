@@ -1,0 +1,92 @@
+import { ConfigError } from './errors.js';
+import type { ProjectKey } from './ingest/auth.js';
+import type { HashKey } from './ingest/pseudonymize.js';
+import type { StreamRef } from './stream/kinesis.js';
+
+/** The environment, as a plain map: lib/ never reads process.env itself. */
+export type Env = Readonly<Record<string, string | undefined>>;
+
+function required(env: Env, name: string): string {
+  const value = env[name];
+  if (value === undefined || value.trim() === '') throw new ConfigError(name, 'is required but not set');
+  return value.trim();
+}
+
+function intVar(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(
+      name,
+      `must be an integer from ${min} to ${max}, got ${JSON.stringify(raw).slice(0, 40)}`,
+    );
+  }
+  return value;
+}
+
+/** Reads `TALLY_HMAC_KEY` (base64, at least 32 bytes) and `TALLY_HMAC_KEY_VERSION` (default 1). */
+export function readHashKey(env: Env): HashKey {
+  const raw = required(env, 'TALLY_HMAC_KEY');
+  const secret = Buffer.from(raw, 'base64');
+  if (secret.length < 32 || !/^[A-Za-z0-9+/]+={0,2}$/.test(raw)) {
+    throw new ConfigError(
+      'TALLY_HMAC_KEY',
+      `must be base64 of at least 32 bytes, got ${secret.length} byte(s)`,
+    );
+  }
+  return { secret, version: intVar(env, 'TALLY_HMAC_KEY_VERSION', 1, 1, 2 ** 31 - 1) };
+}
+
+/** Reads `TALLY_PROJECTS`: a JSON array of `{"project": "...", "writeKeySha256": "<hex>"}`. */
+export function readProjects(env: Env): ProjectKey[] {
+  const raw = required(env, 'TALLY_PROJECTS');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new ConfigError('TALLY_PROJECTS', `is not JSON: ${raw.slice(0, 40)}...`);
+  }
+  if (!Array.isArray(parsed) || parsed.length === 0) {
+    throw new ConfigError('TALLY_PROJECTS', 'must be a non-empty JSON array of {project, writeKeySha256}');
+  }
+  return parsed.map((p, i) => {
+    if (typeof p?.project !== 'string' || typeof p?.writeKeySha256 !== 'string') {
+      throw new ConfigError('TALLY_PROJECTS', `entry ${i} needs string "project" and "writeKeySha256"`);
+    }
+    return { project: p.project, writeKeySha256: p.writeKeySha256 };
+  });
+}
+
+/** `TALLY_STREAM_ARN` (what CDK sets) or `TALLY_STREAM_NAME` (emulators). */
+export function readStreamRef(env: Env): StreamRef {
+  const arn = env.TALLY_STREAM_ARN?.trim();
+  if (arn) {
+    if (!/^arn:aws[a-z-]*:kinesis:[a-z0-9-]+:\d{12}:stream\/[A-Za-z0-9_.-]+$/.test(arn)) {
+      throw new ConfigError('TALLY_STREAM_ARN', `is not a Kinesis stream ARN: ${arn.slice(0, 80)}`);
+    }
+    return { streamArn: arn };
+  }
+  const name = env.TALLY_STREAM_NAME?.trim();
+  if (!name)
+    throw new ConfigError('TALLY_STREAM_ARN', 'is required (or TALLY_STREAM_NAME) but neither is set');
+  return { streamName: name };
+}
+
+/** `TALLY_LAKE_BUCKET`: the lake's S3 bucket. */
+export function readLakeBucket(env: Env): string {
+  const bucket = required(env, 'TALLY_LAKE_BUCKET');
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
+    throw new ConfigError('TALLY_LAKE_BUCKET', `is not a valid bucket name: ${bucket.slice(0, 70)}`);
+  }
+  return bucket;
+}
+
+/** `AWS_ENDPOINT_URL`: set only against emulators (fauxqs, kinesis-local, LocalStack). */
+export function readEndpoint(env: Env): string | undefined {
+  const url = env.AWS_ENDPOINT_URL?.trim();
+  if (!url) return undefined;
+  if (!/^https?:\/\/[^\s]+$/.test(url))
+    throw new ConfigError('AWS_ENDPOINT_URL', `is not an http(s) URL: ${url.slice(0, 80)}`);
+  return url;
+}

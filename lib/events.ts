@@ -1,0 +1,51 @@
+/** The Segment call types Tally accepts. */
+export const EVENT_TYPES = ['track', 'identify', 'page', 'screen', 'group', 'alias'] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+export function isEventType(value: unknown): value is EventType {
+  return typeof value === 'string' && (EVENT_TYPES as readonly string[]).includes(value);
+}
+
+/**
+ * A normalized, pseudonymized event: what travels the stream and becomes one lake row.
+ * Times are epoch milliseconds (UTC). No raw user id, trait or IP address is in here.
+ */
+export interface LakeEvent {
+  project: string;
+  eventId: string;
+  type: EventType;
+  /** Track event name, or page/screen name; null for the other types. */
+  event: string | null;
+  userHash: bigint | null;
+  anonymousHash: bigint | null;
+  eventTime: number;
+  receivedAt: number;
+  /** JSON text. */
+  properties: string | null;
+  /** JSON text, with `ip` and `traits` removed. */
+  context: string | null;
+  keyVersion: number;
+  /** Comma-separated markers of corrections made at collection (e.g. `future_clamped`). */
+  flags: string | null;
+}
+
+/** Where a bad row was found. */
+export type BadRowStage = 'collect' | 'lake';
+
+/** Something that could not become a lake row, kept with the reason (nothing is silently dropped). */
+export interface BadRow {
+  project: string | null;
+  stage: BadRowStage;
+  /** Stable reason code, e.g. `missing_identity`, `size`, `undecodable_record`. */
+  reason: string;
+  message: string;
+  receivedAt: number;
+  eventId: string | null;
+  /** A truncated, redacted excerpt of the input: never a raw user id, trait or IP. */
+  payload: string | null;
+}
+
+/** The UTC date (`YYYY-MM-DD`) of an epoch-millisecond time. */
+export function utcDate(epochMs: number): string {
+  return new Date(epochMs).toISOString().slice(0, 10);
+}

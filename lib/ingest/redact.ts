@@ -1,0 +1,50 @@
+import { BAD_PAYLOAD_BYTES } from './limits.js';
+
+/** Top-level fields that may hold a raw identity or personal data. */
+const IDENTITY_FIELDS = new Set(['userId', 'anonymousId', 'previousId', 'traits', 'writeKey']);
+/** Context fields that may hold personal data. */
+const PERSONAL_CONTEXT_FIELDS = new Set(['ip', 'traits']);
+
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * A copy of `context` without the IP address and traits. Built with Object.fromEntries, which
+ * defines properties, so a `__proto__` key stays a plain key and never reaches a prototype.
+ */
+export function stripContext(context: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(context).filter(([key]) => !PERSONAL_CONTEXT_FIELDS.has(key)));
+}
+
+/** Cuts a string to at most `maxBytes` of UTF-8, on a character boundary. */
+export function truncateUtf8(text: string, maxBytes: number): string {
+  if (Buffer.byteLength(text) <= maxBytes) return text;
+  let cut = Buffer.from(text).subarray(0, maxBytes).toString('utf8');
+  if (cut.endsWith('\uFFFD')) cut = cut.slice(0, -1);
+  return cut;
+}
+
+/**
+ * The excerpt of a bad event that its bad row keeps: identities, traits and the IP replaced,
+ * then truncated. Enough to see what was wrong, never enough to identify a person.
+ */
+export function redactedExcerpt(raw: unknown): string {
+  let value = raw;
+  if (isPlainObject(raw)) {
+    value = Object.fromEntries(
+      Object.entries(raw).map(([key, v]) => {
+        if (IDENTITY_FIELDS.has(key)) return [key, '[redacted]'];
+        if (key === 'context' && isPlainObject(v)) return [key, stripContext(v)];
+        return [key, v];
+      }),
+    );
+  }
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? String(value);
+  } catch {
+    text = '[unserializable]';
+  }
+  return truncateUtf8(text, BAD_PAYLOAD_BYTES);
+}

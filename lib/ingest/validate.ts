@@ -1,0 +1,214 @@
+import { createHash } from 'node:crypto';
+import { type BadRow, type EventType, isEventType, type LakeEvent } from '../events.js';
+import {
+  MAX_EVENT_BYTES,
+  MAX_EVENT_DEPTH,
+  MAX_EVENT_NAME_LENGTH,
+  MAX_ID_LENGTH,
+  MAX_MESSAGE_ID_LENGTH,
+} from './limits.js';
+import { type HashKey, identityHash } from './pseudonymize.js';
+import { isPlainObject, redactedExcerpt, stripContext } from './redact.js';
+import { correctEventTime, parseTimestamp } from './skew.js';
+
+/** What every event of one request shares. */
+export interface RequestContext {
+  project: string;
+  key: HashKey;
+  receivedAt: number;
+  /** Batch-level `sentAt` (analytics-node puts it there), epoch ms. */
+  batchSentAt: number | null;
+  /** The type implied by the route (`/v1/track`), or null for `/v1/batch`. */
+  routeType: EventType | null;
+}
+
+/** Why one event was refused: a stable code and a message naming the bad value. */
+export interface Rejection {
+  reason: string;
+  message: string;
+}
+
+export type EventResult = { ok: true; event: LakeEvent } | { ok: false; badRow: BadRow };
+
+class Reject {
+  constructor(
+    readonly reason: string,
+    readonly message: string,
+  ) {}
+}
+
+function depthExceeds(value: unknown, max: number): boolean {
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop()!;
+    if (depth > max) return true;
+    for (const child of Object.values(node as object)) {
+      if (typeof child === 'object' && child !== null) stack.push([child, depth + 1]);
+    }
+  }
+  return false;
+}
+
+function optionalId(raw: Record<string, unknown>, field: string): string | null {
+  const value = raw[field];
+  if (value === undefined || value === null || value === '') return null;
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+  if (typeof value !== 'string')
+    throw new Reject('invalid_identity', `${field} must be a string, got ${typeof value}`);
+  if (value.length > MAX_ID_LENGTH) {
+    throw new Reject(
+      'invalid_identity',
+      `${field} is ${value.length} characters, over the limit of ${MAX_ID_LENGTH}`,
+    );
+  }
+  return value;
+}
+
+function optionalTime(raw: Record<string, unknown>, field: string): number | null {
+  const value = raw[field];
+  if (value === undefined || value === null) return null;
+  const parsed = typeof value === 'string' ? parseTimestamp(value) : null;
+  if (parsed === null) {
+    throw new Reject(
+      'invalid_timestamp',
+      `${field} is not an ISO-8601 timestamp: ${JSON.stringify(value).slice(0, 60)}`,
+    );
+  }
+  return parsed;
+}
+
+function optionalObject(raw: Record<string, unknown>, field: string): Record<string, unknown> | null {
+  const value = raw[field];
+  if (value === undefined || value === null) return null;
+  if (!isPlainObject(value))
+    throw new Reject(`invalid_${field}`, `${field} must be an object, got ${typeof value}`);
+  return value;
+}
+
+function eventName(raw: Record<string, unknown>, type: EventType): string | null {
+  const field = type === 'track' ? 'event' : type === 'page' || type === 'screen' ? 'name' : null;
+  if (field === null) return null;
+  const value = raw[field];
+  if (type === 'track' && (typeof value !== 'string' || value === '')) {
+    throw new Reject('missing_event_name', 'track events need a non-empty string "event"');
+  }
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'string')
+    throw new Reject('invalid_event_name', `${field} must be a string, got ${typeof value}`);
+  return value.slice(0, MAX_EVENT_NAME_LENGTH);
+}
+
+function messageId(raw: Record<string, unknown>, project: string, json: string): string {
+  const value = raw.messageId;
+  if (value === undefined || value === null || value === '') {
+    // Deterministic, so an SDK resending the same body produces the same id (and one row).
+    return `gen-${createHash('sha256').update(project).update('\0').update(json).digest('hex').slice(0, 32)}`;
+  }
+  if (typeof value !== 'string')
+    throw new Reject('invalid_message_id', `messageId must be a string, got ${typeof value}`);
+  if (value.length > MAX_MESSAGE_ID_LENGTH) {
+    throw new Reject(
+      'invalid_message_id',
+      `messageId is ${value.length} characters, over the limit of ${MAX_MESSAGE_ID_LENGTH}`,
+    );
+  }
+  return value;
+}
+
+function requiredString(raw: Record<string, unknown>, field: string, type: EventType): void {
+  const value = raw[field];
+  if ((typeof value !== 'string' || value === '') && typeof value !== 'number') {
+    throw new Reject(
+      `missing_${field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}`,
+      `${type} events need "${field}"`,
+    );
+  }
+}
+
+function normalize(raw: unknown, ctx: RequestContext): LakeEvent {
+  if (!isPlainObject(raw)) {
+    throw new Reject(
+      'invalid_event',
+      `an event must be a JSON object, got ${Array.isArray(raw) ? 'array' : typeof raw}`,
+    );
+  }
+  if (depthExceeds(raw, MAX_EVENT_DEPTH)) {
+    throw new Reject('too_deep', `the event nests deeper than ${MAX_EVENT_DEPTH} levels`);
+  }
+  const json = JSON.stringify(raw);
+  const bytes = Buffer.byteLength(json);
+  if (bytes > MAX_EVENT_BYTES) {
+    throw new Reject('size', `the event is ${bytes} bytes, over the limit of ${MAX_EVENT_BYTES}`);
+  }
+  const type = ctx.routeType ?? raw.type;
+  if (!isEventType(type)) {
+    throw new Reject(
+      'invalid_type',
+      `type must be one of track, identify, page, screen, group, alias; got ${JSON.stringify(type)?.slice(0, 40)}`,
+    );
+  }
+  const userId = optionalId(raw, 'userId');
+  const anonymousId = optionalId(raw, 'anonymousId');
+  if (userId === null && anonymousId === null) {
+    throw new Reject('missing_identity', 'the event needs a userId or an anonymousId');
+  }
+  if (type === 'alias') requiredString(raw, 'previousId', type);
+  if (type === 'group') requiredString(raw, 'groupId', type);
+  const event = eventName(raw, type);
+  const eventId = messageId(raw, ctx.project, json);
+  const timestamp = optionalTime(raw, 'timestamp');
+  const sentAt = optionalTime(raw, 'sentAt') ?? ctx.batchSentAt;
+  const { eventTime, clamped } = correctEventTime(ctx.receivedAt, timestamp, sentAt);
+  if (eventTime < 0)
+    throw new Reject(
+      'invalid_timestamp',
+      `the event time ${new Date(eventTime).toISOString()} is before 1970`,
+    );
+  const properties = type === 'group' ? { groupId: String(raw.groupId) } : optionalObject(raw, 'properties');
+  const context = optionalObject(raw, 'context');
+  return {
+    project: ctx.project,
+    eventId,
+    type,
+    event,
+    userHash: userId === null ? null : identityHash(ctx.key, ctx.project, userId),
+    anonymousHash: anonymousId === null ? null : identityHash(ctx.key, ctx.project, anonymousId),
+    eventTime,
+    receivedAt: ctx.receivedAt,
+    properties: properties === null ? null : JSON.stringify(properties),
+    context: context === null ? null : JSON.stringify(stripContext(context)),
+    keyVersion: ctx.key.version,
+    flags: clamped ? 'future_clamped' : null,
+  };
+}
+
+/**
+ * Validates and normalizes one Segment event. Never throws: a bad event becomes a bad row
+ * carrying the reason and a redacted excerpt, so a batch with one bad event keeps the others.
+ */
+export function validateEvent(raw: unknown, ctx: RequestContext): EventResult {
+  try {
+    return { ok: true, event: normalize(raw, ctx) };
+  } catch (error) {
+    const rejection =
+      error instanceof Reject
+        ? error
+        : new Reject('invalid_event', `the event could not be read: ${String(error).slice(0, 80)}`);
+    const id =
+      isPlainObject(raw) && typeof raw.messageId === 'string'
+        ? raw.messageId.slice(0, MAX_MESSAGE_ID_LENGTH)
+        : null;
+    return {
+      ok: false,
+      badRow: {
+        project: ctx.project,
+        stage: 'collect',
+        reason: rejection.reason,
+        message: rejection.message,
+        receivedAt: ctx.receivedAt,
+        eventId: id,
+        payload: redactedExcerpt(raw),
+      },
+    };
+  }
+}

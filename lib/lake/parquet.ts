@@ -1,0 +1,126 @@
+import {
+  type Data,
+  Field,
+  Int32,
+  Int64,
+  makeData,
+  RecordBatch,
+  Schema,
+  Struct,
+  Table,
+  TimestampMillisecond,
+  tableToIPC,
+  Utf8,
+} from 'apache-arrow';
+import { Compression, Table as WasmTable, WriterPropertiesBuilder, writeParquet } from 'parquet-wasm/node';
+import type { LakeEvent } from '../events.js';
+
+/**
+ * Columns of an events file. `project` and `dt` are hive partition columns taken from the
+ * path, never stored in the file (readers would silently replace an in-file column).
+ * Timestamps are UTC-adjusted milliseconds, so every reader agrees on the instant.
+ */
+export const EVENTS_SCHEMA = new Schema([
+  new Field('event_id', new Utf8(), false),
+  new Field('type', new Utf8(), false),
+  new Field('event', new Utf8(), true),
+  new Field('user_hash', new Int64(), true),
+  new Field('anonymous_hash', new Int64(), true),
+  new Field('event_time', new TimestampMillisecond('UTC'), false),
+  new Field('received_at', new TimestampMillisecond('UTC'), false),
+  new Field('properties', new Utf8(), true),
+  new Field('context', new Utf8(), true),
+  new Field('key_version', new Int32(), false),
+  new Field('flags', new Utf8(), true),
+]);
+
+const encoder = new TextEncoder();
+
+function validity(isNull: (i: number) => boolean, n: number): { nullBitmap?: Uint8Array; nullCount: number } {
+  const bitmap = new Uint8Array((n + 7) >> 3);
+  let nullCount = 0;
+  for (let i = 0; i < n; i++) {
+    if (isNull(i)) nullCount++;
+    else bitmap[i >> 3]! |= 1 << (i & 7);
+  }
+  return nullCount === 0 ? { nullCount } : { nullBitmap: bitmap, nullCount };
+}
+
+function utf8(values: ReadonlyArray<string | null>): Data<Utf8> {
+  const n = values.length;
+  const offsets = new Int32Array(n + 1);
+  let buffer = new Uint8Array(Math.max(1024, n * 32));
+  let end = 0;
+  for (let i = 0; i < n; i++) {
+    const v = values[i];
+    if (v !== null && v !== undefined && v.length > 0) {
+      // Worst case 3 bytes per UTF-16 unit.
+      const need = end + v.length * 3;
+      if (need > buffer.length) {
+        const grown = new Uint8Array(Math.max(need, buffer.length * 2));
+        grown.set(buffer.subarray(0, end));
+        buffer = grown;
+      }
+      end += encoder.encodeInto(v, buffer.subarray(end)).written;
+    }
+    offsets[i + 1] = end;
+  }
+  return makeData({
+    type: new Utf8(),
+    length: n,
+    valueOffsets: offsets,
+    data: buffer.subarray(0, end),
+    ...validity((i) => values[i] === null, n),
+  });
+}
+
+function int64(values: ReadonlyArray<bigint | null>): Data<Int64> {
+  const data = new BigInt64Array(values.length);
+  values.forEach((v, i) => {
+    if (v !== null) data[i] = v;
+  });
+  return makeData({
+    type: new Int64(),
+    length: values.length,
+    data,
+    ...validity((i) => values[i] === null, values.length),
+  });
+}
+
+function timestamp(values: readonly number[]): Data<TimestampMillisecond> {
+  const data = BigInt64Array.from(values, (v) => BigInt(v));
+  return makeData({ type: new TimestampMillisecond('UTC'), length: values.length, data, nullCount: 0 });
+}
+
+/** Builds the Arrow table of an events file with typed arrays directly (no per-value boxing). */
+export function eventsTable(events: readonly LakeEvent[]): Table {
+  const n = events.length;
+  const children = [
+    utf8(events.map((e) => e.eventId)),
+    utf8(events.map((e) => e.type)),
+    utf8(events.map((e) => e.event)),
+    int64(events.map((e) => e.userHash)),
+    int64(events.map((e) => e.anonymousHash)),
+    timestamp(events.map((e) => e.eventTime)),
+    timestamp(events.map((e) => e.receivedAt)),
+    utf8(events.map((e) => e.properties)),
+    utf8(events.map((e) => e.context)),
+    makeData({
+      type: new Int32(),
+      length: n,
+      data: Int32Array.from(events, (e) => e.keyVersion),
+      nullCount: 0,
+    }),
+    utf8(events.map((e) => e.flags)),
+  ];
+  const struct = makeData({ type: new Struct(EVENTS_SCHEMA.fields), length: n, children, nullCount: 0 });
+  return new Table([new RecordBatch(EVENTS_SCHEMA, struct)]);
+}
+
+/** One Parquet file (ZSTD) holding these events. */
+export function eventsToParquet(events: readonly LakeEvent[]): Uint8Array {
+  // Built per call: writeParquet takes ownership of the WASM-side properties object.
+  const properties = new WriterPropertiesBuilder().setCompression(Compression.ZSTD).build();
+  const ipc = tableToIPC(eventsTable(events), 'stream');
+  return writeParquet(WasmTable.fromIPCStream(ipc), properties);
+}

@@ -1,0 +1,164 @@
+import { gzipSync } from 'node:zlib';
+import { type BadRow, type LakeEvent, utcDate } from '../events.js';
+import { CodecError, decodeRecord } from '../stream/codec.js';
+import { badKey, batchId, eventsKey, manifestKey } from './keys.js';
+import { encodeManifest, type Manifest } from './manifest.js';
+import { eventsToParquet } from './parquet.js';
+import { type ObjectStore, StorageError } from './store.js';
+
+/** One stream record as the lake writer needs it, whatever delivered it. */
+export interface LakeRecord {
+  shardId: string;
+  sequenceNumber: string;
+  partitionKey: string;
+  data: Uint8Array;
+  arrivalMs: number;
+}
+
+/** Lambda's partial batch response: the lowest failed sequence number, or nothing. */
+export interface BatchResponse {
+  batchItemFailures: Array<{ itemIdentifier: string }>;
+}
+
+export interface BatchOutcome {
+  response: BatchResponse;
+  manifest: Manifest | null;
+  /** The storage error that made the batch fail, for the handler's log. */
+  error: StorageError | null;
+}
+
+const BAD_RECORD_EXCERPT = 300;
+
+function recordBadRow(record: LakeRecord, reason: string, message: string): BadRow {
+  return {
+    project: null,
+    stage: 'lake',
+    reason,
+    message: `${message} (sequence number ${record.sequenceNumber})`,
+    receivedAt: record.arrivalMs,
+    eventId: null,
+    payload: Buffer.from(record.data.subarray(0, BAD_RECORD_EXCERPT)).toString('base64'),
+  };
+}
+
+function badRowLine(b: BadRow): string {
+  return JSON.stringify({
+    project: b.project,
+    stage: b.stage,
+    reason: b.reason,
+    message: b.message,
+    received_at: new Date(b.receivedAt).toISOString(),
+    event_id: b.eventId,
+    payload: b.payload,
+  });
+}
+
+function groupBy<T>(items: readonly T[], keyOf: (item: T) => string): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const key = keyOf(item);
+    const group = groups.get(key);
+    if (group) group.push(item);
+    else groups.set(key, [item]);
+  }
+  return groups;
+}
+
+/** Splits decoded records into events (deduplicated by project and event_id) and bad rows. */
+function decodeBatch(records: readonly LakeRecord[]): {
+  events: LakeEvent[];
+  bad: BadRow[];
+  duplicates: number;
+} {
+  const events: LakeEvent[] = [];
+  const bad: BadRow[] = [];
+  const seen = new Set<string>();
+  let duplicates = 0;
+  for (const record of records) {
+    let decoded: ReturnType<typeof decodeRecord>;
+    try {
+      decoded = decodeRecord(record.data);
+    } catch (error) {
+      if (!(error instanceof CodecError)) throw error;
+      bad.push(recordBadRow(record, error.code, error.message));
+      continue;
+    }
+    for (const line of decoded.invalid) {
+      bad.push(recordBadRow(record, 'invalid_record', `line ${line.line}: ${line.message}`));
+    }
+    for (const item of decoded.items) {
+      if (item.kind === 'bad') {
+        bad.push(item.badRow);
+        continue;
+      }
+      const id = `${item.event.project}\0${item.event.eventId}`;
+      if (seen.has(id)) {
+        duplicates++;
+        continue;
+      }
+      seen.add(id);
+      events.push(item.event);
+    }
+  }
+  return { events, bad, duplicates };
+}
+
+/**
+ * Writes one batch of stream records to the lake: a Parquet file per (project, UTC event day),
+ * a gzip NDJSON file of bad rows per day, then the manifest. Every key derives from the batch's
+ * shard and first sequence number, so a redelivered batch overwrites its own files.
+ *
+ * Undecodable or invalid records become bad rows and never fail the batch. A storage error
+ * fails the whole batch (its first sequence number is reported), so the retry starts at the
+ * same record, writes the same keys and leaves no duplicate behind.
+ */
+export async function writeBatch(records: readonly LakeRecord[], store: ObjectStore): Promise<BatchOutcome> {
+  const first = records[0];
+  const last = records[records.length - 1];
+  if (first === undefined || last === undefined)
+    return { response: { batchItemFailures: [] }, manifest: null, error: null };
+  const batch = batchId(first.shardId, first.sequenceNumber);
+  const { events, bad, duplicates } = decodeBatch(records);
+
+  const manifest: Manifest = {
+    version: 1,
+    batch,
+    shardId: first.shardId,
+    firstSequenceNumber: first.sequenceNumber,
+    lastSequenceNumber: last.sequenceNumber,
+    arrivedAt: new Date(first.arrivalMs).toISOString(),
+    records: records.length,
+    events: events.length,
+    duplicatesInBatch: duplicates,
+    files: [],
+    bad: [],
+    badReasons: {},
+  };
+  const writes: Array<() => Promise<void>> = [];
+  for (const [group, rows] of groupBy(events, (e) => `${e.project}/${utcDate(e.eventTime)}`)) {
+    const [project, dt] = group.split('/') as [string, string];
+    const key = eventsKey(project, dt, batch);
+    manifest.files.push({ key, project, dt, rows: rows.length });
+    writes.push(() => store.put(key, eventsToParquet(rows), 'application/vnd.apache.parquet'));
+  }
+  for (const [dt, rows] of groupBy(bad, (b) => utcDate(b.receivedAt))) {
+    const key = badKey(dt, batch);
+    manifest.bad.push({ key, dt, rows: rows.length });
+    for (const row of rows) manifest.badReasons[row.reason] = (manifest.badReasons[row.reason] ?? 0) + 1;
+    writes.push(() =>
+      store.put(key, gzipSync(`${rows.map(badRowLine).join('\n')}\n`), 'application/x-ndjson'),
+    );
+  }
+  try {
+    await Promise.all(writes.map((write) => write()));
+    await store.put(manifestKey(first.arrivalMs, batch), encodeManifest(manifest), 'application/json');
+  } catch (error) {
+    if (!(error instanceof StorageError)) throw error;
+    return {
+      response: { batchItemFailures: [{ itemIdentifier: first.sequenceNumber }] },
+      manifest: null,
+      error,
+    };
+  }
+  return { response: { batchItemFailures: [] }, manifest, error: null };
+}

@@ -1,0 +1,51 @@
+import { resolve } from 'node:path';
+import { consoleLogger } from './logger.js';
+import { startPipeline } from './pipeline.js';
+
+/** `npm start`: the whole pipeline on this machine. */
+async function main(): Promise<void> {
+  const dataDir = resolve(process.env.TALLY_DATA_DIR ?? '.tally');
+  const portText = process.env.PORT ?? '8080';
+  const port = Number(portText);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new Error(`PORT must be an integer from 0 to 65535, got ${JSON.stringify(portText)}`);
+  }
+  const logger = consoleLogger();
+  logger.info('starting tally', { dataDir });
+  const pipeline = await startPipeline({ dataDir, port, logger });
+  const writeKey = pipeline.writeKeys.default;
+  console.log('');
+  console.log(`Tally is collecting on ${pipeline.url}  (lake: ${pipeline.lakeRoot})`);
+  if (pipeline.created) console.log('Created project "default".');
+  if (writeKey) {
+    console.log(`Write key of project "default": ${writeKey}`);
+    console.log('Send an event:');
+    console.log(
+      `  curl -u '${writeKey}:' -H 'content-type: application/json' \\\n    -d '{"userId":"user-1","event":"Signed Up","properties":{"plan":"pro"}}' ${pipeline.url}/v1/track`,
+    );
+  }
+  console.log('Press Ctrl-C to stop.\n');
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info('stopping: flushing the stream to the lake', { signal });
+    pipeline
+      .stop()
+      .then(() => {
+        logger.info('stopped');
+        process.exit(0);
+      })
+      .catch((error: Error) => {
+        logger.error('stop failed', { error: error.message });
+        process.exit(1);
+      });
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+main().catch((error: Error) => {
+  console.error(`tally: ${error.message}`);
+  process.exit(1);
+});
