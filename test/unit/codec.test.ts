@@ -1,0 +1,70 @@
+import { gunzipSync, gzipSync } from 'node:zlib';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  CodecError,
+  decodeRecord,
+  encodeRecords,
+  MAX_RECORD_BYTES,
+  type StreamItem,
+} from '../../lib/stream/codec.js';
+import { lakeEvent, lakeEventArb } from '../helpers/events.js';
+
+describe('record codec', () => {
+  it('round-trips any events and bad rows, in order', () => {
+    const badRow = fc.record({
+      project: fc.option(fc.constant('shop'), { nil: null }),
+      stage: fc.constantFrom('collect' as const, 'lake' as const),
+      reason: fc.string(),
+      message: fc.string(),
+      receivedAt: fc.nat(),
+      eventId: fc.option(fc.string(), { nil: null }),
+      payload: fc.option(fc.string(), { nil: null }),
+    });
+    const item = fc.oneof(
+      lakeEventArb.map((event): StreamItem => ({ kind: 'event', event })),
+      badRow.map((badRow): StreamItem => ({ kind: 'bad', badRow })),
+    );
+    fc.assert(
+      fc.property(fc.array(item, { minLength: 1, maxLength: 30 }), (items) => {
+        const decoded = encodeRecords(items).flatMap((r) => decodeRecord(r).items);
+        expect(decoded).toEqual(items);
+      }),
+    );
+  });
+
+  it('splits into records of at most 1 MiB', () => {
+    const items: StreamItem[] = Array.from({ length: 200 }, (_, i) => ({
+      kind: 'event',
+      event: lakeEvent({
+        eventId: `e${i}`,
+        properties: JSON.stringify({ pad: Math.random().toString(36).repeat(800) }),
+      }),
+    }));
+    const records = encodeRecords(items);
+    expect(records.length).toBeGreaterThan(1);
+    for (const r of records) expect(r.length).toBeLessThanOrEqual(MAX_RECORD_BYTES);
+    expect(records.flatMap((r) => decodeRecord(r).items)).toHaveLength(200);
+  });
+
+  it('refuses an unknown version or broken gzip as a whole', () => {
+    expect(() => decodeRecord(Buffer.from('{"not":"ours"}'))).toThrow(CodecError);
+    expect(() => decodeRecord(Buffer.from([1, 2, 3, 4]))).toThrow(/not valid gzip/);
+  });
+
+  it('reports invalid lines and keeps the valid ones', () => {
+    const good = encodeRecords([{ kind: 'event', event: lakeEvent() }])[0]!;
+    const line = JSON.parse(decodeRecordText(good));
+    const lines = [JSON.stringify(line), '{broken', JSON.stringify({ ...line, user_hash: '-5' })].join('\n');
+    const decoded = decodeRecord(Buffer.concat([Buffer.of(1), gzipSync(lines)]));
+    expect(decoded.items).toHaveLength(1);
+    expect(decoded.invalid.map((i) => i.message)).toEqual([
+      'line is not JSON',
+      'field user_hash is missing or invalid',
+    ]);
+  });
+});
+
+function decodeRecordText(record: Buffer): string {
+  return gunzipSync(record.subarray(1)).toString();
+}

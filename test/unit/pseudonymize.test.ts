@@ -1,0 +1,35 @@
+import { createHmac } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { hmac63, identityHash } from '../../lib/ingest/pseudonymize.js';
+
+describe('hmac63', () => {
+  it('matches RFC 4231 test case 2 (top bit already clear)', () => {
+    // HMAC-SHA256("Jefe", "what do ya want for nothing?") = 5bdcc146bf60754e 6a04...
+    expect(hmac63(Buffer.from('Jefe'), 'what do ya want for nothing?')).toBe(0x5bdcc146bf60754en);
+  });
+
+  it('matches RFC 4231 test case 1 with the top bit cleared', () => {
+    // HMAC-SHA256(0x0b * 20, "Hi There") = b0344c61d8db3853 5ca8...; 0xb0 -> 0x30
+    expect(hmac63(Buffer.alloc(20, 0x0b), 'Hi There')).toBe(0x30344c61d8db3853n);
+  });
+
+  it('is a non-negative 63-bit integer', () => {
+    for (let i = 0; i < 200; i++) {
+      const h = hmac63(Buffer.from('k'), `user-${i}`);
+      expect(h >= 0n && h < 2n ** 63n).toBe(true);
+    }
+  });
+});
+
+describe('identityHash', () => {
+  const key = { version: 1, secret: Buffer.from('0123456789abcdef0123456789abcdef') };
+
+  it('hashes project, NUL and id', () => {
+    const digest = createHmac('sha256', key.secret).update('shop\0user-42').digest();
+    expect(identityHash(key, 'shop', 'user-42')).toBe(digest.readBigUInt64BE(0) & 0x7fffffffffffffffn);
+  });
+
+  it('gives the same id different hashes in different projects', () => {
+    expect(identityHash(key, 'a', 'user-1')).not.toBe(identityHash(key, 'b', 'user-1'));
+  });
+});

@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest';
+import { correctEventTime, parseTimestamp } from '../../lib/ingest/skew.js';
+
+const HOUR = 3_600_000;
+const received = Date.parse('2026-03-10T12:00:00Z');
+
+describe('correctEventTime', () => {
+  it('anchors the device gap between timestamp and sentAt on the receive time', () => {
+    // The device clock is 3 days behind: it stamped the event 10 min before sending it.
+    const sentAt = received - 72 * HOUR;
+    const result = correctEventTime(received, sentAt - 10 * 60_000, sentAt);
+    expect(result).toEqual({ eventTime: received - 10 * 60_000, clamped: false });
+  });
+
+  it('uses the timestamp as is without sentAt', () => {
+    expect(correctEventTime(received, received - 5 * HOUR, null)).toEqual({
+      eventTime: received - 5 * HOUR,
+      clamped: false,
+    });
+  });
+
+  it('uses the receive time without a timestamp', () => {
+    expect(correctEventTime(received, null, null)).toEqual({ eventTime: received, clamped: false });
+  });
+
+  it('clamps times more than 23 h ahead to the receive time and flags them', () => {
+    expect(correctEventTime(received, received + 24 * HOUR, null)).toEqual({
+      eventTime: received,
+      clamped: true,
+    });
+  });
+
+  it('keeps times up to 23 h ahead', () => {
+    expect(correctEventTime(received, received + 23 * HOUR, null)).toEqual({
+      eventTime: received + 23 * HOUR,
+      clamped: false,
+    });
+  });
+});
+
+describe('parseTimestamp', () => {
+  it('reads UTC, offsets and fractions', () => {
+    expect(parseTimestamp('2026-03-10T12:00:00Z')).toBe(received);
+    expect(parseTimestamp('2026-03-10T14:00:00+02:00')).toBe(received);
+    expect(parseTimestamp('2026-03-10T14:00:00.250+0200')).toBe(received + 250);
+  });
+
+  it('treats a time without offset as UTC, not local time', () => {
+    expect(parseTimestamp('2026-03-10T12:00:00')).toBe(received);
+  });
+
+  it('refuses what is not ISO-8601', () => {
+    for (const bad of [
+      'yesterday',
+      '1710072000000',
+      '2026-02-31T00:00:00Z',
+      '2026-13-01',
+      'March 7, 2026',
+      '',
+    ]) {
+      expect(parseTimestamp(bad), bad).toBeNull();
+    }
+  });
+});
