@@ -5,7 +5,7 @@ import type { PutEntry, PutOutcome, StreamWriter } from '../../lib/stream/produc
 export class MemoryStore implements ObjectStore {
   readonly objects = new Map<string, Uint8Array>();
   puts = 0;
-  async put(key: string, body: Uint8Array): Promise<void> {
+  async put(key: string, body: Uint8Array, _contentType?: string): Promise<void> {
     this.puts++;
     this.objects.set(key, body);
   }
