@@ -17,6 +17,13 @@ export interface SentEvent {
 
 const DAY = 86_400_000;
 
+/** What the collector answers. */
+export interface ApiBody {
+  success?: boolean;
+  rejected?: Array<{ index: number; messageId: string | null; code: string; message: string }>;
+  error?: { code: string; message: string };
+}
+
 /**
  * A deterministic mix: identified and anonymous users, several days, client clock skew through
  * sentAt, page/identify/track calls, and invalid events (no identity, over 32 KB).
@@ -85,7 +92,7 @@ export async function post(
   path: string,
   body: unknown,
   gzip = false,
-): Promise<{ status: number; body: any }> {
+): Promise<{ status: number; body: ApiBody }> {
   const json = Buffer.from(JSON.stringify(body));
   const response = await fetch(`${url}${path}`, {
     method: 'POST',
@@ -96,12 +103,12 @@ export async function post(
     },
     body: gzip ? gzipSync(json) : json,
   });
-  return { status: response.status, body: await response.json() };
+  return { status: response.status, body: (await response.json()) as ApiBody };
 }
 
 /** Sends events in /v1/batch requests of `size`, alternating gzip; returns the responses. */
 export async function sendBatches(url: string, writeKey: string, events: SentEvent[], size = 25) {
-  const responses: Array<{ status: number; body: any }> = [];
+  const responses: Array<{ status: number; body: ApiBody }> = [];
   for (let i = 0; i < events.length; i += size) {
     responses.push(
       await post(
