@@ -82,9 +82,7 @@ describe.each(['s3', 'filesystem'] as const)(
           expect(row.key_version).toBe(1);
         }
         const bad = await readBadRows(store);
-        expect(bad.map((b) => b.event_id).sort()).toEqual(
-          rejected.map((r: { messageId: string }) => r.messageId).sort(),
-        );
+        expect(bad.map((b) => b.event_id).sort()).toEqual(rejected.map((r) => r.messageId).sort());
         expect(bad.every((b) => b.stage === 'collect' && typeof b.reason === 'string')).toBe(true);
         const manifests = await store.list('manifests/');
         expect(manifests.length).toBeGreaterThan(0);
