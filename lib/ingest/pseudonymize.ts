@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { HmacSha256 } from './hmac-sha256.js';
 
 /** The HMAC secret in use and its version, recorded on every row as `key_version`. */
 export interface HashKey {
@@ -13,8 +13,19 @@ const TOP_BIT_CLEAR = 0x7fff_ffff_ffff_ffffn;
  * 63-bit integer that Parquet INT64, DuckDB BIGINT and StarRocks `to_bitmap` all take unchanged.
  */
 export function hmac63(secret: Buffer, message: string): bigint {
-  const digest = createHmac('sha256', secret).update(message, 'utf8').digest();
-  return digest.readBigUInt64BE(0) & TOP_BIT_CLEAR;
+  return macOf(secret).first64(message) & TOP_BIT_CLEAR;
+}
+
+/** One precomputed HMAC key per secret (a process holds one or two: the current and the previous). */
+const macs = new WeakMap<Buffer, HmacSha256>();
+
+function macOf(secret: Buffer): HmacSha256 {
+  let mac = macs.get(secret);
+  if (!mac) {
+    mac = new HmacSha256(secret);
+    macs.set(secret, mac);
+  }
+  return mac;
 }
 
 /** Pseudonymizes one identifier of one project; the same id in two projects hashes differently. */

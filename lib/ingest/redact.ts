@@ -2,19 +2,19 @@ import { BAD_PAYLOAD_BYTES } from './limits.js';
 
 /** Top-level fields that may hold a raw identity or personal data. */
 const IDENTITY_FIELDS = new Set(['userId', 'anonymousId', 'previousId', 'traits', 'writeKey']);
-/** Context fields that may hold personal data. */
-const PERSONAL_CONTEXT_FIELDS = new Set(['ip', 'traits']);
 
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /**
- * A copy of `context` without the IP address and traits. Built with Object.fromEntries, which
- * defines properties, so a `__proto__` key stays a plain key and never reaches a prototype.
+ * `context` without the IP address and traits: the same object when it has neither, else a copy
+ * made by object rest, which defines properties, so a `__proto__` key stays a plain key.
  */
 export function stripContext(context: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(context).filter(([key]) => !PERSONAL_CONTEXT_FIELDS.has(key)));
+  if (!Object.hasOwn(context, 'ip') && !Object.hasOwn(context, 'traits')) return context;
+  const { ip: _ip, traits: _traits, ...rest } = context;
+  return rest;
 }
 
 /** Cuts a string to at most `maxBytes` of UTF-8, on a character boundary. */

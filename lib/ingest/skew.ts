@@ -25,24 +25,44 @@ export function correctEventTime(
 }
 
 const ISO_8601 =
-  /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|z|[+-]\d{2}:?\d{2})?)?$/;
+  /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?(Z|z|([+-])(\d{2}):?(\d{2}))?)?$/;
+
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+function daysIn(year: number, month: number): number {
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  return month === 2 && leap ? 29 : DAYS_IN_MONTH[month - 1]!;
+}
 
 /**
  * Parses an ISO-8601 timestamp strictly (what Segment's libraries send). A time without an
- * offset is UTC, never the server's local zone. Returns null when it is not one.
+ * offset is UTC, never the server's local zone. Dates that do not exist (February 31st) are
+ * refused rather than rolled over. Returns null when it is not one.
  */
 export function parseTimestamp(value: string): number | null {
   const m = ISO_8601.exec(value);
   if (!m) return null;
-  const [, y, mo, d, h = '00', mi = '00', s = '00', frac = '', zone = 'Z'] = m;
-  const ms = frac.padEnd(3, '0').slice(0, 3);
-  const offset =
-    zone === 'Z' || zone === 'z' ? 'Z' : zone.includes(':') ? zone : `${zone.slice(0, 3)}:${zone.slice(3)}`;
-  const text = `${y}-${mo}-${d}T${h}:${mi}:${s}.${ms}${offset}`;
-  const epoch = Date.parse(text);
-  if (Number.isNaN(epoch)) return null;
-  // Date.parse rolls 2024-02-31 over to March: refuse dates that do not exist.
-  const day = new Date(Date.parse(`${y}-${mo}-${d}T00:00:00Z`));
-  if (Number.isNaN(day.getTime()) || day.getUTCDate() !== Number(d)) return null;
-  return epoch;
+  const year = Number(m[1]);
+  const month = Number(m[2]);
+  const day = Number(m[3]);
+  const hour = Number(m[4] ?? 0);
+  const minute = Number(m[5] ?? 0);
+  const second = Number(m[6] ?? 0);
+  const millis = m[7] ? Number(m[7].slice(0, 3).padEnd(3, '0')) : 0;
+  if (
+    month < 1 ||
+    month > 12 ||
+    day < 1 ||
+    day > daysIn(year, month) ||
+    hour > 23 ||
+    minute > 59 ||
+    second > 59
+  ) {
+    return null;
+  }
+  const offsetMinutes = m[9] ? (m[9] === '-' ? -1 : 1) * (Number(m[10]) * 60 + Number(m[11])) : 0;
+  const utc = new Date(0);
+  utc.setUTCFullYear(year, month - 1, day);
+  utc.setUTCHours(hour, minute, second, millis);
+  return utc.getTime() - offsetMinutes * 60_000;
 }

@@ -37,16 +37,55 @@ class Reject {
   ) {}
 }
 
-function depthExceeds(value: unknown, max: number): boolean {
-  const stack: Array<[unknown, number]> = [[value, 1]];
-  while (stack.length > 0) {
-    const [node, depth] = stack.pop()!;
-    if (depth > max) return true;
-    for (const child of Object.values(node as object)) {
-      if (typeof child === 'object' && child !== null) stack.push([child, depth + 1]);
-    }
+/** True when `value` nests deeper than `max` levels (recursion is bounded by `max`). */
+function depthExceeds(value: object, max: number): boolean {
+  if (max === 0) return true;
+  for (const key in value) {
+    const child = (value as Record<string, unknown>)[key];
+    if (typeof child === 'object' && child !== null && depthExceeds(child, max - 1)) return true;
   }
   return false;
+}
+
+/** An upper bound of the JSON length of a value: a string's characters may each escape to 6. */
+function lengthBound(value: unknown): number {
+  if (typeof value === 'string') return value.length * 6 + 2;
+  if (typeof value === 'object' && value !== null) return JSON.stringify(value).length;
+  return 24;
+}
+
+/**
+ * An upper bound of `JSON.stringify(raw).length` (UTF-16 units), from the members already
+ * serialized for the row (`known`, by key) and cheap bounds of the others. `extra` adds members
+ * that were removed from a known member (the context's IP and traits).
+ */
+function jsonLengthBound(
+  raw: Record<string, unknown>,
+  known: Record<string, string | undefined>,
+  extra: unknown[],
+): number {
+  let chars = 2;
+  for (const key in raw) {
+    const json = known[key];
+    chars += key.length * 6 + 4 + (json === undefined ? lengthBound(raw[key]) : json.length);
+  }
+  for (const value of extra) chars += lengthBound(value) + 12;
+  return chars;
+}
+
+/**
+ * The UTF-8 size of `JSON.stringify(raw)` when it is over the event limit, else null. UTF-8
+ * takes at most 3 bytes per UTF-16 unit of serialized JSON (its control characters are already
+ * escaped), so the event is serialized whole only when the cheap bound comes near the limit.
+ */
+function bytesOverLimit(
+  raw: Record<string, unknown>,
+  known: Record<string, string | undefined>,
+  extra: unknown[],
+): number | null {
+  if (jsonLengthBound(raw, known, extra) * 3 <= MAX_EVENT_BYTES) return null;
+  const bytes = Buffer.byteLength(JSON.stringify(raw));
+  return bytes > MAX_EVENT_BYTES ? bytes : null;
 }
 
 function optionalId(raw: Record<string, unknown>, field: string): string | null {
@@ -98,10 +137,11 @@ function eventName(raw: Record<string, unknown>, type: EventType): string | null
   return value.slice(0, MAX_EVENT_NAME_LENGTH);
 }
 
-function messageId(raw: Record<string, unknown>, project: string, json: string): string {
+function messageId(raw: Record<string, unknown>, project: string): string {
   const value = raw.messageId;
   if (value === undefined || value === null || value === '') {
     // Deterministic, so an SDK resending the same body produces the same id (and one row).
+    const json = JSON.stringify(raw);
     return `gen-${createHash('sha256').update(project).update('\0').update(json).digest('hex').slice(0, 32)}`;
   }
   if (typeof value !== 'string')
@@ -135,9 +175,15 @@ function normalize(raw: unknown, ctx: RequestContext): LakeEvent {
   if (depthExceeds(raw, MAX_EVENT_DEPTH)) {
     throw new Reject('too_deep', `the event nests deeper than ${MAX_EVENT_DEPTH} levels`);
   }
-  const json = JSON.stringify(raw);
-  const bytes = Buffer.byteLength(json);
-  if (bytes > MAX_EVENT_BYTES) {
+  const rawProperties = optionalObject(raw, 'properties');
+  const rawContext = optionalObject(raw, 'context');
+  const propertiesJson = rawProperties === null ? undefined : JSON.stringify(rawProperties);
+  // The context is kept without IP and traits, and serialized once.
+  const keptContext = rawContext === null ? null : stripContext(rawContext);
+  const contextJson = keptContext === null ? undefined : JSON.stringify(keptContext);
+  const removed = rawContext !== null && keptContext !== rawContext ? [rawContext.ip, rawContext.traits] : [];
+  const bytes = bytesOverLimit(raw, { properties: propertiesJson, context: contextJson }, removed);
+  if (bytes !== null) {
     throw new Reject('size', `the event is ${bytes} bytes, over the limit of ${MAX_EVENT_BYTES}`);
   }
   const type = ctx.routeType ?? raw.type;
@@ -155,7 +201,7 @@ function normalize(raw: unknown, ctx: RequestContext): LakeEvent {
   if (type === 'alias') requiredString(raw, 'previousId', type);
   if (type === 'group') requiredString(raw, 'groupId', type);
   const event = eventName(raw, type);
-  const eventId = messageId(raw, ctx.project, json);
+  const eventId = messageId(raw, ctx.project);
   const timestamp = optionalTime(raw, 'timestamp');
   const sentAt = optionalTime(raw, 'sentAt') ?? ctx.batchSentAt;
   const { eventTime, clamped } = correctEventTime(ctx.receivedAt, timestamp, sentAt);
@@ -164,8 +210,9 @@ function normalize(raw: unknown, ctx: RequestContext): LakeEvent {
       'invalid_timestamp',
       `the event time ${new Date(eventTime).toISOString()} is before 1970`,
     );
-  const properties = type === 'group' ? { groupId: String(raw.groupId) } : optionalObject(raw, 'properties');
-  const context = optionalObject(raw, 'context');
+  const properties =
+    type === 'group' ? JSON.stringify({ groupId: String(raw.groupId) }) : (propertiesJson ?? null);
+  const context = contextJson ?? null;
   return {
     project: ctx.project,
     eventId,
@@ -175,8 +222,8 @@ function normalize(raw: unknown, ctx: RequestContext): LakeEvent {
     anonymousHash: anonymousId === null ? null : identityHash(ctx.key, ctx.project, anonymousId),
     eventTime,
     receivedAt: ctx.receivedAt,
-    properties: properties === null ? null : JSON.stringify(properties),
-    context: context === null ? null : JSON.stringify(stripContext(context)),
+    properties,
+    context,
     keyVersion: ctx.key.version,
     flags: clamped ? 'future_clamped' : null,
   };

@@ -117,10 +117,23 @@ export function eventsTable(events: readonly LakeEvent[]): Table {
   return new Table([new RecordBatch(EVENTS_SCHEMA, struct)]);
 }
 
+const UNIQUE_COLUMNS = [
+  'event_id',
+  'user_hash',
+  'anonymous_hash',
+  'event_time',
+  'received_at',
+  'properties',
+  'context',
+];
+
 /** One Parquet file (ZSTD) holding these events. */
 export function eventsToParquet(events: readonly LakeEvent[]): Uint8Array {
   // Built per call: writeParquet takes ownership of the WASM-side properties object.
-  const properties = new WriterPropertiesBuilder().setCompression(Compression.ZSTD).build();
+  let builder = new WriterPropertiesBuilder().setCompression(Compression.ZSTD);
+  // Unique per row: a dictionary would cost time and fall back to plain encoding anyway.
+  for (const column of UNIQUE_COLUMNS) builder = builder.setColumnDictionaryEnabled(column, false);
+  const properties = builder.build();
   const ipc = tableToIPC(eventsTable(events), 'stream');
   return writeParquet(WasmTable.fromIPCStream(ipc), properties);
 }

@@ -6,10 +6,16 @@ import { PROJECT_ID_PATTERN } from '../ingest/limits.js';
 /**
  * Stream record format, version 1:
  *   byte 0      0x01 (format version)
- *   bytes 1..   gzip of NDJSON, one line per item:
- *     {"k":"e","project","event_id","type","event","user_hash","anonymous_hash","event_time",
- *      "received_at","properties","context","key_version","flags"}   an event (hashes as decimal strings)
- *     {"k":"b","project","stage","reason","message","received_at","event_id","payload"}   a bad row
+ *   bytes 1..   gzip of UTF-8 text lines:
+ *     an event is three lines:
+ *       {"k":"e","project","event_id","type","event","user_hash","anonymous_hash","event_time",
+ *        "received_at","key_version","flags"}      (hashes as decimal strings, times epoch ms)
+ *       the properties as JSON text, or an empty line for none
+ *       the context as JSON text, or an empty line for none
+ *     a bad row is one line:
+ *       {"k":"b","project","stage","reason","message","received_at","event_id","payload"}
+ * Properties and context are the JSON the collector serialized (which never holds a raw newline),
+ * carried verbatim: nothing escapes them on the way in or parses them on the way out.
  * Many items per record keep Kinesis PUT units and shard limits (and the emulator) cheap.
  */
 export const RECORD_FORMAT_VERSION = 1;
@@ -25,22 +31,19 @@ export type StreamItem = { kind: 'event'; event: LakeEvent } | { kind: 'bad'; ba
 /** A stream record that cannot be read at all. */
 export class CodecError extends TallyError {}
 
-function eventLine(e: LakeEvent): string {
-  return JSON.stringify({
-    k: 'e',
-    project: e.project,
-    event_id: e.eventId,
-    type: e.type,
-    event: e.event,
-    user_hash: e.userHash === null ? null : e.userHash.toString(),
-    anonymous_hash: e.anonymousHash === null ? null : e.anonymousHash.toString(),
-    event_time: e.eventTime,
-    received_at: e.receivedAt,
-    properties: e.properties,
-    context: e.context,
-    key_version: e.keyVersion,
-    flags: e.flags,
-  });
+const quote = JSON.stringify;
+
+/** Built by hand: cheaper than stringifying an object per event, and the JSON texts go verbatim. */
+function eventLines(e: LakeEvent): string {
+  return (
+    `{"k":"e","project":${quote(e.project)},"event_id":${quote(e.eventId)},"type":"${e.type}"` +
+    `,"event":${e.event === null ? 'null' : quote(e.event)}` +
+    `,"user_hash":${e.userHash === null ? 'null' : `"${e.userHash}"`}` +
+    `,"anonymous_hash":${e.anonymousHash === null ? 'null' : `"${e.anonymousHash}"`}` +
+    `,"event_time":${e.eventTime},"received_at":${e.receivedAt}` +
+    `,"key_version":${e.keyVersion},"flags":${e.flags === null ? 'null' : quote(e.flags)}}` +
+    `\n${e.properties ?? ''}\n${e.context ?? ''}`
+  );
 }
 
 function badLine(b: BadRow): string {
@@ -67,7 +70,7 @@ export function encodeRecords(items: readonly StreamItem[]): Buffer[] {
   let lines: string[] = [];
   let size = 0;
   for (const item of items) {
-    const line = item.kind === 'event' ? eventLine(item.event) : badLine(item.badRow);
+    const line = item.kind === 'event' ? eventLines(item.event) : badLine(item.badRow);
     const bytes = Buffer.byteLength(line) + 1;
     if (lines.length > 0 && size + bytes > MAX_RECORD_NDJSON_BYTES) {
       records.push(pack(lines));
@@ -100,7 +103,11 @@ function hash(v: unknown): bigint | null | undefined {
   return n <= MAX_HASH ? n : undefined;
 }
 
-function toEvent(o: Record<string, unknown>): LakeEvent | string {
+function toEvent(
+  o: Record<string, unknown>,
+  properties: string | null,
+  context: string | null,
+): LakeEvent | string {
   if (!str(o.project) || !PROJECT_ID_PATTERN.test(o.project)) return 'project';
   if (!str(o.event_id) || o.event_id === '') return 'event_id';
   if (!isEventType(o.type)) return 'type';
@@ -112,8 +119,6 @@ function toEvent(o: Record<string, unknown>): LakeEvent | string {
   if (userHash === null && anonymousHash === null) return 'user_hash';
   if (!time(o.event_time)) return 'event_time';
   if (!time(o.received_at)) return 'received_at';
-  if (!strOrNull(o.properties)) return 'properties';
-  if (!strOrNull(o.context)) return 'context';
   if (typeof o.key_version !== 'number' || !Number.isInteger(o.key_version)) return 'key_version';
   if (!strOrNull(o.flags)) return 'flags';
   return {
@@ -125,8 +130,8 @@ function toEvent(o: Record<string, unknown>): LakeEvent | string {
     anonymousHash,
     eventTime: o.event_time,
     receivedAt: o.received_at,
-    properties: o.properties,
-    context: o.context,
+    properties,
+    context,
     keyVersion: o.key_version,
     flags: o.flags,
   };
@@ -149,6 +154,16 @@ function toBadRow(o: Record<string, unknown>): BadRow | string {
     eventId: o.event_id,
     payload: o.payload,
   };
+}
+
+/**
+ * A properties or context line: empty for none, else a JSON object's text. The line is trusted
+ * past this shape check (gzip's CRC guards the bytes; the collector wrote it with JSON.stringify).
+ */
+function jsonText(line: string | undefined): string | null | undefined {
+  if (line === undefined) return undefined;
+  if (line === '') return null;
+  return line.startsWith('{') && line.endsWith('}') ? line : undefined;
 }
 
 /** One line of a record that decoded but is not a valid item. */
@@ -183,27 +198,39 @@ export function decodeRecord(data: Uint8Array): DecodedRecord {
   }
   const items: StreamItem[] = [];
   const invalid: InvalidLine[] = [];
-  text.split('\n').forEach((line, index) => {
+  const lines = text.split('\n');
+  for (let index = 0; index < lines.length; index++) {
+    const at = index;
+    const line = lines[at]!;
+    const fail = (message: string) => invalid.push({ line: at, message, excerpt: line.slice(0, 200) });
     let parsed: unknown;
     try {
       parsed = JSON.parse(line);
     } catch {
-      invalid.push({ line: index, message: 'line is not JSON', excerpt: line.slice(0, 200) });
-      return;
+      fail('line is not JSON');
+      continue;
     }
     const o = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as Record<string, unknown>;
-    const result = o.k === 'e' ? toEvent(o) : o.k === 'b' ? toBadRow(o) : 'k';
-    if (typeof result === 'string') {
-      invalid.push({
-        line: index,
-        message: `field ${result} is missing or invalid`,
-        excerpt: line.slice(0, 200),
-      });
-    } else if (o.k === 'e') {
-      items.push({ kind: 'event', event: result as LakeEvent });
-    } else {
-      items.push({ kind: 'bad', badRow: result as BadRow });
+    if (o.k === 'b') {
+      const badRow = toBadRow(o);
+      if (typeof badRow === 'string') fail(`field ${badRow} is missing or invalid`);
+      else items.push({ kind: 'bad', badRow });
+      continue;
     }
-  });
+    if (o.k !== 'e') {
+      fail('field k is missing or invalid');
+      continue;
+    }
+    const properties = jsonText(lines[index + 1]);
+    const context = jsonText(lines[index + 2]);
+    if (properties === undefined || context === undefined) {
+      fail('event is not followed by its properties and context lines');
+      continue;
+    }
+    index += 2;
+    const event = toEvent(o, properties, context);
+    if (typeof event === 'string') fail(`field ${event} is missing or invalid`);
+    else items.push({ kind: 'event', event });
+  }
   return { items, invalid };
 }

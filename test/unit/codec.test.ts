@@ -54,13 +54,19 @@ describe('record codec', () => {
 
   it('reports invalid lines and keeps the valid ones', () => {
     const good = encodeRecords([{ kind: 'event', event: lakeEvent() }])[0]!;
-    const line = JSON.parse(decodeRecordText(good));
-    const lines = [JSON.stringify(line), '{broken', JSON.stringify({ ...line, user_hash: '-5' })].join('\n');
+    const [header, properties, context] = decodeRecordText(good).split('\n') as [string, string, string];
+    const negative = JSON.stringify({ ...JSON.parse(header), user_hash: '-5' });
+    const lines = [header, properties, context, '{broken', negative, '', '', header, 'not json', ''].join(
+      '\n',
+    );
     const decoded = decodeRecord(Buffer.concat([Buffer.of(1), gzipSync(lines)]));
-    expect(decoded.items).toHaveLength(1);
-    expect(decoded.invalid.map((i) => i.message)).toEqual([
-      'line is not JSON',
-      'field user_hash is missing or invalid',
+    expect(decoded.items).toEqual([{ kind: 'event', event: lakeEvent() }]);
+    expect(decoded.invalid.map((i) => [i.line, i.message])).toEqual([
+      [3, 'line is not JSON'],
+      [4, 'field user_hash is missing or invalid'],
+      [7, 'event is not followed by its properties and context lines'],
+      [8, 'line is not JSON'],
+      [9, 'line is not JSON'],
     ]);
   });
 });

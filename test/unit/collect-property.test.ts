@@ -56,3 +56,42 @@ describe('collect on arbitrary input', () => {
     );
   });
 });
+
+describe('the 32 KB event limit', () => {
+  it('refuses exactly the events whose JSON is over 32768 bytes of UTF-8', async () => {
+    const seen = { over: 0, under: 0 };
+    const text = fc.string({
+      unit: fc.constantFrom('a', 'é', '€', '𝄞', '"', '\n', '\u0000'),
+      maxLength: 12_000,
+      size: 'max',
+    });
+    await fc.assert(
+      fc.asyncProperty(text, text, fc.option(text), fc.boolean(), async (a, b, ip, traits) => {
+        const event: Record<string, unknown> = {
+          type: 'track',
+          userId: 'u',
+          event: 'E',
+          messageId: 'm',
+          properties: { a },
+          context: {
+            b,
+            ...(ip === null ? {} : { ip }),
+            ...(traits ? { traits: { email: a.slice(0, 50) } } : {}),
+          },
+        };
+        const d = deps();
+        const { response } = await collect(request('/v1/batch', { batch: [event] }), d);
+        const over = Buffer.byteLength(JSON.stringify(event)) > 32_768;
+        seen[over ? 'over' : 'under']++;
+        const rejected =
+          (response.body as { rejected?: Array<{ code: string; message: string }> }).rejected ?? [];
+        expect(rejected.some((r) => r.code === 'size')).toBe(over);
+        if (over) expect(rejected[0]?.message).toContain(`${Buffer.byteLength(JSON.stringify(event))} bytes`);
+      }),
+      { numRuns: 300 },
+    );
+    // Both sides of the limit were exercised.
+    expect(seen.over).toBeGreaterThan(10);
+    expect(seen.under).toBeGreaterThan(10);
+  });
+});

@@ -1,5 +1,7 @@
 import { createHmac } from 'node:crypto';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { HmacSha256 } from '../../lib/ingest/hmac-sha256.js';
 import { hmac63, identityHash } from '../../lib/ingest/pseudonymize.js';
 
 describe('hmac63', () => {
@@ -31,5 +33,29 @@ describe('identityHash', () => {
 
   it('gives the same id different hashes in different projects', () => {
     expect(identityHash(key, 'a', 'user-1')).not.toBe(identityHash(key, 'b', 'user-1'));
+  });
+});
+
+describe('HmacSha256 (the fast path behind hmac63)', () => {
+  it('equals node:crypto HMAC-SHA256 for any key and message, multi-block and non-ASCII included', () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 0, maxLength: 150 }),
+        fc.string({ unit: 'grapheme', maxLength: 200 }),
+        (key, message) => {
+          const expected = createHmac('sha256', key).update(message, 'utf8').digest().readBigUInt64BE(0);
+          expect(new HmacSha256(key).first64(message)).toBe(expected);
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
+  it('gives the same answer when one instance hashes many messages', () => {
+    const mac = new HmacSha256(Buffer.from('k'));
+    const long = 'x'.repeat(1000);
+    const first = [mac.first64('a'), mac.first64(long), mac.first64('a')];
+    expect(first[0]).toBe(first[2]);
+    expect(first[1]).toBe(createHmac('sha256', 'k').update(long).digest().readBigUInt64BE(0));
   });
 });

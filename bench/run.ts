@@ -1,0 +1,197 @@
+/**
+ * `npm run bench`: throughput of the collector and the lake writer, each next to a baseline
+ * measured in the same run on the same data. Not part of `npm test`; nothing here asserts.
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DuckDBInstance, DuckDBTimestampTZValue } from '@duckdb/node-api';
+import type { LakeEvent } from '../lib/events.js';
+import { hashWriteKey, WriteKeys } from '../lib/ingest/auth.js';
+import { type CollectDeps, collect } from '../lib/ingest/collect.js';
+import { FsObjectStore } from '../lib/lake/fs-store.js';
+import { type LakeRecord, writeBatch } from '../lib/lake/writer.js';
+import { decodeRecord, encodeRecords } from '../lib/stream/codec.js';
+import { lakeEvent, seeded, segmentEvent } from './data.js';
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+async function timeIt(fn: () => Promise<void> | void): Promise<number> {
+  const start = process.hrtime.bigint();
+  await fn();
+  return Number(process.hrtime.bigint() - start) / 1e9;
+}
+
+/** Median events/s over the rounds (one warm-up round first). */
+async function rate(events: number, fn: () => Promise<void> | void): Promise<number> {
+  await fn();
+  const seconds: number[] = [];
+  for (let i = 0; i < ROUNDS; i++) seconds.push(await timeIt(fn));
+  return events / median(seconds);
+}
+
+function row(name: string, value: number, baseline: number, target: number): string {
+  const ratio = value / baseline;
+  const verdict = ratio >= target ? 'meets' : 'MISSES';
+  return `${name.padEnd(34)} ${Math.round(value).toLocaleString('en').padStart(12)} ev/s   baseline ${Math.round(baseline).toLocaleString('en').padStart(12)} ev/s   ${ratio.toFixed(2)}x (target >= ${target}x: ${verdict})`;
+}
+
+async function benchCollect(): Promise<string> {
+  const random = seeded(1);
+  const now = Date.now();
+  const BODIES = 200;
+  const bodies = Array.from({ length: BODIES }, (_, b) =>
+    Buffer.from(
+      JSON.stringify({
+        batch: Array.from({ length: 100 }, (_, i) => segmentEvent(b * 100 + i, random, now)),
+      }),
+    ),
+  );
+  const writeKey = 'bench-write-key';
+  const deps: CollectDeps = {
+    writeKeys: new WriteKeys([{ project: 'shop', writeKeySha256: hashWriteKey(writeKey) }]),
+    hashKey: { version: 1, secret: Buffer.alloc(32, 1) },
+    stream: { putRecords: async (entries) => entries.map(() => ({})) },
+  };
+  const headers = {
+    'content-type': 'application/json',
+    authorization: `Basic ${Buffer.from(`${writeKey}:`).toString('base64')}`,
+  };
+  const collectRate = await rate(BODIES * 100, async () => {
+    for (const body of bodies) {
+      const { response } = await collect(
+        { method: 'POST', path: '/v1/batch', headers, body, receivedAt: now },
+        deps,
+      );
+      if (response.status !== 200) throw new Error(`collect answered ${response.status}`);
+    }
+  });
+  const floorRate = await rate(BODIES * 100, () => {
+    for (const body of bodies) JSON.stringify(JSON.parse(body.toString('utf8')));
+  });
+  const mb = bodies.reduce((n, b) => n + b.length, 0) / 1e6;
+  return `${row('collect, 100-event batches', collectRate, floorRate, 0.5)}\n  (${BODIES} bodies, ${mb.toFixed(1)} MB; baseline: JSON.parse + JSON.stringify of the same bodies)`;
+}
+
+const JSON_COLUMNS = `{project: 'VARCHAR', event_id: 'VARCHAR', type: 'VARCHAR', event: 'VARCHAR', user_hash: 'VARCHAR',
+  anonymous_hash: 'VARCHAR', event_time: 'BIGINT', received_at: 'BIGINT', properties: 'VARCHAR', context: 'VARCHAR',
+  key_version: 'INTEGER', flags: 'VARCHAR'}`;
+
+function eventRow(e: LakeEvent): string {
+  return JSON.stringify({
+    project: e.project,
+    event_id: e.eventId,
+    type: e.type,
+    event: e.event,
+    user_hash: e.userHash?.toString() ?? null,
+    anonymous_hash: e.anonymousHash?.toString() ?? null,
+    event_time: e.eventTime,
+    received_at: e.receivedAt,
+    properties: e.properties,
+    context: e.context,
+    key_version: e.keyVersion,
+    flags: e.flags,
+  });
+}
+
+async function benchLakeWriter(): Promise<string> {
+  const random = seeded(2);
+  const now = Date.now();
+  const N = Number(process.env.BENCH_LAKE_EVENTS ?? 100_000);
+  const events = Array.from({ length: N }, (_, i) => lakeEvent(i, random, now));
+  // Records as the collector makes them: 100 events per request, one record each.
+  const records: LakeRecord[] = [];
+  for (let i = 0; i < N; i += 100) {
+    for (const data of encodeRecords(
+      events.slice(i, i + 100).map((event) => ({ kind: 'event' as const, event })),
+    )) {
+      records.push({
+        shardId: 'shardId-000000000000',
+        sequenceNumber: String(1e15 + records.length),
+        partitionKey: 'p',
+        data,
+        arrivalMs: now,
+      });
+    }
+  }
+  const dir = await mkdtemp(join(tmpdir(), 'tally-bench-'));
+  const store = new FsObjectStore(join(dir, 'lake'));
+  const writerRate = await rate(N, async () => {
+    const outcome = await writeBatch(records, store);
+    if (outcome.error) throw outcome.error;
+  });
+
+  const instance = await DuckDBInstance.create(':memory:');
+  const db = await instance.connect();
+  await db.run(`CREATE TABLE events (project VARCHAR, dt DATE, event_id VARCHAR, type VARCHAR, event VARCHAR,
+    user_hash BIGINT, anonymous_hash BIGINT, event_time TIMESTAMPTZ, received_at TIMESTAMPTZ,
+    properties VARCHAR, context VARCHAR, key_version INTEGER, flags VARCHAR)`);
+  const appender = await db.createAppender('events');
+  for (const e of events) {
+    appender.appendVarchar(e.project);
+    appender.appendNull();
+    appender.appendVarchar(e.eventId);
+    appender.appendVarchar(e.type);
+    appender.appendVarchar(e.event ?? '');
+    appender.appendBigInt(e.userHash ?? 0n);
+    if (e.anonymousHash === null) appender.appendNull();
+    else appender.appendBigInt(e.anonymousHash);
+    appender.appendTimestampTZ(new DuckDBTimestampTZValue(BigInt(e.eventTime) * 1000n));
+    appender.appendTimestampTZ(new DuckDBTimestampTZValue(BigInt(e.receivedAt) * 1000n));
+    appender.appendVarchar(e.properties ?? '');
+    appender.appendVarchar(e.context ?? '');
+    appender.appendInteger(e.keyVersion);
+    appender.appendNull();
+    appender.endRow();
+  }
+  appender.closeSync();
+  await db.run(`UPDATE events SET dt = CAST(event_time AT TIME ZONE 'UTC' AS DATE)`);
+  const out = join(dir, 'duck').replaceAll("'", "''");
+  const copy = `TO '${out}' (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (project, dt), OVERWRITE_OR_IGNORE true)`;
+  const duckRate = await rate(N, async () => {
+    await db.run(`COPY (SELECT * FROM events) ${copy}`);
+  });
+  // DuckDB doing the lake writer's whole job: the same records, gunzipped, read as NDJSON, then COPY.
+  const ndjson = join(dir, 'records.ndjson');
+  const duckJobRate = await rate(N, async () => {
+    const lines: string[] = [];
+    for (const r of records) {
+      for (const item of decodeRecord(r.data).items) {
+        if (item.kind === 'event') lines.push(eventRow(item.event));
+      }
+    }
+    await writeFile(ndjson, lines.join('\n'));
+    await db.run(
+      `COPY (SELECT * REPLACE (CAST(user_hash AS BIGINT) AS user_hash, CAST(anonymous_hash AS BIGINT) AS anonymous_hash,
+              make_timestamptz(event_time * 1000) AS event_time, make_timestamptz(received_at * 1000) AS received_at),
+              CAST(make_timestamptz(event_time * 1000) AT TIME ZONE 'UTC' AS DATE) AS dt
+             FROM read_json('${ndjson.replaceAll("'", "''")}', format = 'newline_delimited', columns = ${JSON_COLUMNS}))
+       ${copy}`,
+    );
+  });
+  db.closeSync();
+  instance.closeSync();
+  await rm(dir, { recursive: true, force: true });
+  return [
+    row('lake writer vs DuckDB, same job', writerRate, duckJobRate, 1.0),
+    '  (baseline: DuckDB decoding the same records as NDJSON (read_json) and COPY ... TO parquet, ZSTD, PARTITION_BY project, dt)',
+    row('lake writer vs DuckDB COPY only', writerRate, duckRate, 1.0),
+    `  (baseline: COPY ... TO parquet of the same rows already in a DuckDB table; ${N.toLocaleString('en')} events in ${records.length} records, DuckDB on its default threads)`,
+  ].join('\n');
+}
+
+async function main(): Promise<void> {
+  console.log(`tally bench: node ${process.version}, median of ${ROUNDS} rounds after a warm-up\n`);
+  console.log(await benchCollect());
+  console.log(await benchLakeWriter());
+}
+
+main().catch((error: Error) => {
+  console.error(`bench failed: ${error.message}`);
+  process.exit(1);
+});
