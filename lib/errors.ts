@@ -1,17 +1,3 @@
-/** Longest excerpt of an offending value that goes into an error message. */
-export const MAX_VALUE_IN_MESSAGE = 80;
-
-/** Renders a bad value for an error message: JSON where possible, truncated. */
-export function showValue(value: unknown): string {
-  let text: string;
-  try {
-    text = typeof value === 'string' ? JSON.stringify(value) : (JSON.stringify(value) ?? String(value));
-  } catch {
-    text = String(value);
-  }
-  return text.length > MAX_VALUE_IN_MESSAGE ? `${text.slice(0, MAX_VALUE_IN_MESSAGE)}...` : text;
-}
-
 /**
  * Base of every error Tally throws on purpose. `code` is stable and machine readable
  * (it is what API clients and logs match on); the message is for people.

@@ -22,14 +22,9 @@ export interface RequestContext {
   routeType: EventType | null;
 }
 
-/** Why one event was refused: a stable code and a message naming the bad value. */
-export interface Rejection {
-  reason: string;
-  message: string;
-}
-
 export type EventResult = { ok: true; event: LakeEvent } | { ok: false; badRow: BadRow };
 
+/** Why one event was refused: a stable code and a message naming the bad value. */
 class Reject {
   constructor(
     readonly reason: string,

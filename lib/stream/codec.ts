@@ -1,4 +1,4 @@
-import { gunzipSync, gzipSync, constants as zlib } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { TallyError } from '../errors.js';
 import { type BadRow, type BadRowStage, isEventType, type LakeEvent } from '../events.js';
 import { PROJECT_ID_PATTERN } from '../ingest/limits.js';
@@ -60,7 +60,7 @@ function badLine(b: BadRow): string {
 }
 
 function pack(lines: string[]): Buffer {
-  const body = gzipSync(lines.join('\n'), { level: GZIP_LEVEL, strategy: zlib.Z_DEFAULT_STRATEGY });
+  const body = gzipSync(lines.join('\n'), { level: GZIP_LEVEL });
   return Buffer.concat([Buffer.of(RECORD_FORMAT_VERSION), body]);
 }
 
