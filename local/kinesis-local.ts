@@ -9,7 +9,7 @@ import {
   ListStreamsCommand,
 } from '@aws-sdk/client-kinesis';
 import { kinesisClient } from '../lambdas/aws.js';
-import { freePort, waitFor } from './ports.js';
+import { freePorts, waitFor } from './ports.js';
 
 const require = createRequire(import.meta.url);
 
@@ -26,12 +26,30 @@ export interface KinesisLocalOptions {
   onOutput?: (line: string) => void;
 }
 
+/** How long one start may take before it is retried on new ports. */
+const START_TIMEOUT_MS = 15_000;
+const START_ATTEMPTS = 3;
+
 /**
  * Starts kinesis-local (kinesis-mock, LocalStack's Kinesis engine) as a child process on free
  * ports and waits until it answers. It cannot run in-process; stop() sends SIGTERM, then SIGKILL.
+ * A start that does not answer (another process took a port between choosing and binding it) is
+ * stopped and tried again on new ports.
  */
 export async function startKinesisLocal(options: KinesisLocalOptions = {}): Promise<KinesisLocal> {
-  const [plain, tls] = [await freePort(), await freePort()];
+  const failures: string[] = [];
+  for (let attempt = 1; attempt <= START_ATTEMPTS; attempt++) {
+    try {
+      return await startOnce(options);
+    } catch (error) {
+      failures.push(`attempt ${attempt}: ${(error as Error).message}`);
+    }
+  }
+  throw new Error(`kinesis-local did not start: ${failures.join('; ')}`);
+}
+
+async function startOnce(options: KinesisLocalOptions): Promise<KinesisLocal> {
+  const [plain, tls] = (await freePorts(2)) as [number, number];
   const certPath = require.resolve('kinesis-local/server.json');
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -55,7 +73,13 @@ export async function startKinesisLocal(options: KinesisLocalOptions = {}): Prom
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const forward = (chunk: Buffer) => options.onOutput?.(chunk.toString().trimEnd());
+  const output: string[] = [];
+  const forward = (chunk: Buffer) => {
+    const text = chunk.toString().trimEnd();
+    output.push(text);
+    if (output.length > 20) output.shift();
+    options.onOutput?.(text);
+  };
   child.stdout?.on('data', forward);
   child.stderr?.on('data', forward);
   let exited = false;
@@ -74,14 +98,25 @@ export async function startKinesisLocal(options: KinesisLocalOptions = {}): Prom
     clearTimeout(timer);
   };
   try {
-    await waitFor('kinesis-local to answer', async () => {
-      if (exited) throw new Error('kinesis-local exited during start');
-      await client.send(new ListStreamsCommand({}));
-      return true;
+    const answered = waitFor(
+      `kinesis-local on ports ${plain}/${tls} to answer`,
+      async () => {
+        await client.send(new ListStreamsCommand({}));
+        return true;
+      },
+      START_TIMEOUT_MS,
+    );
+    const died = exit.then(() => {
+      throw new Error('kinesis-local exited during start');
     });
+    // Whichever loses the race settles later on its own; neither may become an unhandled rejection.
+    answered.catch(() => {});
+    died.catch(() => {});
+    await Promise.race([answered, died]);
   } catch (error) {
     await stop();
-    throw error;
+    const tail = output.join(' | ').slice(-300);
+    throw new Error(`${(error as Error).message}${tail ? `: ${tail}` : ''}`);
   }
   return { endpoint, client, stop };
 }
