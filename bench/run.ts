@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance, DuckDBTimestampTZValue } from '@duckdb/node-api';
 import type { LakeEvent } from '../lib/events.js';
-import { hashWriteKey, WriteKeys } from '../lib/ingest/auth.js';
+import { hashKey, KeyRing } from '../lib/ingest/auth.js';
 import { type CollectDeps, collect } from '../lib/ingest/collect.js';
 import { FsObjectStore } from '../lib/lake/fs-store.js';
 import { type LakeRecord, writeBatch } from '../lib/lake/writer.js';
@@ -54,7 +54,7 @@ async function benchCollect(): Promise<string> {
   );
   const writeKey = 'bench-write-key';
   const deps: CollectDeps = {
-    writeKeys: new WriteKeys([{ project: 'shop', writeKeySha256: hashWriteKey(writeKey) }]),
+    writeKeys: new KeyRing([{ project: 'shop', sha256: hashKey(writeKey) }]),
     hashKey: { version: 1, secret: Buffer.alloc(32, 1) },
     stream: { putRecords: async (entries) => entries.map(() => ({})) },
   };

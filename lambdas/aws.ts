@@ -1,3 +1,4 @@
+import { GlueClient } from '@aws-sdk/client-glue';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
@@ -27,4 +28,9 @@ export function s3Client(endpoint?: string, region = 'us-east-1'): S3Client {
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
   });
+}
+
+/** Glue has no emulator here; the rollup uses it on AWS only. */
+export function glueClient(): GlueClient {
+  return new GlueClient({});
 }

@@ -38,7 +38,10 @@ export function readHashKey(env: Env): HashKey {
   return { secret, version: intVar(env, 'TALLY_HMAC_KEY_VERSION', 1, 1, 2 ** 31 - 1) };
 }
 
-/** Reads `TALLY_PROJECTS`: a JSON array of `{"project": "...", "writeKeySha256": "<hex>"}`. */
+/**
+ * Reads `TALLY_PROJECTS`: a JSON array of `{"project", "writeKeySha256", "readKeySha256"?}`
+ * (SHA-256 in hex of each key; the keys themselves are never configured).
+ */
 export function readProjects(env: Env): ProjectKey[] {
   const raw = required(env, 'TALLY_PROJECTS');
   let parsed: unknown;
@@ -54,7 +57,14 @@ export function readProjects(env: Env): ProjectKey[] {
     if (typeof p?.project !== 'string' || typeof p?.writeKeySha256 !== 'string') {
       throw new ConfigError('TALLY_PROJECTS', `entry ${i} needs string "project" and "writeKeySha256"`);
     }
-    return { project: p.project, writeKeySha256: p.writeKeySha256 };
+    if (p.readKeySha256 !== undefined && typeof p.readKeySha256 !== 'string') {
+      throw new ConfigError('TALLY_PROJECTS', `entry ${i}: "readKeySha256" must be a string`);
+    }
+    return {
+      project: p.project,
+      writeKeySha256: p.writeKeySha256,
+      ...(p.readKeySha256 ? { readKeySha256: p.readKeySha256 } : {}),
+    };
   });
 }
 

@@ -24,6 +24,13 @@ async function main(): Promise<void> {
       `  curl -u '${writeKey}:' -H 'content-type: application/json' \\\n    -d '{"userId":"user-1","event":"Signed Up","properties":{"plan":"pro"}}' ${pipeline.url}/v1/track`,
     );
   }
+  const readKey = pipeline.readKeys.default;
+  if (readKey) {
+    console.log('Active users (rolled up every 10 s, today live):');
+    console.log(
+      `  curl -H 'authorization: Bearer ${readKey}' '${pipeline.url}/v1/projects/default/active-users'`,
+    );
+  }
   console.log('Press Ctrl-C to stop.\n');
   let stopping = false;
   const shutdown = (signal: string) => {

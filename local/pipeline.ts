@@ -2,7 +2,8 @@ import { join } from 'node:path';
 import { kinesisClient } from '../lambdas/aws.js';
 import { createCollectHandler } from '../lambdas/collect/handler.js';
 import { createLakeWriterHandler } from '../lambdas/lake-writer/handler.js';
-import { WriteKeys } from '../lib/ingest/auth.js';
+import { createMetricsHandler } from '../lambdas/metrics/handler.js';
+import { readKeyRing, writeKeyRing } from '../lib/ingest/auth.js';
 import { FsObjectStore } from '../lib/lake/fs-store.js';
 import type { ObjectStore } from '../lib/lake/store.js';
 import type { Logger } from '../lib/log.js';
@@ -12,7 +13,8 @@ import type { PutOptions, StreamWriter } from '../lib/stream/producer.js';
 import { FileCheckpoints } from './checkpoints.js';
 import { ensureStream, startKinesisLocal } from './kinesis-local.js';
 import { loadOrCreateSecrets } from './projects.js';
-import { serveHandler } from './server.js';
+import { localRouter, serveHandler } from './server.js';
+import { type LocalWarehouse, startLocalWarehouse } from './warehouse.js';
 
 export interface PipelineOptions {
   dataDir: string;
@@ -37,11 +39,19 @@ export interface PipelineOptions {
   wrapWriter?: (writer: StreamWriter) => StreamWriter;
   /** Wraps the lake writer's store (tests inject S3 failures here). */
   wrapStore?: (store: ObjectStore) => ObjectStore;
+  /**
+   * Rollup interval of the embedded DuckDB warehouse (0: only on request). The warehouse runs
+   * only with the filesystem lake, which DuckDB reads in place. @default 10000
+   */
+  rollupIntervalMs?: number;
 }
 
 export interface Pipeline {
   url: string;
   writeKeys: Record<string, string>;
+  readKeys: Record<string, string>;
+  /** The embedded warehouse, when the lake is on the filesystem. */
+  warehouse: LocalWarehouse | null;
   created: boolean;
   lakeRoot: string | null;
   streamArn: string;
@@ -72,7 +82,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   const writer = new KinesisStreamWriter(client, { streamName });
   const collectHandler = createCollectHandler(
     {
-      writeKeys: new WriteKeys(secrets.projects),
+      writeKeys: writeKeyRing(secrets.projects),
       hashKey: secrets.hashKey,
       stream: options.wrapWriter ? options.wrapWriter(writer) : writer,
       put: options.put,
@@ -98,11 +108,27 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     },
   );
   await poller.start();
-  const http = await serveHandler(collectHandler, options.port ?? 8080);
+  const local =
+    options.store === undefined
+      ? await startLocalWarehouse({ dataDir, store: baseStore, logger, intervalMs: options.rollupIntervalMs })
+      : null;
+  const metricsHandler = local
+    ? createMetricsHandler(
+        {
+          projects: new Set(secrets.projects.map((p) => p.project)),
+          readKeys: readKeyRing(secrets.projects),
+          warehouse: local.warehouse,
+        },
+        logger,
+      )
+    : null;
+  const http = await serveHandler(localRouter(collectHandler, metricsHandler, local), options.port ?? 8080);
   let stopped = false;
   return {
     url: http.url,
     writeKeys: secrets.writeKeys,
+    readKeys: secrets.readKeys,
+    warehouse: local,
     created: secrets.created,
     lakeRoot,
     streamArn,
@@ -111,6 +137,12 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       stopped = true;
       await http.close();
       await poller.stop();
+      if (local) {
+        await local
+          .rollupNow()
+          .catch((error: Error) => logger.warn('last rollup failed', { error: error.message }));
+        await local.stop();
+      }
       if (kinesisLocal) await kinesisLocal.stop();
       else client.destroy();
     },

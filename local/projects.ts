@@ -1,15 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { hashWriteKey, type ProjectKey } from '../lib/ingest/auth.js';
+import { hashKey, type ProjectKey } from '../lib/ingest/auth.js';
 import type { HashKey } from '../lib/ingest/pseudonymize.js';
 
-/** What the local runtime keeps in its data dir: the server side holds only write-key hashes. */
+/** What the local runtime keeps in its data dir: the server side holds only key hashes. */
 export interface LocalSecrets {
   projects: ProjectKey[];
   hashKey: HashKey;
   /** The user's copy of each write key (file mode 0600), so `npm start` can print it again. */
   writeKeys: Record<string, string>;
+  /** The user's copy of each read key (file mode 0600), for the metrics API. */
+  readKeys: Record<string, string>;
   /** True when this call created the `default` project. */
   created: boolean;
 }
@@ -20,43 +22,60 @@ interface ConfigFile {
   hmacKeyVersion: number;
 }
 
-/** A write key in the shape Segment's are: 32 URL-safe characters. */
-export function newWriteKey(): string {
+/** A key in the shape Segment's write keys are: 32 URL-safe characters. */
+export function newKey(): string {
   return randomBytes(24).toString('base64url');
 }
 
-/** Loads the local projects and HMAC key, creating project `default` and a key on first start. */
+async function readJson<T>(path: string, fallback: T): Promise<T> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as T;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return fallback;
+    throw error;
+  }
+}
+
+async function writePrivate(path: string, value: unknown): Promise<void> {
+  await writeFile(path, `${JSON.stringify(value, null, 2)}\n`, { mode: 0o600 });
+}
+
+/**
+ * Loads the local projects and HMAC key, creating project `default` with its keys on first
+ * start, and a read key for any project that has none yet (data dirs made before read keys).
+ */
 export async function loadOrCreateSecrets(dataDir: string): Promise<LocalSecrets> {
   const configPath = join(dataDir, 'config.json');
-  const keysPath = join(dataDir, 'write-keys.json');
-  try {
-    const config = JSON.parse(await readFile(configPath, 'utf8')) as ConfigFile;
-    const writeKeys = JSON.parse(await readFile(keysPath, 'utf8').catch(() => '{}')) as Record<
-      string,
-      string
-    >;
-    return {
-      projects: config.projects,
-      hashKey: { secret: Buffer.from(config.hmacKey, 'base64'), version: config.hmacKeyVersion },
-      writeKeys,
-      created: false,
-    };
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-  }
-  const writeKey = newWriteKey();
-  const config: ConfigFile = {
-    projects: [{ project: 'default', writeKeySha256: hashWriteKey(writeKey) }],
-    hmacKey: randomBytes(32).toString('base64'),
-    hmacKeyVersion: 1,
-  };
+  const writeKeysPath = join(dataDir, 'write-keys.json');
+  const readKeysPath = join(dataDir, 'read-keys.json');
   await mkdir(dataDir, { recursive: true });
-  await writeFile(keysPath, JSON.stringify({ default: writeKey }, null, 2), { mode: 0o600 });
-  await writeFile(configPath, JSON.stringify(config, null, 2), { mode: 0o600 });
+  let config = await readJson<ConfigFile | null>(configPath, null);
+  const writeKeys = await readJson<Record<string, string>>(writeKeysPath, {});
+  const readKeys = await readJson<Record<string, string>>(readKeysPath, {});
+  const created = config === null;
+  if (config === null) {
+    const writeKey = newKey();
+    writeKeys.default = writeKey;
+    config = {
+      projects: [{ project: 'default', writeKeySha256: hashKey(writeKey) }],
+      hmacKey: randomBytes(32).toString('base64'),
+      hmacKeyVersion: 1,
+    };
+    await writePrivate(writeKeysPath, writeKeys);
+  }
+  const withoutReadKey = config.projects.filter((p) => !p.readKeySha256);
+  for (const p of withoutReadKey) {
+    const readKey = newKey();
+    readKeys[p.project] = readKey;
+    p.readKeySha256 = hashKey(readKey);
+  }
+  if (withoutReadKey.length > 0) await writePrivate(readKeysPath, readKeys);
+  if (created || withoutReadKey.length > 0) await writePrivate(configPath, config);
   return {
     projects: config.projects,
-    hashKey: { secret: Buffer.from(config.hmacKey, 'base64'), version: 1 },
-    writeKeys: { default: writeKey },
-    created: true,
+    hashKey: { secret: Buffer.from(config.hmacKey, 'base64'), version: config.hmacKeyVersion },
+    writeKeys,
+    readKeys,
+    created,
   };
 }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { isMetricsPath } from '../lib/warehouse/metrics-api.js';
 
 export type HttpHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
 
@@ -101,5 +102,28 @@ export async function serveHandler(
         server.close(() => resolve());
         server.closeAllConnections();
       }),
+  };
+}
+
+/**
+ * The local server's routes: the metrics API, `POST /local/rollup` (runs a rollup now; only on
+ * the local server), and everything else to the collector, as API Gateway routes them on AWS.
+ */
+export function localRouter(
+  collect: HttpHandler,
+  metrics: HttpHandler | null,
+  warehouse: { rollupNow(): Promise<{ manifests: number; stats: unknown }> } | null,
+): HttpHandler {
+  return async (event) => {
+    if (metrics && isMetricsPath(event.rawPath)) return metrics(event);
+    if (warehouse && event.rawPath === '/local/rollup' && event.requestContext.http.method === 'POST') {
+      const result = await warehouse.rollupNow();
+      return {
+        statusCode: 200,
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(result),
+      };
+    }
+    return collect(event);
   };
 }

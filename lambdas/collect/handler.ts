@@ -1,6 +1,6 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { readEndpoint, readHashKey, readProjects, readStreamRef } from '../../lib/config.js';
-import { WriteKeys } from '../../lib/ingest/auth.js';
+import { writeKeyRing } from '../../lib/ingest/auth.js';
 import { type CollectDeps, type CollectRequest, collect } from '../../lib/ingest/collect.js';
 import type { Logger } from '../../lib/log.js';
 import { KinesisStreamWriter } from '../../lib/stream/kinesis.js';
@@ -49,7 +49,7 @@ let fromEnv: CollectHandler | undefined;
 export const handler: CollectHandler = (event) => {
   fromEnv ??= createCollectHandler(
     {
-      writeKeys: new WriteKeys(readProjects(process.env)),
+      writeKeys: writeKeyRing(readProjects(process.env)),
       hashKey: readHashKey(process.env),
       stream: new KinesisStreamWriter(kinesisClient(readEndpoint(process.env)), readStreamRef(process.env)),
     },

@@ -2,44 +2,61 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { ConfigError } from '../errors.js';
 import { PROJECT_ID_PATTERN } from './limits.js';
 
-/** A project and the SHA-256 of its write key (the key itself is never stored). */
+/**
+ * A project and the SHA-256 of its keys (the keys themselves are never stored): the write key
+ * sends events, the read key reads the metrics API.
+ */
 export interface ProjectKey {
   project: string;
   writeKeySha256: string;
+  readKeySha256?: string;
 }
 
-export function hashWriteKey(writeKey: string): string {
-  return createHash('sha256').update(writeKey, 'utf8').digest('hex');
+/** The SHA-256 (hex) under which a key is stored. */
+export function hashKey(key: string): string {
+  return createHash('sha256').update(key, 'utf8').digest('hex');
 }
 
-/** Finds the project a write key belongs to, comparing hashes in constant time. */
-export class WriteKeys {
+/** Finds the project a key belongs to, comparing hashes in constant time. */
+export class KeyRing {
   private readonly entries: Array<{ project: string; hash: Buffer }>;
 
-  constructor(keys: readonly ProjectKey[]) {
-    this.entries = keys.map(({ project, writeKeySha256 }) => {
+  constructor(keys: ReadonlyArray<{ project: string; sha256: string }>) {
+    this.entries = keys.map(({ project, sha256 }) => {
       if (!PROJECT_ID_PATTERN.test(project)) {
         throw new ConfigError(
           'projects',
           `project id ${JSON.stringify(project)} does not match ${PROJECT_ID_PATTERN}`,
         );
       }
-      if (!/^[0-9a-f]{64}$/.test(writeKeySha256)) {
-        throw new ConfigError('projects', `write key hash of project ${project} is not 64 hex characters`);
+      if (!/^[0-9a-f]{64}$/.test(sha256)) {
+        throw new ConfigError('projects', `a key hash of project ${project} is not 64 hex characters`);
       }
-      return { project, hash: Buffer.from(writeKeySha256, 'hex') };
+      return { project, hash: Buffer.from(sha256, 'hex') };
     });
   }
 
-  /** The project of this write key, or null. Every entry is compared, so timing says nothing. */
-  projectOf(writeKey: string): string | null {
-    const candidate = createHash('sha256').update(writeKey, 'utf8').digest();
+  /** The project of this key, or null. Every entry is compared, so timing says nothing. */
+  projectOf(key: string): string | null {
+    const candidate = createHash('sha256').update(key, 'utf8').digest();
     let found: string | null = null;
     for (const entry of this.entries) {
       if (timingSafeEqual(candidate, entry.hash) && found === null) found = entry.project;
     }
     return found;
   }
+}
+
+/** The write keys of these projects. */
+export function writeKeyRing(projects: readonly ProjectKey[]): KeyRing {
+  return new KeyRing(projects.map((p) => ({ project: p.project, sha256: p.writeKeySha256 })));
+}
+
+/** The read keys of these projects (projects without one cannot be read through the API). */
+export function readKeyRing(projects: readonly ProjectKey[]): KeyRing {
+  return new KeyRing(
+    projects.flatMap((p) => (p.readKeySha256 ? [{ project: p.project, sha256: p.readKeySha256 }] : [])),
+  );
 }
 
 /** The write key in an HTTP Basic header (Segment sends it as the username, password empty). */

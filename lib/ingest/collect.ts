@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { EventType } from '../events.js';
+import { type ApiResponse, errorResponse } from '../http.js';
 import { encodeRecords, type StreamItem } from '../stream/codec.js';
 import {
   type PutOptions,
@@ -8,7 +9,7 @@ import {
   StreamUnavailableError,
   type StreamWriter,
 } from '../stream/producer.js';
-import { type WriteKeys, writeKeyFromAuthorization } from './auth.js';
+import { type KeyRing, writeKeyFromAuthorization } from './auth.js';
 import { parseBody, RequestError } from './body.js';
 import type { HashKey } from './pseudonymize.js';
 import { isPlainObject } from './redact.js';
@@ -25,14 +26,11 @@ export interface CollectRequest {
   receivedAt: number;
 }
 
-export interface CollectResponse {
-  status: number;
-  headers: Record<string, string>;
-  body: unknown;
-}
+/** The collector's answer. */
+export type CollectResponse = ApiResponse;
 
 export interface CollectDeps {
-  writeKeys: WriteKeys;
+  writeKeys: KeyRing;
   hashKey: HashKey;
   stream: StreamWriter;
   put?: PutOptions;
@@ -65,19 +63,6 @@ export const ROUTES: Readonly<Record<string, EventType | 'batch'>> = {
   '/v1/group': 'group',
   '/v1/alias': 'alias',
 };
-
-function error(
-  status: number,
-  code: string,
-  message: string,
-  headers: Record<string, string> = {},
-): CollectResponse {
-  return {
-    status,
-    headers: { 'content-type': 'application/json', ...headers },
-    body: { error: { code, message } },
-  };
-}
 
 function eventsOf(
   body: unknown,
@@ -125,10 +110,13 @@ export async function collect(
   const stats: CollectStats = { project: null, accepted: 0, rejected: 0, records: 0 };
   const route = ROUTES[req.path.replace(/\/+$/, '')];
   if (route === undefined)
-    return { response: error(404, 'not_found', `no route ${JSON.stringify(req.path).slice(0, 80)}`), stats };
+    return {
+      response: errorResponse(404, 'not_found', `no route ${JSON.stringify(req.path).slice(0, 80)}`),
+      stats,
+    };
   if (req.method !== 'POST') {
     return {
-      response: error(405, 'method_not_allowed', `${req.path} takes POST, got ${req.method}`, {
+      response: errorResponse(405, 'method_not_allowed', `${req.path} takes POST, got ${req.method}`, {
         allow: 'POST',
       }),
       stats,
@@ -141,7 +129,7 @@ export async function collect(
       (isPlainObject(body) && typeof body.writeKey === 'string' ? body.writeKey : null);
     if (writeKey === null) {
       return {
-        response: error(
+        response: errorResponse(
           401,
           'unauthorized',
           'missing write key: send it as the HTTP Basic username or as "writeKey"',
@@ -150,7 +138,7 @@ export async function collect(
       };
     }
     const project = deps.writeKeys.projectOf(writeKey);
-    if (project === null) return { response: error(401, 'unauthorized', 'unknown write key'), stats };
+    if (project === null) return { response: errorResponse(401, 'unauthorized', 'unknown write key'), stats };
     stats.project = project;
     const { events, batchSentAt } = eventsOf(body, route);
     const ctx = {
@@ -187,7 +175,7 @@ export async function collect(
     );
     const first = rejected[0];
     if (route !== 'batch' && first !== undefined) {
-      return { response: error(400, first.code, first.message), stats };
+      return { response: errorResponse(400, first.code, first.message), stats };
     }
     return {
       response: {
@@ -198,11 +186,11 @@ export async function collect(
       stats,
     };
   } catch (e) {
-    if (e instanceof RequestError) return { response: error(e.status, e.code, e.message), stats };
+    if (e instanceof RequestError) return { response: errorResponse(e.status, e.code, e.message), stats };
     if (e instanceof StreamUnavailableError) {
       stats.accepted = 0;
       return {
-        response: error(503, e.code, `${e.message}; nothing was accepted, retry later`, {
+        response: errorResponse(503, e.code, `${e.message}; nothing was accepted, retry later`, {
           'retry-after': String(RETRY_AFTER_SECONDS),
         }),
         stats,

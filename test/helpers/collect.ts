@@ -1,5 +1,5 @@
 import { gzipSync } from 'node:zlib';
-import { hashWriteKey, WriteKeys } from '../../lib/ingest/auth.js';
+import { hashKey, KeyRing } from '../../lib/ingest/auth.js';
 import { type CollectDeps, type CollectRequest, collect } from '../../lib/ingest/collect.js';
 import { decodeRecord, type StreamItem } from '../../lib/stream/codec.js';
 import { MemoryStream } from './memory.js';
@@ -10,7 +10,7 @@ export const RECEIVED_AT = Date.parse('2026-03-10T12:00:00Z');
 
 export function deps(stream = new MemoryStream()): CollectDeps & { stream: MemoryStream } {
   return {
-    writeKeys: new WriteKeys([{ project: 'shop', writeKeySha256: hashWriteKey(WRITE_KEY) }]),
+    writeKeys: new KeyRing([{ project: 'shop', sha256: hashKey(WRITE_KEY) }]),
     hashKey: HASH_KEY,
     stream,
     put: { sleep: async () => {}, policy: { maxAttempts: 4, baseDelayMs: 1, maxDelayMs: 2 } },

@@ -1,0 +1,61 @@
+import { readEndpoint, readLakeBucket } from '../../lib/config.js';
+import { ConfigError } from '../../lib/errors.js';
+import { S3ObjectStore } from '../../lib/lake/s3-store.js';
+import type { Logger } from '../../lib/log.js';
+import { registerPartitions } from '../../lib/warehouse/glue.js';
+import { type RollupDeps, type RollupResult, runRollup } from '../../lib/warehouse/rollup.js';
+import { glueClient, s3Client } from '../aws.js';
+import { lambdaLogger } from '../logger.js';
+import { starRocksFromEnv } from '../starrocks.js';
+
+/** An EventBridge scheduled event (only its time is used) or `{ "full": true }` for a backfill. */
+export interface RollupEvent {
+  time?: string;
+  full?: boolean;
+}
+
+export type RollupHandler = (event: RollupEvent) => Promise<RollupResult>;
+
+/** The scheduled rollup over the given dependencies. Errors propagate so the run counts as failed. */
+export function createRollupHandler(deps: RollupDeps, logger: Logger): RollupHandler {
+  return async (event) => {
+    const now = event.time ? new Date(event.time) : new Date();
+    const result = await runRollup(deps, {
+      now: Number.isNaN(now.getTime()) ? new Date() : now,
+      full: event.full === true,
+    });
+    logger.info('rollup', {
+      manifests: result.manifests,
+      days: result.stats.daysRecomputed,
+      windows: result.stats.windowsRecomputed,
+    });
+    return result;
+  };
+}
+
+let fromEnv: RollupHandler | undefined;
+
+/** Lambda entry point: reads manifests from S3, registers partitions in Glue, refreshes StarRocks. */
+export const handler: RollupHandler = (event) => {
+  if (!fromEnv) {
+    const bucket = readLakeBucket(process.env);
+    const glueDatabase = process.env.TALLY_GLUE_DATABASE ?? 'tally_lake';
+    const glueTable = process.env.TALLY_GLUE_TABLE ?? 'events';
+    if (!/^[a-z0-9_]{1,255}$/.test(glueDatabase))
+      throw new ConfigError('TALLY_GLUE_DATABASE', `is not a Glue name: ${glueDatabase.slice(0, 60)}`);
+    const glue = glueClient();
+    const logger = lambdaLogger('rollup');
+    fromEnv = createRollupHandler(
+      {
+        store: new S3ObjectStore(s3Client(readEndpoint(process.env)), bucket),
+        warehouse: starRocksFromEnv(process.env),
+        logger,
+        registerPartitions: async (days) => {
+          await registerPartitions(glue, { database: glueDatabase, table: glueTable, bucket }, days);
+        },
+      },
+      logger,
+    );
+  }
+  return fromEnv(event);
+};

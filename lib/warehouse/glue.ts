@@ -1,0 +1,71 @@
+import { BatchCreatePartitionCommand, type GlueClient } from '@aws-sdk/client-glue';
+import type { ProjectDay } from './days.js';
+import { WarehouseError } from './warehouse.js';
+
+/** The events table's columns in Glue (Hive types), in file order; `project` and `dt` are partition keys. */
+export const GLUE_EVENT_COLUMNS = [
+  { Name: 'event_id', Type: 'string' },
+  { Name: 'type', Type: 'string' },
+  { Name: 'event', Type: 'string' },
+  { Name: 'user_hash', Type: 'bigint' },
+  { Name: 'anonymous_hash', Type: 'bigint' },
+  { Name: 'event_time', Type: 'timestamp' },
+  { Name: 'received_at', Type: 'timestamp' },
+  { Name: 'properties', Type: 'string' },
+  { Name: 'context', Type: 'string' },
+  { Name: 'key_version', Type: 'int' },
+  { Name: 'flags', Type: 'string' },
+];
+
+export const PARQUET_STORAGE = {
+  InputFormat: 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat',
+  OutputFormat: 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat',
+  SerdeInfo: { SerializationLibrary: 'org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe' },
+};
+
+export interface GlueTable {
+  database: string;
+  table: string;
+  /** The lake bucket. */
+  bucket: string;
+}
+
+/**
+ * Registers `project=/dt=` partitions in the Glue table (StarRocks before 4.1 reads no
+ * projected partitions, so they must exist in the metastore). Idempotent: partitions that exist
+ * already are fine; any other error fails the run so the rollup is retried.
+ */
+export async function registerPartitions(
+  client: GlueClient,
+  table: GlueTable,
+  days: readonly ProjectDay[],
+): Promise<number> {
+  let created = 0;
+  for (let i = 0; i < days.length; i += 100) {
+    const chunk = days.slice(i, i + 100);
+    const out = await client.send(
+      new BatchCreatePartitionCommand({
+        DatabaseName: table.database,
+        TableName: table.table,
+        PartitionInputList: chunk.map((d) => ({
+          Values: [d.project, d.dt],
+          StorageDescriptor: {
+            Columns: GLUE_EVENT_COLUMNS,
+            Location: `s3://${table.bucket}/events/project=${d.project}/dt=${d.dt}/`,
+            ...PARQUET_STORAGE,
+          },
+        })),
+      }),
+    );
+    const errors = (out.Errors ?? []).filter((e) => e.ErrorDetail?.ErrorCode !== 'AlreadyExistsException');
+    if (errors.length > 0) {
+      const first = errors[0]!;
+      throw new WarehouseError(
+        'partition_registration_failed',
+        `${errors.length} partition(s) not registered, e.g. ${first.PartitionValues?.join('/')}: ${first.ErrorDetail?.ErrorCode} ${first.ErrorDetail?.ErrorMessage ?? ''}`,
+      );
+    }
+    created += chunk.length - (out.Errors?.length ?? 0);
+  }
+  return created;
+}

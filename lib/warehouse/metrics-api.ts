@@ -1,0 +1,131 @@
+import { utcDate } from '../events.js';
+import { type ApiResponse, errorResponse, jsonResponse } from '../http.js';
+import type { KeyRing } from '../ingest/auth.js';
+import { PROJECT_ID_PATTERN } from '../ingest/limits.js';
+import { addDays, DateError, dayNumber, MAU_DAYS } from './days.js';
+import type { Warehouse } from './warehouse.js';
+
+/** Longest range one request may ask for. */
+export const MAX_RANGE_DAYS = 400;
+
+export interface MetricsRequest {
+  method: string;
+  path: string;
+  /** Lower-cased header names. */
+  headers: Record<string, string | undefined>;
+  query: Record<string, string | undefined>;
+  now: Date;
+}
+
+export interface MetricsDeps {
+  /** Every project that exists (an unknown one is a 404, not a 401). */
+  projects: ReadonlySet<string>;
+  readKeys: KeyRing;
+  warehouse: Warehouse;
+}
+
+/** One day of the answer. `stickiness` is dau / mau (0 when mau is 0), rounded to 4 places. */
+export interface ActiveUsersEntry {
+  date: string;
+  dau: number;
+  wau: number;
+  mau: number;
+  stickiness: number;
+}
+
+const ROUTE = /^\/v1\/projects\/([^/]+)\/active-users\/?$/;
+
+/** True when the path is the metrics API's (the local server routes on it). */
+export function isMetricsPath(path: string): boolean {
+  return ROUTE.test(path);
+}
+
+function bearer(header: string | undefined): string | null {
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
+  return match?.[1] ?? null;
+}
+
+function dateParam(query: Record<string, string | undefined>, name: string, fallback: string): string {
+  const value = query[name];
+  if (value === undefined || value === '') return fallback;
+  try {
+    dayNumber(value);
+  } catch {
+    throw new DateError(
+      'invalid_date',
+      `${name} must be a date of the form YYYY-MM-DD, got ${JSON.stringify(value).slice(0, 40)}`,
+    );
+  }
+  return value;
+}
+
+/**
+ * `GET /v1/projects/:project/active-users?from=YYYY-MM-DD&to=YYYY-MM-DD` with the project's read
+ * key as a Bearer token: dau, wau, mau and stickiness per day (days after today are left out),
+ * and how fresh they are. Defaults to the last 30 days.
+ */
+export async function activeUsersApi(req: MetricsRequest, deps: MetricsDeps): Promise<ApiResponse> {
+  const match = ROUTE.exec(req.path);
+  if (!match) return errorResponse(404, 'not_found', `no route ${JSON.stringify(req.path).slice(0, 80)}`);
+  if (req.method !== 'GET')
+    return errorResponse(405, 'method_not_allowed', `${req.path} takes GET, got ${req.method}`, {
+      allow: 'GET',
+    });
+  const project = decodeURIComponent(match[1]!);
+  if (!PROJECT_ID_PATTERN.test(project) || !deps.projects.has(project)) {
+    return errorResponse(404, 'unknown_project', `no project ${JSON.stringify(project).slice(0, 70)}`);
+  }
+  const key = bearer(req.headers.authorization);
+  if (key === null)
+    return errorResponse(
+      401,
+      'unauthorized',
+      'missing read key: send it as "Authorization: Bearer <read key>"',
+    );
+  const owner = deps.readKeys.projectOf(key);
+  if (owner === null) return errorResponse(401, 'unauthorized', 'unknown read key');
+  if (owner !== project)
+    return errorResponse(403, 'forbidden', `this read key is not one of project ${project}`);
+
+  const today = utcDate(req.now.getTime());
+  let from: string;
+  let to: string;
+  try {
+    to = dateParam(req.query, 'to', today);
+    from = dateParam(req.query, 'from', addDays(to, -(MAU_DAYS - 1)));
+  } catch (error) {
+    return errorResponse(400, 'invalid_date', (error as Error).message);
+  }
+  if (dayNumber(from) > dayNumber(to))
+    return errorResponse(400, 'invalid_range', `from (${from}) is after to (${to})`);
+  const span = dayNumber(to) - dayNumber(from) + 1;
+  if (span > MAX_RANGE_DAYS) {
+    return errorResponse(
+      400,
+      'range_too_large',
+      `the range holds ${span} days, more than the limit of ${MAX_RANGE_DAYS}`,
+    );
+  }
+  const [days, rolledUpAt] = await Promise.all([
+    deps.warehouse.activeUsers(project, from, to, today),
+    deps.warehouse.lastRefresh(project),
+  ]);
+  const entries: ActiveUsersEntry[] = days.map((d) => ({
+    date: d.dt,
+    dau: d.dau,
+    wau: d.wau,
+    mau: d.mau,
+    stickiness: d.mau === 0 ? 0 : Math.round((d.dau / d.mau) * 10_000) / 10_000,
+  }));
+  return jsonResponse({
+    project,
+    from,
+    to,
+    days: entries,
+    freshness: {
+      rolledUpAt: rolledUpAt?.toISOString() ?? null,
+      live: dayNumber(to) >= dayNumber(today) ? today : null,
+      generatedAt: req.now.toISOString(),
+    },
+  });
+}

@@ -1,0 +1,52 @@
+import { TallyError } from '../errors.js';
+import type { ProjectDay } from './days.js';
+
+/** Active users of one project on one day. */
+export interface ActiveUsersDay {
+  dt: string;
+  dau: number;
+  wau: number;
+  mau: number;
+}
+
+export interface RefreshStats {
+  /** (project, day) pairs whose set of active users was recomputed. */
+  daysRecomputed: number;
+  /** (project, day) pairs whose dau/wau/mau were rewritten. */
+  windowsRecomputed: number;
+}
+
+export interface QueryResult {
+  columns: string[];
+  rows: unknown[][];
+}
+
+/**
+ * A warehouse that turns the lake into exact active-user numbers. Two engines implement it:
+ * DuckDB (embedded, reads the lake from disk) and StarRocks (external catalog + bitmap tables).
+ * A user is active on a UTC day when they sent any event that day; a user is their `user_hash`,
+ * or their `anonymous_hash` when they never identified.
+ */
+export interface Warehouse {
+  /** Creates what the engine needs; safe to run again. */
+  setup(): Promise<void>;
+  /**
+   * Recomputes the active users of these (project, day) pairs from the lake, and dau/wau/mau of
+   * every day whose window holds one of them, up to `today`. Atomic per run: a run that dies
+   * leaves the previous numbers; running it again gives the same numbers.
+   */
+  refresh(changed: readonly ProjectDay[], today: string): Promise<RefreshStats>;
+  /** dau/wau/mau per day from `from` to `to` (at most `today`), today's figures from a live scan. */
+  activeUsers(project: string, from: string, to: string, today: string): Promise<ActiveUsersDay[]>;
+  /** When the rolled-up numbers of a project were last computed (null before the first rollup). */
+  lastRefresh(project: string): Promise<Date | null>;
+  /** Manifest keys already rolled up, among those starting with `prefix`. */
+  processedManifests(prefix: string): Promise<Set<string>>;
+  markProcessed(keys: readonly string[]): Promise<void>;
+  /** Analyst SQL, where the engine allows it here. */
+  query(sql: string): Promise<QueryResult>;
+  close(): Promise<void>;
+}
+
+/** A warehouse operation failed; carries the engine's message. */
+export class WarehouseError extends TallyError {}

@@ -1,0 +1,83 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ObjectStore } from '../lib/lake/store.js';
+import type { Logger } from '../lib/log.js';
+import { DuckDbWarehouse } from '../lib/warehouse/duckdb.js';
+import { Mutex } from '../lib/warehouse/mutex.js';
+import { type RollupResult, runRollup } from '../lib/warehouse/rollup.js';
+
+/** Where the local warehouse keeps its files inside the data dir. */
+export function warehousePaths(dataDir: string) {
+  const dir = join(dataDir, 'warehouse');
+  return {
+    dir,
+    database: join(dir, 'tally.duckdb'),
+    activeUsersExport: join(dir, 'active_users.parquet'),
+    lake: join(dataDir, 'lake'),
+  };
+}
+
+export interface LocalWarehouse {
+  warehouse: DuckDbWarehouse;
+  /** Runs a rollup now (one at a time); the first one of a process looks at every manifest. */
+  rollupNow(options?: { full?: boolean }): Promise<RollupResult>;
+  stop(): Promise<void>;
+}
+
+/** @default every 10 s */
+export const DEFAULT_ROLLUP_INTERVAL_MS = 10_000;
+
+/**
+ * The embedded warehouse of `npm start`: DuckDB in the data dir over the lake on disk, a rollup
+ * timer standing in for EventBridge, and after each rollup an export of `active_users` that
+ * `tally sql` reads without touching the locked database.
+ */
+export async function startLocalWarehouse(options: {
+  dataDir: string;
+  store: ObjectStore;
+  logger: Logger;
+  intervalMs?: number;
+}): Promise<LocalWarehouse> {
+  const paths = warehousePaths(options.dataDir);
+  await mkdir(paths.dir, { recursive: true });
+  const warehouse = await DuckDbWarehouse.open({
+    path: paths.database,
+    lakeRoot: paths.lake,
+    homeDirectory: paths.dir,
+  });
+  const one = new Mutex();
+  let first = true;
+  const rollupNow = (opts: { full?: boolean } = {}) =>
+    one.run(async () => {
+      const result = await runRollup(
+        { store: options.store, warehouse, logger: options.logger },
+        { now: new Date(), full: opts.full ?? first },
+      );
+      first = false;
+      if (result.manifests > 0) await warehouse.exportActiveUsers(paths.activeUsersExport);
+      return result;
+    });
+  const interval = options.intervalMs ?? DEFAULT_ROLLUP_INTERVAL_MS;
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const tick = () => {
+    rollupNow()
+      .catch((error: Error) =>
+        options.logger.error('rollup failed, retrying at the next tick', { error: error.message }),
+      )
+      .finally(() => {
+        if (!stopped && interval > 0) timer = setTimeout(tick, interval);
+      });
+  };
+  if (interval > 0) timer = setTimeout(tick, 0);
+  return {
+    warehouse,
+    rollupNow,
+    async stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      await one.run(async () => undefined);
+      await warehouse.close();
+    },
+  };
+}
