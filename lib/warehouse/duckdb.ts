@@ -245,14 +245,12 @@ export class DuckDbWarehouse implements Warehouse {
        LEFT JOIN u ON u.dt > t.dt - ${MAU_DAYS} AND u.dt <= t.dt
        GROUP BY t.dt`,
     );
-    return reader
-      .getRows()
-      .map(([dt, dau, wau, mau]) => ({
-        dt: String(dt),
-        dau: Number(dau),
-        wau: Number(wau),
-        mau: Number(mau),
-      }));
+    return reader.getRows().map(([dt, dau, wau, mau]) => ({
+      dt: String(dt),
+      dau: Number(dau),
+      wau: Number(wau),
+      mau: Number(mau),
+    }));
   }
 
   async lastRefresh(project: string): Promise<Date | null> {
