@@ -1,0 +1,8 @@
+CREATE EXTERNAL CATALOG IF NOT EXISTS lake PROPERTIES (
+  "type" = "hive",
+  "hive.metastore.type" = "glue",
+  "aws.glue.use_instance_profile" = "true",
+  "aws.glue.region" = "eu-west-1",
+  "aws.s3.use_instance_profile" = "true",
+  "aws.s3.region" = "eu-west-1"
+);

@@ -1,0 +1,91 @@
+import { describe, expect, it } from 'vitest';
+import { hashKey, KeyRing } from '../../lib/ingest/auth.js';
+import { daysFrom } from '../../lib/warehouse/days.js';
+import { activeUsersApi, type MetricsRequest } from '../../lib/warehouse/metrics-api.js';
+import type { ActiveUsersDay, Warehouse } from '../../lib/warehouse/warehouse.js';
+
+const NOW = new Date('2026-03-31T12:00:00Z');
+const calls: Array<[string, string, string, string]> = [];
+const warehouse = {
+  async activeUsers(project: string, from: string, to: string, today: string): Promise<ActiveUsersDay[]> {
+    calls.push([project, from, to, today]);
+    const last = to < today ? to : today;
+    return daysFrom(from, last).map((dt, i) => ({ dt, dau: i, wau: 2 * i, mau: 3 * i }));
+  },
+  async lastRefresh() {
+    return new Date('2026-03-31T11:59:50Z');
+  },
+} as unknown as Warehouse;
+const deps = {
+  projects: new Set(['shop', 'blog']),
+  readKeys: new KeyRing([
+    { project: 'shop', sha256: hashKey('shop-read') },
+    { project: 'blog', sha256: hashKey('blog-read') },
+  ]),
+  warehouse,
+};
+
+function get(
+  path: string,
+  query: Record<string, string> = {},
+  key: string | null = 'shop-read',
+): MetricsRequest {
+  return { method: 'GET', path, headers: key ? { authorization: `Bearer ${key}` } : {}, query, now: NOW };
+}
+
+describe('GET /v1/projects/:project/active-users', () => {
+  it('answers dau, wau, mau and stickiness per day with freshness', async () => {
+    const response = await activeUsersApi(
+      get('/v1/projects/shop/active-users', { from: '2026-03-29', to: '2026-03-31' }),
+      deps,
+    );
+    expect(response.status).toBe(200);
+    expect(response.body).toEqual({
+      project: 'shop',
+      from: '2026-03-29',
+      to: '2026-03-31',
+      days: [
+        { date: '2026-03-29', dau: 0, wau: 0, mau: 0, stickiness: 0 },
+        { date: '2026-03-30', dau: 1, wau: 2, mau: 3, stickiness: 0.3333 },
+        { date: '2026-03-31', dau: 2, wau: 4, mau: 6, stickiness: 0.3333 },
+      ],
+      freshness: {
+        rolledUpAt: '2026-03-31T11:59:50.000Z',
+        live: '2026-03-31',
+        generatedAt: '2026-03-31T12:00:00.000Z',
+      },
+    });
+  });
+
+  it('defaults to the 30 days ending today', async () => {
+    await activeUsersApi(get('/v1/projects/shop/active-users'), deps);
+    expect(calls.at(-1)).toEqual(['shop', '2026-03-02', '2026-03-31', '2026-03-31']);
+  });
+
+  it.each([
+    [{ from: '2026-02-30' }, 400, 'invalid_date', '"2026-02-30"'],
+    [{ to: 'yesterday' }, 400, 'invalid_date', '"yesterday"'],
+    [{ from: '2026-03-10', to: '2026-03-01' }, 400, 'invalid_range', '2026-03-10'],
+    [{ from: '2025-01-01', to: '2026-03-01' }, 400, 'range_too_large', '425 days'],
+  ])('refuses %j with %i %s', async (query, status, code, inMessage) => {
+    const response = await activeUsersApi(get('/v1/projects/shop/active-users', query), deps);
+    expect(response.status).toBe(status);
+    expect(response.body).toMatchObject({ error: { code, message: expect.stringContaining(inMessage) } });
+  });
+
+  it("answers 404 for an unknown project, 401 without or with an unknown key, 403 with another project's key", async () => {
+    const unknown = await activeUsersApi(get('/v1/projects/nope/active-users'), deps);
+    const missing = await activeUsersApi(get('/v1/projects/shop/active-users', {}, null), deps);
+    const wrong = await activeUsersApi(get('/v1/projects/shop/active-users', {}, 'guess'), deps);
+    const other = await activeUsersApi(get('/v1/projects/shop/active-users', {}, 'blog-read'), deps);
+    expect([unknown.status, missing.status, wrong.status, other.status]).toEqual([404, 401, 401, 403]);
+    expect(unknown.body).toMatchObject({
+      error: { code: 'unknown_project', message: expect.stringContaining('"nope"') },
+    });
+  });
+
+  it('answers 405 for other methods', async () => {
+    const response = await activeUsersApi({ ...get('/v1/projects/shop/active-users'), method: 'POST' }, deps);
+    expect(response).toMatchObject({ status: 405, headers: { allow: 'GET' } });
+  });
+});

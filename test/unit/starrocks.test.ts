@@ -1,0 +1,151 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import {
+  catalogStatement,
+  type SqlClient,
+  type SqlValue,
+  StarRocksWarehouse,
+  sessionStatements,
+} from '../../lib/warehouse/starrocks.js';
+import { WarehouseError } from '../../lib/warehouse/warehouse.js';
+
+/** Records every statement and answers from a queue of canned rows. */
+class RecordingClient implements SqlClient {
+  readonly statements: Array<{ sql: string; values: readonly SqlValue[] }> = [];
+  constructor(private readonly answer: (sql: string) => Array<Record<string, unknown>> = () => []) {}
+  async query(sql: string, values: readonly SqlValue[] = []) {
+    this.statements.push({ sql, values });
+    return this.answer(sql);
+  }
+}
+
+const GOLDEN = join(import.meta.dirname, '..', 'golden', 'starrocks');
+
+/** Compares with the reviewed file; `UPDATE_GOLDEN=1` rewrites it (then review the diff). */
+function golden(
+  name: string,
+  statements: Array<{ sql: string; values: readonly SqlValue[] }> | string[],
+): void {
+  const text = `${statements
+    .map((s) => (typeof s === 'string' ? `${s};` : `${s.sql};\n-- values: ${JSON.stringify(s.values)}`))
+    .join('\n\n')}\n`;
+  const path = join(GOLDEN, `${name}.sql`);
+  if (process.env.UPDATE_GOLDEN === '1' || !existsSync(path)) {
+    if (process.env.CI) throw new Error(`golden file ${name}.sql is missing`);
+    writeFileSync(path, text);
+  }
+  expect(text).toBe(readFileSync(path, 'utf8'));
+}
+
+describe('StarRocks engine: the statements it issues', () => {
+  it('sets up the database and tables (setup.sql)', async () => {
+    const client = new RecordingClient();
+    await new StarRocksWarehouse(client, { replicationNum: 1 }).setup();
+    golden('setup', client.statements);
+  });
+
+  it('sets the session on every connection (session.sql)', () => {
+    golden('session', sessionStatements({ timeoutSeconds: 900 }));
+  });
+
+  it('creates the external catalog on Glue or a Hive Metastore (catalog-*.sql)', () => {
+    golden('catalog-glue', [catalogStatement('lake', { type: 'glue', region: 'eu-west-1' })]);
+    golden('catalog-glue-role', [
+      catalogStatement('lake', {
+        type: 'glue',
+        region: 'eu-west-1',
+        iamRoleArn: 'arn:aws:iam::123456789012:role/starrocks-lake',
+      }),
+    ]);
+    golden('catalog-hive', [
+      catalogStatement('lake', {
+        type: 'hive',
+        metastoreUris: 'thrift://metastore:9083',
+        s3Endpoint: 'http://minio:9000',
+        s3Region: 'us-east-1',
+      }),
+    ]);
+  });
+
+  it('refreshes changed days: partition refresh, day overwrite across projects, window upserts (refresh.sql)', async () => {
+    const client = new RecordingClient();
+    const stats = await new StarRocksWarehouse(client).refresh(
+      [
+        { project: 'shop', dt: '2026-03-29' },
+        { project: 'blog', dt: '2026-03-30' },
+        { project: 'shop', dt: '2026-03-29' },
+      ],
+      '2026-03-31',
+    );
+    expect(stats).toEqual({ daysRecomputed: 2, windowsRecomputed: 5 });
+    golden('refresh', client.statements);
+  });
+
+  it('reads stored days and computes today live (active-users.sql)', async () => {
+    const client = new RecordingClient((sql) =>
+      sql.includes('FROM tally.active_users') ? [{ dt: '2026-03-30', dau: 5, wau: 9, mau: 20 }] : [{ n: 7 }],
+    );
+    const days = await new StarRocksWarehouse(client).activeUsers(
+      'shop',
+      '2026-03-29',
+      '2026-04-02',
+      '2026-03-31',
+    );
+    expect(days).toEqual([
+      { dt: '2026-03-29', dau: 0, wau: 0, mau: 0 },
+      { dt: '2026-03-30', dau: 5, wau: 9, mau: 20 },
+      { dt: '2026-03-31', dau: 7, wau: 7, mau: 7 },
+    ]);
+    golden('active-users', client.statements);
+  });
+
+  it('keeps the rollup watermark in a table (manifests.sql)', async () => {
+    const client = new RecordingClient(() => [{ manifest_key: 'manifests/2026-03-31/10/a.json' }]);
+    const warehouse = new StarRocksWarehouse(client);
+    const done = await warehouse.processedManifests('manifests/2026-03-31/');
+    await warehouse.markProcessed(['manifests/2026-03-31/11/b.json', 'manifests/2026-03-31/11/c.json']);
+    await warehouse.lastRefresh('shop');
+    expect(done).toEqual(new Set(['manifests/2026-03-31/10/a.json']));
+    golden('manifests', client.statements);
+  });
+});
+
+describe('StarRocks engine: what it refuses', () => {
+  it('refuses identifiers outside the allow-list pattern', () => {
+    expect(() => new StarRocksWarehouse(new RecordingClient(), { database: 'tally; DROP' })).toThrow(
+      WarehouseError,
+    );
+    expect(() => catalogStatement('lake"x', { type: 'glue', region: 'eu-west-1' })).toThrow(
+      /not a plain identifier/,
+    );
+    expect(() => catalogStatement('lake', { type: 'glue', region: 'eu-west-1" , "x' })).toThrow(
+      /unexpected characters/,
+    );
+  });
+
+  it('refuses a project id or date that is not one, before any statement', async () => {
+    const client = new RecordingClient();
+    const warehouse = new StarRocksWarehouse(client);
+    await expect(
+      warehouse.refresh([{ project: "x' OR 1=1", dt: '2026-03-01' }], '2026-03-31'),
+    ).rejects.toThrow(/not a project id/);
+    await expect(warehouse.activeUsers('shop', '2026-02-30', '2026-03-01', '2026-03-31')).rejects.toThrow(
+      /not a date/,
+    );
+    expect(client.statements).toEqual([]);
+  });
+
+  it('refuses values that mysql2 would expand into SQL', async () => {
+    const client = new RecordingClient();
+    const warehouse = new StarRocksWarehouse(client);
+    await expect(warehouse.markProcessed([['a', 'b'] as unknown as string])).rejects.toThrow(
+      /not a string or number/,
+    );
+    expect(client.statements).toEqual([]);
+  });
+
+  it('says where analyst SQL runs instead of running it', async () => {
+    await expect(new StarRocksWarehouse(new RecordingClient()).query()).rejects.toThrow(/MySQL client/);
+  });
+});
