@@ -4,15 +4,17 @@ import { createCollectHandler } from '../lambdas/collect/handler.js';
 import { createLakeWriterHandler } from '../lambdas/lake-writer/handler.js';
 import { createMetricsHandler } from '../lambdas/metrics/handler.js';
 import { readKeyRing, writeKeyRing } from '../lib/ingest/auth.js';
+import type { CollectDeps } from '../lib/ingest/collect.js';
 import { FsObjectStore } from '../lib/lake/fs-store.js';
 import type { ObjectStore } from '../lib/lake/store.js';
 import type { Logger } from '../lib/log.js';
 import { KinesisStreamReader, KinesisStreamWriter } from '../lib/stream/kinesis.js';
 import { LocalPoller } from '../lib/stream/poller.js';
 import type { PutOptions, StreamWriter } from '../lib/stream/producer.js';
+import type { MetricsDeps } from '../lib/warehouse/metrics-api.js';
 import { FileCheckpoints } from './checkpoints.js';
 import { ensureStream, startKinesisLocal } from './kinesis-local.js';
-import { loadOrCreateSecrets } from './projects.js';
+import { addProject, loadOrCreateSecrets } from './projects.js';
 import { localRouter, serveHandler } from './server.js';
 import { type LocalWarehouse, startLocalWarehouse } from './warehouse.js';
 
@@ -80,15 +82,13 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
   const baseStore = options.store ?? new FsObjectStore(join(dataDir, 'lake'));
   const store = options.wrapStore ? options.wrapStore(baseStore) : baseStore;
   const writer = new KinesisStreamWriter(client, { streamName });
-  const collectHandler = createCollectHandler(
-    {
-      writeKeys: writeKeyRing(secrets.projects),
-      hashKey: secrets.hashKey,
-      stream: options.wrapWriter ? options.wrapWriter(writer) : writer,
-      put: options.put,
-    },
-    logger,
-  );
+  const collectDeps: CollectDeps = {
+    writeKeys: writeKeyRing(secrets.projects),
+    hashKey: secrets.hashKey,
+    stream: options.wrapWriter ? options.wrapWriter(writer) : writer,
+    put: options.put,
+  };
+  const collectHandler = createCollectHandler(collectDeps, logger);
   const poller = new LocalPoller(
     new KinesisStreamReader(client, streamName, streamArn),
     new FileCheckpoints(join(dataDir, 'checkpoints'), streamName),
@@ -112,17 +112,29 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     options.store === undefined
       ? await startLocalWarehouse({ dataDir, store: baseStore, logger, intervalMs: options.rollupIntervalMs })
       : null;
-  const metricsHandler = local
-    ? createMetricsHandler(
-        {
-          projects: new Set(secrets.projects.map((p) => p.project)),
-          readKeys: readKeyRing(secrets.projects),
-          warehouse: local.warehouse,
-        },
-        logger,
-      )
+  const metricsDeps: MetricsDeps | null = local
+    ? {
+        projects: new Set(secrets.projects.map((p) => p.project)),
+        readKeys: readKeyRing(secrets.projects),
+        warehouse: local.warehouse,
+      }
     : null;
-  const http = await serveHandler(localRouter(collectHandler, metricsHandler, local), options.port ?? 8080);
+  const metricsHandler = metricsDeps ? createMetricsHandler(metricsDeps, logger) : null;
+  /** New projects take effect at once: the handlers read their key rings on every request. */
+  const createProject = async (project: string) => {
+    const keys = await addProject(dataDir, secrets, project);
+    collectDeps.writeKeys = writeKeyRing(secrets.projects);
+    if (metricsDeps) {
+      metricsDeps.projects = new Set(secrets.projects.map((p) => p.project));
+      metricsDeps.readKeys = readKeyRing(secrets.projects);
+    }
+    logger.info('project created', { project });
+    return keys;
+  };
+  const http = await serveHandler(
+    localRouter(collectHandler, metricsHandler, local, createProject),
+    options.port ?? 8080,
+  );
   let stopped = false;
   return {
     url: http.url,

@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { ConfigError } from '../lib/errors.js';
 import { hashKey, type ProjectKey } from '../lib/ingest/auth.js';
+import { PROJECT_ID_PATTERN } from '../lib/ingest/limits.js';
 import type { HashKey } from '../lib/ingest/pseudonymize.js';
 
 /** What the local runtime keeps in its data dir: the server side holds only key hashes. */
@@ -78,4 +80,33 @@ export async function loadOrCreateSecrets(dataDir: string): Promise<LocalSecrets
     readKeys,
     created,
   };
+}
+
+/** Creates a project with new keys in the data dir; the caller gets the keys once. */
+export async function addProject(
+  dataDir: string,
+  secrets: LocalSecrets,
+  project: string,
+): Promise<{ writeKey: string; readKey: string }> {
+  if (!PROJECT_ID_PATTERN.test(project)) {
+    throw new ConfigError(
+      'project',
+      `${JSON.stringify(project).slice(0, 70)} does not match ${PROJECT_ID_PATTERN}`,
+    );
+  }
+  if (secrets.projects.some((p) => p.project === project)) {
+    throw new ConfigError('project', `project ${project} exists already`);
+  }
+  const writeKey = newKey();
+  const readKey = newKey();
+  secrets.projects.push({ project, writeKeySha256: hashKey(writeKey), readKeySha256: hashKey(readKey) });
+  secrets.writeKeys[project] = writeKey;
+  secrets.readKeys[project] = readKey;
+  const configPath = join(dataDir, 'config.json');
+  const config = await readJson<ConfigFile>(configPath, { projects: [], hmacKey: '', hmacKeyVersion: 1 });
+  config.projects = secrets.projects;
+  await writePrivate(join(dataDir, 'write-keys.json'), secrets.writeKeys);
+  await writePrivate(join(dataDir, 'read-keys.json'), secrets.readKeys);
+  await writePrivate(configPath, config);
+  return { writeKey, readKey };
 }

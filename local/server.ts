@@ -105,24 +105,42 @@ export async function serveHandler(
   };
 }
 
+function json(statusCode: number, body: unknown): APIGatewayProxyStructuredResultV2 {
+  return { statusCode, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) };
+}
+
 /**
- * The local server's routes: the metrics API, `POST /local/rollup` (runs a rollup now; only on
- * the local server), and everything else to the collector, as API Gateway routes them on AWS.
+ * The local server's routes: the metrics API; two routes that exist only on this server, which
+ * listens on 127.0.0.1: `POST /local/rollup` (runs a rollup now) and `POST /local/projects`
+ * (`{"project": "name"}`: creates a project and answers its keys, once); everything else goes to
+ * the collector, as API Gateway routes it on AWS.
  */
 export function localRouter(
   collect: HttpHandler,
   metrics: HttpHandler | null,
   warehouse: { rollupNow(): Promise<{ manifests: number; stats: unknown }> } | null,
+  createProject: (project: string) => Promise<{ writeKey: string; readKey: string }>,
 ): HttpHandler {
   return async (event) => {
+    const post = event.requestContext.http.method === 'POST';
     if (metrics && isMetricsPath(event.rawPath)) return metrics(event);
-    if (warehouse && event.rawPath === '/local/rollup' && event.requestContext.http.method === 'POST') {
-      const result = await warehouse.rollupNow();
-      return {
-        statusCode: 200,
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(result),
-      };
+    if (warehouse && post && event.rawPath === '/local/rollup') return json(200, await warehouse.rollupNow());
+    if (post && event.rawPath === '/local/projects') {
+      let project: unknown;
+      try {
+        project = JSON.parse(
+          Buffer.from(event.body ?? '', event.isBase64Encoded ? 'base64' : 'utf8').toString(),
+        ).project;
+      } catch {
+        return json(400, {
+          error: { code: 'invalid_json', message: 'the body must be {"project": "<name>"}' },
+        });
+      }
+      try {
+        return json(201, { project, ...(await createProject(String(project))) });
+      } catch (error) {
+        return json(400, { error: { code: 'invalid_project', message: (error as Error).message } });
+      }
     }
     return collect(event);
   };

@@ -21,7 +21,7 @@ export interface MetricsDeps {
   /** Every project that exists (an unknown one is a 404, not a 401). */
   projects: ReadonlySet<string>;
   readKeys: KeyRing;
-  warehouse: Warehouse;
+  readonly warehouse: Warehouse;
 }
 
 /** One day of the answer. `stickiness` is dau / mau (0 when mau is 0), rounded to 4 places. */

@@ -1,0 +1,209 @@
+import { resolve } from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { DemoError, runDemo } from './demo/run.js';
+import { consoleLogger } from './logger.js';
+import { warehousePaths } from './warehouse.js';
+
+const USAGE = `usage: tally <command>
+
+  start                 run the whole pipeline on this machine (same as npm start)
+  demo [--users N] [--days N] [--seed N]
+                        send a generated workload through the running pipeline and check
+                        every DAU/WAU/MAU against the ground truth (exit 1 on any difference)
+  sql ["<query>"]       query the local lake with DuckDB: tables events (deduplicated),
+                        events_all and active_users; without a query, an interactive prompt
+  rollup [--full]       refresh the rollups now (through the running pipeline if there is one)
+
+Environment: TALLY_DATA_DIR (default .tally), PORT (default 8080).`;
+
+class UsageError extends Error {}
+
+function dataDir(): string {
+  return resolve(process.env.TALLY_DATA_DIR ?? '.tally');
+}
+
+function serverUrl(): string {
+  return `http://127.0.0.1:${process.env.PORT ?? '8080'}`;
+}
+
+function intFlag(args: string[], name: string, fallback: number, min: number, max: number): number {
+  const i = args.indexOf(`--${name}`);
+  if (i === -1) return fallback;
+  const raw = args[i + 1];
+  const value = Number(raw);
+  if (raw === undefined || !Number.isInteger(value) || value < min || value > max) {
+    throw new UsageError(
+      `--${name} takes an integer from ${min} to ${max}, got ${JSON.stringify(raw ?? '')}`,
+    );
+  }
+  return value;
+}
+
+function formatTable(columns: string[], rows: unknown[][]): string {
+  const text = rows.map((row) => row.map((v) => (v === null || v === undefined ? 'NULL' : String(v))));
+  const widths = columns.map((c, i) => Math.min(60, Math.max(c.length, ...text.map((r) => r[i]!.length))));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (c.length > widths[i]! ? `${c.slice(0, widths[i]! - 1)}…` : c.padEnd(widths[i]!)))
+      .join(' │ ');
+  return [
+    line(columns),
+    widths.map((w) => '─'.repeat(w)).join('─┼─'),
+    ...text.map(line),
+    `(${rows.length} row${rows.length === 1 ? '' : 's'})`,
+  ].join('\n');
+}
+
+/**
+ * `tally sql` opens its own in-memory DuckDB over the lake and the last exported `active_users`,
+ * so it never waits on the database the running pipeline holds.
+ */
+async function sqlSession(): Promise<(query: string) => Promise<string>> {
+  const paths = warehousePaths(dataDir());
+  const instance = await DuckDBInstance.create(':memory:', {
+    home_directory: paths.dir,
+    autoinstall_known_extensions: 'false',
+  });
+  const db = await instance.connect();
+  const quote = (p: string) => `'${p.replaceAll("'", "''")}'`;
+  const glob = `${paths.lake}/events/*/*/*.parquet`;
+  try {
+    await db.run(
+      `CREATE VIEW events_all AS SELECT * FROM read_parquet(${quote(glob)}, hive_partitioning = true, hive_types = {'project': VARCHAR, 'dt': DATE}, union_by_name = true)`,
+    );
+    await db.run(
+      `CREATE VIEW events AS SELECT * FROM events_all QUALIFY row_number() OVER (PARTITION BY project, event_id ORDER BY received_at, event_time) = 1`,
+    );
+  } catch {
+    throw new UsageError(`no events in ${paths.lake} yet: start the pipeline (npm start) and send some`);
+  }
+  try {
+    await db.run(`CREATE VIEW active_users AS SELECT * FROM read_parquet(${quote(paths.activeUsersExport)})`);
+  } catch {
+    // No rollup has run yet: active_users is empty until the first one.
+    await db.run(
+      `CREATE TABLE active_users (project VARCHAR, dt DATE, dau BIGINT, wau BIGINT, mau BIGINT, computed_at TIMESTAMPTZ)`,
+    );
+  }
+  return async (query) => {
+    const reader = await db.runAndReadAll(query);
+    return formatTable(
+      reader.columnNames(),
+      reader.getRows().map((r) => r.map((v) => (v !== null && typeof v === 'object' ? String(v) : v))),
+    );
+  };
+}
+
+async function sql(args: string[]): Promise<void> {
+  const run = await sqlSession();
+  if (args.length > 0) {
+    console.log(await run(args.join(' ')));
+    return;
+  }
+  const { createInterface } = await import('node:readline/promises');
+  const rl = createInterface({ input: process.stdin, output: process.stdout });
+  console.log(
+    'DuckDB over the local lake: tables events, events_all, active_users. End with ; and Enter; Ctrl-D quits.',
+  );
+  let buffer = '';
+  for (;;) {
+    let line: string;
+    try {
+      line = await rl.question(buffer ? '   ...> ' : 'tally> ');
+    } catch {
+      break;
+    }
+    buffer += `${line}\n`;
+    if (!line.trim().endsWith(';')) continue;
+    try {
+      console.log(await run(buffer));
+    } catch (error) {
+      console.error(`error: ${(error as Error).message}`);
+    }
+    buffer = '';
+  }
+  rl.close();
+}
+
+async function rollup(args: string[]): Promise<void> {
+  const full = args.includes('--full');
+  try {
+    const response = await fetch(`${serverUrl()}/local/rollup`, { method: 'POST' });
+    const body = (await response.json()) as {
+      manifests: number;
+      stats: { daysRecomputed: number; windowsRecomputed: number };
+    };
+    console.log(
+      `rolled up ${body.manifests} new batch(es): ${body.stats.daysRecomputed} day(s), ${body.stats.windowsRecomputed} window(s) recomputed`,
+    );
+    return;
+  } catch (error) {
+    if (
+      !/fetch failed|ECONNREFUSED/.test(
+        String((error as Error).message) + String((error as { cause?: Error }).cause?.message),
+      )
+    )
+      throw error;
+  }
+  const { FsObjectStore } = await import('../lib/lake/fs-store.js');
+  const { startLocalWarehouse } = await import('./warehouse.js');
+  const paths = warehousePaths(dataDir());
+  const local = await startLocalWarehouse({
+    dataDir: dataDir(),
+    store: new FsObjectStore(paths.lake),
+    logger: consoleLogger(),
+    intervalMs: 0,
+  });
+  try {
+    const result = await local.rollupNow({ full });
+    console.log(
+      `rolled up ${result.manifests} batch(es): ${result.stats.daysRecomputed} day(s), ${result.stats.windowsRecomputed} window(s) recomputed`,
+    );
+  } finally {
+    await local.stop();
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...args] = argv;
+  switch (command) {
+    case 'start':
+      await import('./main.js');
+      return -1;
+    case 'demo': {
+      const result = await runDemo({
+        url: serverUrl(),
+        users: intFlag(args, 'users', 3000, 1, 1_000_000),
+        days: intFlag(args, 'days', 60, 31, 400),
+        seed: intFlag(args, 'seed', 1, 0, 2 ** 31 - 1),
+        progress: true,
+      });
+      return result.ok ? 0 : 1;
+    }
+    case 'sql':
+      await sql(args);
+      return 0;
+    case 'rollup':
+      await rollup(args);
+      return 0;
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      console.log(USAGE);
+      return command === undefined ? 2 : 0;
+    default:
+      throw new UsageError(`unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
+  }
+}
+
+main(process.argv.slice(2))
+  .then((code) => {
+    if (code >= 0) process.exitCode = code;
+  })
+  .catch((error: Error) => {
+    console.error(
+      `tally: ${error instanceof UsageError || error instanceof DemoError ? error.message : (error.stack ?? error.message)}`,
+    );
+    process.exitCode = 1;
+  });
