@@ -3,7 +3,7 @@
  * measured in the same run on the same data. Not part of `npm test`; nothing here asserts.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance, DuckDBTimestampTZValue } from '@duckdb/node-api';
 import type { LakeEvent } from '../lib/events.js';
@@ -13,6 +13,7 @@ import { FsObjectStore } from '../lib/lake/fs-store.js';
 import { type LakeRecord, writeBatch } from '../lib/lake/writer.js';
 import { decodeRecord, encodeRecords } from '../lib/stream/codec.js';
 import { lakeEvent, seeded, segmentEvent } from './data.js';
+import { benchWarehouse } from './warehouse.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 
@@ -185,10 +186,17 @@ async function benchLakeWriter(): Promise<string> {
   ].join('\n');
 }
 
+/** `BENCH_ONLY=ingest` or `BENCH_ONLY=warehouse` runs one half. */
 async function main(): Promise<void> {
-  console.log(`tally bench: node ${process.version}, median of ${ROUNDS} rounds after a warm-up\n`);
-  console.log(await benchCollect());
-  console.log(await benchLakeWriter());
+  const only = process.env.BENCH_ONLY;
+  console.log(`tally bench: node ${process.version}, ${os.cpus().length} cores\n`);
+  if (only !== 'warehouse') {
+    console.log(`ingest (median of ${ROUNDS} rounds after a warm-up):`);
+    console.log(await benchCollect());
+    console.log(await benchLakeWriter());
+    console.log('');
+  }
+  if (only !== 'ingest') console.log(await benchWarehouse());
 }
 
 main().catch((error: Error) => {

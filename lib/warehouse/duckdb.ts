@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { rename } from 'node:fs/promises';
+import { readdir, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { PROJECT_ID_PATTERN } from '../ingest/limits.js';
@@ -38,7 +38,13 @@ const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS active_users (project VARCHAR NOT NULL, dt DATE NOT NULL, dau BIGINT NOT NULL,
      wau BIGINT NOT NULL, mau BIGINT NOT NULL, computed_at TIMESTAMPTZ NOT NULL, PRIMARY KEY (project, dt))`,
   `CREATE TABLE IF NOT EXISTS rollup_manifests (key VARCHAR PRIMARY KEY, processed_at TIMESTAMPTZ NOT NULL)`,
+  // When each day's files were last read, so a query can tell which files of today are newer.
+  `CREATE TABLE IF NOT EXISTS day_reads (project VARCHAR NOT NULL, dt DATE NOT NULL, read_at_ms BIGINT NOT NULL,
+     PRIMARY KEY (project, dt))`,
 ];
+
+/** Files written this close before a read still count as live: file times are coarse and renames lag writes. */
+const READ_SLACK_MS = 5_000;
 
 /** Columns of the lake, for the typed empty view used before the first file lands. */
 const EMPTY_EVENTS = `SELECT NULL::VARCHAR AS event_id, NULL::VARCHAR AS type, NULL::VARCHAR AS event,
@@ -67,6 +73,54 @@ function sqlPath(path: string): string {
 
 function toText(value: unknown): string {
   return value === null || value === undefined ? 'NULL' : String(value);
+}
+
+/** Affected days grouped into runs of consecutive days per project (one window query each). */
+function contiguousRanges(days: readonly ProjectDay[]): Array<{ project: string; from: string; to: string }> {
+  const ranges: Array<{ project: string; from: string; to: string }> = [];
+  for (const d of days) {
+    const last = ranges[ranges.length - 1];
+    if (last && last.project === d.project && dayNumber(d.dt) === dayNumber(last.to) + 1) last.to = d.dt;
+    else ranges.push({ project: d.project, from: d.dt, to: d.dt });
+  }
+  return ranges;
+}
+
+/**
+ * dau/wau/mau of every day of a range, by coverage instead of one distinct count per window:
+ * each active day of a user counts them in the MAU of the next 30 days, up to (not including)
+ * their next active day, which starts a new stretch; likewise 7 days for WAU and 1 for DAU.
+ * Summing +1 at each stretch's start and -1 at its end, day by day, gives the exact number of
+ * distinct users of every window after one sort of the range's (user, day) rows.
+ */
+function windowsSql(range: { project: string; from: string; to: string }): string {
+  const project = literal(range.project, 'project');
+  const from = literal(range.from, 'date');
+  const to = literal(range.to, 'date');
+  return `INSERT INTO active_users
+    WITH days AS (
+      SELECT user_hash, dt, lead(dt) OVER (PARTITION BY user_hash ORDER BY dt) AS next_dt
+      FROM daily_users WHERE project = ${project} AND dt BETWEEN ${from} - ${MAU_DAYS - 1} AND ${to}
+    ),
+    changes AS (
+      SELECT dt AS day, 1 AS d, 1 AS w, 1 AS m FROM days
+      UNION ALL SELECT dt + 1, -1, 0, 0 FROM days
+      UNION ALL SELECT least(coalesce(next_dt, dt + ${WAU_DAYS}), dt + ${WAU_DAYS}), 0, -1, 0 FROM days
+      UNION ALL SELECT least(coalesce(next_dt, dt + ${MAU_DAYS}), dt + ${MAU_DAYS}), 0, 0, -1 FROM days
+    ),
+    per_day AS (SELECT day, sum(d) AS d, sum(w) AS w, sum(m) AS m FROM changes GROUP BY day),
+    calendar AS (
+      SELECT CAST(day AS DATE) AS day FROM generate_series(CAST(${from} - ${MAU_DAYS - 1} AS TIMESTAMP), CAST(${to} AS TIMESTAMP), INTERVAL 1 DAY) g(day)
+    ),
+    running AS (
+      SELECT c.day,
+        sum(coalesce(p.d, 0)) OVER w AS dau,
+        sum(coalesce(p.w, 0)) OVER w AS wau,
+        sum(coalesce(p.m, 0)) OVER w AS mau
+      FROM calendar c LEFT JOIN per_day p ON p.day = c.day
+      WINDOW w AS (ORDER BY c.day ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+    )
+    SELECT ${project}, day, dau, wau, mau, now() FROM running WHERE day BETWEEN ${from} AND ${to}`;
 }
 
 /**
@@ -156,39 +210,37 @@ export class DuckDbWarehouse implements Warehouse {
       .map((dir) => join(dir, '*.parquet'));
   }
 
+  /**
+   * Per changed day: the day's users are read from the lake; where dau/wau/mau rows already
+   * exist for the days whose windows hold it, they are corrected by the users who joined or left
+   * that day's set (a user changes a window's count only without another active day in that
+   * window), so a late event costs a lookup of the few users it adds, not a recount of 30 windows.
+   * Rows that do not exist yet (new days, first build) are computed whole, by coverage, at the end.
+   */
   async refresh(changed: readonly ProjectDay[], today: string): Promise<RefreshStats> {
     const days = uniqueProjectDays(changed);
     const windows = affectedDays(days, today);
     if (days.length === 0) return { daysRecomputed: 0, windowsRecomputed: 0 };
     return this.writes.run(async () => {
       await this.ensureViews(this.writer);
-      const globs = this.dayGlobs(days);
       await this.writer.run('BEGIN TRANSACTION');
       try {
-        await this.writer.run(
-          `DELETE FROM daily_users USING ${pairsTable(days)} WHERE daily_users.project = t.project AND daily_users.dt = t.dt`,
-        );
-        if (globs.length > 0) {
-          await this.writer.run(
-            `INSERT INTO daily_users SELECT DISTINCT project, dt, coalesce(user_hash, anonymous_hash)
-             FROM ${this.readParquet(globs)} WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL`,
-          );
-        }
+        // Days whose windows have no rows yet (first build, new days) are replaced in bulk; their
+        // windows are computed whole below, and they lie in no existing row's window.
+        const corrected: ProjectDay[] = [];
+        const bulk: ProjectDay[] = [];
+        for (const day of days) ((await this.hasWindowRows(day, today)) ? corrected : bulk).push(day);
+        if (bulk.length > 0) await this.replaceDays(bulk);
+        for (const day of corrected) await this.refreshDay(day, today);
         if (windows.length > 0) {
-          await this.writer.run(
-            `DELETE FROM active_users USING ${pairsTable(windows)} WHERE active_users.project = t.project AND active_users.dt = t.dt`,
+          const missing = await this.writer.runAndReadAll(
+            `SELECT t.project, strftime(t.dt, '%Y-%m-%d') FROM ${pairsTable(windows)}
+             ANTI JOIN active_users a ON a.project = t.project AND a.dt = t.dt ORDER BY 1, 2`,
           );
-          await this.writer.run(
-            `INSERT INTO active_users
-             SELECT t.project, t.dt,
-               count(DISTINCT u.user_hash) FILTER (WHERE u.dt = t.dt),
-               count(DISTINCT u.user_hash) FILTER (WHERE u.dt > t.dt - ${WAU_DAYS}),
-               count(DISTINCT u.user_hash),
-               now()
-             FROM ${pairsTable(windows)} LEFT JOIN daily_users u
-               ON u.project = t.project AND u.dt > t.dt - ${MAU_DAYS} AND u.dt <= t.dt
-             GROUP BY t.project, t.dt`,
-          );
+          const pairs = missing
+            .getRows()
+            .map(([project, dt]) => ({ project: String(project), dt: String(dt) }));
+          for (const range of contiguousRanges(pairs)) await this.writer.run(windowsSql(range));
         }
         await this.writer.run('COMMIT');
       } catch (error) {
@@ -202,23 +254,171 @@ export class DuckDbWarehouse implements Warehouse {
     });
   }
 
+  /** The last day whose window holds `day`, up to today; null when that is before `day`. */
+  private horizon(day: ProjectDay, today: string): string | null {
+    const last = Math.min(dayNumber(day.dt) + MAU_DAYS - 1, dayNumber(today));
+    return last >= dayNumber(day.dt) ? addDays(day.dt, last - dayNumber(day.dt)) : null;
+  }
+
+  private async hasWindowRows(day: ProjectDay, today: string): Promise<boolean> {
+    const horizon = this.horizon(day, today);
+    if (horizon === null) return false;
+    const rows = await this.writer.runAndReadAll(
+      `SELECT count(*) FROM active_users WHERE project = ${literal(day.project, 'project')}
+       AND dt BETWEEN ${literal(day.dt, 'date')} AND ${literal(horizon, 'date')}`,
+    );
+    return Number(rows.getRows()[0]?.[0] ?? 0) > 0;
+  }
+
+  private async recordRead(days: readonly ProjectDay[], readAt: number): Promise<void> {
+    await this.writer.run(
+      `INSERT OR REPLACE INTO day_reads SELECT project, dt, ${Math.floor(readAt)} FROM ${pairsTable(days)}`,
+    );
+  }
+
+  /** Replaces the users of these days from the lake in one scan. */
+  private async replaceDays(days: readonly ProjectDay[]): Promise<void> {
+    await this.recordRead(days, Date.now());
+    await this.writer.run(
+      `DELETE FROM daily_users USING ${pairsTable(days)} WHERE daily_users.project = t.project AND daily_users.dt = t.dt`,
+    );
+    const globs = this.dayGlobs(days);
+    if (globs.length === 0) return;
+    await this.writer.run(
+      `INSERT INTO daily_users SELECT DISTINCT project, dt, coalesce(user_hash, anonymous_hash) AS user_hash
+       FROM ${this.readParquet(globs)} WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL ORDER BY project, dt`,
+    );
+  }
+
+  private async refreshDay(day: ProjectDay, today: string): Promise<void> {
+    const p = literal(day.project, 'project');
+    const d = literal(day.dt, 'date');
+    await this.recordRead([day], Date.now());
+    const globs = this.dayGlobs([day]);
+    await this.writer.run(
+      `CREATE OR REPLACE TEMP TABLE day_users AS ${
+        globs.length > 0
+          ? `SELECT DISTINCT coalesce(user_hash, anonymous_hash) AS user_hash FROM ${this.readParquet(globs)}
+             WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL`
+          : 'SELECT NULL::BIGINT AS user_hash WHERE false'
+      }`,
+    );
+    const horizon = this.horizon(day, today);
+    if (horizon !== null) await this.correctWindows(p, d, literal(horizon, 'date'));
+    await this.writer.run(`DELETE FROM daily_users WHERE project = ${p} AND dt = ${d}`);
+    await this.writer.run(
+      `INSERT INTO daily_users SELECT ${p}, ${d}, user_hash FROM day_users ORDER BY user_hash`,
+    );
+  }
+
+  /** Applies the change of one day's user set to the existing rows of the windows holding it. */
+  private async correctWindows(p: string, d: string, h: string): Promise<void> {
+    await this.writer.run(
+      `CREATE OR REPLACE TEMP TABLE day_diff AS
+       SELECT user_hash, 1 AS sign FROM (
+         SELECT user_hash FROM day_users EXCEPT SELECT user_hash FROM daily_users WHERE project = ${p} AND dt = ${d})
+       UNION ALL
+       SELECT user_hash, -1 AS sign FROM (
+         SELECT user_hash FROM daily_users WHERE project = ${p} AND dt = ${d} EXCEPT SELECT user_hash FROM day_users)`,
+    );
+    await this.writer.run(
+      `CREATE OR REPLACE TEMP TABLE day_around AS
+       SELECT f.user_hash, f.sign,
+         max(u.dt) FILTER (WHERE u.dt < ${d}) AS prev_dt,
+         min(u.dt) FILTER (WHERE u.dt > ${d}) AS next_dt
+       FROM day_diff f LEFT JOIN daily_users u
+         ON u.user_hash = f.user_hash AND u.project = ${p}
+        AND u.dt BETWEEN ${d} - ${MAU_DAYS - 1} AND ${d} + ${MAU_DAYS - 1} AND u.dt <> ${d}
+       GROUP BY f.user_hash, f.sign`,
+    );
+    await this.writer.run(
+      `UPDATE active_users SET
+         dau = dau + x.ddau, wau = wau + x.dwau, mau = mau + x.dmau, computed_at = now()
+       FROM (
+         SELECT CAST(t.day AS DATE) AS day,
+           coalesce(sum(a.sign) FILTER (WHERE CAST(t.day AS DATE) = ${d}), 0) AS ddau,
+           coalesce(sum(a.sign) FILTER (WHERE CAST(t.day AS DATE) <= ${d} + ${WAU_DAYS - 1}
+             AND (a.prev_dt IS NULL OR a.prev_dt < CAST(t.day AS DATE) - ${WAU_DAYS - 1})
+             AND (a.next_dt IS NULL OR a.next_dt > CAST(t.day AS DATE))), 0) AS dwau,
+           coalesce(sum(a.sign) FILTER (WHERE (a.prev_dt IS NULL OR a.prev_dt < CAST(t.day AS DATE) - ${MAU_DAYS - 1})
+             AND (a.next_dt IS NULL OR a.next_dt > CAST(t.day AS DATE))), 0) AS dmau
+         FROM generate_series(CAST(${d} AS TIMESTAMP), CAST(${h} AS TIMESTAMP), INTERVAL 1 DAY) t(day)
+         CROSS JOIN day_around a
+         GROUP BY t.day
+       ) x
+       WHERE active_users.project = ${p} AND active_users.dt = x.day`,
+    );
+  }
+
   async activeUsers(project: string, from: string, to: string, today: string): Promise<ActiveUsersDay[]> {
     const last = dayNumber(to) < dayNumber(today) ? to : today;
     if (dayNumber(from) > dayNumber(last)) return [];
     return this.reads.run(async () => {
-      const stored = await this.reader.runAndReadAll(
-        `SELECT strftime(dt, '%Y-%m-%d') AS dt, dau, wau, mau FROM active_users
-         WHERE project = $1 AND dt BETWEEN CAST($2 AS DATE) AND CAST($3 AS DATE) AND dt < CAST($4 AS DATE)`,
-        [project, from, last, today],
-      );
-      const byDay = new Map<string, ActiveUsersDay>();
-      for (const [dt, dau, wau, mau] of stored.getRows()) {
-        byDay.set(String(dt), { dt: String(dt), dau: Number(dau), wau: Number(wau), mau: Number(mau) });
+      // One snapshot: stored rows and today's correction must see the same refresh.
+      await this.reader.run('BEGIN TRANSACTION');
+      try {
+        const stored = await this.reader.runAndReadAll(
+          `SELECT strftime(dt, '%Y-%m-%d') AS dt, dau, wau, mau FROM active_users
+           WHERE project = $1 AND dt BETWEEN CAST($2 AS DATE) AND CAST($3 AS DATE)`,
+          [project, from, last],
+        );
+        const byDay = new Map<string, ActiveUsersDay>();
+        for (const [dt, dau, wau, mau] of stored.getRows()) {
+          byDay.set(String(dt), { dt: String(dt), dau: Number(dau), wau: Number(wau), mau: Number(mau) });
+        }
+        const rolledToday = byDay.get(today);
+        if (rolledToday) byDay.set(today, await this.withNewerFiles(project, today, rolledToday));
+        const missing = daysFrom(from, last).filter((d) => !byDay.has(d));
+        for (const day of await this.liveDays(project, missing, today)) byDay.set(day.dt, day);
+        return daysFrom(from, last).map((dt) => byDay.get(dt) ?? { dt, dau: 0, wau: 0, mau: 0 });
+      } finally {
+        await this.reader.run('COMMIT');
       }
-      const missing = daysFrom(from, last).filter((d) => !byDay.has(d));
-      for (const day of await this.liveDays(project, missing, today)) byDay.set(day.dt, day);
-      return daysFrom(from, last).map((dt) => byDay.get(dt) ?? { dt, dau: 0, wau: 0, mau: 0 });
     });
+  }
+
+  /**
+   * Today's rolled-up row plus the files of today written since the rollup read them: the users
+   * they add who were not active today, nor in the last 6 (WAU) or 29 (MAU) days, so a query
+   * scans seconds of new data, not the whole day.
+   */
+  private async withNewerFiles(
+    project: string,
+    today: string,
+    rolled: ActiveUsersDay,
+  ): Promise<ActiveUsersDay> {
+    const p = literal(project, 'project');
+    const t = literal(today, 'date');
+    const read = await this.reader.runAndReadAll(
+      `SELECT read_at_ms FROM day_reads WHERE project = ${p} AND dt = ${t}`,
+    );
+    const readAt = Number(read.getRows()[0]?.[0] ?? 0);
+    const dir = join(this.lakeRoot, 'events', `project=${project}`, `dt=${today}`);
+    const files: string[] = [];
+    for (const name of await readdir(dir).catch(() => [] as string[])) {
+      if (!name.endsWith('.parquet')) continue;
+      const info = await stat(join(dir, name)).catch(() => null);
+      if (info && info.mtimeMs >= readAt - READ_SLACK_MS) files.push(join(dir, name));
+    }
+    if (files.length === 0) return rolled;
+    const added = await this.reader.runAndReadAll(
+      `WITH live AS (
+         SELECT DISTINCT coalesce(user_hash, anonymous_hash) AS user_hash FROM ${this.readParquet(files)}
+         WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
+       ),
+       fresh AS (SELECT user_hash FROM live EXCEPT SELECT user_hash FROM daily_users WHERE project = ${p} AND dt = ${t}),
+       seen AS (
+         SELECT f.user_hash, max(u.dt) AS prev_dt FROM fresh f
+         LEFT JOIN daily_users u ON u.user_hash = f.user_hash AND u.project = ${p}
+           AND u.dt BETWEEN ${t} - ${MAU_DAYS - 1} AND ${t} - 1
+         GROUP BY f.user_hash
+       )
+       SELECT count(*), count(*) FILTER (WHERE prev_dt IS NULL OR prev_dt < ${t} - ${WAU_DAYS - 1}),
+         count(*) FILTER (WHERE prev_dt IS NULL)
+       FROM seen`,
+    );
+    const [dau, wau, mau] = (added.getRows()[0] ?? [0, 0, 0]).map(Number) as [number, number, number];
+    return { dt: today, dau: rolled.dau + dau, wau: rolled.wau + wau, mau: rolled.mau + mau };
   }
 
   /** dau/wau/mau of days without a rolled-up row: daily_users for the past, a scan of the lake for today. */

@@ -1,0 +1,112 @@
+/**
+ * The warehouse benchmark: a synthetic lake of 10 M events from 1 M users over 90 days (sizes
+ * from BENCH_EVENTS / BENCH_USERS), then in the same run: a full rebuild of every day, the
+ * refresh of one changed day (next to it), and the latency of the active-users query.
+ */
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { addDays, daysFrom } from '../lib/warehouse/days.js';
+import { DuckDbWarehouse } from '../lib/warehouse/duckdb.js';
+
+const EVENTS = Number(process.env.BENCH_EVENTS ?? 10_000_000);
+const USERS = Number(process.env.BENCH_USERS ?? 1_000_000);
+const DAYS = 90;
+const FIRST = '2026-01-01';
+const LAST = addDays(FIRST, DAYS - 1);
+const QUERY_RUNS = 40;
+/** Late events landing on the changed day before its refresh. */
+const LATE_EVENTS = 5_000;
+
+async function seconds(work: () => Promise<unknown>): Promise<number> {
+  const start = process.hrtime.bigint();
+  await work();
+  return Number(process.hrtime.bigint() - start) / 1e9;
+}
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
+}
+
+/** Late events for one day: another file in its partition, from users drawn like the rest. */
+async function addLateEvents(lakeRoot: string, dt: string, count: number): Promise<void> {
+  const instance = await DuckDBInstance.create(':memory:');
+  const db = await instance.connect();
+  await db.run(`SET TimeZone = 'UTC'`);
+  await db.run(`COPY (
+      SELECT 'late' || i AS event_id, 'track' AS type, 'Viewed' AS event,
+        CAST(floor(pow(random(), 2.5) * ${USERS}) AS BIGINT) * 7919 + 1 AS user_hash, NULL::BIGINT AS anonymous_hash,
+        TIMESTAMPTZ '${dt} 12:00:00+00' AS event_time, TIMESTAMPTZ '${LAST} 23:59:59+00' AS received_at,
+        NULL::VARCHAR AS properties, NULL::VARCHAR AS context, 1 AS key_version, NULL::VARCHAR AS flags
+      FROM range(${count}) t(i)
+    ) TO '${join(lakeRoot, 'events', 'project=bench', `dt=${dt}`, 'late.parquet')}' (FORMAT parquet, COMPRESSION zstd)`);
+  db.closeSync();
+  instance.closeSync();
+}
+
+/** Writes the lake with DuckDB itself: hive partitions project=/dt=, our column types, power-law users. */
+async function generateLake(lakeRoot: string): Promise<void> {
+  await mkdir(lakeRoot, { recursive: true });
+  const instance = await DuckDBInstance.create(':memory:');
+  const db = await instance.connect();
+  await db.run(`SET TimeZone = 'UTC'`);
+  await db.run(`SELECT setseed(0.42)`);
+  await db.run(`COPY (
+      SELECT *, CAST(event_time AS DATE) AS dt FROM (
+        SELECT 'e' || i AS event_id, 'track' AS type, 'Viewed' AS event,
+          CAST(floor(pow(random(), 2.5) * ${USERS}) AS BIGINT) * 7919 + 1 AS user_hash,
+          NULL::BIGINT AS anonymous_hash,
+          TIMESTAMPTZ '${FIRST} 00:00:00+00' + to_seconds(CAST(floor(random() * ${DAYS * 86_400}) AS BIGINT)) AS event_time,
+          TIMESTAMPTZ '${LAST} 23:59:59+00' AS received_at,
+          NULL::VARCHAR AS properties, NULL::VARCHAR AS context, 1 AS key_version, NULL::VARCHAR AS flags,
+          'bench' AS project
+        FROM range(${EVENTS}) t(i)
+      )
+    ) TO '${join(lakeRoot, 'events')}' (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (project, dt))`);
+  db.closeSync();
+  instance.closeSync();
+}
+
+export async function benchWarehouse(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'tally-bench-wh-'));
+  const lake = join(dir, 'lake');
+  try {
+    const made = await seconds(() => generateLake(lake));
+    const warehouse = await DuckDbWarehouse.open({
+      path: join(dir, 'w.duckdb'),
+      lakeRoot: lake,
+      homeDirectory: dir,
+    });
+    const all = daysFrom(FIRST, LAST).map((dt) => ({ project: 'bench', dt }));
+    const full = await seconds(() => warehouse.refresh(all, LAST));
+    const middle = addDays(FIRST, 45);
+    await addLateEvents(lake, middle, LATE_EVENTS);
+    const oneMid = await seconds(() => warehouse.refresh([{ project: 'bench', dt: middle }], LAST));
+    await addLateEvents(lake, LAST, LATE_EVENTS);
+    const oneLast = await seconds(() => warehouse.refresh([{ project: 'bench', dt: LAST }], LAST));
+    const rebuiltMid = await seconds(() => warehouse.refresh([{ project: 'bench', dt: middle }], LAST));
+    const rolled: number[] = [];
+    const withLive: number[] = [];
+    for (let i = 0; i < QUERY_RUNS; i++) {
+      // 90 days all rolled up ("today" is the day after), and 90 days ending with a live today.
+      rolled.push(await seconds(() => warehouse.activeUsers('bench', FIRST, LAST, addDays(LAST, 1))));
+      withLive.push(await seconds(() => warehouse.activeUsers('bench', FIRST, LAST, LAST)));
+    }
+    await warehouse.close();
+    const ms = (s: number) => `${(s * 1000).toFixed(0)} ms`;
+    const share = (s: number) => `${((s / full) * 100).toFixed(1)}% of the full rebuild`;
+    return [
+      `warehouse (DuckDB): ${EVENTS.toLocaleString('en')} events, ${USERS.toLocaleString('en')} users, ${DAYS} days (lake written in ${made.toFixed(1)} s)`,
+      `  full rebuild, all ${DAYS} days           ${ms(full).padStart(9)}   (baseline)`,
+      `  refresh one changed day mid-range     ${ms(oneMid).padStart(9)}   ${share(oneMid)} (${LATE_EVENTS.toLocaleString('en')} late events; the day and the 30 windows holding it; target <= 10%)`,
+      `  refresh the latest day                ${ms(oneLast).padStart(9)}   ${share(oneLast)} (${LATE_EVENTS.toLocaleString('en')} new events)`,
+      `  refresh a day again, nothing new      ${ms(rebuiltMid).padStart(9)}   ${share(rebuiltMid)}`,
+      `  active-users, 90 days, rolled up      p50 ${ms(percentile(rolled, 0.5))}  p95 ${ms(percentile(rolled, 0.95))} (target p50 <= 50 ms)`,
+      `  active-users, 90 days to a live today p50 ${ms(percentile(withLive, 0.5))}  p95 ${ms(percentile(withLive, 0.95))} (rolled-up rows + today's files newer than the rollup)`,
+    ].join('\n');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
