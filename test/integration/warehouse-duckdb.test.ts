@@ -157,6 +157,37 @@ describe('DuckDB warehouse', () => {
     });
   });
 
+  it('gives the brute-force numbers when two rollups run at once', async () => {
+    await withWarehouse(async (store, warehouse) => {
+      const events = Array.from({ length: 200 }, (_, i) => ({
+        project: 'b',
+        eventId: `c${i}`,
+        type: 'track' as const,
+        event: null,
+        userHash: BigInt(i % 23),
+        anonymousHash: null,
+        eventTime: NOW.getTime() - (i % 40) * DAY,
+        receivedAt: NOW.getTime(),
+        properties: null,
+        context: null,
+        keyVersion: 1,
+        flags: null,
+      }));
+      await land(store, events.slice(0, 100), NOW.getTime());
+      await runRollup({ store, warehouse, logger: silentLogger }, { now: NOW });
+      await land(store, events.slice(100), NOW.getTime());
+
+      const deps = { store, warehouse, logger: silentLogger };
+      const [one, two] = await Promise.all([runRollup(deps, { now: NOW }), runRollup(deps, { now: NOW })]);
+
+      expect(one.manifests + two.manifests).toBeGreaterThanOrEqual(1);
+      const from = addDays(TODAY, -45);
+      expect(await warehouse.activeUsers('b', from, TODAY, TODAY)).toEqual(
+        bruteForce(events, 'b', from, TODAY),
+      );
+    });
+  });
+
   it('keeps the old numbers when a refresh fails halfway', async () => {
     await withWarehouse(async (store, warehouse) => {
       const event = (i: number, daysAgo: number): LakeEvent => ({
