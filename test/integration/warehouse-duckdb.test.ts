@@ -12,6 +12,7 @@ import { addDays } from '../../lib/warehouse/days.js';
 import { DuckDbWarehouse } from '../../lib/warehouse/duckdb.js';
 import { runRollup } from '../../lib/warehouse/rollup.js';
 import { bruteForce } from '../helpers/brute.js';
+import { lakeEvent } from '../helpers/events.js';
 
 const TODAY = '2026-03-31';
 const NOW = new Date(`${TODAY}T18:00:00Z`);
@@ -129,20 +130,15 @@ describe('DuckDB warehouse', () => {
 
   it('gives identical numbers when a rollup is run again in full', async () => {
     await withWarehouse(async (store, warehouse) => {
-      const events = Array.from({ length: 300 }, (_, i) => ({
-        project: 'a',
-        eventId: `e${i}`,
-        type: 'track' as const,
-        event: null,
-        userHash: BigInt(i % 37),
-        anonymousHash: null,
-        eventTime: NOW.getTime() - (i % 50) * DAY,
-        receivedAt: NOW.getTime(),
-        properties: null,
-        context: null,
-        keyVersion: 1,
-        flags: null,
-      }));
+      const events = Array.from({ length: 300 }, (_, i) =>
+        lakeEvent({
+          project: 'a',
+          eventId: `e${i}`,
+          userHash: BigInt(i % 37),
+          eventTime: NOW.getTime() - (i % 50) * DAY,
+          receivedAt: NOW.getTime(),
+        }),
+      );
       await land(store, events, NOW.getTime());
       await runRollup({ store, warehouse, logger: silentLogger }, { now: NOW });
       const first = await warehouse.activeUsers('a', addDays(TODAY, -60), TODAY, TODAY);
@@ -159,20 +155,15 @@ describe('DuckDB warehouse', () => {
 
   it('gives the brute-force numbers when two rollups run at once', async () => {
     await withWarehouse(async (store, warehouse) => {
-      const events = Array.from({ length: 200 }, (_, i) => ({
-        project: 'b',
-        eventId: `c${i}`,
-        type: 'track' as const,
-        event: null,
-        userHash: BigInt(i % 23),
-        anonymousHash: null,
-        eventTime: NOW.getTime() - (i % 40) * DAY,
-        receivedAt: NOW.getTime(),
-        properties: null,
-        context: null,
-        keyVersion: 1,
-        flags: null,
-      }));
+      const events = Array.from({ length: 200 }, (_, i) =>
+        lakeEvent({
+          project: 'b',
+          eventId: `c${i}`,
+          userHash: BigInt(i % 23),
+          eventTime: NOW.getTime() - (i % 40) * DAY,
+          receivedAt: NOW.getTime(),
+        }),
+      );
       await land(store, events.slice(0, 100), NOW.getTime());
       await runRollup({ store, warehouse, logger: silentLogger }, { now: NOW });
       await land(store, events.slice(100), NOW.getTime());
@@ -190,20 +181,14 @@ describe('DuckDB warehouse', () => {
 
   it('keeps the old numbers when a refresh fails halfway', async () => {
     await withWarehouse(async (store, warehouse) => {
-      const event = (i: number, daysAgo: number): LakeEvent => ({
-        project: 'a',
-        eventId: `k${i}`,
-        type: 'track',
-        event: null,
-        userHash: BigInt(i),
-        anonymousHash: null,
-        eventTime: NOW.getTime() - daysAgo * DAY,
-        receivedAt: NOW.getTime(),
-        properties: null,
-        context: null,
-        keyVersion: 1,
-        flags: null,
-      });
+      const event = (i: number, daysAgo: number): LakeEvent =>
+        lakeEvent({
+          project: 'a',
+          eventId: `k${i}`,
+          userHash: BigInt(i),
+          eventTime: NOW.getTime() - daysAgo * DAY,
+          receivedAt: NOW.getTime(),
+        });
       await land(store, [event(1, 3), event(2, 3)], NOW.getTime());
       await runRollup({ store, warehouse, logger: silentLogger }, { now: NOW });
       const before = await warehouse.activeUsers('a', addDays(TODAY, -5), addDays(TODAY, -1), TODAY);
@@ -229,20 +214,9 @@ describe('DuckDB warehouse', () => {
       const at = NOW.getTime() - 60_000;
       await land(
         store,
-        [1, 2, 3].map((i) => ({
-          project: 'b',
-          eventId: `t${i}`,
-          type: 'track' as const,
-          event: null,
-          userHash: BigInt(i),
-          anonymousHash: null,
-          eventTime: at,
-          receivedAt: at,
-          properties: null,
-          context: null,
-          keyVersion: 1,
-          flags: null,
-        })),
+        [1, 2, 3].map((i) =>
+          lakeEvent({ project: 'b', eventId: `t${i}`, userHash: BigInt(i), eventTime: at, receivedAt: at }),
+        ),
         at,
       );
 
