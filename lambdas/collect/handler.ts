@@ -6,6 +6,7 @@ import type { Logger } from '../../lib/log.js';
 import { KinesisStreamWriter } from '../../lib/stream/kinesis.js';
 import { kinesisClient } from '../aws.js';
 import { lambdaLogger } from '../logger.js';
+import { withSecrets } from '../secrets.js';
 
 export type CollectHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
 
@@ -43,17 +44,24 @@ export function createCollectHandler(deps: CollectDeps, logger: Logger): Collect
   };
 }
 
-let fromEnv: CollectHandler | undefined;
+let fromEnv: Promise<CollectHandler> | undefined;
 
-/** Lambda entry point: configuration and clients are read and made once per cold start. */
-export const handler: CollectHandler = (event) => {
-  fromEnv ??= createCollectHandler(
-    {
-      writeKeys: writeKeyRing(readProjects(process.env)),
-      hashKey: readHashKey(process.env),
-      stream: new KinesisStreamWriter(kinesisClient(readEndpoint(process.env)), readStreamRef(process.env)),
-    },
-    lambdaLogger('collect'),
+/** Lambda entry point: configuration (secrets included) and clients are read and made once per cold start. */
+export const handler: CollectHandler = async (event) => {
+  fromEnv ??= withSecrets(process.env).then((env) =>
+    createCollectHandler(
+      {
+        writeKeys: writeKeyRing(readProjects(env)),
+        hashKey: readHashKey(env),
+        stream: new KinesisStreamWriter(kinesisClient(readEndpoint(env)), readStreamRef(env)),
+      },
+      lambdaLogger('collect'),
+    ),
   );
-  return fromEnv(event);
+  // A failed start (secret not readable yet) is retried by the next invocation, not cached.
+  const ready = fromEnv.catch((error: unknown) => {
+    fromEnv = undefined;
+    throw error;
+  });
+  return (await ready)(event);
 };

@@ -4,6 +4,7 @@ import { readKeyRing } from '../../lib/ingest/auth.js';
 import type { Logger } from '../../lib/log.js';
 import { activeUsersApi, type MetricsDeps } from '../../lib/warehouse/metrics-api.js';
 import { lambdaLogger } from '../logger.js';
+import { withSecrets } from '../secrets.js';
 import { starRocksFromEnv } from '../starrocks.js';
 
 export type MetricsHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
@@ -39,20 +40,25 @@ export function createMetricsHandler(deps: MetricsDeps, logger: Logger): Metrics
   };
 }
 
-let fromEnv: MetricsHandler | undefined;
+let fromEnv: Promise<MetricsHandler> | undefined;
 
-/** Lambda entry point: configuration, the StarRocks pool and the logger are made once per cold start. */
-export const handler: MetricsHandler = (event) => {
-  if (!fromEnv) {
-    const projects = readProjects(process.env);
-    fromEnv = createMetricsHandler(
+/** Lambda entry point: configuration (secrets included), the StarRocks pool and the logger are made once per cold start. */
+export const handler: MetricsHandler = async (event) => {
+  fromEnv ??= withSecrets(process.env).then((env) => {
+    const projects = readProjects(env);
+    return createMetricsHandler(
       {
         projects: new Set(projects.map((p) => p.project)),
         readKeys: readKeyRing(projects),
-        warehouse: starRocksFromEnv(process.env),
+        warehouse: starRocksFromEnv(env),
       },
       lambdaLogger('metrics'),
     );
-  }
-  return fromEnv(event);
+  });
+  // A failed start (secret not readable yet) is retried by the next invocation, not cached.
+  const ready = fromEnv.catch((error: unknown) => {
+    fromEnv = undefined;
+    throw error;
+  });
+  return (await ready)(event);
 };

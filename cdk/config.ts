@@ -1,0 +1,117 @@
+import type { Node } from 'constructs';
+
+/** The StarRocks cluster the warehouse jobs drive (the stack does not create one). */
+export interface StarRocksSettings {
+  host: string;
+  /** @default 9030 */
+  port: number;
+  /** ARN of a Secrets Manager secret holding `{"username", "password"}`. */
+  secretArn: string;
+  /** @default 'tally' */
+  database: string;
+  /** Replicas of the native tables. @default 3 */
+  replicas: number;
+}
+
+/** Where the warehouse jobs run when StarRocks is only reachable inside a VPC. */
+export interface VpcSettings {
+  vpcId: string;
+  subnetIds: string[];
+  availabilityZones: string[];
+  securityGroupId?: string;
+}
+
+/** Everything the app reads from CDK context (`cdk deploy -c key=value` or cdk.json), with defaults. */
+export interface TallySettings {
+  /** Origins allowed to call the ingest API from browsers. @default [] (no CORS) */
+  allowedOrigins: string[];
+  /** Requests per second and burst of the HTTP API's default route settings. @default 1000 / 2000 */
+  throttleRate: number;
+  throttleBurst: number;
+  /** Lake writer event source mapping. @default 10000 records, 60 s, 10 retries, 6 h */
+  batchSize: number;
+  batchingWindowSeconds: number;
+  retryAttempts: number;
+  maxRecordAgeHours: number;
+  /** Days kept: bad rows, noncurrent object versions, logs. @default 90 / 30 / 30 */
+  badRowRetentionDays: number;
+  noncurrentVersionDays: number;
+  logRetentionDays: number;
+  /** Rollup schedule, in minutes. @default 5 */
+  rollupEveryMinutes: number;
+  starRocks: StarRocksSettings | null;
+  vpc: VpcSettings | null;
+}
+
+class SettingsError extends Error {}
+
+function get(node: Node, key: string): unknown {
+  return node.tryGetContext(`tally:${key}`);
+}
+
+function int(node: Node, key: string, fallback: number, min: number, max: number): number {
+  const raw = get(node, key);
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new SettingsError(
+      `context tally:${key} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`,
+    );
+  }
+  return value;
+}
+
+function list(node: Node, key: string): string[] {
+  const raw = get(node, key);
+  if (raw === undefined || raw === '') return [];
+  if (Array.isArray(raw)) return raw.map(String);
+  return String(raw)
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+function text(node: Node, key: string): string | undefined {
+  const raw = get(node, key);
+  return raw === undefined || raw === '' ? undefined : String(raw);
+}
+
+/** Reads and checks the settings; an error names the context key and the bad value. */
+export function readSettings(node: Node): TallySettings {
+  const host = text(node, 'starrocksHost');
+  const secretArn = text(node, 'starrocksSecretArn');
+  if (host && !secretArn)
+    throw new SettingsError('context tally:starrocksSecretArn is required when tally:starrocksHost is set');
+  const vpcId = text(node, 'vpcId');
+  return {
+    allowedOrigins: list(node, 'allowedOrigins'),
+    throttleRate: int(node, 'throttleRate', 1000, 1, 100_000),
+    throttleBurst: int(node, 'throttleBurst', 2000, 1, 100_000),
+    batchSize: int(node, 'batchSize', 10_000, 1, 10_000),
+    batchingWindowSeconds: int(node, 'batchingWindowSeconds', 60, 0, 300),
+    retryAttempts: int(node, 'retryAttempts', 10, 0, 10_000),
+    maxRecordAgeHours: int(node, 'maxRecordAgeHours', 6, 1, 168),
+    badRowRetentionDays: int(node, 'badRowRetentionDays', 90, 1, 3650),
+    noncurrentVersionDays: int(node, 'noncurrentVersionDays', 30, 1, 3650),
+    logRetentionDays: int(node, 'logRetentionDays', 30, 1, 3653),
+    rollupEveryMinutes: int(node, 'rollupEveryMinutes', 5, 1, 1440),
+    starRocks:
+      host && secretArn
+        ? {
+            host,
+            secretArn,
+            port: int(node, 'starrocksPort', 9030, 1, 65535),
+            database: text(node, 'starrocksDatabase') ?? 'tally',
+            replicas: int(node, 'starrocksReplicas', 3, 1, 9),
+          }
+        : null,
+    vpc: vpcId
+      ? {
+          vpcId,
+          subnetIds: list(node, 'subnetIds'),
+          availabilityZones: list(node, 'availabilityZones'),
+          securityGroupId: text(node, 'securityGroupId'),
+        }
+      : null,
+  };
+}

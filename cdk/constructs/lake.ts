@@ -1,0 +1,94 @@
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { CfnDatabase, CfnTable } from 'aws-cdk-lib/aws-glue';
+import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
+import { NagSuppressions } from 'cdk-nag';
+import { Construct } from 'constructs';
+import { GLUE_EVENT_COLUMNS, PARQUET_STORAGE } from '../../lib/warehouse/glue.js';
+
+export interface LakeProps {
+  /** Days bad rows are kept under `bad/`. */
+  badRowRetentionDays: number;
+  /** Days a replaced or deleted object version is kept. */
+  noncurrentVersionDays: number;
+}
+
+/**
+ * The lake: a hardened bucket (no public access, TLS only, encrypted, owner-enforced, versioned
+ * with noncurrent expiry, incomplete uploads aborted, bad rows expiring), its access logs in a
+ * second bucket, and the Glue database and `events` table (partitions `project`, `dt`) that
+ * StarRocks and Athena read. Partitions are registered by the rollup, not projected.
+ */
+export class Lake extends Construct {
+  readonly bucket: Bucket;
+  readonly glueDatabase: string;
+  readonly glueTable: string;
+
+  constructor(scope: Construct, id: string, props: LakeProps) {
+    super(scope, id);
+    const accessLogs = new Bucket(this, 'AccessLogs', {
+      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      encryption: BucketEncryption.S3_MANAGED,
+      objectOwnership: ObjectOwnership.BUCKET_OWNER_PREFERRED,
+      lifecycleRules: [
+        { expiration: Duration.days(365), abortIncompleteMultipartUploadAfter: Duration.days(1) },
+      ],
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    NagSuppressions.addResourceSuppressions(accessLogs, [
+      {
+        id: 'AwsSolutions-S1',
+        reason: 'This is the access-log bucket of the lake; logging it to itself would loop.',
+      },
+    ]);
+    this.bucket = new Bucket(this, 'Bucket', {
+      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      encryption: BucketEncryption.S3_MANAGED,
+      objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      versioned: true,
+      serverAccessLogsBucket: accessLogs,
+      serverAccessLogsPrefix: 'lake/',
+      removalPolicy: RemovalPolicy.RETAIN,
+      lifecycleRules: [
+        {
+          id: 'tidy',
+          abortIncompleteMultipartUploadAfter: Duration.days(1),
+          noncurrentVersionExpiration: Duration.days(props.noncurrentVersionDays),
+        },
+        { id: 'bad-rows', prefix: 'bad/', expiration: Duration.days(props.badRowRetentionDays) },
+      ],
+    });
+    this.glueDatabase = 'tally_lake';
+    this.glueTable = 'events';
+    const account = Stack.of(this).account;
+    const database = new CfnDatabase(this, 'GlueDatabase', {
+      catalogId: account,
+      databaseInput: {
+        name: this.glueDatabase,
+        description: 'Tally lake: events as Parquet, partitioned by project and day',
+      },
+    });
+    const table = new CfnTable(this, 'GlueEvents', {
+      catalogId: account,
+      databaseName: this.glueDatabase,
+      tableInput: {
+        name: this.glueTable,
+        tableType: 'EXTERNAL_TABLE',
+        parameters: { classification: 'parquet', EXTERNAL: 'TRUE' },
+        partitionKeys: [
+          { name: 'project', type: 'string' },
+          { name: 'dt', type: 'string' },
+        ],
+        storageDescriptor: {
+          columns: GLUE_EVENT_COLUMNS.map((c) => ({ name: c.Name, type: c.Type })),
+          location: `s3://${this.bucket.bucketName}/events/`,
+          inputFormat: PARQUET_STORAGE.InputFormat,
+          outputFormat: PARQUET_STORAGE.OutputFormat,
+          serdeInfo: { serializationLibrary: PARQUET_STORAGE.SerdeInfo.SerializationLibrary },
+        },
+      },
+    });
+    table.node.addDependency(database);
+  }
+}

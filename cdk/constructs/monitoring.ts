@@ -1,0 +1,79 @@
+import { Duration } from 'aws-cdk-lib';
+import {
+  Alarm,
+  ComparisonOperator,
+  Dashboard,
+  GraphWidget,
+  type IMetric,
+  TreatMissingData,
+} from 'aws-cdk-lib/aws-cloudwatch';
+import type { IStream } from 'aws-cdk-lib/aws-kinesis';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import type { Queue } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+
+export interface MonitoringProps {
+  stream: IStream;
+  lakeWriter: IFunction;
+  failures: Queue;
+  /** Every function, by name in the pipeline's words. */
+  functions: Record<string, IFunction>;
+}
+
+/**
+ * Alarms on what loses or delays data: the lake writer falling behind (iterator age), batches
+ * sent to the on-failure queue, function errors and throttles; and one dashboard of it all.
+ * Alarm actions are left to the operator (an SNS topic, a chat integration).
+ */
+export class Monitoring extends Construct {
+  readonly alarms: Alarm[] = [];
+
+  constructor(scope: Construct, id: string, props: MonitoringProps) {
+    super(scope, id);
+    const alarm = (name: string, metric: IMetric, threshold: number, description: string) => {
+      const a = new Alarm(this, name, {
+        metric,
+        threshold,
+        evaluationPeriods: 1,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+        alarmDescription: description,
+      });
+      this.alarms.push(a);
+      return a;
+    };
+    const iteratorAge = props.lakeWriter.metric('IteratorAge', {
+      statistic: 'Maximum',
+      period: Duration.minutes(5),
+    });
+    alarm(
+      'IteratorAge',
+      iteratorAge,
+      15 * 60 * 1000,
+      'The lake writer is more than 15 minutes behind the stream',
+    );
+    const failed = props.failures.metricApproximateNumberOfMessagesVisible({
+      period: Duration.minutes(5),
+      statistic: 'Maximum',
+    });
+    alarm('FailedBatches', failed, 0, 'Stream batches were given up and sent to the on-failure queue');
+    const widgets: GraphWidget[] = [
+      new GraphWidget({ title: 'Lake writer iterator age (ms)', left: [iteratorAge] }),
+      new GraphWidget({ title: 'Batches on the on-failure queue', left: [failed] }),
+      new GraphWidget({ title: 'Records put on the stream', left: [props.stream.metricIncomingRecords()] }),
+    ];
+    for (const [name, fn] of Object.entries(props.functions)) {
+      const errors = fn.metricErrors({ period: Duration.minutes(5) });
+      const throttles = fn.metricThrottles({ period: Duration.minutes(5) });
+      alarm(`${name}Errors`, errors, 0, `The ${name} function failed`);
+      alarm(`${name}Throttles`, throttles, 0, `The ${name} function was throttled`);
+      widgets.push(
+        new GraphWidget({
+          title: `${name}: invocations, errors, throttles`,
+          left: [fn.metricInvocations(), errors, throttles],
+        }),
+      );
+    }
+    new Dashboard(this, 'Dashboard', { widgets: [widgets] });
+  }
+}

@@ -1,0 +1,82 @@
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import type { ISecurityGroup, IVpc, SubnetSelection } from 'aws-cdk-lib/aws-ec2';
+import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
+
+/** The repository root (this file is cdk/constructs/pipeline-function.ts). */
+export const PROJECT_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** The runtime every Tally Lambda uses. */
+export const PIPELINE_RUNTIME = Runtime.NODEJS_24_X;
+
+export interface PipelineFunctionProps {
+  /** Handler file under `lambdas/`, e.g. `collect/handler.ts`. */
+  entry: string;
+  /** Shown in logs and traces (the Powertools service name). */
+  service: string;
+  environment?: Record<string, string>;
+  /** @default 1024 */
+  memorySize?: number;
+  /** @default 30 seconds */
+  timeout?: Duration;
+  logRetention: RetentionDays;
+  /** Files copied beside the bundle (paths relative to the repository root). */
+  copyFiles?: string[];
+  /** Runs the function in a VPC (the warehouse jobs, when StarRocks is private). */
+  vpc?: IVpc;
+  vpcSubnets?: SubnetSelection;
+  securityGroups?: ISecurityGroup[];
+}
+
+/**
+ * The house Lambda: Node.js 24 on arm64, X-Ray tracing, its own log group with retention,
+ * bundled by the local esbuild (no Docker) into one CommonJS file with the AWS SDK inside (the
+ * code pins its SDK versions), source maps on, and `copyFiles` placed beside the bundle (the
+ * Parquet writer's WASM, which parquet-wasm reads from its own directory).
+ */
+export class PipelineFunction extends NodejsFunction {
+  constructor(scope: Construct, id: string, props: PipelineFunctionProps) {
+    const logGroup = new LogGroup(scope, `${id}Logs`, {
+      retention: props.logRetention,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    const copies = props.copyFiles ?? [];
+    super(scope, id, {
+      entry: join(PROJECT_ROOT, 'lambdas', props.entry),
+      handler: 'handler',
+      projectRoot: PROJECT_ROOT,
+      depsLockFilePath: join(PROJECT_ROOT, 'package-lock.json'),
+      runtime: PIPELINE_RUNTIME,
+      architecture: Architecture.ARM_64,
+      memorySize: props.memorySize ?? 1024,
+      timeout: props.timeout ?? Duration.seconds(30),
+      tracing: Tracing.ACTIVE,
+      vpc: props.vpc,
+      vpcSubnets: props.vpcSubnets,
+      securityGroups: props.securityGroups,
+      logGroup,
+      environment: {
+        POWERTOOLS_SERVICE_NAME: props.service,
+        NODE_OPTIONS: '--enable-source-maps',
+        ...props.environment,
+      },
+      bundling: {
+        format: OutputFormat.CJS,
+        target: 'node24',
+        minify: true,
+        sourceMap: true,
+        externalModules: [],
+        commandHooks: {
+          beforeBundling: () => [],
+          beforeInstall: () => [],
+          afterBundling: (inputDir: string, outputDir: string) =>
+            copies.map((file) => `cp "${join(inputDir, file)}" "${outputDir}/"`),
+        },
+      },
+    });
+  }
+}

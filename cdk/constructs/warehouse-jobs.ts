@@ -1,0 +1,112 @@
+import { Duration, Stack } from 'aws-cdk-lib';
+import { type ISecurityGroup, SecurityGroup, Subnet, Vpc } from 'aws-cdk-lib/aws-ec2';
+import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
+import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { Bucket } from 'aws-cdk-lib/aws-s3';
+import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import { Construct } from 'constructs';
+import type { StarRocksSettings, VpcSettings } from '../config.js';
+import { PipelineFunction } from './pipeline-function.js';
+import type { PipelineSecrets } from './secrets.js';
+
+export interface WarehouseJobsProps {
+  starRocks: StarRocksSettings;
+  vpc: VpcSettings | null;
+  bucket: Bucket;
+  glueDatabase: string;
+  glueTable: string;
+  secrets: PipelineSecrets;
+  rollupEveryMinutes: number;
+  logRetention: RetentionDays;
+}
+
+/**
+ * The StarRocks side: the rollup on an EventBridge schedule (reads manifests, registers Glue
+ * partitions, refreshes the rollup tables; it reads the lake but may not write it) and the
+ * active-users function. Both take the StarRocks credentials from an existing secret and run in
+ * the given VPC when StarRocks is only reachable there.
+ */
+export class WarehouseJobs extends Construct {
+  readonly rollup: PipelineFunction;
+  readonly metrics: PipelineFunction;
+
+  constructor(scope: Construct, id: string, props: WarehouseJobsProps) {
+    super(scope, id);
+    const starRocksSecret = Secret.fromSecretCompleteArn(
+      this,
+      'StarRocksCredentials',
+      props.starRocks.secretArn,
+    );
+    const network = props.vpc ? this.network(props.vpc) : {};
+    const environment = {
+      TALLY_STARROCKS_HOST: props.starRocks.host,
+      TALLY_STARROCKS_PORT: String(props.starRocks.port),
+      TALLY_STARROCKS_DATABASE: props.starRocks.database,
+      TALLY_STARROCKS_REPLICAS: String(props.starRocks.replicas),
+      TALLY_STARROCKS_SECRET_ARN: props.starRocks.secretArn,
+      TALLY_GLUE_DATABASE: props.glueDatabase,
+      TALLY_GLUE_TABLE: props.glueTable,
+    };
+    this.rollup = new PipelineFunction(this, 'Rollup', {
+      entry: 'rollup/handler.ts',
+      service: 'rollup',
+      timeout: Duration.minutes(10),
+      logRetention: props.logRetention,
+      environment: { ...environment, TALLY_LAKE_BUCKET: props.bucket.bucketName },
+      ...network,
+    });
+    props.bucket.grantRead(this.rollup, 'manifests/*');
+    starRocksSecret.grantRead(this.rollup);
+    const stack = Stack.of(this);
+    this.rollup.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['glue:BatchCreatePartition', 'glue:GetTable', 'glue:GetDatabase'],
+        resources: [
+          stack.formatArn({ service: 'glue', resource: 'catalog' }),
+          stack.formatArn({ service: 'glue', resource: 'database', resourceName: props.glueDatabase }),
+          stack.formatArn({
+            service: 'glue',
+            resource: 'table',
+            resourceName: `${props.glueDatabase}/${props.glueTable}`,
+          }),
+        ],
+      }),
+    );
+    new Rule(this, 'Schedule', {
+      description: 'Tally: roll up new lake batches into StarRocks',
+      schedule: Schedule.rate(Duration.minutes(props.rollupEveryMinutes)),
+      targets: [new LambdaFunction(this.rollup, { retryAttempts: 2 })],
+    });
+    this.metrics = new PipelineFunction(this, 'Metrics', {
+      entry: 'metrics/handler.ts',
+      service: 'metrics',
+      timeout: Duration.seconds(15),
+      logRetention: props.logRetention,
+      environment,
+      ...network,
+    });
+    starRocksSecret.grantRead(this.metrics);
+    props.secrets.bind(this.metrics);
+  }
+
+  private network(vpc: VpcSettings): {
+    vpc: ReturnType<typeof Vpc.fromVpcAttributes>;
+    vpcSubnets: { subnets: ReturnType<typeof Subnet.fromSubnetId>[] };
+    securityGroups?: ISecurityGroup[];
+  } {
+    const imported = Vpc.fromVpcAttributes(this, 'Vpc', {
+      vpcId: vpc.vpcId,
+      availabilityZones: vpc.availabilityZones,
+      privateSubnetIds: vpc.subnetIds,
+    });
+    return {
+      vpc: imported,
+      vpcSubnets: { subnets: vpc.subnetIds.map((sid, i) => Subnet.fromSubnetId(this, `Subnet${i}`, sid)) },
+      ...(vpc.securityGroupId
+        ? { securityGroups: [SecurityGroup.fromSecurityGroupId(this, 'Sg', vpc.securityGroupId)] }
+        : {}),
+    };
+  }
+}

@@ -1,0 +1,113 @@
+import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { Stream, StreamEncryption, StreamMode } from 'aws-cdk-lib/aws-kinesis';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
+import type { TallySettings } from './config.js';
+import { IngestApi } from './constructs/ingest-api.js';
+import { Lake } from './constructs/lake.js';
+import { LakeWriter } from './constructs/lake-writer.js';
+import { Monitoring } from './constructs/monitoring.js';
+import { PipelineFunction } from './constructs/pipeline-function.js';
+import { PipelineSecrets } from './constructs/secrets.js';
+import { WarehouseJobs } from './constructs/warehouse-jobs.js';
+import { suppressWithReasons } from './nag.js';
+
+export interface TallyStackProps extends StackProps {
+  settings: TallySettings;
+}
+
+/** Log retention in days as CDK's enum (which only has fixed values). */
+function retention(days: number): RetentionDays {
+  const allowed = Object.values(RetentionDays)
+    .filter((v): v is number => typeof v === 'number' && v > 0)
+    .sort((a, b) => a - b);
+  return (allowed.find((v) => v >= days) ?? RetentionDays.TEN_YEARS) as RetentionDays;
+}
+
+/** The whole pipeline: collect -> stream -> lake writer -> lake (+ Glue) -> warehouse jobs -> metrics. */
+export class TallyStack extends Stack {
+  constructor(scope: Construct, id: string, props: TallyStackProps) {
+    super(scope, id, props);
+    const s = props.settings;
+    const logRetention = retention(s.logRetentionDays);
+    const secrets = new PipelineSecrets(this, 'Secrets');
+    const stream = new Stream(this, 'Stream', {
+      streamMode: StreamMode.ON_DEMAND,
+      encryption: StreamEncryption.MANAGED,
+    });
+    const lake = new Lake(this, 'Lake', {
+      badRowRetentionDays: s.badRowRetentionDays,
+      noncurrentVersionDays: s.noncurrentVersionDays,
+    });
+
+    const collect = new PipelineFunction(this, 'Collect', {
+      entry: 'collect/handler.ts',
+      service: 'collect',
+      memorySize: 1024,
+      timeout: Duration.seconds(30),
+      logRetention,
+      environment: { TALLY_STREAM_ARN: stream.streamArn },
+    });
+    // Only PutRecord(s): grantWrite would add ListShards and DescribeStreamSummary too.
+    collect.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['kinesis:PutRecord', 'kinesis:PutRecords'],
+        resources: [stream.streamArn],
+      }),
+    );
+    secrets.bind(collect);
+
+    const ingest = new IngestApi(this, 'Ingest', {
+      collect,
+      allowedOrigins: s.allowedOrigins,
+      throttleRate: s.throttleRate,
+      throttleBurst: s.throttleBurst,
+      logRetention,
+    });
+    const lakeWriter = new LakeWriter(this, 'LakeWriter', {
+      stream,
+      bucket: lake.bucket,
+      batchSize: s.batchSize,
+      batchingWindowSeconds: s.batchingWindowSeconds,
+      retryAttempts: s.retryAttempts,
+      maxRecordAgeHours: s.maxRecordAgeHours,
+      logRetention,
+    });
+    const functions: Record<string, PipelineFunction> = { collect, lakeWriter: lakeWriter.function };
+    if (s.starRocks) {
+      const jobs = new WarehouseJobs(this, 'Warehouse', {
+        starRocks: s.starRocks,
+        vpc: s.vpc,
+        bucket: lake.bucket,
+        glueDatabase: lake.glueDatabase,
+        glueTable: lake.glueTable,
+        secrets,
+        rollupEveryMinutes: s.rollupEveryMinutes,
+        logRetention,
+      });
+      ingest.addMetrics(jobs.metrics);
+      functions.rollup = jobs.rollup;
+      functions.metrics = jobs.metrics;
+    }
+    new Monitoring(this, 'Monitoring', {
+      stream,
+      lakeWriter: lakeWriter.function,
+      failures: lakeWriter.failures,
+      functions,
+    });
+
+    new CfnOutput(this, 'ApiUrl', {
+      value: ingest.api.apiEndpoint,
+      description: 'Send events to <ApiUrl>/v1/batch',
+    });
+    new CfnOutput(this, 'LakeBucket', { value: lake.bucket.bucketName });
+    new CfnOutput(this, 'StreamName', { value: stream.streamName });
+    new CfnOutput(this, 'ProjectsSecret', {
+      value: secrets.projects.secretArn,
+      description: 'Add projects here (see README)',
+    });
+    new CfnOutput(this, 'FailedBatchesQueue', { value: lakeWriter.failures.queueUrl });
+    suppressWithReasons(this);
+  }
+}

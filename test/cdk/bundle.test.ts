@@ -1,0 +1,94 @@
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeRecords } from '../../lib/stream/codec.js';
+import { synth } from '../helpers/cdk.js';
+import { readLakeStore } from '../helpers/duckdb.js';
+import { type S3Emulator, startS3 } from '../helpers/emulators.js';
+import { lakeEvent } from '../helpers/events.js';
+
+const outdir = mkdtempSync(join(tmpdir(), 'tally-cdk-'));
+let lakeWriterDir: string;
+let s3: S3Emulator;
+
+beforeAll(async () => {
+  const { template, assembly } = synth({}, { bundle: true, outdir });
+  const [, lakeWriter] = Object.entries(template.findResources('AWS::Lambda::Function')).find(([id]) =>
+    id.startsWith('LakeWriterFunction'),
+  )!;
+  const key = (lakeWriter as { Properties: { Code: { S3Key: string } } }).Properties.Code.S3Key;
+  lakeWriterDir = join(assembly.directory, `asset.${key.replace(/\.zip$/, '')}`);
+  s3 = await startS3();
+});
+afterAll(async () => {
+  await s3?.stop();
+  rmSync(outdir, { recursive: true, force: true });
+});
+
+describe('bundling, for real (esbuild, no Docker)', () => {
+  it("puts the Parquet writer's WASM beside the lake writer's bundle", () => {
+    const files = readdirSync(lakeWriterDir).sort();
+    const wasm = join(lakeWriterDir, 'parquet_wasm_bg.wasm');
+
+    expect(files).toEqual(expect.arrayContaining(['index.js', 'parquet_wasm_bg.wasm']));
+    expect(statSync(wasm).size).toBe(statSync('node_modules/parquet-wasm/node/parquet_wasm_bg.wasm').size);
+    expect([...readFileSync(wasm).subarray(0, 4)]).toEqual([0x00, 0x61, 0x73, 0x6d]);
+    expect(existsSync(join(lakeWriterDir, 'node_modules'))).toBe(false);
+  });
+
+  it('runs: the bundled lake writer writes Parquet to S3 that DuckDB reads back', async () => {
+    const store = await s3.bucket('bundle-smoke');
+    const events = [lakeEvent({ eventId: 'b1' }), lakeEvent({ eventId: 'b2', userHash: 2n ** 62n + 5n })];
+    const [data] = encodeRecords(events.map((event) => ({ kind: 'event' as const, event })));
+    const sequenceNumber = '49600000000000000000000000000000000000000000000000000001';
+    const event = {
+      Records: [
+        {
+          kinesis: {
+            kinesisSchemaVersion: '1.0',
+            partitionKey: 'p',
+            sequenceNumber,
+            data: data!.toString('base64'),
+            approximateArrivalTimestamp: 1_774_000_000,
+          },
+          eventSource: 'aws:kinesis',
+          eventVersion: '1.0',
+          eventID: `shardId-000000000000:${sequenceNumber}`,
+          eventName: 'aws:kinesis:record',
+          invokeIdentityArn: 'arn:aws:iam::123456789012:role/x',
+          awsRegion: 'us-east-1',
+          eventSourceARN: 'arn:aws:kinesis:us-east-1:123456789012:stream/x',
+        },
+      ],
+    };
+    const script = `require(${JSON.stringify(join(lakeWriterDir, 'index.js'))}).handler(JSON.parse(process.argv[1]))
+      .then((r) => process.stdout.write('RESULT ' + JSON.stringify(r) + '\\n'))`;
+
+    // Asynchronously: the S3 emulator answers from this process's event loop.
+    const { stdout: output } = await promisify(execFile)(
+      process.execPath,
+      ['-e', script, JSON.stringify(event)],
+      {
+        cwd: tmpdir(),
+        env: {
+          PATH: process.env.PATH,
+          TALLY_LAKE_BUCKET: 'bundle-smoke',
+          AWS_ENDPOINT_URL: s3.endpoint,
+          AWS_REGION: 'us-east-1',
+        },
+        encoding: 'utf8',
+        timeout: 30_000,
+      },
+    );
+    const rows = await readLakeStore(store);
+
+    expect(output).toContain('RESULT {"batchItemFailures":[]}');
+    expect(rows.map((r) => [r.event_id, r.user_hash])).toEqual([
+      ['b1', 123n],
+      ['b2', 2n ** 62n + 5n],
+    ]);
+  });
+});

@@ -1,0 +1,270 @@
+import { Match } from 'aws-cdk-lib/assertions';
+import { Bucket } from 'aws-cdk-lib/aws-s3';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { synth, WITH_STARROCKS } from '../helpers/cdk.js';
+
+type Synth = ReturnType<typeof synth>;
+let withWarehouse: Synth;
+let ingestOnly: Synth;
+
+beforeAll(() => {
+  withWarehouse = synth({ ...WITH_STARROCKS, 'tally:allowedOrigins': 'https://app.example.com' });
+  ingestOnly = synth();
+});
+
+/** Every IAM policy statement of the role of the function whose logical id starts with `prefix`. */
+function statementsOf(
+  s: Synth,
+  prefix: string,
+): Array<{ Action: string | string[]; Effect: string; Resource: unknown }> {
+  const policies = s.template.findResources('AWS::IAM::Policy');
+  return Object.entries(policies)
+    .filter(([id]) => id.startsWith(prefix))
+    .flatMap(
+      ([, p]) =>
+        (p as { Properties: { PolicyDocument: { Statement: never[] } } }).Properties.PolicyDocument.Statement,
+    );
+}
+
+function actionsOf(s: Synth, prefix: string): string[] {
+  return statementsOf(s, prefix).flatMap((st) => (Array.isArray(st.Action) ? st.Action : [st.Action]));
+}
+
+describe('the lake writer', () => {
+  it('reads the stream with bounded retries, bisection, partial batch responses and an on-failure queue', () => {
+    withWarehouse.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      BatchSize: 10000,
+      MaximumBatchingWindowInSeconds: 60,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      BisectBatchOnFunctionError: true,
+      MaximumRetryAttempts: 10,
+      MaximumRecordAgeInSeconds: 21600,
+      ParallelizationFactor: 1,
+      StartingPosition: 'TRIM_HORIZON',
+      DestinationConfig: {
+        OnFailure: {
+          Destination: Match.objectLike({
+            'Fn::GetAtt': [Match.stringLikeRegexp('^LakeWriterFailures'), 'Arn'],
+          }),
+        },
+      },
+    });
+  });
+
+  it('takes its batch settings from context', () => {
+    const s = synth({ 'tally:batchSize': '500', 'tally:batchingWindowSeconds': '5' });
+    s.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      BatchSize: 500,
+      MaximumBatchingWindowInSeconds: 5,
+    });
+  });
+
+  it('may put objects but never delete them', () => {
+    const actions = actionsOf(withWarehouse, 'LakeWriterFunctionServiceRoleDefaultPolicy');
+    expect(actions).toEqual(expect.arrayContaining(['s3:PutObject']));
+    expect(actions.filter((a) => /^s3:Delete/.test(a) || a === 's3:*')).toEqual([]);
+  });
+});
+
+describe('collect', () => {
+  it('may only put records on the stream (and read its secrets, and trace)', () => {
+    const actions = actionsOf(withWarehouse, 'CollectServiceRoleDefaultPolicy');
+    expect(actions.filter((a) => a.startsWith('kinesis:')).sort()).toEqual([
+      'kinesis:PutRecord',
+      'kinesis:PutRecords',
+    ]);
+    expect(
+      actions.filter(
+        (a) => !/^(kinesis:PutRecords?|secretsmanager:(GetSecretValue|DescribeSecret)|xray:.*)$/.test(a),
+      ),
+    ).toEqual([]);
+  });
+
+  it("gets no key in its environment, only the secrets' ARNs", () => {
+    const fns = withWarehouse.template.findResources('AWS::Lambda::Function');
+    const collect = Object.entries(fns).find(([id]) => id.startsWith('Collect'))![1] as {
+      Properties: { Environment: { Variables: Record<string, unknown> } };
+    };
+    const variables = collect.Properties.Environment.Variables;
+    expect(Object.keys(variables)).toEqual(
+      expect.arrayContaining(['TALLY_HMAC_SECRET_ARN', 'TALLY_PROJECTS_SECRET_ARN', 'TALLY_STREAM_ARN']),
+    );
+    expect(Object.keys(variables).filter((k) => k === 'TALLY_HMAC_KEY' || k === 'TALLY_PROJECTS')).toEqual(
+      [],
+    );
+  });
+});
+
+describe('every function', () => {
+  it('runs Node.js 24 on arm64 with tracing', () => {
+    const fns = Object.values(withWarehouse.template.findResources('AWS::Lambda::Function')) as Array<{
+      Properties: Record<string, unknown>;
+    }>;
+    expect(fns).toHaveLength(4);
+    for (const fn of fns) {
+      expect(fn.Properties).toMatchObject({
+        Runtime: 'nodejs24.x',
+        Architectures: ['arm64'],
+        TracingConfig: { Mode: 'Active' },
+      });
+    }
+  });
+});
+
+describe('the lake bucket', () => {
+  it('is private, TLS-only, encrypted, owner-enforced, versioned, with lifecycle rules', () => {
+    withWarehouse.template.hasResourceProperties('AWS::S3::Bucket', {
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      },
+      BucketEncryption: {
+        ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+      },
+      OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
+      VersioningConfiguration: { Status: 'Enabled' },
+      LoggingConfiguration: Match.objectLike({ LogFilePrefix: 'lake/' }),
+      LifecycleConfiguration: {
+        Rules: Match.arrayWith([
+          Match.objectLike({
+            AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 },
+            NoncurrentVersionExpiration: { NoncurrentDays: 30 },
+          }),
+          Match.objectLike({ Prefix: 'bad/', ExpirationInDays: 90 }),
+        ]),
+      },
+    });
+  });
+
+  it('refuses requests without TLS', () => {
+    withWarehouse.template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Effect: 'Deny',
+            Action: 's3:*',
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          }),
+        ]),
+      },
+    });
+  });
+
+  it('has a Glue table partitioned by project and dt', () => {
+    withWarehouse.template.hasResourceProperties('AWS::Glue::Table', {
+      TableInput: Match.objectLike({
+        Name: 'events',
+        PartitionKeys: [
+          { Name: 'project', Type: 'string' },
+          { Name: 'dt', Type: 'string' },
+        ],
+      }),
+    });
+  });
+});
+
+describe('the stream and the API', () => {
+  it('is an encrypted on-demand stream', () => {
+    withWarehouse.template.hasResourceProperties('AWS::Kinesis::Stream', {
+      StreamModeDetails: { StreamMode: 'ON_DEMAND' },
+      StreamEncryption: { EncryptionType: 'KMS', KeyId: 'alias/aws/kinesis' },
+    });
+  });
+
+  it('routes the Segment paths and the active-users path, throttled, with CORS from the allow-list', () => {
+    const routes = Object.values(withWarehouse.template.findResources('AWS::ApiGatewayV2::Route')).map(
+      (r) => (r as { Properties: { RouteKey: string } }).Properties.RouteKey,
+    );
+    expect(routes.sort()).toEqual(
+      [
+        'GET /v1/projects/{project}/active-users',
+        ...['alias', 'batch', 'group', 'identify', 'import', 'page', 'screen', 'track'].map(
+          (r) => `POST /v1/${r}`,
+        ),
+      ].sort(),
+    );
+    withWarehouse.template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      DefaultRouteSettings: { ThrottlingRateLimit: 1000, ThrottlingBurstLimit: 2000 },
+    });
+    withWarehouse.template.hasResourceProperties('AWS::ApiGatewayV2::Api', {
+      CorsConfiguration: Match.objectLike({ AllowOrigins: ['https://app.example.com'] }),
+    });
+  });
+
+  it('sends no CORS headers without an allow-list', () => {
+    ingestOnly.template.hasResourceProperties('AWS::ApiGatewayV2::Api', {
+      CorsConfiguration: Match.absent(),
+    });
+  });
+});
+
+describe('warehouse jobs', () => {
+  it('exist only with a StarRocks endpoint, on a 5-minute schedule', () => {
+    withWarehouse.template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(5 minutes)',
+    });
+    ingestOnly.template.resourceCountIs('AWS::Events::Rule', 0);
+    ingestOnly.template.resourceCountIs('AWS::Lambda::Function', 2);
+  });
+
+  it('give the rollup no write to the lake', () => {
+    const actions = actionsOf(withWarehouse, 'WarehouseRollupServiceRoleDefaultPolicy');
+    expect(actions.filter((a) => /^s3:(Put|Delete|Abort)/.test(a) || a === 's3:*')).toEqual([]);
+    expect(actions).toEqual(expect.arrayContaining(['glue:BatchCreatePartition']));
+  });
+
+  it('run in the VPC when one is given', () => {
+    const s = synth({
+      ...WITH_STARROCKS,
+      'tally:vpcId': 'vpc-0123456789abcdef0',
+      'tally:subnetIds': 'subnet-aaa,subnet-bbb',
+      'tally:availabilityZones': 'eu-west-1a,eu-west-1b',
+      'tally:securityGroupId': 'sg-0123456789abcdef0',
+    });
+    s.template.hasResourceProperties('AWS::Lambda::Function', {
+      VpcConfig: { SubnetIds: ['subnet-aaa', 'subnet-bbb'], SecurityGroupIds: ['sg-0123456789abcdef0'] },
+    });
+  });
+
+  it('refuses a StarRocks host without its secret, naming the context key', () => {
+    expect(() => synth({ 'tally:starrocksHost': 'x' })).toThrow(/tally:starrocksSecretArn/);
+    expect(() => synth({ 'tally:batchSize': '20000' })).toThrow(
+      /tally:batchSize must be an integer from 1 to 10000, got "20000"/,
+    );
+  });
+});
+
+describe('monitoring', () => {
+  it("alarms on iterator age, failed batches, and every function's errors and throttles", () => {
+    withWarehouse.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'IteratorAge',
+      Threshold: 900000,
+    });
+    withWarehouse.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Threshold: 0,
+    });
+    withWarehouse.template.resourceCountIs('AWS::CloudWatch::Alarm', 2 + 4 * 2);
+    withWarehouse.template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+  });
+});
+
+describe('cdk-nag AwsSolutions', () => {
+  it.each([
+    ['with the warehouse', () => withWarehouse],
+    ['ingest only', () => ingestOnly],
+  ])('finds nothing unsuppressed (%s)', (_, get) => {
+    const { annotations } = get();
+    expect(annotations.findError('*', Match.stringLikeRegexp('AwsSolutions-.*'))).toEqual([]);
+    expect(annotations.findWarning('*', Match.stringLikeRegexp('AwsSolutions-.*'))).toEqual([]);
+  });
+
+  it('reports a finding that is not suppressed (the checks do run)', () => {
+    const { annotations } = synth({}, { extend: (stack) => new Bucket(stack, 'Unlogged') });
+    expect(
+      annotations.findError('/Tally/Unlogged/Resource', Match.stringLikeRegexp('AwsSolutions-S1')),
+    ).not.toEqual([]);
+  });
+});
