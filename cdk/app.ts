@@ -1,6 +1,7 @@
 import { App, Aspects } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { readSettings } from './config.js';
+import { HouseRules } from './house-rules.js';
 import { TallyStack } from './tally-stack.js';
 
 /** `cdk synth` / `cdk deploy`: one stack, settings from context (see the README). */
@@ -10,4 +11,5 @@ new TallyStack(app, 'Tally', {
   env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
   description: 'Tally: event pipeline that counts active users',
 });
+Aspects.of(app).add(new HouseRules());
 Aspects.of(app).add(new AwsSolutionsChecks({ verbose: true }));

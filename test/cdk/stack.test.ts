@@ -1,4 +1,5 @@
 import { Match } from 'aws-cdk-lib/assertions';
+import { Code, Function as LambdaFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { Bucket } from 'aws-cdk-lib/aws-s3';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { synth, WITH_STARROCKS } from '../helpers/cdk.js';
@@ -108,6 +109,29 @@ describe('every function', () => {
         TracingConfig: { Mode: 'Active' },
       });
     }
+  });
+});
+
+describe('house rules', () => {
+  it('accept every function of the app', () => {
+    expect(withWarehouse.annotations.findError('*', Match.stringLikeRegexp('Tally-House'))).toEqual([]);
+  });
+
+  it('reject a Lambda not made as a PipelineFunction', () => {
+    const { annotations } = synth(
+      {},
+      {
+        extend: (stack) =>
+          new LambdaFunction(stack, 'Stray', {
+            runtime: Runtime.NODEJS_20_X,
+            handler: 'i.h',
+            code: Code.fromInline('x'),
+          }),
+      },
+    );
+    expect(
+      annotations.findError('/Tally/Stray/Resource', Match.stringLikeRegexp('Tally-House.*nodejs20.x')),
+    ).not.toEqual([]);
   });
 });
 

@@ -2,6 +2,7 @@ import { App, Aspects } from 'aws-cdk-lib';
 import { Annotations, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { readSettings } from '../../cdk/config.js';
+import { HouseRules } from '../../cdk/house-rules.js';
 import { TallyStack } from '../../cdk/tally-stack.js';
 
 /** Context that wires a StarRocks endpoint (so the warehouse jobs exist). */
@@ -27,6 +28,7 @@ export function synth(
     env: { account: '123456789012', region: 'eu-west-1' },
   });
   options.extend?.(stack);
+  Aspects.of(app).add(new HouseRules());
   Aspects.of(app).add(new AwsSolutionsChecks());
   const assembly = app.synth();
   return {

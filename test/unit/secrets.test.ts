@@ -1,0 +1,48 @@
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { describe, expect, it } from 'vitest';
+import { withSecrets } from '../../lambdas/secrets.js';
+import { readHashKey, readProjects } from '../../lib/config.js';
+
+function fakeClient(secrets: Record<string, string>): SecretsManagerClient {
+  return {
+    async send(command: { input: { SecretId: string } }) {
+      const SecretString = secrets[command.input.SecretId];
+      if (SecretString === undefined)
+        throw Object.assign(new Error('not found'), { name: 'ResourceNotFoundException' });
+      return { SecretString };
+    },
+  } as unknown as SecretsManagerClient;
+}
+
+describe('withSecrets', () => {
+  const client = fakeClient({
+    hmac: JSON.stringify({ hmacKey: 'A'.repeat(64), hmacKeyVersion: 2 }),
+    projects: JSON.stringify({ projects: [{ project: 'shop', writeKeySha256: 'a'.repeat(64) }] }),
+    starrocks: JSON.stringify({ username: 'tally', password: 'p' }),
+  });
+
+  it('turns the secrets into the variables lib/config validates', async () => {
+    const env = await withSecrets(
+      {
+        TALLY_HMAC_SECRET_ARN: 'hmac',
+        TALLY_PROJECTS_SECRET_ARN: 'projects',
+        TALLY_STARROCKS_SECRET_ARN: 'starrocks',
+      },
+      client,
+    );
+    expect(readHashKey(env)).toEqual({ secret: Buffer.from('A'.repeat(64), 'base64'), version: 2 });
+    expect(readProjects(env)).toEqual([{ project: 'shop', writeKeySha256: 'a'.repeat(64) }]);
+    expect([env.TALLY_STARROCKS_USER, env.TALLY_STARROCKS_PASSWORD]).toEqual(['tally', 'p']);
+  });
+
+  it('keeps variables that are set directly', async () => {
+    const env = await withSecrets({ TALLY_HMAC_SECRET_ARN: 'hmac', TALLY_HMAC_KEY: 'direct' }, client);
+    expect(env.TALLY_HMAC_KEY).toBe('direct');
+  });
+
+  it('names the variable when a secret is not JSON', async () => {
+    await expect(
+      withSecrets({ TALLY_PROJECTS_SECRET_ARN: 'bad' }, fakeClient({ bad: 'nope' })),
+    ).rejects.toThrow(/TALLY_PROJECTS_SECRET_ARN: the secret is not a JSON object/);
+  });
+});
