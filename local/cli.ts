@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
+import { EVENTS_VIEW, eventsAllView } from '../lib/warehouse/duckdb.js';
 import { DemoError, runDemo } from './demo/run.js';
 import { consoleLogger } from './logger.js';
 import { warehousePaths } from './warehouse.js';
@@ -66,14 +67,9 @@ async function sqlSession(): Promise<(query: string) => Promise<string>> {
   });
   const db = await instance.connect();
   const quote = (p: string) => `'${p.replaceAll("'", "''")}'`;
-  const glob = `${paths.lake}/events/*/*/*.parquet`;
   try {
-    await db.run(
-      `CREATE VIEW events_all AS SELECT * FROM read_parquet(${quote(glob)}, hive_partitioning = true, hive_types = {'project': VARCHAR, 'dt': DATE}, union_by_name = true)`,
-    );
-    await db.run(
-      `CREATE VIEW events AS SELECT * FROM events_all QUALIFY row_number() OVER (PARTITION BY project, event_id ORDER BY received_at, event_time) = 1`,
-    );
+    await db.run(eventsAllView(paths.lake));
+    await db.run(EVENTS_VIEW);
   } catch {
     throw new UsageError(`no events in ${paths.lake} yet: start the pipeline (npm start) and send some`);
   }

@@ -71,9 +71,20 @@ function sqlPath(path: string): string {
   return `'${path.replaceAll("'", "''")}'`;
 }
 
-function toText(value: unknown): string {
-  return value === null || value === undefined ? 'NULL' : String(value);
+/** `read_parquet` over lake files, with the hive columns typed (a numeric-looking project stays text). */
+export function readLake(globs: string | string[]): string {
+  const paths = Array.isArray(globs) ? `[${globs.map(sqlPath).join(', ')}]` : sqlPath(globs);
+  return `read_parquet(${paths}, hive_partitioning = true, hive_types = {'project': VARCHAR, 'dt': DATE}, union_by_name = true)`;
 }
+
+/** The `events_all` view: every row of the lake under `lakeRoot`. Fails to bind while there is no file. */
+export function eventsAllView(lakeRoot: string): string {
+  return `CREATE OR REPLACE VIEW events_all AS SELECT * FROM ${readLake(join(lakeRoot, 'events', '*', '*', '*.parquet'))}`;
+}
+
+/** The `events` view: `events_all` deduplicated by (project, event_id), the first copy received kept. */
+export const EVENTS_VIEW = `CREATE OR REPLACE VIEW events AS SELECT * FROM events_all
+  QUALIFY row_number() OVER (PARTITION BY project, event_id ORDER BY received_at, event_time) = 1`;
 
 /** Affected days grouped into runs of consecutive days per project (one window query each). */
 function contiguousRanges(days: readonly ProjectDay[]): Array<{ project: string; from: string; to: string }> {
@@ -167,32 +178,25 @@ export class DuckDbWarehouse implements Warehouse {
     return warehouse;
   }
 
-  private get eventsGlob(): string {
-    return join(this.lakeRoot, 'events', '*', '*', '*.parquet');
-  }
-
   private readParquet(globs: string | string[]): string {
-    const paths = Array.isArray(globs) ? `[${globs.map(sqlPath).join(', ')}]` : sqlPath(globs);
-    return `read_parquet(${paths}, hive_partitioning = true, hive_types = {'project': VARCHAR, 'dt': DATE}, union_by_name = true)`;
+    return readLake(globs);
   }
 
   /** (Re)creates `events_all` and `events` over the lake once it has files; typed and empty before. */
   private async ensureViews(connection: DuckDBConnection): Promise<void> {
     if (this.viewsOverFiles) return;
-    const hasFiles = existsSync(join(this.lakeRoot, 'events'));
-    const source = hasFiles ? `SELECT * FROM ${this.readParquet(this.eventsGlob)}` : EMPTY_EVENTS;
+    let overFiles = existsSync(join(this.lakeRoot, 'events'));
     try {
-      await connection.run(`CREATE OR REPLACE VIEW events_all AS ${source}`);
+      await connection.run(
+        overFiles ? eventsAllView(this.lakeRoot) : `CREATE OR REPLACE VIEW events_all AS ${EMPTY_EVENTS}`,
+      );
     } catch (error) {
       if (!/No files found/i.test((error as Error).message)) throw error;
       await connection.run(`CREATE OR REPLACE VIEW events_all AS ${EMPTY_EVENTS}`);
-      return;
+      overFiles = false;
     }
-    await connection.run(
-      `CREATE OR REPLACE VIEW events AS SELECT * FROM events_all
-       QUALIFY row_number() OVER (PARTITION BY project, event_id ORDER BY received_at, event_time) = 1`,
-    );
-    this.viewsOverFiles = hasFiles;
+    await connection.run(EVENTS_VIEW);
+    this.viewsOverFiles = overFiles;
   }
 
   async setup(): Promise<void> {
@@ -494,13 +498,10 @@ export class DuckDbWarehouse implements Warehouse {
         const reader = await this.reader.runAndReadAll(sql);
         return {
           columns: reader.columnNames(),
+          // Dates, timestamps and the like as text; numbers, bigints, strings and nulls as they are.
           rows: reader
             .getRows()
-            .map((row) =>
-              row.map((v) =>
-                typeof v === 'bigint' ? v : v === null ? null : typeof v === 'object' ? toText(v) : v,
-              ),
-            ),
+            .map((row) => row.map((v) => (v !== null && typeof v === 'object' ? String(v) : v))),
         };
       } catch (error) {
         throw new WarehouseError('query_failed', (error as Error).message);

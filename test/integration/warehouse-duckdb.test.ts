@@ -209,6 +209,24 @@ describe('DuckDB warehouse', () => {
     });
   });
 
+  it('answers analyst SQL over the deduplicated events, before and after files land', async () => {
+    await withWarehouse(async (store, warehouse) => {
+      const empty = await warehouse.query('SELECT count(*) AS n FROM events');
+      const copy = lakeEvent({ eventId: 'same' });
+      await land(store, [copy], NOW.getTime());
+      await land(store, [copy, lakeEvent({ eventId: 'other' })], NOW.getTime());
+
+      const after = await warehouse.query(
+        'SELECT count(*) AS n, count(DISTINCT event_id) AS ids FROM events',
+      );
+      const raw = await warehouse.query('SELECT count(*) AS n FROM events_all');
+
+      expect(empty).toEqual({ columns: ['n'], rows: [[0n]] });
+      expect(after.rows).toEqual([[2n, 2n]]);
+      expect(raw.rows).toEqual([[3n]]);
+    });
+  });
+
   it('serves today from a live scan before any rollup', async () => {
     await withWarehouse(async (store, warehouse) => {
       const at = NOW.getTime() - 60_000;
