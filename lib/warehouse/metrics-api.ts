@@ -71,7 +71,8 @@ export async function activeUsersApi(req: MetricsRequest, deps: MetricsDeps): Pr
     return errorResponse(405, 'method_not_allowed', `${req.path} takes GET, got ${req.method}`, {
       allow: 'GET',
     });
-  const project = decodeURIComponent(match[1]!);
+  // Project ids are plain [a-z0-9-]: no escape sequence can form one, so the raw segment is compared.
+  const project = match[1]!;
   if (!PROJECT_ID_PATTERN.test(project) || !deps.projects.has(project)) {
     return errorResponse(404, 'unknown_project', `no project ${JSON.stringify(project).slice(0, 70)}`);
   }

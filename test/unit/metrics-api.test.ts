@@ -84,6 +84,11 @@ describe('GET /v1/projects/:project/active-users', () => {
     });
   });
 
+  it('answers 404, not a crash, for a malformed escape in the project', async () => {
+    const response = await activeUsersApi(get('/v1/projects/%E0%A4%A/active-users'), deps);
+    expect(response).toMatchObject({ status: 404, body: { error: { code: 'unknown_project' } } });
+  });
+
   it('answers 405 for other methods', async () => {
     const response = await activeUsersApi({ ...get('/v1/projects/shop/active-users'), method: 'POST' }, deps);
     expect(response).toMatchObject({ status: 405, headers: { allow: 'GET' } });
