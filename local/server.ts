@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { toProxyResult } from '../lambdas/api-gateway.js';
+import { errorResponse, jsonResponse } from '../lib/http.js';
 import { isMetricsPath } from '../lib/warehouse/metrics-api.js';
 
 export type HttpHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
@@ -105,10 +107,6 @@ export async function serveHandler(
   };
 }
 
-function json(statusCode: number, body: unknown): APIGatewayProxyStructuredResultV2 {
-  return { statusCode, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) };
-}
-
 /**
  * The local server's routes: the metrics API; two routes that exist only on this server, which
  * listens on 127.0.0.1: `POST /local/rollup` (runs a rollup now) and `POST /local/projects`
@@ -124,7 +122,8 @@ export function localRouter(
   return async (event) => {
     const post = event.requestContext.http.method === 'POST';
     if (metrics && isMetricsPath(event.rawPath)) return metrics(event);
-    if (warehouse && post && event.rawPath === '/local/rollup') return json(200, await warehouse.rollupNow());
+    if (warehouse && post && event.rawPath === '/local/rollup')
+      return toProxyResult(jsonResponse(await warehouse.rollupNow()));
     if (post && event.rawPath === '/local/projects') {
       let project: unknown;
       try {
@@ -132,14 +131,12 @@ export function localRouter(
           Buffer.from(event.body ?? '', event.isBase64Encoded ? 'base64' : 'utf8').toString(),
         ).project;
       } catch {
-        return json(400, {
-          error: { code: 'invalid_json', message: 'the body must be {"project": "<name>"}' },
-        });
+        return toProxyResult(errorResponse(400, 'invalid_json', 'the body must be {"project": "<name>"}'));
       }
       try {
-        return json(201, { project, ...(await createProject(String(project))) });
+        return toProxyResult(jsonResponse({ project, ...(await createProject(String(project))) }, 201));
       } catch (error) {
-        return json(400, { error: { code: 'invalid_project', message: (error as Error).message } });
+        return toProxyResult(errorResponse(400, 'invalid_project', (error as Error).message));
       }
     }
     return collect(event);

@@ -5,6 +5,7 @@ import type { ObjectStore } from '../../lib/lake/store.js';
 import { type LakeRecord, writeBatch } from '../../lib/lake/writer.js';
 import type { Logger } from '../../lib/log.js';
 import { s3Client } from '../aws.js';
+import { onColdStart } from '../cold-start.js';
 import { lambdaLogger } from '../logger.js';
 
 export type LakeWriterHandler = (event: KinesisStreamEvent) => Promise<KinesisStreamBatchResponse>;
@@ -43,13 +44,12 @@ export function createLakeWriterHandler(store: ObjectStore, logger: Logger): Lak
   };
 }
 
-let fromEnv: LakeWriterHandler | undefined;
-
-/** Lambda entry point: configuration and clients are read and made once per cold start. */
-export const handler: LakeWriterHandler = (event) => {
-  fromEnv ??= createLakeWriterHandler(
+const fromEnv = onColdStart(() =>
+  createLakeWriterHandler(
     new S3ObjectStore(s3Client(readEndpoint(process.env)), readLakeBucket(process.env)),
     lambdaLogger('lake-writer'),
-  );
-  return fromEnv(event);
-};
+  ),
+);
+
+/** Lambda entry point: configuration and clients are read and made once per cold start. */
+export const handler: LakeWriterHandler = async (event) => (await fromEnv())(event);

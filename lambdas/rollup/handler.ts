@@ -5,6 +5,7 @@ import type { Logger } from '../../lib/log.js';
 import { registerPartitions } from '../../lib/warehouse/glue.js';
 import { type RollupDeps, type RollupResult, runRollup } from '../../lib/warehouse/rollup.js';
 import { glueClient, s3Client } from '../aws.js';
+import { onColdStart } from '../cold-start.js';
 import { lambdaLogger } from '../logger.js';
 import { withSecrets } from '../secrets.js';
 import { starRocksFromEnv } from '../starrocks.js';
@@ -34,35 +35,28 @@ export function createRollupHandler(deps: RollupDeps, logger: Logger): RollupHan
   };
 }
 
-let fromEnv: Promise<RollupHandler> | undefined;
+const fromEnv = onColdStart(async () => {
+  const env = await withSecrets(process.env);
+  const bucket = readLakeBucket(env);
+  const glueDatabase = env.TALLY_GLUE_DATABASE ?? 'tally_lake';
+  const glueTable = env.TALLY_GLUE_TABLE ?? 'events';
+  if (!/^[a-z0-9_]{1,255}$/.test(glueDatabase)) {
+    throw new ConfigError('TALLY_GLUE_DATABASE', `is not a Glue name: ${glueDatabase.slice(0, 60)}`);
+  }
+  const glue = glueClient();
+  const logger = lambdaLogger('rollup');
+  return createRollupHandler(
+    {
+      store: new S3ObjectStore(s3Client(readEndpoint(env)), bucket),
+      warehouse: starRocksFromEnv(env),
+      logger,
+      registerPartitions: async (days) => {
+        await registerPartitions(glue, { database: glueDatabase, table: glueTable, bucket }, days);
+      },
+    },
+    logger,
+  );
+});
 
 /** Lambda entry point: reads manifests from S3, registers partitions in Glue, refreshes StarRocks. */
-export const handler: RollupHandler = async (event) => {
-  fromEnv ??= withSecrets(process.env).then((env) => {
-    const bucket = readLakeBucket(env);
-    const glueDatabase = env.TALLY_GLUE_DATABASE ?? 'tally_lake';
-    const glueTable = env.TALLY_GLUE_TABLE ?? 'events';
-    if (!/^[a-z0-9_]{1,255}$/.test(glueDatabase)) {
-      throw new ConfigError('TALLY_GLUE_DATABASE', `is not a Glue name: ${glueDatabase.slice(0, 60)}`);
-    }
-    const glue = glueClient();
-    const logger = lambdaLogger('rollup');
-    return createRollupHandler(
-      {
-        store: new S3ObjectStore(s3Client(readEndpoint(env)), bucket),
-        warehouse: starRocksFromEnv(env),
-        logger,
-        registerPartitions: async (days) => {
-          await registerPartitions(glue, { database: glueDatabase, table: glueTable, bucket }, days);
-        },
-      },
-      logger,
-    );
-  });
-  // A failed start (secret not readable yet) is retried by the next invocation, not cached.
-  const ready = fromEnv.catch((error: unknown) => {
-    fromEnv = undefined;
-    throw error;
-  });
-  return (await ready)(event);
-};
+export const handler: RollupHandler = async (event) => (await fromEnv())(event);
