@@ -68,5 +68,6 @@ export function lakeEvent(i: number, random: () => number, now: number): LakeEve
     context: JSON.stringify(raw.context),
     keyVersion: 1,
     flags: null,
+    channel: null,
   };
 }

@@ -81,7 +81,7 @@ async function benchCollect(): Promise<string> {
 
 const JSON_COLUMNS = `{project: 'VARCHAR', event_id: 'VARCHAR', type: 'VARCHAR', event: 'VARCHAR', user_hash: 'VARCHAR',
   anonymous_hash: 'VARCHAR', event_time: 'BIGINT', received_at: 'BIGINT', properties: 'VARCHAR', context: 'VARCHAR',
-  key_version: 'INTEGER', flags: 'VARCHAR'}`;
+  key_version: 'INTEGER', flags: 'VARCHAR', channel: 'VARCHAR'}`;
 
 function eventRow(e: LakeEvent): string {
   return JSON.stringify({
@@ -97,6 +97,7 @@ function eventRow(e: LakeEvent): string {
     context: e.context,
     key_version: e.keyVersion,
     flags: e.flags,
+    channel: e.channel,
   });
 }
 
@@ -131,7 +132,7 @@ async function benchLakeWriter(): Promise<string> {
   const db = await instance.connect();
   await db.run(`CREATE TABLE events (project VARCHAR, dt DATE, event_id VARCHAR, type VARCHAR, event VARCHAR,
     user_hash BIGINT, anonymous_hash BIGINT, event_time TIMESTAMPTZ, received_at TIMESTAMPTZ,
-    properties VARCHAR, context VARCHAR, key_version INTEGER, flags VARCHAR)`);
+    properties VARCHAR, context VARCHAR, key_version INTEGER, flags VARCHAR, channel VARCHAR)`);
   const appender = await db.createAppender('events');
   for (const e of events) {
     appender.appendVarchar(e.project);
@@ -147,6 +148,7 @@ async function benchLakeWriter(): Promise<string> {
     appender.appendVarchar(e.properties ?? '');
     appender.appendVarchar(e.context ?? '');
     appender.appendInteger(e.keyVersion);
+    appender.appendNull();
     appender.appendNull();
     appender.endRow();
   }

@@ -39,7 +39,7 @@ async function addLateEvents(lakeRoot: string, dt: string, count: number): Promi
       SELECT 'late' || i AS event_id, 'track' AS type, 'Viewed' AS event,
         CAST(floor(pow(random(), 2.5) * ${USERS}) AS BIGINT) * 7919 + 1 AS user_hash, NULL::BIGINT AS anonymous_hash,
         TIMESTAMPTZ '${dt} 12:00:00+00' AS event_time, TIMESTAMPTZ '${LAST} 23:59:59+00' AS received_at,
-        NULL::VARCHAR AS properties, NULL::VARCHAR AS context, 1 AS key_version, NULL::VARCHAR AS flags
+        NULL::VARCHAR AS properties, NULL::VARCHAR AS context, 1 AS key_version, NULL::VARCHAR AS flags, NULL::VARCHAR AS channel
       FROM range(${count}) t(i)
     ) TO '${join(lakeRoot, 'events', 'project=bench', `dt=${dt}`, 'late.parquet')}' (FORMAT parquet, COMPRESSION zstd)`);
   db.closeSync();
@@ -60,7 +60,7 @@ async function generateLake(lakeRoot: string): Promise<void> {
           NULL::BIGINT AS anonymous_hash,
           TIMESTAMPTZ '${FIRST} 00:00:00+00' + to_seconds(CAST(floor(random() * ${DAYS * 86_400}) AS BIGINT)) AS event_time,
           TIMESTAMPTZ '${LAST} 23:59:59+00' AS received_at,
-          NULL::VARCHAR AS properties, NULL::VARCHAR AS context, 1 AS key_version, NULL::VARCHAR AS flags,
+          NULL::VARCHAR AS properties, NULL::VARCHAR AS context, 1 AS key_version, NULL::VARCHAR AS flags, NULL::VARCHAR AS channel,
           'bench' AS project
         FROM range(${EVENTS}) t(i)
       )

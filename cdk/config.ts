@@ -1,4 +1,5 @@
 import type { Node } from 'constructs';
+import { parseCorsPolicy } from '../lib/ingest/cors.js';
 
 /** The StarRocks cluster the warehouse jobs drive (the stack does not create one). */
 export interface StarRocksSettings {
@@ -23,7 +24,7 @@ export interface VpcSettings {
 
 /** Everything the app reads from CDK context (`cdk deploy -c key=value` or cdk.json), with defaults. */
 export interface TallySettings {
-  /** Origins allowed to call the ingest API from browsers. @default [] (no CORS) */
+  /** Browser origins allowed on the collection routes. @default [] (any origin: write keys are public in a page) */
   allowedOrigins: string[];
   /** Requests per second and burst of the HTTP API's default route settings. @default 1000 / 2000 */
   throttleRate: number;
@@ -71,6 +72,17 @@ function list(node: Node, key: string): string[] {
     .filter(Boolean);
 }
 
+/** `tally:allowedOrigins`, each checked as the collector will read it. */
+function origins(node: Node): string[] {
+  const value = list(node, 'allowedOrigins');
+  try {
+    parseCorsPolicy(value.join(','));
+  } catch (error) {
+    throw new SettingsError(`context tally:allowedOrigins: ${(error as Error).message}`);
+  }
+  return value;
+}
+
 function text(node: Node, key: string): string | undefined {
   const raw = get(node, key);
   return raw === undefined || raw === '' ? undefined : String(raw);
@@ -84,7 +96,7 @@ export function readSettings(node: Node): TallySettings {
     throw new SettingsError('context tally:starrocksSecretArn is required when tally:starrocksHost is set');
   const vpcId = text(node, 'vpcId');
   return {
-    allowedOrigins: list(node, 'allowedOrigins'),
+    allowedOrigins: origins(node),
     throttleRate: int(node, 'throttleRate', 1000, 1, 100_000),
     throttleBurst: int(node, 'throttleBurst', 2000, 1, 100_000),
     batchSize: int(node, 'batchSize', 10_000, 1, 10_000),

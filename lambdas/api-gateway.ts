@@ -10,5 +10,6 @@ export function lowerCaseHeaders(event: APIGatewayProxyEventV2): Record<string, 
 
 /** An API answer as API Gateway's HTTP API (payload 2.0) takes it. */
 export function toProxyResult(response: ApiResponse): APIGatewayProxyStructuredResultV2 {
-  return { statusCode: response.status, headers: response.headers, body: JSON.stringify(response.body) };
+  const body = response.body === null || response.body === undefined ? '' : JSON.stringify(response.body);
+  return { statusCode: response.status, headers: response.headers, body };
 }

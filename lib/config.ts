@@ -1,5 +1,6 @@
 import { ConfigError } from './errors.js';
 import type { ProjectKey } from './ingest/auth.js';
+import { type CorsPolicy, parseCorsPolicy } from './ingest/cors.js';
 import type { HashKey } from './ingest/pseudonymize.js';
 import type { StreamRef } from './stream/kinesis.js';
 
@@ -90,6 +91,18 @@ export function readLakeBucket(env: Env): string {
     throw new ConfigError('TALLY_LAKE_BUCKET', `is not a valid bucket name: ${bucket.slice(0, 70)}`);
   }
   return bucket;
+}
+
+/**
+ * `TALLY_ALLOWED_ORIGINS`: the browser origins allowed on the collection routes, comma-separated
+ * (`https://app.example.com,https://www.example.com`); unset or `*`: any origin.
+ */
+export function readCorsPolicy(env: Env): CorsPolicy {
+  try {
+    return parseCorsPolicy(env.TALLY_ALLOWED_ORIGINS);
+  } catch (error) {
+    throw new ConfigError('TALLY_ALLOWED_ORIGINS', (error as Error).message);
+  }
 }
 
 /** `AWS_ENDPOINT_URL`: set only against emulators (fauxqs, kinesis-local, LocalStack). */

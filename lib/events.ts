@@ -27,6 +27,8 @@ export interface LakeEvent {
   keyVersion: number;
   /** Comma-separated markers of corrections made at collection (e.g. `future_clamped`). */
   flags: string | null;
+  /** Where the event came from as the SDK says it (RudderStack's `channel`: web, server, mobile...). */
+  channel: string | null;
 }
 
 /** Where a bad row was found. */

@@ -124,7 +124,11 @@ async function sql(args: string[]): Promise<void> {
 async function rollup(args: string[]): Promise<void> {
   const full = args.includes('--full');
   try {
-    const response = await fetch(`${serverUrl()}/local/rollup`, { method: 'POST' });
+    const response = await fetch(`${serverUrl()}/local/rollup`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
     const body = (await response.json()) as {
       manifests: number;
       stats: { daysRecomputed: number; windowsRecomputed: number };

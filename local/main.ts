@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { readCorsPolicy } from '../lib/config.js';
 import { consoleLogger } from './logger.js';
 import { startPipeline } from './pipeline.js';
 
@@ -12,7 +13,8 @@ async function main(): Promise<void> {
   }
   const logger = consoleLogger();
   logger.info('starting tally', { dataDir });
-  const pipeline = await startPipeline({ dataDir, port, logger });
+  const cors = readCorsPolicy(process.env);
+  const pipeline = await startPipeline({ dataDir, port, logger, cors });
   const writeKey = pipeline.writeKeys.default;
   console.log('');
   console.log(`Tally is collecting on ${pipeline.url}  (lake: ${pipeline.lakeRoot})`);

@@ -5,6 +5,7 @@ import { createLakeWriterHandler } from '../lambdas/lake-writer/handler.js';
 import { createMetricsHandler } from '../lambdas/metrics/handler.js';
 import { readKeyRing, writeKeyRing } from '../lib/ingest/auth.js';
 import type { CollectDeps } from '../lib/ingest/collect.js';
+import type { CorsPolicy } from '../lib/ingest/cors.js';
 import { FsObjectStore } from '../lib/lake/fs-store.js';
 import type { ObjectStore } from '../lib/lake/store.js';
 import type { Logger } from '../lib/log.js';
@@ -35,6 +36,8 @@ export interface PipelineOptions {
   batchSize?: number;
   /** @default 1000 */
   batchingWindowMs?: number;
+  /** Browser origins allowed on the collection routes. @default any origin */
+  cors?: CorsPolicy;
   /** Retry settings of the collector's PutRecords (tests shorten them). */
   put?: PutOptions;
   /** Wraps the stream writer (tests inject PutRecords failures here). */
@@ -87,6 +90,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     hashKey: secrets.hashKey,
     stream: options.wrapWriter ? options.wrapWriter(writer) : writer,
     put: options.put,
+    cors: options.cors,
   };
   const collectHandler = createCollectHandler(collectDeps, logger);
   const poller = new LocalPoller(

@@ -107,11 +107,38 @@ export async function serveHandler(
   };
 }
 
+const LOOPBACK_HOST = /^(127\.0\.0\.1|localhost|\[::1\])(:\d{1,5})?$/i;
+
+/**
+ * Why a request to a `/local/` route is refused, or null. Those routes change the data dir, so
+ * no web page may reach them: they take only `application/json` (which a cross-origin page cannot
+ * send without a preflight, and preflights of these routes are never approved), only a loopback
+ * `Host` (no DNS rebinding), and no `Origin` or `Sec-Fetch-Site` that says another site sent it.
+ */
+export function localRouteRefusal(event: APIGatewayProxyEventV2): string | null {
+  const headers = event.headers ?? {};
+  const host = headers.host ?? '';
+  if (!LOOPBACK_HOST.test(host)) return `host ${JSON.stringify(host).slice(0, 80)} is not a loopback address`;
+  const origin = headers.origin;
+  if (origin !== undefined && origin !== `http://${host}`) {
+    return `requests from origin ${JSON.stringify(origin).slice(0, 80)} are refused`;
+  }
+  const site = headers['sec-fetch-site'];
+  if (site !== undefined && site !== 'same-origin' && site !== 'none') {
+    return `${JSON.stringify(site).slice(0, 40)} requests are refused`;
+  }
+  const mediaType = (headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  if (mediaType !== 'application/json') {
+    return `content-type must be application/json, got ${JSON.stringify(headers['content-type'] ?? '(none)').slice(0, 60)}`;
+  }
+  return null;
+}
+
 /**
  * The local server's routes: the metrics API; two routes that exist only on this server, which
  * listens on 127.0.0.1: `POST /local/rollup` (runs a rollup now) and `POST /local/projects`
- * (`{"project": "name"}`: creates a project and answers its keys, once); everything else goes to
- * the collector, as API Gateway routes it on AWS.
+ * (`{"project": "name"}`: creates a project and answers its keys, once), both refused to web pages
+ * (`localRouteRefusal`); everything else goes to the collector, as API Gateway routes it on AWS.
  */
 export function localRouter(
   collect: HttpHandler,
@@ -122,6 +149,10 @@ export function localRouter(
   return async (event) => {
     const post = event.requestContext.http.method === 'POST';
     if (metrics && isMetricsPath(event.rawPath)) return metrics(event);
+    if (event.rawPath.startsWith('/local/')) {
+      const refusal = localRouteRefusal(event);
+      if (refusal !== null) return toProxyResult(errorResponse(403, 'cross_site_refused', refusal));
+    }
     if (warehouse && post && event.rawPath === '/local/rollup')
       return toProxyResult(jsonResponse(await warehouse.rollupNow()));
     if (post && event.rawPath === '/local/projects') {

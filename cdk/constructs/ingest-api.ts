@@ -1,13 +1,13 @@
-import { type CfnStage, CorsHttpMethod, HttpApi, HttpMethod } from 'aws-cdk-lib/aws-apigatewayv2';
+import { type CfnStage, HttpApi, HttpMethod } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
-import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import type { IFunction, Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { ROUTES } from '../../lib/ingest/collect.js';
+import { collectorRoutes } from '../../lib/ingest/routes.js';
 
 export interface IngestApiProps {
-  collect: IFunction;
-  /** Origins allowed from browsers; empty: no CORS headers at all. */
+  collect: LambdaFunction;
+  /** Browser origins allowed on the collection routes; empty: any origin (write keys are public in a page). */
   allowedOrigins: string[];
   throttleRate: number;
   throttleBurst: number;
@@ -15,9 +15,11 @@ export interface IngestApiProps {
 }
 
 /**
- * The HTTP API: Segment's routes to the collect function, CORS limited to an allow-list, default
- * route throttling and JSON access logs. Authentication is the write key, checked in the function
- * (Segment's protocol), so the routes carry no API Gateway authorizer.
+ * The HTTP API: every route the Segment and RudderStack SDKs use, and an `OPTIONS` route beside
+ * each, to the collect function; default route throttling and JSON access logs. CORS is answered
+ * by the collect function, not by the API's CORS setting: that setting would apply to every route
+ * and open the read-key route to any origin too. Authentication is the write key, checked in the
+ * function (Segment's protocol), so the routes carry no API Gateway authorizer.
  */
 export class IngestApi extends Construct {
   readonly api: HttpApi;
@@ -26,19 +28,12 @@ export class IngestApi extends Construct {
     super(scope, id);
     this.api = new HttpApi(this, 'Api', {
       description: 'Tally: Segment-compatible collection API and the active-users API',
-      ...(props.allowedOrigins.length > 0
-        ? {
-            corsPreflight: {
-              allowOrigins: props.allowedOrigins,
-              allowMethods: [CorsHttpMethod.POST, CorsHttpMethod.GET],
-              allowHeaders: ['content-type', 'authorization', 'content-encoding'],
-            },
-          }
-        : {}),
     });
+    props.collect.addEnvironment('TALLY_ALLOWED_ORIGINS', props.allowedOrigins.join(',') || '*');
     const integration = new HttpLambdaIntegration('Collect', props.collect);
-    for (const path of Object.keys(ROUTES))
-      this.api.addRoutes({ path, methods: [HttpMethod.POST], integration });
+    for (const { path, method } of collectorRoutes()) {
+      this.api.addRoutes({ path, methods: [HttpMethod[method], HttpMethod.OPTIONS], integration });
+    }
     const accessLogs = new LogGroup(this, 'AccessLogs', { retention: props.logRetention });
     const stage = this.api.defaultStage?.node.defaultChild as CfnStage;
     stage.defaultRouteSettings = {

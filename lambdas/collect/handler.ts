@@ -1,8 +1,9 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { readEndpoint, readHashKey, readProjects, readStreamRef } from '../../lib/config.js';
+import { readCorsPolicy, readEndpoint, readHashKey, readProjects, readStreamRef } from '../../lib/config.js';
 import { errorResponse } from '../../lib/http.js';
 import { writeKeyRing } from '../../lib/ingest/auth.js';
 import { type CollectDeps, type CollectRequest, collect } from '../../lib/ingest/collect.js';
+import { ANY_ORIGIN, corsHeaders } from '../../lib/ingest/cors.js';
 import type { Logger } from '../../lib/log.js';
 import { KinesisStreamWriter } from '../../lib/stream/kinesis.js';
 import { lowerCaseHeaders, toProxyResult } from '../api-gateway.js';
@@ -19,6 +20,7 @@ function toRequest(event: APIGatewayProxyEventV2): CollectRequest {
     method: event.requestContext.http.method,
     path: event.rawPath,
     headers: lowerCaseHeaders(event),
+    query: event.queryStringParameters ?? {},
     body: Buffer.from(body, event.isBase64Encoded ? 'base64' : 'utf8'),
     receivedAt: event.requestContext.timeEpoch,
   };
@@ -27,15 +29,17 @@ function toRequest(event: APIGatewayProxyEventV2): CollectRequest {
 /** The collect handler over the given dependencies (the local server passes its own). */
 export function createCollectHandler(deps: CollectDeps, logger: Logger): CollectHandler {
   return async (event) => {
+    const request = toRequest(event);
     try {
-      const { response, stats } = await collect(toRequest(event), deps);
+      const { response, stats } = await collect(request, deps);
       const level = response.status >= 500 ? 'error' : 'info';
       logger[level]('collect', { path: event.rawPath, status: response.status, ...stats });
       return toProxyResult(response);
     } catch (error) {
       logger.error('collect failed', { path: event.rawPath, error: (error as Error).message });
+      const cors = corsHeaders(request.headers.origin, deps.cors ?? ANY_ORIGIN);
       return toProxyResult(
-        errorResponse(500, 'internal_error', 'the request could not be processed; retry later'),
+        errorResponse(500, 'internal_error', 'the request could not be processed; retry later', cors),
       );
     }
   };
@@ -48,6 +52,7 @@ const fromEnv = onColdStart(async () => {
       writeKeys: writeKeyRing(readProjects(env)),
       hashKey: readHashKey(env),
       stream: new KinesisStreamWriter(kinesisClient(readEndpoint(env)), readStreamRef(env)),
+      cors: readCorsPolicy(env),
     },
     lambdaLogger('collect'),
   );

@@ -11,12 +11,28 @@ export class RequestError extends TallyError {
   }
 }
 
-const ACCEPTED_MEDIA_TYPES = new Set(['application/json', 'text/plain']);
+/**
+ * Media types whose bodies are read as JSON. `text/plain` is what `sendBeacon` and analytics.js
+ * send (no preflight); `application/x-www-form-urlencoded` is how rudder-sdk-node labels its gzip
+ * JSON; no content type at all is what `sendBeacon` sends for a Blob without a type.
+ */
+const ACCEPTED_MEDIA_TYPES = new Set([
+  'application/json',
+  'text/plain',
+  'application/x-www-form-urlencoded',
+  '',
+]);
+
+/** The first two bytes of every gzip stream (RFC 1952); no JSON text starts with them. */
+function isGzip(body: Buffer): boolean {
+  return body.length >= 2 && body[0] === 0x1f && body[1] === 0x8b;
+}
 
 /**
- * Turns a request body into JSON: checks the media type (`text/plain` is what `sendBeacon`
- * sends), inflates gzip with the decompressed size capped (a gzip bomb stops at the cap), and
- * enforces the 500 KB request limit before any event is looked at.
+ * Turns a request body into JSON: checks the media type, inflates gzip with the decompressed
+ * size capped (a gzip bomb stops at the cap), and enforces the 500 KB request limit before any
+ * event is looked at. A body is inflated when it says `Content-Encoding: gzip`, or when it starts
+ * with gzip's magic bytes whatever it is labelled (a JSON body never does).
  */
 export function parseBody(headers: Record<string, string | undefined>, body: Buffer): unknown {
   const contentType = headers['content-type'];
@@ -25,10 +41,11 @@ export function parseBody(headers: Record<string, string | undefined>, body: Buf
     throw new RequestError(
       415,
       'unsupported_media_type',
-      `content-type must be application/json or text/plain, got ${JSON.stringify(contentType ?? '(none)').slice(0, 80)}`,
+      `content-type must be application/json, text/plain or application/x-www-form-urlencoded holding JSON, got ${JSON.stringify(contentType ?? '(none)').slice(0, 80)}`,
     );
   }
-  const encoding = (headers['content-encoding'] ?? '').trim().toLowerCase();
+  const declared = (headers['content-encoding'] ?? '').trim().toLowerCase();
+  const encoding = declared === '' && isGzip(body) ? 'gzip' : declared;
   if (encoding !== '' && encoding !== 'identity' && encoding !== 'gzip') {
     throw new RequestError(
       415,
@@ -63,10 +80,11 @@ export function parseBody(headers: Record<string, string | undefined>, body: Buf
   try {
     return JSON.parse(text);
   } catch (error) {
+    const form = mediaType === 'application/x-www-form-urlencoded' ? ' (form bodies must hold JSON)' : '';
     throw new RequestError(
       400,
       'invalid_json',
-      `the body is not valid JSON: ${(error as Error).message.slice(0, 120)}`,
+      `the body is not valid JSON${form}: ${(error as Error).message.slice(0, 120)}`,
     );
   }
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { EventType } from '../events.js';
-import { type ApiResponse, errorResponse } from '../http.js';
+import { type ApiResponse, errorResponse, jsonResponse } from '../http.js';
 import { encodeRecords, type StreamItem } from '../stream/codec.js';
 import {
   type PutOptions,
@@ -11,8 +11,10 @@ import {
 } from '../stream/producer.js';
 import { type KeyRing, writeKeyFromAuthorization } from './auth.js';
 import { parseBody, RequestError } from './body.js';
+import { ANY_ORIGIN, type CorsPolicy, corsHeaders, originAllowed, preflight } from './cors.js';
 import type { HashKey } from './pseudonymize.js';
 import { isPlainObject } from './redact.js';
+import { methodOf, routeOf } from './routes.js';
 import { parseTimestamp } from './skew.js';
 import { validateEvent } from './validate.js';
 
@@ -22,6 +24,8 @@ export interface CollectRequest {
   path: string;
   /** Lower-cased header names. */
   headers: Record<string, string | undefined>;
+  /** Decoded query parameters (a beacon's `writeKey`). */
+  query?: Record<string, string | undefined>;
   body: Buffer;
   receivedAt: number;
 }
@@ -34,6 +38,8 @@ export interface CollectDeps {
   hashKey: HashKey;
   stream: StreamWriter;
   put?: PutOptions;
+  /** Browser origins allowed on the collection routes. @default any origin */
+  cors?: CorsPolicy;
 }
 
 /** One refused event, as listed in a 200 response. */
@@ -52,22 +58,15 @@ export interface CollectStats {
   records: number;
 }
 
-/** Segment's routes and the type each implies (`batch` carries its own). */
-export const ROUTES: Readonly<Record<string, EventType | 'batch'>> = {
-  '/v1/batch': 'batch',
-  '/v1/import': 'batch',
-  '/v1/track': 'track',
-  '/v1/identify': 'identify',
-  '/v1/page': 'page',
-  '/v1/screen': 'screen',
-  '/v1/group': 'group',
-  '/v1/alias': 'alias',
-};
+/** What every event of a batch inherits from the batch. */
+interface BatchEnvelope {
+  events: unknown[];
+  batchSentAt: number | null;
+  /** Batch-level `context` (Segment's batch API): merged into each event's, the event's keys win. */
+  batchContext: Record<string, unknown> | null;
+}
 
-function eventsOf(
-  body: unknown,
-  route: EventType | 'batch',
-): { events: unknown[]; batchSentAt: number | null } {
+function eventsOf(body: unknown, type: EventType | 'batch'): BatchEnvelope {
   if (!isPlainObject(body)) {
     throw new RequestError(
       400,
@@ -75,7 +74,7 @@ function eventsOf(
       `the body must be a JSON object, got ${Array.isArray(body) ? 'array' : typeof body}`,
     );
   }
-  if (route !== 'batch') return { events: [body], batchSentAt: null };
+  if (type !== 'batch') return { events: [body], batchSentAt: null, batchContext: null };
   if (!Array.isArray(body.batch)) {
     throw new RequestError(
       400,
@@ -94,108 +93,157 @@ function eventsOf(
       );
     }
   }
-  return { events: body.batch, batchSentAt };
+  let batchContext: Record<string, unknown> | null = null;
+  if (body.context !== undefined && body.context !== null) {
+    if (!isPlainObject(body.context)) {
+      throw new RequestError(
+        400,
+        'invalid_context',
+        `the batch's "context" must be an object, got ${Array.isArray(body.context) ? 'array' : typeof body.context}`,
+      );
+    }
+    batchContext = body.context;
+  }
+  return { events: body.batch, batchSentAt, batchContext };
 }
+
+/** An event with the batch's context under its own (top-level keys: the event's win). */
+function withBatchContext(raw: unknown, batchContext: Record<string, unknown> | null): unknown {
+  if (batchContext === null || !isPlainObject(raw)) return raw;
+  const own = raw.context;
+  if (own === undefined || own === null) return { ...raw, context: batchContext };
+  // A malformed event context stays as it is, and is refused with the event.
+  return isPlainObject(own) ? { ...raw, context: { ...batchContext, ...own } } : raw;
+}
+
+/** The write key: the HTTP Basic username, else `writeKey` in the body, else in the query (beacons). */
+function writeKeyOf(req: CollectRequest, body: unknown): string | null {
+  const fromBody = isPlainObject(body) && typeof body.writeKey === 'string' ? body.writeKey : null;
+  const fromQuery = req.query?.writeKey;
+  return (
+    writeKeyFromAuthorization(req.headers.authorization) ??
+    (fromBody || null) ??
+    (typeof fromQuery === 'string' && fromQuery !== '' ? fromQuery : null)
+  );
+}
+
+const MISSING_KEY =
+  'missing write key: send it as the HTTP Basic username, as "writeKey" in the body or as ?writeKey=';
 
 /**
  * The collector: Segment HTTP Tracking API in, stream records out. Whole-request problems
  * (size, media type, JSON, key) get a 4xx and nothing is written; a bad event inside a good
  * request becomes a bad row on the stream and is listed in the response; nothing is
- * acknowledged before the stream has every record (503 + Retry-After otherwise).
+ * acknowledged before the stream has every record (503 + Retry-After otherwise). Every answer
+ * carries the CORS headers of the request's origin, and `OPTIONS` preflights are answered here
+ * (on AWS too), so the read-key routes on the same API stay closed to other origins.
  */
 export async function collect(
   req: CollectRequest,
   deps: CollectDeps,
 ): Promise<{ response: CollectResponse; stats: CollectStats }> {
   const stats: CollectStats = { project: null, accepted: 0, rejected: 0, records: 0 };
-  const route = ROUTES[req.path.replace(/\/+$/, '')];
-  if (route === undefined)
-    return {
-      response: errorResponse(404, 'not_found', `no route ${JSON.stringify(req.path).slice(0, 80)}`),
-      stats,
-    };
-  if (req.method !== 'POST') {
-    return {
-      response: errorResponse(405, 'method_not_allowed', `${req.path} takes POST, got ${req.method}`, {
-        allow: 'POST',
-      }),
-      stats,
-    };
+  const policy = deps.cors ?? ANY_ORIGIN;
+  const origin = req.headers.origin;
+  if (!originAllowed(origin, policy)) {
+    const message = `origin ${JSON.stringify(origin).slice(0, 100)} may not send events here`;
+    return { response: errorResponse(403, 'origin_not_allowed', message), stats };
+  }
+  const response = await answer(req, deps, stats);
+  return {
+    response: { ...response, headers: { ...response.headers, ...corsHeaders(origin, policy) } },
+    stats,
+  };
+}
+
+async function answer(req: CollectRequest, deps: CollectDeps, stats: CollectStats): Promise<CollectResponse> {
+  const route = routeOf(req.path);
+  if (route === null)
+    return errorResponse(404, 'not_found', `no route ${JSON.stringify(req.path).slice(0, 80)}`);
+  const method = methodOf(route);
+  if (req.method === 'OPTIONS') return preflight(req.headers, `${method}, OPTIONS`, deps.cors ?? ANY_ORIGIN);
+  if (req.method !== method) {
+    return errorResponse(405, 'method_not_allowed', `${req.path} takes ${method}, got ${req.method}`, {
+      allow: `${method}, OPTIONS`,
+    });
   }
   try {
-    const body = parseBody(req.headers, req.body);
-    const writeKey =
-      writeKeyFromAuthorization(req.headers.authorization) ??
-      (isPlainObject(body) && typeof body.writeKey === 'string' ? body.writeKey : null);
-    if (writeKey === null) {
-      return {
-        response: errorResponse(
-          401,
-          'unauthorized',
-          'missing write key: send it as the HTTP Basic username or as "writeKey"',
-        ),
-        stats,
-      };
-    }
-    const project = deps.writeKeys.projectOf(writeKey);
-    if (project === null) return { response: errorResponse(401, 'unauthorized', 'unknown write key'), stats };
-    stats.project = project;
-    const { events, batchSentAt } = eventsOf(body, route);
-    const ctx = {
-      project,
-      key: deps.hashKey,
-      receivedAt: req.receivedAt,
-      batchSentAt,
-      routeType: route === 'batch' ? null : route,
-    };
-    const items: StreamItem[] = [];
-    const rejected: RejectedEvent[] = [];
-    events.forEach((raw, index) => {
-      const result = validateEvent(raw, ctx);
-      if (result.ok) {
-        items.push({ kind: 'event', event: result.event });
-      } else {
-        items.push({ kind: 'bad', badRow: result.badRow });
-        rejected.push({
-          index,
-          messageId: result.badRow.eventId,
-          code: result.badRow.reason,
-          message: result.badRow.message,
-        });
-      }
-    });
-    stats.accepted = items.length - rejected.length;
-    stats.rejected = rejected.length;
-    const records = encodeRecords(items);
-    stats.records = records.length;
-    await putAll(
-      deps.stream,
-      records.map((data) => ({ data, partitionKey: randomUUID() })),
-      deps.put,
-    );
-    const first = rejected[0];
-    if (route !== 'batch' && first !== undefined) {
-      return { response: errorResponse(400, first.code, first.message), stats };
-    }
-    return {
-      response: {
-        status: 200,
-        headers: { 'content-type': 'application/json' },
-        body: rejected.length > 0 ? { success: true, rejected } : { success: true },
-      },
-      stats,
-    };
+    if (route.kind === 'telemetry') return jsonResponse({ success: true });
+    if (route.kind === 'source_config') return sourceConfig(req, deps);
+    return await collectEvents(req, route.type, deps, stats);
   } catch (e) {
-    if (e instanceof RequestError) return { response: errorResponse(e.status, e.code, e.message), stats };
+    if (e instanceof RequestError) return errorResponse(e.status, e.code, e.message);
     if (e instanceof StreamUnavailableError) {
       stats.accepted = 0;
-      return {
-        response: errorResponse(503, e.code, `${e.message}; nothing was accepted, retry later`, {
-          'retry-after': String(RETRY_AFTER_SECONDS),
-        }),
-        stats,
-      };
+      return errorResponse(503, e.code, `${e.message}; nothing was accepted, retry later`, {
+        'retry-after': String(RETRY_AFTER_SECONDS),
+      });
     }
     throw e;
   }
+}
+
+/**
+ * RudderStack's browser SDK loads a source configuration before it sends an event: Tally answers
+ * one with no destinations, so `configUrl` can point at Tally itself.
+ */
+function sourceConfig(req: CollectRequest, deps: CollectDeps): CollectResponse {
+  const writeKey = writeKeyOf(req, null);
+  if (writeKey === null) return errorResponse(401, 'unauthorized', MISSING_KEY);
+  const project = deps.writeKeys.projectOf(writeKey);
+  if (project === null) return errorResponse(401, 'unauthorized', 'unknown write key');
+  return jsonResponse({
+    isHosted: false,
+    source: { id: project, name: project, enabled: true, workspaceId: 'tally', config: {}, destinations: [] },
+  });
+}
+
+async function collectEvents(
+  req: CollectRequest,
+  type: EventType | 'batch',
+  deps: CollectDeps,
+  stats: CollectStats,
+): Promise<CollectResponse> {
+  const body = parseBody(req.headers, req.body);
+  const writeKey = writeKeyOf(req, body);
+  if (writeKey === null) return errorResponse(401, 'unauthorized', MISSING_KEY);
+  const project = deps.writeKeys.projectOf(writeKey);
+  if (project === null) return errorResponse(401, 'unauthorized', 'unknown write key');
+  stats.project = project;
+  const { events, batchSentAt, batchContext } = eventsOf(body, type);
+  const ctx = {
+    project,
+    key: deps.hashKey,
+    receivedAt: req.receivedAt,
+    batchSentAt,
+    routeType: type === 'batch' ? null : type,
+  };
+  const items: StreamItem[] = [];
+  const rejected: RejectedEvent[] = [];
+  events.forEach((raw, index) => {
+    const result = validateEvent(withBatchContext(raw, batchContext), ctx);
+    if (result.ok) {
+      items.push({ kind: 'event', event: result.event });
+    } else {
+      items.push({ kind: 'bad', badRow: result.badRow });
+      rejected.push({
+        index,
+        messageId: result.badRow.eventId,
+        code: result.badRow.reason,
+        message: result.badRow.message,
+      });
+    }
+  });
+  stats.accepted = items.length - rejected.length;
+  stats.rejected = rejected.length;
+  const records = encodeRecords(items);
+  stats.records = records.length;
+  await putAll(
+    deps.stream,
+    records.map((data) => ({ data, partitionKey: randomUUID() })),
+    deps.put,
+  );
+  const first = rejected[0];
+  if (type !== 'batch' && first !== undefined) return errorResponse(400, first.code, first.message);
+  return jsonResponse(rejected.length > 0 ? { success: true, rejected } : { success: true });
 }

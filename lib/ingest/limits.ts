@@ -10,6 +10,8 @@ export const MAX_FUTURE_SKEW_MS = 23 * 60 * 60 * 1000;
 export const MAX_EVENT_DEPTH = 64;
 /** Longest `userId` / `anonymousId` accepted. */
 export const MAX_ID_LENGTH = 1024;
+/** Longest `channel` kept. */
+export const MAX_CHANNEL_LENGTH = 64;
 /** Longest event name kept. */
 export const MAX_EVENT_NAME_LENGTH = 512;
 /** How much of a bad event's (redacted) payload is kept in its bad row. */

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { type BadRow, type EventType, isEventType, type LakeEvent } from '../events.js';
 import {
+  MAX_CHANNEL_LENGTH,
   MAX_EVENT_BYTES,
   MAX_EVENT_DEPTH,
   MAX_EVENT_NAME_LENGTH,
@@ -150,6 +151,15 @@ function messageId(raw: Record<string, unknown>, project: string): string {
   return value;
 }
 
+/** RudderStack's `channel` (web, server, mobile, sources...), kept as a column. */
+function channelOf(raw: Record<string, unknown>): string | null {
+  const value = raw.channel;
+  if (value === undefined || value === null || value === '') return null;
+  if (typeof value !== 'string')
+    throw new Reject('invalid_channel', `channel must be a string, got ${typeof value}`);
+  return value.slice(0, MAX_CHANNEL_LENGTH);
+}
+
 function requiredString(raw: Record<string, unknown>, field: string, type: EventType): void {
   const value = raw[field];
   if ((typeof value !== 'string' || value === '') && typeof value !== 'number') {
@@ -197,7 +207,10 @@ function normalize(raw: unknown, ctx: RequestContext): LakeEvent {
   if (type === 'group') requiredString(raw, 'groupId', type);
   const event = eventName(raw, type);
   const eventId = messageId(raw, ctx.project);
-  const timestamp = optionalTime(raw, 'timestamp');
+  // Segment's `timestamp`, else RudderStack's `originalTimestamp` (the device's time of the call):
+  // the same skew rule applies to either.
+  const originalTimestamp = optionalTime(raw, 'originalTimestamp');
+  const timestamp = optionalTime(raw, 'timestamp') ?? originalTimestamp;
   const sentAt = optionalTime(raw, 'sentAt') ?? ctx.batchSentAt;
   const { eventTime, clamped } = correctEventTime(ctx.receivedAt, timestamp, sentAt);
   if (eventTime < 0)
@@ -221,6 +234,7 @@ function normalize(raw: unknown, ctx: RequestContext): LakeEvent {
     context,
     keyVersion: ctx.key.version,
     flags: clamped ? 'future_clamped' : null,
+    channel: channelOf(raw),
   };
 }
 

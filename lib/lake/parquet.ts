@@ -32,6 +32,7 @@ export const EVENTS_SCHEMA = new Schema([
   new Field('context', new Utf8(), true),
   new Field('key_version', new Int32(), false),
   new Field('flags', new Utf8(), true),
+  new Field('channel', new Utf8(), true),
 ]);
 
 function validity(isNull: (i: number) => boolean, n: number): { nullBitmap?: Uint8Array; nullCount: number } {
@@ -110,6 +111,7 @@ export function eventsTable(events: readonly LakeEvent[]): Table {
       nullCount: 0,
     }),
     utf8(events.map((e) => e.flags)),
+    utf8(events.map((e) => e.channel)),
   ];
   const struct = makeData({ type: new Struct(EVENTS_SCHEMA.fields), length: n, children, nullCount: 0 });
   return new Table([new RecordBatch(EVENTS_SCHEMA, struct)]);

@@ -9,7 +9,8 @@ import { PROJECT_ID_PATTERN } from '../ingest/limits.js';
  *   bytes 1..   gzip of UTF-8 text lines:
  *     an event is three lines:
  *       {"k":"e","project","event_id","type","event","user_hash","anonymous_hash","event_time",
- *        "received_at","key_version","flags"}      (hashes as decimal strings, times epoch ms)
+ *        "received_at","key_version","flags","channel"}  (hashes as decimal strings, times epoch ms;
+ *        "channel" may be absent in records written before it existed: read as null)
  *       the properties as JSON text, or an empty line for none
  *       the context as JSON text, or an empty line for none
  *     a bad row is one line:
@@ -41,7 +42,8 @@ function eventLines(e: LakeEvent): string {
     `,"user_hash":${e.userHash === null ? 'null' : `"${e.userHash}"`}` +
     `,"anonymous_hash":${e.anonymousHash === null ? 'null' : `"${e.anonymousHash}"`}` +
     `,"event_time":${e.eventTime},"received_at":${e.receivedAt}` +
-    `,"key_version":${e.keyVersion},"flags":${e.flags === null ? 'null' : quote(e.flags)}}` +
+    `,"key_version":${e.keyVersion},"flags":${e.flags === null ? 'null' : quote(e.flags)}` +
+    `,"channel":${e.channel === null ? 'null' : quote(e.channel)}}` +
     `\n${e.properties ?? ''}\n${e.context ?? ''}`
   );
 }
@@ -121,6 +123,8 @@ function toEvent(
   if (!time(o.received_at)) return 'received_at';
   if (typeof o.key_version !== 'number' || !Number.isInteger(o.key_version)) return 'key_version';
   if (!strOrNull(o.flags)) return 'flags';
+  const channel = o.channel ?? null;
+  if (!strOrNull(channel)) return 'channel';
   return {
     project: o.project,
     eventId: o.event_id,
@@ -134,6 +138,7 @@ function toEvent(
     context,
     keyVersion: o.key_version,
     flags: o.flags,
+    channel,
   };
 }
 

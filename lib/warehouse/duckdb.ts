@@ -50,7 +50,7 @@ const READ_SLACK_MS = 5_000;
 const EMPTY_EVENTS = `SELECT NULL::VARCHAR AS event_id, NULL::VARCHAR AS type, NULL::VARCHAR AS event,
   NULL::BIGINT AS user_hash, NULL::BIGINT AS anonymous_hash, NULL::TIMESTAMPTZ AS event_time,
   NULL::TIMESTAMPTZ AS received_at, NULL::VARCHAR AS properties, NULL::VARCHAR AS context,
-  NULL::INTEGER AS key_version, NULL::VARCHAR AS flags, NULL::VARCHAR AS project, NULL::DATE AS dt WHERE false`;
+  NULL::INTEGER AS key_version, NULL::VARCHAR AS flags, NULL::VARCHAR AS channel, NULL::VARCHAR AS project, NULL::DATE AS dt WHERE false`;
 
 /** A project id or date, checked before it is written into SQL as a literal. */
 function literal(value: string, kind: 'project' | 'date'): string {

@@ -15,6 +15,7 @@ export const GLUE_EVENT_COLUMNS = [
   { Name: 'context', Type: 'string' },
   { Name: 'key_version', Type: 'int' },
   { Name: 'flags', Type: 'string' },
+  { Name: 'channel', Type: 'string' },
 ];
 
 export const PARQUET_STORAGE = {

@@ -129,7 +129,11 @@ async function settle(url: string, timeoutMs: number, showProgress: boolean): Pr
     if (Date.now() > deadline)
       throw new DemoError(`the pipeline did not settle within ${timeoutMs / 1000} s`);
     await new Promise((resolve) => setTimeout(resolve, 1000));
-    const { status, body } = await request(`${url}/local/rollup`, { method: 'POST' });
+    const { status, body } = await request(`${url}/local/rollup`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
     if (status !== 200) throw new DemoError(`rollup failed: ${status} ${JSON.stringify(body).slice(0, 200)}`);
     manifests += body.manifests;
     quiet = body.manifests === 0 ? quiet + 1 : 0;

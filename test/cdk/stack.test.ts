@@ -197,30 +197,45 @@ describe('the stream and the API', () => {
     });
   });
 
-  it('routes the Segment paths and the active-users path, throttled, with CORS from the allow-list', () => {
+  it('routes every SDK path with an OPTIONS route beside it, and the active-users path, throttled', () => {
     const routes = Object.values(withWarehouse.template.findResources('AWS::ApiGatewayV2::Route')).map(
       (r) => (r as { Properties: { RouteKey: string } }).Properties.RouteKey,
     );
+    const posts = [
+      ...['alias', 'batch', 'group', 'identify', 'import', 'page', 'screen', 'track', 'm'],
+      ...['t', 'i', 'p', 's', 'g', 'a', 'b'],
+    ].map((r) => `/v1/${r}`);
+    const paths = [...posts, '/beacon/v1/batch'];
     expect(routes.sort()).toEqual(
       [
         'GET /v1/projects/{project}/active-users',
-        ...['alias', 'batch', 'group', 'identify', 'import', 'page', 'screen', 'track'].map(
-          (r) => `POST /v1/${r}`,
-        ),
+        'GET /sourceConfig',
+        'OPTIONS /sourceConfig',
+        ...paths.map((p) => `POST ${p}`),
+        ...paths.map((p) => `OPTIONS ${p}`),
       ].sort(),
     );
     withWarehouse.template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
       DefaultRouteSettings: { ThrottlingRateLimit: 1000, ThrottlingBurstLimit: 2000 },
     });
-    withWarehouse.template.hasResourceProperties('AWS::ApiGatewayV2::Api', {
-      CorsConfiguration: Match.objectLike({ AllowOrigins: ['https://app.example.com'] }),
+  });
+
+  it("leaves CORS to the collect function, so the API's setting does not open the read-key route", () => {
+    for (const s of [withWarehouse, ingestOnly]) {
+      s.template.hasResourceProperties('AWS::ApiGatewayV2::Api', { CorsConfiguration: Match.absent() });
+    }
+    withWarehouse.template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ TALLY_ALLOWED_ORIGINS: 'https://app.example.com' }) },
+    });
+    ingestOnly.template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ TALLY_ALLOWED_ORIGINS: '*' }) },
     });
   });
 
-  it('sends no CORS headers without an allow-list', () => {
-    ingestOnly.template.hasResourceProperties('AWS::ApiGatewayV2::Api', {
-      CorsConfiguration: Match.absent(),
-    });
+  it('refuses an allow-list entry that is not an origin', () => {
+    expect(() => synth({ 'tally:allowedOrigins': 'https://ok.example.com,not an origin' })).toThrow(
+      /tally:allowedOrigins.*not an origin/,
+    );
   });
 });
 

@@ -19,6 +19,7 @@ export interface LakeRow {
   context: string | null;
   key_version: number;
   flags: string | null;
+  channel: string | null;
   file: string;
 }
 
@@ -31,7 +32,7 @@ export async function readLakeDir(root: string): Promise<LakeRow[]> {
     const reader = await db.runAndReadAll(`
       SELECT project, CAST(dt AS VARCHAR) AS dt, event_id, type, event, user_hash, anonymous_hash,
              epoch_ms(event_time) AS event_time_ms, epoch_ms(received_at) AS received_at_ms,
-             properties, context, key_version, flags, filename AS file,
+             properties, context, key_version, flags, channel, filename AS file,
              typeof(event_time) AS time_type, typeof(user_hash) AS hash_type
       FROM read_parquet('${glob}', hive_partitioning = true, filename = true)
       ORDER BY event_id`);

@@ -16,6 +16,7 @@ export function lakeEvent(over: Partial<LakeEvent> = {}): LakeEvent {
     context: null,
     keyVersion: 1,
     flags: null,
+    channel: null,
     ...over,
   };
 }
@@ -40,5 +41,6 @@ export const lakeEventArb: fc.Arbitrary<LakeEvent> = fc
     context: fc.option(jsonObject, { nil: null }),
     keyVersion: fc.integer({ min: 1, max: 1000 }),
     flags: fc.option(fc.constant('future_clamped'), { nil: null }),
+    channel: fc.option(fc.string({ maxLength: 64 }), { nil: null }),
   })
   .map((e) => e as LakeEvent);

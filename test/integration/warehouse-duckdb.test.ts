@@ -83,6 +83,7 @@ const eventArb = fc
       context: null,
       keyVersion: 1,
       flags: null,
+      channel: null,
     };
     return { event, wave: r.wave };
   });

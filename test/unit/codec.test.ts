@@ -33,6 +33,32 @@ describe('record codec', () => {
     );
   });
 
+  it('reads records written before the channel field existed, with a null channel', () => {
+    // Arrange: a record as the previous collector wrote it, "channel" absent from the header.
+    const header = JSON.stringify({
+      k: 'e',
+      project: 'shop',
+      event_id: 'old-1',
+      type: 'track',
+      event: 'E',
+      user_hash: '5',
+      anonymous_hash: null,
+      event_time: 1,
+      received_at: 2,
+      key_version: 1,
+      flags: null,
+    });
+    const record = Buffer.concat([Buffer.of(1), gzipSync(`${header}\n{}\n`)]);
+
+    // Act
+    const { items } = decodeRecord(record);
+
+    // Assert
+    expect(items).toMatchObject([
+      { kind: 'event', event: { eventId: 'old-1', channel: null, properties: '{}' } },
+    ]);
+  });
+
   it('splits into records of at most 1 MiB', () => {
     const items: StreamItem[] = Array.from({ length: 200 }, (_, i) => ({
       kind: 'event',
