@@ -60,6 +60,8 @@ export interface Pipeline {
   created: boolean;
   lakeRoot: string | null;
   streamArn: string;
+  /** What the collect handler runs on (tests put another HTTP front on the same stream). */
+  collectDeps: CollectDeps;
   stop(): Promise<void>;
 }
 
@@ -148,6 +150,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     created: secrets.created,
     lakeRoot,
     streamArn,
+    collectDeps,
     async stop() {
       if (stopped) return;
       stopped = true;

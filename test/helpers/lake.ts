@@ -50,3 +50,23 @@ export async function waitForLake(
   );
   return rows;
 }
+
+/** Waits until the lake holds at least `count` distinct event ids among the rows `match` picks, and returns those rows. */
+export async function waitForRows(
+  store: ObjectStore,
+  match: (row: LakeRow) => boolean,
+  count: number,
+  timeoutMs = 30_000,
+): Promise<LakeRow[]> {
+  let rows: LakeRow[] = [];
+  await waitFor(
+    `${count} matching events in the lake`,
+    async () => {
+      rows = (await readLakeStore(store)).filter(match);
+      return new Set(rows.map((r) => r.event_id)).size >= count;
+    },
+    timeoutMs,
+    250,
+  );
+  return rows;
+}

@@ -1,0 +1,250 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createCollectHandler } from '../../lambdas/collect/handler.js';
+import { utcDate } from '../../lib/events.js';
+import { parseCorsPolicy } from '../../lib/ingest/cors.js';
+import { FsObjectStore } from '../../lib/lake/fs-store.js';
+import { silentLogger } from '../../lib/log.js';
+import { type Pipeline, startPipeline } from '../../local/pipeline.js';
+import { serveHandler } from '../../local/server.js';
+import {
+  bundleBrowserSdks,
+  launchChromium,
+  type PageTrouble,
+  serveSite,
+  watchPage,
+} from '../helpers/browser.js';
+import { synth } from '../helpers/cdk.js';
+import type { LakeRow } from '../helpers/duckdb.js';
+import { environmentOf, httpApiStandIn } from '../helpers/http-api-standin.js';
+import { expectedHash, localHmacKey, waitForRows } from '../helpers/lake.js';
+
+/**
+ * The browser SDKs, unchanged and with their default options, in headless Chromium on a page of
+ * another origin than the collector: once through `npm start`'s server, once through a stand-in
+ * of the HTTP API exactly as the synthesized CDK template declares its routes and CORS.
+ */
+
+let dataDir: string;
+let pipeline: Pipeline;
+let browser: Browser;
+let site: { origin: string; close(): Promise<void> };
+let standIn: { url: string; close(): Promise<void> };
+let secret: Buffer;
+let runs = 0;
+
+beforeAll(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), 'tally-browser-'));
+  pipeline = await startPipeline({
+    dataDir,
+    port: 0,
+    logger: silentLogger,
+    batchingWindowMs: 200,
+    rollupIntervalMs: 0,
+  });
+  secret = await localHmacKey(dataDir);
+  const { template } = synth();
+  const cors = parseCorsPolicy(environmentOf(template, 'Collect').TALLY_ALLOWED_ORIGINS);
+  const collect = createCollectHandler({ ...pipeline.collectDeps, cors }, silentLogger);
+  standIn = await serveHandler(httpApiStandIn(template, { Collect: collect }), 0);
+  site = await serveSite(await bundleBrowserSdks());
+  browser = await launchChromium();
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await site?.close();
+  await standIn?.close();
+  await pipeline?.stop();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+/** A fresh page of the site, and what goes wrong on it. */
+async function openSite(collectorUrl: string) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const trouble = watchPage(page, collectorUrl);
+  await page.goto(`${site.origin}/`);
+  return { page, trouble, close: () => context.close() };
+}
+
+/** A user id no other test uses, and the hashes its events carry (the alias adds a second id). */
+function newUser() {
+  const userId = `browser-user-${++runs}-${Date.now()}`;
+  const aliasId = `${userId}-new`;
+  const hashes = new Set([expectedHash(secret, 'default', userId), expectedHash(secret, 'default', aliasId)]);
+  return { userId, aliasId, match: (r: LakeRow) => r.user_hash !== null && hashes.has(r.user_hash) };
+}
+
+/** The checks every delivery ends with: the events in the lake, typed, on their UTC day, nothing refused. */
+function expectDelivered(rows: LakeRow[], types: string[], sentFrom: number, trouble: PageTrouble): void {
+  expect(trouble.failedRequests).toEqual([]);
+  const byId = new Map(rows.map((r) => [r.event_id, r]));
+  const delivered = [...byId.values()];
+  expect(delivered.map((r) => r.type).sort()).toEqual([...types].sort());
+  for (const r of delivered) {
+    expect(r.event_time_ms).toBeGreaterThanOrEqual(sentFrom - 5_000);
+    expect(r.event_time_ms).toBeLessThanOrEqual(Date.now());
+    expect(r.dt).toBe(utcDate(r.event_time_ms));
+    expect(r.user_hash).not.toBeNull();
+  }
+  expect(delivered.filter((r) => r.type === 'track').map((r) => r.event)).toContain('Order Completed');
+  expect(delivered.find((r) => r.type === 'page')?.event).toBe('Pricing');
+  // Traits (an email here) never reach the lake.
+  expect(JSON.stringify(delivered, (_, v) => (typeof v === 'bigint' ? String(v) : v))).not.toContain(
+    'ada@example.com',
+  );
+}
+
+const SIX_TYPES = ['identify', 'track', 'page', 'screen', 'group', 'alias'];
+const lake = () => new FsObjectStore(join(dataDir, 'lake'));
+
+const fronts: Array<[string, () => string]> = [
+  ['npm start', () => pipeline.url],
+  ['the HTTP API of the synthesized template', () => standIn.url],
+];
+
+describe.each(fronts)('browser SDKs through %s', (_, collectorUrl) => {
+  it.each([
+    ['standard', false],
+    ['batching', true],
+  ])('@segment/analytics-next (%s delivery) delivers six events of six types', async (_, batching) => {
+    // Arrange
+    const url = collectorUrl();
+    const user = newUser();
+    const { page, trouble, close } = await openSite(url);
+    const sentFrom = Date.now();
+
+    // Act
+    await page.evaluate(
+      async ({ writeKey, apiHost, batching, userId, aliasId }) => {
+        const segment = {
+          apiKey: writeKey,
+          apiHost,
+          protocol: 'http',
+          ...(batching
+            ? { deliveryStrategy: { strategy: 'batching', config: { size: 6, timeout: 500 } } }
+            : {}),
+        };
+        // biome-ignore lint/suspicious/noExplicitAny: the SDK's global, set by the bundle
+        const [analytics] = await (window as any).AnalyticsBrowser.load({
+          writeKey,
+          cdnSettings: { integrations: { 'Segment.io': segment } },
+        });
+        await analytics.identify(userId, { email: 'ada@example.com' });
+        await analytics.track('Order Completed', { total: 30 });
+        await analytics.page('Docs', 'Pricing', { plan: 'pro' });
+        await analytics.screen('Home');
+        await analytics.group('acme', { name: 'Acme' });
+        await analytics.alias(aliasId, userId);
+      },
+      {
+        writeKey: pipeline.writeKeys.default!,
+        apiHost: `${new URL(url).host}/v1`,
+        batching,
+        userId: user.userId,
+        aliasId: user.aliasId,
+      },
+    );
+    const rows = await waitForRows(lake(), user.match, 6);
+    await close();
+
+    // Assert
+    expectDelivered(rows, SIX_TYPES, sentFrom, trouble);
+    const routes = batching ? ['POST /v1/b'] : ['t', 'i', 'p', 's', 'g', 'a'].map((r) => `POST /v1/${r}`);
+    expect(new Set(trouble.sent)).toEqual(new Set(routes));
+  });
+
+  it.each([
+    ['XHR', false],
+    ['beacon', true],
+  ])('@rudderstack/analytics-js (%s) delivers six events of its five types', async (_, useBeacon) => {
+    // Arrange
+    const url = collectorUrl();
+    const user = newUser();
+    const { page, trouble, close } = await openSite(url);
+    const sentFrom = Date.now();
+
+    // Act
+    await page.evaluate(
+      async ({ writeKey, url, useBeacon, userId, aliasId }) => {
+        // biome-ignore lint/suspicious/noExplicitAny: the SDK's global, set by the bundle
+        const rudder = new (window as any).RudderAnalytics();
+        await new Promise<void>((resolve) => {
+          rudder.load(writeKey, url, {
+            configUrl: `${url}/sourceConfig`,
+            useBeacon,
+            beaconQueueOptions: { flushQueueInterval: 500 },
+            onLoaded: () => resolve(),
+          });
+        });
+        rudder.identify(userId, { email: 'ada@example.com' });
+        rudder.track('Order Completed', { total: 30 });
+        rudder.page('Docs', 'Pricing', { plan: 'pro' });
+        rudder.group('acme', { name: 'Acme' });
+        rudder.track('Checkout Started');
+        rudder.alias(aliasId, userId);
+      },
+      { writeKey: pipeline.writeKeys.default!, url, useBeacon, userId: user.userId, aliasId: user.aliasId },
+    );
+    const rows = await waitForRows(lake(), user.match, 6);
+    await close();
+
+    // Assert
+    expectDelivered(rows, ['identify', 'track', 'page', 'group', 'track', 'alias'], sentFrom, trouble);
+    expect(new Set(rows.map((r) => r.channel))).toEqual(new Set(['web']));
+    const routes = useBeacon
+      ? ['POST /beacon/v1/batch']
+      : ['identify', 'track', 'page', 'group', 'alias'].map((r) => `POST /v1/${r}`);
+    expect(new Set(trouble.sent)).toEqual(new Set(['GET /sourceConfig', ...routes]));
+  });
+
+  it.each([
+    ['an application/json Blob (preflighted)', 'json'],
+    ['a string (text/plain)', 'text'],
+  ])('navigator.sendBeacon with %s delivers six events', async (_, kind) => {
+    // Arrange
+    const url = collectorUrl();
+    const user = newUser();
+    const { page, trouble, close } = await openSite(url);
+    const sentFrom = Date.now();
+
+    // Act
+    const queued = await page.evaluate(
+      ({ writeKey, url, kind, userId, aliasId, types }) => {
+        const now = new Date().toISOString();
+        const batch = types.map((type, i) => ({
+          type,
+          messageId: `${userId}-${i}`,
+          userId: type === 'alias' ? aliasId : userId,
+          previousId: userId,
+          groupId: 'acme',
+          event: 'Order Completed',
+          name: 'Pricing',
+          traits: { email: 'ada@example.com' },
+          timestamp: now,
+        }));
+        const body = JSON.stringify({ batch, sentAt: now });
+        const data = kind === 'json' ? new Blob([body], { type: 'application/json' }) : body;
+        return navigator.sendBeacon(`${url}/v1/batch?writeKey=${encodeURIComponent(writeKey)}`, data);
+      },
+      {
+        writeKey: pipeline.writeKeys.default!,
+        url,
+        kind,
+        types: SIX_TYPES,
+        userId: user.userId,
+        aliasId: user.aliasId,
+      },
+    );
+    const rows = await waitForRows(lake(), user.match, 6);
+    await close();
+
+    // Assert
+    expect(queued).toBe(true);
+    expectDelivered(rows, SIX_TYPES, sentFrom, trouble);
+  });
+});
