@@ -1,0 +1,115 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import RudderAnalytics from '@rudderstack/rudder-sdk-node';
+import { Analytics } from '@segment/analytics-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { utcDate } from '../../lib/events.js';
+import { FsObjectStore } from '../../lib/lake/fs-store.js';
+import { silentLogger } from '../../lib/log.js';
+import { type Pipeline, startPipeline } from '../../local/pipeline.js';
+import type { LakeRow } from '../helpers/duckdb.js';
+import { expectedHash, localHmacKey, waitForRows } from '../helpers/lake.js';
+
+let dataDir: string;
+let pipeline: Pipeline;
+let secret: Buffer;
+
+beforeAll(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), 'tally-node-sdks-'));
+  pipeline = await startPipeline({
+    dataDir,
+    port: 0,
+    logger: silentLogger,
+    batchingWindowMs: 200,
+    rollupIntervalMs: 0,
+  });
+  secret = await localHmacKey(dataDir);
+});
+afterAll(async () => {
+  await pipeline?.stop();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+const lake = () => new FsObjectStore(join(dataDir, 'lake'));
+const SIX_TYPES = ['alias', 'group', 'identify', 'page', 'screen', 'track'];
+
+function userOf(name: string) {
+  const userId = `${name}-${Date.now()}`;
+  const aliasId = `${userId}-new`;
+  const hashes = new Set([expectedHash(secret, 'default', userId), expectedHash(secret, 'default', aliasId)]);
+  return { userId, aliasId, match: (r: LakeRow) => r.user_hash !== null && hashes.has(r.user_hash) };
+}
+
+describe('the Node SDKs with their default options', () => {
+  it('@rudderstack/rudder-sdk-node (gzip labelled as a form) delivers six events of six types', async () => {
+    // Arrange
+    const rudder = new RudderAnalytics(pipeline.writeKeys.default!, {
+      dataPlaneUrl: pipeline.url,
+      logLevel: 'error',
+    });
+    const { userId, aliasId, match } = userOf('rudder-node');
+    const sentFrom = Date.now();
+
+    // Act
+    rudder.identify({ userId, traits: { email: 'grace@example.com' } });
+    rudder.track({ userId, event: 'Order Completed', properties: { total: 30 } });
+    rudder.page({ userId, name: 'Pricing', properties: { plan: 'pro' } });
+    rudder.screen({ userId, name: 'Home' });
+    rudder.group({ userId, groupId: 'acme', traits: { name: 'Acme' } });
+    rudder.alias({ userId: aliasId, previousId: userId });
+    await rudder.flush();
+    const rows = await waitForRows(lake(), match, 6);
+
+    // Assert
+    expect(rows.map((r) => r.type).sort()).toEqual(SIX_TYPES);
+    for (const r of rows) {
+      expect(r.event_time_ms).toBeGreaterThanOrEqual(sentFrom - 5_000);
+      expect(r.dt).toBe(utcDate(r.event_time_ms));
+      expect(r.channel).toBe('server');
+    }
+    expect(JSON.stringify(rows, (_, v) => (typeof v === 'bigint' ? String(v) : v))).not.toContain(
+      'grace@example.com',
+    );
+  });
+
+  it('@rudderstack/rudder-sdk-node: an event queued three days ago lands on its own day', async () => {
+    // Arrange: RudderStack stamps originalTimestamp when the call is made; sentAt when it is sent.
+    const rudder = new RudderAnalytics(pipeline.writeKeys.default!, {
+      dataPlaneUrl: pipeline.url,
+      logLevel: 'error',
+    });
+    const { userId, match } = userOf('rudder-offline');
+    const queuedAt = new Date(Date.now() - 3 * 86_400_000);
+
+    // Act
+    // The library keeps an originalTimestamp it is given (its types do not list it).
+    rudder.track({ userId, event: 'Offline Read', ...({ originalTimestamp: queuedAt } as object) });
+    await rudder.flush();
+    const [row] = await waitForRows(lake(), match, 1);
+
+    // Assert
+    expect(Math.abs(row!.event_time_ms - queuedAt.getTime())).toBeLessThan(5_000);
+    expect(row!.dt).toBe(utcDate(queuedAt.getTime()));
+  });
+
+  it('@segment/analytics-node delivers six events of six types', async () => {
+    // Arrange
+    const analytics = new Analytics({ writeKey: pipeline.writeKeys.default!, host: pipeline.url });
+    const { userId, aliasId, match } = userOf('segment-node');
+
+    // Act
+    analytics.identify({ userId, traits: { email: 'grace@example.com' } });
+    analytics.track({ userId, event: 'Order Completed' });
+    analytics.page({ userId, name: 'Pricing' });
+    analytics.screen({ userId, name: 'Home' });
+    analytics.group({ userId, groupId: 'acme' });
+    analytics.alias({ userId: aliasId, previousId: userId });
+    await analytics.closeAndFlush({ timeout: 20_000 });
+    const rows = await waitForRows(lake(), match, 6);
+
+    // Assert
+    expect(rows.map((r) => r.type).sort()).toEqual(SIX_TYPES);
+    for (const r of rows) expect(r.dt).toBe(utcDate(r.event_time_ms));
+  });
+});
