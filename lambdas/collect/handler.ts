@@ -6,7 +6,13 @@ import { type CollectDeps, type CollectRequest, collect } from '../../lib/ingest
 import { ANY_ORIGIN, corsHeaders } from '../../lib/ingest/cors.js';
 import type { Logger } from '../../lib/log.js';
 import { KinesisStreamWriter } from '../../lib/stream/kinesis.js';
-import { lowerCaseHeaders, toProxyResult } from '../api-gateway.js';
+import {
+  lowerCaseHeaders,
+  NOT_AN_HTTP_REQUEST,
+  type RequestLine,
+  requestLineOf,
+  toProxyResult,
+} from '../api-gateway.js';
 import { kinesisClient } from '../aws.js';
 import { onColdStart } from '../cold-start.js';
 import { lambdaLogger } from '../logger.js';
@@ -14,29 +20,31 @@ import { withSecrets } from '../secrets.js';
 
 export type CollectHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
 
-function toRequest(event: APIGatewayProxyEventV2): CollectRequest {
+function toRequest(event: APIGatewayProxyEventV2, line: RequestLine): CollectRequest {
   const body = event.body ?? '';
   return {
-    method: event.requestContext.http.method,
-    path: event.rawPath,
+    method: line.method,
+    path: line.path,
     headers: lowerCaseHeaders(event),
     query: event.queryStringParameters ?? {},
     body: Buffer.from(body, event.isBase64Encoded ? 'base64' : 'utf8'),
-    receivedAt: event.requestContext.timeEpoch,
+    receivedAt: line.receivedAt,
   };
 }
 
 /** The collect handler over the given dependencies (the local server passes its own). */
 export function createCollectHandler(deps: CollectDeps, logger: Logger): CollectHandler {
   return async (event) => {
-    const request = toRequest(event);
+    const line = requestLineOf(event);
+    if (line === null) return toProxyResult(NOT_AN_HTTP_REQUEST);
+    const request = toRequest(event, line);
     try {
       const { response, stats } = await collect(request, deps);
       const level = response.status >= 500 ? 'error' : 'info';
-      logger[level]('collect', { path: event.rawPath, status: response.status, ...stats });
+      logger[level]('collect', { path: line.path, status: response.status, ...stats });
       return toProxyResult(response);
     } catch (error) {
-      logger.error('collect failed', { path: event.rawPath, error: (error as Error).message });
+      logger.error('collect failed', { path: line.path, error: (error as Error).message });
       const cors = corsHeaders(request.headers.origin, deps.cors ?? ANY_ORIGIN);
       return toProxyResult(
         errorResponse(500, 'internal_error', 'the request could not be processed; retry later', cors),

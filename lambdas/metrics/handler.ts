@@ -4,7 +4,7 @@ import { errorResponse } from '../../lib/http.js';
 import { readKeyRing } from '../../lib/ingest/auth.js';
 import type { Logger } from '../../lib/log.js';
 import { activeUsersApi, type MetricsDeps } from '../../lib/warehouse/metrics-api.js';
-import { lowerCaseHeaders, toProxyResult } from '../api-gateway.js';
+import { lowerCaseHeaders, NOT_AN_HTTP_REQUEST, requestLineOf, toProxyResult } from '../api-gateway.js';
 import { onColdStart } from '../cold-start.js';
 import { lambdaLogger } from '../logger.js';
 import { withSecrets } from '../secrets.js';
@@ -15,21 +15,23 @@ export type MetricsHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatew
 /** The active-users API over the given warehouse (StarRocks on AWS, DuckDB locally). */
 export function createMetricsHandler(deps: MetricsDeps, logger: Logger): MetricsHandler {
   return async (event) => {
+    const line = requestLineOf(event);
+    if (line === null) return toProxyResult(NOT_AN_HTTP_REQUEST);
     try {
       const response = await activeUsersApi(
         {
-          method: event.requestContext.http.method,
-          path: event.rawPath,
+          method: line.method,
+          path: line.path,
           headers: lowerCaseHeaders(event),
           query: event.queryStringParameters ?? {},
-          now: new Date(event.requestContext.timeEpoch),
+          now: new Date(line.receivedAt),
         },
         deps,
       );
-      logger.info('active-users', { path: event.rawPath, status: response.status });
+      logger.info('active-users', { path: line.path, status: response.status });
       return toProxyResult(response);
     } catch (error) {
-      logger.error('active-users failed', { path: event.rawPath, error: (error as Error).message });
+      logger.error('active-users failed', { path: line.path, error: (error as Error).message });
       return toProxyResult(
         errorResponse(503, 'warehouse_unavailable', 'the warehouse did not answer; retry later', {
           'retry-after': '5',

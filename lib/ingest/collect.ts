@@ -42,6 +42,9 @@ export interface CollectDeps {
   cors?: CorsPolicy;
 }
 
+/** How many refused events a 200 response lists (all are counted in `rejectedCount` and kept as bad rows). */
+export const MAX_REJECTIONS_LISTED = 100;
+
 /** One refused event, as listed in a 200 response. */
 export interface RejectedEvent {
   index: number;
@@ -245,5 +248,11 @@ async function collectEvents(
   );
   const first = rejected[0];
   if (type !== 'batch' && first !== undefined) return errorResponse(400, first.code, first.message);
-  return jsonResponse(rejected.length > 0 ? { success: true, rejected } : { success: true });
+  if (rejected.length === 0) return jsonResponse({ success: true });
+  // Bounded: a 500 KB body of tiny invalid items would otherwise answer tens of MB.
+  return jsonResponse({
+    success: true,
+    rejected: rejected.slice(0, MAX_REJECTIONS_LISTED),
+    rejectedCount: rejected.length,
+  });
 }

@@ -1,3 +1,4 @@
+import { wellFormed } from '../text.js';
 import { BAD_PAYLOAD_BYTES } from './limits.js';
 
 /** Top-level fields that may hold a raw identity or personal data. */
@@ -26,8 +27,10 @@ export function truncateUtf8(text: string, maxBytes: number): string {
 }
 
 /**
- * The excerpt of a bad event that its bad row keeps: identities, traits and the IP replaced,
- * then truncated. Enough to see what was wrong, never enough to identify a person.
+ * The excerpt of a bad event that its bad row keeps: identities, traits and the IP replaced, a
+ * `context` that is not an object (whatever it holds: an array of objects with an IP, a string)
+ * replaced whole, then truncated and made well-formed. Enough to see what was wrong, never
+ * enough to identify a person.
  */
 export function redactedExcerpt(raw: unknown): string {
   let value = raw;
@@ -35,7 +38,7 @@ export function redactedExcerpt(raw: unknown): string {
     value = Object.fromEntries(
       Object.entries(raw).map(([key, v]) => {
         if (IDENTITY_FIELDS.has(key)) return [key, '[redacted]'];
-        if (key === 'context' && isPlainObject(v)) return [key, stripContext(v)];
+        if (key === 'context') return [key, isPlainObject(v) ? stripContext(v) : '[redacted]'];
         return [key, v];
       }),
     );
@@ -46,5 +49,5 @@ export function redactedExcerpt(raw: unknown): string {
   } catch {
     text = '[unserializable]';
   }
-  return truncateUtf8(text, BAD_PAYLOAD_BYTES);
+  return truncateUtf8(wellFormed(text), BAD_PAYLOAD_BYTES);
 }

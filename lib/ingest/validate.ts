@@ -1,5 +1,6 @@
-import { createHash } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import { type BadRow, type EventType, isEventType, type LakeEvent } from '../events.js';
+import { codePointLength, truncateCodePoints, wellFormed } from '../text.js';
 import {
   MAX_CHANNEL_LENGTH,
   MAX_EVENT_BYTES,
@@ -33,14 +34,44 @@ class Reject {
   ) {}
 }
 
-/** True when `value` nests deeper than `max` levels (recursion is bounded by `max`). */
-function depthExceeds(value: object, max: number): boolean {
-  if (max === 0) return true;
+/** Where in an event a value sits, for messages: `properties.items[2].price`. */
+function pathOf(keys: readonly string[]): string {
+  return keys.reduce((p, k) => (/^\d+$/.test(k) ? `${p}[${k}]` : p === '' ? k : `${p}.${k}`), '');
+}
+
+/**
+ * One walk over an event (recursion bounded by `max`) for what it must not hold: nesting deeper
+ * than `max`; text with a lone surrogate (no UTF-8 form: readers would see U+FFFD or refuse the
+ * file); numbers JSON.parse could not keep exactly (beyond the double range, which parse turns into
+ * Infinity and stringify into null, or integers beyond 2^53, whose last digits parse changed).
+ */
+function inspect(value: object, max: number, keys: string[] = []): Reject | null {
+  if (max === 0) return new Reject('too_deep', `the event nests deeper than ${MAX_EVENT_DEPTH} levels`);
   for (const key in value) {
     const child = (value as Record<string, unknown>)[key];
-    if (typeof child === 'object' && child !== null && depthExceeds(child, max - 1)) return true;
+    if (typeof child === 'string') {
+      if (!child.isWellFormed()) return loneSurrogate([...keys, key]);
+    } else if (typeof child === 'number') {
+      if (!Number.isFinite(child) || (Number.isInteger(child) && !Number.isSafeInteger(child))) {
+        return new Reject(
+          'invalid_number',
+          `${pathOf([...keys, key])} is a number JSON cannot carry exactly (beyond ±2^53 or the double range): send it as a string`,
+        );
+      }
+    } else if (typeof child === 'object' && child !== null) {
+      const found = inspect(child, max - 1, [...keys, key]);
+      if (found) return found;
+    }
+    if (!key.isWellFormed()) return loneSurrogate([...keys, key]);
   }
-  return false;
+  return null;
+}
+
+function loneSurrogate(keys: string[]): Reject {
+  return new Reject(
+    'invalid_text',
+    `${wellFormed(pathOf(keys))} holds a lone UTF-16 surrogate, which has no UTF-8 form`,
+  );
 }
 
 /** An upper bound of the JSON length of a value: a string's characters may each escape to 6. */
@@ -90,10 +121,10 @@ function optionalId(raw: Record<string, unknown>, field: string): string | null 
   if (typeof value === 'number' && Number.isFinite(value)) return String(value);
   if (typeof value !== 'string')
     throw new Reject('invalid_identity', `${field} must be a string, got ${typeof value}`);
-  if (value.length > MAX_ID_LENGTH) {
+  if (value.length > MAX_ID_LENGTH && codePointLength(value) > MAX_ID_LENGTH) {
     throw new Reject(
       'invalid_identity',
-      `${field} is ${value.length} characters, over the limit of ${MAX_ID_LENGTH}`,
+      `${field} is ${codePointLength(value)} characters, over the limit of ${MAX_ID_LENGTH}`,
     );
   }
   return value;
@@ -133,20 +164,25 @@ function eventName(raw: Record<string, unknown>, type: EventType): string | null
   return value.slice(0, MAX_EVENT_NAME_LENGTH);
 }
 
-function messageId(raw: Record<string, unknown>, project: string): string {
+function messageId(raw: Record<string, unknown>, ctx: RequestContext): string {
   const value = raw.messageId;
   if (value === undefined || value === null || value === '') {
-    // Deterministic, so an SDK resending the same body produces the same id (and one row).
-    const json = JSON.stringify(raw);
-    return `gen-${createHash('sha256').update(project).update('\0').update(json).digest('hex').slice(0, 32)}`;
+    // Deterministic, so an SDK resending the same body produces the same id (and one row); keyed
+    // like the identity hashes, so nobody holding the lake can confirm a guessed raw userId by
+    // hashing a guessed event.
+    const mac = createHmac('sha256', ctx.key.secret).update(`${ctx.project}\0m\0${JSON.stringify(raw)}`);
+    return `gen-${mac.digest('hex').slice(0, 32)}`;
   }
   if (typeof value !== 'string')
     throw new Reject('invalid_message_id', `messageId must be a string, got ${typeof value}`);
   if (value.length > MAX_MESSAGE_ID_LENGTH) {
-    throw new Reject(
-      'invalid_message_id',
-      `messageId is ${value.length} characters, over the limit of ${MAX_MESSAGE_ID_LENGTH}`,
-    );
+    const characters = codePointLength(value);
+    if (characters > MAX_MESSAGE_ID_LENGTH) {
+      throw new Reject(
+        'invalid_message_id',
+        `messageId is ${characters} characters, over the limit of ${MAX_MESSAGE_ID_LENGTH}`,
+      );
+    }
   }
   return value;
 }
@@ -177,9 +213,8 @@ function normalize(raw: unknown, ctx: RequestContext): LakeEvent {
       `an event must be a JSON object, got ${Array.isArray(raw) ? 'array' : typeof raw}`,
     );
   }
-  if (depthExceeds(raw, MAX_EVENT_DEPTH)) {
-    throw new Reject('too_deep', `the event nests deeper than ${MAX_EVENT_DEPTH} levels`);
-  }
+  const flaw = inspect(raw, MAX_EVENT_DEPTH);
+  if (flaw) throw flaw;
   const rawProperties = optionalObject(raw, 'properties');
   const rawContext = optionalObject(raw, 'context');
   const propertiesJson = rawProperties === null ? undefined : JSON.stringify(rawProperties);
@@ -206,7 +241,7 @@ function normalize(raw: unknown, ctx: RequestContext): LakeEvent {
   if (type === 'alias') requiredString(raw, 'previousId', type);
   if (type === 'group') requiredString(raw, 'groupId', type);
   const event = eventName(raw, type);
-  const eventId = messageId(raw, ctx.project);
+  const eventId = messageId(raw, ctx);
   // Segment's `timestamp`, else RudderStack's `originalTimestamp` (the device's time of the call):
   // the same skew rule applies to either.
   const originalTimestamp = optionalTime(raw, 'originalTimestamp');
@@ -252,7 +287,7 @@ export function validateEvent(raw: unknown, ctx: RequestContext): EventResult {
         : new Reject('invalid_event', `the event could not be read: ${String(error).slice(0, 80)}`);
     const id =
       isPlainObject(raw) && typeof raw.messageId === 'string'
-        ? raw.messageId.slice(0, MAX_MESSAGE_ID_LENGTH)
+        ? wellFormed(truncateCodePoints(raw.messageId, MAX_MESSAGE_ID_LENGTH))
         : null;
     return {
       ok: false,
@@ -260,7 +295,7 @@ export function validateEvent(raw: unknown, ctx: RequestContext): EventResult {
         project: ctx.project,
         stage: 'collect',
         reason: rejection.reason,
-        message: rejection.message,
+        message: wellFormed(rejection.message),
         receivedAt: ctx.receivedAt,
         eventId: id,
         payload: redactedExcerpt(raw),

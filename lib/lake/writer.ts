@@ -1,6 +1,7 @@
 import { gzipSync } from 'node:zlib';
 import { type BadRow, type LakeEvent, utcDate } from '../events.js';
 import { CodecError, decodeRecord } from '../stream/codec.js';
+import { wellFormed } from '../text.js';
 import { badKey, batchId, eventsKey, manifestKey } from './keys.js';
 import { encodeManifest, type Manifest } from './manifest.js';
 import { eventsToParquet } from './parquet.js';
@@ -46,10 +47,10 @@ function badRowLine(b: BadRow): string {
     project: b.project,
     stage: b.stage,
     reason: b.reason,
-    message: b.message,
+    message: wellFormed(b.message),
     received_at: new Date(b.receivedAt).toISOString(),
-    event_id: b.eventId,
-    payload: b.payload,
+    event_id: b.eventId === null ? null : wellFormed(b.eventId),
+    payload: b.payload === null ? null : wellFormed(b.payload),
   });
 }
 

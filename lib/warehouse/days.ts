@@ -18,7 +18,8 @@ export class DateError extends TallyError {}
 /** Epoch day number of a `YYYY-MM-DD` date; throws DateError naming the value when it is not one. */
 export function dayNumber(dt: string): number {
   const m = DATE.exec(dt);
-  const ms = m ? Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])) : Number.NaN;
+  // Not Date.UTC: it reads years 0-99 as 1900-1999.
+  const ms = m ? new Date(0).setUTCFullYear(Number(m[1]), Number(m[2]) - 1, Number(m[3])) : Number.NaN;
   if (!m || Number.isNaN(ms) || new Date(ms).toISOString().slice(0, 10) !== dt) {
     throw new DateError(
       'invalid_date',

@@ -76,7 +76,7 @@ describe('the 32 KB event limit', () => {
           context: {
             b,
             ...(ip === null ? {} : { ip }),
-            ...(traits ? { traits: { email: a.slice(0, 50) } } : {}),
+            ...(traits ? { traits: { email: [...a].slice(0, 50).join('') } } : {}),
           },
         };
         const d = deps();

@@ -139,6 +139,7 @@ describe('collect: events inside a valid batch', () => {
           message: expect.stringContaining('over the limit of 32768'),
         },
       ],
+      rejectedCount: 1,
     });
     const items = itemsOf(d.stream);
     expect(items.map((i) => (i.kind === 'event' ? i.event.eventId : `bad:${i.badRow.reason}`))).toEqual([
@@ -216,8 +217,10 @@ describe('collect: events inside a valid batch', () => {
     let deep = '1';
     for (let i = 0; i < 10_000; i++) deep = `[${deep}]`;
     const body = `{"batch":[
-      {"type":"track","userId":"a\\u0000b","event":"\\ud800","messageId":"h1","properties":{"__proto__":{"polluted":1},"n":1e309}},
-      {"type":"track","userId":"u","event":"deep","messageId":"h2","properties":{"d":${deep}}}
+      {"type":"track","userId":"a\\u0000b","event":"E","messageId":"h1","properties":{"__proto__":{"polluted":1},"n":1}},
+      {"type":"track","userId":"u","event":"deep","messageId":"h2","properties":{"d":${deep}}},
+      {"type":"track","userId":"u","event":"\\ud800","messageId":"h3"},
+      {"type":"track","userId":"u","event":"E","messageId":"h4","properties":{"n":1e309}}
     ]}`;
     const { response } = await collect(request('/v1/batch', body), d);
     expect(response.status).toBe(200);
@@ -225,8 +228,12 @@ describe('collect: events inside a valid batch', () => {
     const items = itemsOf(d.stream);
     expect(items[0]).toMatchObject({
       kind: 'event',
-      event: { eventId: 'h1', properties: '{"__proto__":{"polluted":1},"n":null}' },
+      event: { eventId: 'h1', properties: '{"__proto__":{"polluted":1},"n":1}' },
     });
-    expect(items[1]).toMatchObject({ kind: 'bad', badRow: { reason: 'too_deep' } });
+    expect(items.slice(1)).toMatchObject([
+      { kind: 'bad', badRow: { reason: 'too_deep' } },
+      { kind: 'bad', badRow: { reason: 'invalid_text', message: expect.stringContaining('event') } },
+      { kind: 'bad', badRow: { reason: 'invalid_number', message: expect.stringContaining('properties.n') } },
+    ]);
   });
 });
