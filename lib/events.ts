@@ -45,6 +45,12 @@ export interface BadRow {
   eventId: string | null;
   /** A truncated, redacted excerpt of the input: never a raw user id, trait or IP. */
   payload: string | null;
+  /**
+   * The pseudonyms of the event's userId and anonymousId when they could be read, as on lake
+   * rows: what lets an erasure find a person's bad rows too.
+   */
+  userHash: bigint | null;
+  anonymousHash: bigint | null;
 }
 
 const DAY_MS = 86_400_000;

@@ -4,6 +4,7 @@ import { S3ObjectStore } from '../../lib/lake/s3-store.js';
 import type { ObjectStore } from '../../lib/lake/store.js';
 import { type LakeRecord, writeBatch } from '../../lib/lake/writer.js';
 import type { Logger } from '../../lib/log.js';
+import { ErasureLog } from '../../lib/privacy/erasure.js';
 import { s3Client } from '../aws.js';
 import { onColdStart } from '../cold-start.js';
 import { lambdaLogger } from '../logger.js';
@@ -22,8 +23,9 @@ function toRecord(r: KinesisStreamRecord): LakeRecord {
 
 /** The lake writer over the given store (S3 on AWS, a directory locally). */
 export function createLakeWriterHandler(store: ObjectStore, logger: Logger): LakeWriterHandler {
+  const erasures = new ErasureLog(store);
   return async (event) => {
-    const outcome = await writeBatch(event.Records.map(toRecord), store);
+    const outcome = await writeBatch(event.Records.map(toRecord), store, { erasures });
     if (outcome.error) {
       logger.error('lake write failed, batch will be retried', {
         records: event.Records.length,
@@ -38,6 +40,7 @@ export function createLakeWriterHandler(store: ObjectStore, logger: Logger): Lak
         files: m.files.length,
         badRows: m.bad.reduce((n, b) => n + b.rows, 0),
         duplicatesInBatch: m.duplicatesInBatch,
+        erased: m.erased,
       });
     }
     return outcome.response;

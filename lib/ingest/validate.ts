@@ -273,6 +273,25 @@ function normalize(raw: unknown, ctx: RequestContext): LakeEvent {
   };
 }
 
+/** The hashes of a refused event's ids, where they are ids an accepted event could have carried. */
+function subjectHashes(
+  raw: unknown,
+  ctx: RequestContext,
+): { userHash: bigint | null; anonymousHash: bigint | null } {
+  const hashOf = (value: unknown): bigint | null => {
+    const exact =
+      typeof value === 'number' &&
+      Number.isFinite(value) &&
+      !(Number.isInteger(value) && !Number.isSafeInteger(value));
+    const id = exact ? String(value) : value;
+    return typeof id === 'string' && id !== '' && id.isWellFormed()
+      ? identityHash(ctx.key, ctx.project, id)
+      : null;
+  };
+  if (!isPlainObject(raw)) return { userHash: null, anonymousHash: null };
+  return { userHash: hashOf(raw.userId), anonymousHash: hashOf(raw.anonymousId) };
+}
+
 /**
  * Validates and normalizes one Segment event. Never throws: a bad event becomes a bad row
  * carrying the reason and a redacted excerpt, so a batch with one bad event keeps the others.
@@ -299,6 +318,7 @@ export function validateEvent(raw: unknown, ctx: RequestContext): EventResult {
         receivedAt: ctx.receivedAt,
         eventId: id,
         payload: redactedExcerpt(raw),
+        ...subjectHashes(raw, ctx),
       },
     };
   }

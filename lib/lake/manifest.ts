@@ -30,6 +30,8 @@ export interface Manifest {
   events: number;
   /** Rows with an event_id already seen earlier in the same batch (dropped from the files). */
   duplicatesInBatch: number;
+  /** Rows left out because an erasure covers them (absent in manifests written before erasure existed). */
+  erased?: number;
   files: ManifestFile[];
   bad: ManifestBadFile[];
   badReasons: Record<string, number>;

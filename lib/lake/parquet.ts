@@ -9,10 +9,17 @@ import {
   Struct,
   Table,
   TimestampMillisecond,
+  tableFromIPC,
   tableToIPC,
   Utf8,
 } from 'apache-arrow';
-import { Compression, Table as WasmTable, WriterPropertiesBuilder, writeParquet } from 'parquet-wasm/node';
+import {
+  Compression,
+  readParquet,
+  Table as WasmTable,
+  WriterPropertiesBuilder,
+  writeParquet,
+} from 'parquet-wasm/node';
 import type { LakeEvent } from '../events.js';
 
 /**
@@ -136,4 +143,51 @@ export function eventsToParquet(events: readonly LakeEvent[]): Uint8Array {
   const properties = builder.build();
   const ipc = tableToIPC(eventsTable(events), 'stream');
   return writeParquet(WasmTable.fromIPCStream(ipc), properties);
+}
+
+/**
+ * Reads an events file back into events (`project` comes from its path, as for every reader).
+ * Files written before a column existed read that column as null.
+ */
+export function parquetToEvents(bytes: Uint8Array, project: string): LakeEvent[] {
+  const table = tableFromIPC(readParquet(bytes).intoIPCStream());
+  const column = (name: string) => table.getChild(name);
+  const text = (name: string) => {
+    const c = column(name);
+    return (i: number): string | null => (c ? ((c.get(i) as string | null) ?? null) : null);
+  };
+  const big = (name: string) => {
+    const c = column(name);
+    return (i: number): bigint | null => {
+      const v = c?.get(i) as bigint | number | null | undefined;
+      return v === null || v === undefined ? null : BigInt(v);
+    };
+  };
+  const eventId = text('event_id');
+  const type = text('type');
+  const event = text('event');
+  const userHash = big('user_hash');
+  const anonymousHash = big('anonymous_hash');
+  const eventTime = big('event_time');
+  const receivedAt = big('received_at');
+  const properties = text('properties');
+  const context = text('context');
+  const keyVersion = column('key_version');
+  const flags = text('flags');
+  const channel = text('channel');
+  return Array.from({ length: table.numRows }, (_, i) => ({
+    project,
+    eventId: eventId(i) ?? '',
+    type: type(i) as LakeEvent['type'],
+    event: event(i),
+    userHash: userHash(i),
+    anonymousHash: anonymousHash(i),
+    eventTime: Number(eventTime(i)),
+    receivedAt: Number(receivedAt(i)),
+    properties: properties(i),
+    context: context(i),
+    keyVersion: Number(keyVersion?.get(i) ?? 0),
+    flags: flags(i),
+    channel: channel(i),
+  }));
 }

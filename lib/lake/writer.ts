@@ -1,5 +1,6 @@
 import { gzipSync } from 'node:zlib';
 import { type BadRow, type LakeEvent, utcDate } from '../events.js';
+import type { ErasureLog, Tombstones } from '../privacy/erasure.js';
 import { CodecError, decodeRecord } from '../stream/codec.js';
 import { wellFormed } from '../text.js';
 import { badKey, batchId, eventsKey, manifestKey } from './keys.js';
@@ -39,6 +40,8 @@ function recordBadRow(record: LakeRecord, reason: string, message: string): BadR
     receivedAt: record.arrivalMs,
     eventId: null,
     payload: Buffer.from(record.data.subarray(0, BAD_RECORD_EXCERPT)).toString('base64'),
+    userHash: null,
+    anonymousHash: null,
   };
 }
 
@@ -51,6 +54,8 @@ function badRowLine(b: BadRow): string {
     received_at: new Date(b.receivedAt).toISOString(),
     event_id: b.eventId === null ? null : wellFormed(b.eventId),
     payload: b.payload === null ? null : wellFormed(b.payload),
+    user_hash: b.userHash === null ? null : String(b.userHash),
+    anonymous_hash: b.anonymousHash === null ? null : String(b.anonymousHash),
   });
 }
 
@@ -113,13 +118,34 @@ function decodeBatch(records: readonly LakeRecord[]): {
  * fails the whole batch (its first sequence number is reported), so the retry starts at the
  * same record, writes the same keys and leaves no duplicate behind.
  */
-export async function writeBatch(records: readonly LakeRecord[], store: ObjectStore): Promise<BatchOutcome> {
+export async function writeBatch(
+  records: readonly LakeRecord[],
+  store: ObjectStore,
+  options: { erasures?: ErasureLog } = {},
+): Promise<BatchOutcome> {
   const first = records[0];
   const last = records[records.length - 1];
   if (first === undefined || last === undefined)
     return { response: { batchItemFailures: [] }, manifest: null, error: null };
+  const failed = (error: StorageError): BatchOutcome => ({
+    response: { batchItemFailures: [{ itemIdentifier: first.sequenceNumber }] },
+    manifest: null,
+    error,
+  });
   const batch = batchId(first.shardId, first.sequenceNumber);
-  const { events, bad, duplicates } = decodeBatch(records);
+  const decoded = decodeBatch(records);
+  let tombstones: Tombstones | null = null;
+  try {
+    tombstones = (await options.erasures?.refresh()) ?? null;
+  } catch (error) {
+    if (!(error instanceof StorageError)) throw error;
+    return failed(error);
+  }
+  // Rows of people erased after these events were received stay out, however late they come.
+  const events = tombstones ? decoded.events.filter((e) => !tombstones.erases(e)) : decoded.events;
+  const bad = tombstones ? decoded.bad.filter((b) => !tombstones.erases(b)) : decoded.bad;
+  const erased = decoded.events.length + decoded.bad.length - events.length - bad.length;
+  const duplicates = decoded.duplicates;
 
   const manifest: Manifest = {
     version: 1,
@@ -131,6 +157,7 @@ export async function writeBatch(records: readonly LakeRecord[], store: ObjectSt
     records: records.length,
     events: events.length,
     duplicatesInBatch: duplicates,
+    erased,
     files: [],
     bad: [],
     badReasons: {},
@@ -155,11 +182,7 @@ export async function writeBatch(records: readonly LakeRecord[], store: ObjectSt
     await store.put(manifestKey(first.arrivalMs, batch), encodeManifest(manifest), 'application/json');
   } catch (error) {
     if (!(error instanceof StorageError)) throw error;
-    return {
-      response: { batchItemFailures: [{ itemIdentifier: first.sequenceNumber }] },
-      manifest: null,
-      error,
-    };
+    return failed(error);
   }
   return { response: { batchItemFailures: [] }, manifest, error: null };
 }

@@ -14,7 +14,8 @@ import { PROJECT_ID_PATTERN } from '../ingest/limits.js';
  *       the properties as JSON text, or an empty line for none
  *       the context as JSON text, or an empty line for none
  *     a bad row is one line:
- *       {"k":"b","project","stage","reason","message","received_at","event_id","payload"}
+ *       {"k":"b","project","stage","reason","message","received_at","event_id","payload",
+ *        "user_hash","anonymous_hash"}   (the hashes may be absent in older records: null)
  * Properties and context are the JSON the collector serialized (which never holds a raw newline),
  * carried verbatim: nothing escapes them on the way in or parses them on the way out.
  * Many items per record keep Kinesis PUT units and shard limits (and the emulator) cheap.
@@ -58,6 +59,8 @@ function badLine(b: BadRow): string {
     received_at: b.receivedAt,
     event_id: b.eventId,
     payload: b.payload,
+    user_hash: b.userHash === null ? null : String(b.userHash),
+    anonymous_hash: b.anonymousHash === null ? null : String(b.anonymousHash),
   });
 }
 
@@ -150,6 +153,10 @@ function toBadRow(o: Record<string, unknown>): BadRow | string {
   if (!time(o.received_at)) return 'received_at';
   if (!strOrNull(o.event_id)) return 'event_id';
   if (!strOrNull(o.payload)) return 'payload';
+  const userHash = hash(o.user_hash ?? null);
+  const anonymousHash = hash(o.anonymous_hash ?? null);
+  if (userHash === undefined) return 'user_hash';
+  if (anonymousHash === undefined) return 'anonymous_hash';
   return {
     project: o.project,
     stage: o.stage as BadRowStage,
@@ -158,6 +165,8 @@ function toBadRow(o: Record<string, unknown>): BadRow | string {
     receivedAt: o.received_at,
     eventId: o.event_id,
     payload: o.payload,
+    userHash,
+    anonymousHash,
   };
 }
 

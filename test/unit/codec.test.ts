@@ -20,6 +20,8 @@ describe('record codec', () => {
       receivedAt: fc.nat(),
       eventId: fc.option(fc.string(), { nil: null }),
       payload: fc.option(fc.string(), { nil: null }),
+      userHash: fc.option(fc.bigInt({ min: 0n, max: 2n ** 63n - 1n }), { nil: null }),
+      anonymousHash: fc.option(fc.bigInt({ min: 0n, max: 2n ** 63n - 1n }), { nil: null }),
     });
     const item = fc.oneof(
       lakeEventArb.map((event): StreamItem => ({ kind: 'event', event })),
