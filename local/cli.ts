@@ -1,6 +1,8 @@
 import { resolve } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
+import { changedDays, type ErasureRecord, type ErasureRequest, erase } from '../lib/privacy/erasure.js';
 import { EVENTS_VIEW, eventsAllView } from '../lib/warehouse/duckdb.js';
+import type { RefreshStats } from '../lib/warehouse/warehouse.js';
 import { DemoError, runDemo } from './demo/run.js';
 import { consoleLogger } from './logger.js';
 import { warehousePaths } from './warehouse.js';
@@ -14,6 +16,9 @@ const USAGE = `usage: tally <command>
   sql ["<query>"]       query the local lake with DuckDB: tables events (deduplicated),
                         events_all and active_users; without a query, an interactive prompt
   rollup [--full]       refresh the rollups now (through the running pipeline if there is one)
+  erase --project P [--user-id ID ...] [--anonymous-id ID ...]
+                        erase people: rewrite every lake file holding their rows without them,
+                        record the erasure (no raw id) and recount the days they were active
 
 Environment: TALLY_DATA_DIR (default .tally), PORT (default 8080).`;
 
@@ -38,6 +43,87 @@ function intFlag(args: string[], name: string, fallback: number, min: number, ma
     );
   }
   return value;
+}
+
+/** Every value of a repeatable flag. */
+function listFlag(args: string[], name: string): string[] {
+  const values: string[] = [];
+  args.forEach((arg, i) => {
+    if (arg !== `--${name}`) return;
+    const value = args[i + 1];
+    if (value === undefined || value.startsWith('--'))
+      throw new UsageError(`--${name} takes a value, got ${JSON.stringify(value ?? '')}`);
+    values.push(value);
+  });
+  return values;
+}
+
+function isConnectionRefused(error: unknown): boolean {
+  return /fetch failed|ECONNREFUSED/.test(
+    String((error as Error).message) + String((error as { cause?: Error }).cause?.message),
+  );
+}
+
+/**
+ * `tally erase`: through the running pipeline (which holds the warehouse), or on the data dir
+ * itself when none runs. Prints what was rewritten and recounted; the ids are never printed.
+ */
+async function eraseCommand(args: string[]): Promise<void> {
+  const request = {
+    project: listFlag(args, 'project')[0] ?? '',
+    userIds: listFlag(args, 'user-id'),
+    anonymousIds: listFlag(args, 'anonymous-id'),
+  };
+  if (request.project === '') throw new UsageError('erase needs --project');
+  let result: { erasure: ErasureRecord; recomputed: RefreshStats | null };
+  try {
+    const response = await fetch(`${serverUrl()}/local/erase`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(request),
+    });
+    const body = (await response.json()) as typeof result & { error?: { message: string } };
+    if (!response.ok) throw new UsageError(`erase refused: ${body.error?.message ?? response.status}`);
+    result = body;
+  } catch (error) {
+    if (!isConnectionRefused(error)) throw error;
+    result = await eraseOffline(request);
+  }
+  const e = result.erasure;
+  console.log(
+    `erased ${e.ids} id(s) of project ${e.project}: ${e.eventRowsRemoved} event row(s) in ${e.eventFilesRewritten} file(s), ` +
+      `${e.badRowsRemoved} bad row(s) in ${e.badFilesRewritten} file(s); ${e.days.length} day(s) recounted` +
+      (result.recomputed ? ` (${result.recomputed.windowsRecomputed} window(s))` : ''),
+  );
+}
+
+async function eraseOffline(request: ErasureRequest) {
+  const { FsObjectStore } = await import('../lib/lake/fs-store.js');
+  const { loadOrCreateSecrets } = await import('./projects.js');
+  const { startLocalWarehouse } = await import('./warehouse.js');
+  const secrets = await loadOrCreateSecrets(dataDir());
+  const store = new FsObjectStore(warehousePaths(dataDir()).lake);
+  const erasure = await erase(
+    {
+      store,
+      keys: [secrets.hashKey, ...secrets.previousHashKeys],
+      now: new Date(),
+      onProgress: (done, total) => process.stderr.write(`\rscanning lake files: ${done}/${total}`),
+    },
+    request,
+  );
+  process.stderr.write('\n');
+  const local = await startLocalWarehouse({
+    dataDir: dataDir(),
+    store,
+    logger: consoleLogger(),
+    intervalMs: 0,
+  });
+  try {
+    return { erasure, recomputed: await local.refreshDays(changedDays(erasure)) };
+  } finally {
+    await local.stop();
+  }
 }
 
 function formatTable(columns: string[], rows: unknown[][]): string {
@@ -138,12 +224,7 @@ async function rollup(args: string[]): Promise<void> {
     );
     return;
   } catch (error) {
-    if (
-      !/fetch failed|ECONNREFUSED/.test(
-        String((error as Error).message) + String((error as { cause?: Error }).cause?.message),
-      )
-    )
-      throw error;
+    if (!isConnectionRefused(error)) throw error;
   }
   const { FsObjectStore } = await import('../lib/lake/fs-store.js');
   const { startLocalWarehouse } = await import('./warehouse.js');
@@ -185,6 +266,9 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     case 'rollup':
       await rollup(args);
+      return 0;
+    case 'erase':
+      await eraseCommand(args);
       return 0;
     case undefined:
     case 'help':

@@ -9,6 +9,7 @@ import type { CorsPolicy } from '../lib/ingest/cors.js';
 import { FsObjectStore } from '../lib/lake/fs-store.js';
 import type { ObjectStore } from '../lib/lake/store.js';
 import type { Logger } from '../lib/log.js';
+import { changedDays, erase, erasureRequestOf } from '../lib/privacy/erasure.js';
 import { KinesisStreamReader, KinesisStreamWriter } from '../lib/stream/kinesis.js';
 import { LocalPoller } from '../lib/stream/poller.js';
 import type { PutOptions, StreamWriter } from '../lib/stream/producer.js';
@@ -137,8 +138,27 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     logger.info('project created', { project });
     return keys;
   };
+  const eraseNow = async (request: unknown) => {
+    const record = await erase(
+      { store, keys: [secrets.hashKey, ...secrets.previousHashKeys], now: new Date() },
+      erasureRequestOf(request),
+    );
+    const stats = local ? await local.refreshDays(changedDays(record)) : null;
+    logger.info('erased', {
+      project: record.project,
+      rows: record.eventRowsRemoved,
+      days: record.days.length,
+    });
+    return { erasure: record, recomputed: stats };
+  };
   const http = await serveHandler(
-    localRouter(collectHandler, metricsHandler, local, createProject),
+    localRouter({
+      collect: collectHandler,
+      metrics: metricsHandler,
+      warehouse: local,
+      createProject,
+      erase: eraseNow,
+    }),
     options.port ?? 8080,
   );
   let stopped = false;

@@ -10,6 +10,8 @@ import type { HashKey } from '../lib/ingest/pseudonymize.js';
 export interface LocalSecrets {
   projects: ProjectKey[];
   hashKey: HashKey;
+  /** Keys used before the current one (`previousKeys` in config.json): erasure hashes with them too. */
+  previousHashKeys: HashKey[];
   /** The user's copy of each write key (file mode 0600), so `npm start` can print it again. */
   writeKeys: Record<string, string>;
   /** The user's copy of each read key (file mode 0600), for the metrics API. */
@@ -22,6 +24,7 @@ interface ConfigFile {
   projects: ProjectKey[];
   hmacKey: string;
   hmacKeyVersion: number;
+  previousKeys?: Array<{ hmacKey: string; hmacKeyVersion: number }>;
 }
 
 /** A key in the shape Segment's write keys are: 32 URL-safe characters. */
@@ -76,6 +79,10 @@ export async function loadOrCreateSecrets(dataDir: string): Promise<LocalSecrets
   return {
     projects: config.projects,
     hashKey: { secret: Buffer.from(config.hmacKey, 'base64'), version: config.hmacKeyVersion },
+    previousHashKeys: (config.previousKeys ?? []).map((k) => ({
+      secret: Buffer.from(k.hmacKey, 'base64'),
+      version: k.hmacKeyVersion,
+    })),
     writeKeys,
     readKeys,
     created,

@@ -134,18 +134,29 @@ export function localRouteRefusal(event: APIGatewayProxyEventV2): string | null 
   return null;
 }
 
+/** What the local server's own routes call. */
+export interface LocalRoutes {
+  collect: HttpHandler;
+  metrics: HttpHandler | null;
+  warehouse: { rollupNow(): Promise<{ manifests: number; stats: unknown }> } | null;
+  createProject: (project: string) => Promise<{ writeKey: string; readKey: string }>;
+  /** Erases people (`{"project", "userIds", "anonymousIds"}`) and recounts the days they were in. */
+  erase: (request: unknown) => Promise<unknown>;
+}
+
+function jsonBody(event: APIGatewayProxyEventV2): unknown {
+  return JSON.parse(Buffer.from(event.body ?? '', event.isBase64Encoded ? 'base64' : 'utf8').toString());
+}
+
 /**
- * The local server's routes: the metrics API; two routes that exist only on this server, which
- * listens on 127.0.0.1: `POST /local/rollup` (runs a rollup now) and `POST /local/projects`
- * (`{"project": "name"}`: creates a project and answers its keys, once), both refused to web pages
- * (`localRouteRefusal`); everything else goes to the collector, as API Gateway routes it on AWS.
+ * The local server's routes: the metrics API; routes that exist only on this server, which
+ * listens on 127.0.0.1: `POST /local/rollup` (runs a rollup now), `POST /local/projects`
+ * (`{"project": "name"}`: creates a project and answers its keys, once) and `POST /local/erase`,
+ * all refused to web pages (`localRouteRefusal`); everything else goes to the collector, as API
+ * Gateway routes it on AWS.
  */
-export function localRouter(
-  collect: HttpHandler,
-  metrics: HttpHandler | null,
-  warehouse: { rollupNow(): Promise<{ manifests: number; stats: unknown }> } | null,
-  createProject: (project: string) => Promise<{ writeKey: string; readKey: string }>,
-): HttpHandler {
+export function localRouter(routes: LocalRoutes): HttpHandler {
+  const { collect, metrics, warehouse } = routes;
   return async (event) => {
     const post = event.requestContext.http.method === 'POST';
     if (metrics && isMetricsPath(event.rawPath)) return metrics(event);
@@ -155,19 +166,21 @@ export function localRouter(
     }
     if (warehouse && post && event.rawPath === '/local/rollup')
       return toProxyResult(jsonResponse(await warehouse.rollupNow()));
-    if (post && event.rawPath === '/local/projects') {
-      let project: unknown;
+    if (post && (event.rawPath === '/local/projects' || event.rawPath === '/local/erase')) {
+      let body: unknown;
       try {
-        project = JSON.parse(
-          Buffer.from(event.body ?? '', event.isBase64Encoded ? 'base64' : 'utf8').toString(),
-        ).project;
+        body = jsonBody(event);
       } catch {
-        return toProxyResult(errorResponse(400, 'invalid_json', 'the body must be {"project": "<name>"}'));
+        return toProxyResult(errorResponse(400, 'invalid_json', 'the body must be a JSON object'));
       }
       try {
-        return toProxyResult(jsonResponse({ project, ...(await createProject(String(project))) }, 201));
+        if (event.rawPath === '/local/erase') return toProxyResult(jsonResponse(await routes.erase(body)));
+        const project = String((body as { project?: unknown } | null)?.project);
+        return toProxyResult(jsonResponse({ project, ...(await routes.createProject(project)) }, 201));
       } catch (error) {
-        return toProxyResult(errorResponse(400, 'invalid_project', (error as Error).message));
+        const erasing = event.rawPath === '/local/erase';
+        const code = erasing ? ((error as { code?: string }).code ?? 'invalid_request') : 'invalid_project';
+        return toProxyResult(errorResponse(400, code, (error as Error).message));
       }
     }
     return collect(event);

@@ -1,10 +1,13 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { utcDate } from '../lib/events.js';
 import type { ObjectStore } from '../lib/lake/store.js';
 import type { Logger } from '../lib/log.js';
+import type { ProjectDay } from '../lib/warehouse/days.js';
 import { DuckDbWarehouse } from '../lib/warehouse/duckdb.js';
 import { Mutex } from '../lib/warehouse/mutex.js';
 import { type RollupResult, runRollup } from '../lib/warehouse/rollup.js';
+import type { RefreshStats } from '../lib/warehouse/warehouse.js';
 
 /** Where the local warehouse keeps its files inside the data dir. */
 export function warehousePaths(dataDir: string) {
@@ -21,6 +24,8 @@ export interface LocalWarehouse {
   warehouse: DuckDbWarehouse;
   /** Runs a rollup now (one at a time); the first one of a process looks at every manifest. */
   rollupNow(options?: { full?: boolean }): Promise<RollupResult>;
+  /** Recomputes these days now (after an erasure), one at a time with the rollups. */
+  refreshDays(days: readonly ProjectDay[]): Promise<RefreshStats>;
   stop(): Promise<void>;
 }
 
@@ -70,9 +75,16 @@ export async function startLocalWarehouse(options: {
       });
   };
   if (interval > 0) timer = setTimeout(tick, 0);
+  const refreshDays = (days: readonly ProjectDay[]) =>
+    one.run(async () => {
+      const stats = await warehouse.refresh(days, utcDate(Date.now()));
+      await warehouse.exportActiveUsers(paths.activeUsersExport);
+      return stats;
+    });
   return {
     warehouse,
     rollupNow,
+    refreshDays,
     async stop() {
       stopped = true;
       if (timer) clearTimeout(timer);

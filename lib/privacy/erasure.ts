@@ -105,6 +105,23 @@ export class ErasureLog {
   }
 }
 
+/** An erasure request from JSON (`{"project", "userIds": [...], "anonymousIds": [...]}`), checked. */
+export function erasureRequestOf(value: unknown): ErasureRequest {
+  const v = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>;
+  const list = (name: string): string[] => {
+    const ids = v[name] ?? [];
+    if (!Array.isArray(ids)) throw new ErasureError('invalid_id', `${name} must be an array of strings`);
+    return ids as string[];
+  };
+  const request = {
+    project: String(v.project ?? ''),
+    userIds: list('userIds'),
+    anonymousIds: list('anonymousIds'),
+  };
+  checkRequest(request);
+  return request;
+}
+
 function checkRequest(request: ErasureRequest): void {
   if (!PROJECT_ID_PATTERN.test(request.project)) {
     throw new ErasureError(
