@@ -4,6 +4,7 @@ import { Stream, StreamEncryption, StreamMode } from 'aws-cdk-lib/aws-kinesis';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import type { TallySettings } from './config.js';
+import { Erasure } from './constructs/erasure.js';
 import { IngestApi } from './constructs/ingest-api.js';
 import { Lake } from './constructs/lake.js';
 import { LakeWriter } from './constructs/lake-writer.js';
@@ -74,7 +75,12 @@ export class TallyStack extends Stack {
       maxRecordAgeHours: s.maxRecordAgeHours,
       logRetention,
     });
-    const functions: Record<string, PipelineFunction> = { collect, lakeWriter: lakeWriter.function };
+    const erasure = new Erasure(this, 'Erasure', { bucket: lake.bucket, secrets, logRetention });
+    const functions: Record<string, PipelineFunction> = {
+      collect,
+      lakeWriter: lakeWriter.function,
+      erase: erasure.function,
+    };
     if (s.starRocks) {
       const jobs = new WarehouseJobs(this, 'Warehouse', {
         starRocks: s.starRocks,
@@ -108,6 +114,10 @@ export class TallyStack extends Stack {
       description: 'Add projects here (see README)',
     });
     new CfnOutput(this, 'FailedBatchesQueue', { value: lakeWriter.failures.queueUrl });
+    new CfnOutput(this, 'EraseFunction', {
+      value: erasure.function.functionName,
+      description: 'Erase people: aws lambda invoke with {"project", "userIds", "anonymousIds"} (see README)',
+    });
     suppressWithReasons(this);
   }
 }

@@ -5,7 +5,8 @@ import { ConfigError } from '../lib/errors.js';
 /**
  * The configuration a Lambda reads from Secrets Manager at cold start, turned into the same
  * variables `lib/config.ts` validates, so keys never sit in the template or the environment:
- * - `TALLY_HMAC_SECRET_ARN`: `{"hmacKey": "<base64, >= 32 bytes>", "hmacKeyVersion": 1}`
+ * - `TALLY_HMAC_SECRET_ARN`: `{"hmacKey": "<base64, >= 32 bytes>", "hmacKeyVersion": 1,
+ *   "previousKeys": [{"hmacKey", "hmacKeyVersion"}]}` (older keys, optional: erasure uses them)
  * - `TALLY_PROJECTS_SECRET_ARN`: `{"projects": [{"project", "writeKeySha256", "readKeySha256"}]}`
  * - `TALLY_STARROCKS_SECRET_ARN`: `{"username", "password"}`
  * A variable set directly wins over its secret (local runs, tests).
@@ -29,6 +30,7 @@ export async function withSecrets(
   if (hmac) {
     out.TALLY_HMAC_KEY ??= String(hmac.hmacKey ?? '');
     out.TALLY_HMAC_KEY_VERSION ??= String(hmac.hmacKeyVersion ?? '1');
+    if (Array.isArray(hmac.previousKeys)) out.TALLY_HMAC_PREVIOUS_KEYS ??= JSON.stringify(hmac.previousKeys);
   }
   const projects = await read('TALLY_PROJECTS_SECRET_ARN');
   if (projects) out.TALLY_PROJECTS ??= JSON.stringify(projects.projects ?? []);

@@ -40,6 +40,28 @@ export function readHashKey(env: Env): HashKey {
 }
 
 /**
+ * Reads `TALLY_HMAC_PREVIOUS_KEYS`: a JSON array of `{"hmacKey", "hmacKeyVersion"}` the
+ * pipeline used before the current key (rows keep their `key_version`); erasure hashes with each.
+ */
+export function readPreviousHashKeys(env: Env): HashKey[] {
+  const raw = env.TALLY_HMAC_PREVIOUS_KEYS?.trim();
+  if (!raw) return [];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new ConfigError('TALLY_HMAC_PREVIOUS_KEYS', 'is not JSON');
+  }
+  if (!Array.isArray(parsed)) throw new ConfigError('TALLY_HMAC_PREVIOUS_KEYS', 'must be a JSON array');
+  return parsed.map((k, i) =>
+    readHashKey({
+      TALLY_HMAC_KEY: typeof k?.hmacKey === 'string' ? k.hmacKey : `(entry ${i} has no hmacKey)`,
+      TALLY_HMAC_KEY_VERSION: String(k?.hmacKeyVersion ?? ''),
+    }),
+  );
+}
+
+/**
  * Reads `TALLY_PROJECTS`: a JSON array of `{"project", "writeKeySha256", "readKeySha256"?}`
  * (SHA-256 in hex of each key; the keys themselves are never configured).
  */

@@ -23,7 +23,8 @@ export interface LakeWriterProps {
  * Stream to lake: the lake-writer function on an event source mapping with partial batch
  * responses, bisection on error, bounded retries and record age, one batch per shard at a time,
  * and an SQS on-failure destination (so nothing is silently discarded, unlike CDK's defaults).
- * It may only put objects: `grantPut`, not `grantWrite`, which would add delete.
+ * It may only put objects: `grantPut`, not `grantWrite`, which would add delete; it reads the
+ * erasure records.
  */
 export class LakeWriter extends Construct {
   readonly function: PipelineFunction;
@@ -41,6 +42,8 @@ export class LakeWriter extends Construct {
       copyFiles: ['node_modules/parquet-wasm/node/parquet_wasm_bg.wasm'],
     });
     props.bucket.grantPut(this.function);
+    // Erasures: rows of erased people received before the erasure are kept out of the lake.
+    props.bucket.grantRead(this.function, 'erasures/*');
     this.failures = new Queue(this, 'Failures', {
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,

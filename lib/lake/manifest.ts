@@ -1,4 +1,4 @@
-/** One Parquet file a batch wrote. */
+/** One Parquet file a batch wrote (an erasure's manifest names the partition it rewrote). */
 export interface ManifestFile {
   key: string;
   project: string;

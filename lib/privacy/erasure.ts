@@ -3,6 +3,8 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { TallyError } from '../errors.js';
 import { PROJECT_ID_PATTERN } from '../ingest/limits.js';
 import { type HashKey, identityHash } from '../ingest/pseudonymize.js';
+import { manifestKey } from '../lake/keys.js';
+import { encodeManifest, type Manifest } from '../lake/manifest.js';
 import { eventsToParquet, parquetToEvents } from '../lake/parquet.js';
 import type { ObjectStore } from '../lake/store.js';
 import type { ProjectDay } from '../warehouse/days.js';
@@ -217,9 +219,40 @@ export async function erase(options: EraseOptions, request: ErasureRequest): Pro
     }
   }
   record.days = [...days].filter((d) => d !== '').sort();
+  await putManifest(store, record, options.now.getTime());
   record.status = 'done';
   await putRecord(store, record);
   return record;
+}
+
+/**
+ * A manifest naming the partitions an erasure rewrote, so the next rollup recomputes those days
+ * wherever the warehouse runs (StarRocks on AWS needs nothing more from the erasure itself).
+ */
+async function putManifest(store: ObjectStore, record: ErasureRecord, nowMs: number): Promise<void> {
+  if (record.days.length === 0) return;
+  const batch = `erasure-${record.id}`;
+  const manifest: Manifest = {
+    version: 1,
+    batch,
+    shardId: 'erasure',
+    firstSequenceNumber: '0',
+    lastSequenceNumber: '0',
+    arrivedAt: new Date(nowMs).toISOString(),
+    records: 0,
+    events: 0,
+    duplicatesInBatch: 0,
+    erased: record.eventRowsRemoved,
+    files: record.days.map((dt) => ({
+      key: `events/project=${record.project}/dt=${dt}/`,
+      project: record.project,
+      dt,
+      rows: 0,
+    })),
+    bad: [],
+    badReasons: {},
+  };
+  await store.put(manifestKey(nowMs, batch), encodeManifest(manifest), 'application/json');
 }
 
 async function rewriteEvents(store: ObjectStore, key: string, project: string, tombstones: Tombstones) {

@@ -101,7 +101,7 @@ describe('every function', () => {
     const fns = Object.values(withWarehouse.template.findResources('AWS::Lambda::Function')) as Array<{
       Properties: Record<string, unknown>;
     }>;
-    expect(fns).toHaveLength(4);
+    expect(fns).toHaveLength(5);
     for (const fn of fns) {
       expect(fn.Properties).toMatchObject({
         Runtime: 'nodejs24.x',
@@ -109,6 +109,24 @@ describe('every function', () => {
         TracingConfig: { Mode: 'Active' },
       });
     }
+  });
+});
+
+describe('the erase function', () => {
+  it('rewrites events, bad rows and erasure records by put, never delete, and reads the HMAC keys', () => {
+    const actions = actionsOf(ingestOnly, 'ErasureFunctionServiceRoleDefaultPolicy');
+    expect(actions).toEqual(expect.arrayContaining(['s3:PutObject', 'secretsmanager:GetSecretValue']));
+    expect(actions.filter((a) => /^s3:Delete/.test(a) || a === 's3:*')).toEqual([]);
+    const resources = JSON.stringify(statementsOf(ingestOnly, 'ErasureFunctionServiceRoleDefaultPolicy'));
+    for (const prefix of ['events/*', 'bad/*', 'erasures/*', 'manifests/*']) expect(resources).toContain(prefix);
+  });
+
+  it('lets the lake writer read the erasure records it applies', () => {
+    const resources = JSON.stringify(statementsOf(ingestOnly, 'LakeWriterFunctionServiceRoleDefaultPolicy'));
+    expect(resources).toContain('erasures/*');
+    expect(actionsOf(ingestOnly, 'LakeWriterFunctionServiceRoleDefaultPolicy')).toEqual(
+      expect.arrayContaining(['s3:GetObject*']),
+    );
   });
 });
 
@@ -245,7 +263,7 @@ describe('warehouse jobs', () => {
       ScheduleExpression: 'rate(5 minutes)',
     });
     ingestOnly.template.resourceCountIs('AWS::Events::Rule', 0);
-    ingestOnly.template.resourceCountIs('AWS::Lambda::Function', 2);
+    ingestOnly.template.resourceCountIs('AWS::Lambda::Function', 3);
   });
 
   it('give the rollup no write to the lake', () => {
@@ -285,7 +303,7 @@ describe('monitoring', () => {
       MetricName: 'ApproximateNumberOfMessagesVisible',
       Threshold: 0,
     });
-    withWarehouse.template.resourceCountIs('AWS::CloudWatch::Alarm', 2 + 4 * 2);
+    withWarehouse.template.resourceCountIs('AWS::CloudWatch::Alarm', 2 + 5 * 2);
     withWarehouse.template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
   });
 });

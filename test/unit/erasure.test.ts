@@ -2,6 +2,7 @@ import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import type { BadRow, LakeEvent } from '../../lib/events.js';
 import { identityHash } from '../../lib/ingest/pseudonymize.js';
+import { decodeManifest } from '../../lib/lake/manifest.js';
 import { parquetToEvents } from '../../lib/lake/parquet.js';
 import { type LakeRecord, writeBatch } from '../../lib/lake/writer.js';
 import { ErasureLog, erase } from '../../lib/privacy/erasure.js';
@@ -102,6 +103,8 @@ describe('erasing a person', () => {
       keyVersions: [2, 1],
       ids: 2,
     });
+    const [manifest] = [...store.objects.entries()].filter(([k]) => /^manifests\/.*erasure-/.test(k));
+    expect(decodeManifest(manifest![1]).files.map((f) => f.dt)).toEqual(['2026-03-07', '2026-03-10']);
   });
 
   it('keeps an audit record that holds no raw id', async () => {
