@@ -118,7 +118,8 @@ describe('the erase function', () => {
     expect(actions).toEqual(expect.arrayContaining(['s3:PutObject', 'secretsmanager:GetSecretValue']));
     expect(actions.filter((a) => /^s3:Delete/.test(a) || a === 's3:*')).toEqual([]);
     const resources = JSON.stringify(statementsOf(ingestOnly, 'ErasureFunctionServiceRoleDefaultPolicy'));
-    for (const prefix of ['events/*', 'bad/*', 'erasures/*', 'manifests/*']) expect(resources).toContain(prefix);
+    for (const prefix of ['events/*', 'bad/*', 'erasures/*', 'manifests/*'])
+      expect(resources).toContain(prefix);
   });
 
   it('lets the lake writer read the erasure records it applies', () => {
