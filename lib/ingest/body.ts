@@ -1,5 +1,6 @@
 import { gunzipSync } from 'node:zlib';
 import { TallyError } from '../errors.js';
+import { findInexactNumbers, type InexactNumbers } from './exact-numbers.js';
 import { MAX_REQUEST_BYTES } from './limits.js';
 
 /** A request refused as a whole: carries the HTTP status and a stable code. */
@@ -34,7 +35,10 @@ function isGzip(body: Buffer): boolean {
  * event is looked at. A body is inflated when it says `Content-Encoding: gzip`, or when it starts
  * with gzip's magic bytes whatever it is labelled (a JSON body never does).
  */
-export function parseBody(headers: Record<string, string | undefined>, body: Buffer): unknown {
+export function parseBody(
+  headers: Record<string, string | undefined>,
+  body: Buffer,
+): { value: unknown; inexact: InexactNumbers | null } {
   const contentType = headers['content-type'];
   const mediaType = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
   if (!ACCEPTED_MEDIA_TYPES.has(mediaType)) {
@@ -78,7 +82,8 @@ export function parseBody(headers: Record<string, string | undefined>, body: Buf
   const text = raw.toString('utf8');
   if (text.trim() === '') throw new RequestError(400, 'invalid_json', 'the body is empty');
   try {
-    return JSON.parse(text);
+    const value: unknown = JSON.parse(text);
+    return { value, inexact: findInexactNumbers(text) };
   } catch (error) {
     const form = mediaType === 'application/x-www-form-urlencoded' ? ' (form bodies must hold JSON)' : '';
     throw new RequestError(

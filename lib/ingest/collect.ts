@@ -207,7 +207,7 @@ async function collectEvents(
   deps: CollectDeps,
   stats: CollectStats,
 ): Promise<CollectResponse> {
-  const body = parseBody(req.headers, req.body);
+  const { value: body, inexact } = parseBody(req.headers, req.body);
   const writeKey = writeKeyOf(req, body);
   if (writeKey === null) return errorResponse(401, 'unauthorized', MISSING_KEY);
   const project = deps.writeKeys.projectOf(writeKey);
@@ -224,7 +224,8 @@ async function collectEvents(
   const items: StreamItem[] = [];
   const rejected: RejectedEvent[] = [];
   events.forEach((raw, index) => {
-    const result = validateEvent(withBatchContext(raw, batchContext), ctx);
+    const inexactNumber = inexact ? (inexact.events.get(index) ?? inexact.top) : null;
+    const result = validateEvent(withBatchContext(raw, batchContext), ctx, inexactNumber);
     if (result.ok) {
       items.push({ kind: 'event', event: result.event });
     } else {

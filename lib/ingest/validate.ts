@@ -42,8 +42,8 @@ function pathOf(keys: readonly string[]): string {
 /**
  * One walk over an event (recursion bounded by `max`) for what it must not hold: nesting deeper
  * than `max`; text with a lone surrogate (no UTF-8 form: readers would see U+FFFD or refuse the
- * file); numbers JSON.parse could not keep exactly (beyond the double range, which parse turns into
- * Infinity and stringify into null, or integers beyond 2^53, whose last digits parse changed).
+ * file); numbers beyond the double range (parse turns them into Infinity, stringify into null).
+ * Numbers with more digits than a double keeps are found in the body text (`exact-numbers.ts`).
  */
 function inspect(value: object, max: number, keys: string[] = []): Reject | null {
   if (max === 0) return new Reject('too_deep', `the event nests deeper than ${MAX_EVENT_DEPTH} levels`);
@@ -52,10 +52,10 @@ function inspect(value: object, max: number, keys: string[] = []): Reject | null
     if (typeof child === 'string') {
       if (!child.isWellFormed()) return loneSurrogate([...keys, key]);
     } else if (typeof child === 'number') {
-      if (!Number.isFinite(child) || (Number.isInteger(child) && !Number.isSafeInteger(child))) {
+      if (!Number.isFinite(child)) {
         return new Reject(
           'invalid_number',
-          `${pathOf([...keys, key])} is a number JSON cannot carry exactly (beyond ±2^53 or the double range): send it as a string`,
+          `${pathOf([...keys, key])} is beyond the range of a JSON number (read as infinity): send it as a string`,
         );
       }
     } else if (typeof child === 'object' && child !== null) {
@@ -296,8 +296,18 @@ function subjectHashes(
  * Validates and normalizes one Segment event. Never throws: a bad event becomes a bad row
  * carrying the reason and a redacted excerpt, so a batch with one bad event keeps the others.
  */
-export function validateEvent(raw: unknown, ctx: RequestContext): EventResult {
+export function validateEvent(
+  raw: unknown,
+  ctx: RequestContext,
+  inexactNumber: string | null = null,
+): EventResult {
   try {
+    if (inexactNumber !== null) {
+      throw new Reject(
+        'invalid_number',
+        `the event holds the number ${inexactNumber.slice(0, 40)}, which has more digits than a JSON number keeps exactly: send it as a string`,
+      );
+    }
     return { ok: true, event: normalize(raw, ctx) };
   } catch (error) {
     const rejection =

@@ -170,6 +170,31 @@ describe('numbers kept or refused exactly', () => {
     expect(item?.kind === 'bad' && item.badRow.message).toContain('properties.big');
   });
 
+  it('refuses only the events of a batch holding numbers with more digits than a double keeps', async () => {
+    // Arrange: digits inside strings are text, not numbers, and stay.
+    const d = deps();
+    const body = `{"batch":[
+      {"type":"track","userId":"u","event":"E","messageId":"m-0","properties":{"id":"12345678901234567890"}},
+      {"type":"track","userId":"u","event":"E","messageId":"m-1","properties":{"order":12345678901234567890}},
+      {"type":"track","userId":"u","event":"E","messageId":"m-2","properties":{"p":{"q":[1, 0.12345678901234567891]}}},
+      {"type":"track","userId":"u","event":"E","messageId":"m-3","properties":{"big":1e300,"max":9007199254740992,"pi":3.141592653589793}}
+    ]}`;
+
+    // Act
+    const { response } = await collect(request('/v1/batch', body), d);
+
+    // Assert
+    expect(outcomes(d)).toEqual(['ok:m-0', 'bad:invalid_number', 'bad:invalid_number', 'ok:m-3']);
+    expect(JSON.stringify(response.body)).toContain('12345678901234567890, which has more digits');
+  });
+
+  it('refuses every event of a batch whose own context holds such a number (it would be merged into each)', async () => {
+    const d = deps();
+    const body = `{"context":{"n":123456789012345678901},"batch":[{"type":"track","userId":"u","event":"E","messageId":"m-0"}]}`;
+    await collect(request('/v1/batch', body), d);
+    expect(outcomes(d)).toEqual(['bad:invalid_number']);
+  });
+
   it('keeps safe integers and decimals as sent', async () => {
     const d = deps();
     const body =
