@@ -166,6 +166,7 @@ describe('collect: CORS', () => {
     expect(allowed).toEqual(expect.arrayContaining([...SDK_HEADERS, 'x-future-sdk']));
     expect(allowed).toEqual(expect.arrayContaining(['anonymousid', 'sentat', 'rsa-retry-attempt']));
     expect(Number(response.headers['access-control-max-age'])).toBeGreaterThanOrEqual(7200);
+    expect(response.headers.vary).toBe('origin, access-control-request-headers');
   });
 
   it('puts the CORS headers on answers and errors alike, exposing Retry-After', async () => {
