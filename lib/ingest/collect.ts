@@ -154,7 +154,7 @@ export async function collect(
   }
   const response = await answer(req, deps, stats);
   return {
-    response: { ...response, headers: { ...response.headers, ...corsHeaders(origin, policy) } },
+    response: { ...response, headers: { ...corsHeaders(origin, policy), ...response.headers } },
     stats,
   };
 }
