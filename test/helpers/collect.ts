@@ -44,3 +44,12 @@ export function itemsOf(stream: MemoryStream): StreamItem[] {
 }
 
 export { collect };
+
+/** A valid track event with overrides. */
+export const track = (over: Record<string, unknown> = {}) => ({
+  type: 'track',
+  userId: 'user-1',
+  event: 'Order Completed',
+  messageId: 'm-1',
+  ...over,
+});

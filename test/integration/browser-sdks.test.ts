@@ -1,5 +1,3 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,7 +6,7 @@ import { utcDate } from '../../lib/events.js';
 import { parseCorsPolicy } from '../../lib/ingest/cors.js';
 import { FsObjectStore } from '../../lib/lake/fs-store.js';
 import { silentLogger } from '../../lib/log.js';
-import { type Pipeline, startPipeline } from '../../local/pipeline.js';
+import type { Pipeline } from '../../local/pipeline.js';
 import { serveHandler } from '../../local/server.js';
 import {
   bundleBrowserSdks,
@@ -20,7 +18,8 @@ import {
 import { synth } from '../helpers/cdk.js';
 import type { LakeRow } from '../helpers/duckdb.js';
 import { environmentOf, httpApiStandIn } from '../helpers/http-api-standin.js';
-import { expectedHash, localHmacKey, waitForRows } from '../helpers/lake.js';
+import { expectedHash, waitForRows } from '../helpers/lake.js';
+import { startTestPipeline, type TestPipeline } from '../helpers/pipeline.js';
 
 /**
  * The browser SDKs, unchanged and with their default options, in headless Chromium on a page of
@@ -28,6 +27,7 @@ import { expectedHash, localHmacKey, waitForRows } from '../helpers/lake.js';
  * of the HTTP API exactly as the synthesized CDK template declares its routes and CORS.
  */
 
+let started: TestPipeline;
 let dataDir: string;
 let pipeline: Pipeline;
 let browser: Browser;
@@ -37,15 +37,8 @@ let secret: Buffer;
 let runs = 0;
 
 beforeAll(async () => {
-  dataDir = await mkdtemp(join(tmpdir(), 'tally-browser-'));
-  pipeline = await startPipeline({
-    dataDir,
-    port: 0,
-    logger: silentLogger,
-    batchingWindowMs: 200,
-    rollupIntervalMs: 0,
-  });
-  secret = await localHmacKey(dataDir);
+  started = await startTestPipeline('browser');
+  ({ dataDir, pipeline, secret } = started);
   const { template } = synth();
   const cors = parseCorsPolicy(environmentOf(template, 'Collect').TALLY_ALLOWED_ORIGINS);
   const collect = createCollectHandler({ ...pipeline.collectDeps, cors }, silentLogger);
@@ -58,8 +51,7 @@ afterAll(async () => {
   await browser?.close();
   await site?.close();
   await standIn?.close();
-  await pipeline?.stop();
-  await rm(dataDir, { recursive: true, force: true });
+  await started?.close();
 });
 
 /** A fresh page of the site, and what goes wrong on it. */

@@ -1,38 +1,27 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LakeEvent, utcDate } from '../../lib/events.js';
 import { FsObjectStore } from '../../lib/lake/fs-store.js';
-import { silentLogger } from '../../lib/log.js';
 import { encodeRecords } from '../../lib/stream/codec.js';
 import { putAll } from '../../lib/stream/producer.js';
 import { addDays } from '../../lib/warehouse/days.js';
-import { type Pipeline, startPipeline } from '../../local/pipeline.js';
+import type { Pipeline } from '../../local/pipeline.js';
 import { bruteForce } from '../helpers/brute.js';
 import { readLakeStore } from '../helpers/duckdb.js';
-import { expectedHash, localHmacKey, waitForLake } from '../helpers/lake.js';
+import { expectedHash, waitForLake } from '../helpers/lake.js';
+import { startTestPipeline, type TestPipeline } from '../helpers/pipeline.js';
 
 const DAY = 86_400_000;
-let dataDir: string;
+let started: TestPipeline;
 let pipeline: Pipeline;
 let secret: Buffer;
 
 beforeAll(async () => {
-  dataDir = await mkdtemp(join(tmpdir(), 'tally-erase-'));
-  pipeline = await startPipeline({
-    dataDir,
-    port: 0,
-    logger: silentLogger,
-    batchingWindowMs: 200,
-    rollupIntervalMs: 0,
-  });
-  secret = await localHmacKey(dataDir);
+  started = await startTestPipeline('erase');
+  ({ pipeline, secret } = started);
 });
 afterAll(async () => {
-  await pipeline?.stop();
-  await rm(dataDir, { recursive: true, force: true });
+  await started?.close();
 });
 
 interface Sent {

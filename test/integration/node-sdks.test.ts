@@ -1,34 +1,25 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import RudderAnalytics from '@rudderstack/rudder-sdk-node';
 import { Analytics } from '@segment/analytics-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { utcDate } from '../../lib/events.js';
 import { FsObjectStore } from '../../lib/lake/fs-store.js';
-import { silentLogger } from '../../lib/log.js';
-import { type Pipeline, startPipeline } from '../../local/pipeline.js';
+import type { Pipeline } from '../../local/pipeline.js';
 import type { LakeRow } from '../helpers/duckdb.js';
-import { expectedHash, localHmacKey, waitForRows } from '../helpers/lake.js';
+import { expectedHash, waitForRows } from '../helpers/lake.js';
+import { startTestPipeline, type TestPipeline } from '../helpers/pipeline.js';
 
+let started: TestPipeline;
 let dataDir: string;
 let pipeline: Pipeline;
 let secret: Buffer;
 
 beforeAll(async () => {
-  dataDir = await mkdtemp(join(tmpdir(), 'tally-node-sdks-'));
-  pipeline = await startPipeline({
-    dataDir,
-    port: 0,
-    logger: silentLogger,
-    batchingWindowMs: 200,
-    rollupIntervalMs: 0,
-  });
-  secret = await localHmacKey(dataDir);
+  started = await startTestPipeline('node-sdks');
+  ({ dataDir, pipeline, secret } = started);
 });
 afterAll(async () => {
-  await pipeline?.stop();
-  await rm(dataDir, { recursive: true, force: true });
+  await started?.close();
 });
 
 const lake = () => new FsObjectStore(join(dataDir, 'lake'));

@@ -1,14 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FsObjectStore } from '../../lib/lake/fs-store.js';
 import type { Logger } from '../../lib/log.js';
-import { type Pipeline, startPipeline } from '../../local/pipeline.js';
+import type { Pipeline } from '../../local/pipeline.js';
 import { readBadRows, waitForLake } from '../helpers/lake.js';
+import { startTestPipeline, type TestPipeline } from '../helpers/pipeline.js';
 
 /** Values no SDK field may leave behind anywhere under the data dir. */
 const SECRETS = {
@@ -20,6 +20,7 @@ const SECRETS = {
   previousId: 'secret-prev-c0ffee',
 };
 
+let started: TestPipeline;
 let dataDir: string;
 let pipeline: Pipeline;
 const logged: string[] = [];
@@ -30,12 +31,11 @@ const logger: Logger = {
 };
 
 beforeAll(async () => {
-  dataDir = await mkdtemp(join(tmpdir(), 'tally-privacy-'));
-  pipeline = await startPipeline({ dataDir, port: 0, logger, batchingWindowMs: 200, rollupIntervalMs: 0 });
+  started = await startTestPipeline('privacy', { logger });
+  ({ dataDir, pipeline } = started);
 });
 afterAll(async () => {
-  await pipeline?.stop();
-  await rm(dataDir, { recursive: true, force: true });
+  await started?.close();
 });
 
 /** Every identity field the SDKs fill, with the secrets in them. */

@@ -3,17 +3,9 @@ import { describe, expect, it } from 'vitest';
 import type { LakeEvent } from '../../lib/events.js';
 import { parseCorsPolicy, SDK_HEADERS } from '../../lib/ingest/cors.js';
 import { collectorRoutes, EVENT_ROUTES } from '../../lib/ingest/routes.js';
-import { collect, deps, itemsOf, RECEIVED_AT, request, WRITE_KEY } from '../helpers/collect.js';
+import { collect, deps, itemsOf, RECEIVED_AT, request, track, WRITE_KEY } from '../helpers/collect.js';
 
 const ORIGIN = 'https://shop.example.com';
-
-const track = (over: Record<string, unknown> = {}) => ({
-  type: 'track',
-  userId: 'user-1',
-  event: 'Order Completed',
-  messageId: 'm-1',
-  ...over,
-});
 
 function eventsOf(d: ReturnType<typeof deps>): LakeEvent[] {
   return itemsOf(d.stream).flatMap((i) => (i.kind === 'event' ? [i.event] : []));

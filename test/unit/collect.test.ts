@@ -8,17 +8,10 @@ import {
   itemsOf,
   RECEIVED_AT,
   request,
+  track,
   WRITE_KEY,
 } from '../helpers/collect.js';
 import { MemoryStream } from '../helpers/memory.js';
-
-const track = (over: Record<string, unknown> = {}) => ({
-  type: 'track',
-  userId: 'user-1',
-  event: 'Order Completed',
-  messageId: 'm-1',
-  ...over,
-});
 
 describe('collect: whole requests', () => {
   it('accepts a batch and writes one pseudonymized event per valid input', async () => {

@@ -6,15 +6,7 @@ import { createCollectHandler } from '../../lambdas/collect/handler.js';
 import { MAX_REJECTIONS_LISTED } from '../../lib/ingest/collect.js';
 import { silentLogger } from '../../lib/log.js';
 import { dayNumber } from '../../lib/warehouse/days.js';
-import { collect, deps, itemsOf, request, WRITE_KEY } from '../helpers/collect.js';
-
-const track = (over: Record<string, unknown> = {}) => ({
-  type: 'track',
-  userId: 'user-1',
-  event: 'Order Completed',
-  messageId: 'm-1',
-  ...over,
-});
+import { collect, deps, itemsOf, request, track, WRITE_KEY } from '../helpers/collect.js';
 
 /** Everything the stream received, as the text inside its records. */
 function streamText(d: ReturnType<typeof deps>): string {

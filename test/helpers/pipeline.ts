@@ -1,0 +1,41 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { silentLogger } from '../../lib/log.js';
+import { type Pipeline, type PipelineOptions, startPipeline } from '../../local/pipeline.js';
+import { localHmacKey } from './lake.js';
+
+/** A local pipeline (kinesis-local, the filesystem lake, DuckDB) in a data dir of its own. */
+export interface TestPipeline {
+  dataDir: string;
+  pipeline: Pipeline;
+  /** The HMAC key the pipeline created, to compute expected hashes independently. */
+  secret: Buffer;
+  /** Stops the pipeline (once) and removes the data dir. */
+  close(): Promise<void>;
+}
+
+/** Starts one for a test file: a free port, short batching window, rollups only on request. */
+export async function startTestPipeline(
+  name: string,
+  options: Partial<Omit<PipelineOptions, 'dataDir'>> = {},
+): Promise<TestPipeline> {
+  const dataDir = await mkdtemp(join(tmpdir(), `tally-${name}-`));
+  const pipeline = await startPipeline({
+    dataDir,
+    port: 0,
+    logger: silentLogger,
+    batchingWindowMs: 200,
+    rollupIntervalMs: 0,
+    ...options,
+  });
+  return {
+    dataDir,
+    pipeline,
+    secret: await localHmacKey(dataDir),
+    async close() {
+      await pipeline.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
