@@ -93,4 +93,10 @@ describe('GET /v1/projects/:project/active-users', () => {
     const response = await activeUsersApi({ ...get('/v1/projects/shop/active-users'), method: 'POST' }, deps);
     expect(response).toMatchObject({ status: 405, headers: { allow: 'GET' } });
   });
+
+  it('answers a range in the first century instead of failing (years 0-99 are not 1900-1999)', async () => {
+    const response = await activeUsersApi(get('/v1/projects/shop/active-users', { to: '0100-01-15' }), deps);
+    expect(response.status).toBe(200);
+    expect(response.body).toMatchObject({ from: '0099-12-17', to: '0100-01-15' });
+  });
 });
