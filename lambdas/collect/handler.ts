@@ -4,6 +4,7 @@ import { errorResponse } from '../../lib/http.js';
 import { writeKeyRing } from '../../lib/ingest/auth.js';
 import { type CollectDeps, type CollectRequest, collect } from '../../lib/ingest/collect.js';
 import { ANY_ORIGIN, corsHeaders } from '../../lib/ingest/cors.js';
+import { loggablePath } from '../../lib/ingest/routes.js';
 import type { Logger } from '../../lib/log.js';
 import { KinesisStreamWriter } from '../../lib/stream/kinesis.js';
 import {
@@ -41,10 +42,10 @@ export function createCollectHandler(deps: CollectDeps, logger: Logger): Collect
     try {
       const { response, stats } = await collect(request, deps);
       const level = response.status >= 500 ? 'error' : 'info';
-      logger[level]('collect', { path: line.path, status: response.status, ...stats });
+      logger[level]('collect', { path: loggablePath(line.path), status: response.status, ...stats });
       return toProxyResult(response);
     } catch (error) {
-      logger.error('collect failed', { path: line.path, error: (error as Error).message });
+      logger.error('collect failed', { path: loggablePath(line.path), error: (error as Error).message });
       const cors = corsHeaders(request.headers.origin, deps.cors ?? ANY_ORIGIN);
       return toProxyResult(
         errorResponse(500, 'internal_error', 'the request could not be processed; retry later', cors),

@@ -173,6 +173,7 @@ async function answer(req: CollectRequest, deps: CollectDeps, stats: CollectStat
   try {
     if (route.kind === 'telemetry') return jsonResponse({ success: true });
     if (route.kind === 'source_config') return sourceConfig(req, deps);
+    if (route.kind === 'segment_settings') return segmentSettings(req, route.writeKey, deps);
     return await collectEvents(req, route.type, deps, stats);
   } catch (e) {
     if (e instanceof RequestError) return errorResponse(e.status, e.code, e.message);
@@ -198,6 +199,29 @@ function sourceConfig(req: CollectRequest, deps: CollectDeps): CollectResponse {
   return jsonResponse({
     isHosted: false,
     source: { id: project, name: project, enabled: true, workspaceId: 'tally', config: {}, destinations: [] },
+  });
+}
+
+/**
+ * analytics.js' settings for a write key, so `AnalyticsBrowser.load({ writeKey, cdnURL: <tally> })`
+ * needs nothing else: events go back to this host, and the SDK's own delivery metrics are off.
+ */
+function segmentSettings(req: CollectRequest, writeKey: string, deps: CollectDeps): CollectResponse {
+  if (deps.writeKeys.projectOf(writeKey) === null)
+    return errorResponse(404, 'unknown_write_key', 'unknown write key');
+  const host = req.headers.host;
+  if (!host || !/^[A-Za-z0-9.:[\]-]{1,255}$/.test(host)) {
+    return errorResponse(
+      400,
+      'invalid_host',
+      `the Host header is missing or invalid: ${JSON.stringify(host ?? '').slice(0, 80)}`,
+    );
+  }
+  const protocol = req.headers['x-forwarded-proto'] === 'https' ? 'https' : 'http';
+  return jsonResponse({
+    integrations: { 'Segment.io': { apiKey: writeKey, apiHost: `${host}/v1`, protocol } },
+    plan: { track: { __default: { enabled: true } }, identify: { __default: { enabled: true } } },
+    metrics: { sampleRate: 0 },
   });
 }
 

@@ -6,7 +6,9 @@ export type Route =
   /** analytics.js' own delivery metrics (`/v1/m`): answered, not stored. */
   | { kind: 'telemetry' }
   /** RudderStack's source configuration, which its browser SDK fetches before it sends anything. */
-  | { kind: 'source_config' };
+  | { kind: 'source_config' }
+  /** analytics.js' settings (`<cdnURL>/v1/projects/<write key>/settings`), when `cdnURL` is Tally. */
+  | { kind: 'segment_settings'; writeKey: string };
 
 /**
  * Every path the current Segment and RudderStack SDKs send to, and what it takes:
@@ -37,6 +39,14 @@ export const EVENT_ROUTES: Readonly<Record<string, EventType | 'batch'>> = {
 
 export const TELEMETRY_PATH = '/v1/m';
 export const SOURCE_CONFIG_PATH = '/sourceConfig';
+/** The write key is the path parameter; the HTTP API names it like the active-users route's. */
+export const SEGMENT_SETTINGS_ROUTE = '/v1/projects/{project}/settings';
+const SEGMENT_SETTINGS = /^\/v1\/projects\/([^/]+)\/settings$/;
+
+/** The path as it may be logged: a write key in the path is replaced. */
+export function loggablePath(path: string): string {
+  return SEGMENT_SETTINGS.test(path) ? '/v1/projects/[write key]/settings' : path;
+}
 
 /** The route of a request path (trailing slashes ignored), or null. */
 export function routeOf(path: string): Route | null {
@@ -45,12 +55,20 @@ export function routeOf(path: string): Route | null {
   if (type !== undefined) return { kind: 'events', type };
   if (normalized === TELEMETRY_PATH) return { kind: 'telemetry' };
   if (normalized === SOURCE_CONFIG_PATH) return { kind: 'source_config' };
+  const settings = SEGMENT_SETTINGS.exec(normalized);
+  if (settings) {
+    try {
+      return { kind: 'segment_settings', writeKey: decodeURIComponent(settings[1]!) };
+    } catch {
+      return null;
+    }
+  }
   return null;
 }
 
 /** The method a route takes (`OPTIONS` preflights aside). */
 export function methodOf(route: Route): 'GET' | 'POST' {
-  return route.kind === 'source_config' ? 'GET' : 'POST';
+  return route.kind === 'source_config' || route.kind === 'segment_settings' ? 'GET' : 'POST';
 }
 
 /** Every collector route with its method, as the HTTP API must expose them (plus `OPTIONS` each). */
@@ -59,5 +77,6 @@ export function collectorRoutes(): Array<{ path: string; method: 'GET' | 'POST' 
     ...Object.keys(EVENT_ROUTES).map((path) => ({ path, method: 'POST' as const })),
     { path: TELEMETRY_PATH, method: 'POST' },
     { path: SOURCE_CONFIG_PATH, method: 'GET' },
+    { path: SEGMENT_SETTINGS_ROUTE, method: 'GET' },
   ];
 }

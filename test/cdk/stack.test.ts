@@ -230,6 +230,8 @@ describe('the stream and the API', () => {
         'GET /v1/projects/{project}/active-users',
         'GET /sourceConfig',
         'OPTIONS /sourceConfig',
+        'GET /v1/projects/{project}/settings',
+        'OPTIONS /v1/projects/{project}/settings',
         ...paths.map((p) => `POST ${p}`),
         ...paths.map((p) => `OPTIONS ${p}`),
       ].sort(),

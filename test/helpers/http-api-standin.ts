@@ -53,6 +53,14 @@ export function environmentOf(template: Template, prefix: string): Record<string
   >;
 }
 
+/** API Gateway's matching of a route key (`GET /v1/projects/{project}/settings`) to a request. */
+function routeMatches(routeKey: string, method: string, path: string): boolean {
+  const [routeMethod, routePath = ''] = routeKey.split(' ');
+  if (routeMethod !== method && routeMethod !== 'ANY') return false;
+  const pattern = routePath.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\\?\{[^}]+\}/g, '[^/]+');
+  return new RegExp(`^${pattern}$`).test(path);
+}
+
 function json(statusCode: number, body: unknown, headers: Record<string, string> = {}) {
   return {
     statusCode,
@@ -98,7 +106,7 @@ export function httpApiStandIn(template: Template, handlers: Record<string, Http
         body: '',
       };
     }
-    const functionId = routes.get(`${method} ${event.rawPath}`) ?? routes.get(`ANY ${event.rawPath}`);
+    const functionId = [...routes].find(([key]) => routeMatches(key, method, event.rawPath))?.[1];
     if (functionId === undefined) return json(404, { message: 'Not Found' });
     const result = await handlerOf(functionId)({ ...event, routeKey: `${method} ${event.rawPath}` });
     if (!cors) return result;

@@ -150,6 +150,35 @@ describe.each(fronts)('browser SDKs through %s', (_, collectorUrl) => {
     expect(new Set(trouble.sent)).toEqual(new Set(routes));
   });
 
+  it('@segment/analytics-next with only cdnURL set to Tally loads its settings there and delivers', async () => {
+    // Arrange
+    const url = collectorUrl();
+    const user = newUser();
+    const { page, trouble, close } = await openSite(url);
+    const sentFrom = Date.now();
+
+    // Act
+    await page.evaluate(
+      async ({ writeKey, url, userId, aliasId }) => {
+        // biome-ignore lint/suspicious/noExplicitAny: the SDK's global, set by the bundle
+        const [analytics] = await (window as any).AnalyticsBrowser.load({ writeKey, cdnURL: url });
+        await analytics.identify(userId, { email: 'ada@example.com' });
+        await analytics.track('Order Completed');
+        await analytics.page('Docs', 'Pricing');
+        await analytics.screen('Home');
+        await analytics.group('acme');
+        await analytics.alias(aliasId, userId);
+      },
+      { writeKey: pipeline.writeKeys.default!, url, userId: user.userId, aliasId: user.aliasId },
+    );
+    const rows = await waitForRows(lake(), user.match, 6);
+    await close();
+
+    // Assert
+    expectDelivered(rows, SIX_TYPES, sentFrom, trouble);
+    expect(trouble.sent).toContain(`GET /v1/projects/${pipeline.writeKeys.default}/settings`);
+  });
+
   it.each([
     ['XHR', false],
     ['beacon', true],

@@ -2,7 +2,7 @@ import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import type { LakeEvent } from '../../lib/events.js';
 import { parseCorsPolicy, SDK_HEADERS } from '../../lib/ingest/cors.js';
-import { collectorRoutes, EVENT_ROUTES } from '../../lib/ingest/routes.js';
+import { collectorRoutes, EVENT_ROUTES, loggablePath } from '../../lib/ingest/routes.js';
 import { collect, deps, itemsOf, RECEIVED_AT, request, track, WRITE_KEY } from '../helpers/collect.js';
 
 const ORIGIN = 'https://shop.example.com';
@@ -209,6 +209,37 @@ describe('collect: CORS', () => {
     );
     expect(parseCorsPolicy('*')).toEqual({ anyOrigin: true });
     expect(parseCorsPolicy(undefined)).toEqual({ anyOrigin: true });
+  });
+});
+
+describe("collect: analytics.js' settings, for cdnURL pointing at Tally", () => {
+  it('answers settings that send events back to this host, with the SDK metrics off', async () => {
+    const req = {
+      ...request(`/v1/projects/${WRITE_KEY}/settings`, ''),
+      method: 'GET',
+      headers: { host: 'tally.example.com', 'x-forwarded-proto': 'https', origin: ORIGIN },
+    };
+    const { response } = await collect(req, deps());
+    expect(response).toMatchObject({
+      status: 200,
+      headers: { 'access-control-allow-origin': ORIGIN },
+      body: {
+        integrations: {
+          'Segment.io': { apiKey: WRITE_KEY, apiHost: 'tally.example.com/v1', protocol: 'https' },
+        },
+        metrics: { sampleRate: 0 },
+      },
+    });
+  });
+
+  it('answers 404 for an unknown write key', async () => {
+    const req = { ...request('/v1/projects/nope/settings', ''), method: 'GET', headers: { host: 'h' } };
+    expect((await collect(req, deps())).response.status).toBe(404);
+  });
+
+  it('keeps the write key out of the logged path', () => {
+    expect(loggablePath(`/v1/projects/${WRITE_KEY}/settings`)).not.toContain(WRITE_KEY);
+    expect(loggablePath('/v1/batch')).toBe('/v1/batch');
   });
 });
 
