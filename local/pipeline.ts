@@ -124,6 +124,9 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
         projects: new Set(secrets.projects.map((p) => p.project)),
         readKeys: readKeyRing(secrets.projects),
         warehouse: local.warehouse,
+        store: baseStore,
+        lastRollup: local.lastRun,
+        manifestCache: new Map(),
       }
     : null;
   const metricsHandler = metricsDeps ? createMetricsHandler(metricsDeps, logger) : null;

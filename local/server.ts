@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { toProxyResult } from '../lambdas/api-gateway.js';
+import { isDashboardPath } from '../lambdas/dashboard.js';
 import { errorResponse, jsonResponse } from '../lib/http.js';
 import { isMetricsPath } from '../lib/warehouse/metrics-api.js';
 
@@ -159,7 +160,7 @@ export function localRouter(routes: LocalRoutes): HttpHandler {
   const { collect, metrics, warehouse } = routes;
   return async (event) => {
     const post = event.requestContext.http.method === 'POST';
-    if (metrics && isMetricsPath(event.rawPath)) return metrics(event);
+    if (metrics && (isMetricsPath(event.rawPath) || isDashboardPath(event.rawPath))) return metrics(event);
     if (event.rawPath.startsWith('/local/')) {
       const refusal = localRouteRefusal(event);
       if (refusal !== null) return toProxyResult(errorResponse(403, 'cross_site_refused', refusal));

@@ -5,6 +5,7 @@ import type { ObjectStore } from '../lib/lake/store.js';
 import type { Logger } from '../lib/log.js';
 import type { ProjectDay } from '../lib/warehouse/days.js';
 import { DuckDbWarehouse } from '../lib/warehouse/duckdb.js';
+import type { RollupRun } from '../lib/warehouse/metrics-api.js';
 import { Mutex } from '../lib/warehouse/mutex.js';
 import { type RollupResult, runRollup } from '../lib/warehouse/rollup.js';
 import type { RefreshStats } from '../lib/warehouse/warehouse.js';
@@ -24,6 +25,8 @@ export interface LocalWarehouse {
   warehouse: DuckDbWarehouse;
   /** Runs a rollup now (one at a time); the first one of a process looks at every manifest. */
   rollupNow(options?: { full?: boolean }): Promise<RollupResult>;
+  /** The last rollup that ran, for the health route. */
+  lastRun(): RollupRun | null;
   /** Recomputes these days now (after an erasure), one at a time with the rollups. */
   refreshDays(days: readonly ProjectDay[]): Promise<RefreshStats>;
   stop(): Promise<void>;
@@ -52,14 +55,21 @@ export async function startLocalWarehouse(options: {
   });
   const one = new Mutex();
   let first = true;
+  let lastRun: RollupRun | null = null;
   const rollupNow = (opts: { full?: boolean } = {}) =>
     one.run(async () => {
+      const started = Date.now();
       const result = await runRollup(
         { store: options.store, warehouse, logger: options.logger },
         { now: new Date(), full: opts.full ?? first },
       );
       first = false;
       if (result.manifests > 0) await warehouse.exportActiveUsers(paths.activeUsersExport);
+      lastRun = {
+        at: new Date(started).toISOString(),
+        durationMs: Date.now() - started,
+        manifests: result.manifests,
+      };
       return result;
     });
   const interval = options.intervalMs ?? DEFAULT_ROLLUP_INTERVAL_MS;
@@ -85,6 +95,7 @@ export async function startLocalWarehouse(options: {
     warehouse,
     rollupNow,
     refreshDays,
+    lastRun: () => lastRun,
     async stop() {
       stopped = true;
       if (timer) clearTimeout(timer);

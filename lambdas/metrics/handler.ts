@@ -6,6 +6,7 @@ import type { Logger } from '../../lib/log.js';
 import { activeUsersApi, type MetricsDeps } from '../../lib/warehouse/metrics-api.js';
 import { lowerCaseHeaders, NOT_AN_HTTP_REQUEST, requestLineOf, toProxyResult } from '../api-gateway.js';
 import { onColdStart } from '../cold-start.js';
+import { dashboardFile, isDashboardPath } from '../dashboard.js';
 import { lambdaLogger } from '../logger.js';
 import { withSecrets } from '../secrets.js';
 import { starRocksFromEnv } from '../starrocks.js';
@@ -17,6 +18,7 @@ export function createMetricsHandler(deps: MetricsDeps, logger: Logger): Metrics
   return async (event) => {
     const line = requestLineOf(event);
     if (line === null) return toProxyResult(NOT_AN_HTTP_REQUEST);
+    if (line.method === 'GET' && isDashboardPath(line.path)) return dashboardFile(line.path);
     try {
       const response = await activeUsersApi(
         {

@@ -35,6 +35,8 @@ export interface Manifest {
   files: ManifestFile[];
   bad: ManifestBadFile[];
   badReasons: Record<string, number>;
+  /** Bad rows by project and reason (absent in manifests written before it existed). */
+  badByProject?: Record<string, Record<string, number>>;
 }
 
 export function encodeManifest(manifest: Manifest): Uint8Array {

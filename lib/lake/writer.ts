@@ -172,7 +172,16 @@ export async function writeBatch(
   for (const [dt, rows] of groupBy(bad, (b) => utcDate(b.receivedAt))) {
     const key = badKey(dt, batch);
     manifest.bad.push({ key, dt, rows: rows.length });
-    for (const row of rows) manifest.badReasons[row.reason] = (manifest.badReasons[row.reason] ?? 0) + 1;
+    for (const row of rows) {
+      manifest.badReasons[row.reason] = (manifest.badReasons[row.reason] ?? 0) + 1;
+      if (row.project !== null) {
+        const byProject = manifest.badByProject ?? {};
+        const byReason = byProject[row.project] ?? {};
+        byReason[row.reason] = (byReason[row.reason] ?? 0) + 1;
+        byProject[row.project] = byReason;
+        manifest.badByProject = byProject;
+      }
+    }
     writes.push(() =>
       store.put(key, gzipSync(`${rows.map(badRowLine).join('\n')}\n`), 'application/x-ndjson'),
     );

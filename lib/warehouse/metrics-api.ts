@@ -2,7 +2,9 @@ import { utcDate } from '../events.js';
 import { type ApiResponse, errorResponse, jsonResponse } from '../http.js';
 import type { KeyRing } from '../ingest/auth.js';
 import { PROJECT_ID_PATTERN } from '../ingest/limits.js';
+import type { ObjectStore } from '../lake/store.js';
 import { addDays, DateError, dayNumber, MAU_DAYS } from './days.js';
+import { type ManifestCache, pipelineHealth } from './health.js';
 import type { Warehouse } from './warehouse.js';
 
 /** Longest range one request may ask for. */
@@ -22,6 +24,19 @@ export interface MetricsDeps {
   projects: ReadonlySet<string>;
   readKeys: KeyRing;
   readonly warehouse: Warehouse;
+  /** The lake, for the health route (its manifests). Without it the health route answers 404. */
+  readonly store?: ObjectStore;
+  /** The last rollup run, where the runtime knows it (the local one does). */
+  readonly lastRollup?: () => RollupRun | null;
+  /** Manifests already read by the health route. */
+  readonly manifestCache?: ManifestCache;
+}
+
+/** One rollup run, as the health route reports it. */
+export interface RollupRun {
+  at: string;
+  durationMs: number;
+  manifests: number;
 }
 
 /** One day of the answer. `stickiness` is dau / mau (0 when mau is 0), rounded to 4 places. */
@@ -33,7 +48,7 @@ export interface ActiveUsersEntry {
   stickiness: number;
 }
 
-const ROUTE = /^\/v1\/projects\/([^/]+)\/active-users\/?$/;
+const ROUTE = /^\/v1\/projects\/([^/]+)\/(active-users|health)\/?$/;
 
 /** True when the path is the metrics API's (the local server routes on it). */
 export function isMetricsPath(path: string): boolean {
@@ -87,6 +102,7 @@ export async function activeUsersApi(req: MetricsRequest, deps: MetricsDeps): Pr
   if (owner === null) return errorResponse(401, 'unauthorized', 'unknown read key');
   if (owner !== project)
     return errorResponse(403, 'forbidden', `this read key is not one of project ${project}`);
+  if (match[2] === 'health') return health(project, req, deps);
 
   const today = utcDate(req.now.getTime());
   let from: string;
@@ -128,5 +144,24 @@ export async function activeUsersApi(req: MetricsRequest, deps: MetricsDeps): Pr
       live: dayNumber(to) >= dayNumber(today) ? today : null,
       generatedAt: req.now.toISOString(),
     },
+  });
+}
+
+/**
+ * `GET /v1/projects/:project/health`: events that reached the lake per minute over the last hour,
+ * this project's refused events by reason, the lake's lag (age of the newest batch), the last
+ * rollup. Same read-key rules as active-users.
+ */
+async function health(project: string, req: MetricsRequest, deps: MetricsDeps): Promise<ApiResponse> {
+  if (!deps.store) return errorResponse(404, 'not_found', 'this deployment has no health route');
+  const [pipeline, rolledUpAt] = await Promise.all([
+    pipelineHealth(deps.store, project, req.now, deps.manifestCache),
+    deps.warehouse.lastRefresh(project),
+  ]);
+  return jsonResponse({
+    project,
+    ...pipeline,
+    rollup: { lastRun: deps.lastRollup?.() ?? null, rolledUpAt: rolledUpAt?.toISOString() ?? null },
+    generatedAt: req.now.toISOString(),
   });
 }

@@ -1,0 +1,263 @@
+// Tally's dashboard: plain JavaScript, no build step. It reads the metrics API of the origin that
+// served it with a project's read key, which stays in this tab (sessionStorage) and never in a URL
+// the server sees: a link may carry it in the fragment (#project=...&key=...), which is removed.
+
+const DAY_MS = 86_400_000;
+const $ = (id) => document.getElementById(id);
+const state = { project: '', key: '', from: '', to: '', days: 30, charts: [] };
+
+function keys() {
+  try {
+    return JSON.parse(sessionStorage.getItem('tally.keys') ?? '{}');
+  } catch {
+    return {};
+  }
+}
+
+function remember(project, key) {
+  const all = keys();
+  all[project] = key;
+  sessionStorage.setItem('tally.keys', JSON.stringify(all));
+  sessionStorage.setItem('tally.project', project);
+}
+
+const utcDay = (ms) => new Date(ms).toISOString().slice(0, 10);
+const dayMs = (day) => Date.parse(`${day}T00:00:00Z`);
+const format = (n) => (n === null || n === undefined ? '–' : Number(n).toLocaleString('en-US'));
+const percent = (x) => `${(x * 100).toFixed(1)}%`;
+
+function show(message) {
+  const box = $('message');
+  box.textContent = message;
+  box.hidden = message === '';
+}
+
+async function api(path) {
+  const response = await fetch(path, { headers: { authorization: `Bearer ${state.key}` } });
+  const body = await response.json().catch(() => null);
+  if (!response.ok) {
+    const why = body?.error?.message ?? response.statusText;
+    const hint =
+      response.status === 401 || response.status === 403 ? ' Check the project and its read key.' : '';
+    throw new Error(`${response.status} ${body?.error?.code ?? ''}: ${why}.${hint}`);
+  }
+  return body;
+}
+
+function activeUsers(from, to) {
+  const p = encodeURIComponent(state.project);
+  return api(`/v1/projects/${p}/active-users?from=${from}&to=${to}`);
+}
+
+function average(days, field) {
+  return days.length === 0 ? 0 : days.reduce((n, d) => n + d[field], 0) / days.length;
+}
+
+function change(id, now, before) {
+  const el = $(id);
+  el.className = 'change';
+  if (!before) {
+    el.textContent = before === 0 && now > 0 ? 'new this period' : '';
+    return;
+  }
+  const delta = (now - before) / before;
+  el.textContent = `${delta >= 0 ? '▲' : '▼'} ${percent(Math.abs(delta))} vs previous period`;
+  el.classList.add(delta >= 0 ? 'up' : 'down');
+}
+
+function color(name) {
+  return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+}
+
+function chart(container, series, data) {
+  container.replaceChildren();
+  const width = Math.max(280, container.clientWidth);
+  const height = container.classList.contains('small') ? 160 : 300;
+  const axis = {
+    stroke: color('--muted'),
+    grid: { stroke: color('--line') },
+    ticks: { stroke: color('--line') },
+  };
+  const plot = new uPlot(
+    {
+      width,
+      height,
+      scales: { x: { time: true } },
+      axes: [axis, axis],
+      series: [{}, ...series],
+      legend: { live: false },
+    },
+    data,
+    container,
+  );
+  state.charts.push({ plot, container });
+}
+
+function renderDays(result, previous) {
+  const days = result.days;
+  const last = days[days.length - 1];
+  $('latest-date').textContent = last
+    ? `(${last.date}${result.freshness.live === last.date ? ', live' : ''})`
+    : '';
+  for (const field of ['dau', 'wau', 'mau']) $(field).textContent = format(last?.[field]);
+  $('stickiness').textContent = last ? percent(last.stickiness) : '–';
+  for (const field of ['dau', 'wau', 'mau', 'stickiness']) {
+    change(`${field}-change`, average(days, field), previous ? average(previous.days, field) : null);
+  }
+  const rolled = result.freshness.rolledUpAt;
+  $('freshness').textContent =
+    `Numbers as of ${rolled ? `${rolled.replace('T', ' ').slice(0, 19)} UTC` : 'no rollup yet'}${
+      result.freshness.live ? `; ${result.freshness.live} is counted live` : ''
+    }.`;
+  const rows = days.map((d) => {
+    const tr = document.createElement('tr');
+    for (const v of [d.date, format(d.dau), format(d.wau), format(d.mau), percent(d.stickiness)]) {
+      const td = document.createElement('td');
+      td.textContent = v;
+      tr.append(td);
+    }
+    return tr;
+  });
+  $('days').tBodies[0].replaceChildren(...rows);
+  const x = days.map((d) => dayMs(d.date) / 1000);
+  chart(
+    $('chart'),
+    [
+      { label: 'DAU', stroke: color('--dau'), width: 2 },
+      { label: 'WAU', stroke: color('--wau'), width: 2 },
+      { label: 'MAU', stroke: color('--mau'), width: 2 },
+    ],
+    [x, days.map((d) => d.dau), days.map((d) => d.wau), days.map((d) => d.mau)],
+  );
+}
+
+function renderHealth(h) {
+  const total = h.eventsPerMinute.reduce((n, m) => n + m.events, 0);
+  $('events-hour').textContent = `${format(total)} (${format(Math.round(total / 60))}/min)`;
+  $('lake-lag').textContent = h.lake.lastBatchAt
+    ? `${format(h.lake.lagSeconds)} s (${h.lake.lastBatchAt.slice(11, 19)} UTC)`
+    : 'no batch in the last hour';
+  const run = h.rollup.lastRun;
+  $('last-rollup').textContent = run
+    ? `${run.at.slice(11, 19)} UTC, ${format(run.durationMs)} ms, ${format(run.manifests)} batch(es)`
+    : h.rollup.rolledUpAt
+      ? `numbers last changed ${h.rollup.rolledUpAt.slice(0, 19).replace('T', ' ')} UTC`
+      : 'none yet';
+  const reasons = Object.entries(h.rejected).sort((a, b) => b[1] - a[1]);
+  const rows = reasons.length
+    ? reasons.map(([reason, n]) => {
+        const tr = document.createElement('tr');
+        tr.innerHTML = '<td></td><td></td>';
+        tr.cells[0].textContent = reason;
+        tr.cells[1].textContent = format(n);
+        return tr;
+      })
+    : [Object.assign(document.createElement('tr'), { innerHTML: '<td colspan="2">none</td>' })];
+  $('rejected').tBodies[0].replaceChildren(...rows);
+  chart(
+    $('events-chart'),
+    [{ label: 'events/min', stroke: color('--dau'), fill: `${color('--dau')}33`, width: 1 }],
+    [
+      h.eventsPerMinute.map((m) => Date.parse(`${m.minute}:00Z`) / 1000),
+      h.eventsPerMinute.map((m) => m.events),
+    ],
+  );
+}
+
+async function load() {
+  if (!state.project || !state.key) return;
+  const main = $('main');
+  main.dataset.state = 'loading';
+  show('');
+  state.charts = [];
+  try {
+    const span = Math.round((dayMs(state.to) - dayMs(state.from)) / DAY_MS) + 1;
+    const before = utcDay(dayMs(state.from) - DAY_MS);
+    const [result, previous, health] = await Promise.all([
+      activeUsers(state.from, state.to),
+      activeUsers(utcDay(dayMs(before) - (span - 1) * DAY_MS), before).catch(() => null),
+      api(`/v1/projects/${encodeURIComponent(state.project)}/health`).catch(() => null),
+    ]);
+    renderDays(result, previous);
+    if (health) renderHealth(health);
+    main.dataset.state = 'ready';
+  } catch (error) {
+    main.dataset.state = 'error';
+    show(error.message);
+  }
+}
+
+function setRange(days) {
+  state.days = days;
+  state.to = utcDay(Date.now());
+  state.from = utcDay(Date.now() - (days - 1) * DAY_MS);
+  $('from').value = state.from;
+  $('to').value = state.to;
+  for (const b of document.querySelectorAll('#ranges [data-days]')) {
+    b.setAttribute('aria-pressed', String(Number(b.dataset.days) === days));
+  }
+}
+
+function fillSwitcher() {
+  const projects = Object.keys(keys());
+  $('switcher-label').hidden = projects.length < 2;
+  $('switcher').replaceChildren(
+    ...projects.map((p) =>
+      Object.assign(document.createElement('option'), {
+        value: p,
+        textContent: p,
+        selected: p === state.project,
+      }),
+    ),
+  );
+}
+
+function use(project, key) {
+  state.project = project;
+  state.key = key;
+  remember(project, key);
+  $('project').value = project;
+  $('key').value = key;
+  fillSwitcher();
+  load();
+}
+
+function start() {
+  const fragment = new URLSearchParams(location.hash.slice(1));
+  if (fragment.get('project') && fragment.get('key')) {
+    remember(fragment.get('project'), fragment.get('key'));
+    history.replaceState(null, '', location.pathname);
+  }
+  setRange(30);
+  $('access').addEventListener('submit', (e) => {
+    e.preventDefault();
+    use($('project').value.trim(), $('key').value.trim());
+  });
+  $('switcher').addEventListener('change', (e) => use(e.target.value, keys()[e.target.value] ?? ''));
+  for (const b of document.querySelectorAll('#ranges [data-days]')) {
+    b.addEventListener('click', () => {
+      setRange(Number(b.dataset.days));
+      load();
+    });
+  }
+  $('custom').addEventListener('click', () => {
+    if (!$('from').value || !$('to').value) return show('Choose both dates of the range.');
+    state.from = $('from').value;
+    state.to = $('to').value;
+    for (const b of document.querySelectorAll('#ranges [data-days]')) b.setAttribute('aria-pressed', 'false');
+    load();
+  });
+  let resize;
+  window.addEventListener('resize', () => {
+    clearTimeout(resize);
+    resize = setTimeout(() => {
+      for (const { plot, container } of state.charts)
+        plot.setSize({ width: Math.max(280, container.clientWidth), height: plot.height });
+    }, 150);
+  });
+  const project = sessionStorage.getItem('tally.project');
+  if (project && keys()[project]) use(project, keys()[project]);
+  else fillSwitcher();
+}
+
+start();
