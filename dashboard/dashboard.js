@@ -82,9 +82,11 @@ function chart(container, series, data) {
     {
       width,
       height,
+      // Every date on the page is a UTC day, the axis too.
+      tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), 'Etc/UTC'),
       scales: { x: { time: true } },
       axes: [axis, axis],
-      series: [{}, ...series],
+      series: [{}, ...series.map((s) => ({ points: { show: false }, ...s }))],
       legend: { live: false },
     },
     data,

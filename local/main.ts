@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { readCorsPolicy } from '../lib/config.js';
+import { dashboardUrl } from './demo/run.js';
 import { consoleLogger } from './logger.js';
 import { startPipeline } from './pipeline.js';
 
@@ -33,6 +34,7 @@ async function main(): Promise<void> {
       `  curl -H 'authorization: Bearer ${readKey}' '${pipeline.url}/v1/projects/default/active-users'`,
     );
   }
+  if (readKey) console.log(`Dashboard: ${dashboardUrl(pipeline.url, 'default', readKey)}`);
   console.log('Press Ctrl-C to stop.\n');
   let stopping = false;
   const shutdown = (signal: string) => {

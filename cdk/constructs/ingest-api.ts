@@ -52,12 +52,19 @@ export class IngestApi extends Construct {
     };
   }
 
-  /** Adds the active-users route (when a warehouse is configured). */
+  /**
+   * Adds the read-key routes and the dashboard page that reads them, on the same origin (so the
+   * page needs no CORS), when a warehouse is configured.
+   */
   addMetrics(metrics: IFunction): void {
-    this.api.addRoutes({
-      path: '/v1/projects/{project}/active-users',
-      methods: [HttpMethod.GET],
-      integration: new HttpLambdaIntegration('Metrics', metrics),
-    });
+    const integration = new HttpLambdaIntegration('Metrics', metrics);
+    for (const path of [
+      '/v1/projects/{project}/active-users',
+      '/v1/projects/{project}/health',
+      '/dashboard',
+      '/dashboard/{file}',
+    ]) {
+      this.api.addRoutes({ path, methods: [HttpMethod.GET], integration });
+    }
   }
 }

@@ -7,6 +7,7 @@ import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Bucket } from 'aws-cdk-lib/aws-s3';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { DASHBOARD_FILES } from '../../lambdas/dashboard.js';
 import type { StarRocksSettings, VpcSettings } from '../config.js';
 import { PipelineFunction } from './pipeline-function.js';
 import type { PipelineSecrets } from './secrets.js';
@@ -84,9 +85,13 @@ export class WarehouseJobs extends Construct {
       service: 'metrics',
       timeout: Duration.seconds(15),
       logRetention: props.logRetention,
-      environment,
+      environment: { ...environment, TALLY_LAKE_BUCKET: props.bucket.bucketName },
+      // The dashboard's page, served by this function on the same origin as the API it reads.
+      copyFiles: Object.values(DASHBOARD_FILES).map((f) => f.file),
       ...network,
     });
+    // The health route reads the manifests of the last hour.
+    props.bucket.grantRead(this.metrics, 'manifests/*');
     starRocksSecret.grantRead(this.metrics);
     props.secrets.bind(this.metrics);
   }

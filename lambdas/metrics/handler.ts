@@ -1,10 +1,12 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { readProjects } from '../../lib/config.js';
+import { readEndpoint, readLakeBucket, readProjects } from '../../lib/config.js';
 import { errorResponse } from '../../lib/http.js';
 import { readKeyRing } from '../../lib/ingest/auth.js';
+import { S3ObjectStore } from '../../lib/lake/s3-store.js';
 import type { Logger } from '../../lib/log.js';
 import { activeUsersApi, type MetricsDeps } from '../../lib/warehouse/metrics-api.js';
 import { lowerCaseHeaders, NOT_AN_HTTP_REQUEST, requestLineOf, toProxyResult } from '../api-gateway.js';
+import { s3Client } from '../aws.js';
 import { onColdStart } from '../cold-start.js';
 import { dashboardFile, isDashboardPath } from '../dashboard.js';
 import { lambdaLogger } from '../logger.js';
@@ -51,6 +53,12 @@ const fromEnv = onColdStart(async () => {
       projects: new Set(projects.map((p) => p.project)),
       readKeys: readKeyRing(projects),
       warehouse: starRocksFromEnv(env),
+      ...(env.TALLY_LAKE_BUCKET
+        ? {
+            store: new S3ObjectStore(s3Client(readEndpoint(env)), readLakeBucket(env)),
+            manifestCache: new Map(),
+          }
+        : {}),
     },
     lambdaLogger('metrics'),
   );

@@ -227,7 +227,17 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       ? `all ${checked} numbers over ${checked / 3} days match the ground truth exactly (last 14 days shown).`
       : `${mismatches.length} number(s) differ from the ground truth:\n  ${mismatches.slice(0, 20).join('\n  ')}`,
   );
+  print('');
+  print(`See it: ${dashboardUrl(options.url, project, readKey)}`);
   return { ok: mismatches.length === 0, project, checked, mismatches, workload };
+}
+
+/**
+ * The dashboard's address for a project, its read key in the fragment: the browser keeps it (the
+ * page moves it to this tab's storage), no server or log ever receives it.
+ */
+export function dashboardUrl(url: string, project: string, readKey: string): string {
+  return `${url}/dashboard#project=${encodeURIComponent(project)}&key=${encodeURIComponent(readKey)}`;
 }
 
 export { DemoError };

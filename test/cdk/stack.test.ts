@@ -228,6 +228,9 @@ describe('the stream and the API', () => {
     expect(routes.sort()).toEqual(
       [
         'GET /v1/projects/{project}/active-users',
+        'GET /v1/projects/{project}/health',
+        'GET /dashboard',
+        'GET /dashboard/{file}',
         'GET /sourceConfig',
         'OPTIONS /sourceConfig',
         'GET /v1/projects/{project}/settings',

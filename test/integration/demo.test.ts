@@ -43,6 +43,7 @@ describe('tally demo, end to end on kinesis-local', () => {
     expect(result.workload.stats.late).toBeGreaterThan(0);
     expect(result.workload.stats.skewed).toBeGreaterThan(0);
     expect(result.workload.stats.resent).toBeGreaterThan(0);
-    expect(lines.at(-1)).toContain('match the ground truth exactly');
+    expect(lines.at(-3)).toContain('match the ground truth exactly');
+    expect(lines.at(-1)).toMatch(new RegExp(`^See it: ${pipeline.url}/dashboard#project=demo-.+&key=.+$`));
   });
 });
