@@ -213,7 +213,7 @@ async function rollup(args: string[]): Promise<void> {
     const response = await fetch(`${serverUrl()}/local/rollup`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: '{}',
+      body: JSON.stringify({ full }),
     });
     const body = (await response.json()) as {
       manifests: number;

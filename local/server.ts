@@ -139,7 +139,9 @@ export function localRouteRefusal(event: APIGatewayProxyEventV2): string | null 
 export interface LocalRoutes {
   collect: HttpHandler;
   metrics: HttpHandler | null;
-  warehouse: { rollupNow(): Promise<{ manifests: number; stats: unknown }> } | null;
+  warehouse: {
+    rollupNow(options?: { full?: boolean }): Promise<{ manifests: number; stats: unknown }>;
+  } | null;
   createProject: (project: string) => Promise<{ writeKey: string; readKey: string }>;
   /** Erases people (`{"project", "userIds", "anonymousIds"}`) and recounts the days they were in. */
   erase: (request: unknown) => Promise<unknown>;
@@ -165,8 +167,15 @@ export function localRouter(routes: LocalRoutes): HttpHandler {
       const refusal = localRouteRefusal(event);
       if (refusal !== null) return toProxyResult(errorResponse(403, 'cross_site_refused', refusal));
     }
-    if (warehouse && post && event.rawPath === '/local/rollup')
-      return toProxyResult(jsonResponse(await warehouse.rollupNow()));
+    if (warehouse && post && event.rawPath === '/local/rollup') {
+      let full = false;
+      try {
+        full = (jsonBody(event) as { full?: unknown } | null)?.full === true;
+      } catch {
+        return toProxyResult(errorResponse(400, 'invalid_json', 'the body must be {} or {"full": true}'));
+      }
+      return toProxyResult(jsonResponse(await warehouse.rollupNow({ full })));
+    }
     if (post && (event.rawPath === '/local/projects' || event.rawPath === '/local/erase')) {
       let body: unknown;
       try {

@@ -1,6 +1,6 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
-import { localRouteRefusal } from '../../local/server.js';
+import { localRouteRefusal, localRouter } from '../../local/server.js';
 
 function event(headers: Record<string, string>): APIGatewayProxyEventV2 {
   return { headers, rawPath: '/local/projects' } as unknown as APIGatewayProxyEventV2;
@@ -24,5 +24,41 @@ describe('the local admin routes', () => {
     ['a rebound DNS name', { ...SAME, host: 'evil.example:8080' }, 'evil.example:8080'],
   ])('refuse %s, naming it', (_, headers, named) => {
     expect(localRouteRefusal(event(headers))).toContain(named);
+  });
+});
+
+describe('POST /local/rollup', () => {
+  it('passes {"full": true} on to the running rollup', async () => {
+    // Arrange
+    const asked: Array<{ full?: boolean } | undefined> = [];
+    const none = async () => ({ statusCode: 404 });
+    const router = localRouter({
+      collect: none,
+      metrics: null,
+      warehouse: {
+        rollupNow: async (options) => {
+          asked.push(options);
+          return { manifests: 0, stats: {} };
+        },
+      },
+      createProject: async () => ({ writeKey: '', readKey: '' }),
+      erase: async () => null,
+    });
+    const post = (body: string) =>
+      ({
+        rawPath: '/local/rollup',
+        headers: { ...SAME },
+        body,
+        isBase64Encoded: false,
+        requestContext: { http: { method: 'POST' } },
+      }) as unknown as APIGatewayProxyEventV2;
+
+    // Act
+    const full = await router(post('{"full": true}'));
+    const recent = await router(post('{}'));
+
+    // Assert
+    expect([full.statusCode, recent.statusCode]).toEqual([200, 200]);
+    expect(asked).toEqual([{ full: true }, { full: false }]);
   });
 });

@@ -45,6 +45,10 @@ describe('parseTimestamp', () => {
     expect(parseTimestamp('2026-03-10T14:00:00.250+0200')).toBe(received + 250);
   });
 
+  it('reads lower-case RFC 3339 separators (t and z)', () => {
+    expect(parseTimestamp('2026-03-10t12:00:00z')).toBe(parseTimestamp('2026-03-10T12:00:00Z'));
+  });
+
   it('treats a time without offset as UTC, not local time', () => {
     expect(parseTimestamp('2026-03-10T12:00:00')).toBe(received);
   });
