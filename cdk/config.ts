@@ -42,6 +42,8 @@ export interface TallySettings {
   rollupEveryMinutes: number;
   starRocks: StarRocksSettings | null;
   vpc: VpcSettings | null;
+  /** Where alarms are mailed (an SNS email subscription). @default none: subscribe to the AlarmTopic output yourself */
+  alarmEmail?: string;
 }
 
 class SettingsError extends Error {}
@@ -117,13 +119,34 @@ export function readSettings(node: Node): TallySettings {
             replicas: int(node, 'starrocksReplicas', 3, 1, 9),
           }
         : null,
-    vpc: vpcId
-      ? {
-          vpcId,
-          subnetIds: list(node, 'subnetIds'),
-          availabilityZones: list(node, 'availabilityZones'),
-          securityGroupId: text(node, 'securityGroupId'),
-        }
-      : null,
+    vpc: vpcId ? vpcSettings(node, vpcId) : null,
+    alarmEmail: email(node),
   };
+}
+
+/** The VPC settings, complete: one availability zone per subnet (CDK needs both to import the VPC). */
+function vpcSettings(node: Node, vpcId: string): VpcSettings {
+  const subnetIds = list(node, 'subnetIds');
+  const availabilityZones = list(node, 'availabilityZones');
+  if (subnetIds.length === 0) {
+    throw new SettingsError(
+      'context tally:subnetIds is required with tally:vpcId (the private subnets to run in)',
+    );
+  }
+  if (availabilityZones.length !== subnetIds.length) {
+    throw new SettingsError(
+      `context tally:availabilityZones needs one zone per subnet of tally:subnetIds: got ${availabilityZones.length} zone(s) for ${subnetIds.length} subnet(s)`,
+    );
+  }
+  return { vpcId, subnetIds, availabilityZones, securityGroupId: text(node, 'securityGroupId') };
+}
+
+function email(node: Node): string | undefined {
+  const value = text(node, 'alarmEmail');
+  if (value !== undefined && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(value)) {
+    throw new SettingsError(
+      `context tally:alarmEmail is not an email address: ${JSON.stringify(value).slice(0, 80)}`,
+    );
+  }
+  return value;
 }

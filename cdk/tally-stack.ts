@@ -96,7 +96,8 @@ export class TallyStack extends Stack {
       functions.rollup = jobs.rollup;
       functions.metrics = jobs.metrics;
     }
-    new Monitoring(this, 'Monitoring', {
+    const monitoring = new Monitoring(this, 'Monitoring', {
+      alarmEmail: s.alarmEmail,
       stream,
       lakeWriter: lakeWriter.function,
       failures: lakeWriter.failures,
@@ -114,6 +115,10 @@ export class TallyStack extends Stack {
       description: 'Add projects here (see README)',
     });
     new CfnOutput(this, 'FailedBatchesQueue', { value: lakeWriter.failures.queueUrl });
+    new CfnOutput(this, 'AlarmTopic', {
+      value: monitoring.topic.topicArn,
+      description: 'Every alarm goes here: subscribe an email, chat or pager (or set tally:alarmEmail)',
+    });
     new CfnOutput(this, 'EraseFunction', {
       value: erasure.function.functionName,
       description: 'Erase people: aws lambda invoke with {"project", "userIds", "anonymousIds"} (see README)',

@@ -7,12 +7,18 @@ import {
   type IMetric,
   TreatMissingData,
 } from 'aws-cdk-lib/aws-cloudwatch';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type { IStream } from 'aws-cdk-lib/aws-kinesis';
+import { Alias } from 'aws-cdk-lib/aws-kms';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import { Topic } from 'aws-cdk-lib/aws-sns';
+import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 
 export interface MonitoringProps {
+  /** An address subscribed to the alarm topic. @default none */
+  alarmEmail?: string;
   stream: IStream;
   lakeWriter: IFunction;
   failures: Queue;
@@ -22,14 +28,22 @@ export interface MonitoringProps {
 
 /**
  * Alarms on what loses or delays data: the lake writer falling behind (iterator age), batches
- * sent to the on-failure queue, function errors and throttles; and one dashboard of it all.
- * Alarm actions are left to the operator (an SNS topic, a chat integration).
+ * sent to the on-failure queue, function errors and throttles; every alarm and its recovery go to
+ * one SNS topic (TLS-only, encrypted), with an optional email subscription; and one dashboard.
  */
 export class Monitoring extends Construct {
   readonly alarms: Alarm[] = [];
+  readonly topic: Topic;
 
   constructor(scope: Construct, id: string, props: MonitoringProps) {
     super(scope, id);
+    this.topic = new Topic(this, 'Alarms', {
+      displayName: 'Tally alarms',
+      enforceSSL: true,
+      masterKey: Alias.fromAliasName(this, 'SnsKey', 'alias/aws/sns'),
+    });
+    if (props.alarmEmail) this.topic.addSubscription(new EmailSubscription(props.alarmEmail));
+    const action = new SnsAction(this.topic);
     const alarm = (name: string, metric: IMetric, threshold: number, description: string) => {
       const a = new Alarm(this, name, {
         metric,
@@ -39,6 +53,8 @@ export class Monitoring extends Construct {
         treatMissingData: TreatMissingData.NOT_BREACHING,
         alarmDescription: description,
       });
+      a.addAlarmAction(action);
+      a.addOkAction(action);
       this.alarms.push(a);
       return a;
     };

@@ -24,6 +24,8 @@ export interface PipelineFunctionProps {
   /** @default 30 seconds */
   timeout?: Duration;
   logRetention: RetentionDays;
+  /** How many instances may run at once. @default no reservation */
+  reservedConcurrentExecutions?: number;
   /** Files copied beside the bundle (paths relative to the repository root). */
   copyFiles?: string[];
   /** Runs the function in a VPC (the warehouse jobs, when StarRocks is private). */
@@ -55,6 +57,7 @@ export class PipelineFunction extends NodejsFunction {
       memorySize: props.memorySize ?? 1024,
       timeout: props.timeout ?? Duration.seconds(30),
       tracing: Tracing.ACTIVE,
+      reservedConcurrentExecutions: props.reservedConcurrentExecutions,
       vpc: props.vpc,
       vpcSubnets: props.vpcSubnets,
       securityGroups: props.securityGroups,

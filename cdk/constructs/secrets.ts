@@ -49,8 +49,13 @@ export class PipelineSecrets extends Construct {
   /** Lets a function read both secrets and tells it where they are. */
   bind(fn: IGrantable & { addEnvironment(key: string, value: string): unknown }): void {
     this.hmac.grantRead(fn);
-    this.projects.grantRead(fn);
     fn.addEnvironment('TALLY_HMAC_SECRET_ARN', this.hmac.secretArn);
+    this.bindProjects(fn);
+  }
+
+  /** Lets a function read the projects' key hashes only. */
+  bindProjects(fn: IGrantable & { addEnvironment(key: string, value: string): unknown }): void {
+    this.projects.grantRead(fn);
     fn.addEnvironment('TALLY_PROJECTS_SECRET_ARN', this.projects.secretArn);
   }
 }

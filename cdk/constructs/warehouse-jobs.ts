@@ -6,6 +6,8 @@ import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Bucket } from 'aws-cdk-lib/aws-s3';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
 import { DASHBOARD_FILES } from '../../lambdas/dashboard.js';
 import type { StarRocksSettings, VpcSettings } from '../config.js';
@@ -32,6 +34,8 @@ export interface WarehouseJobsProps {
 export class WarehouseJobs extends Construct {
   readonly rollup: PipelineFunction;
   readonly metrics: PipelineFunction;
+  /** Rollup ticks that could not be delivered. */
+  readonly missedTicks: Queue;
 
   constructor(scope: Construct, id: string, props: WarehouseJobsProps) {
     super(scope, id);
@@ -56,6 +60,8 @@ export class WarehouseJobs extends Construct {
       timeout: Duration.minutes(10),
       logRetention: props.logRetention,
       environment: { ...environment, TALLY_LAKE_BUCKET: props.bucket.bucketName },
+      // One run at a time: two overlapping rollups could commit an older snapshot last.
+      reservedConcurrentExecutions: 1,
       ...network,
     });
     props.bucket.grantRead(this.rollup, 'manifests/*');
@@ -75,10 +81,29 @@ export class WarehouseJobs extends Construct {
         ],
       }),
     );
+    // A tick that cannot be delivered (the one allowed run is busy past the retries) is kept here,
+    // not dropped; the next tick catches up anyway, as a rollup reads every manifest not yet done.
+    this.missedTicks = new Queue(this, 'MissedTicks', {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    NagSuppressions.addResourceSuppressions(this.missedTicks, [
+      {
+        id: 'AwsSolutions-SQS3',
+        reason: 'This queue is the dead-letter queue of the rollup schedule itself.',
+      },
+    ]);
     new Rule(this, 'Schedule', {
       description: 'Tally: roll up new lake batches into StarRocks',
       schedule: Schedule.rate(Duration.minutes(props.rollupEveryMinutes)),
-      targets: [new LambdaFunction(this.rollup, { retryAttempts: 2 })],
+      targets: [
+        new LambdaFunction(this.rollup, {
+          retryAttempts: 2,
+          maxEventAge: Duration.minutes(props.rollupEveryMinutes),
+          deadLetterQueue: this.missedTicks,
+        }),
+      ],
     });
     this.metrics = new PipelineFunction(this, 'Metrics', {
       entry: 'metrics/handler.ts',
@@ -93,7 +118,8 @@ export class WarehouseJobs extends Construct {
     // The health route reads the manifests of the last hour.
     props.bucket.grantRead(this.metrics, 'manifests/*');
     starRocksSecret.grantRead(this.metrics);
-    props.secrets.bind(this.metrics);
+    // The read keys only: the metrics function hashes no user id, so it never sees the HMAC key.
+    props.secrets.bindProjects(this.metrics);
   }
 
   private network(vpc: VpcSettings): {

@@ -131,6 +131,41 @@ describe('the erase function', () => {
   });
 });
 
+describe('alarm actions', () => {
+  it('send every alarm and its recovery to one TLS-only, encrypted topic', () => {
+    const alarms = Object.values(withWarehouse.template.findResources('AWS::CloudWatch::Alarm')) as Array<{
+      Properties: { AlarmActions: unknown[]; OKActions: unknown[] };
+    }>;
+    expect(alarms.length).toBeGreaterThan(0);
+    for (const a of alarms) {
+      expect(JSON.stringify(a.Properties.AlarmActions)).toContain('MonitoringAlarms');
+      expect(JSON.stringify(a.Properties.OKActions)).toContain('MonitoringAlarms');
+    }
+    withWarehouse.template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
+    withWarehouse.template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
+    withWarehouse.template.resourceCountIs('AWS::SNS::Subscription', 0);
+  });
+
+  it('subscribe tally:alarmEmail, and refuse one that is not an address', () => {
+    synth({ 'tally:alarmEmail': 'oncall@example.com' }).template.hasResourceProperties(
+      'AWS::SNS::Subscription',
+      {
+        Protocol: 'email',
+        Endpoint: 'oncall@example.com',
+      },
+    );
+    expect(() => synth({ 'tally:alarmEmail': 'oncall' })).toThrow(
+      /tally:alarmEmail is not an email address: "oncall"/,
+    );
+  });
+});
+
 describe('house rules', () => {
   it('accept every function of the app', () => {
     expect(withWarehouse.annotations.findError('*', Match.stringLikeRegexp('Tally-House'))).toEqual([]);
@@ -289,6 +324,37 @@ describe('warehouse jobs', () => {
     s.template.hasResourceProperties('AWS::Lambda::Function', {
       VpcConfig: { SubnetIds: ['subnet-aaa', 'subnet-bbb'], SecurityGroupIds: ['sg-0123456789abcdef0'] },
     });
+  });
+
+  it('refuse a VPC without subnets, or with zones that do not match them, naming the key', () => {
+    const vpc = { ...WITH_STARROCKS, 'tally:vpcId': 'vpc-0123456789abcdef0' };
+    expect(() => synth(vpc)).toThrow(/tally:subnetIds is required with tally:vpcId/);
+    expect(() => synth({ ...vpc, 'tally:subnetIds': 'subnet-a,subnet-b' })).toThrow(
+      /tally:availabilityZones needs one zone per subnet.*got 0 zone\(s\) for 2 subnet\(s\)/,
+    );
+  });
+
+  it('run the rollup one at a time, keeping undeliverable ticks in a dead-letter queue', () => {
+    withWarehouse.template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ POWERTOOLS_SERVICE_NAME: 'rollup' }) },
+      ReservedConcurrentExecutions: 1,
+    });
+    withWarehouse.template.hasResourceProperties('AWS::Events::Rule', {
+      Targets: [
+        Match.objectLike({
+          DeadLetterConfig: {
+            Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^WarehouseMissedTicks'), 'Arn'] },
+          },
+          RetryPolicy: { MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: 300 },
+        }),
+      ],
+    });
+  });
+
+  it('give the metrics function the read keys but not the HMAC key', () => {
+    const resources = JSON.stringify(statementsOf(withWarehouse, 'WarehouseMetricsServiceRoleDefaultPolicy'));
+    expect(resources).toContain('SecretsProjects');
+    expect(resources).not.toContain('SecretsHmacKey');
   });
 
   it('refuses a StarRocks host without its secret, naming the context key', () => {
