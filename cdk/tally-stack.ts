@@ -75,6 +75,7 @@ export class TallyStack extends Stack {
       maxRecordAgeHours: s.maxRecordAgeHours,
       logRetention,
     });
+    lake.grantRegisterPartitions(lakeWriter.function);
     const erasure = new Erasure(this, 'Erasure', { bucket: lake.bucket, secrets, logRetention });
     const functions: Record<string, PipelineFunction> = {
       collect,

@@ -127,6 +127,20 @@ export function readCorsPolicy(env: Env): CorsPolicy {
   }
 }
 
+/** `TALLY_GLUE_DATABASE` (default tally_lake) and `TALLY_GLUE_TABLE` (default events). */
+export function readGlueNames(env: Env): { database: string; table: string } {
+  const database = env.TALLY_GLUE_DATABASE?.trim() || 'tally_lake';
+  const table = env.TALLY_GLUE_TABLE?.trim() || 'events';
+  for (const [name, value] of [
+    ['TALLY_GLUE_DATABASE', database],
+    ['TALLY_GLUE_TABLE', table],
+  ] as const) {
+    if (!/^[a-z0-9_]{1,255}$/.test(value))
+      throw new ConfigError(name, `is not a Glue name: ${value.slice(0, 60)}`);
+  }
+  return { database, table };
+}
+
 /** `AWS_ENDPOINT_URL`: set only against emulators (fauxqs, kinesis-local, LocalStack). */
 export function readEndpoint(env: Env): string | undefined {
   const url = env.AWS_ENDPOINT_URL?.trim();

@@ -1,5 +1,7 @@
 import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { CfnDatabase, CfnTable } from 'aws-cdk-lib/aws-glue';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
@@ -16,7 +18,8 @@ export interface LakeProps {
  * The lake: a hardened bucket (no public access, TLS only, encrypted, owner-enforced, versioned
  * with noncurrent expiry, incomplete uploads aborted, bad rows expiring), its access logs in a
  * second bucket, and the Glue database and `events` table (partitions `project`, `dt`) that
- * StarRocks and Athena read. Partitions are registered by the rollup, not projected.
+ * StarRocks and Athena read. Partitions are registered by the lake writer as it creates them
+ * (and again by the rollup, harmlessly), not projected.
  */
 export class Lake extends Construct {
   readonly bucket: Bucket;
@@ -90,5 +93,26 @@ export class Lake extends Construct {
       },
     });
     table.node.addDependency(database);
+  }
+
+  /** Lets a function register partitions of the events table, and tells it which table. */
+  grantRegisterPartitions(fn: IFunction & { addEnvironment(key: string, value: string): unknown }): void {
+    const stack = Stack.of(this);
+    fn.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['glue:BatchCreatePartition', 'glue:GetTable', 'glue:GetDatabase'],
+        resources: [
+          stack.formatArn({ service: 'glue', resource: 'catalog' }),
+          stack.formatArn({ service: 'glue', resource: 'database', resourceName: this.glueDatabase }),
+          stack.formatArn({
+            service: 'glue',
+            resource: 'table',
+            resourceName: `${this.glueDatabase}/${this.glueTable}`,
+          }),
+        ],
+      }),
+    );
+    fn.addEnvironment('TALLY_GLUE_DATABASE', this.glueDatabase);
+    fn.addEnvironment('TALLY_GLUE_TABLE', this.glueTable);
   }
 }

@@ -1,11 +1,13 @@
 import type { KinesisStreamBatchResponse, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
-import { readEndpoint, readLakeBucket } from '../../lib/config.js';
+import { readEndpoint, readGlueNames, readLakeBucket } from '../../lib/config.js';
 import { S3ObjectStore } from '../../lib/lake/s3-store.js';
 import type { ObjectStore } from '../../lib/lake/store.js';
 import { type LakeRecord, writeBatch } from '../../lib/lake/writer.js';
 import type { Logger } from '../../lib/log.js';
 import { ErasureLog } from '../../lib/privacy/erasure.js';
-import { s3Client } from '../aws.js';
+import type { ProjectDay } from '../../lib/warehouse/days.js';
+import { onlyNewPartitions, registerPartitions } from '../../lib/warehouse/glue.js';
+import { glueClient, s3Client } from '../aws.js';
 import { onColdStart } from '../cold-start.js';
 import { lambdaLogger } from '../logger.js';
 
@@ -22,10 +24,14 @@ function toRecord(r: KinesisStreamRecord): LakeRecord {
 }
 
 /** The lake writer over the given store (S3 on AWS, a directory locally). */
-export function createLakeWriterHandler(store: ObjectStore, logger: Logger): LakeWriterHandler {
+export function createLakeWriterHandler(
+  store: ObjectStore,
+  logger: Logger,
+  registerPartitions?: (days: readonly ProjectDay[]) => Promise<void>,
+): LakeWriterHandler {
   const erasures = new ErasureLog(store);
   return async (event) => {
-    const outcome = await writeBatch(event.Records.map(toRecord), store, { erasures });
+    const outcome = await writeBatch(event.Records.map(toRecord), store, { erasures, registerPartitions });
     if (outcome.error) {
       logger.error('lake write failed, batch will be retried', {
         records: event.Records.length,
@@ -47,12 +53,23 @@ export function createLakeWriterHandler(store: ObjectStore, logger: Logger): Lak
   };
 }
 
-const fromEnv = onColdStart(() =>
-  createLakeWriterHandler(
-    new S3ObjectStore(s3Client(readEndpoint(process.env)), readLakeBucket(process.env)),
+const fromEnv = onColdStart(() => {
+  const bucket = readLakeBucket(process.env);
+  // Partitions are registered as the lake gets them (Athena reads new days with no rollup),
+  // where the stack names a Glue table; against emulators there is none.
+  const glue = process.env.TALLY_GLUE_DATABASE
+    ? { client: glueClient(), ...readGlueNames(process.env) }
+    : null;
+  return createLakeWriterHandler(
+    new S3ObjectStore(s3Client(readEndpoint(process.env)), bucket),
     lambdaLogger('lake-writer'),
-  ),
-);
+    glue
+      ? onlyNewPartitions((days) =>
+          registerPartitions(glue.client, { database: glue.database, table: glue.table, bucket }, days),
+        )
+      : undefined,
+  );
+});
 
 /** Lambda entry point: configuration and clients are read and made once per cold start. */
 export const handler: LakeWriterHandler = async (event) => (await fromEnv())(event);

@@ -1,5 +1,4 @@
-import { readEndpoint, readLakeBucket } from '../../lib/config.js';
-import { ConfigError } from '../../lib/errors.js';
+import { readEndpoint, readGlueNames, readLakeBucket } from '../../lib/config.js';
 import { S3ObjectStore } from '../../lib/lake/s3-store.js';
 import type { Logger } from '../../lib/log.js';
 import { registerPartitions } from '../../lib/warehouse/glue.js';
@@ -38,11 +37,7 @@ export function createRollupHandler(deps: RollupDeps, logger: Logger): RollupHan
 const fromEnv = onColdStart(async () => {
   const env = await withSecrets(process.env);
   const bucket = readLakeBucket(env);
-  const glueDatabase = env.TALLY_GLUE_DATABASE ?? 'tally_lake';
-  const glueTable = env.TALLY_GLUE_TABLE ?? 'events';
-  if (!/^[a-z0-9_]{1,255}$/.test(glueDatabase)) {
-    throw new ConfigError('TALLY_GLUE_DATABASE', `is not a Glue name: ${glueDatabase.slice(0, 60)}`);
-  }
+  const { database: glueDatabase, table: glueTable } = readGlueNames(env);
   const glue = glueClient();
   const logger = lambdaLogger('rollup');
   return createRollupHandler(

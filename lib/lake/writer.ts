@@ -3,6 +3,7 @@ import { type BadRow, type LakeEvent, utcDate } from '../events.js';
 import type { ErasureLog, Tombstones } from '../privacy/erasure.js';
 import { CodecError, decodeRecord } from '../stream/codec.js';
 import { wellFormed } from '../text.js';
+import type { ProjectDay } from '../warehouse/days.js';
 import { badKey, batchId, eventsKey, manifestKey } from './keys.js';
 import { encodeManifest, type Manifest } from './manifest.js';
 import { eventsToParquet } from './parquet.js';
@@ -121,7 +122,15 @@ function decodeBatch(records: readonly LakeRecord[]): {
 export async function writeBatch(
   records: readonly LakeRecord[],
   store: ObjectStore,
-  options: { erasures?: ErasureLog } = {},
+  options: {
+    erasures?: ErasureLog;
+    /**
+     * Registers the `project=/dt=` partitions the batch wrote in a metastore (Glue), before the
+     * manifest: Athena and StarRocks then see the rows without waiting for a rollup. A failure
+     * fails the batch, which is retried (registering again is harmless).
+     */
+    registerPartitions?: (days: readonly ProjectDay[]) => Promise<void>;
+  } = {},
 ): Promise<BatchOutcome> {
   const first = records[0];
   const last = records[records.length - 1];
@@ -188,6 +197,12 @@ export async function writeBatch(
   }
   try {
     await Promise.all(writes.map((write) => write()));
+    if (options.registerPartitions && manifest.files.length > 0) {
+      const days = manifest.files.map((f) => ({ project: f.project, dt: f.dt }));
+      await options.registerPartitions(days).catch((error: unknown) => {
+        throw new StorageError('register partitions of', batch, error);
+      });
+    }
     await store.put(manifestKey(first.arrivalMs, batch), encodeManifest(manifest), 'application/json');
   } catch (error) {
     if (!(error instanceof StorageError)) throw error;

@@ -70,3 +70,19 @@ export async function registerPartitions(
   }
   return created;
 }
+
+/**
+ * A registrar that passes on only the partitions this process has not registered yet: the lake
+ * writer calls it on every batch, and most batches write to partitions that exist already.
+ */
+export function onlyNewPartitions(
+  register: (days: readonly ProjectDay[]) => Promise<unknown>,
+): (days: readonly ProjectDay[]) => Promise<void> {
+  const known = new Set<string>();
+  return async (days) => {
+    const fresh = days.filter((d) => !known.has(`${d.project}/${d.dt}`));
+    if (fresh.length === 0) return;
+    await register(fresh);
+    for (const d of fresh) known.add(`${d.project}/${d.dt}`);
+  };
+}

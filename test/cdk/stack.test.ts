@@ -122,6 +122,21 @@ describe('the erase function', () => {
       expect(resources).toContain(prefix);
   });
 
+  it('lets the lake writer register the partitions it writes in the Glue table', () => {
+    expect(actionsOf(ingestOnly, 'LakeWriterFunctionServiceRoleDefaultPolicy')).toEqual(
+      expect.arrayContaining(['glue:BatchCreatePartition']),
+    );
+    ingestOnly.template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({
+          POWERTOOLS_SERVICE_NAME: 'lake-writer',
+          TALLY_GLUE_DATABASE: 'tally_lake',
+          TALLY_GLUE_TABLE: 'events',
+        }),
+      },
+    });
+  });
+
   it('lets the lake writer read the erasure records it applies', () => {
     const resources = JSON.stringify(statementsOf(ingestOnly, 'LakeWriterFunctionServiceRoleDefaultPolicy'));
     expect(resources).toContain('erasures/*');
