@@ -1,8 +1,7 @@
-import { Duration, Stack } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import { type ISecurityGroup, SecurityGroup, Subnet, Vpc } from 'aws-cdk-lib/aws-ec2';
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
-import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Bucket } from 'aws-cdk-lib/aws-s3';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
@@ -18,8 +17,8 @@ export interface WarehouseJobsProps {
   starRocks: StarRocksSettings;
   vpc: VpcSettings | null;
   bucket: Bucket;
-  glueDatabase: string;
-  glueTable: string;
+  /** The lake's Glue table, where the rollup registers partitions too. */
+  glue: { grantRegisterPartitions(fn: PipelineFunction): void };
   secrets: PipelineSecrets;
   rollupEveryMinutes: number;
   logRetention: RetentionDays;
@@ -51,8 +50,6 @@ export class WarehouseJobs extends Construct {
       TALLY_STARROCKS_DATABASE: props.starRocks.database,
       TALLY_STARROCKS_REPLICAS: String(props.starRocks.replicas),
       TALLY_STARROCKS_SECRET_ARN: props.starRocks.secretArn,
-      TALLY_GLUE_DATABASE: props.glueDatabase,
-      TALLY_GLUE_TABLE: props.glueTable,
     };
     this.rollup = new PipelineFunction(this, 'Rollup', {
       entry: 'rollup/handler.ts',
@@ -66,21 +63,7 @@ export class WarehouseJobs extends Construct {
     });
     props.bucket.grantRead(this.rollup, 'manifests/*');
     starRocksSecret.grantRead(this.rollup);
-    const stack = Stack.of(this);
-    this.rollup.addToRolePolicy(
-      new PolicyStatement({
-        actions: ['glue:BatchCreatePartition', 'glue:GetTable', 'glue:GetDatabase'],
-        resources: [
-          stack.formatArn({ service: 'glue', resource: 'catalog' }),
-          stack.formatArn({ service: 'glue', resource: 'database', resourceName: props.glueDatabase }),
-          stack.formatArn({
-            service: 'glue',
-            resource: 'table',
-            resourceName: `${props.glueDatabase}/${props.glueTable}`,
-          }),
-        ],
-      }),
-    );
+    props.glue.grantRegisterPartitions(this.rollup);
     // A tick that cannot be delivered (the one allowed run is busy past the retries) is kept here,
     // not dropped; the next tick catches up anyway, as a rollup reads every manifest not yet done.
     this.missedTicks = new Queue(this, 'MissedTicks', {
