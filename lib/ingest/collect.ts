@@ -121,17 +121,22 @@ function withBatchContext(raw: unknown, batchContext: Record<string, unknown> | 
 
 /** The write key: the HTTP Basic username, else `writeKey` in the body, else in the query (beacons). */
 function writeKeyOf(req: CollectRequest, body: unknown): string | null {
-  const fromBody = isPlainObject(body) && typeof body.writeKey === 'string' ? body.writeKey : null;
-  const fromQuery = req.query?.writeKey;
-  return (
-    writeKeyFromAuthorization(req.headers.authorization) ??
-    (fromBody || null) ??
-    (typeof fromQuery === 'string' && fromQuery !== '' ? fromQuery : null)
-  );
+  const fromBody = isPlainObject(body) && typeof body.writeKey === 'string' ? body.writeKey : '';
+  return writeKeyFromAuthorization(req.headers.authorization) ?? (fromBody || req.query?.writeKey || null);
 }
 
-const MISSING_KEY =
-  'missing write key: send it as the HTTP Basic username, as "writeKey" in the body or as ?writeKey=';
+/** The project a request's write key belongs to, or the 401 to answer. */
+function projectOf(req: CollectRequest, body: unknown, deps: CollectDeps): string | CollectResponse {
+  const writeKey = writeKeyOf(req, body);
+  if (writeKey === null) {
+    return errorResponse(
+      401,
+      'unauthorized',
+      'missing write key: send it as the HTTP Basic username, as "writeKey" in the body or as ?writeKey=',
+    );
+  }
+  return deps.writeKeys.projectOf(writeKey) ?? errorResponse(401, 'unauthorized', 'unknown write key');
+}
 
 /**
  * The collector: Segment HTTP Tracking API in, stream records out. Whole-request problems
@@ -152,19 +157,24 @@ export async function collect(
     const message = `origin ${JSON.stringify(origin).slice(0, 100)} may not send events here`;
     return { response: errorResponse(403, 'origin_not_allowed', message), stats };
   }
-  const response = await answer(req, deps, stats);
+  const response = await answer(req, deps, policy, stats);
   return {
     response: { ...response, headers: { ...corsHeaders(origin, policy), ...response.headers } },
     stats,
   };
 }
 
-async function answer(req: CollectRequest, deps: CollectDeps, stats: CollectStats): Promise<CollectResponse> {
+async function answer(
+  req: CollectRequest,
+  deps: CollectDeps,
+  policy: CorsPolicy,
+  stats: CollectStats,
+): Promise<CollectResponse> {
   const route = routeOf(req.path);
   if (route === null)
     return errorResponse(404, 'not_found', `no route ${JSON.stringify(req.path).slice(0, 80)}`);
   const method = methodOf(route);
-  if (req.method === 'OPTIONS') return preflight(req.headers, `${method}, OPTIONS`, deps.cors ?? ANY_ORIGIN);
+  if (req.method === 'OPTIONS') return preflight(req.headers, `${method}, OPTIONS`, policy);
   if (req.method !== method) {
     return errorResponse(405, 'method_not_allowed', `${req.path} takes ${method}, got ${req.method}`, {
       allow: `${method}, OPTIONS`,
@@ -192,10 +202,8 @@ async function answer(req: CollectRequest, deps: CollectDeps, stats: CollectStat
  * one with no destinations, so `configUrl` can point at Tally itself.
  */
 function sourceConfig(req: CollectRequest, deps: CollectDeps): CollectResponse {
-  const writeKey = writeKeyOf(req, null);
-  if (writeKey === null) return errorResponse(401, 'unauthorized', MISSING_KEY);
-  const project = deps.writeKeys.projectOf(writeKey);
-  if (project === null) return errorResponse(401, 'unauthorized', 'unknown write key');
+  const project = projectOf(req, null, deps);
+  if (typeof project !== 'string') return project;
   return jsonResponse({
     isHosted: false,
     source: { id: project, name: project, enabled: true, workspaceId: 'tally', config: {}, destinations: [] },
@@ -232,10 +240,8 @@ async function collectEvents(
   stats: CollectStats,
 ): Promise<CollectResponse> {
   const { value: body, inexact } = parseBody(req.headers, req.body);
-  const writeKey = writeKeyOf(req, body);
-  if (writeKey === null) return errorResponse(401, 'unauthorized', MISSING_KEY);
-  const project = deps.writeKeys.projectOf(writeKey);
-  if (project === null) return errorResponse(401, 'unauthorized', 'unknown write key');
+  const project = projectOf(req, body, deps);
+  if (typeof project !== 'string') return project;
   stats.project = project;
   const { events, batchSentAt, batchContext } = eventsOf(body, type);
   const ctx = {
