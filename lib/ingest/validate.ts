@@ -49,20 +49,21 @@ function inspect(value: object, max: number, keys: string[] = []): Reject | null
   if (max === 0) return new Reject('too_deep', `the event nests deeper than ${MAX_EVENT_DEPTH} levels`);
   for (const key in value) {
     const child = (value as Record<string, unknown>)[key];
-    if (typeof child === 'string') {
-      if (!child.isWellFormed()) return loneSurrogate([...keys, key]);
-    } else if (typeof child === 'number') {
-      if (!Number.isFinite(child)) {
-        return new Reject(
-          'invalid_number',
-          `${pathOf([...keys, key])} is beyond the range of a JSON number (read as infinity): send it as a string`,
-        );
-      }
-    } else if (typeof child === 'object' && child !== null) {
-      const found = inspect(child, max - 1, [...keys, key]);
+    // `keys` is one stack for the whole walk: the path is only spelled out for a refusal.
+    keys.push(key);
+    if (typeof child === 'string' && !child.isWellFormed()) return loneSurrogate(keys);
+    if (typeof child === 'number' && !Number.isFinite(child)) {
+      return new Reject(
+        'invalid_number',
+        `${pathOf(keys)} is beyond the range of a JSON number (read as infinity): send it as a string`,
+      );
+    }
+    if (typeof child === 'object' && child !== null) {
+      const found = inspect(child, max - 1, keys);
       if (found) return found;
     }
-    if (!key.isWellFormed()) return loneSurrogate([...keys, key]);
+    if (!key.isWellFormed()) return loneSurrogate(keys);
+    keys.pop();
   }
   return null;
 }
@@ -115,19 +116,26 @@ function bytesOverLimit(
   return bytes > MAX_EVENT_BYTES ? bytes : null;
 }
 
+/** An id as the app sent it, as text: a string, or a number as JavaScript writes it; else undefined. */
+function idText(value: unknown): string | undefined {
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+  return typeof value === 'string' ? value : undefined;
+}
+
 function optionalId(raw: Record<string, unknown>, field: string): string | null {
   const value = raw[field];
   if (value === undefined || value === null || value === '') return null;
-  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
-  if (typeof value !== 'string')
+  const id = idText(value);
+  if (id === undefined)
     throw new Reject('invalid_identity', `${field} must be a string, got ${typeof value}`);
-  if (value.length > MAX_ID_LENGTH && codePointLength(value) > MAX_ID_LENGTH) {
+  const characters = id.length > MAX_ID_LENGTH ? codePointLength(id) : id.length;
+  if (characters > MAX_ID_LENGTH) {
     throw new Reject(
       'invalid_identity',
-      `${field} is ${codePointLength(value)} characters, over the limit of ${MAX_ID_LENGTH}`,
+      `${field} is ${characters} characters, over the limit of ${MAX_ID_LENGTH}`,
     );
   }
-  return value;
+  return id;
 }
 
 function optionalTime(raw: Record<string, unknown>, field: string): number | null {
@@ -279,14 +287,8 @@ function subjectHashes(
   ctx: RequestContext,
 ): { userHash: bigint | null; anonymousHash: bigint | null } {
   const hashOf = (value: unknown): bigint | null => {
-    const exact =
-      typeof value === 'number' &&
-      Number.isFinite(value) &&
-      !(Number.isInteger(value) && !Number.isSafeInteger(value));
-    const id = exact ? String(value) : value;
-    return typeof id === 'string' && id !== '' && id.isWellFormed()
-      ? identityHash(ctx.key, ctx.project, id)
-      : null;
+    const id = idText(value);
+    return id !== undefined && id !== '' && id.isWellFormed() ? identityHash(ctx.key, ctx.project, id) : null;
   };
   if (!isPlainObject(raw)) return { userHash: null, anonymousHash: null };
   return { userHash: hashOf(raw.userId), anonymousHash: hashOf(raw.anonymousId) };
