@@ -42,8 +42,12 @@ export function badKey(dt: string, batch: string): string {
   return checked(`bad/dt=${dt}/${batch}.ndjson.gz`);
 }
 
+/** The folder of the manifests of one UTC hour: `manifests/<YYYY-MM-DD>/<HH>/`. */
+export function manifestHourPrefix(ms: number): string {
+  return `manifests/${utcDate(ms)}/${new Date(ms).toISOString().slice(11, 13)}/`;
+}
+
 /** Manifests are filed by the arrival time of the batch's first record (not the wall clock). */
 export function manifestKey(arrivalMs: number, batch: string): string {
-  const iso = new Date(arrivalMs).toISOString();
-  return checked(`manifests/${utcDate(arrivalMs)}/${iso.slice(11, 13)}/${batch}.json`);
+  return checked(`${manifestHourPrefix(arrivalMs)}${batch}.json`);
 }

@@ -7,6 +7,7 @@ import { manifestKey } from '../lake/keys.js';
 import { encodeManifest, type Manifest } from '../lake/manifest.js';
 import { eventsToParquet, parquetToEvents } from '../lake/parquet.js';
 import type { ObjectStore } from '../lake/store.js';
+import { parseHash } from '../stream/codec.js';
 import type { ProjectDay } from '../warehouse/days.js';
 
 /** Who to erase: raw ids as the apps sent them (hashed here, never stored). */
@@ -274,7 +275,7 @@ async function rewriteBadRows(store: ObjectStore, key: string, tombstones: Tombs
     .filter((l) => l !== '');
   const kept = lines.filter((line) => {
     const row = JSON.parse(line) as Record<string, unknown>;
-    const hash = (v: unknown) => (typeof v === 'string' && /^\d{1,19}$/.test(v) ? BigInt(v) : null);
+    const hash = (v: unknown) => parseHash(v ?? null) ?? null;
     return !tombstones.erases(
       {
         project: typeof row.project === 'string' ? row.project : null,

@@ -101,7 +101,8 @@ function strOrNull(v: unknown): v is string | null {
 function time(v: unknown): v is number {
   return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 }
-function hash(v: unknown): bigint | null | undefined {
+/** A hash as the stream and bad rows write it (decimal text), null for none, undefined when malformed. */
+export function parseHash(v: unknown): bigint | null | undefined {
   if (v === null) return null;
   if (typeof v !== 'string' || !HASH.test(v)) return undefined;
   const n = BigInt(v);
@@ -117,8 +118,8 @@ function toEvent(
   if (!str(o.event_id) || o.event_id === '') return 'event_id';
   if (!isEventType(o.type)) return 'type';
   if (!strOrNull(o.event)) return 'event';
-  const userHash = hash(o.user_hash);
-  const anonymousHash = hash(o.anonymous_hash);
+  const userHash = parseHash(o.user_hash);
+  const anonymousHash = parseHash(o.anonymous_hash);
   if (userHash === undefined) return 'user_hash';
   if (anonymousHash === undefined) return 'anonymous_hash';
   if (userHash === null && anonymousHash === null) return 'user_hash';
@@ -153,8 +154,8 @@ function toBadRow(o: Record<string, unknown>): BadRow | string {
   if (!time(o.received_at)) return 'received_at';
   if (!strOrNull(o.event_id)) return 'event_id';
   if (!strOrNull(o.payload)) return 'payload';
-  const userHash = hash(o.user_hash ?? null);
-  const anonymousHash = hash(o.anonymous_hash ?? null);
+  const userHash = parseHash(o.user_hash ?? null);
+  const anonymousHash = parseHash(o.anonymous_hash ?? null);
   if (userHash === undefined) return 'user_hash';
   if (anonymousHash === undefined) return 'anonymous_hash';
   return {

@@ -1,4 +1,4 @@
-import { utcDate } from '../events.js';
+import { manifestHourPrefix } from '../lake/keys.js';
 import { decodeManifest } from '../lake/manifest.js';
 import type { ObjectStore } from '../lake/store.js';
 
@@ -42,7 +42,7 @@ export async function pipelineHealth(
   const since = now.getTime() - minutes * MINUTE_MS;
   const hours = new Set<string>();
   for (let t = since - (since % 3_600_000); t <= now.getTime(); t += 3_600_000) {
-    hours.add(`manifests/${utcDate(t)}/${new Date(t).toISOString().slice(11, 13)}/`);
+    hours.add(manifestHourPrefix(t));
   }
   const summaries: Summary[] = [];
   for (const prefix of hours) {
