@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FsObjectStore } from '../../lib/lake/fs-store.js';
 import type { Logger } from '../../lib/log.js';
 import type { Pipeline } from '../../local/pipeline.js';
+import { waitFor } from '../../local/ports.js';
 import { readBadRows, waitForLake } from '../helpers/lake.js';
 import { startTestPipeline, type TestPipeline } from '../helpers/pipeline.js';
 
@@ -132,10 +133,12 @@ describe('a privacy scan of everything the pipeline keeps', () => {
       store,
       valid.map((e) => e.messageId as string),
     );
-    await (async () => {
-      for (let i = 0; i < 100 && (await readBadRows(store)).length < invalid.length + 1; i++)
-        await new Promise((r) => setTimeout(r, 200));
-    })();
+    await waitFor(
+      'every bad row in the lake',
+      async () => (await readBadRows(store)).length >= invalid.length + 1,
+      20_000,
+      200,
+    );
     await pipeline.warehouse!.rollupNow();
     await pipeline.stop();
 
