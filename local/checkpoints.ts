@@ -32,9 +32,25 @@ export class FileCheckpoints implements CheckpointStore {
     return (await this.all())[shardId] ?? null;
   }
 
+  /** The last saved position of a shard, from memory (null before the first load or save). */
+  current(shardId: string): string | null {
+    return this.cache?.[shardId] ?? null;
+  }
+
+  /** Forgets every position: the stream was recreated and its sequence numbers start anew. */
+  async reset(): Promise<void> {
+    this.cache = {};
+    await this.persist();
+  }
+
   async save(shardId: string, sequenceNumber: string): Promise<void> {
     const all = await this.all();
     all[shardId] = sequenceNumber;
+    await this.persist();
+  }
+
+  private async persist(): Promise<void> {
+    const all = await this.all();
     const write = async () => {
       await mkdir(this.dir, { recursive: true });
       const tmp = `${this.path}.${process.pid}.tmp`;

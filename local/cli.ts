@@ -19,6 +19,10 @@ const USAGE = `usage: tally <command>
   erase --project P [--user-id ID ...] [--anonymous-id ID ...]
                         erase people: rewrite every lake file holding their rows without them,
                         record the erasure (no raw id) and recount the days they were active
+  replay [--all] [--bucket B --lake-bucket L]
+                        give the batches the lake writer gave up (failed-batches/ here, or the
+                        stack's FailedBatchesBucket with --bucket) to the lake writer again;
+                        idempotent, each replayed batch is marked so a rerun skips it
 
 Environment: TALLY_DATA_DIR (default .tally), PORT (default 8080).`;
 
@@ -245,12 +249,65 @@ async function rollup(args: string[]): Promise<void> {
   }
 }
 
+function textFlag(args: string[], name: string): string | undefined {
+  const values = listFlag(args, name);
+  if (values.length > 1) throw new UsageError(`--${name} is given ${values.length} times`);
+  return values[0];
+}
+
+/**
+ * `tally replay`: locally from `<data dir>/failed-batches/` into the local lake; on AWS from the
+ * FailedBatchesBucket into the LakeBucket (`--bucket`, `--lake-bucket`, the usual AWS
+ * credentials; AWS_ENDPOINT_URL for an emulator). Exit 1 when a batch could not be replayed.
+ */
+async function replayCommand(args: string[]): Promise<number> {
+  const { createLakeWriterHandler } = await import('../lambdas/lake-writer/handler.js');
+  const { replayFailedBatches } = await import('../lib/stream/replay.js');
+  const { FsObjectStore } = await import('../lib/lake/fs-store.js');
+  const bucket = textFlag(args, 'bucket');
+  const lakeBucket = textFlag(args, 'lake-bucket');
+  if (Boolean(bucket) !== Boolean(lakeBucket)) {
+    throw new UsageError(
+      '--bucket and --lake-bucket go together (the failed batches and the lake they belong to)',
+    );
+  }
+  let failures: import('../lib/lake/store.js').ObjectStore;
+  let lake: import('../lib/lake/store.js').ObjectStore;
+  let where: string;
+  if (bucket && lakeBucket) {
+    const { s3Client } = await import('../lambdas/aws.js');
+    const { S3ObjectStore } = await import('../lib/lake/s3-store.js');
+    const client = s3Client(process.env.AWS_ENDPOINT_URL);
+    failures = new S3ObjectStore(client, bucket);
+    lake = new S3ObjectStore(client, lakeBucket);
+    where = `s3://${bucket}`;
+  } else {
+    failures = new FsObjectStore(resolve(dataDir(), 'failed-batches'));
+    lake = new FsObjectStore(warehousePaths(dataDir()).lake);
+    where = resolve(dataDir(), 'failed-batches');
+  }
+  const result = await replayFailedBatches(failures, createLakeWriterHandler(lake, consoleLogger()), {
+    all: args.includes('--all'),
+    onBatch: (key, records) => console.log(`  replayed ${key} (${records} records)`),
+  });
+  console.log(
+    `replayed ${result.batches} batch(es), ${result.records} record(s) from ${where}` +
+      (result.skipped > 0 ? `; ${result.skipped} replayed before, skipped (--all replays them again)` : ''),
+  );
+  for (const f of result.failed) console.error(`  could not replay ${f.key}: ${f.error}`);
+  if (result.batches > 0 && !bucket)
+    console.log('The running pipeline counts them at its next rollup (or: npm run rollup).');
+  return result.failed.length > 0 ? 1 : 0;
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
   switch (command) {
-    case 'start':
-      await import('./main.js');
+    case 'start': {
+      const { runTally } = await import('./main.js');
+      await runTally();
       return -1;
+    }
     case 'demo': {
       const result = await runDemo({
         url: serverUrl(),
@@ -270,6 +327,8 @@ export async function main(argv: string[]): Promise<number> {
     case 'erase':
       await eraseCommand(args);
       return 0;
+    case 'replay':
+      return replayCommand(args);
     case undefined:
     case 'help':
     case '--help':

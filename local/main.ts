@@ -1,11 +1,15 @@
 import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { readCorsPolicy } from '../lib/config.js';
 import { dashboardUrl } from './demo/run.js';
 import { consoleLogger } from './logger.js';
-import { startPipeline } from './pipeline.js';
+import { type Pipeline, type PipelineOptions, startPipeline } from './pipeline.js';
 
-/** `npm start`: the whole pipeline on this machine. */
-async function main(): Promise<void> {
+/**
+ * `npm start`: the whole pipeline on this machine, until SIGINT/SIGTERM (graceful stop) or the
+ * process that launched it goes away. `extra` lets the chaos run inject faults into the same path.
+ */
+export async function runTally(extra: Partial<PipelineOptions> = {}): Promise<Pipeline> {
   const dataDir = resolve(process.env.TALLY_DATA_DIR ?? '.tally');
   const portText = process.env.PORT ?? '8080';
   const port = Number(portText);
@@ -15,7 +19,7 @@ async function main(): Promise<void> {
   const logger = consoleLogger();
   logger.info('starting tally', { dataDir });
   const cors = readCorsPolicy(process.env);
-  const pipeline = await startPipeline({ dataDir, port, logger, cors });
+  const pipeline = await startPipeline({ dataDir, port, logger, cors, ...extra });
   const writeKey = pipeline.writeKeys.default;
   console.log('');
   console.log(`Tally is collecting on ${pipeline.url}  (lake: ${pipeline.lakeRoot})`);
@@ -54,9 +58,18 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
+  // `npm start` runs this under a launcher (tsx); when that is killed outright, nothing would
+  // stop this process, which would keep the port and the data dir's lock: stop with it instead.
+  const launcher = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== launcher) shutdown('launcher exited');
+  }, 1000).unref();
+  return pipeline;
 }
 
-main().catch((error: Error) => {
-  console.error(`tally: ${error.message}`);
-  process.exit(1);
-});
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  runTally().catch((error: Error) => {
+    console.error(`tally: ${error.message}`);
+    process.exit(1);
+  });
+}

@@ -10,12 +10,16 @@ import { FsObjectStore } from '../lib/lake/fs-store.js';
 import type { ObjectStore } from '../lib/lake/store.js';
 import type { Logger } from '../lib/log.js';
 import { changedDays, erase, erasureRequestOf } from '../lib/privacy/erasure.js';
+import { failedBatchKey, failedBatchRecord } from '../lib/stream/failed-batch.js';
 import { KinesisStreamReader, KinesisStreamWriter } from '../lib/stream/kinesis.js';
-import { LocalPoller } from '../lib/stream/poller.js';
+import { type KinesisHandler, LocalPoller } from '../lib/stream/poller.js';
 import type { PutOptions, StreamWriter } from '../lib/stream/producer.js';
 import type { MetricsDeps } from '../lib/warehouse/metrics-api.js';
 import { FileCheckpoints } from './checkpoints.js';
+import { Journal } from './journal.js';
 import { ensureStream, startKinesisLocal } from './kinesis-local.js';
+import { importLegacyStream } from './legacy-stream.js';
+import { type DataDirLock, lockDataDir } from './lock.js';
 import { addProject, loadOrCreateSecrets } from './projects.js';
 import { localRouter, serveHandler } from './server.js';
 import { type LocalWarehouse, startLocalWarehouse } from './warehouse.js';
@@ -37,6 +41,8 @@ export interface PipelineOptions {
   batchSize?: number;
   /** @default 1000 */
   batchingWindowMs?: number;
+  /** Retries of a failing batch before it goes to `failed-batches/`. @default 10 */
+  maxRetryAttempts?: number;
   /** Browser origins allowed on the collection routes. @default any origin */
   cors?: CorsPolicy;
   /** Retry settings of the collector's PutRecords (tests shorten them). */
@@ -45,6 +51,15 @@ export interface PipelineOptions {
   wrapWriter?: (writer: StreamWriter) => StreamWriter;
   /** Wraps the lake writer's store (tests inject S3 failures here). */
   wrapStore?: (store: ObjectStore) => ObjectStore;
+  /** Wraps the lake writer handler (the chaos run redelivers batches here). */
+  wrapHandler?: (handler: KinesisHandler) => KinesisHandler;
+  /**
+   * Sync the collector's journal to disk before acknowledging (survives a power cut, not only a
+   * crash of the process). @default true
+   */
+  journalSync?: boolean;
+  /** How long stop() lets requests in flight finish before cutting them. @default 10000 */
+  stopGraceMs?: number;
   /**
    * Rollup interval of the embedded DuckDB warehouse (0: only on request). The warehouse runs
    * only with the filesystem lake, which DuckDB reads in place. @default 10000
@@ -63,6 +78,10 @@ export interface Pipeline {
   streamArn: string;
   /** What the collect handler runs on (tests put another HTTP front on the same stream). */
   collectDeps: CollectDeps;
+  /** The collector's write-ahead journal (tests read its state). */
+  journal: Journal;
+  /** The kinesis-local process, when this pipeline started one. */
+  emulatorPid(): number | undefined;
   stop(): Promise<void>;
 }
 
@@ -72,53 +91,98 @@ export interface Pipeline {
  * mapping semantics feeding the lake writer. Checkpoints and the stream persist in the data dir.
  */
 export async function startPipeline(options: PipelineOptions): Promise<Pipeline> {
+  const lock = await lockDataDir(options.dataDir);
+  // What a failed start already started, undone in reverse order.
+  const undo: (() => Promise<void>)[] = [() => lock.release()];
+  try {
+    return await startLocked(options, lock, undo);
+  } catch (error) {
+    for (const step of undo.reverse()) await step().catch(() => {});
+    throw error;
+  }
+}
+
+async function startLocked(
+  options: PipelineOptions,
+  lock: DataDirLock,
+  undo: (() => Promise<void>)[],
+): Promise<Pipeline> {
   const { dataDir, logger } = options;
   const streamName = options.streamName ?? 'tally-events';
   const secrets = await loadOrCreateSecrets(dataDir);
+  const journal = await Journal.open({ dir: join(dataDir, 'journal'), logger, sync: options.journalSync });
+  undo.push(() => journal.close());
+  if (!options.kinesisEndpoint) await importLegacyStream(dataDir, streamName, journal, logger);
+  if (journal.recoveredRecords > 0) {
+    logger.info('putting what the journal holds from the last run on the stream again', {
+      records: journal.recoveredRecords,
+    });
+  }
+  const checkpoints = new FileCheckpoints(join(dataDir, 'checkpoints'), streamName);
+  let poller: LocalPoller | null = null;
+  // kinesis-local keeps its stream in memory: it starts empty, and the journal refills it.
   const kinesisLocal = options.kinesisEndpoint
     ? null
     : await startKinesisLocal({
-        persistDir: join(dataDir, 'kinesis'),
         onOutput: (l) => logger.warn('kinesis-local', { output: l }),
+        onRestart: async (reason) => {
+          journal.streamRestarted();
+          logger.error('kinesis-local went away and was started again; the journal refills it', { reason });
+          await ensureStream(kinesisLocal!.client, streamName, options.shards ?? 1);
+          await poller?.stop();
+          await checkpoints.reset();
+          await poller?.start();
+        },
       });
+  if (kinesisLocal) undo.push(() => kinesisLocal.stop());
   const client = kinesisLocal?.client ?? kinesisClient(options.kinesisEndpoint);
   const streamArn = await ensureStream(client, streamName, options.shards ?? 1);
+  if (kinesisLocal) await checkpoints.reset();
 
   const lakeRoot = options.store ? null : join(dataDir, 'lake');
   const baseStore = options.store ?? new FsObjectStore(join(dataDir, 'lake'));
   const store = options.wrapStore ? options.wrapStore(baseStore) : baseStore;
-  const writer = new KinesisStreamWriter(client, { streamName });
+  const kinesisWriter = new KinesisStreamWriter(client, { streamName });
+  const writer = options.wrapWriter ? options.wrapWriter(kinesisWriter) : kinesisWriter;
   const collectDeps: CollectDeps = {
     writeKeys: writeKeyRing(secrets.projects),
     hashKey: secrets.hashKey,
-    stream: options.wrapWriter ? options.wrapWriter(writer) : writer,
+    stream: journal.wrap(writer),
     put: options.put,
     cors: options.cors,
   };
   const collectHandler = createCollectHandler(collectDeps, logger);
-  const poller = new LocalPoller(
+  const failures = new FsObjectStore(join(dataDir, 'failed-batches'));
+  poller = new LocalPoller(
     new KinesisStreamReader(client, streamName, streamArn),
-    new FileCheckpoints(join(dataDir, 'checkpoints'), streamName),
-    createLakeWriterHandler(store, logger),
+    checkpoints,
+    options.wrapHandler
+      ? options.wrapHandler(createLakeWriterHandler(store, logger))
+      : createLakeWriterHandler(store, logger),
     logger,
     {
       batchSize: options.batchSize ?? 1000,
       batchingWindowMs: options.batchingWindowMs ?? 1000,
+      ...(options.maxRetryAttempts === undefined ? {} : { maxRetryAttempts: options.maxRetryAttempts }),
+      // The local on-failure destination keeps the records, as an S3 destination does on AWS.
       onFailure: async (failed) => {
-        const failures = new FsObjectStore(join(dataDir, 'failed-batches'));
         await failures.put(
-          `${failed.shardId.toLowerCase()}-${failed.firstSequenceNumber}.json`,
-          Buffer.from(JSON.stringify(failed)),
+          failedBatchKey(failed.shardId, failed.firstSequenceNumber),
+          Buffer.from(JSON.stringify(failedBatchRecord(failed, streamArn, new Date()))),
           'application/json',
         );
       },
     },
   );
-  await poller.start();
+  const running = poller;
+  journal.start(writer, (shardId) => checkpoints.current(shardId));
+  await running.start();
+  undo.push(() => running.stop());
   const local =
     options.store === undefined
       ? await startLocalWarehouse({ dataDir, store: baseStore, logger, intervalMs: options.rollupIntervalMs })
       : null;
+  if (local) undo.push(() => local.stop());
   const metricsDeps: MetricsDeps | null = local
     ? {
         projects: new Set(secrets.projects.map((p) => p.project)),
@@ -174,11 +238,16 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
     lakeRoot,
     streamArn,
     collectDeps,
+    journal,
+    emulatorPid: () => kinesisLocal?.pid(),
     async stop() {
       if (stopped) return;
       stopped = true;
-      await http.close();
-      await poller.stop();
+      // Stop taking requests (those in flight finish), drain the stream into the lake, then
+      // close the journal: what the lake holds is deleted from it, the rest waits for next start.
+      await http.close(options.stopGraceMs ?? 10_000);
+      await running.stop();
+      await journal.close();
       if (local) {
         await local
           .rollupNow()
@@ -187,6 +256,7 @@ export async function startPipeline(options: PipelineOptions): Promise<Pipeline>
       }
       if (kinesisLocal) await kinesisLocal.stop();
       else client.destroy();
+      await lock.release();
     },
   };
 }

@@ -72,7 +72,7 @@ export async function serveHandler(
   handler: HttpHandler,
   port: number,
   host = '127.0.0.1',
-): Promise<{ url: string; server: Server; close(): Promise<void> }> {
+): Promise<{ url: string; server: Server; close(graceMs?: number): Promise<void> }> {
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const receivedAt = Date.now();
     readBody(req)
@@ -100,10 +100,16 @@ export async function serveHandler(
   return {
     url: `http://${host}:${address.port}`,
     server,
-    close: () =>
+    close: (graceMs = 0) =>
       new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
+        // Stop accepting; idle keep-alive connections go now, requests in flight may finish
+        // within the grace period, then whatever is left is cut.
+        const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+        server.close(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+        server.closeIdleConnections();
       }),
   };
 }

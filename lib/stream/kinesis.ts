@@ -31,7 +31,8 @@ export class KinesisStreamWriter implements StreamWriter {
     return entries.map((_, i) => {
       const r = results[i];
       if (r === undefined) return { errorCode: 'MissingResult' };
-      return r.ErrorCode ? { errorCode: r.ErrorCode } : {};
+      if (r.ErrorCode) return { errorCode: r.ErrorCode };
+      return { shardId: r.ShardId, sequenceNumber: r.SequenceNumber };
     });
   }
 }

@@ -32,6 +32,8 @@ export interface FailedBatch {
   records: number;
   attempts: number;
   reason: string;
+  /** The invocation that failed, records included (what an S3 on-failure destination keeps). */
+  event: KinesisStreamEvent;
 }
 
 export type KinesisHandler = (event: KinesisStreamEvent) => Promise<KinesisStreamBatchResponse | undefined>;
@@ -100,13 +102,54 @@ export class LocalPoller {
   async start(): Promise<void> {
     this.running = true;
     const shards = await this.reader.listShards();
-    this.loops = shards.map((shard) => this.pollShard(shard));
+    this.loops = shards.map((shard) => this.guard(shard));
   }
 
   /** Stops reading, finishes the records already read (flush), and resolves when every shard is idle. */
   async stop(): Promise<void> {
     this.running = false;
     await Promise.all(this.loops);
+  }
+
+  /**
+   * A shard loop never ends the process: whatever escapes it (a stream that went away, a
+   * checkpoint store that failed) is logged and the shard is polled again from its checkpoint.
+   */
+  private async guard(shardId: string): Promise<void> {
+    for (let failures = 0; this.running; ) {
+      try {
+        await this.pollShard(shardId);
+        return;
+      } catch (error) {
+        failures++;
+        this.logger.error('shard loop failed; resuming from its checkpoint', {
+          shardId,
+          error: (error as Error).message,
+        });
+        await sleep(Math.min(this.options.idleMs * 2 ** failures, 10_000));
+      }
+    }
+  }
+
+  /**
+   * An iterator after the checkpoint; when the stream no longer knows that sequence number (it
+   * was recreated, or lost records it had acknowledged), the oldest record it holds: replaying
+   * records the lake already has makes duplicates the readers remove, skipping would lose events.
+   */
+  private async open(shardId: string, after: string | null): Promise<string> {
+    try {
+      return await this.reader.iterator(shardId, after);
+    } catch (error) {
+      const name = (error as { name?: string }).name;
+      if (after === null || (name !== 'ResourceNotFoundException' && name !== 'InvalidArgumentException')) {
+        throw error;
+      }
+      this.logger.warn('checkpoint unknown to the stream; reading the shard from its oldest record', {
+        shardId,
+        checkpoint: after,
+      });
+      return this.reader.iterator(shardId, null);
+    }
   }
 
   private toEvent(shardId: string, batch: ShardRecord[]): KinesisStreamEvent {
@@ -155,8 +198,10 @@ export class LocalPoller {
           records: pending.length,
           attempts: attempt + 1,
           reason,
+          event: this.toEvent(shardId, pending),
         };
-        this.logger.error('batch given up after retries', { ...failed });
+        const { event: _records, ...metadata } = failed;
+        this.logger.error('batch given up after retries', metadata);
         await this.options.onFailure(failed);
         await this.checkpoints.save(shardId, failed.lastSequenceNumber);
         return;
@@ -173,7 +218,7 @@ export class LocalPoller {
 
   private async pollShard(shardId: string): Promise<void> {
     let lastRead = await this.checkpoints.load(shardId);
-    let iterator: string | null = await this.reader.iterator(shardId, lastRead);
+    let iterator: string | null = await this.open(shardId, lastRead);
     const buffer: ShardRecord[] = [];
     let windowStart = 0;
     while (this.running || buffer.length > 0) {
@@ -191,7 +236,7 @@ export class LocalPoller {
         } catch (error) {
           this.logger.warn('read failed, reopening the shard', { shardId, error: (error as Error).message });
           await sleep(this.options.idleMs);
-          iterator = await this.reader.iterator(shardId, lastRead).catch(() => iterator);
+          iterator = await this.open(shardId, lastRead).catch(() => iterator);
           continue;
         }
       }

@@ -10,6 +10,9 @@ export interface PutEntry {
 export interface PutOutcome {
   /** Set when the stream refused this entry (e.g. `ProvisionedThroughputExceededException`). */
   errorCode?: string;
+  /** Where the stream stored an accepted entry (Kinesis returns both). */
+  shardId?: string;
+  sequenceNumber?: string;
 }
 
 /**
