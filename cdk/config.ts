@@ -34,6 +34,10 @@ export interface TallySettings {
   batchingWindowSeconds: number;
   retryAttempts: number;
   maxRecordAgeHours: number;
+  /** Hours the stream keeps records (what a stopped lake writer can catch up on). @default 168 */
+  streamRetentionHours: number;
+  /** Days a batch given up stays in the FailedBatchesBucket for `npm run replay`. @default 30 */
+  failedBatchRetentionDays: number;
   /** Days kept: bad rows, noncurrent object versions, logs. @default 90 / 30 / 30 */
   badRowRetentionDays: number;
   noncurrentVersionDays: number;
@@ -97,6 +101,13 @@ export function readSettings(node: Node): TallySettings {
   if (host && !secretArn)
     throw new SettingsError('context tally:starrocksSecretArn is required when tally:starrocksHost is set');
   const vpcId = text(node, 'vpcId');
+  const streamRetentionHours = int(node, 'streamRetentionHours', 168, 24, 8760);
+  const maxRecordAgeHours = int(node, 'maxRecordAgeHours', 6, 1, 168);
+  if (maxRecordAgeHours > streamRetentionHours) {
+    throw new SettingsError(
+      `context tally:maxRecordAgeHours (${maxRecordAgeHours}) must not exceed tally:streamRetentionHours (${streamRetentionHours})`,
+    );
+  }
   return {
     allowedOrigins: origins(node),
     throttleRate: int(node, 'throttleRate', 1000, 1, 100_000),
@@ -104,7 +115,9 @@ export function readSettings(node: Node): TallySettings {
     batchSize: int(node, 'batchSize', 10_000, 1, 10_000),
     batchingWindowSeconds: int(node, 'batchingWindowSeconds', 60, 0, 300),
     retryAttempts: int(node, 'retryAttempts', 10, 0, 10_000),
-    maxRecordAgeHours: int(node, 'maxRecordAgeHours', 6, 1, 168),
+    maxRecordAgeHours,
+    streamRetentionHours,
+    failedBatchRetentionDays: int(node, 'failedBatchRetentionDays', 30, 1, 3650),
     badRowRetentionDays: int(node, 'badRowRetentionDays', 90, 1, 3650),
     noncurrentVersionDays: int(node, 'noncurrentVersionDays', 30, 1, 3650),
     logRetentionDays: int(node, 'logRetentionDays', 30, 1, 3653),

@@ -19,7 +19,7 @@ export function suppressWithReasons(stack: Stack): void {
     {
       id: 'AwsSolutions-IAM5',
       reason:
-        'Wildcards are object keys under the lake bucket (the writer puts new keys and reads erasures/*, the rollup reads manifests/*, the erase function rewrites events/*, bad/* and records erasures/*) and X-Ray trace segments, which have no resource-level permissions.',
+        'Wildcards are object keys under the lake bucket (the writer puts new keys and reads erasures/*, the rollup reads manifests/*, the erase function rewrites events/*, bad/* and records erasures/*), keys of failed batches the event source mapping writes (names chosen by Lambda), and X-Ray trace segments, which have no resource-level permissions.',
       appliesTo: [
         'Action::s3:Abort*',
         'Action::s3:GetBucket*',
@@ -27,6 +27,7 @@ export function suppressWithReasons(stack: Stack): void {
         'Action::s3:List*',
         'Resource::*',
         { regex: '/^Resource::<LakeBucket[A-Za-z0-9]+\\.Arn>\\/\\*$/g' },
+        { regex: '/^Resource::<LakeWriterFailedBatches[A-Za-z0-9]+\\.Arn>\\/\\*$/g' },
         { regex: '/^Resource::<LakeBucket[A-Za-z0-9]+\\.Arn>\\/(manifests|erasures|events|bad)\\/\\*$/g' },
       ],
     },

@@ -36,6 +36,7 @@ export class TallyStack extends Stack {
     const stream = new Stream(this, 'Stream', {
       streamMode: StreamMode.ON_DEMAND,
       encryption: StreamEncryption.MANAGED,
+      retentionPeriod: Duration.hours(s.streamRetentionHours),
     });
     const lake = new Lake(this, 'Lake', {
       badRowRetentionDays: s.badRowRetentionDays,
@@ -73,6 +74,8 @@ export class TallyStack extends Stack {
       batchingWindowSeconds: s.batchingWindowSeconds,
       retryAttempts: s.retryAttempts,
       maxRecordAgeHours: s.maxRecordAgeHours,
+      failedBatchRetentionDays: s.failedBatchRetentionDays,
+      accessLogs: lake.accessLogs,
       logRetention,
     });
     lake.grantRegisterPartitions(lakeWriter.function);
@@ -100,7 +103,7 @@ export class TallyStack extends Stack {
       alarmEmail: s.alarmEmail,
       stream,
       lakeWriter: lakeWriter.function,
-      failures: lakeWriter.failures,
+      lakeWriterMapping: lakeWriter.mappingId,
       functions,
     });
 
@@ -114,7 +117,10 @@ export class TallyStack extends Stack {
       value: secrets.projects.secretArn,
       description: 'Add projects here (see README)',
     });
-    new CfnOutput(this, 'FailedBatchesQueue', { value: lakeWriter.failures.queueUrl });
+    new CfnOutput(this, 'FailedBatchesBucket', {
+      value: lakeWriter.failures.bucketName,
+      description: 'Batches the lake writer gave up, records included: npm run replay -- --bucket <this>',
+    });
     new CfnOutput(this, 'AlarmTopic', {
       value: monitoring.topic.topicArn,
       description: 'Every alarm goes here: subscribe an email, chat or pager (or set tally:alarmEmail)',

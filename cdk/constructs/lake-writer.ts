@@ -1,11 +1,11 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { IStream } from 'aws-cdk-lib/aws-kinesis';
-import { StartingPosition } from 'aws-cdk-lib/aws-lambda';
-import { KinesisEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
+import type { DlqDestinationConfig, IEventSourceDlq, IFunction } from 'aws-cdk-lib/aws-lambda';
+import { MetricType, StartingPosition } from 'aws-cdk-lib/aws-lambda';
+import { KinesisEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
-import type { Bucket } from 'aws-cdk-lib/aws-s3';
-import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
-import { NagSuppressions } from 'cdk-nag';
+import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { PipelineFunction } from './pipeline-function.js';
 
@@ -16,19 +16,42 @@ export interface LakeWriterProps {
   batchingWindowSeconds: number;
   retryAttempts: number;
   maxRecordAgeHours: number;
+  /** Days a failed batch is kept in the on-failure bucket. */
+  failedBatchRetentionDays: number;
+  accessLogs: Bucket;
   logRetention: RetentionDays;
+}
+
+/**
+ * An S3 on-failure destination with least privilege: CDK's S3OnFailureDestination grants the
+ * function read, write and delete on the bucket; Lambda needs only s3:PutObject and
+ * s3:ListBucket on it (AWS: "Retain discarded batch records").
+ */
+class FailedBatchBucket implements IEventSourceDlq {
+  constructor(private readonly bucket: Bucket) {}
+  bind(_mapping: unknown, fn: IFunction): DlqDestinationConfig {
+    this.bucket.grantPut(fn);
+    fn.addToRolePolicy(
+      new PolicyStatement({ actions: ['s3:ListBucket'], resources: [this.bucket.bucketArn] }),
+    );
+    return { destination: this.bucket.bucketArn };
+  }
 }
 
 /**
  * Stream to lake: the lake-writer function on an event source mapping with partial batch
  * responses, bisection on error, bounded retries and record age, one batch per shard at a time,
- * and an SQS on-failure destination (so nothing is silently discarded, unlike CDK's defaults).
+ * and an S3 on-failure destination: a batch given up is kept with its records (an SQS or SNS
+ * destination would get metadata only, and the records would live on only for the stream's
+ * retention), ready for `npm run replay`.
  * It may only put objects: `grantPut`, not `grantWrite`, which would add delete; it reads the
  * erasure records.
  */
 export class LakeWriter extends Construct {
   readonly function: PipelineFunction;
-  readonly failures: Queue;
+  readonly failures: Bucket;
+  /** The event source mapping, for its metrics. */
+  readonly mappingId: string;
 
   constructor(scope: Construct, id: string, props: LakeWriterProps) {
     super(scope, id);
@@ -44,30 +67,37 @@ export class LakeWriter extends Construct {
     props.bucket.grantPut(this.function);
     // Erasures: rows of erased people received before the erasure are kept out of the lake.
     props.bucket.grantRead(this.function, 'erasures/*');
-    this.failures = new Queue(this, 'Failures', {
-      encryption: QueueEncryption.SQS_MANAGED,
+    this.failures = new Bucket(this, 'FailedBatches', {
+      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
       enforceSSL: true,
-      retentionPeriod: Duration.days(14),
+      encryption: BucketEncryption.S3_MANAGED,
+      objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      versioned: true,
+      serverAccessLogsBucket: props.accessLogs,
+      serverAccessLogsPrefix: 'failed-batches/',
+      removalPolicy: RemovalPolicy.RETAIN,
+      lifecycleRules: [
+        {
+          expiration: Duration.days(props.failedBatchRetentionDays),
+          noncurrentVersionExpiration: Duration.days(1),
+          abortIncompleteMultipartUploadAfter: Duration.days(1),
+        },
+      ],
     });
-    NagSuppressions.addResourceSuppressions(this.failures, [
-      {
-        id: 'AwsSolutions-SQS3',
-        reason:
-          'This queue is the on-failure destination of the lake writer itself; it needs no dead-letter queue.',
-      },
-    ]);
-    this.function.addEventSource(
-      new KinesisEventSource(props.stream, {
-        startingPosition: StartingPosition.TRIM_HORIZON,
-        batchSize: props.batchSize,
-        maxBatchingWindow: Duration.seconds(props.batchingWindowSeconds),
-        reportBatchItemFailures: true,
-        bisectBatchOnError: true,
-        retryAttempts: props.retryAttempts,
-        maxRecordAge: Duration.hours(props.maxRecordAgeHours),
-        parallelizationFactor: 1,
-        onFailure: new SqsDlq(this.failures),
-      }),
-    );
+    const source = new KinesisEventSource(props.stream, {
+      startingPosition: StartingPosition.TRIM_HORIZON,
+      batchSize: props.batchSize,
+      maxBatchingWindow: Duration.seconds(props.batchingWindowSeconds),
+      reportBatchItemFailures: true,
+      bisectBatchOnError: true,
+      retryAttempts: props.retryAttempts,
+      maxRecordAge: Duration.hours(props.maxRecordAgeHours),
+      parallelizationFactor: 1,
+      onFailure: new FailedBatchBucket(this.failures),
+      // Counts of events delivered, dropped and sent to the on-failure destination.
+      metricsConfig: { metrics: [MetricType.EVENT_COUNT] },
+    });
+    this.function.addEventSource(source);
+    this.mappingId = source.eventSourceMappingId;
   }
 }

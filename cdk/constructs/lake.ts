@@ -23,6 +23,8 @@ export interface LakeProps {
  */
 export class Lake extends Construct {
   readonly bucket: Bucket;
+  /** Server access logs of the lake's buckets. */
+  readonly accessLogs: Bucket;
   readonly glueDatabase: string;
   readonly glueTable: string;
 
@@ -38,6 +40,7 @@ export class Lake extends Construct {
       ],
       removalPolicy: RemovalPolicy.RETAIN,
     });
+    this.accessLogs = accessLogs;
     NagSuppressions.addResourceSuppressions(accessLogs, [
       {
         id: 'AwsSolutions-S1',

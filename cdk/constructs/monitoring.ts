@@ -5,6 +5,7 @@ import {
   Dashboard,
   GraphWidget,
   type IMetric,
+  Metric,
   TreatMissingData,
 } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
@@ -13,7 +14,6 @@ import { Alias } from 'aws-cdk-lib/aws-kms';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
-import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 
 export interface MonitoringProps {
@@ -21,14 +21,16 @@ export interface MonitoringProps {
   alarmEmail?: string;
   stream: IStream;
   lakeWriter: IFunction;
-  failures: Queue;
+  /** The lake writer's event source mapping (UUID), for its event counts. */
+  lakeWriterMapping: string;
   /** Every function, by name in the pipeline's words. */
   functions: Record<string, IFunction>;
 }
 
 /**
- * Alarms on what loses or delays data: the lake writer falling behind (iterator age), batches
- * sent to the on-failure queue, function errors and throttles; every alarm and its recovery go to
+ * Alarms on what loses or delays data: the lake writer falling behind (iterator age), events
+ * sent to the on-failure bucket or dropped, failures to reach that bucket, function errors and
+ * throttles; every alarm and its recovery go to
  * one SNS topic (TLS-only, encrypted), with an optional email subscription; and one dashboard.
  */
 export class Monitoring extends Construct {
@@ -68,14 +70,40 @@ export class Monitoring extends Construct {
       15 * 60 * 1000,
       'The lake writer is more than 15 minutes behind the stream',
     );
-    const failed = props.failures.metricApproximateNumberOfMessagesVisible({
-      period: Duration.minutes(5),
-      statistic: 'Maximum',
-    });
-    alarm('FailedBatches', failed, 0, 'Stream batches were given up and sent to the on-failure queue');
+    // Event source mapping metrics (MetricsConfig EventCount), by mapping UUID.
+    const mappingMetric = (metricName: string) =>
+      new Metric({
+        namespace: 'AWS/Lambda',
+        metricName,
+        dimensionsMap: { EventSourceMappingUUID: props.lakeWriterMapping },
+        statistic: 'Sum',
+        period: Duration.minutes(5),
+      });
+    const failed = mappingMetric('OnFailureDestinationDeliveredEventCount');
+    alarm(
+      'FailedBatches',
+      failed,
+      0,
+      'The lake writer gave up on events and kept them in the FailedBatchesBucket: fix the cause, then npm run replay',
+    );
+    alarm(
+      'DroppedEvents',
+      mappingMetric('DroppedEventCount'),
+      0,
+      'The lake writer event source mapping dropped events (past the record age or the retention)',
+    );
+    alarm(
+      'FailedBatchDeliveryFailures',
+      props.lakeWriter.metric('DestinationDeliveryFailures', {
+        statistic: 'Sum',
+        period: Duration.minutes(5),
+      }),
+      0,
+      'A batch given up could not be written to the FailedBatchesBucket: its events are lost once the stream drops them',
+    );
     const widgets: GraphWidget[] = [
       new GraphWidget({ title: 'Lake writer iterator age (ms)', left: [iteratorAge] }),
-      new GraphWidget({ title: 'Batches on the on-failure queue', left: [failed] }),
+      new GraphWidget({ title: 'Events sent to the on-failure bucket', left: [failed] }),
       new GraphWidget({ title: 'Records put on the stream', left: [props.stream.metricIncomingRecords()] }),
     ];
     for (const [name, fn] of Object.entries(props.functions)) {

@@ -32,7 +32,7 @@ function actionsOf(s: Synth, prefix: string): string[] {
 }
 
 describe('the lake writer', () => {
-  it('reads the stream with bounded retries, bisection, partial batch responses and an on-failure queue', () => {
+  it('reads the stream with bounded retries, bisection, partial batch responses and an S3 on-failure destination', () => {
     withWarehouse.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       BatchSize: 10000,
       MaximumBatchingWindowInSeconds: 60,
@@ -45,11 +45,57 @@ describe('the lake writer', () => {
       DestinationConfig: {
         OnFailure: {
           Destination: Match.objectLike({
-            'Fn::GetAtt': [Match.stringLikeRegexp('^LakeWriterFailures'), 'Arn'],
+            'Fn::GetAtt': [Match.stringLikeRegexp('^LakeWriterFailedBatches'), 'Arn'],
           }),
         },
       },
+      MetricsConfig: { Metrics: ['EventCount'] },
     });
+    withWarehouse.template.resourceCountIs('AWS::SQS::Queue', 1); // the rollup's dead-letter queue only
+  });
+
+  it('keeps failed batches with their records in a private, TLS-only, encrypted bucket that expires them', () => {
+    const buckets = withWarehouse.template.findResources('AWS::S3::Bucket');
+    const [id, bucket] = Object.entries(buckets).find(([k]) => k.startsWith('LakeWriterFailedBatches'))!;
+    expect(bucket).toMatchObject({
+      DeletionPolicy: 'Retain',
+      Properties: {
+        PublicAccessBlockConfiguration: {
+          BlockPublicAcls: true,
+          BlockPublicPolicy: true,
+          IgnorePublicAcls: true,
+          RestrictPublicBuckets: true,
+        },
+        BucketEncryption: {
+          ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+        },
+        OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
+        LifecycleConfiguration: {
+          Rules: [expect.objectContaining({ ExpirationInDays: 30, Status: 'Enabled' })],
+        },
+      },
+    });
+    withWarehouse.template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      Bucket: { Ref: id },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
+    const days = synth({ 'tally:failedBatchRetentionDays': '90' }).template.findResources('AWS::S3::Bucket');
+    expect(
+      JSON.stringify(Object.entries(days).find(([k]) => k.startsWith('LakeWriterFailedBatches'))),
+    ).toContain('"ExpirationInDays":90');
+  });
+
+  it('may write failed batches to their bucket, and list it, but never read or delete there', () => {
+    const statements = statementsOf(withWarehouse, 'LakeWriterFunctionServiceRoleDefaultPolicy').filter(
+      (st) => JSON.stringify(st.Resource).includes('LakeWriterFailedBatches'),
+    );
+    const actions = statements.flatMap((st) => (Array.isArray(st.Action) ? st.Action : [st.Action])).sort();
+    expect(actions).toEqual(expect.arrayContaining(['s3:ListBucket', 's3:PutObject']));
+    expect(actions.filter((a) => /^s3:(Delete|Get)/.test(a) || a === 's3:*')).toEqual([]);
   });
 
   it('takes its batch settings from context', () => {
@@ -259,11 +305,21 @@ describe('the lake bucket', () => {
 });
 
 describe('the stream and the API', () => {
-  it('is an encrypted on-demand stream', () => {
+  it('is an encrypted on-demand stream that keeps records 7 days unless told otherwise', () => {
     withWarehouse.template.hasResourceProperties('AWS::Kinesis::Stream', {
       StreamModeDetails: { StreamMode: 'ON_DEMAND' },
       StreamEncryption: { EncryptionType: 'KMS', KeyId: 'alias/aws/kinesis' },
+      RetentionPeriodHours: 168,
     });
+    synth({ 'tally:streamRetentionHours': '48' }).template.hasResourceProperties('AWS::Kinesis::Stream', {
+      RetentionPeriodHours: 48,
+    });
+  });
+
+  it('refuses a record age the stream does not keep, naming both settings', () => {
+    expect(() => synth({ 'tally:streamRetentionHours': '24', 'tally:maxRecordAgeHours': '48' })).toThrow(
+      /tally:maxRecordAgeHours \(48\) must not exceed tally:streamRetentionHours \(24\)/,
+    );
   });
 
   it('routes every SDK path with an OPTIONS route beside it, and the active-users path, throttled', () => {
@@ -381,16 +437,24 @@ describe('warehouse jobs', () => {
 });
 
 describe('monitoring', () => {
-  it("alarms on iterator age, failed batches, and every function's errors and throttles", () => {
+  it("alarms on iterator age, events given up or dropped, failed-batch delivery, and every function's errors and throttles", () => {
     withWarehouse.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       MetricName: 'IteratorAge',
       Threshold: 900000,
     });
+    for (const metric of ['OnFailureDestinationDeliveredEventCount', 'DroppedEventCount']) {
+      withWarehouse.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        MetricName: metric,
+        Namespace: 'AWS/Lambda',
+        Dimensions: [{ Name: 'EventSourceMappingUUID', Value: Match.anyValue() }],
+        Threshold: 0,
+      });
+    }
     withWarehouse.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-      MetricName: 'ApproximateNumberOfMessagesVisible',
+      MetricName: 'DestinationDeliveryFailures',
       Threshold: 0,
     });
-    withWarehouse.template.resourceCountIs('AWS::CloudWatch::Alarm', 2 + 5 * 2);
+    withWarehouse.template.resourceCountIs('AWS::CloudWatch::Alarm', 4 + 5 * 2);
     withWarehouse.template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
   });
 });
