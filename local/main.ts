@@ -49,7 +49,7 @@ export async function runTally(extra: Partial<PipelineOptions> = {}): Promise<Pi
       .stop()
       .then(() => {
         logger.info('stopped');
-        process.exit(0);
+        process.exit(process.exitCode ?? 0);
       })
       .catch((error: Error) => {
         logger.error('stop failed', { error: error.message });
@@ -58,6 +58,13 @@ export async function runTally(extra: Partial<PipelineOptions> = {}): Promise<Pi
   };
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
+  // Every loop catches its own failures; anything that still escapes stops the pipeline cleanly
+  // (the journal keeps what the lake does not hold yet) rather than leaving it half running.
+  process.on('unhandledRejection', (reason) => {
+    logger.error('unexpected failure; stopping', { error: String((reason as Error)?.message ?? reason) });
+    process.exitCode = 1;
+    shutdown('unhandledRejection');
+  });
   // `npm start` runs this under a launcher (tsx); when that is killed outright, nothing would
   // stop this process, which would keep the port and the data dir's lock: stop with it instead.
   const launcher = process.ppid;
