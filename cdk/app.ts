@@ -1,11 +1,15 @@
-import { App, Aspects } from 'aws-cdk-lib';
-import { AwsSolutionsChecks } from 'cdk-nag';
+import { App, Aspects, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import { readSettings } from './config.js';
 import { HouseRules } from './house-rules.js';
+import { guardValidator } from './nag.js';
 import { TallyStack } from './tally-stack.js';
 
 /** `cdk synth` / `cdk deploy`: one stack, settings from context (see the README). */
 const app = new App();
+// AWS Control Tower's proactive rules (cfn-guard) on the synthesized template: a finding not
+// acknowledged with its reason (cdk/nag.ts) stops synthesis.
+Validations.of(app).addPlugins(guardValidator());
 new TallyStack(app, 'Tally', {
   settings: readSettings(app.node),
   env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
@@ -13,3 +17,4 @@ new TallyStack(app, 'Tally', {
 });
 Aspects.of(app).add(new HouseRules());
 Aspects.of(app).add(new AwsSolutionsChecks({ verbose: true }));
+Aspects.of(app).add(new ServerlessChecks({ verbose: true }));

@@ -1,4 +1,4 @@
-import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import { Aspects, CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Stream, StreamEncryption, StreamMode } from 'aws-cdk-lib/aws-kinesis';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -12,7 +12,7 @@ import { Monitoring } from './constructs/monitoring.js';
 import { PipelineFunction } from './constructs/pipeline-function.js';
 import { PipelineSecrets } from './constructs/secrets.js';
 import { WarehouseJobs } from './constructs/warehouse-jobs.js';
-import { suppressWithReasons } from './nag.js';
+import { PermissionSourceAccount, suppressWithReasons } from './nag.js';
 
 export interface TallyStackProps extends StackProps {
   settings: TallySettings;
@@ -130,5 +130,6 @@ export class TallyStack extends Stack {
       description: 'Erase people: aws lambda invoke with {"project", "userIds", "anonymousIds"} (see README)',
     });
     suppressWithReasons(this);
+    Aspects.of(this).add(new PermissionSourceAccount());
   }
 }

@@ -1,10 +1,25 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { Code, Function as LambdaFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { Bucket } from 'aws-cdk-lib/aws-s3';
+import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { synth, WITH_STARROCKS } from '../helpers/cdk.js';
 
 type Synth = ReturnType<typeof synth>;
+
+/** What every data bucket of the stack sets: no public access, SSE-S3, owner-enforced objects. */
+const PRIVATE_BUCKET = {
+  PublicAccessBlockConfiguration: {
+    BlockPublicAcls: true,
+    BlockPublicPolicy: true,
+    IgnorePublicAcls: true,
+    RestrictPublicBuckets: true,
+  },
+  BucketEncryption: {
+    ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+  },
+  OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
+};
 let withWarehouse: Synth;
 let ingestOnly: Synth;
 
@@ -60,16 +75,7 @@ describe('the lake writer', () => {
     expect(bucket).toMatchObject({
       DeletionPolicy: 'Retain',
       Properties: {
-        PublicAccessBlockConfiguration: {
-          BlockPublicAcls: true,
-          BlockPublicPolicy: true,
-          IgnorePublicAcls: true,
-          RestrictPublicBuckets: true,
-        },
-        BucketEncryption: {
-          ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
-        },
-        OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
+        ...PRIVATE_BUCKET,
         LifecycleConfiguration: {
           Rules: [expect.objectContaining({ ExpirationInDays: 30, Status: 'Enabled' })],
         },
@@ -253,16 +259,7 @@ describe('house rules', () => {
 describe('the lake bucket', () => {
   it('is private, TLS-only, encrypted, owner-enforced, versioned, with lifecycle rules', () => {
     withWarehouse.template.hasResourceProperties('AWS::S3::Bucket', {
-      PublicAccessBlockConfiguration: {
-        BlockPublicAcls: true,
-        BlockPublicPolicy: true,
-        IgnorePublicAcls: true,
-        RestrictPublicBuckets: true,
-      },
-      BucketEncryption: {
-        ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
-      },
-      OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
+      ...PRIVATE_BUCKET,
       VersioningConfiguration: { Status: 'Enabled' },
       LoggingConfiguration: Match.objectLike({ LogFilePrefix: 'lake/' }),
       LifecycleConfiguration: {
@@ -459,20 +456,78 @@ describe('monitoring', () => {
   });
 });
 
-describe('cdk-nag AwsSolutions', () => {
+describe('AWS Control Tower proactive rules (cfn-guard)', () => {
+  it.each([
+    ['with the warehouse', WITH_STARROCKS],
+    ['ingest only', {}],
+    [
+      'with the warehouse in a VPC',
+      {
+        ...WITH_STARROCKS,
+        'tally:vpcId': 'vpc-0abc',
+        'tally:subnetIds': 'subnet-1,subnet-2',
+        'tally:availabilityZones': 'eu-west-1a,eu-west-1b',
+      },
+    ],
+  ])('find nothing unacknowledged (%s)', (_, context) => {
+    expect(() => synth(context, { guard: true })).not.toThrow();
+  });
+
+  it('do run: a finding nobody acknowledged stops synthesis', () => {
+    expect(() => synth({}, { guard: true, extend: (stack) => new Queue(stack, 'NoDeadLetters') })).toThrow(
+      /CT\.SQS\.PR\.1/,
+    );
+  });
+
+  it('are met where they can be: no bucket ACL, access logs by bucket policy, account-scoped Lambda permissions', () => {
+    for (const bucket of Object.values(withWarehouse.template.findResources('AWS::S3::Bucket'))) {
+      expect((bucket as { Properties: Record<string, unknown> }).Properties.AccessControl).toBeUndefined();
+    }
+    withWarehouse.template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Effect: 'Allow',
+            Principal: { Service: 'logging.s3.amazonaws.com' },
+            Action: 's3:PutObject',
+            Condition: Match.objectLike({ StringEquals: { 'aws:SourceAccount': '123456789012' } }),
+          }),
+        ]),
+      },
+    });
+    const permissions = Object.values(withWarehouse.template.findResources('AWS::Lambda::Permission'));
+    expect(permissions.length).toBeGreaterThan(10);
+    for (const p of permissions) {
+      expect((p as { Properties: { SourceAccount?: string } }).Properties.SourceAccount).toBe('123456789012');
+    }
+  });
+});
+
+describe('cdk-nag AwsSolutions and Serverless', () => {
   it.each([
     ['with the warehouse', () => withWarehouse],
     ['ingest only', () => ingestOnly],
   ])('finds nothing unsuppressed (%s)', (_, get) => {
     const { annotations } = get();
-    expect(annotations.findError('*', Match.stringLikeRegexp('AwsSolutions-.*'))).toEqual([]);
-    expect(annotations.findWarning('*', Match.stringLikeRegexp('AwsSolutions-.*'))).toEqual([]);
+    for (const pack of ['AwsSolutions-.*', 'Serverless-.*']) {
+      expect(annotations.findError('*', Match.stringLikeRegexp(pack))).toEqual([]);
+      expect(annotations.findWarning('*', Match.stringLikeRegexp(pack))).toEqual([]);
+    }
   });
 
   it('reports a finding that is not suppressed (the checks do run)', () => {
-    const { annotations } = synth({}, { extend: (stack) => new Bucket(stack, 'Unlogged') });
+    const { annotations } = synth(
+      {},
+      { extend: (stack) => new Bucket(stack, 'Unlogged') && new Queue(stack, 'NoDeadLetters') },
+    );
     expect(
       annotations.findError('/Tally/Unlogged/Resource', Match.stringLikeRegexp('AwsSolutions-S1')),
+    ).not.toEqual([]);
+    expect(
+      annotations.findError(
+        '/Tally/NoDeadLetters/Resource',
+        Match.stringLikeRegexp('Serverless-SQSRedrivePolicy'),
+      ),
     ).not.toEqual([]);
   });
 });

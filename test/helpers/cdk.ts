@@ -1,9 +1,18 @@
-import { App, Aspects } from 'aws-cdk-lib';
+import { readFileSync } from 'node:fs';
+import { App, Aspects, Validations } from 'aws-cdk-lib';
 import { Annotations, Template } from 'aws-cdk-lib/assertions';
-import { AwsSolutionsChecks } from 'cdk-nag';
+import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import { readSettings } from '../../cdk/config.js';
 import { HouseRules } from '../../cdk/house-rules.js';
+import { guardValidator } from '../../cdk/nag.js';
 import { TallyStack } from '../../cdk/tally-stack.js';
+
+/** The feature flags and settings of cdk.json, which the CDK CLI gives the real app. */
+const CDK_JSON_CONTEXT = (
+  JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')) as {
+    context: Record<string, unknown>;
+  }
+).context;
 
 /** Context that wires a StarRocks endpoint (so the warehouse jobs exist). */
 export const WITH_STARROCKS = {
@@ -17,19 +26,26 @@ export const WITH_STARROCKS = {
  */
 export function synth(
   context: Record<string, unknown> = {},
-  options: { bundle?: boolean; outdir?: string; extend?: (stack: TallyStack) => void } = {},
+  options: { bundle?: boolean; outdir?: string; guard?: boolean; extend?: (stack: TallyStack) => void } = {},
 ) {
   const app = new App({
     ...(options.outdir ? { outdir: options.outdir } : {}),
-    context: { ...(options.bundle ? {} : { 'aws:cdk:bundling-stacks': [] }), ...context },
+    context: {
+      ...CDK_JSON_CONTEXT,
+      ...(options.bundle ? {} : { 'aws:cdk:bundling-stacks': [] }),
+      ...context,
+    },
   });
   const stack = new TallyStack(app, 'Tally', {
     settings: readSettings(app.node),
     env: { account: '123456789012', region: 'eu-west-1' },
   });
   options.extend?.(stack);
+  // cfn-guard runs a binary per synthesis: only where a test asks for it.
+  if (options.guard) Validations.of(app).addPlugins(guardValidator());
   Aspects.of(app).add(new HouseRules());
   Aspects.of(app).add(new AwsSolutionsChecks());
+  Aspects.of(app).add(new ServerlessChecks());
   const assembly = app.synth();
   return {
     app,
