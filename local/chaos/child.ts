@@ -1,4 +1,4 @@
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { KinesisStreamEvent } from 'aws-lambda';
 import { StorageError } from '../../lib/lake/store.js';
@@ -28,6 +28,12 @@ export interface FaultRates {
   superset: number;
   /** Per second: a rollup started and the process killed while it runs. */
   rollupKill: number;
+  /**
+   * At most this many kills from inside (crash before manifest, rollup kill) over the whole run:
+   * a recovery re-drives and rewrites batches, each a new chance of a kill, and uncapped rates
+   * can keep a slow machine recovering for ever. @default no limit
+   */
+  maxSelfKills: number;
 }
 
 const dataDir = resolve(process.env.TALLY_DATA_DIR ?? '.tally');
@@ -36,6 +42,16 @@ const rate = (name: keyof FaultRates) => rates[name] ?? 0;
 const log = join(dataDir, 'chaos-faults.log');
 const fault = (kind: string) => appendFileSync(log, `${kind}\n`);
 const killSelf = () => process.kill(process.pid, 'SIGKILL');
+const SELF_KILLS = /^(crash-before-manifest|rollup-kill)$/gm;
+const selfKillsSoFar = (() => {
+  try {
+    return (readFileSync(log, 'utf8').match(SELF_KILLS) ?? []).length;
+  } catch {
+    return 0;
+  }
+})();
+/** Whether another kill from inside is allowed in this run. */
+const mayKillSelf = () => selfKillsSoFar < (rates.maxSelfKills ?? Number.POSITIVE_INFINITY);
 
 const pipeline = await runTally({
   wrapWriter: (inner) => ({
@@ -74,7 +90,7 @@ const pipeline = await runTally({
         fault('store-error');
         throw new StorageError('put', key, new Error('We encountered an internal error. Please try again.'));
       }
-      if (key.startsWith('manifests/') && Math.random() < rate('crashBeforeManifest')) {
+      if (key.startsWith('manifests/') && mayKillSelf() && Math.random() < rate('crashBeforeManifest')) {
         fault('crash-before-manifest');
         killSelf();
       }
@@ -94,7 +110,7 @@ const pipeline = await runTally({
   },
 });
 
-if (rate('rollupKill') > 0 && pipeline.warehouse) {
+if (rate('rollupKill') > 0 && pipeline.warehouse && mayKillSelf()) {
   const warehouse = pipeline.warehouse;
   setInterval(() => {
     if (Math.random() >= rate('rollupKill')) return;

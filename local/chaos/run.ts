@@ -32,6 +32,11 @@ export interface ChaosOptions {
   killEveryMs: number;
   /** Kills go on after the last event was sent until this many happened. @default 0 */
   minKills?: number;
+  /**
+   * Instead of a kill every `killEveryMs`: exactly this many kills, spread evenly over the
+   * sending by progress (so a slow machine gets the same run, only slower). @default none
+   */
+  kills?: number;
   rates: Partial<FaultRates>;
   /** One event in this many is invalid (an unparseable timestamp) and must end as a bad row. */
   badEvery: number;
@@ -264,15 +269,29 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     let kills = 0;
     const minKills = options.minKills ?? 0;
     const killing = () => options.killEveryMs > 0 && (sending || kills < minKills);
+    let doneBatches = 0;
+    const kill = () => {
+      const kind = KILL_KINDS[kills % KILL_KINDS.length]!;
+      if (!pipeline.kill(kind)) return false;
+      kills++;
+      faults[`kill-${kind}`] = (faults[`kill-${kind}`] ?? 0) + 1;
+      return true;
+    };
+    const planned = options.kills;
     const killer = (async () => {
+      if (planned !== undefined) {
+        // The k-th kill once k/(kills+1) of the batches are acknowledged, each when the pipeline is up.
+        while (kills < planned) {
+          if (doneBatches * (planned + 1) >= (kills + 1) * batches.length || !sending) {
+            if (!kill()) await sleep(100);
+          } else await sleep(50);
+        }
+        return;
+      }
       while (killing()) {
         await sleep(options.killEveryMs * (0.5 + Math.random()));
         if (!killing()) break;
-        const kind = KILL_KINDS[kills % KILL_KINDS.length]!;
-        if (pipeline.kill(kind)) {
-          kills++;
-          faults[`kill-${kind}`] = (faults[`kill-${kind}`] ?? 0) + 1;
-        }
+        kill();
       }
     })();
 
@@ -303,6 +322,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           await sleep(Math.min(50 * 2 ** attempt, 1000) * Math.random() + 20);
         }
         acknowledged += batch.valid;
+        doneBatches++;
         if (Date.now() - lastReport > 5000) {
           lastReport = Date.now();
           log(
