@@ -11,6 +11,17 @@ export type HttpHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayP
 
 /** Reads at most `limit` bytes of a body; more than that is cut off (the handler sees the size). */
 const MAX_BODY_BYTES = 10 * 1024 * 1024;
+/**
+ * Lambda's limit on a synchronous invoke's request (6 MB): the whole event, with the body in
+ * base64. A larger event never reaches the function; API Gateway answers 413 itself.
+ */
+export const MAX_INVOKE_BYTES = 6 * 1024 * 1024;
+
+/** True when the event is over Lambda's invoke limit (exact only when it could be). */
+export function overInvokeLimit(event: APIGatewayProxyEventV2, bodyBytes: number): boolean {
+  if (Math.ceil(bodyBytes / 3) * 4 < MAX_INVOKE_BYTES - 64 * 1024) return false;
+  return Buffer.byteLength(JSON.stringify(event)) > MAX_INVOKE_BYTES;
+}
 
 function readBody(req: IncomingMessage): Promise<Buffer | null> {
   return new Promise((resolve, reject) => {
@@ -83,7 +94,14 @@ export async function serveHandler(
           res.end(JSON.stringify({ message: 'Request Entity Too Large' }));
           return;
         }
-        const result = await handler(toApiGatewayEvent(req, body, receivedAt));
+        const event = toApiGatewayEvent(req, body, receivedAt);
+        if (overInvokeLimit(event, body.length)) {
+          // What API Gateway answers when Lambda refuses the invoke as too large.
+          res.writeHead(413, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ message: 'Request Too Long' }));
+          return;
+        }
+        const result = await handler(event);
         res.writeHead(result.statusCode ?? 200, result.headers as Record<string, string>);
         res.end(result.body ?? '');
       })
