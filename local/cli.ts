@@ -19,6 +19,9 @@ const USAGE = `usage: tally <command>
   erase --project P [--user-id ID ...] [--anonymous-id ID ...]
                         erase people: rewrite every lake file holding their rows without them,
                         record the erasure (no raw id) and recount the days they were active
+  partitions --bucket B [--database D] [--table T]
+                        register every project=/dt= partition of the S3 lake in the Glue table
+                        (a backfill; the lake writer registers new ones as it writes them)
   replay [--all] [--bucket B --lake-bucket L]
                         give the batches the lake writer gave up (failed-batches/ here, or the
                         stack's FailedBatchesBucket with --bucket) to the lake writer again;
@@ -300,6 +303,33 @@ async function replayCommand(args: string[]): Promise<number> {
   return result.failed.length > 0 ? 1 : 0;
 }
 
+/**
+ * `tally partitions`: registers in Glue every partition the lake in S3 holds (idempotent: those
+ * that exist are left alone). Needs credentials that list the bucket and may
+ * glue:BatchCreatePartition on the table.
+ */
+async function partitionsCommand(args: string[]): Promise<void> {
+  const bucket = textFlag(args, 'bucket');
+  if (!bucket) throw new UsageError('--bucket <LakeBucket> is required (the stack prints it as LakeBucket)');
+  const database = textFlag(args, 'database') ?? 'tally_lake';
+  const table = textFlag(args, 'table') ?? 'events';
+  const { glueClient, s3Client } = await import('../lambdas/aws.js');
+  const { S3ObjectStore } = await import('../lib/lake/s3-store.js');
+  const { lakePartitions, registerPartitions } = await import('../lib/warehouse/glue.js');
+  console.log(`listing s3://${bucket}/events/ ...`);
+  const days = await lakePartitions(new S3ObjectStore(s3Client(process.env.AWS_ENDPOINT_URL), bucket));
+  console.log(`${days.length} partition(s) in the lake; registering them in ${database}.${table}`);
+  const glue = glueClient();
+  let done = 0;
+  for (let i = 0; i < days.length; i += 500) {
+    const chunk = days.slice(i, i + 500);
+    await registerPartitions(glue, { database, table, bucket }, chunk);
+    done += chunk.length;
+    console.log(`  ${done}/${days.length}`);
+  }
+  console.log(`done: ${days.length} partition(s) registered or already there`);
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
   switch (command) {
@@ -329,6 +359,9 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     case 'replay':
       return replayCommand(args);
+    case 'partitions':
+      await partitionsCommand(args);
+      return 0;
     case undefined:
     case 'help':
     case '--help':

@@ -1,4 +1,5 @@
 import { BatchCreatePartitionCommand, type GlueClient } from '@aws-sdk/client-glue';
+import type { ObjectStore } from '../lake/store.js';
 import type { ProjectDay } from './days.js';
 import { WarehouseError } from './warehouse.js';
 
@@ -85,4 +86,20 @@ export function onlyNewPartitions(
     await register(fresh);
     for (const d of fresh) known.add(`${d.project}/${d.dt}`);
   };
+}
+
+const EVENTS_PARTITION = /^events\/project=([a-z0-9][a-z0-9-]{0,62})\/dt=(\d{4}-\d{2}-\d{2})\//;
+
+/**
+ * Every `project=/dt=` partition the lake holds, from its object keys: what a backfill registers
+ * in Glue (a lake written before the lake writer registered partitions, or by a stack without
+ * Glue), so Athena and StarRocks see every day.
+ */
+export async function lakePartitions(store: ObjectStore): Promise<ProjectDay[]> {
+  const seen = new Map<string, ProjectDay>();
+  for (const key of await store.list('events/')) {
+    const match = EVENTS_PARTITION.exec(key);
+    if (match) seen.set(`${match[1]}/${match[2]}`, { project: match[1]!, dt: match[2]! });
+  }
+  return [...seen.values()].sort((a, b) => a.project.localeCompare(b.project) || a.dt.localeCompare(b.dt));
 }
