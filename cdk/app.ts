@@ -1,6 +1,6 @@
 import { App, Aspects, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
-import { readSettings } from './config.js';
+import { readSettings, stackName } from './config.js';
 import { HouseRules } from './house-rules.js';
 import { guardValidator } from './nag.js';
 import { TallyStack } from './tally-stack.js';
@@ -10,8 +10,9 @@ const app = new App();
 // AWS Control Tower's proactive rules (cfn-guard) on the synthesized template: a finding not
 // acknowledged with its reason (cdk/nag.ts) stops synthesis.
 Validations.of(app).addPlugins(guardValidator());
-new TallyStack(app, 'Tally', {
-  settings: readSettings(app.node),
+const settings = readSettings(app.node);
+new TallyStack(app, stackName(settings), {
+  settings,
   env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
   description: 'Tally: event pipeline that counts active users',
 });

@@ -20,6 +20,13 @@ export interface VpcSettings {
   subnetIds: string[];
   availabilityZones: string[];
   securityGroupId?: string;
+  /**
+   * How the jobs reach AWS from the subnets: `endpoints` (the stack creates VPC endpoints for S3,
+   * Glue, Secrets Manager and X-Ray; the S3 gateway endpoint needs `routeTableIds`) or `nat` (the
+   * subnets already route to a NAT gateway; nothing is created). @default 'endpoints'
+   */
+  egress: 'endpoints' | 'nat';
+  routeTableIds: string[];
 }
 
 /** Everything the app reads from CDK context (`cdk deploy -c key=value` or cdk.json), with defaults. */
@@ -48,6 +55,20 @@ export interface TallySettings {
   vpc: VpcSettings | null;
   /** Where alarms are mailed (an SNS email subscription). @default none: subscribe to the AlarmTopic output yourself */
   alarmEmail?: string;
+  /** A name that lets stacks coexist in one account: stack `Tally-<stage>`, Glue database `tally_lake_<stage>`. @default none */
+  stage?: string;
+  /** An existing HMAC key secret to use instead of creating one (e.g. the one a destroyed stack kept). @default a new secret */
+  hmacSecretArn?: string;
+  /**
+   * Who may read the lake as StarRocks: `ec2` (an instance profile for the StarRocks nodes) or the
+   * ARN of a principal that assumes the role. @default `ec2` when tally:starrocksHost is set, else no role
+   */
+  starRocksTrust?: 'ec2' | string;
+}
+
+/** The stack's name for the settings' stage. */
+export function stackName(settings: Pick<TallySettings, 'stage'>): string {
+  return settings.stage ? `Tally-${settings.stage}` : 'Tally';
 }
 
 class SettingsError extends Error {}
@@ -134,6 +155,9 @@ export function readSettings(node: Node): TallySettings {
         : null,
     vpc: vpcId ? vpcSettings(node, vpcId) : null,
     alarmEmail: email(node),
+    stage: stage(node),
+    hmacSecretArn: arn(node, 'hmacSecretArn', /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/),
+    starRocksTrust: starRocksTrust(node, host),
   };
 }
 
@@ -151,7 +175,60 @@ function vpcSettings(node: Node, vpcId: string): VpcSettings {
       `context tally:availabilityZones needs one zone per subnet of tally:subnetIds: got ${availabilityZones.length} zone(s) for ${subnetIds.length} subnet(s)`,
     );
   }
-  return { vpcId, subnetIds, availabilityZones, securityGroupId: text(node, 'securityGroupId') };
+  const egress = text(node, 'vpcEgress') ?? 'endpoints';
+  if (egress !== 'endpoints' && egress !== 'nat') {
+    throw new SettingsError(
+      `context tally:vpcEgress must be "endpoints" or "nat", got ${JSON.stringify(egress).slice(0, 80)}`,
+    );
+  }
+  const routeTableIds = list(node, 'routeTableIds');
+  if (egress === 'endpoints' && routeTableIds.length === 0) {
+    throw new SettingsError(
+      'context tally:routeTableIds is required with tally:vpcId: the route tables of tally:subnetIds, for the S3 gateway endpoint the stack creates (or set tally:vpcEgress=nat when the subnets reach AWS through a NAT gateway)',
+    );
+  }
+  return {
+    vpcId,
+    subnetIds,
+    availabilityZones,
+    securityGroupId: text(node, 'securityGroupId'),
+    egress,
+    routeTableIds,
+  };
+}
+
+function stage(node: Node): string | undefined {
+  const value = text(node, 'stage');
+  if (value !== undefined && !/^[a-z][a-z0-9-]{0,19}$/.test(value)) {
+    throw new SettingsError(
+      `context tally:stage must be 1-20 lower-case letters, digits or hyphens starting with a letter, got ${JSON.stringify(value).slice(0, 80)}`,
+    );
+  }
+  return value;
+}
+
+function arn(node: Node, key: string, pattern: RegExp): string | undefined {
+  const value = text(node, key);
+  if (value !== undefined && !pattern.test(value)) {
+    throw new SettingsError(
+      `context tally:${key} is not such an ARN: ${JSON.stringify(value).slice(0, 120)}`,
+    );
+  }
+  return value;
+}
+
+function starRocksTrust(node: Node, host: string | undefined): string | undefined {
+  const value = text(node, 'starrocksTrust') ?? (host ? 'ec2' : undefined);
+  if (
+    value !== undefined &&
+    value !== 'ec2' &&
+    !/^arn:aws[a-z-]*:iam::\d{12}:(root|role\/.+|user\/.+)$/.test(value)
+  ) {
+    throw new SettingsError(
+      `context tally:starrocksTrust must be "ec2" or the ARN of an IAM role, user or account root, got ${JSON.stringify(value).slice(0, 120)}`,
+    );
+  }
+  return value;
 }
 
 function email(node: Node): string | undefined {

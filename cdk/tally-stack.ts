@@ -11,6 +11,7 @@ import { LakeWriter } from './constructs/lake-writer.js';
 import { Monitoring } from './constructs/monitoring.js';
 import { PipelineFunction } from './constructs/pipeline-function.js';
 import { PipelineSecrets } from './constructs/secrets.js';
+import { StarRocksAccess } from './constructs/starrocks-access.js';
 import { WarehouseJobs } from './constructs/warehouse-jobs.js';
 import { PermissionSourceAccount, suppressWithReasons } from './nag.js';
 
@@ -32,13 +33,14 @@ export class TallyStack extends Stack {
     super(scope, id, props);
     const s = props.settings;
     const logRetention = retention(s.logRetentionDays);
-    const secrets = new PipelineSecrets(this, 'Secrets');
+    const secrets = new PipelineSecrets(this, 'Secrets', { hmacSecretArn: s.hmacSecretArn });
     const stream = new Stream(this, 'Stream', {
       streamMode: StreamMode.ON_DEMAND,
       encryption: StreamEncryption.MANAGED,
       retentionPeriod: Duration.hours(s.streamRetentionHours),
     });
     const lake = new Lake(this, 'Lake', {
+      stage: s.stage,
       badRowRetentionDays: s.badRowRetentionDays,
       noncurrentVersionDays: s.noncurrentVersionDays,
     });
@@ -129,6 +131,7 @@ export class TallyStack extends Stack {
       value: erasure.function.functionName,
       description: 'Erase people: aws lambda invoke with {"project", "userIds", "anonymousIds"} (see README)',
     });
+    if (s.starRocksTrust) new StarRocksAccess(this, 'StarRocks', { lake, trust: s.starRocksTrust });
     suppressWithReasons(this);
     Aspects.of(this).add(new PermissionSourceAccount());
   }

@@ -1,6 +1,6 @@
 import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { CfnDatabase, CfnTable } from 'aws-cdk-lib/aws-glue';
-import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { type IGrantable, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
 import { NagSuppressions } from 'cdk-nag';
@@ -12,6 +12,8 @@ export interface LakeProps {
   badRowRetentionDays: number;
   /** Days a replaced or deleted object version is kept. */
   noncurrentVersionDays: number;
+  /** Names the Glue database `tally_lake_<stage>` so stages coexist in one account. */
+  stage?: string;
 }
 
 /**
@@ -71,7 +73,8 @@ export class Lake extends Construct {
         { id: 'bad-rows', prefix: 'bad/', expiration: Duration.days(props.badRowRetentionDays) },
       ],
     });
-    this.glueDatabase = 'tally_lake';
+    // Stages in one account each get their own database (Glue names: lower case, digits, _).
+    this.glueDatabase = props.stage ? `tally_lake_${props.stage.replaceAll('-', '_')}` : 'tally_lake';
     this.glueTable = 'events';
     const account = Stack.of(this).account;
     const database = new CfnDatabase(this, 'GlueDatabase', {
@@ -102,6 +105,40 @@ export class Lake extends Construct {
       },
     });
     table.node.addDependency(database);
+    // The catalog outlives the stack with the data it describes (cdk destroy keeps both).
+    database.applyRemovalPolicy(RemovalPolicy.RETAIN);
+    table.applyRemovalPolicy(RemovalPolicy.RETAIN);
+  }
+
+  /**
+   * What StarRocks (or any engine reading the lake through Glue) needs: the events' objects and
+   * the catalog entries of the events table, read only.
+   */
+  grantReadEvents(principal: IGrantable): void {
+    this.bucket.grantRead(principal, 'events/*');
+    const stack = Stack.of(this);
+    principal.grantPrincipal.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: [
+          'glue:GetDatabase',
+          'glue:GetDatabases',
+          'glue:GetTable',
+          'glue:GetTables',
+          'glue:GetPartition',
+          'glue:GetPartitions',
+          'glue:BatchGetPartition',
+        ],
+        resources: [
+          stack.formatArn({ service: 'glue', resource: 'catalog' }),
+          stack.formatArn({ service: 'glue', resource: 'database', resourceName: this.glueDatabase }),
+          stack.formatArn({
+            service: 'glue',
+            resource: 'table',
+            resourceName: `${this.glueDatabase}/${this.glueTable}`,
+          }),
+        ],
+      }),
+    );
   }
 
   /** Lets a function register partitions of the events table, and tells it which table. */

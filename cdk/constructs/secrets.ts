@@ -1,6 +1,6 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import type { IGrantable } from 'aws-cdk-lib/aws-iam';
-import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
 
@@ -10,22 +10,27 @@ import { Construct } from 'constructs';
  * with `aws secretsmanager put-secret-value`; see the README). Lambdas read both at cold start.
  */
 export class PipelineSecrets extends Construct {
-  readonly hmac: Secret;
+  readonly hmac: ISecret;
   readonly projects: Secret;
 
-  constructor(scope: Construct, id: string) {
+  /** `hmacSecretArn`: use that secret (say, the one a destroyed stack kept) instead of a new key. */
+  constructor(scope: Construct, id: string, props: { hmacSecretArn?: string } = {}) {
     super(scope, id);
-    this.hmac = new Secret(this, 'HmacKey', {
-      description: 'Tally: HMAC key that pseudonymizes user ids ({"hmacKey", "hmacKeyVersion"})',
-      generateSecretString: {
-        secretStringTemplate: JSON.stringify({ hmacKeyVersion: 1 }),
-        generateStringKey: 'hmacKey',
-        passwordLength: 64,
-        excludePunctuation: true,
-        includeSpace: false,
-      },
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
+    const created: Secret[] = [];
+    this.hmac = props.hmacSecretArn
+      ? Secret.fromSecretCompleteArn(this, 'HmacKey', props.hmacSecretArn)
+      : new Secret(this, 'HmacKey', {
+          description: 'Tally: HMAC key that pseudonymizes user ids ({"hmacKey", "hmacKeyVersion"})',
+          generateSecretString: {
+            secretStringTemplate: JSON.stringify({ hmacKeyVersion: 1 }),
+            generateStringKey: 'hmacKey',
+            passwordLength: 64,
+            excludePunctuation: true,
+            includeSpace: false,
+          },
+          removalPolicy: RemovalPolicy.RETAIN,
+        });
+    if (this.hmac instanceof Secret) created.push(this.hmac);
     this.projects = new Secret(this, 'Projects', {
       description: 'Tally: projects and the SHA-256 of their write and read keys ({"projects": [...]})',
       generateSecretString: {
@@ -35,7 +40,8 @@ export class PipelineSecrets extends Construct {
       },
       removalPolicy: RemovalPolicy.RETAIN,
     });
-    NagSuppressions.addResourceSuppressions([this.hmac, this.projects], PipelineSecrets.NO_ROTATION);
+    created.push(this.projects);
+    NagSuppressions.addResourceSuppressions(created, PipelineSecrets.NO_ROTATION);
   }
 
   private static readonly NO_ROTATION = [

@@ -1,5 +1,17 @@
 import { Duration } from 'aws-cdk-lib';
-import { type ISecurityGroup, SecurityGroup, Subnet, Vpc } from 'aws-cdk-lib/aws-ec2';
+import {
+  GatewayVpcEndpoint,
+  GatewayVpcEndpointAwsService,
+  type IConnectable,
+  InterfaceVpcEndpoint,
+  InterfaceVpcEndpointAwsService,
+  type ISecurityGroup,
+  type ISubnet,
+  type IVpc,
+  SecurityGroup,
+  Subnet,
+  Vpc,
+} from 'aws-cdk-lib/aws-ec2';
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -43,7 +55,8 @@ export class WarehouseJobs extends Construct {
       'StarRocksCredentials',
       props.starRocks.secretArn,
     );
-    const network = props.vpc ? this.network(props.vpc) : {};
+    const attached = props.vpc ? this.network(props.vpc) : null;
+    const network = attached ?? {};
     const environment = {
       TALLY_STARROCKS_HOST: props.starRocks.host,
       TALLY_STARROCKS_PORT: String(props.starRocks.port),
@@ -105,11 +118,52 @@ export class WarehouseJobs extends Construct {
       copyFiles: Object.values(DASHBOARD_FILES).map((f) => f.file),
       ...network,
     });
+    if (props.vpc?.egress === 'endpoints' && attached) {
+      this.endpoints(props.vpc, attached.vpc, attached.vpcSubnets.subnets, [this.rollup, this.metrics]);
+    }
     // The health route reads the manifests of the last hour.
     props.bucket.grantRead(this.metrics, 'manifests/*');
     starRocksSecret.grantRead(this.metrics);
     // The read keys only: the metrics function hashes no user id, so it never sees the HMAC key.
     props.secrets.bindProjects(this.metrics);
+  }
+
+  /**
+   * Without a NAT, a function in private subnets reaches no AWS API: an S3 gateway endpoint on the
+   * subnets' route tables and interface endpoints (private DNS) for what the jobs call: Glue
+   * (partitions), Secrets Manager (keys, StarRocks credentials) and X-Ray (traces).
+   */
+  private endpoints(vpc: VpcSettings, imported: IVpc, subnets: ISubnet[], functions: IConnectable[]): void {
+    new GatewayVpcEndpoint(this, 'S3Endpoint', {
+      vpc: imported,
+      service: GatewayVpcEndpointAwsService.S3,
+      subnets: [
+        {
+          subnets: subnets.map((s, i) =>
+            Subnet.fromSubnetAttributes(this, `RouteSubnet${i}`, {
+              subnetId: s.subnetId,
+              routeTableId: vpc.routeTableIds[Math.min(i, vpc.routeTableIds.length - 1)]!,
+            }),
+          ),
+        },
+      ],
+    });
+    const services: Array<[string, InterfaceVpcEndpointAwsService]> = [
+      ['GlueEndpoint', InterfaceVpcEndpointAwsService.GLUE],
+      ['SecretsManagerEndpoint', InterfaceVpcEndpointAwsService.SECRETS_MANAGER],
+      ['XRayEndpoint', InterfaceVpcEndpointAwsService.XRAY],
+    ];
+    for (const [id, service] of services) {
+      const endpoint = new InterfaceVpcEndpoint(this, id, {
+        vpc: imported,
+        service,
+        subnets: { subnets },
+        privateDnsEnabled: true,
+        open: false,
+      });
+      for (const fn of functions)
+        endpoint.connections.allowDefaultPortFrom(fn, 'HTTPS from the warehouse jobs');
+    }
   }
 
   private network(vpc: VpcSettings): {

@@ -3,9 +3,19 @@ import { Code, Function as LambdaFunction, Runtime } from 'aws-cdk-lib/aws-lambd
 import { Bucket } from 'aws-cdk-lib/aws-s3';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { stackName } from '../../cdk/config.js';
 import { synth, WITH_STARROCKS } from '../helpers/cdk.js';
 
 type Synth = ReturnType<typeof synth>;
+
+/** The warehouse jobs in a VPC with two private subnets. */
+const IN_VPC = {
+  ...WITH_STARROCKS,
+  'tally:vpcId': 'vpc-0123456789abcdef0',
+  'tally:subnetIds': 'subnet-aaa,subnet-bbb',
+  'tally:availabilityZones': 'eu-west-1a,eu-west-1b',
+  'tally:routeTableIds': 'rtb-aaa,rtb-bbb',
+};
 
 /** What every data bucket of the stack sets: no public access, SSE-S3, owner-enforced objects. */
 const PRIVATE_BUCKET = {
@@ -381,24 +391,62 @@ describe('warehouse jobs', () => {
     expect(actions).toEqual(expect.arrayContaining(['glue:BatchCreatePartition']));
   });
 
-  it('run in the VPC when one is given', () => {
-    const s = synth({
-      ...WITH_STARROCKS,
-      'tally:vpcId': 'vpc-0123456789abcdef0',
-      'tally:subnetIds': 'subnet-aaa,subnet-bbb',
-      'tally:availabilityZones': 'eu-west-1a,eu-west-1b',
-      'tally:securityGroupId': 'sg-0123456789abcdef0',
-    });
+  it('run in the VPC when one is given, with the endpoints they need to reach AWS without a NAT', () => {
+    const s = synth({ ...IN_VPC, 'tally:securityGroupId': 'sg-0123456789abcdef0' }, { guard: true });
     s.template.hasResourceProperties('AWS::Lambda::Function', {
       VpcConfig: { SubnetIds: ['subnet-aaa', 'subnet-bbb'], SecurityGroupIds: ['sg-0123456789abcdef0'] },
     });
+    s.template.hasResourceProperties('AWS::EC2::VPCEndpoint', {
+      VpcEndpointType: 'Gateway',
+      VpcId: 'vpc-0123456789abcdef0',
+      RouteTableIds: ['rtb-aaa', 'rtb-bbb'],
+      ServiceName: Match.objectLike({ 'Fn::Join': Match.arrayWith([Match.arrayWith(['.s3'])]) }),
+    });
+    const interfaces = Object.values(s.template.findResources('AWS::EC2::VPCEndpoint'))
+      .map(
+        (r) =>
+          (
+            r as {
+              Properties: {
+                VpcEndpointType?: string;
+                ServiceName: string;
+                PrivateDnsEnabled?: boolean;
+                SubnetIds?: string[];
+              };
+            }
+          ).Properties,
+      )
+      .filter((p) => p.VpcEndpointType === 'Interface');
+    expect(interfaces.map((p) => p.ServiceName).sort()).toEqual([
+      'com.amazonaws.eu-west-1.glue',
+      'com.amazonaws.eu-west-1.secretsmanager',
+      'com.amazonaws.eu-west-1.xray',
+    ]);
+    for (const p of interfaces)
+      expect(p).toMatchObject({ PrivateDnsEnabled: true, SubnetIds: ['subnet-aaa', 'subnet-bbb'] });
+    // The endpoints admit HTTPS from the functions' security group, and nothing else.
+    s.template.hasResourceProperties('AWS::EC2::SecurityGroupIngress', {
+      IpProtocol: 'tcp',
+      FromPort: 443,
+      ToPort: 443,
+      SourceSecurityGroupId: 'sg-0123456789abcdef0',
+    });
+
+    const nat = synth({ ...IN_VPC, 'tally:vpcEgress': 'nat', 'tally:routeTableIds': '' });
+    nat.template.resourceCountIs('AWS::EC2::VPCEndpoint', 0);
   });
 
-  it('refuse a VPC without subnets, or with zones that do not match them, naming the key', () => {
+  it('refuse a VPC without subnets, zones that do not match them, or no way out, naming the key', () => {
     const vpc = { ...WITH_STARROCKS, 'tally:vpcId': 'vpc-0123456789abcdef0' };
     expect(() => synth(vpc)).toThrow(/tally:subnetIds is required with tally:vpcId/);
     expect(() => synth({ ...vpc, 'tally:subnetIds': 'subnet-a,subnet-b' })).toThrow(
       /tally:availabilityZones needs one zone per subnet.*got 0 zone\(s\) for 2 subnet\(s\)/,
+    );
+    expect(() => synth({ ...IN_VPC, 'tally:routeTableIds': '' })).toThrow(
+      /tally:routeTableIds is required with tally:vpcId.*or set tally:vpcEgress=nat/,
+    );
+    expect(() => synth({ ...IN_VPC, 'tally:vpcEgress': 'internet' })).toThrow(
+      /tally:vpcEgress must be "endpoints" or "nat", got "internet"/,
     );
   });
 
@@ -460,13 +508,13 @@ describe('AWS Control Tower proactive rules (cfn-guard)', () => {
   it.each([
     ['with the warehouse', WITH_STARROCKS],
     ['ingest only', {}],
+    ['with the warehouse in a VPC', IN_VPC],
     [
-      'with the warehouse in a VPC',
+      'a second stage with its own StarRocks role',
       {
         ...WITH_STARROCKS,
-        'tally:vpcId': 'vpc-0abc',
-        'tally:subnetIds': 'subnet-1,subnet-2',
-        'tally:availabilityZones': 'eu-west-1a,eu-west-1b',
+        'tally:stage': 'staging',
+        'tally:starrocksTrust': 'arn:aws:iam::123456789012:role/starrocks-nodes',
       },
     ],
   ])('find nothing unacknowledged (%s)', (_, context) => {
@@ -529,5 +577,86 @@ describe('cdk-nag AwsSolutions and Serverless', () => {
         Match.stringLikeRegexp('Serverless-SQSRedrivePolicy'),
       ),
     ).not.toEqual([]);
+  });
+});
+
+describe('stages, what outlives the stack, and StarRocks access', () => {
+  it('names the stack and the Glue database after tally:stage, so stages coexist in one account', () => {
+    expect(stackName({})).toBe('Tally');
+    expect(stackName({ stage: 'staging' })).toBe('Tally-staging');
+    const staged = synth({ 'tally:stage': 'eu-prod' });
+    staged.template.hasResourceProperties('AWS::Glue::Database', {
+      DatabaseInput: { Name: 'tally_lake_eu_prod' },
+    });
+    staged.template.hasResourceProperties('AWS::Glue::Table', { DatabaseName: 'tally_lake_eu_prod' });
+    staged.template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ TALLY_GLUE_DATABASE: 'tally_lake_eu_prod' }) },
+    });
+    expect(() => synth({ 'tally:stage': 'Prod_1' })).toThrow(
+      /tally:stage must be 1-20 lower-case letters.*"Prod_1"/,
+    );
+  });
+
+  it('keeps the lake, its catalog and the keys when the stack is destroyed', () => {
+    const kept = (type: string) =>
+      Object.values(withWarehouse.template.findResources(type)).map(
+        (r) => (r as { DeletionPolicy?: string }).DeletionPolicy,
+      );
+    expect(kept('AWS::Glue::Database')).toEqual(['Retain']);
+    expect(kept('AWS::Glue::Table')).toEqual(['Retain']);
+    expect(kept('AWS::SecretsManager::Secret')).toEqual(['Retain', 'Retain']);
+    expect(new Set(kept('AWS::S3::Bucket'))).toEqual(new Set(['Retain']));
+  });
+
+  it('uses an existing HMAC key secret when given one, so a new stack keeps every user_hash', () => {
+    const arn = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:tally-hmac-AbCdEf';
+    const s = synth({ 'tally:hmacSecretArn': arn });
+    s.template.resourceCountIs('AWS::SecretsManager::Secret', 1);
+    s.template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ TALLY_HMAC_SECRET_ARN: arn }) },
+    });
+    expect(() => synth({ 'tally:hmacSecretArn': 'tally-hmac' })).toThrow(
+      /tally:hmacSecretArn is not such an ARN/,
+    );
+  });
+
+  it('gives StarRocks a read-only role on events/* and the Glue table, as an instance profile or for a principal to assume', () => {
+    const outputs = withWarehouse.template.findOutputs('*');
+    expect(Object.keys(outputs)).toEqual(
+      expect.arrayContaining(['StarRocksRoleArn', 'StarRocksInstanceProfileArn', 'StarRocksCatalogSql']),
+    );
+    withWarehouse.template.hasResourceProperties('AWS::IAM::Role', {
+      AssumeRolePolicyDocument: {
+        Statement: [Match.objectLike({ Principal: { Service: 'ec2.amazonaws.com' } })],
+      },
+    });
+    const actions = actionsOf(withWarehouse, 'StarRocksRoleDefaultPolicy');
+    expect(actions.filter((a) => !/^(s3:(GetObject|GetBucket|List)|glue:(Get|BatchGet))/.test(a))).toEqual(
+      [],
+    );
+    expect(JSON.stringify(statementsOf(withWarehouse, 'StarRocksRoleDefaultPolicy'))).toContain('/events/*');
+    expect(JSON.stringify(outputs.StarRocksCatalogSql)).toContain(
+      '\\"aws.glue.use_instance_profile\\" = \\"true\\"',
+    );
+
+    const assumed = synth({
+      ...WITH_STARROCKS,
+      'tally:starrocksTrust': 'arn:aws:iam::123456789012:role/starrocks-nodes',
+    });
+    assumed.template.hasResourceProperties('AWS::IAM::Role', {
+      AssumeRolePolicyDocument: {
+        Statement: [
+          Match.objectLike({ Principal: { AWS: 'arn:aws:iam::123456789012:role/starrocks-nodes' } }),
+        ],
+      },
+    });
+    assumed.template.resourceCountIs('AWS::IAM::InstanceProfile', 0);
+    expect(JSON.stringify(assumed.template.findOutputs('StarRocksCatalogSql'))).toMatch(
+      /aws\.s3\.iam_role_arn.*StarRocksRole/,
+    );
+    ingestOnly.template.resourceCountIs('AWS::IAM::InstanceProfile', 0);
+    expect(() => synth({ 'tally:starrocksTrust': 'starrocks' })).toThrow(
+      /tally:starrocksTrust must be "ec2" or the ARN/,
+    );
   });
 });
