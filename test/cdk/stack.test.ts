@@ -2,7 +2,7 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { Code, Function as LambdaFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { Bucket } from 'aws-cdk-lib/aws-s3';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { stackName } from '../../cdk/config.js';
 import { synth, WITH_STARROCKS } from '../helpers/cdk.js';
 
@@ -33,10 +33,21 @@ const PRIVATE_BUCKET = {
 let withWarehouse: Synth;
 let ingestOnly: Synth;
 
-beforeAll(() => {
+beforeAll(async () => {
   withWarehouse = synth({ ...WITH_STARROCKS, 'tally:allowedOrigins': 'https://app.example.com' });
+  await yieldToEventLoop();
   ingestOnly = synth();
 });
+
+/**
+ * Synthesis is synchronous and takes seconds; back-to-back synchronous tests never let the worker
+ * read vitest's own messages, and after 60 s vitest reports a timeout of its RPC although every
+ * test passed. Letting the event loop turn between tests reads them.
+ */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+beforeEach(yieldToEventLoop);
 
 /** Every IAM policy statement of the role of the function whose logical id starts with `prefix`. */
 function statementsOf(
