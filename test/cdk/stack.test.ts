@@ -532,6 +532,14 @@ describe('AWS Control Tower proactive rules (cfn-guard)', () => {
     expect(() => synth(context, { guard: true })).not.toThrow();
   });
 
+  it('find nothing unacknowledged in an environment-agnostic synth (npm run synth without credentials)', () => {
+    const s = synth(WITH_STARROCKS, { guard: true, agnostic: true });
+    const permission = Object.values(s.template.findResources('AWS::Lambda::Permission'))[0] as {
+      Properties: { SourceAccount: unknown };
+    };
+    expect(permission.Properties.SourceAccount).toEqual({ Ref: 'AWS::AccountId' });
+  });
+
   it('do run: a finding nobody acknowledged stops synthesis', () => {
     expect(() => synth({}, { guard: true, extend: (stack) => new Queue(stack, 'NoDeadLetters') })).toThrow(
       /CT\.SQS\.PR\.1/,
