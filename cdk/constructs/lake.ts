@@ -110,13 +110,26 @@ export class Lake extends Construct {
     table.applyRemovalPolicy(RemovalPolicy.RETAIN);
   }
 
+  /** The Glue catalog, database and events table: what every Glue permission here names. */
+  private glueArns(): string[] {
+    const stack = Stack.of(this);
+    return [
+      stack.formatArn({ service: 'glue', resource: 'catalog' }),
+      stack.formatArn({ service: 'glue', resource: 'database', resourceName: this.glueDatabase }),
+      stack.formatArn({
+        service: 'glue',
+        resource: 'table',
+        resourceName: `${this.glueDatabase}/${this.glueTable}`,
+      }),
+    ];
+  }
+
   /**
    * What StarRocks (or any engine reading the lake through Glue) needs: the events' objects and
    * the catalog entries of the events table, read only.
    */
   grantReadEvents(principal: IGrantable): void {
     this.bucket.grantRead(principal, 'events/*');
-    const stack = Stack.of(this);
     principal.grantPrincipal.addToPrincipalPolicy(
       new PolicyStatement({
         actions: [
@@ -128,34 +141,17 @@ export class Lake extends Construct {
           'glue:GetPartitions',
           'glue:BatchGetPartition',
         ],
-        resources: [
-          stack.formatArn({ service: 'glue', resource: 'catalog' }),
-          stack.formatArn({ service: 'glue', resource: 'database', resourceName: this.glueDatabase }),
-          stack.formatArn({
-            service: 'glue',
-            resource: 'table',
-            resourceName: `${this.glueDatabase}/${this.glueTable}`,
-          }),
-        ],
+        resources: this.glueArns(),
       }),
     );
   }
 
   /** Lets a function register partitions of the events table, and tells it which table. */
   grantRegisterPartitions(fn: IFunction & { addEnvironment(key: string, value: string): unknown }): void {
-    const stack = Stack.of(this);
     fn.addToRolePolicy(
       new PolicyStatement({
         actions: ['glue:BatchCreatePartition', 'glue:GetTable', 'glue:GetDatabase'],
-        resources: [
-          stack.formatArn({ service: 'glue', resource: 'catalog' }),
-          stack.formatArn({ service: 'glue', resource: 'database', resourceName: this.glueDatabase }),
-          stack.formatArn({
-            service: 'glue',
-            resource: 'table',
-            resourceName: `${this.glueDatabase}/${this.glueTable}`,
-          }),
-        ],
+        resources: this.glueArns(),
       }),
     );
     fn.addEnvironment('TALLY_GLUE_DATABASE', this.glueDatabase);
