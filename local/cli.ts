@@ -183,35 +183,47 @@ async function sqlSession(): Promise<(query: string) => Promise<string>> {
   };
 }
 
-async function sql(args: string[]): Promise<void> {
+/** `tally sql`: 0, or 1 when a piped statement failed. */
+async function sql(args: string[]): Promise<number> {
   const run = await sqlSession();
   if (args.length > 0) {
     console.log(await run(args.join(' ')));
-    return;
+    return 0;
   }
-  const { createInterface } = await import('node:readline/promises');
-  const rl = createInterface({ input: process.stdin, output: process.stdout });
-  console.log(
-    'DuckDB over the local lake: tables events, events_all, active_users. End with ; and Enter; Ctrl-D quits.',
-  );
+  const { createInterface } = await import('node:readline');
+  const interactive = process.stdin.isTTY === true;
+  const rl = createInterface({ input: process.stdin, output: interactive ? process.stdout : undefined });
+  if (interactive) {
+    console.log(
+      'DuckDB over the local lake: tables events, events_all, active_users. End with ; and Enter; Ctrl-D quits.',
+    );
+  }
+  // Every line is read, piped or typed (an async iterator never drops lines that arrive before
+  // a prompt); each statement runs when a line ends with ';', and what is left at the end too.
   let buffer = '';
-  for (;;) {
-    let line: string;
-    try {
-      line = await rl.question(buffer ? '   ...> ' : 'tally> ');
-    } catch {
-      break;
-    }
-    buffer += `${line}\n`;
-    if (!line.trim().endsWith(';')) continue;
+  let failed = false;
+  const runBuffer = async () => {
+    if (!buffer.trim()) return;
     try {
       console.log(await run(buffer));
     } catch (error) {
+      failed = true;
       console.error(`error: ${(error as Error).message}`);
     }
     buffer = '';
+  };
+  const prompt = () => {
+    if (interactive) process.stdout.write(buffer ? '   ...> ' : 'tally> ');
+  };
+  prompt();
+  for await (const line of rl) {
+    buffer += `${line}\n`;
+    if (line.trim().endsWith(';')) await runBuffer();
+    prompt();
   }
+  await runBuffer();
   rl.close();
+  return failed && !interactive ? 1 : 0;
 }
 
 async function rollup(args: string[]): Promise<void> {
@@ -349,8 +361,7 @@ export async function main(argv: string[]): Promise<number> {
       return result.ok ? 0 : 1;
     }
     case 'sql':
-      await sql(args);
-      return 0;
+      return sql(args);
     case 'rollup':
       await rollup(args);
       return 0;

@@ -17,9 +17,19 @@ export interface RollupEvent {
 
 export type RollupHandler = (event: RollupEvent) => Promise<RollupResult>;
 
-/** The scheduled rollup over the given dependencies. Errors propagate so the run counts as failed. */
+/**
+ * The scheduled rollup over the given dependencies. Errors propagate so the run counts as failed.
+ * The warehouse's tables are created (idempotently) before the first run of each instance, so a
+ * fresh cluster needs no manual step; a failed setup is tried again by the next run.
+ */
 export function createRollupHandler(deps: RollupDeps, logger: Logger): RollupHandler {
+  let ready: Promise<void> | null = null;
   return async (event) => {
+    ready ??= deps.warehouse.setup().catch((error: Error) => {
+      ready = null;
+      throw error;
+    });
+    await ready;
     const now = event.time ? new Date(event.time) : new Date();
     const result = await runRollup(deps, {
       now: Number.isNaN(now.getTime()) ? new Date() : now,
