@@ -17,8 +17,15 @@ import type { FaultRates } from './child.js';
  * with what the lake and the warehouse hold.
  */
 
-export type KillKind = 'main-SIGKILL' | 'main-SIGINT' | 'emulator-SIGKILL' | 'group-SIGKILL';
-const KILL_KINDS: KillKind[] = ['main-SIGKILL', 'main-SIGINT', 'emulator-SIGKILL', 'group-SIGKILL'];
+export type KillKind = 'main-SIGKILL' | 'main-SIGINT' | 'emulator-SIGKILL' | 'group-SIGKILL' | 'group-SIGINT';
+/** `group-SIGINT` is Ctrl-C in the terminal: every process of the group gets it at once. */
+export const KILL_KINDS: KillKind[] = [
+  'main-SIGKILL',
+  'main-SIGINT',
+  'emulator-SIGKILL',
+  'group-SIGKILL',
+  'group-SIGINT',
+];
 
 export interface ChaosOptions {
   events: number;
@@ -133,6 +140,8 @@ class Supervised {
   readKey = '';
   restarts = 0;
   private ready: Promise<void> = Promise.resolve();
+  /** Started, ready, and not hit by a kill yet: each kill hits a pipeline that was working. */
+  private up = false;
   private wanted = true;
   private exited: Promise<void> = Promise.resolve();
 
@@ -145,8 +154,10 @@ class Supervised {
     const started = spawnTally(fileURLToPath(new URL('./child.ts', import.meta.url)), this.env);
     const child = started.child;
     this.child = child;
+    this.up = false;
     this.ready = started.ready.then((info) => {
       Object.assign(this, info);
+      if (this.child === child) this.up = true;
     });
     this.ready.catch(() => {});
     this.exited = new Promise<void>((resolve) =>
@@ -177,11 +188,14 @@ class Supervised {
 
   kill(kind: KillKind): boolean {
     const pid = this.child?.pid;
-    if (!pid || this.child?.exitCode !== null || this.child?.signalCode !== null) return false;
+    if (!pid || !this.up || this.child?.exitCode !== null || this.child?.signalCode !== null) return false;
+    // The emulator is restarted inside the process: the pipeline stays up for the next kill.
+    if (kind !== 'emulator-SIGKILL') this.up = false;
     try {
       if (kind === 'main-SIGKILL') process.kill(pid, 'SIGKILL');
       else if (kind === 'main-SIGINT') process.kill(pid, 'SIGINT');
       else if (kind === 'group-SIGKILL') process.kill(-pid, 'SIGKILL');
+      else if (kind === 'group-SIGINT') process.kill(-pid, 'SIGINT');
       else {
         const emulator = emulatorsOf(pid)[0];
         if (!emulator) return false;

@@ -4,7 +4,14 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FsObjectStore } from '../../lib/lake/fs-store.js';
-import { emulatorsOf, formatReport, runChaos, spawnTally, violations } from '../../local/chaos/run.js';
+import {
+  emulatorsOf,
+  formatReport,
+  KILL_KINDS,
+  runChaos,
+  spawnTally,
+  violations,
+} from '../../local/chaos/run.js';
 import { waitFor } from '../../local/ports.js';
 import { waitForLake } from '../helpers/lake.js';
 import { startTestPipeline, type TestPipeline } from '../helpers/pipeline.js';
@@ -119,7 +126,7 @@ describe('crash safety on one machine', () => {
       batch: 100,
       concurrency: 8,
       killEveryMs: 0,
-      kills: 4,
+      kills: KILL_KINDS.length,
       badEvery: 499,
       rates: {
         putPartial: 0.08,
@@ -138,7 +145,7 @@ describe('crash safety on one machine', () => {
     expect(report.lake.distinctIds).toBe(report.validEvents);
     expect(report.lake.rowsBeforeDedup).toBeGreaterThan(report.validEvents);
     expect(report.totalFaults).toBeGreaterThanOrEqual(30);
-    for (const kind of ['main-SIGKILL', 'main-SIGINT', 'emulator-SIGKILL', 'group-SIGKILL']) {
+    for (const kind of KILL_KINDS) {
       expect(report.faults[`kill-${kind}`] ?? 0).toBeGreaterThan(0);
     }
   }, 120_000);
