@@ -62,8 +62,12 @@ export function failedBatchEvent(text: string, source: string): KinesisStreamEve
   }
   let payload: unknown = record?.payload;
   if (typeof payload === 'string') {
+    // A JSON text of the invocation; accepted base64-encoded too, in case a destination wraps it.
+    const text = payload.trimStart().startsWith('{')
+      ? payload
+      : Buffer.from(payload, 'base64').toString('utf8');
     try {
-      payload = JSON.parse(payload);
+      payload = JSON.parse(text);
     } catch {
       throw new TallyError('invalid_failed_batch', `${source}: "payload" is not a JSON invocation`);
     }
