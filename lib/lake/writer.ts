@@ -196,7 +196,12 @@ export async function writeBatch(
     );
   }
   try {
-    await Promise.all(writes.map((write) => write()));
+    // Every write settles before the batch answers, failed or not: a write still in flight when
+    // the batch is retried (at once by a redelivery, or on a thawed Lambda) could land after the
+    // retry's and put an older version of a file back under the same key.
+    const settled = await Promise.allSettled(writes.map((write) => Promise.resolve().then(write)));
+    const refused = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (refused) throw refused.reason;
     if (options.registerPartitions && manifest.files.length > 0) {
       const days = manifest.files.map((f) => ({ project: f.project, dt: f.dt }));
       await options.registerPartitions(days).catch((error: unknown) => {

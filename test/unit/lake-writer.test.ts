@@ -131,4 +131,35 @@ describe('writeBatch', () => {
     expect((await writeBatch([], store)).response).toEqual({ batchItemFailures: [] });
     expect(store.puts).toBe(0);
   });
+
+  it('answers a failed batch only after every write of it settled, so a retry is never overwritten by a straggler', async () => {
+    // A store where one file fails at once and the others land 30 ms later.
+    const landed: string[] = [];
+    const store: ObjectStore = {
+      list: async () => [],
+      get: async () => null,
+      put: async (key) => {
+        if (key.includes('dt=2026-03-09')) throw new StorageError('put', key, new Error('SlowDown'));
+        await new Promise((r) => setTimeout(r, 30));
+        landed.push(key);
+      },
+    };
+    const records = [
+      record(0, [
+        lakeEvent({ eventId: 'a', eventTime: day('09') }),
+        lakeEvent({ eventId: 'b', eventTime: day('10') }),
+        lakeEvent({ eventId: 'c', eventTime: day('11') }),
+      ]),
+    ];
+    const outcome = await writeBatch(records, store);
+    expect(outcome.response.batchItemFailures).toEqual([{ itemIdentifier: '1000' }]);
+    // Both other days' files had landed when the batch answered, none was still in flight.
+    expect(landed.filter((k) => k.startsWith('events/')).sort()).toEqual([
+      expect.stringContaining('dt=2026-03-10'),
+      expect.stringContaining('dt=2026-03-11'),
+    ]);
+    const settledAtAnswer = landed.length;
+    await new Promise((r) => setTimeout(r, 60));
+    expect(landed.length).toBe(settledAtAnswer);
+  });
 });
