@@ -12,9 +12,9 @@ const { values } = parseArgs({
     days: { type: 'string', default: '40' },
     batch: { type: 'string', default: '100' },
     concurrency: { type: 'string', default: '16' },
-    'kill-every-ms': { type: 'string', default: '6000' },
+    'kill-every-ms': { type: 'string', default: '4000' },
     'bad-every': { type: 'string', default: '997' },
-    'fault-scale': { type: 'string', default: '1' },
+    'fault-scale': { type: 'string', default: '1.5' },
     'data-dir': { type: 'string' },
   },
 });
@@ -53,5 +53,6 @@ const report = await runChaos({
 console.log(formatReport(report));
 const broken = violations(report);
 for (const v of broken) console.error(`BROKEN: ${v}`);
+if (report.dataDir) console.error(`the data dir is kept for a look: ${report.dataDir}`);
 if (broken.length === 0) console.log('every invariant held');
 process.exitCode = broken.length === 0 ? 0 : 1;

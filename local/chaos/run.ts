@@ -6,6 +6,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { DuckDBInstance } from '@duckdb/node-api';
+import { createLakeWriterHandler } from '../../lambdas/lake-writer/handler.js';
+import { FsObjectStore } from '../../lib/lake/fs-store.js';
+import { silentLogger } from '../../lib/log.js';
+import { replayFailedBatches } from '../../lib/stream/replay.js';
 import { EVENTS_VIEW, eventsAllView } from '../../lib/warehouse/duckdb.js';
 import { freePort, waitFor } from '../ports.js';
 import type { FaultRates } from './child.js';
@@ -71,8 +75,12 @@ export interface ChaosReport {
     duplicatesAfterDedup: number;
     badRows: number;
   };
+  /** Batches the lake writer gave up on (kept in failed-batches/), replayed before counting. */
+  givenUp: { batches: number; records: number };
   activeUsers: { daysChecked: number; mismatches: string[] };
   seconds: number;
+  /** Where the run's data dir was kept (when an invariant broke), or null. */
+  dataDir: string | null;
 }
 
 const DAY_MS = 86_400_000;
@@ -174,6 +182,12 @@ class Supervised {
     return this.ready;
   }
 
+  /** Starts the pipeline again after stop(). */
+  startAgain(): Promise<void> {
+    this.wanted = true;
+    return this.start();
+  }
+
   async whenReady(timeoutMs = 60_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
@@ -232,6 +246,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const ownDir = !options.dataDir;
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'tally-chaos-')));
   const port = await freePort();
+  let keep = false;
   const pipeline = new Supervised(
     {
       ...process.env,
@@ -352,7 +367,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       `all ${options.events.toLocaleString('en-US')} events acknowledged (${resends} resends); waiting for the lake`,
     );
 
-    // Let the pipeline settle, then read the lake while it still runs (the writer finishes).
+    // Let the pipeline settle: wait until the lake holds every event, or stops growing (a batch
+    // the lake writer gave up on is in failed-batches/, not in the lake).
     await pipeline.whenReady();
     const lake = join(dataDir, 'lake');
     const instance = await DuckDBInstance.create(':memory:');
@@ -362,12 +378,32 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       const reader = await db.runAndReadAll('SELECT count(DISTINCT event_id) FROM events_all');
       return Number(reader.getRows()[0]![0]);
     };
+    let landed = -1;
+    let steadySince = Date.now();
     await waitFor(
       `${validEvents} events in the lake`,
-      async () => (await distinctInLake()) >= validEvents,
+      async () => {
+        const now = await distinctInLake();
+        if (now !== landed) {
+          landed = now;
+          steadySince = Date.now();
+        }
+        return now >= validEvents || Date.now() - steadySince > 30_000;
+      },
       300_000,
       2000,
     ).catch(() => {});
+    // What an operator does after an outage: stop, replay the batches given up, start again.
+    await pipeline.stop();
+    const replay = await replayFailedBatches(
+      new FsObjectStore(join(dataDir, 'failed-batches')),
+      createLakeWriterHandler(new FsObjectStore(lake), silentLogger),
+    );
+    if (replay.failed.length > 0) throw new Error(`replay failed: ${replay.failed[0]!.error}`);
+    log(
+      `replayed ${replay.batches} failed batch(es), ${replay.records} record(s); starting again for the rollup`,
+    );
+    await pipeline.startAgain();
     // The in-process faults go on meanwhile (a rollup may be killed): ask until an answer comes.
     const ask = async (path: string, init: RequestInit = {}): Promise<unknown> => {
       for (let attempt = 1; ; attempt++) {
@@ -453,7 +489,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     for (const line of injected.split('\n')) {
       if (line) faults[line] = (faults[line] ?? 0) + 1;
     }
-    return {
+    const report: ChaosReport = {
       events: options.events,
       validEvents,
       badInputs,
@@ -471,12 +507,20 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         duplicatesAfterDedup: Number(counts[1]),
         badRows: badIds.size,
       },
+      givenUp: { batches: replay.batches, records: replay.records },
       activeUsers: { daysChecked: today - firstDay, mismatches },
       seconds: Math.round((Date.now() - started) / 1000),
+      dataDir: null,
     };
+    // A run that broke an invariant keeps its data dir to look into.
+    if (violations(report).length > 0) {
+      keep = true;
+      report.dataDir = dataDir;
+    }
+    return report;
   } finally {
     await pipeline.stop().catch(() => {});
-    if (ownDir) await rm(dataDir, { recursive: true, force: true });
+    if (ownDir && !keep) await rm(dataDir, { recursive: true, force: true });
   }
 }
 
@@ -526,6 +570,7 @@ export function formatReport(report: ChaosReport): string {
     `    never sent                 ${n(report.lake.neverSent)}`,
     `    duplicates after dedup     ${n(report.lake.duplicatesAfterDedup)}`,
     `    bad rows / bad inputs      ${n(report.lake.badRows)} / ${n(report.badInputs)}`,
+    `    batches given up, replayed ${n(report.givenUp.batches)} (${n(report.givenUp.records)} records)`,
     `    DAU/WAU/MAU days checked   ${report.activeUsers.daysChecked}, mismatches ${report.activeUsers.mismatches.length}`,
   ].join('\n');
 }
