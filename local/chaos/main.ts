@@ -43,7 +43,7 @@ const report = await runChaos({
     putThrottle: 0.01 * scale,
     putLostAnswer: 0.01 * scale,
     storeError: 0.02 * scale,
-    crashBeforeManifest: 0.01 * scale,
+    crashBeforeManifest: 0.05 * scale,
     redeliver: 0.1 * scale,
     superset: 0.1 * scale,
     rollupKill: 0.02 * scale,
