@@ -39,3 +39,15 @@ export async function startTestPipeline(
     },
   };
 }
+
+/** POSTs events to the pipeline's `/v1/batch` with the write key of project "default". */
+export function sendBatch(pipeline: Pipeline, events: unknown[]): Promise<Response> {
+  return fetch(`${pipeline.url}/v1/batch`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      authorization: `Basic ${Buffer.from(`${pipeline.writeKeys.default}:`).toString('base64')}`,
+    },
+    body: JSON.stringify({ batch: events }),
+  });
+}

@@ -9,7 +9,7 @@ import { waitFor } from '../../local/ports.js';
 import { readLakeStore } from '../helpers/duckdb.js';
 import { type S3Emulator, startS3 } from '../helpers/emulators.js';
 import { waitForLake } from '../helpers/lake.js';
-import { startTestPipeline, type TestPipeline } from '../helpers/pipeline.js';
+import { sendBatch, startTestPipeline, type TestPipeline } from '../helpers/pipeline.js';
 
 const run = promisify(execFile);
 const CLI = join(import.meta.dirname, '../../local/cli.ts');
@@ -52,16 +52,10 @@ afterAll(async () => {
 describe('failed batches: kept with their records, replayed idempotently', () => {
   it('keeps a batch the lake writer gave up, records included, and replays it into the lake once', async () => {
     const { pipeline, dataDir } = test;
-    const response = await fetch(`${pipeline.url}/v1/batch`, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        authorization: `Basic ${Buffer.from(`${pipeline.writeKeys.default}:`).toString('base64')}`,
-      },
-      body: JSON.stringify({
-        batch: ids.map((messageId) => ({ type: 'track', event: 'Replayed', messageId, userId: messageId })),
-      }),
-    });
+    const response = await sendBatch(
+      pipeline,
+      ids.map((messageId) => ({ type: 'track', event: 'Replayed', messageId, userId: messageId })),
+    );
     expect(response.status).toBe(200);
     const dir = join(dataDir, 'failed-batches');
     let files: string[] = [];

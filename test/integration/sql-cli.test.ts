@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FsObjectStore } from '../../lib/lake/fs-store.js';
 import { waitForLake } from '../helpers/lake.js';
-import { startTestPipeline, type TestPipeline } from '../helpers/pipeline.js';
+import { sendBatch, startTestPipeline, type TestPipeline } from '../helpers/pipeline.js';
 
 const CLI = join(import.meta.dirname, '../../local/cli.ts');
 
@@ -30,21 +30,15 @@ let test: TestPipeline;
 beforeAll(async () => {
   test = await startTestPipeline('sql-cli');
   const { pipeline } = test;
-  const response = await fetch(`${pipeline.url}/v1/batch`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      authorization: `Basic ${Buffer.from(`${pipeline.writeKeys.default}:`).toString('base64')}`,
-    },
-    body: JSON.stringify({
-      batch: ['a', 'b', 'c'].map((id) => ({
-        type: 'track',
-        event: 'Queried',
-        messageId: `sql-${id}`,
-        userId: id,
-      })),
-    }),
-  });
+  const response = await sendBatch(
+    pipeline,
+    ['a', 'b', 'c'].map((id) => ({
+      type: 'track',
+      event: 'Queried',
+      messageId: `sql-${id}`,
+      userId: id,
+    })),
+  );
   expect(response.status).toBe(200);
   await waitForLake(new FsObjectStore(pipeline.lakeRoot!), ['sql-a', 'sql-b', 'sql-c']);
 });
