@@ -18,6 +18,12 @@ export interface LakeEvent {
   event: string | null;
   userHash: bigint | null;
   anonymousHash: bigint | null;
+  /**
+   * An alias' previousId, pseudonymized as a userId and as an anonymousId (it may have been
+   * either). Absent or null on other events.
+   */
+  previousUserHash?: bigint | null;
+  previousAnonymousHash?: bigint | null;
   eventTime: number;
   receivedAt: number;
   /** JSON text. */
@@ -66,4 +72,18 @@ export function utcDate(epochMs: number): string {
     dayNames.set(day, name);
   }
   return name;
+}
+
+/**
+ * True when copy `a` of an event comes before copy `b`: received first, then the earlier event
+ * time, then the smaller user_hash and anonymous_hash (nulls first). The first copy is the one
+ * that counts, in the lake writer and in every reader.
+ */
+export function precedes(a: LakeEvent, b: LakeEvent): boolean {
+  if (a.receivedAt !== b.receivedAt) return a.receivedAt < b.receivedAt;
+  if (a.eventTime !== b.eventTime) return a.eventTime < b.eventTime;
+  const au = a.userHash ?? -1n;
+  const bu = b.userHash ?? -1n;
+  if (au !== bu) return au < bu;
+  return (a.anonymousHash ?? -1n) < (b.anonymousHash ?? -1n);
 }

@@ -28,7 +28,16 @@ function macOf(secret: Buffer): HmacSha256 {
   return mac;
 }
 
-/** Pseudonymizes one identifier of one project; the same id in two projects hashes differently. */
+/** Pseudonymizes one userId of one project; the same id in two projects hashes differently. */
 export function identityHash(key: HashKey, project: string, id: string): bigint {
   return hmac63(key.secret, `${project}\0${id}`);
+}
+
+/**
+ * Pseudonymizes one anonymousId, in a domain of its own: a userId and an anonymousId with the
+ * same text are two people. (Rows written before this domain existed hashed anonymousIds like
+ * userIds; erasure hashes both ways.)
+ */
+export function anonymousHash(key: HashKey, project: string, id: string): bigint {
+  return hmac63(key.secret, `${project}\0a\0${id}`);
 }

@@ -9,7 +9,7 @@ import {
   MAX_ID_LENGTH,
   MAX_MESSAGE_ID_LENGTH,
 } from './limits.js';
-import { type HashKey, identityHash } from './pseudonymize.js';
+import { anonymousHash, type HashKey, identityHash } from './pseudonymize.js';
 import { isPlainObject, redactedExcerpt, stripContext } from './redact.js';
 import { correctEventTime, parseTimestamp } from './skew.js';
 
@@ -247,6 +247,9 @@ function normalize(raw: unknown, ctx: RequestContext): LakeEvent {
     throw new Reject('missing_identity', 'the event needs a userId or an anonymousId');
   }
   if (type === 'alias') requiredString(raw, 'previousId', type);
+  // An alias' previousId is an earlier userId or the anonymousId (analytics.js sends either):
+  // kept under both pseudonyms, so identity resolution can link whichever it was.
+  const previousId = type === 'alias' ? optionalId(raw, 'previousId') : null;
   if (type === 'group') requiredString(raw, 'groupId', type);
   const event = eventName(raw, type);
   const eventId = messageId(raw, ctx);
@@ -270,7 +273,9 @@ function normalize(raw: unknown, ctx: RequestContext): LakeEvent {
     type,
     event,
     userHash: userId === null ? null : identityHash(ctx.key, ctx.project, userId),
-    anonymousHash: anonymousId === null ? null : identityHash(ctx.key, ctx.project, anonymousId),
+    anonymousHash: anonymousId === null ? null : anonymousHash(ctx.key, ctx.project, anonymousId),
+    previousUserHash: previousId === null ? null : identityHash(ctx.key, ctx.project, previousId),
+    previousAnonymousHash: previousId === null ? null : anonymousHash(ctx.key, ctx.project, previousId),
     eventTime,
     receivedAt: ctx.receivedAt,
     properties,
@@ -286,12 +291,15 @@ function subjectHashes(
   raw: unknown,
   ctx: RequestContext,
 ): { userHash: bigint | null; anonymousHash: bigint | null } {
-  const hashOf = (value: unknown): bigint | null => {
+  const hashOf = (value: unknown, hash: typeof identityHash): bigint | null => {
     const id = idText(value);
-    return id !== undefined && id !== '' && id.isWellFormed() ? identityHash(ctx.key, ctx.project, id) : null;
+    return id !== undefined && id !== '' && id.isWellFormed() ? hash(ctx.key, ctx.project, id) : null;
   };
   if (!isPlainObject(raw)) return { userHash: null, anonymousHash: null };
-  return { userHash: hashOf(raw.userId), anonymousHash: hashOf(raw.anonymousId) };
+  return {
+    userHash: hashOf(raw.userId, identityHash),
+    anonymousHash: hashOf(raw.anonymousId, anonymousHash),
+  };
 }
 
 /**

@@ -40,6 +40,8 @@ export const EVENTS_SCHEMA = new Schema([
   new Field('key_version', new Int32(), false),
   new Field('flags', new Utf8(), true),
   new Field('channel', new Utf8(), true),
+  new Field('previous_user_hash', new Int64(), true),
+  new Field('previous_anonymous_hash', new Int64(), true),
 ]);
 
 function validity(isNull: (i: number) => boolean, n: number): { nullBitmap?: Uint8Array; nullCount: number } {
@@ -119,6 +121,8 @@ export function eventsTable(events: readonly LakeEvent[]): Table {
     }),
     utf8(events.map((e) => e.flags)),
     utf8(events.map((e) => e.channel)),
+    int64(events.map((e) => e.previousUserHash ?? null)),
+    int64(events.map((e) => e.previousAnonymousHash ?? null)),
   ];
   const struct = makeData({ type: new Struct(EVENTS_SCHEMA.fields), length: n, children, nullCount: 0 });
   return new Table([new RecordBatch(EVENTS_SCHEMA, struct)]);
@@ -175,6 +179,8 @@ export function parquetToEvents(bytes: Uint8Array, project: string): LakeEvent[]
   const keyVersion = column('key_version');
   const flags = text('flags');
   const channel = text('channel');
+  const previousUserHash = big('previous_user_hash');
+  const previousAnonymousHash = big('previous_anonymous_hash');
   return Array.from({ length: table.numRows }, (_, i) => ({
     project,
     eventId: eventId(i) ?? '',
@@ -189,5 +195,7 @@ export function parquetToEvents(bytes: Uint8Array, project: string): LakeEvent[]
     keyVersion: Number(keyVersion?.get(i) ?? 0),
     flags: flags(i),
     channel: channel(i),
+    previousUserHash: previousUserHash(i),
+    previousAnonymousHash: previousAnonymousHash(i),
   }));
 }

@@ -1,5 +1,5 @@
 import { gzipSync } from 'node:zlib';
-import { type BadRow, type LakeEvent, utcDate } from '../events.js';
+import { type BadRow, type LakeEvent, precedes, utcDate } from '../events.js';
 import type { ErasureLog, Tombstones } from '../privacy/erasure.js';
 import { CodecError, decodeRecord } from '../stream/codec.js';
 import { wellFormed } from '../text.js';
@@ -79,7 +79,7 @@ function decodeBatch(records: readonly LakeRecord[]): {
 } {
   const events: LakeEvent[] = [];
   const bad: BadRow[] = [];
-  const seen = new Set<string>();
+  const seen = new Map<string, number>();
   let duplicates = 0;
   for (const record of records) {
     let decoded: ReturnType<typeof decodeRecord>;
@@ -99,12 +99,15 @@ function decodeBatch(records: readonly LakeRecord[]): {
         continue;
       }
       const id = `${item.event.project}\0${item.event.eventId}`;
-      if (seen.has(id)) {
-        duplicates++;
+      const at = seen.get(id);
+      if (at === undefined) {
+        seen.set(id, events.length);
+        events.push(item.event);
         continue;
       }
-      seen.add(id);
-      events.push(item.event);
+      // The copy kept is the one every reader counts (received first): see warehouse/people.ts.
+      duplicates++;
+      if (precedes(item.event, events[at]!)) events[at] = item.event;
     }
   }
   return { events, bad, duplicates };

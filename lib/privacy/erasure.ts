@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { TallyError } from '../errors.js';
 import { PROJECT_ID_PATTERN } from '../ingest/limits.js';
-import { type HashKey, identityHash } from '../ingest/pseudonymize.js';
+import { anonymousHash, type HashKey, identityHash } from '../ingest/pseudonymize.js';
 import { manifestKey } from '../lake/keys.js';
 import { encodeManifest, type Manifest } from '../lake/manifest.js';
 import { eventsToParquet, parquetToEvents } from '../lake/parquet.js';
@@ -52,7 +52,14 @@ interface Subject {
   project: string | null;
   userHash: bigint | null;
   anonymousHash: bigint | null;
+  /** An alias' previousId under both pseudonyms: an alias naming an erased id goes too. */
+  previousUserHash?: bigint | null;
+  previousAnonymousHash?: bigint | null;
   receivedAt: number;
+}
+
+function named(t: { users: Set<bigint>; anonymous: Set<bigint> }, hash: bigint | null | undefined): boolean {
+  return hash !== null && hash !== undefined && (t.users.has(hash) || t.anonymous.has(hash));
 }
 
 /** A set of erasures, asked of every row the lake writer is about to write. */
@@ -81,7 +88,9 @@ export class Tombstones {
       (t) =>
         (!before || row.receivedAt <= t.at) &&
         ((row.userHash !== null && t.users.has(row.userHash)) ||
-          (row.anonymousHash !== null && t.anonymous.has(row.anonymousHash))),
+          (row.anonymousHash !== null && t.anonymous.has(row.anonymousHash)) ||
+          named(t, row.previousUserHash) ||
+          named(t, row.previousAnonymousHash)),
     );
   }
 }
@@ -141,8 +150,17 @@ function checkRequest(request: ErasureRequest): void {
   }
 }
 
-function hashesOf(keys: readonly HashKey[], project: string, ids: readonly string[]): string[] {
-  return [...new Set(keys.flatMap((key) => ids.map((id) => String(identityHash(key, project, id)))))];
+function hashesOf(
+  keys: readonly HashKey[],
+  project: string,
+  ids: readonly string[],
+  hashes: ReadonlyArray<typeof identityHash>,
+): string[] {
+  return [
+    ...new Set(
+      keys.flatMap((key) => ids.flatMap((id) => hashes.map((hash) => String(hash(key, project, id))))),
+    ),
+  ];
 }
 
 /** `erasures/project=<p>/<epoch ms>-<random>.json`: lower-case, sortable by time. */
@@ -177,8 +195,9 @@ export async function erase(options: EraseOptions, request: ErasureRequest): Pro
     id: randomBytes(6).toString('hex'),
     project: request.project,
     erasedAt: options.now.toISOString(),
-    userHashes: hashesOf(keys, request.project, request.userIds),
-    anonymousHashes: hashesOf(keys, request.project, request.anonymousIds),
+    userHashes: hashesOf(keys, request.project, request.userIds, [identityHash]),
+    // Rows written before anonymousIds had their own domain hashed them like userIds.
+    anonymousHashes: hashesOf(keys, request.project, request.anonymousIds, [anonymousHash, identityHash]),
     keyVersions: keys.map((k) => k.version),
     ids: request.userIds.length + request.anonymousIds.length,
     status: 'started',

@@ -9,8 +9,9 @@ import { PROJECT_ID_PATTERN } from '../ingest/limits.js';
  *   bytes 1..   gzip of UTF-8 text lines:
  *     an event is three lines:
  *       {"k":"e","project","event_id","type","event","user_hash","anonymous_hash","event_time",
- *        "received_at","key_version","flags","channel"}  (hashes as decimal strings, times epoch ms;
- *        "channel" may be absent in records written before it existed: read as null)
+ *        "received_at","key_version","flags","channel"[,"previous_user_hash","previous_anonymous_hash"]}
+ *       (hashes as decimal strings, times epoch ms; "channel" may be absent in records written
+ *        before it existed, and the previous_* hashes are written for aliases only: absent reads as null)
  *       the properties as JSON text, or an empty line for none
  *       the context as JSON text, or an empty line for none
  *     a bad row is one line:
@@ -44,7 +45,10 @@ function eventLines(e: LakeEvent): string {
     `,"anonymous_hash":${e.anonymousHash === null ? 'null' : `"${e.anonymousHash}"`}` +
     `,"event_time":${e.eventTime},"received_at":${e.receivedAt}` +
     `,"key_version":${e.keyVersion},"flags":${e.flags === null ? 'null' : quote(e.flags)}` +
-    `,"channel":${e.channel === null ? 'null' : quote(e.channel)}}` +
+    `,"channel":${e.channel === null ? 'null' : quote(e.channel)}` +
+    (e.previousUserHash == null ? '' : `,"previous_user_hash":"${e.previousUserHash}"`) +
+    (e.previousAnonymousHash == null ? '' : `,"previous_anonymous_hash":"${e.previousAnonymousHash}"`) +
+    '}' +
     `\n${e.properties ?? ''}\n${e.context ?? ''}`
   );
 }
@@ -123,6 +127,10 @@ function toEvent(
   if (userHash === undefined) return 'user_hash';
   if (anonymousHash === undefined) return 'anonymous_hash';
   if (userHash === null && anonymousHash === null) return 'user_hash';
+  const previousUserHash = parseHash(o.previous_user_hash ?? null);
+  const previousAnonymousHash = parseHash(o.previous_anonymous_hash ?? null);
+  if (previousUserHash === undefined) return 'previous_user_hash';
+  if (previousAnonymousHash === undefined) return 'previous_anonymous_hash';
   if (!time(o.event_time)) return 'event_time';
   if (!time(o.received_at)) return 'received_at';
   if (typeof o.key_version !== 'number' || !Number.isInteger(o.key_version)) return 'key_version';
@@ -136,6 +144,8 @@ function toEvent(
     event: o.event,
     userHash,
     anonymousHash,
+    previousUserHash,
+    previousAnonymousHash,
     eventTime: o.event_time,
     receivedAt: o.received_at,
     properties,

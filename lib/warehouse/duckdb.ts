@@ -14,6 +14,7 @@ import {
   WAU_DAYS,
 } from './days.js';
 import { Mutex } from './mutex.js';
+import { changedIds, resolvePeople } from './people.js';
 import {
   type ActiveUsersDay,
   type QueryResult,
@@ -34,7 +35,20 @@ export interface DuckDbOptions {
 }
 
 const SCHEMA = [
+  // The persons active per day (rules in people.ts): what dau/wau/mau count.
   `CREATE TABLE IF NOT EXISTS daily_users (project VARCHAR NOT NULL, dt DATE NOT NULL, user_hash BIGINT NOT NULL)`,
+  // The counted copy of every event (rule 1 of people.ts): where a later copy looks for an earlier one.
+  `CREATE TABLE IF NOT EXISTS event_index (project VARCHAR NOT NULL, event_id VARCHAR NOT NULL, dt DATE NOT NULL,
+     received_at TIMESTAMPTZ NOT NULL, event_time TIMESTAMPTZ NOT NULL, PRIMARY KEY (project, event_id))`,
+  // The ids (user_hash, else anonymous_hash) active per day, before they are mapped to persons.
+  `CREATE TABLE IF NOT EXISTS day_ids (project VARCHAR NOT NULL, dt DATE NOT NULL, id_hash BIGINT NOT NULL)`,
+  // Identity evidence per day: each anonymous id's earliest user that day ('anon'), and aliases
+  // between two userIds ('alias').
+  `CREATE TABLE IF NOT EXISTS links (project VARCHAR NOT NULL, dt DATE NOT NULL, kind VARCHAR NOT NULL,
+     from_hash BIGINT NOT NULL, to_hash BIGINT NOT NULL, event_time TIMESTAMPTZ, received_at TIMESTAMPTZ)`,
+  // The person of every id that is not its own person.
+  `CREATE TABLE IF NOT EXISTS people (project VARCHAR NOT NULL, id_hash BIGINT NOT NULL, person BIGINT NOT NULL,
+     PRIMARY KEY (project, id_hash))`,
   `CREATE TABLE IF NOT EXISTS active_users (project VARCHAR NOT NULL, dt DATE NOT NULL, dau BIGINT NOT NULL,
      wau BIGINT NOT NULL, mau BIGINT NOT NULL, computed_at TIMESTAMPTZ NOT NULL, PRIMARY KEY (project, dt))`,
   `CREATE TABLE IF NOT EXISTS rollup_manifests (key VARCHAR PRIMARY KEY, processed_at TIMESTAMPTZ NOT NULL)`,
@@ -50,7 +64,12 @@ const READ_SLACK_MS = 5_000;
 const EMPTY_EVENTS = `SELECT NULL::VARCHAR AS event_id, NULL::VARCHAR AS type, NULL::VARCHAR AS event,
   NULL::BIGINT AS user_hash, NULL::BIGINT AS anonymous_hash, NULL::TIMESTAMPTZ AS event_time,
   NULL::TIMESTAMPTZ AS received_at, NULL::VARCHAR AS properties, NULL::VARCHAR AS context,
-  NULL::INTEGER AS key_version, NULL::VARCHAR AS flags, NULL::VARCHAR AS channel, NULL::VARCHAR AS project, NULL::DATE AS dt WHERE false`;
+  NULL::INTEGER AS key_version, NULL::VARCHAR AS flags, NULL::VARCHAR AS channel,
+  NULL::BIGINT AS previous_user_hash, NULL::BIGINT AS previous_anonymous_hash, NULL::VARCHAR AS project, NULL::DATE AS dt WHERE false`;
+
+/** Columns a refresh reads; files written before the alias columns existed read them as null. */
+const SCAN_COLUMNS = `project, dt, event_id, type, received_at, event_time, user_hash, anonymous_hash,
+  previous_user_hash, previous_anonymous_hash`;
 
 /** A project id or date, checked before it is written into SQL as a literal. */
 function literal(value: string, kind: 'project' | 'date'): string {
@@ -82,9 +101,12 @@ export function eventsAllView(lakeRoot: string): string {
   return `CREATE OR REPLACE VIEW events_all AS SELECT * FROM ${readLake(join(lakeRoot, 'events', '*', '*', '*.parquet'))}`;
 }
 
-/** The `events` view: `events_all` deduplicated by (project, event_id), the first copy received kept. */
+/** The order that picks the counted copy of an event (rule 1 of people.ts). */
+export const COPY_ORDER = `received_at, event_time, coalesce(user_hash, -1), coalesce(anonymous_hash, -1)`;
+
+/** The `events` view: `events_all` deduplicated by (project, event_id), the copy received first kept. */
 export const EVENTS_VIEW = `CREATE OR REPLACE VIEW events AS SELECT * FROM events_all
-  QUALIFY row_number() OVER (PARTITION BY project, event_id ORDER BY received_at, event_time) = 1`;
+  QUALIFY row_number() OVER (PARTITION BY project, event_id ORDER BY ${COPY_ORDER}) = 1`;
 
 /** Affected days grouped into runs of consecutive days per project (one window query each). */
 function contiguousRanges(days: readonly ProjectDay[]): Array<{ project: string; from: string; to: string }> {
@@ -215,20 +237,33 @@ export class DuckDbWarehouse implements Warehouse {
   }
 
   /**
-   * Per changed day: the day's users are read from the lake; where dau/wau/mau rows already
-   * exist for the days whose windows hold it, they are corrected by the users who joined or left
-   * that day's set (a user changes a window's count only without another active day in that
-   * window), so a late event costs a lookup of the few users it adds, not a recount of 30 windows.
-   * Rows that do not exist yet (new days, first build) are computed whole, by coverage, at the end.
+   * A refresh, in one transaction:
+   * 1. reads the changed days' files and keeps each event's counted copy (people.ts, rule 1),
+   *    adding the days whose copy lost to an earlier one (their counts change too);
+   * 2. rebuilds those days' ids and identity evidence, and the people of the projects whose
+   *    evidence changed, adding every day where an id changed person;
+   * 3. replaces the persons of all those days. Where dau/wau/mau rows already exist for the days
+   *    whose windows hold a day, they are corrected by the persons who joined or left it (a
+   *    person changes a window's count only without another active day in that window), so a
+   *    late event costs a lookup of the few persons it adds, not a recount of 30 windows. Rows
+   *    that do not exist yet (new days, first build) are computed whole, by coverage, at the end.
    */
   async refresh(changed: readonly ProjectDay[], today: string): Promise<RefreshStats> {
-    const days = uniqueProjectDays(changed);
-    const windows = affectedDays(days, today);
-    if (days.length === 0) return { daysRecomputed: 0, windowsRecomputed: 0 };
+    const requested = uniqueProjectDays(changed);
+    if (requested.length === 0) return { daysRecomputed: 0, windowsRecomputed: 0 };
     return this.writes.run(async () => {
       await this.ensureViews(this.writer);
       await this.writer.run('BEGIN TRANSACTION');
       try {
+        const scanned = await this.scanCounted(requested);
+        const moved = await this.rebuildIds(scanned);
+        const days = uniqueProjectDays([...scanned, ...moved]);
+        await this.writer.run(
+          `CREATE OR REPLACE TEMP TABLE new_users AS
+           SELECT DISTINCT d.project, d.dt, coalesce(p.person, d.id_hash) AS user_hash
+           FROM day_ids d JOIN ${pairsTable(days)} ON d.project = t.project AND d.dt = t.dt
+           LEFT JOIN people p ON p.project = d.project AND p.id_hash = d.id_hash`,
+        );
         // Days whose windows have no rows yet (first build, new days) are replaced in bulk; their
         // windows are computed whole below, and they lie in no existing row's window.
         const corrected: ProjectDay[] = [];
@@ -236,6 +271,7 @@ export class DuckDbWarehouse implements Warehouse {
         for (const day of days) ((await this.hasWindowRows(day, today)) ? corrected : bulk).push(day);
         if (bulk.length > 0) await this.replaceDays(bulk);
         for (const day of corrected) await this.refreshDay(day, today);
+        const windows = affectedDays(days, today);
         if (windows.length > 0) {
           const missing = await this.writer.runAndReadAll(
             `SELECT t.project, strftime(t.dt, '%Y-%m-%d') FROM ${pairsTable(windows)}
@@ -247,15 +283,146 @@ export class DuckDbWarehouse implements Warehouse {
           for (const range of contiguousRanges(pairs)) await this.writer.run(windowsSql(range));
         }
         await this.writer.run('COMMIT');
+        return { daysRecomputed: days.length, windowsRecomputed: windows.length };
       } catch (error) {
         await this.writer.run('ROLLBACK').catch(() => undefined);
         throw new WarehouseError(
           'refresh_failed',
-          `refresh of ${days.length} day(s) failed: ${(error as Error).message}`,
+          `refresh of ${requested.length} day(s) failed: ${(error as Error).message}`,
         );
       }
-      return { daysRecomputed: days.length, windowsRecomputed: windows.length };
     });
+  }
+
+  /**
+   * Reads these days' files into `scan`, then adds the days holding an indexed copy that a
+   * scanned copy received earlier displaces, until none is left; `counted` is left holding the
+   * counted copies of the days returned.
+   */
+  private async scanCounted(requested: ProjectDay[]): Promise<ProjectDay[]> {
+    let days = requested;
+    for (;;) {
+      await this.recordRead(days, Date.now());
+      const globs = this.dayGlobs(days);
+      await this.writer.run(
+        `CREATE OR REPLACE TEMP TABLE scan AS ${
+          globs.length > 0
+            ? `SELECT ${SCAN_COLUMNS} FROM ${this.readParquet(globs)}`
+            : `SELECT ${SCAN_COLUMNS} FROM (${EMPTY_EVENTS})`
+        }`,
+      );
+      await this.writer.run(`CREATE OR REPLACE TEMP TABLE scan_days AS SELECT * FROM ${pairsTable(days)}`);
+      const displaced = await this.writer.runAndReadAll(
+        `SELECT DISTINCT i.project, strftime(i.dt, '%Y-%m-%d') FROM event_index i
+         JOIN scan s ON s.project = i.project AND s.event_id = i.event_id
+         ANTI JOIN scan_days d ON d.project = i.project AND d.dt = i.dt
+         WHERE s.received_at < i.received_at OR (s.received_at = i.received_at AND s.event_time < i.event_time)`,
+      );
+      const more = displaced.getRows().map(([project, dt]) => ({ project: String(project), dt: String(dt) }));
+      if (more.length === 0) break;
+      days = uniqueProjectDays([...days, ...more]);
+    }
+    // A copy counts when it is the first of its event among the scanned copies and no copy
+    // indexed on another day came first (a tie in both times is the same day).
+    await this.writer.run(
+      `CREATE OR REPLACE TEMP TABLE counted AS
+       SELECT s.* FROM (
+         SELECT * FROM scan QUALIFY row_number() OVER (PARTITION BY project, event_id ORDER BY ${COPY_ORDER}) = 1
+       ) s
+       ANTI JOIN (
+         SELECT i.project, i.event_id, i.received_at, i.event_time FROM event_index i
+         ANTI JOIN scan_days d ON d.project = i.project AND d.dt = i.dt
+       ) o ON o.project = s.project AND o.event_id = s.event_id
+         AND (o.received_at < s.received_at OR (o.received_at = s.received_at AND o.event_time < s.event_time))`,
+    );
+    return days;
+  }
+
+  /**
+   * Rebuilds the event index, ids and identity evidence of the scanned days from `counted`, then
+   * the people of the projects whose evidence changed. Returns the days where an id changed person.
+   */
+  private async rebuildIds(days: ProjectDay[]): Promise<ProjectDay[]> {
+    const inDays = (table: string) =>
+      `DELETE FROM ${table} USING scan_days d WHERE ${table}.project = d.project AND ${table}.dt = d.dt`;
+    await this.writer.run(inDays('event_index'));
+    await this.writer.run(
+      `INSERT OR REPLACE INTO event_index SELECT project, event_id, dt, received_at, event_time FROM counted`,
+    );
+    await this.writer.run(inDays('day_ids'));
+    await this.writer.run(
+      `INSERT INTO day_ids SELECT DISTINCT project, dt, coalesce(user_hash, anonymous_hash) FROM counted
+       WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL ORDER BY project, dt`,
+    );
+    const before = await this.writer.runAndReadAll(
+      `SELECT DISTINCT l.project FROM links l JOIN scan_days d ON l.project = d.project AND l.dt = d.dt`,
+    );
+    await this.writer.run(inDays('links'));
+    await this.writer.run(
+      `INSERT INTO links
+       SELECT project, dt, 'anon', anon, user_hash, event_time, received_at FROM (
+         SELECT project, dt, anonymous_hash AS anon, user_hash, event_time, received_at FROM counted
+         WHERE anonymous_hash IS NOT NULL AND user_hash IS NOT NULL
+         UNION ALL
+         SELECT project, dt, previous_anonymous_hash, user_hash, event_time, received_at FROM counted
+         WHERE type = 'alias' AND previous_anonymous_hash IS NOT NULL AND user_hash IS NOT NULL
+       ) QUALIFY row_number() OVER (PARTITION BY project, dt, anon ORDER BY event_time, received_at, user_hash) = 1
+       UNION ALL
+       SELECT DISTINCT project, dt, 'alias', previous_user_hash, user_hash, NULL::TIMESTAMPTZ, NULL::TIMESTAMPTZ
+       FROM counted WHERE type = 'alias' AND previous_user_hash IS NOT NULL AND user_hash IS NOT NULL
+         AND previous_user_hash <> user_hash`,
+    );
+    const after = await this.writer.runAndReadAll(
+      `SELECT DISTINCT l.project FROM links l JOIN scan_days d ON l.project = d.project AND l.dt = d.dt`,
+    );
+    const projects = new Set([...before.getRows(), ...after.getRows()].map(([p]) => String(p)));
+    const moved: ProjectDay[] = [];
+    for (const name of projects) moved.push(...(await this.resolveProject(name)));
+    return moved;
+  }
+
+  /** Recomputes a project's people from its evidence; returns the days of the ids that changed person. */
+  private async resolveProject(name: string): Promise<ProjectDay[]> {
+    const p = literal(name, 'project');
+    const firstUsers = await this.writer.runAndReadAll(
+      `SELECT from_hash, to_hash FROM links WHERE project = ${p} AND kind = 'anon'
+       QUALIFY row_number() OVER (PARTITION BY from_hash ORDER BY event_time, received_at, to_hash) = 1`,
+    );
+    const aliases = await this.writer.runAndReadAll(
+      `SELECT DISTINCT from_hash, to_hash FROM links WHERE project = ${p} AND kind = 'alias'`,
+    );
+    const stored = await this.writer.runAndReadAll(`SELECT id_hash, person FROM people WHERE project = ${p}`);
+    const pairs = (rows: unknown[][]) =>
+      rows.map(([a, b]) => [BigInt(a as bigint), BigInt(b as bigint)] as const);
+    const after = resolvePeople(
+      pairs(firstUsers.getRows()).map(([anonymousHash, userHash]) => ({ anonymousHash, userHash })),
+      pairs(aliases.getRows()).map(([from, to]) => ({ from, to })),
+    );
+    const changed = changedIds(new Map(pairs(stored.getRows())), after);
+    if (changed.length === 0) return [];
+    await this.writer.run(`CREATE OR REPLACE TEMP TABLE changed_ids (id_hash BIGINT)`);
+    for (let i = 0; i < changed.length; i += 1000) {
+      await this.writer.run(
+        `INSERT INTO changed_ids VALUES ${changed
+          .slice(i, i + 1000)
+          .map((id) => `(${id})`)
+          .join(', ')}`,
+      );
+    }
+    await this.writer.run(
+      `DELETE FROM people USING changed_ids c WHERE people.project = ${p} AND people.id_hash = c.id_hash`,
+    );
+    const rows = changed.filter((id) => after.has(id)).map((id) => `(${id}, ${after.get(id)})`);
+    for (let i = 0; i < rows.length; i += 1000) {
+      await this.writer.run(
+        `INSERT INTO people SELECT ${p}, * FROM (VALUES ${rows.slice(i, i + 1000).join(', ')})`,
+      );
+    }
+    const days = await this.writer.runAndReadAll(
+      `SELECT DISTINCT strftime(d.dt, '%Y-%m-%d') FROM day_ids d JOIN changed_ids c ON d.id_hash = c.id_hash
+       WHERE d.project = ${p}`,
+    );
+    return days.getRows().map(([dt]) => ({ project: name, dt: String(dt) }));
   }
 
   /** The last day whose window holds `day`, up to today; null when that is before `day`. */
@@ -280,32 +447,24 @@ export class DuckDbWarehouse implements Warehouse {
     );
   }
 
-  /** Replaces the users of these days from the lake in one scan. */
+  /** Replaces the persons of these days with `new_users`'. */
   private async replaceDays(days: readonly ProjectDay[]): Promise<void> {
-    await this.recordRead(days, Date.now());
     await this.writer.run(
       `DELETE FROM daily_users USING ${pairsTable(days)} WHERE daily_users.project = t.project AND daily_users.dt = t.dt`,
     );
-    const globs = this.dayGlobs(days);
-    if (globs.length === 0) return;
     await this.writer.run(
-      `INSERT INTO daily_users SELECT DISTINCT project, dt, coalesce(user_hash, anonymous_hash) AS user_hash
-       FROM ${this.readParquet(globs)} WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL ORDER BY project, dt`,
+      `INSERT INTO daily_users SELECT n.project, n.dt, n.user_hash FROM new_users n
+       JOIN ${pairsTable(days)} ON n.project = t.project AND n.dt = t.dt ORDER BY n.project, n.dt`,
     );
   }
 
+  /** Replaces one day's persons, correcting the existing rows of the windows that hold it. */
   private async refreshDay(day: ProjectDay, today: string): Promise<void> {
     const p = literal(day.project, 'project');
     const d = literal(day.dt, 'date');
-    await this.recordRead([day], Date.now());
-    const globs = this.dayGlobs([day]);
     await this.writer.run(
-      `CREATE OR REPLACE TEMP TABLE day_users AS ${
-        globs.length > 0
-          ? `SELECT DISTINCT coalesce(user_hash, anonymous_hash) AS user_hash FROM ${this.readParquet(globs)}
-             WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL`
-          : 'SELECT NULL::BIGINT AS user_hash WHERE false'
-      }`,
+      `CREATE OR REPLACE TEMP TABLE day_users AS
+       SELECT user_hash FROM new_users WHERE project = ${p} AND dt = ${d}`,
     );
     const horizon = this.horizon(day, today);
     if (horizon !== null) await this.correctWindows(p, d, literal(horizon, 'date'));
@@ -406,10 +565,7 @@ export class DuckDbWarehouse implements Warehouse {
     }
     if (files.length === 0) return rolled;
     const added = await this.reader.runAndReadAll(
-      `WITH live AS (
-         SELECT DISTINCT coalesce(user_hash, anonymous_hash) AS user_hash FROM ${this.readParquet(files)}
-         WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
-       ),
+      `WITH live AS (SELECT DISTINCT user_hash FROM (${this.livePersons(project, today, files)})),
        fresh AS (SELECT user_hash FROM live EXCEPT SELECT user_hash FROM daily_users WHERE project = ${p} AND dt = ${t}),
        seen AS (
          SELECT f.user_hash, max(u.dt) AS prev_dt FROM fresh f
@@ -425,6 +581,21 @@ export class DuckDbWarehouse implements Warehouse {
     return { dt: today, dau: rolled.dau + dau, wau: rolled.wau + wau, mau: rolled.mau + mau };
   }
 
+  /**
+   * The persons of lake rows of today not rolled up yet: copies of events already counted on
+   * another day are left out, and ids map to persons as of the last rollup (a link made since
+   * applies at the next one).
+   */
+  private livePersons(project: string, today: string, files: string[]): string {
+    const p = literal(project, 'project');
+    return `SELECT x.dt, coalesce(m.person, x.id) AS user_hash FROM (
+        SELECT dt, event_id, coalesce(user_hash, anonymous_hash) AS id FROM ${this.readParquet(files)}
+        WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
+      ) x
+      ANTI JOIN event_index i ON i.project = ${p} AND i.event_id = x.event_id AND i.dt <> ${literal(today, 'date')}
+      LEFT JOIN people m ON m.project = ${p} AND m.id_hash = x.id`;
+  }
+
   /** dau/wau/mau of days without a rolled-up row: daily_users for the past, a scan of the lake for today. */
   private async liveDays(project: string, days: string[], today: string): Promise<ActiveUsersDay[]> {
     if (days.length === 0) return [];
@@ -432,7 +603,7 @@ export class DuckDbWarehouse implements Warehouse {
     const todayGlobs = days.includes(today) ? this.dayGlobs([{ project, dt: today }]) : [];
     const live =
       todayGlobs.length > 0
-        ? `UNION ALL SELECT DISTINCT dt, coalesce(user_hash, anonymous_hash) FROM ${this.readParquet(todayGlobs)}`
+        ? `UNION ALL SELECT DISTINCT dt, user_hash FROM (${this.livePersons(project, today, todayGlobs)})`
         : '';
     const reader = await this.reader.runAndReadAll(
       `WITH u AS (

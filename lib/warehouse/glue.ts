@@ -17,6 +17,8 @@ export const GLUE_EVENT_COLUMNS = [
   { Name: 'key_version', Type: 'int' },
   { Name: 'flags', Type: 'string' },
   { Name: 'channel', Type: 'string' },
+  { Name: 'previous_user_hash', Type: 'bigint' },
+  { Name: 'previous_anonymous_hash', Type: 'bigint' },
 ];
 
 export const PARQUET_STORAGE = {

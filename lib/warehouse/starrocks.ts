@@ -1,13 +1,16 @@
+import { createHash } from 'node:crypto';
 import { PROJECT_ID_PATTERN } from '../ingest/limits.js';
 import {
   addDays,
   affectedDays,
   dayNumber,
+  daysFrom,
   MAU_DAYS,
   type ProjectDay,
   uniqueProjectDays,
   WAU_DAYS,
 } from './days.js';
+import { changedIds, resolvePeople } from './people.js';
 import type { ActiveUsersDay, QueryResult, RefreshStats, Warehouse } from './warehouse.js';
 import { WarehouseError } from './warehouse.js';
 
@@ -26,7 +29,17 @@ export type SqlValue = string | number;
 /** Where the lake's external catalog reads its metadata. */
 export type CatalogConfig =
   | { type: 'glue'; region: string; iamRoleArn?: string }
-  | { type: 'hive'; metastoreUris: string; s3Endpoint?: string; s3Region?: string };
+  | {
+      type: 'hive';
+      metastoreUris: string;
+      /** An S3-compatible store instead of AWS S3 (MinIO): path-style access. */
+      s3Endpoint?: string;
+      s3Region?: string;
+      /** Read S3 as this role (with the instance profile's credentials). */
+      iamRoleArn?: string;
+      /** Keys for a store that takes no instance profile; by default the instance profile. */
+      s3Keys?: { accessKey: string; secretKey: string };
+    };
 
 export interface StarRocksConfig {
   /** Native database of the rollup tables. @default 'tally' */
@@ -83,12 +96,7 @@ export function sessionStatements(config: StarRocksConfig = {}): string[] {
   const timeout = config.timeoutSeconds ?? 600;
   if (!Number.isInteger(timeout) || timeout <= 0)
     throw new WarehouseError('invalid_config', `timeoutSeconds must be a positive integer, got ${timeout}`);
-  return [
-    `SET time_zone = '+00:00'`,
-    `SET query_timeout = ${timeout}`,
-    `SET insert_timeout = ${timeout}`,
-    `SET dynamic_overwrite = true`,
-  ];
+  return [`SET time_zone = '+00:00'`, `SET query_timeout = ${timeout}`, `SET insert_timeout = ${timeout}`];
 }
 
 /** `CREATE EXTERNAL CATALOG` for the lake, on Glue or a Hive Metastore. */
@@ -125,6 +133,18 @@ export function catalogStatement(catalogName: string, catalog: CatalogConfig): s
           ...(catalog.s3Region
             ? ([['aws.s3.region', quote(catalog.s3Region, 'region')]] as Array<[string, string]>)
             : []),
+          ...((catalog.s3Keys
+            ? [
+                ['aws.s3.use_instance_profile', '"false"'],
+                ['aws.s3.access_key', quote(catalog.s3Keys.accessKey, 'access key')],
+                ['aws.s3.secret_key', quote(catalog.s3Keys.secretKey, 'secret key')],
+              ]
+            : [
+                ['aws.s3.use_instance_profile', '"true"'],
+                ...(catalog.iamRoleArn
+                  ? [['aws.s3.iam_role_arn', quote(catalog.iamRoleArn, 'role ARN')]]
+                  : []),
+              ]) as Array<[string, string]>),
           ...(catalog.s3Endpoint
             ? ([
                 ['aws.s3.endpoint', quote(catalog.s3Endpoint, 'S3 endpoint')],
@@ -136,11 +156,36 @@ export function catalogStatement(catalogName: string, catalog: CatalogConfig): s
   return `CREATE EXTERNAL CATALOG IF NOT EXISTS ${name} PROPERTIES (\n${properties.map(([k, v]) => `  "${k}" = ${v}`).join(',\n')}\n)`;
 }
 
+/** The oldest StarRocks Tally runs on: `dynamic_overwrite` and `insert_timeout` are 3.4.0's. */
+export const MIN_STARROCKS_VERSION = [3, 4] as const;
+
+/** Days of one window statement (one `SELECT CAST(? AS DATE)` each in its calendar). */
+const WINDOW_CHUNK_DAYS = 62;
+/** Ids per `IN (...)` list. */
+const ID_CHUNK = 1000;
+
+/** A hash as a SQL literal: bigints from the engine's own reads, digits only. */
+function hashLiteral(value: bigint): string {
+  if (value < 0n || value > 0x7fff_ffff_ffff_ffffn)
+    throw new WarehouseError('invalid_value', `hash ${value} is outside 0..2^63-1`);
+  return value.toString();
+}
+
+/** `md5` of a manifest key: the rollup watermark's primary key stays within StarRocks' 128 bytes. */
+function keyDigest(key: string): string {
+  return createHash('md5').update(key).digest('hex');
+}
+
 /**
- * The StarRocks engine: the lake through an external catalog (what analysts query), and two
- * native tables: `daily_users` (a BITMAP_UNION of users per day and project, partitioned by day)
- * and `active_users` (a primary-key table of dau/wau/mau). Rollups overwrite whole day partitions
- * (`INSERT OVERWRITE` with `dynamic_overwrite`, atomic per partition) and upsert the windows.
+ * The StarRocks engine. The lake is read through an external catalog (what analysts query).
+ * Native tables follow the rules of `people.ts`:
+ * - `event_index` (primary key `project`, `event_key` = md5 of `event_id`): each event's counted copy;
+ * - `day_ids` and `links` (partitioned by day): the ids active per day and the identity evidence;
+ * - `people` (primary key): the person of every id that is not its own;
+ * - `daily_users` (`BITMAP_UNION` of persons per day and project, partitioned by day);
+ * - `active_users` (primary key): dau/wau/mau; `rollup_manifests`: the rollup watermark.
+ * Day tables are replaced a whole day at a time (`INSERT OVERWRITE` with `dynamic_overwrite`
+ * in the statement's own hint, atomic per partition), for every project of that day.
  */
 export class StarRocksWarehouse implements Warehouse {
   private readonly db: string;
@@ -175,8 +220,25 @@ export class StarRocksWarehouse implements Warehouse {
     });
   }
 
+  /** Refuses a cluster older than the minimum version, naming both. */
+  async checkVersion(): Promise<string> {
+    const rows = await this.run('SELECT current_version() AS version');
+    const version = String(rows[0]?.version ?? '');
+    const m = /^(\d+)\.(\d+)/.exec(version);
+    const [major, minor] = MIN_STARROCKS_VERSION;
+    if (!m || Number(m[1]) < major || (Number(m[1]) === major && Number(m[2]) < minor)) {
+      throw new WarehouseError(
+        'unsupported_version',
+        `StarRocks ${JSON.stringify(version).slice(0, 40)} is older than ${major}.${minor}, the oldest Tally runs on (it needs dynamic_overwrite and insert_timeout)`,
+      );
+    }
+    return version;
+  }
+
   async setup(): Promise<void> {
+    await this.checkVersion();
     const replicas = `PROPERTIES ("replication_num" = "${this.replicationNum}")`;
+    const byDay = `PARTITION BY date_trunc('day', dt)\nDISTRIBUTED BY HASH(project)\n${replicas}`;
     await this.run(`CREATE DATABASE IF NOT EXISTS ${this.db}`);
     await this.run(
       `CREATE TABLE IF NOT EXISTS ${this.db}.daily_users (
@@ -184,9 +246,7 @@ export class StarRocksWarehouse implements Warehouse {
   project VARCHAR(64) NOT NULL,
   users BITMAP BITMAP_UNION NOT NULL
 ) AGGREGATE KEY(dt, project)
-PARTITION BY date_trunc('day', dt)
-DISTRIBUTED BY HASH(project)
-${replicas}`,
+${byDay}`,
     );
     await this.run(
       `CREATE TABLE IF NOT EXISTS ${this.db}.active_users (
@@ -201,59 +261,270 @@ DISTRIBUTED BY HASH(project)
 ${replicas}`,
     );
     await this.run(
+      `CREATE TABLE IF NOT EXISTS ${this.db}.event_index (
+  project VARCHAR(64) NOT NULL,
+  event_key VARCHAR(32) NOT NULL,
+  dt DATE NOT NULL,
+  received_at DATETIME NOT NULL,
+  event_time DATETIME NOT NULL
+) PRIMARY KEY(project, event_key)
+DISTRIBUTED BY HASH(project, event_key)
+${replicas}`,
+    );
+    await this.run(
+      `CREATE TABLE IF NOT EXISTS ${this.db}.day_ids (
+  dt DATE NOT NULL,
+  project VARCHAR(64) NOT NULL,
+  id_hash BIGINT NOT NULL
+) DUPLICATE KEY(dt, project, id_hash)
+${byDay}`,
+    );
+    await this.run(
+      `CREATE TABLE IF NOT EXISTS ${this.db}.links (
+  dt DATE NOT NULL,
+  project VARCHAR(64) NOT NULL,
+  kind VARCHAR(8) NOT NULL,
+  from_hash BIGINT NOT NULL,
+  to_hash BIGINT NOT NULL,
+  event_time DATETIME,
+  received_at DATETIME
+) DUPLICATE KEY(dt, project, kind)
+${byDay}`,
+    );
+    await this.run(
+      `CREATE TABLE IF NOT EXISTS ${this.db}.people (
+  project VARCHAR(64) NOT NULL,
+  id_hash BIGINT NOT NULL,
+  person BIGINT NOT NULL
+) PRIMARY KEY(project, id_hash)
+DISTRIBUTED BY HASH(project, id_hash)
+${replicas}`,
+    );
+    await this.run(
       `CREATE TABLE IF NOT EXISTS ${this.db}.rollup_manifests (
-  manifest_key VARCHAR(512) NOT NULL,
+  manifest_digest VARCHAR(32) NOT NULL,
+  manifest_key VARCHAR(1024) NOT NULL,
   processed_at DATETIME
-) PRIMARY KEY(manifest_key)
-DISTRIBUTED BY HASH(manifest_key)
+) PRIMARY KEY(manifest_digest)
+DISTRIBUTED BY HASH(manifest_digest)
 ${replicas}`,
     );
   }
 
+  /** `?, ?, ...` for a list of values. */
+  private marks(values: readonly unknown[]): string {
+    return values.map(() => '?').join(', ');
+  }
+
+  /** The lake's rows of these days, the first copy of each event among them ranked 1. */
+  private ranked(dts: readonly string[]): string {
+    return `SELECT project, CAST(dt AS DATE) AS dt, md5(event_id) AS event_key, type, received_at, event_time,
+    user_hash, anonymous_hash, previous_user_hash, previous_anonymous_hash,
+    row_number() OVER (PARTITION BY project, event_id
+      ORDER BY received_at, event_time, coalesce(user_hash, -1), coalesce(anonymous_hash, -1)) AS copy
+  FROM ${this.events} WHERE dt IN (${this.marks(dts)})`;
+  }
+
   /**
-   * Recomputes whole days: `daily_users` is partitioned by day across projects, so a day's
-   * partition is rebuilt for every project that has events that day (an overwrite with only the
-   * changed project would drop the others). Then dau/wau/mau are upserted per project.
+   * The counted copies of these days: first among the day's copies, and no copy of another day
+   * indexed (an earlier one: a later one would have moved that day into `dts`).
+   */
+  private counted(dts: readonly string[]): { sql: string; values: string[] } {
+    return {
+      sql: `SELECT s.* FROM (${this.ranked(dts)}) s
+  LEFT JOIN (SELECT project, event_key FROM ${this.db}.event_index WHERE dt NOT IN (${this.marks(dts)})) o
+    ON o.project = s.project AND o.event_key = s.event_key
+  WHERE s.copy = 1 AND o.event_key IS NULL`,
+      values: [...dts, ...dts],
+    };
+  }
+
+  /**
+   * A refresh: (1) the changed days, plus every day holding an indexed copy that a copy of those
+   * days received earlier, are read again; (2) their event index, ids and identity evidence are
+   * rebuilt, and the people of the projects whose evidence changed, adding the days where an id
+   * changed person; (3) the persons of all those days are replaced and the windows holding them
+   * upserted, a row for every day (a quiet day included). A run that dies is redone whole by the
+   * next (its manifests are recorded last) and gives the same numbers.
    */
   async refresh(changed: readonly ProjectDay[], today: string): Promise<RefreshStats> {
-    const days = uniqueProjectDays(changed.map((c) => ({ project: project(c.project), dt: date(c.dt) })));
-    if (days.length === 0) return { daysRecomputed: 0, windowsRecomputed: 0 };
-    date(today);
-    const partitions = days.map((d) => `'project=${d.project}/dt=${d.dt}'`).join(', ');
-    await this.run(`REFRESH EXTERNAL TABLE ${this.events} PARTITION (${partitions})`);
-    const distinctDays = [...new Set(days.map((d) => d.dt))];
-    await this.run(
-      `INSERT OVERWRITE ${this.db}.daily_users (dt, project, users)
-SELECT CAST(dt AS DATE), project, bitmap_union(to_bitmap(coalesce(user_hash, anonymous_hash)))
-FROM ${this.events}
-WHERE dt IN (${distinctDays.map(() => '?').join(', ')})
-  AND coalesce(user_hash, anonymous_hash) IS NOT NULL
-GROUP BY dt, project`,
-      distinctDays,
+    const requested = uniqueProjectDays(
+      changed.map((c) => ({ project: project(c.project), dt: date(c.dt) })),
     );
+    if (requested.length === 0) return { daysRecomputed: 0, windowsRecomputed: 0 };
+    date(today);
+    const partitions = requested.map((d) => `'project=${d.project}/dt=${d.dt}'`).join(', ');
+    await this.run(`REFRESH EXTERNAL TABLE ${this.events} PARTITION (${partitions})`);
+    const dts = await this.withDisplaced([...new Set(requested.map((d) => d.dt))].sort());
+    await this.run(`DELETE FROM ${this.db}.event_index WHERE dt IN (${this.marks(dts)})`, dts);
+    const counted = this.counted(dts);
+    await this.run(
+      `INSERT INTO ${this.db}.event_index (project, event_key, dt, received_at, event_time)
+SELECT project, event_key, dt, received_at, event_time FROM (${counted.sql}) c`,
+      counted.values,
+    );
+    await this.run(
+      `INSERT /*+set_var(dynamic_overwrite = true)*/ OVERWRITE ${this.db}.day_ids (dt, project, id_hash)
+SELECT DISTINCT dt, project, coalesce(user_hash, anonymous_hash) FROM (${counted.sql}) c
+WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL`,
+      counted.values,
+    );
+    const linkedProjects = async () =>
+      (
+        await this.run(`SELECT DISTINCT project FROM ${this.db}.links WHERE dt IN (${this.marks(dts)})`, dts)
+      ).map((r) => String(r.project));
+    const before = await linkedProjects();
+    await this.run(
+      `INSERT /*+set_var(dynamic_overwrite = true)*/ OVERWRITE ${this.db}.links
+  (dt, project, kind, from_hash, to_hash, event_time, received_at)
+SELECT dt, project, 'anon', anon, user_hash, event_time, received_at FROM (
+  SELECT dt, project, anon, user_hash, event_time, received_at,
+    row_number() OVER (PARTITION BY project, dt, anon ORDER BY event_time, received_at, user_hash) AS nth
+  FROM (
+    SELECT dt, project, anonymous_hash AS anon, user_hash, event_time, received_at FROM (${counted.sql}) c
+    WHERE anonymous_hash IS NOT NULL AND user_hash IS NOT NULL
+    UNION ALL
+    SELECT dt, project, previous_anonymous_hash AS anon, user_hash, event_time, received_at FROM (${counted.sql}) c
+    WHERE type = 'alias' AND previous_anonymous_hash IS NOT NULL AND user_hash IS NOT NULL
+  ) e
+) f WHERE nth = 1
+UNION ALL
+SELECT DISTINCT dt, project, 'alias', previous_user_hash, user_hash, CAST(NULL AS DATETIME), CAST(NULL AS DATETIME)
+FROM (${counted.sql}) c
+WHERE type = 'alias' AND previous_user_hash IS NOT NULL AND user_hash IS NOT NULL AND previous_user_hash <> user_hash`,
+      [...counted.values, ...counted.values, ...counted.values],
+    );
+    const after = await linkedProjects();
+    const moved: ProjectDay[] = [];
+    for (const name of new Set([...before, ...after])) moved.push(...(await this.resolveProject(name)));
+    const targets = [...new Set([...dts, ...moved.map((m) => m.dt)])].sort();
+    await this.run(
+      `INSERT /*+set_var(dynamic_overwrite = true)*/ OVERWRITE ${this.db}.daily_users (dt, project, users)
+SELECT d.dt, d.project, bitmap_union(to_bitmap(coalesce(p.person, d.id_hash)))
+FROM ${this.db}.day_ids d
+LEFT JOIN ${this.db}.people p ON p.project = d.project AND p.id_hash = d.id_hash
+WHERE d.dt IN (${this.marks(targets)})
+GROUP BY d.dt, d.project`,
+      targets,
+    );
+    const present = await this.run(
+      `SELECT DISTINCT project, CAST(dt AS VARCHAR) AS dt FROM ${this.db}.day_ids WHERE dt IN (${this.marks(targets)})`,
+      targets,
+    );
+    const days = uniqueProjectDays([
+      ...requested,
+      ...moved,
+      ...present.map((r) => ({ project: String(r.project), dt: String(r.dt) })),
+    ]);
     const windows = affectedDays(days, today);
     const byProject = new Map<string, string[]>();
     for (const w of windows) byProject.set(w.project, [...(byProject.get(w.project) ?? []), w.dt]);
-    for (const [name, targetDays] of byProject) await this.upsertWindows(name, targetDays);
+    for (const [name, targetDays] of byProject) {
+      for (let i = 0; i < targetDays.length; i += WINDOW_CHUNK_DAYS) {
+        const chunk = targetDays.slice(i, i + WINDOW_CHUNK_DAYS);
+        const select = this.windowsSelect(name, chunk);
+        await this.run(
+          `INSERT INTO ${this.db}.active_users (dt, project, dau, wau, mau, computed_at)\n${select.sql}`,
+          select.values,
+        );
+      }
+    }
     return { daysRecomputed: days.length, windowsRecomputed: windows.length };
   }
 
-  private async upsertWindows(name: string, targetDays: string[]): Promise<void> {
-    const calendar = targetDays.map(() => 'SELECT CAST(? AS DATE) AS dt').join(' UNION ALL ');
-    const windowOf = (days: number) =>
+  /** Adds the days holding an indexed copy that a copy of these days was received before. */
+  private async withDisplaced(start: string[]): Promise<string[]> {
+    let dts = start;
+    for (;;) {
+      const rows = await this.run(
+        `SELECT DISTINCT CAST(i.dt AS VARCHAR) AS dt FROM ${this.db}.event_index i
+JOIN (
+  SELECT project, md5(event_id) AS event_key, received_at, event_time FROM ${this.events} WHERE dt IN (${this.marks(dts)})
+) s ON s.project = i.project AND s.event_key = i.event_key
+WHERE i.dt NOT IN (${this.marks(dts)})
+  AND (s.received_at < i.received_at OR (s.received_at = i.received_at AND s.event_time < i.event_time))`,
+        [...dts, ...dts],
+      );
+      const more = rows.map((r) => date(String(r.dt))).filter((d) => !dts.includes(d));
+      if (more.length === 0) return dts;
+      dts = [...dts, ...more].sort();
+    }
+  }
+
+  /** Recomputes a project's people from its evidence; returns the days of the ids that changed person. */
+  private async resolveProject(name: string): Promise<ProjectDay[]> {
+    const pairs = (rows: Array<Record<string, unknown>>) =>
+      rows.map((r) => [BigInt(String(r.a)), BigInt(String(r.b))] as const);
+    const firstUsers = await this.run(
+      `SELECT CAST(from_hash AS VARCHAR) AS a, CAST(to_hash AS VARCHAR) AS b FROM (
+  SELECT from_hash, to_hash,
+    row_number() OVER (PARTITION BY from_hash ORDER BY event_time, received_at, to_hash) AS nth
+  FROM ${this.db}.links WHERE project = ? AND kind = 'anon'
+) f WHERE nth = 1`,
+      [name],
+    );
+    const aliases = await this.run(
+      `SELECT DISTINCT CAST(from_hash AS VARCHAR) AS a, CAST(to_hash AS VARCHAR) AS b
+FROM ${this.db}.links WHERE project = ? AND kind = 'alias'`,
+      [name],
+    );
+    const stored = await this.run(
+      `SELECT CAST(id_hash AS VARCHAR) AS a, CAST(person AS VARCHAR) AS b FROM ${this.db}.people WHERE project = ?`,
+      [name],
+    );
+    const after = resolvePeople(
+      pairs(firstUsers).map(([anonymousHash, userHash]) => ({ anonymousHash, userHash })),
+      pairs(aliases).map(([from, to]) => ({ from, to })),
+    );
+    const changed = changedIds(new Map(pairs(stored)), after);
+    const days = new Set<string>();
+    for (let i = 0; i < changed.length; i += ID_CHUNK) {
+      const chunk = changed.slice(i, i + ID_CHUNK);
+      const ids = chunk.map(hashLiteral).join(', ');
+      await this.run(`DELETE FROM ${this.db}.people WHERE project = ? AND id_hash IN (${ids})`, [name]);
+      const rows = chunk.filter((id) => after.has(id));
+      if (rows.length > 0) {
+        await this.run(
+          `INSERT INTO ${this.db}.people (project, id_hash, person) VALUES ${rows
+            .map((id) => `(?, ${hashLiteral(id)}, ${hashLiteral(after.get(id)!)})`)
+            .join(', ')}`,
+          rows.map(() => name),
+        );
+      }
+      for (const r of await this.run(
+        `SELECT DISTINCT CAST(dt AS VARCHAR) AS dt FROM ${this.db}.day_ids WHERE project = ? AND id_hash IN (${ids})`,
+        [name],
+      ))
+        days.add(date(String(r.dt)));
+    }
+    return [...days].map((dt) => ({ project: name, dt }));
+  }
+
+  /**
+   * dau/wau/mau of these days of a project from `daily_users`, a row for every day (a quiet day
+   * reads 0 for DAU and the windows' persons for WAU/MAU). Every join has constant `dt` bounds,
+   * so only the partitions of the windows are read.
+   */
+  private windowsSelect(name: string, days: readonly string[]): { sql: string; values: SqlValue[] } {
+    const first = addDays(days[0]!, -(MAU_DAYS - 1));
+    const last = days[days.length - 1]!;
+    const calendar = days.map(() => 'SELECT CAST(? AS DATE) AS dt').join(' UNION ALL ');
+    const windowOf = (n: number) =>
       `SELECT c.dt, bitmap_union_count(u.users) AS n
   FROM (${calendar}) c
   JOIN ${this.db}.daily_users u
-    ON u.project = ? AND u.dt BETWEEN date_sub(c.dt, INTERVAL ${days - 1} DAY) AND c.dt
+    ON u.project = ? AND u.dt BETWEEN ? AND ? AND u.dt BETWEEN date_sub(c.dt, INTERVAL ${n - 1} DAY) AND c.dt
   GROUP BY c.dt`;
-    await this.run(
-      `INSERT INTO ${this.db}.active_users (dt, project, dau, wau, mau, computed_at)
-SELECT m.dt, ?, coalesce(d.n, 0), coalesce(w.n, 0), m.n, now()
-FROM (${windowOf(MAU_DAYS)}) m
-LEFT JOIN (${windowOf(WAU_DAYS)}) w ON w.dt = m.dt
-LEFT JOIN (${windowOf(1)}) d ON d.dt = m.dt`,
-      [name, ...targetDays, name, ...targetDays, name, ...targetDays, name],
-    );
+    const windowValues = [...days, name, first, last];
+    return {
+      sql: `SELECT c.dt AS dt, ? AS project, coalesce(d.n, 0) AS dau, coalesce(w.n, 0) AS wau,
+  coalesce(m.n, 0) AS mau, now() AS computed_at
+FROM (${calendar}) c
+LEFT JOIN (${windowOf(MAU_DAYS)}) m ON m.dt = c.dt
+LEFT JOIN (${windowOf(WAU_DAYS)}) w ON w.dt = c.dt
+LEFT JOIN (${windowOf(1)}) d ON d.dt = c.dt`,
+      values: [name, ...days, ...windowValues, ...windowValues, ...windowValues],
+    };
   }
 
   async activeUsers(name: string, from: string, to: string, today: string): Promise<ActiveUsersDay[]> {
@@ -266,25 +537,33 @@ WHERE project = ? AND dt BETWEEN ? AND ? AND dt < ?
 ORDER BY dt`,
       [name, date(from), last, today],
     );
-    const byDay = new Map(
-      rows.map((r) => [
-        String(r.dt),
-        { dt: String(r.dt), dau: Number(r.dau), wau: Number(r.wau), mau: Number(r.mau) },
-      ]),
-    );
-    if (last === today) byDay.set(today, await this.liveToday(name, today));
-    const out: ActiveUsersDay[] = [];
-    for (let d = dayNumber(from); d <= dayNumber(last); d++) {
-      const dt = addDays(from, d - dayNumber(from));
-      out.push(byDay.get(dt) ?? { dt, dau: 0, wau: 0, mau: 0 });
+    const byDay = new Map(rows.map((r) => [String(r.dt), numbers(String(r.dt), r)]));
+    // Past days without a row (after the last rollup's today, before any event) from daily_users.
+    const missing = daysFrom(from, last).filter((d) => d !== today && !byDay.has(d));
+    for (let i = 0; i < missing.length; i += WINDOW_CHUNK_DAYS) {
+      const select = this.windowsSelect(name, missing.slice(i, i + WINDOW_CHUNK_DAYS));
+      const computed = await this.run(
+        `SELECT CAST(x.dt AS VARCHAR) AS dt, x.dau, x.wau, x.mau FROM (\n${select.sql}\n) x`,
+        select.values,
+      );
+      for (const r of computed) byDay.set(String(r.dt), numbers(String(r.dt), r));
     }
-    return out;
+    if (last === today) byDay.set(today, await this.liveToday(name, today));
+    return daysFrom(from, last).map((dt) => byDay.get(dt) ?? { dt, dau: 0, wau: 0, mau: 0 });
   }
 
-  /** Today from a live scan of the lake, merged with the rolled-up days before it. */
+  /**
+   * Today from a live scan of the lake, merged with the rolled-up days before it: copies of
+   * events counted on another day are left out, ids map to persons as of the last rollup.
+   */
   private async liveToday(name: string, today: string): Promise<ActiveUsersDay> {
-    const live = `SELECT bitmap_union(to_bitmap(coalesce(user_hash, anonymous_hash))) AS users
-    FROM ${this.events} WHERE project = ? AND dt = ? AND coalesce(user_hash, anonymous_hash) IS NOT NULL`;
+    const live = `SELECT bitmap_union(to_bitmap(coalesce(p.person, x.id))) AS users FROM (
+    SELECT md5(event_id) AS event_key, coalesce(user_hash, anonymous_hash) AS id
+    FROM ${this.events} WHERE project = ? AND dt = ? AND coalesce(user_hash, anonymous_hash) IS NOT NULL
+  ) x
+  LEFT JOIN (SELECT event_key FROM ${this.db}.event_index WHERE project = ? AND dt <> ?) i ON i.event_key = x.event_key
+  LEFT JOIN (SELECT id_hash, person FROM ${this.db}.people WHERE project = ?) p ON p.id_hash = x.id
+  WHERE i.event_key IS NULL`;
     const windowCount = async (days: number) => {
       const rows = await this.run(
         `SELECT bitmap_union_count(users) AS n FROM (
@@ -292,7 +571,7 @@ ORDER BY dt`,
   UNION ALL
   ${live}
 ) x`,
-        [name, addDays(today, -(days - 1)), addDays(today, -1), name, today],
+        [name, addDays(today, -(days - 1)), addDays(today, -1), name, today, name, today, name],
       );
       return Number(rows[0]?.n ?? 0);
     };
@@ -324,9 +603,10 @@ ORDER BY dt`,
   async markProcessed(keys: readonly string[]): Promise<void> {
     for (let i = 0; i < keys.length; i += 500) {
       const chunk = keys.slice(i, i + 500);
+      checkValues(chunk);
       await this.run(
-        `INSERT INTO ${this.db}.rollup_manifests (manifest_key, processed_at) VALUES ${chunk.map(() => '(?, now())').join(', ')}`,
-        chunk,
+        `INSERT INTO ${this.db}.rollup_manifests (manifest_digest, manifest_key, processed_at) VALUES ${chunk.map(() => '(?, ?, now())').join(', ')}`,
+        chunk.flatMap((key) => [keyDigest(key), key]),
       );
     }
   }
@@ -339,4 +619,8 @@ ORDER BY dt`,
   }
 
   async close(): Promise<void> {}
+}
+
+function numbers(dt: string, r: Record<string, unknown>): ActiveUsersDay {
+  return { dt, dau: Number(r.dau), wau: Number(r.wau), mau: Number(r.mau) };
 }

@@ -3,21 +3,89 @@ import { utcDate } from '../../lib/events.js';
 import { addDays, daysFrom } from '../../lib/warehouse/days.js';
 import type { ActiveUsersDay } from '../../lib/warehouse/warehouse.js';
 
-/** DAU/WAU/MAU by brute force: a set of users per day, unions over the windows. */
+/**
+ * The rules of `lib/warehouse/people.ts`, applied again by brute force with none of the engines'
+ * code: the ground truth the engines are compared with.
+ */
+
+function compare(a: readonly (bigint | number)[], b: readonly (bigint | number)[]): number {
+  for (let i = 0; i < a.length; i++) if (a[i]! !== b[i]!) return a[i]! < b[i]! ? -1 : 1;
+  return 0;
+}
+
+/** Rule 1: per (project, event_id), the copy received first. */
+export function countedCopies(events: readonly LakeEvent[]): LakeEvent[] {
+  const order = (e: LakeEvent) => [e.receivedAt, e.eventTime, e.userHash ?? -1n, e.anonymousHash ?? -1n];
+  const first = new Map<string, LakeEvent>();
+  for (const e of events) {
+    const key = `${e.project}\0${e.eventId}`;
+    const seen = first.get(key);
+    if (!seen || compare(order(e), order(seen)) < 0) first.set(key, e);
+  }
+  return [...first.values()];
+}
+
+/** Rules 2-4: a function from an id (user_hash, else anonymous_hash) to its person, for one project. */
+export function personOf(counted: readonly LakeEvent[], project: string): (id: bigint) => bigint {
+  const mine = counted.filter((e) => e.project === project);
+  // Users joined by aliases: connected components, each named by its smallest user_hash.
+  const neighbours = new Map<bigint, bigint[]>();
+  const connect = (a: bigint, b: bigint) => neighbours.set(a, [...(neighbours.get(a) ?? []), b]);
+  for (const e of mine) {
+    if (e.type !== 'alias' || e.userHash === null || e.previousUserHash == null) continue;
+    connect(e.userHash, e.previousUserHash);
+    connect(e.previousUserHash, e.userHash);
+  }
+  const group = new Map<bigint, bigint>();
+  for (const start of neighbours.keys()) {
+    if (group.has(start)) continue;
+    const members = [start];
+    for (let i = 0; i < members.length; i++)
+      for (const n of neighbours.get(members[i]!) ?? []) if (!members.includes(n)) members.push(n);
+    const smallest = members.reduce((a, b) => (b < a ? b : a));
+    for (const m of members) group.set(m, smallest);
+  }
+  const userPerson = (u: bigint) => group.get(u) ?? u;
+  // Anonymous ids: the user of their earliest link.
+  const firstLink = new Map<bigint, { at: bigint[]; user: bigint }>();
+  const link = (anon: bigint, user: bigint, e: LakeEvent) => {
+    const at = [BigInt(e.eventTime), BigInt(e.receivedAt), user];
+    const seen = firstLink.get(anon);
+    if (!seen || compare(at, seen.at) < 0) firstLink.set(anon, { at, user });
+  };
+  for (const e of mine) {
+    if (e.userHash === null) continue;
+    if (e.anonymousHash !== null) link(e.anonymousHash, e.userHash, e);
+    if (e.type === 'alias' && e.previousAnonymousHash != null) link(e.previousAnonymousHash, e.userHash, e);
+  }
+  return (id) => {
+    const linked = firstLink.get(id);
+    return linked ? userPerson(linked.user) : userPerson(id);
+  };
+}
+
+/**
+ * DAU/WAU/MAU by brute force: the persons of the counted copies per day, unions over the windows.
+ * `identitiesFrom`: resolve persons from these events only (what a live scan knows: the links
+ * of the last rollup).
+ */
 export function bruteForce(
   events: readonly LakeEvent[],
   project: string,
   from: string,
   to: string,
+  identitiesFrom?: readonly LakeEvent[],
 ): ActiveUsersDay[] {
+  const counted = countedCopies(events);
+  const person = personOf(identitiesFrom ? countedCopies(identitiesFrom) : counted, project);
   const byDay = new Map<string, Set<bigint>>();
-  for (const e of events) {
+  for (const e of counted) {
     if (e.project !== project) continue;
-    const actor = e.userHash ?? e.anonymousHash;
-    if (actor === null) continue;
+    const id = e.userHash ?? e.anonymousHash;
+    if (id === null) continue;
     const dt = utcDate(e.eventTime);
     if (!byDay.has(dt)) byDay.set(dt, new Set());
-    byDay.get(dt)!.add(actor);
+    byDay.get(dt)!.add(person(id));
   }
   const union = (end: string, days: number) => {
     const all = new Set<bigint>();
@@ -25,4 +93,25 @@ export function bruteForce(
     return all.size;
   };
   return daysFrom(from, to).map((dt) => ({ dt, dau: union(dt, 1), wau: union(dt, 7), mau: union(dt, 30) }));
+}
+
+/**
+ * What a live scan of today adds to the last rollup: the copies of today in a batch `fresh` not
+ * rolled up yet (the lake writer keeps the first copy of an id in a batch), except those of
+ * events the rollup counted on another day; each counts (renamed apart).
+ */
+export function liveCopies(
+  rolled: readonly LakeEvent[],
+  fresh: readonly LakeEvent[],
+  today: string,
+): LakeEvent[] {
+  const counted = new Map(
+    countedCopies(rolled).map((e) => [`${e.project}\0${e.eventId}`, utcDate(e.eventTime)]),
+  );
+  return countedCopies(fresh)
+    .filter((e) => {
+      const dt = counted.get(`${e.project}\0${e.eventId}`);
+      return utcDate(e.eventTime) === today && (dt === undefined || dt === today);
+    })
+    .map((e, i) => ({ ...e, eventId: `${e.eventId}#live${i}` }));
 }

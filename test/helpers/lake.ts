@@ -18,6 +18,12 @@ export function expectedHash(secret: Buffer, project: string, id: string): bigin
   return digest.readBigUInt64BE(0) & ((1n << 63n) - 1n);
 }
 
+/** The anonymous_hash of an anonymousId (its own domain: `project \0 a \0 id`), computed independently. */
+export function expectedAnonymousHash(secret: Buffer, project: string, id: string): bigint {
+  const digest = createHmac('sha256', secret).update(`${project}\u0000a\u0000${id}`).digest();
+  return digest.readBigUInt64BE(0) & ((1n << 63n) - 1n);
+}
+
 /** Every bad row in the lake. */
 export async function readBadRows(store: ObjectStore): Promise<Array<Record<string, unknown>>> {
   const rows: Array<Record<string, unknown>> = [];

@@ -8,7 +8,7 @@ import { addDays } from '../../lib/warehouse/days.js';
 import type { Pipeline } from '../../local/pipeline.js';
 import { bruteForce } from '../helpers/brute.js';
 import { readLakeStore } from '../helpers/duckdb.js';
-import { expectedHash, waitForLake } from '../helpers/lake.js';
+import { expectedAnonymousHash, expectedHash, waitForLake } from '../helpers/lake.js';
 import { startTestPipeline, type TestPipeline } from '../helpers/pipeline.js';
 
 const DAY = 86_400_000;
@@ -55,9 +55,11 @@ function truth(events: Sent[]): LakeEvent[] {
     (e) =>
       ({
         project: 'default',
+        eventId: e.messageId,
         eventTime: e.at,
+        receivedAt: e.at,
         userHash: e.userId ? expectedHash(secret, 'default', e.userId) : null,
-        anonymousHash: e.anonymousId ? expectedHash(secret, 'default', e.anonymousId) : null,
+        anonymousHash: e.anonymousId ? expectedAnonymousHash(secret, 'default', e.anonymousId) : null,
       }) as LakeEvent,
   );
 }
@@ -103,9 +105,10 @@ describe('tally erase on the local pipeline', () => {
     expect(response.status).toBe(200);
     expect(erasure.eventRowsRemoved).toBe(3);
     expect(erasure.days).toHaveLength(3);
-    const adaHashes = new Set(
-      ['ada@example.com', 'ada-laptop'].map((id) => expectedHash(secret, 'default', id)),
-    );
+    const adaHashes = new Set([
+      expectedHash(secret, 'default', 'ada@example.com'),
+      expectedAnonymousHash(secret, 'default', 'ada-laptop'),
+    ]);
     const rows = await readLakeStore(new FsObjectStore(pipeline.lakeRoot!));
     expect(rows.filter((r) => adaHashes.has(r.user_hash!) || adaHashes.has(r.anonymous_hash!))).toEqual([]);
     expect(rows).toHaveLength(events.length);

@@ -8,7 +8,13 @@ import { silentLogger } from '../../lib/log.js';
 import { type KinesisLocal, startKinesisLocal } from '../../local/kinesis-local.js';
 import { startPipeline } from '../../local/pipeline.js';
 import { type S3Emulator, startS3 } from '../helpers/emulators.js';
-import { expectedHash, localHmacKey, readBadRows, waitForLake } from '../helpers/lake.js';
+import {
+  expectedAnonymousHash,
+  expectedHash,
+  localHmacKey,
+  readBadRows,
+  waitForLake,
+} from '../helpers/lake.js';
 import { post, sendBatches, workload } from '../helpers/workload.js';
 
 let kinesis: KinesisLocal;
@@ -73,7 +79,7 @@ describe.each(['s3', 'filesystem'] as const)(
             want.userId === null ? null : expectedHash(secret, 'default', want.userId),
           );
           expect(row.anonymous_hash).toBe(
-            want.anonymousId === null ? null : expectedHash(secret, 'default', want.anonymousId),
+            want.anonymousId === null ? null : expectedAnonymousHash(secret, 'default', want.anonymousId),
           );
           expect(row.event_time_ms).toBe(want.eventTimeMs);
           expect(row.received_at_ms).toBeGreaterThanOrEqual(now);

@@ -1,0 +1,71 @@
+/**
+ * Who counts as one person. Both engines apply these rules; `test/helpers/brute.ts` applies them
+ * again by brute force.
+ *
+ * 1. **One copy of an event.** Copies of a `(project, event_id)` (SDK retries, redelivered
+ *    batches, a resend with another timestamp) count once: the copy received first (smallest
+ *    `received_at`, then `event_time`, then `user_hash`, then `anonymous_hash`, nulls first). Its
+ *    day is the event's day; the other copies count nowhere.
+ * 2. **An anonymous visitor belongs to the first user it is seen with**: the earliest counted
+ *    event (by `event_time`, then `received_at`, then `user_hash`) carrying both its
+ *    `anonymous_hash` and a `user_hash`, or an alias whose previousId is that anonymousId. From
+ *    then on, and back to its first anonymous event, it is that user's person. A device later
+ *    shared with another user does not merge the two users.
+ * 3. **An alias between two userIds merges them** (and whatever aliases them further): the person
+ *    is the smallest `user_hash` of the group.
+ * 4. Otherwise a user is their `user_hash`, an anonymous visitor their `anonymous_hash`.
+ */
+export interface AnonLink {
+  anonymousHash: bigint;
+  userHash: bigint;
+}
+
+export interface AliasEdge {
+  from: bigint;
+  to: bigint;
+}
+
+/**
+ * The person of every id that is not its own person: anonymous ids linked to a user (`links`
+ * already holds each anonymous id's first user) and users merged by aliases.
+ */
+export function resolvePeople(
+  links: readonly AnonLink[],
+  aliases: readonly AliasEdge[],
+): Map<bigint, bigint> {
+  const parent = new Map<bigint, bigint>();
+  const find = (x: bigint): bigint => {
+    let root = x;
+    for (let p = parent.get(root); p !== undefined && p !== root; p = parent.get(root)) root = p;
+    for (let y = x, p = parent.get(y); p !== undefined && p !== root; p = parent.get(y)) {
+      parent.set(y, root);
+      y = p;
+    }
+    return root;
+  };
+  for (const { from, to } of aliases) {
+    const a = find(from);
+    const b = find(to);
+    // The smaller hash is the root, so the person is the group's smallest user_hash.
+    if (a < b) parent.set(b, a);
+    else if (b < a) parent.set(a, b);
+  }
+  const people = new Map<bigint, bigint>();
+  for (const user of parent.keys()) {
+    const root = find(user);
+    if (root !== user) people.set(user, root);
+  }
+  for (const { anonymousHash, userHash } of links) people.set(anonymousHash, find(userHash));
+  return people;
+}
+
+/** The ids whose person differs between two mappings (an absent id is its own person). */
+export function changedIds(
+  before: ReadonlyMap<bigint, bigint>,
+  after: ReadonlyMap<bigint, bigint>,
+): bigint[] {
+  const out: bigint[] = [];
+  for (const [id, person] of after) if ((before.get(id) ?? id) !== person) out.push(id);
+  for (const [id, person] of before) if (!after.has(id) && person !== id) out.push(id);
+  return out;
+}

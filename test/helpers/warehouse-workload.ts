@@ -1,0 +1,110 @@
+import fc from 'fast-check';
+import { expect } from 'vitest';
+import type { LakeEvent } from '../../lib/events.js';
+import type { ObjectStore } from '../../lib/lake/store.js';
+import { type LakeRecord, writeBatch } from '../../lib/lake/writer.js';
+import { encodeRecords } from '../../lib/stream/codec.js';
+import { addDays } from '../../lib/warehouse/days.js';
+
+/** The day the property workloads end on, and the time rollups run at. */
+export const TODAY = '2026-03-31';
+export const NOW = new Date(`${TODAY}T18:00:00Z`);
+export const PROJECTS = ['a', 'b'];
+const DAY = 86_400_000;
+let sequence = 1000;
+
+/** Writes events through the real lake writer, in records of up to 25 events, as one batch. */
+export async function land(
+  store: ObjectStore,
+  events: readonly LakeEvent[],
+  arrivalMs: number,
+): Promise<void> {
+  const records: LakeRecord[] = [];
+  for (let i = 0; i < events.length; i += 25) {
+    for (const data of encodeRecords(
+      events.slice(i, i + 25).map((event) => ({ kind: 'event' as const, event })),
+    )) {
+      records.push({
+        shardId: 'shardId-000000000000',
+        sequenceNumber: String(sequence++),
+        partitionKey: 'p',
+        data,
+        arrivalMs,
+      });
+    }
+  }
+  if (records.length > 0) expect((await writeBatch(records, store)).response.batchItemFailures).toEqual([]);
+}
+
+/** User hashes are large and anonymous hashes small, as two domains of the same 63 bits. */
+export const userHash = (n: number): bigint => BigInt(n) * 1_000_003n + 2n ** 62n;
+
+const copyArb = fc.record({
+  daysAgo: fc.oneof(fc.integer({ min: 0, max: 70 }), fc.constant(0)),
+  msInDay: fc.integer({ min: 0, max: DAY - 1 }),
+  /** Minutes before NOW the copy was received (waves 0-2; wave 3 is received at NOW). */
+  receivedMinutesAgo: fc.integer({ min: 1, max: 600 }),
+  wave: fc.integer({ min: 0, max: 3 }),
+});
+
+/**
+ * Events of two projects over 70 days in four waves: late waves, copies of an id re-sent with
+ * other timestamps (and received in any order), ids of users and of anonymous visitors, events
+ * carrying both (an identify), aliases between users and from anonymous ids, and quiet days.
+ * Every copy of an id carries the same identities; only its times differ.
+ */
+export const workloadArb: fc.Arbitrary<Array<{ event: LakeEvent; wave: number }>> = fc
+  .array(
+    fc.record({
+      project: fc.constantFrom(...PROJECTS),
+      id: fc.integer({ min: 0, max: 400 }),
+      kind: fc.constantFrom('track', 'track', 'track', 'alias'),
+      user: fc.option(fc.integer({ min: 1, max: 25 }), { nil: null }),
+      anonymous: fc.option(fc.integer({ min: 1, max: 25 }), { nil: null }),
+      previousUser: fc.integer({ min: 1, max: 25 }),
+      previousAnonymous: fc.option(fc.integer({ min: 1, max: 25 }), { nil: null }),
+      copies: fc.array(copyArb, { minLength: 1, maxLength: 3 }),
+    }),
+    { minLength: 1, maxLength: 120 },
+  )
+  .map((drawn) => {
+    const identities = new Map<string, Partial<LakeEvent>>();
+    const out: Array<{ event: LakeEvent; wave: number }> = [];
+    for (const d of drawn) {
+      const key = `${d.project}/e${d.id}`;
+      if (!identities.has(key)) {
+        const user = d.user ?? (d.anonymous === null || d.kind === 'alias' ? d.previousUser : null);
+        identities.set(key, {
+          type: d.kind as LakeEvent['type'],
+          userHash: user === null ? null : userHash(user),
+          anonymousHash: d.anonymous === null ? null : BigInt(d.anonymous),
+          previousUserHash: d.kind === 'alias' ? userHash(d.previousUser) : null,
+          previousAnonymousHash:
+            d.kind === 'alias' && d.previousAnonymous !== null ? BigInt(d.previousAnonymous) : null,
+        });
+      }
+      for (const c of d.copies) {
+        const day = Date.parse(`${addDays(TODAY, -c.daysAgo)}T00:00:00Z`);
+        out.push({
+          wave: c.wave,
+          event: {
+            project: d.project,
+            eventId: `e${d.id}`,
+            type: 'track',
+            event: 'x',
+            userHash: null,
+            anonymousHash: null,
+            eventTime: Math.min(day + c.msInDay, NOW.getTime() - 1),
+            receivedAt: c.wave === 3 ? NOW.getTime() : NOW.getTime() - c.receivedMinutesAgo * 60_000,
+            properties: null,
+            context: null,
+            keyVersion: 1,
+            flags: null,
+            channel: null,
+            ...identities.get(key),
+          },
+        });
+      }
+    }
+    return out;
+  });
