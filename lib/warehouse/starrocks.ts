@@ -164,6 +164,15 @@ const WINDOW_CHUNK_DAYS = 62;
 /** Ids per `IN (...)` list. */
 const ID_CHUNK = 1000;
 
+/**
+ * One row per day of project '' (no project id is empty): `dynamic_overwrite` replaces only the
+ * partitions its rows touch, so a day whose rows all went away is replaced through its marker.
+ * Readers always name a project, so they never see one.
+ */
+function markers(dts: readonly string[], rest: string): string {
+  return dts.map(() => `SELECT CAST(? AS DATE), ${rest}`).join(' UNION ALL ');
+}
+
 /** A hash as a SQL literal: bigints from the engine's own reads, digits only. */
 function hashLiteral(value: bigint): string {
   if (value < 0n || value > 0x7fff_ffff_ffff_ffffn)
@@ -363,15 +372,29 @@ ${replicas}`,
 SELECT project, event_key, dt, received_at, event_time FROM (${counted.sql}) c`,
       counted.values,
     );
+    const presentIn = async (days: readonly string[]) =>
+      (
+        await this.run(
+          `SELECT DISTINCT project, CAST(dt AS VARCHAR) AS dt FROM ${this.db}.day_ids
+WHERE dt IN (${this.marks(days)}) AND project <> ''`,
+          days,
+        )
+      ).map((r) => ({ project: String(r.project), dt: String(r.dt) }));
+    // A day a project no longer has any event of (its copies counted elsewhere) changes too.
+    const presentBefore = await presentIn(dts);
     await this.run(
       `INSERT /*+set_var(dynamic_overwrite = true)*/ OVERWRITE ${this.db}.day_ids (dt, project, id_hash)
 SELECT DISTINCT dt, project, coalesce(user_hash, anonymous_hash) FROM (${counted.sql}) c
-WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL`,
-      counted.values,
+WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
+UNION ALL ${markers(dts, "'', 0")}`,
+      [...counted.values, ...dts],
     );
     const linkedProjects = async () =>
       (
-        await this.run(`SELECT DISTINCT project FROM ${this.db}.links WHERE dt IN (${this.marks(dts)})`, dts)
+        await this.run(
+          `SELECT DISTINCT project FROM ${this.db}.links WHERE dt IN (${this.marks(dts)}) AND project <> ''`,
+          dts,
+        )
       ).map((r) => String(r.project));
     const before = await linkedProjects();
     await this.run(
@@ -391,8 +414,9 @@ SELECT dt, project, 'anon', anon, user_hash, event_time, received_at FROM (
 UNION ALL
 SELECT DISTINCT dt, project, 'alias', previous_user_hash, user_hash, CAST(NULL AS DATETIME), CAST(NULL AS DATETIME)
 FROM (${counted.sql}) c
-WHERE type = 'alias' AND previous_user_hash IS NOT NULL AND user_hash IS NOT NULL AND previous_user_hash <> user_hash`,
-      [...counted.values, ...counted.values, ...counted.values],
+WHERE type = 'alias' AND previous_user_hash IS NOT NULL AND user_hash IS NOT NULL AND previous_user_hash <> user_hash
+UNION ALL ${markers(dts, "'', 'none', 0, 0, CAST(NULL AS DATETIME), CAST(NULL AS DATETIME)")}`,
+      [...counted.values, ...counted.values, ...counted.values, ...dts],
     );
     const after = await linkedProjects();
     const moved: ProjectDay[] = [];
@@ -403,19 +427,12 @@ WHERE type = 'alias' AND previous_user_hash IS NOT NULL AND user_hash IS NOT NUL
 SELECT d.dt, d.project, bitmap_union(to_bitmap(coalesce(p.person, d.id_hash)))
 FROM ${this.db}.day_ids d
 LEFT JOIN ${this.db}.people p ON p.project = d.project AND p.id_hash = d.id_hash
-WHERE d.dt IN (${this.marks(targets)})
-GROUP BY d.dt, d.project`,
-      targets,
+WHERE d.dt IN (${this.marks(targets)}) AND d.project <> ''
+GROUP BY d.dt, d.project
+UNION ALL ${markers(targets, "'', bitmap_empty()")}`,
+      [...targets, ...targets],
     );
-    const present = await this.run(
-      `SELECT DISTINCT project, CAST(dt AS VARCHAR) AS dt FROM ${this.db}.day_ids WHERE dt IN (${this.marks(targets)})`,
-      targets,
-    );
-    const days = uniqueProjectDays([
-      ...requested,
-      ...moved,
-      ...present.map((r) => ({ project: String(r.project), dt: String(r.dt) })),
-    ]);
+    const days = uniqueProjectDays([...requested, ...moved, ...presentBefore, ...(await presentIn(targets))]);
     const windows = affectedDays(days, today);
     const byProject = new Map<string, string[]>();
     for (const w of windows) byProject.set(w.project, [...(byProject.get(w.project) ?? []), w.dt]);

@@ -40,7 +40,9 @@ function golden(
 
 describe('StarRocks engine: the statements it issues', () => {
   it('sets up the database and tables (setup.sql)', async () => {
-    const client = new RecordingClient();
+    const client = new RecordingClient((sql) =>
+      sql.includes('current_version') ? [{ version: '3.4.2' }] : [],
+    );
     await new StarRocksWarehouse(client, { replicationNum: 1 }).setup();
     golden('setup', client.statements);
   });
@@ -84,7 +86,11 @@ describe('StarRocks engine: the statements it issues', () => {
 
   it('reads stored days and computes today live (active-users.sql)', async () => {
     const client = new RecordingClient((sql) =>
-      sql.includes('FROM tally.active_users') ? [{ dt: '2026-03-30', dau: 5, wau: 9, mau: 20 }] : [{ n: 7 }],
+      sql.includes('FROM tally.active_users')
+        ? [{ dt: '2026-03-30', dau: 5, wau: 9, mau: 20 }]
+        : sql.includes('SELECT CAST(x.dt AS VARCHAR)')
+          ? [{ dt: '2026-03-29', dau: 0, wau: 3, mau: 11 }]
+          : [{ n: 7 }],
     );
     const days = await new StarRocksWarehouse(client).activeUsers(
       'shop',
@@ -93,7 +99,7 @@ describe('StarRocks engine: the statements it issues', () => {
       '2026-03-31',
     );
     expect(days).toEqual([
-      { dt: '2026-03-29', dau: 0, wau: 0, mau: 0 },
+      { dt: '2026-03-29', dau: 0, wau: 3, mau: 11 },
       { dt: '2026-03-30', dau: 5, wau: 9, mau: 20 },
       { dt: '2026-03-31', dau: 7, wau: 7, mau: 7 },
     ]);

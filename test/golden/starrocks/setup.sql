@@ -1,3 +1,6 @@
+SELECT current_version() AS version;
+-- values: []
+
 CREATE DATABASE IF NOT EXISTS tally;
 -- values: []
 
@@ -23,10 +26,55 @@ DISTRIBUTED BY HASH(project)
 PROPERTIES ("replication_num" = "1");
 -- values: []
 
+CREATE TABLE IF NOT EXISTS tally.event_index (
+  project VARCHAR(64) NOT NULL,
+  event_key VARCHAR(32) NOT NULL,
+  dt DATE NOT NULL,
+  received_at DATETIME NOT NULL,
+  event_time DATETIME NOT NULL
+) PRIMARY KEY(project, event_key)
+DISTRIBUTED BY HASH(project, event_key)
+PROPERTIES ("replication_num" = "1");
+-- values: []
+
+CREATE TABLE IF NOT EXISTS tally.day_ids (
+  dt DATE NOT NULL,
+  project VARCHAR(64) NOT NULL,
+  id_hash BIGINT NOT NULL
+) DUPLICATE KEY(dt, project, id_hash)
+PARTITION BY date_trunc('day', dt)
+DISTRIBUTED BY HASH(project)
+PROPERTIES ("replication_num" = "1");
+-- values: []
+
+CREATE TABLE IF NOT EXISTS tally.links (
+  dt DATE NOT NULL,
+  project VARCHAR(64) NOT NULL,
+  kind VARCHAR(8) NOT NULL,
+  from_hash BIGINT NOT NULL,
+  to_hash BIGINT NOT NULL,
+  event_time DATETIME,
+  received_at DATETIME
+) DUPLICATE KEY(dt, project, kind)
+PARTITION BY date_trunc('day', dt)
+DISTRIBUTED BY HASH(project)
+PROPERTIES ("replication_num" = "1");
+-- values: []
+
+CREATE TABLE IF NOT EXISTS tally.people (
+  project VARCHAR(64) NOT NULL,
+  id_hash BIGINT NOT NULL,
+  person BIGINT NOT NULL
+) PRIMARY KEY(project, id_hash)
+DISTRIBUTED BY HASH(project, id_hash)
+PROPERTIES ("replication_num" = "1");
+-- values: []
+
 CREATE TABLE IF NOT EXISTS tally.rollup_manifests (
-  manifest_key VARCHAR(512) NOT NULL,
+  manifest_digest VARCHAR(32) NOT NULL,
+  manifest_key VARCHAR(1024) NOT NULL,
   processed_at DATETIME
-) PRIMARY KEY(manifest_key)
-DISTRIBUTED BY HASH(manifest_key)
+) PRIMARY KEY(manifest_digest)
+DISTRIBUTED BY HASH(manifest_digest)
 PROPERTIES ("replication_num" = "1");
 -- values: []

@@ -1,0 +1,411 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import mysql from 'mysql2';
+import type { SqlClient, SqlValue } from '../../lib/warehouse/starrocks.js';
+
+/**
+ * An executable model of the StarRocks features Tally's engine uses, on DuckDB: each statement is
+ * formatted by mysql2 exactly as it would go on the wire, its MySQL string literals and StarRocks
+ * functions are translated, and the table semantics StarRocks defines are applied by the model
+ * itself, not by DuckDB's:
+ * - PRIMARY KEY tables upsert (the last row of a key in a load wins), and refuse a key over 128 bytes;
+ * - AGGREGATE KEY tables merge `BITMAP BITMAP_UNION` columns with what the key holds already;
+ * - DUPLICATE KEY tables append;
+ * - `INSERT OVERWRITE` replaces the partitions its rows touch only with `dynamic_overwrite`
+ *   (hint or session), else the whole table (StarRocks' rule);
+ * - key columns must come first, in key order; NOT NULL columns refuse NULLs (strict inserts);
+ * - BITMAP is a list of distinct unsigned 64-bit values; `to_bitmap` of a negative is NULL.
+ * What it does not model (concurrency, labels, the metastore cache, grammar details outside
+ * these statements) is said in the README. A statement it does not recognise fails loudly.
+ */
+export interface ModelOptions {
+  lakeRoot: string;
+  /** What `current_version()` answers. @default '3.4.2-model' */
+  version?: string;
+  /** The external catalog's events table name. @default 'lake.tally_lake.events' */
+  eventsTable?: string;
+}
+
+interface Column {
+  name: string;
+  type: string;
+  notNull: boolean;
+  bitmapUnion: boolean;
+}
+
+interface TableDef {
+  kind: 'PRIMARY' | 'AGGREGATE' | 'DUPLICATE';
+  columns: Column[];
+  keys: string[];
+  partitionColumn: string | null;
+}
+
+/** Statement kinds run, for coverage assertions. */
+export type StatementKind =
+  | 'set'
+  | 'create database'
+  | 'create table'
+  | 'insert into'
+  | 'insert overwrite'
+  | 'delete'
+  | 'refresh external table'
+  | 'select';
+
+const MAX_PRIMARY_KEY_BYTES = 128;
+
+const LAKE_COLUMNS = `CAST(NULL AS VARCHAR) AS event_id, CAST(NULL AS VARCHAR) AS type, CAST(NULL AS VARCHAR) AS event,
+  CAST(NULL AS BIGINT) AS user_hash, CAST(NULL AS BIGINT) AS anonymous_hash, CAST(NULL AS TIMESTAMPTZ) AS event_time,
+  CAST(NULL AS TIMESTAMPTZ) AS received_at, CAST(NULL AS VARCHAR) AS properties, CAST(NULL AS VARCHAR) AS context,
+  CAST(NULL AS INTEGER) AS key_version, CAST(NULL AS VARCHAR) AS flags, CAST(NULL AS VARCHAR) AS channel,
+  CAST(NULL AS BIGINT) AS previous_user_hash, CAST(NULL AS BIGINT) AS previous_anonymous_hash,
+  CAST(NULL AS VARCHAR) AS project, CAST(NULL AS VARCHAR) AS dt`;
+
+export class StarRocksModel implements SqlClient {
+  readonly kinds = new Set<StatementKind>();
+  readonly statements: string[] = [];
+  private readonly session = new Map<string, string>();
+  private readonly tables = new Map<string, TableDef>();
+  private readonly eventsTable: string;
+
+  private constructor(
+    private readonly instance: DuckDBInstance,
+    private readonly db: DuckDBConnection,
+    private readonly options: ModelOptions,
+  ) {
+    this.eventsTable = options.eventsTable ?? 'lake.tally_lake.events';
+  }
+
+  static async open(options: ModelOptions): Promise<StarRocksModel> {
+    const instance = await DuckDBInstance.create(':memory:', { threads: '1' });
+    const db = await instance.connect();
+    await db.run(`SET TimeZone = 'UTC'`);
+    return new StarRocksModel(instance, db, options);
+  }
+
+  async close(): Promise<void> {
+    this.db.closeSync();
+    this.instance.closeSync();
+  }
+
+  async query(sql: string, values: readonly SqlValue[] = []): Promise<Array<Record<string, unknown>>> {
+    // What mysql2's query() sends: placeholders replaced client-side, MySQL escaping.
+    const text = mysql.format(sql, values as SqlValue[]);
+    this.statements.push(text);
+    const duck = fromMySqlLiterals(text);
+    const hint = /^\s*INSERT\s*\/\*\+\s*set_var\(([^)]*)\)\s*\*\/\s*/i.exec(duck);
+    const statement = duck.replace(/\/\*\+[^*]*\*\//g, ' ').trim();
+    let m: RegExpExecArray | null;
+    if ((m = /^SET\s+(\w+)\s*=\s*(.+)$/is.exec(statement))) {
+      this.kinds.add('set');
+      this.session.set(m[1]!.toLowerCase(), m[2]!.trim().replace(/^'(.*)'$/, '$1'));
+      return [];
+    }
+    if ((m = /^CREATE DATABASE IF NOT EXISTS (\w+)$/i.exec(statement))) {
+      this.kinds.add('create database');
+      await this.db.run(`CREATE SCHEMA IF NOT EXISTS ${m[1]}`);
+      return [];
+    }
+    if (/^CREATE TABLE /i.test(statement)) {
+      this.kinds.add('create table');
+      await this.createTable(statement);
+      return [];
+    }
+    if ((m = /^INSERT\s+(INTO|OVERWRITE)\s+([\w.]+)\s*\(([^)]*)\)\s*([\s\S]+)$/i.exec(statement))) {
+      const overwrite = m[1]!.toUpperCase() === 'OVERWRITE';
+      this.kinds.add(overwrite ? 'insert overwrite' : 'insert into');
+      const dynamic =
+        /dynamic_overwrite\s*=\s*true/i.test(hint?.[1] ?? '') ||
+        this.session.get('dynamic_overwrite') === 'true';
+      await this.insert(m[2]!, splitList(m[3]!), m[4]!, overwrite, dynamic);
+      return [];
+    }
+    if ((m = /^DELETE FROM ([\w.]+) WHERE ([\s\S]+)$/i.exec(statement))) {
+      this.kinds.add('delete');
+      const table = this.table(m[1]!);
+      if (table.kind !== 'PRIMARY')
+        throw new Error(
+          `model: DELETE with any condition needs a PRIMARY KEY table, ${m[1]} is ${table.kind}`,
+        );
+      await this.db.run(`DELETE FROM ${m[1]} WHERE ${this.expressions(m[2]!)}`);
+      return [];
+    }
+    if ((m = /^REFRESH EXTERNAL TABLE ([\w.]+) PARTITION \((.+)\)$/is.exec(statement))) {
+      this.kinds.add('refresh external table');
+      if (m[1] !== this.eventsTable) throw new Error(`model: unknown external table ${m[1]}`);
+      return [];
+    }
+    if (/^SELECT\b/i.test(statement)) {
+      this.kinds.add('select');
+      const reader = await this.db.runAndReadAll(this.expressions(statement));
+      const names = reader.columnNames();
+      // As the pool is configured (supportBigNumbers, bigNumberStrings): BIGINTs come as text.
+      return reader
+        .getRows()
+        .map((row) =>
+          Object.fromEntries(row.map((v, i) => [names[i]!, typeof v === 'bigint' ? String(v) : v])),
+        );
+    }
+    throw new Error(`model: statement not modelled: ${statement.slice(0, 120)}`);
+  }
+
+  private table(name: string): TableDef {
+    const table = this.tables.get(name);
+    if (!table) throw new Error(`model: unknown table ${name}`);
+    return table;
+  }
+
+  private async createTable(statement: string): Promise<void> {
+    const m =
+      /^CREATE TABLE IF NOT EXISTS ([\w.]+) \(([\s\S]+)\)\s*(PRIMARY|AGGREGATE|DUPLICATE) KEY\(([^)]*)\)\s*(?:PARTITION BY date_trunc\('day', (\w+)\)\s*)?DISTRIBUTED BY HASH\(([^)]*)\)\s*(?:PROPERTIES \(("[\w.]+" = "[^"]*"(?:,\s*"[\w.]+" = "[^"]*")*)\))?$/i.exec(
+        statement,
+      );
+    if (!m) throw new Error(`model: CREATE TABLE not modelled: ${statement.slice(0, 160)}`);
+    const [, name, body, kind, keyList, partition, hashList] = m;
+    const columns = splitList(body!).map((text): Column => {
+      const c = /^(\w+)\s+([A-Z]+(?:\(\d+\))?)(\s+BITMAP_UNION)?(\s+NOT NULL)?$/i.exec(text.trim());
+      if (!c) throw new Error(`model: column not modelled: ${text}`);
+      return { name: c[1]!, type: c[2]!.toUpperCase(), notNull: Boolean(c[4]), bitmapUnion: Boolean(c[3]) };
+    });
+    const keys = splitList(keyList!);
+    // StarRocks: key columns are the first columns, in key order, and never NULL.
+    keys.forEach((k, i) => {
+      if (columns[i]?.name !== k) throw new Error(`model: key column ${k} of ${name} is not column ${i + 1}`);
+      if (!columns[i]!.notNull) throw new Error(`model: key column ${k} of ${name} must be NOT NULL`);
+    });
+    for (const c of columns) {
+      if (c.type === 'BITMAP' && !(kind!.toUpperCase() === 'AGGREGATE' && c.bitmapUnion))
+        throw new Error(`model: BITMAP column ${c.name} needs an AGGREGATE table with BITMAP_UNION`);
+    }
+    if (partition && kind!.toUpperCase() === 'PRIMARY' && !keys.includes(partition))
+      throw new Error(`model: partition column ${partition} of a primary-key table must be in its key`);
+    for (const h of splitList(hashList!)) {
+      if (!keys.includes(h)) throw new Error(`model: distribution column ${h} is not a key column`);
+    }
+    if (this.tables.has(name!)) return;
+    this.tables.set(name!, {
+      kind: kind!.toUpperCase() as TableDef['kind'],
+      columns,
+      keys,
+      partitionColumn: partition ?? null,
+    });
+    await this.db.run(
+      `CREATE TABLE ${name} (${columns.map((c) => `${c.name} ${duckType(c.type)}`).join(', ')})`,
+    );
+  }
+
+  private async insert(
+    name: string,
+    targetColumns: string[],
+    source: string,
+    overwrite: boolean,
+    dynamic: boolean,
+  ): Promise<void> {
+    const table = this.table(name);
+    const columns = table.columns;
+    for (const c of targetColumns)
+      if (!columns.some((col) => col.name === c)) throw new Error(`model: ${name} has no column ${c}`);
+    const query = /^VALUES\b/i.test(source) ? `SELECT * FROM (${source})` : source;
+    await this.db.run(
+      `CREATE OR REPLACE TEMP TABLE model_new AS SELECT ${columns
+        .map((c) =>
+          targetColumns.includes(c.name)
+            ? `CAST(${c.name} AS ${duckType(c.type)}) AS ${c.name}`
+            : `NULL AS ${c.name}`,
+        )
+        .join(', ')} FROM (${this.expressions(query)}) q(${targetColumns.join(', ')})`,
+    );
+    for (const c of columns.filter((col) => col.notNull)) {
+      const nulls = await this.scalar(`SELECT count(*) FROM model_new WHERE ${c.name} IS NULL`);
+      if (nulls > 0) throw new Error(`model: ${nulls} row(s) with NULL in NOT NULL column ${name}.${c.name}`);
+    }
+    const keyList = table.keys.join(', ');
+    if (table.kind === 'PRIMARY') {
+      const size = table.keys
+        .map((k) => {
+          const type = columns.find((c) => c.name === k)!.type;
+          return type.startsWith('VARCHAR') ? `strlen(${k})` : type === 'DATE' ? '4' : '8';
+        })
+        .join(' + ');
+      const longest = await this.scalar(`SELECT coalesce(max(${size}), 0) FROM model_new`);
+      if (longest > MAX_PRIMARY_KEY_BYTES)
+        throw new Error(`model: primary key of ${longest} bytes in ${name}, over ${MAX_PRIMARY_KEY_BYTES}`);
+    }
+    if (overwrite) {
+      if (dynamic && table.partitionColumn) {
+        const p = table.partitionColumn;
+        const partitions = await this.scalar(`SELECT count(DISTINCT ${p}) FROM model_new`);
+        if (partitions > 4096)
+          throw new Error(`model: one load creates at most 4096 partitions, got ${partitions}`);
+        await this.db.run(`DELETE FROM ${name} WHERE ${p} IN (SELECT ${p} FROM model_new)`);
+      } else {
+        await this.db.run(`DELETE FROM ${name}`);
+      }
+    }
+    if (table.kind === 'PRIMARY') {
+      await this.db.run(
+        `CREATE OR REPLACE TEMP TABLE model_new AS SELECT * FROM (SELECT *, row_number() OVER () AS model_row FROM model_new)
+         QUALIFY row_number() OVER (PARTITION BY ${keyList} ORDER BY model_row DESC) = 1`,
+      );
+      await this.db.run(`ALTER TABLE model_new DROP COLUMN model_row`);
+      await this.db.run(`DELETE FROM ${name} USING model_new n WHERE ${sameKey(table.keys, name, 'n')}`);
+      await this.db.run(`INSERT INTO ${name} SELECT * FROM model_new`);
+    } else if (table.kind === 'AGGREGATE') {
+      const merged = columns
+        .map((c) => (c.bitmapUnion ? `list_distinct(flatten(list(${c.name}))) AS ${c.name}` : c.name))
+        .join(', ');
+      await this.db.run(
+        `CREATE OR REPLACE TEMP TABLE model_merged AS SELECT ${merged} FROM (
+           SELECT t.* FROM ${name} t SEMI JOIN model_new n ON ${sameKey(table.keys, 't', 'n')}
+           UNION ALL SELECT * FROM model_new
+         ) GROUP BY ${keyList}`,
+      );
+      await this.db.run(`DELETE FROM ${name} USING model_merged n WHERE ${sameKey(table.keys, name, 'n')}`);
+      await this.db.run(`INSERT INTO ${name} SELECT * FROM model_merged`);
+    } else {
+      await this.db.run(`INSERT INTO ${name} SELECT * FROM model_new`);
+    }
+  }
+
+  private async scalar(sql: string): Promise<number> {
+    const reader = await this.db.runAndReadAll(sql);
+    return Number(reader.getRows()[0]?.[0] ?? 0);
+  }
+
+  /** StarRocks functions and names in DuckDB's terms. */
+  private expressions(sql: string): string {
+    let out = sql.split(this.eventsTable).join(`(${this.lakeView()})`);
+    out = rewriteCalls(out, 'current_version', () => `'${this.options.version ?? '3.4.2-model'}'`);
+    out = rewriteCalls(out, 'bitmap_empty', () => `CAST([] AS UBIGINT[])`);
+    out = rewriteCalls(
+      out,
+      'to_bitmap',
+      ([x]) => `(CASE WHEN (${x}) >= 0 THEN [CAST((${x}) AS UBIGINT)] END)`,
+    );
+    out = rewriteCalls(
+      out,
+      'bitmap_union_count',
+      ([x]) => `coalesce(len(list_distinct(flatten(list(${x}) FILTER (WHERE (${x}) IS NOT NULL)))), 0)`,
+    );
+    out = rewriteCalls(
+      out,
+      'bitmap_union',
+      ([x]) => `coalesce(list_distinct(flatten(list(${x}) FILTER (WHERE (${x}) IS NOT NULL))), [])`,
+    );
+    out = rewriteCalls(out, 'date_sub', ([d, interval]) => {
+      const m = /^INTERVAL (\d+) DAY$/i.exec(interval!.trim());
+      if (!m) throw new Error(`model: date_sub interval not modelled: ${interval}`);
+      return `CAST((${d}) - INTERVAL ${m[1]} DAY AS DATE)`;
+    });
+    // StarRocks' LIKE escapes with a backslash by default; DuckDB's with none.
+    return out.replace(/\bLIKE ('(?:[^']|'')*')/g, `LIKE $1 ESCAPE '\\'`);
+  }
+
+  /** The external table: the lake's Parquet with Glue's columns (partition columns as text). */
+  private lakeView(): string {
+    const glob = join(this.options.lakeRoot, 'events', '*', '*', '*.parquet');
+    const empty = `SELECT ${LAKE_COLUMNS} WHERE false`;
+    if (!existsSync(join(this.options.lakeRoot, 'events'))) return empty;
+    return `SELECT * REPLACE (CAST(event_time AS TIMESTAMP) AS event_time, CAST(received_at AS TIMESTAMP) AS received_at)
+      FROM (SELECT * FROM read_parquet('${glob.replaceAll("'", "''")}', hive_partitioning = true,
+        hive_types = {'project': VARCHAR, 'dt': VARCHAR}, union_by_name = true)
+        UNION ALL BY NAME ${empty})`;
+  }
+}
+
+function sameKey(keys: readonly string[], a: string, b: string): string {
+  return keys.map((k) => `${a}.${k} = ${b}.${k}`).join(' AND ');
+}
+
+function duckType(type: string): string {
+  if (type === 'BITMAP') return 'UBIGINT[]';
+  if (type === 'DATETIME') return 'TIMESTAMP';
+  if (type.startsWith('VARCHAR')) return 'VARCHAR';
+  if (['DATE', 'BIGINT', 'INT', 'TINYINT'].includes(type)) return type;
+  throw new Error(`model: type not modelled: ${type}`);
+}
+
+/** MySQL string literals (backslash escapes, '' and \') as DuckDB literals. */
+export function fromMySqlLiterals(sql: string): string {
+  let out = '';
+  for (let i = 0; i < sql.length; i++) {
+    const c = sql[i]!;
+    if (c !== "'") {
+      out += c;
+      continue;
+    }
+    let value = '';
+    for (i++; i < sql.length; i++) {
+      const d = sql[i]!;
+      if (d === '\\') {
+        const e = sql[++i]!;
+        value +=
+          e === 'n' ? '\n' : e === 't' ? '\t' : e === 'r' ? '\r' : e === '0' ? '\0' : e === 'Z' ? '\x1a' : e;
+      } else if (d === "'" && sql[i + 1] === "'") {
+        value += "'";
+        i++;
+      } else if (d === "'") break;
+      else value += d;
+    }
+    out += `'${value.replaceAll("'", "''")}'`;
+  }
+  return out;
+}
+
+/** Splits a comma-separated list at depth 0 (outside parentheses and literals). */
+function splitList(text: string): string[] {
+  const parts: string[] = [];
+  let depth = 0;
+  let start = 0;
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === "'") quoted = !quoted;
+    if (quoted) continue;
+    if (c === '(') depth++;
+    else if (c === ')') depth--;
+    else if (c === ',' && depth === 0) {
+      parts.push(text.slice(start, i).trim());
+      start = i + 1;
+    }
+  }
+  parts.push(text.slice(start).trim());
+  return parts.filter((p) => p !== '');
+}
+
+/** Replaces every call `name(args)` (innermost first, outside literals) with `replace(args)`. */
+function rewriteCalls(sql: string, name: string, replace: (args: string[]) => string): string {
+  const pattern = new RegExp(`\\b${name}\\s*\\(`, 'gi');
+  for (;;) {
+    let found = -1;
+    let open = -1;
+    for (const m of sql.matchAll(pattern)) {
+      if (!insideLiteral(sql, m.index)) {
+        found = m.index;
+        open = m.index + m[0].length - 1;
+      }
+    }
+    if (found < 0) return sql;
+    let depth = 0;
+    let quoted = false;
+    let close = -1;
+    for (let i = open; i < sql.length; i++) {
+      const c = sql[i];
+      if (c === "'") quoted = !quoted;
+      if (quoted) continue;
+      if (c === '(') depth++;
+      else if (c === ')' && --depth === 0) {
+        close = i;
+        break;
+      }
+    }
+    if (close < 0) throw new Error(`model: unbalanced call to ${name}`);
+    sql = sql.slice(0, found) + replace(splitList(sql.slice(open + 1, close))) + sql.slice(close + 1);
+  }
+}
+
+function insideLiteral(sql: string, index: number): boolean {
+  let quoted = false;
+  for (let i = 0; i < index; i++) if (sql[i] === "'") quoted = !quoted;
+  return quoted;
+}
