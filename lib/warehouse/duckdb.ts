@@ -256,7 +256,7 @@ export class DuckDbWarehouse implements Warehouse {
       await this.writer.run('BEGIN TRANSACTION');
       try {
         const scanned = await this.scanCounted(requested);
-        const moved = await this.rebuildIds(scanned);
+        const moved = await this.rebuildIds();
         const days = uniqueProjectDays([...scanned, ...moved]);
         await this.writer.run(
           `CREATE OR REPLACE TEMP TABLE new_users AS
@@ -342,7 +342,7 @@ export class DuckDbWarehouse implements Warehouse {
    * Rebuilds the event index, ids and identity evidence of the scanned days from `counted`, then
    * the people of the projects whose evidence changed. Returns the days where an id changed person.
    */
-  private async rebuildIds(days: ProjectDay[]): Promise<ProjectDay[]> {
+  private async rebuildIds(): Promise<ProjectDay[]> {
     const inDays = (table: string) =>
       `DELETE FROM ${table} USING scan_days d WHERE ${table}.project = d.project AND ${table}.dt = d.dt`;
     await this.writer.run(inDays('event_index'));

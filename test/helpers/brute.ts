@@ -42,7 +42,8 @@ export function personOf(counted: readonly LakeEvent[], project: string): (id: b
     const members = [start];
     for (let i = 0; i < members.length; i++)
       for (const n of neighbours.get(members[i]!) ?? []) if (!members.includes(n)) members.push(n);
-    const smallest = members.reduce((a, b) => (b < a ? b : a));
+    let smallest = start;
+    for (const m of members) if (m < smallest) smallest = m;
     for (const m of members) group.set(m, smallest);
   }
   const userPerson = (u: bigint) => group.get(u) ?? u;

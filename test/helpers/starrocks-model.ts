@@ -95,56 +95,88 @@ export class StarRocksModel implements SqlClient {
     const duck = fromMySqlLiterals(text);
     const hint = /^\s*INSERT\s*\/\*\+\s*set_var\(([^)]*)\)\s*\*\/\s*/i.exec(duck);
     const statement = duck.replace(/\/\*\+[^*]*\*\//g, ' ').trim();
-    let m: RegExpExecArray | null;
-    if ((m = /^SET\s+(\w+)\s*=\s*(.+)$/is.exec(statement))) {
-      this.kinds.add('set');
-      this.session.set(m[1]!.toLowerCase(), m[2]!.trim().replace(/^'(.*)'$/, '$1'));
-      return [];
-    }
-    if ((m = /^CREATE DATABASE IF NOT EXISTS (\w+)$/i.exec(statement))) {
-      this.kinds.add('create database');
-      await this.db.run(`CREATE SCHEMA IF NOT EXISTS ${m[1]}`);
-      return [];
-    }
-    if (/^CREATE TABLE /i.test(statement)) {
-      this.kinds.add('create table');
-      await this.createTable(statement);
-      return [];
-    }
-    if ((m = /^INSERT\s+(INTO|OVERWRITE)\s+([\w.]+)\s*\(([^)]*)\)\s*([\s\S]+)$/i.exec(statement))) {
-      const overwrite = m[1]!.toUpperCase() === 'OVERWRITE';
-      this.kinds.add(overwrite ? 'insert overwrite' : 'insert into');
-      const dynamic =
-        /dynamic_overwrite\s*=\s*true/i.test(hint?.[1] ?? '') ||
-        this.session.get('dynamic_overwrite') === 'true';
-      await this.insert(m[2]!, splitList(m[3]!), m[4]!, overwrite, dynamic);
-      return [];
-    }
-    if ((m = /^DELETE FROM ([\w.]+) WHERE ([\s\S]+)$/i.exec(statement))) {
-      this.kinds.add('delete');
-      const table = this.table(m[1]!);
-      if (table.kind !== 'PRIMARY')
-        throw new Error(
-          `model: DELETE with any condition needs a PRIMARY KEY table, ${m[1]} is ${table.kind}`,
-        );
-      await this.db.run(`DELETE FROM ${m[1]} WHERE ${this.expressions(m[2]!)}`);
-      return [];
-    }
-    if ((m = /^REFRESH EXTERNAL TABLE ([\w.]+) PARTITION \((.+)\)$/is.exec(statement))) {
-      this.kinds.add('refresh external table');
-      if (m[1] !== this.eventsTable) throw new Error(`model: unknown external table ${m[1]}`);
-      return [];
-    }
-    if (/^SELECT\b/i.test(statement)) {
-      this.kinds.add('select');
-      const reader = await this.db.runAndReadAll(this.expressions(statement));
-      const names = reader.columnNames();
-      // As the pool is configured (supportBigNumbers, bigNumberStrings): BIGINTs come as text.
-      return reader
-        .getRows()
-        .map((row) =>
-          Object.fromEntries(row.map((v, i) => [names[i]!, typeof v === 'bigint' ? String(v) : v])),
-        );
+    const dynamic =
+      /dynamic_overwrite\s*=\s*true/i.test(hint?.[1] ?? '') ||
+      this.session.get('dynamic_overwrite') === 'true';
+    const rules: Array<
+      [RegExp, StatementKind, (m: RegExpExecArray) => Promise<Array<Record<string, unknown>>>]
+    > = [
+      [
+        /^SET\s+(\w+)\s*=\s*(.+)$/is,
+        'set',
+        async (m) => {
+          this.session.set(m[1]!.toLowerCase(), m[2]!.trim().replace(/^'(.*)'$/, '$1'));
+          return [];
+        },
+      ],
+      [
+        /^CREATE DATABASE IF NOT EXISTS (\w+)$/i,
+        'create database',
+        async (m) => {
+          await this.db.run(`CREATE SCHEMA IF NOT EXISTS ${m[1]}`);
+          return [];
+        },
+      ],
+      [
+        /^CREATE TABLE [\s\S]+$/i,
+        'create table',
+        async (m) => {
+          await this.createTable(m[0]);
+          return [];
+        },
+      ],
+      [
+        /^INSERT\s+(INTO|OVERWRITE)\s+([\w.]+)\s*\(([^)]*)\)\s*([\s\S]+)$/i,
+        'insert into',
+        async (m) => {
+          const overwrite = m[1]!.toUpperCase() === 'OVERWRITE';
+          if (overwrite) this.kinds.add('insert overwrite');
+          else this.kinds.add('insert into');
+          await this.insert(m[2]!, splitList(m[3]!), m[4]!, overwrite, dynamic);
+          return [];
+        },
+      ],
+      [
+        /^DELETE FROM ([\w.]+) WHERE ([\s\S]+)$/i,
+        'delete',
+        async (m) => {
+          const table = this.table(m[1]!);
+          if (table.kind !== 'PRIMARY')
+            throw new Error(
+              `model: DELETE with any condition needs a PRIMARY KEY table, ${m[1]} is ${table.kind}`,
+            );
+          await this.db.run(`DELETE FROM ${m[1]} WHERE ${this.expressions(m[2]!)}`);
+          return [];
+        },
+      ],
+      [
+        /^REFRESH EXTERNAL TABLE ([\w.]+) PARTITION \((.+)\)$/is,
+        'refresh external table',
+        async (m) => {
+          if (m[1] !== this.eventsTable) throw new Error(`model: unknown external table ${m[1]}`);
+          return [];
+        },
+      ],
+      [
+        /^SELECT\b[\s\S]*$/i,
+        'select',
+        async (m) => {
+          const reader = await this.db.runAndReadAll(this.expressions(m[0]));
+          const names = reader.columnNames();
+          // As the pool is configured (supportBigNumbers, bigNumberStrings): BIGINTs come as text.
+          return reader
+            .getRows()
+            .map((row) =>
+              Object.fromEntries(row.map((v, i) => [names[i]!, typeof v === 'bigint' ? String(v) : v])),
+            );
+        },
+      ],
+    ];
+    for (const [pattern, kind, run] of rules) {
+      const m = pattern.exec(statement);
+      if (!m) continue;
+      if (kind !== 'insert into') this.kinds.add(kind);
+      return run(m);
     }
     throw new Error(`model: statement not modelled: ${statement.slice(0, 120)}`);
   }
