@@ -53,7 +53,7 @@ async function sendSkewed(url: string, writeKey: string, calls: DemoCall[]): Pro
       type: c.kind,
       messageId: c.messageId,
       ...(c.userId ? { userId: c.userId } : {}),
-      anonymousId: c.anonymousId,
+      ...(c.previousId ? { previousId: c.previousId } : { anonymousId: c.anonymousId }),
       timestamp: new Date(c.time.getTime() + skew).toISOString(),
       ...(c.event ? { event: c.event } : {}),
       ...(c.name ? { name: c.name } : {}),
@@ -97,6 +97,11 @@ async function sendWithSegment(
     if (c.kind === 'track')
       analytics.track({ ...common, event: c.event!, properties: c.properties }, callback);
     else if (c.kind === 'page') analytics.page({ ...common, name: c.name }, callback);
+    else if (c.kind === 'alias')
+      analytics.alias(
+        { userId: c.userId!, previousId: c.previousId!, messageId: c.messageId, timestamp: c.time },
+        callback,
+      );
     else analytics.identify({ ...common, traits: c.traits }, callback);
   }
   await analytics.closeAndFlush({ timeout: 120_000 });
@@ -199,7 +204,8 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   const { writeKey, readKey } = created.body as { writeKey: string; readKey: string };
   const s = workload.stats;
   print(
-    `demo project ${project}: ${s.users} users (${s.identified} identify), ${s.events} events over ${options.days} days, ` +
+    `demo project ${project}: ${s.users} users (${s.identified} identify, ${s.aliased} change userId by alias), ` +
+      `${s.events} events over ${options.days} days, ` +
       `${s.resent} resent, ${s.skewed} from wrong clocks, ${s.late} arriving late`,
   );
 

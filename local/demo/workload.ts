@@ -20,9 +20,11 @@ export interface WorkloadOptions {
 
 /** One call as a client makes it. */
 export interface DemoCall {
-  kind: 'track' | 'page' | 'identify';
+  kind: 'track' | 'page' | 'identify' | 'alias';
   messageId: string;
   userId?: string;
+  /** An alias' earlier userId. */
+  previousId?: string;
   anonymousId: string;
   /** The true time of the event. */
   time: Date;
@@ -44,7 +46,15 @@ export interface Workload {
   to: string;
   /** Exact dau/wau/mau per day, counted from the calls themselves. */
   truth: Map<string, { dau: number; wau: number; mau: number }>;
-  stats: { users: number; identified: number; events: number; resent: number; skewed: number; late: number };
+  stats: {
+    users: number;
+    identified: number;
+    aliased: number;
+    events: number;
+    resent: number;
+    skewed: number;
+    late: number;
+  };
 }
 
 const DAY = 86_400_000;
@@ -67,9 +77,11 @@ function pareto(random: () => number, alpha: number): number {
 /**
  * A product's traffic over `days` days: users sign up over time, a power-law share of them is
  * active most days, some churn, most identify at some point (before that they are anonymous),
- * 2% of calls are resent with the same messageId, 5% come from devices with wrong clocks, and a
- * few old events arrive late. The ground truth counts a user per UTC day by userId, or by
- * anonymousId before they identified, which is Tally's definition.
+ * some later change their userId (an alias from the old one), 2% of calls are resent with the
+ * same messageId, 5% come from devices with wrong clocks, and a few old events arrive late. The
+ * ground truth counts people, as Tally defines them: a visitor who ever identified is one person
+ * from their first anonymous event on, under every userId an alias joined; one who never did is
+ * their anonymousId.
  */
 export function generateWorkload(options: WorkloadOptions): Workload {
   const random = seeded(options.seed);
@@ -77,7 +89,7 @@ export function generateWorkload(options: WorkloadOptions): Workload {
   const to = new Date(now).toISOString().slice(0, 10);
   const from = addDays(to, -(options.days - 1));
   const dayList = daysFrom(from, to);
-  const calls: Array<DemoCall & { actor: string; dt: string }> = [];
+  const calls: Array<DemoCall & { person: number; dt: string }> = [];
   let identified = 0;
   let n = 0;
   for (let u = 0; u < options.users; u++) {
@@ -86,6 +98,9 @@ export function generateWorkload(options: WorkloadOptions): Workload {
     const rate = Math.min(0.9, 0.04 * pareto(random, 1.3));
     const identifiesOn = random() < 0.7 ? start + Math.floor(random() * 10) : Number.POSITIVE_INFINITY;
     if (identifiesOn < options.days) identified++;
+    // Some identified users change their userId later: an alias links the new one to the old.
+    const aliasOn = random() < 0.15 ? identifiesOn + 1 + Math.floor(random() * 20) : Number.POSITIVE_INFINITY;
+    let aliasSent = false;
     for (let d = start; d <= end; d++) {
       if (random() >= rate) continue;
       const dt = dayList[d]!;
@@ -95,6 +110,21 @@ export function generateWorkload(options: WorkloadOptions): Workload {
       const earliest = dayStart + 5 * 60_000;
       if (latest <= earliest) continue;
       const isUser = d >= identifiesOn;
+      const userId = d > aliasOn ? `user-${u}-b` : `user-${u}`;
+      if (d >= aliasOn && !aliasSent) {
+        aliasSent = true;
+        calls.push({
+          kind: 'alias',
+          messageId: `demo-${options.seed}-${n++}`,
+          userId: `user-${u}-b`,
+          previousId: `user-${u}`,
+          anonymousId: `anon-${u}`,
+          time: new Date(earliest),
+          clockSkewMs: 0,
+          person: u,
+          dt,
+        });
+      }
       const count = Math.min(12, Math.floor(pareto(random, 1.5)));
       for (let e = 0; e < count; e++) {
         const time = new Date(earliest + Math.floor(random() * (latest - earliest)));
@@ -103,7 +133,7 @@ export function generateWorkload(options: WorkloadOptions): Workload {
         calls.push({
           kind,
           messageId: `demo-${options.seed}-${n++}`,
-          ...(isUser ? { userId: `user-${u}` } : {}),
+          ...(isUser ? { userId } : {}),
           anonymousId: `anon-${u}`,
           time,
           ...(kind === 'track'
@@ -117,7 +147,7 @@ export function generateWorkload(options: WorkloadOptions): Workload {
             ? { traits: { email: `user-${u}@example.com`, plan: random() < 0.3 ? 'pro' : 'free' } }
             : {}),
           clockSkewMs: random() < 0.05 ? SKEWS[Math.floor(random() * SKEWS.length)]! : 0,
-          actor: isUser ? `user-${u}` : `anon-${u}`,
+          person: u,
           dt,
         });
       }
@@ -135,10 +165,15 @@ export function generateWorkload(options: WorkloadOptions): Workload {
   }
   main.push(...resent);
 
+  // One person per visitor who ever sent a userId (every call carries their anonymousId, and an
+  // alias joins their second userId); a visitor who never did is their anonymousId alone.
+  const identifiedEver = new Set(calls.filter((c) => c.userId !== undefined).map((c) => c.person));
+  const actor = (c: { person: number }) =>
+    identifiedEver.has(c.person) ? `user-${c.person}` : `anon-${c.person}`;
   const byDay = new Map<string, Set<string>>();
   for (const c of calls) {
     if (!byDay.has(c.dt)) byDay.set(c.dt, new Set());
-    byDay.get(c.dt)!.add(c.actor);
+    byDay.get(c.dt)!.add(actor(c));
   }
   const union = (end: string, span: number) => {
     const all = new Set<string>();
@@ -148,7 +183,8 @@ export function generateWorkload(options: WorkloadOptions): Workload {
   const truth = new Map(
     dayList.map((dt) => [dt, { dau: union(dt, 1), wau: union(dt, WAU_DAYS), mau: union(dt, MAU_DAYS) }]),
   );
-  const strip = ({ actor: _a, dt: _d, ...call }: DemoCall & { actor: string; dt: string }): DemoCall => call;
+  const strip = ({ person: _p, dt: _d, ...call }: DemoCall & { person: number; dt: string }): DemoCall =>
+    call;
   return {
     main: main.map(strip),
     late: late.map(strip),
@@ -158,6 +194,7 @@ export function generateWorkload(options: WorkloadOptions): Workload {
     stats: {
       users: options.users,
       identified,
+      aliased: calls.filter((c) => c.kind === 'alias').length,
       events: calls.length,
       resent: resent.length,
       skewed: calls.filter((c) => c.clockSkewMs !== 0).length,

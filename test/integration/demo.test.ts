@@ -41,6 +41,7 @@ describe('tally demo, end to end on kinesis-local', () => {
     expect(result.ok).toBe(true);
     expect(result.checked).toBe(45 * 3);
     expect(result.workload.stats.late).toBeGreaterThan(0);
+    expect(result.workload.stats.aliased).toBeGreaterThan(0);
     expect(result.workload.stats.skewed).toBeGreaterThan(0);
     expect(result.workload.stats.resent).toBeGreaterThan(0);
     expect(lines.at(-3)).toContain('match the ground truth exactly');

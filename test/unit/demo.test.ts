@@ -12,6 +12,22 @@ describe('the demo workload', () => {
     expect(again.truth).toEqual(workload.truth);
   });
 
+  it('holds identity merges: anonymous visitors who identify, and users who change userId by alias', () => {
+    const all = [...workload.main, ...workload.late];
+    const aliases = all.filter((c) => c.kind === 'alias');
+    expect(workload.stats.aliased).toBe(aliases.length);
+    expect(aliases.length).toBeGreaterThan(0);
+    // Each alias joins the userId the visitor used before to the one they use after.
+    for (const a of aliases) {
+      expect(all.some((c) => c.userId === a.previousId && c.kind !== 'alias')).toBe(true);
+      expect(a.userId).toBe(`${a.previousId}-b`);
+    }
+    const anonymousThenUser = all.filter(
+      (c) => c.userId === undefined && all.some((d) => d.userId !== undefined && d.anonymousId === c.anonymousId),
+    );
+    expect(anonymousThenUser.length).toBeGreaterThan(0);
+  });
+
   it('holds identified and anonymous users, resends, wrong clocks and late events', () => {
     expect(workload.main.some((c) => c.userId === undefined)).toBe(true);
     expect(workload.main.some((c) => c.userId !== undefined)).toBe(true);
