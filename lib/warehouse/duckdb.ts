@@ -52,6 +52,8 @@ const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS active_users (project VARCHAR NOT NULL, dt DATE NOT NULL, dau BIGINT NOT NULL,
      wau BIGINT NOT NULL, mau BIGINT NOT NULL, computed_at TIMESTAMPTZ NOT NULL, PRIMARY KEY (project, dt))`,
   `CREATE TABLE IF NOT EXISTS rollup_manifests (key VARCHAR PRIMARY KEY, processed_at TIMESTAMPTZ NOT NULL)`,
+  // When the last rollup run finished.
+  `CREATE TABLE IF NOT EXISTS rollup_runs (name VARCHAR PRIMARY KEY, ran_at TIMESTAMPTZ NOT NULL)`,
   // When each day's files were last read, so a query can tell which files of today are newer.
   `CREATE TABLE IF NOT EXISTS day_reads (project VARCHAR NOT NULL, dt DATE NOT NULL, read_at_ms BIGINT NOT NULL,
      PRIMARY KEY (project, dt))`,
@@ -628,14 +630,19 @@ export class DuckDbWarehouse implements Warehouse {
     }));
   }
 
-  async lastRefresh(project: string): Promise<Date | null> {
+  async lastRollup(): Promise<Date | null> {
     return this.reads.run(async () => {
-      const reader = await this.reader.runAndReadAll(
-        `SELECT epoch_ms(max(computed_at)) FROM active_users WHERE project = $1`,
-        [project],
-      );
+      const reader = await this.reader.runAndReadAll(`SELECT epoch_ms(max(ran_at)) FROM rollup_runs`);
       const value = reader.getRows()[0]?.[0];
       return value === null || value === undefined ? null : new Date(Number(value));
+    });
+  }
+
+  async recordRollup(at: Date): Promise<void> {
+    await this.writes.run(async () => {
+      await this.writer.run(
+        `INSERT OR REPLACE INTO rollup_runs VALUES ('last', to_timestamp(${at.getTime()}::DOUBLE / 1000))`,
+      );
     });
   }
 

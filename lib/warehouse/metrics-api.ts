@@ -125,7 +125,7 @@ export async function activeUsersApi(req: MetricsRequest, deps: MetricsDeps): Pr
   }
   const [days, rolledUpAt] = await Promise.all([
     deps.warehouse.activeUsers(project, from, to, today),
-    deps.warehouse.lastRefresh(project),
+    deps.warehouse.lastRollup(),
   ]);
   const entries: ActiveUsersEntry[] = days.map((d) => ({
     date: d.dt,
@@ -156,7 +156,7 @@ async function health(project: string, req: MetricsRequest, deps: MetricsDeps): 
   if (!deps.store) return errorResponse(404, 'not_found', 'this deployment has no health route');
   const [pipeline, rolledUpAt] = await Promise.all([
     pipelineHealth(deps.store, project, req.now, deps.manifestCache),
-    deps.warehouse.lastRefresh(project),
+    deps.warehouse.lastRollup(),
   ]);
   return jsonResponse({
     project,

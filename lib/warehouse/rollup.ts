@@ -65,6 +65,7 @@ export async function runRollup(deps: RollupDeps, options: RollupOptions): Promi
   if (days.length > 0 && deps.registerPartitions) await deps.registerPartitions(days);
   const stats = await deps.warehouse.refresh(days, today);
   await deps.warehouse.markProcessed(fresh);
+  await deps.warehouse.recordRollup(options.now);
   if (fresh.length > 0) {
     deps.logger.info('rollup done', {
       manifests: fresh.length,

@@ -310,6 +310,14 @@ DISTRIBUTED BY HASH(project, id_hash)
 ${replicas}`,
     );
     await this.run(
+      `CREATE TABLE IF NOT EXISTS ${this.db}.rollup_runs (
+  name VARCHAR(16) NOT NULL,
+  ran_at DATETIME NOT NULL
+) PRIMARY KEY(name)
+DISTRIBUTED BY HASH(name)
+${replicas}`,
+    );
+    await this.run(
       `CREATE TABLE IF NOT EXISTS ${this.db}.rollup_manifests (
   manifest_digest VARCHAR(32) NOT NULL,
   manifest_key VARCHAR(1024) NOT NULL,
@@ -600,13 +608,16 @@ ORDER BY dt`,
     };
   }
 
-  async lastRefresh(name: string): Promise<Date | null> {
-    const rows = await this.run(
-      `SELECT CAST(max(computed_at) AS VARCHAR) AS at FROM ${this.db}.active_users WHERE project = ?`,
-      [project(name)],
-    );
+  async lastRollup(): Promise<Date | null> {
+    const rows = await this.run(`SELECT CAST(max(ran_at) AS VARCHAR) AS at FROM ${this.db}.rollup_runs`);
     const at = rows[0]?.at;
     return at ? new Date(`${String(at).replace(' ', 'T')}Z`) : null;
+  }
+
+  async recordRollup(at: Date): Promise<void> {
+    await this.run(`INSERT INTO ${this.db}.rollup_runs (name, ran_at) VALUES ('last', ?)`, [
+      at.toISOString().replace('T', ' ').replace('Z', ''),
+    ]);
   }
 
   async processedManifests(prefix: string): Promise<Set<string>> {

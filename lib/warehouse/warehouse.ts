@@ -38,8 +38,13 @@ export interface Warehouse {
   refresh(changed: readonly ProjectDay[], today: string): Promise<RefreshStats>;
   /** dau/wau/mau per day from `from` to `to` (at most `today`), today's figures from a live scan. */
   activeUsers(project: string, from: string, to: string, today: string): Promise<ActiveUsersDay[]>;
-  /** When the rolled-up numbers of a project were last computed (null before the first rollup). */
-  lastRefresh(project: string): Promise<Date | null>;
+  /**
+   * When the last rollup run finished: the numbers of past days reflect every batch the lake
+   * held then, whether or not they changed (null before the first run).
+   */
+  lastRollup(): Promise<Date | null>;
+  /** Records that a rollup run finished at `at`. */
+  recordRollup(at: Date): Promise<void>;
   /** Manifest keys already rolled up, among those starting with `prefix`. */
   processedManifests(prefix: string): Promise<Set<string>>;
   markProcessed(keys: readonly string[]): Promise<void>;

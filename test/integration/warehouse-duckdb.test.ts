@@ -181,7 +181,7 @@ describe('DuckDB warehouse', () => {
       const [today] = await warehouse.activeUsers('b', TODAY, TODAY, TODAY);
 
       expect(today).toEqual({ dt: TODAY, dau: 3, wau: 3, mau: 3 });
-      expect(await warehouse.lastRefresh('b')).toBeNull();
+      expect(await warehouse.lastRollup()).toBeNull();
     });
   });
 });

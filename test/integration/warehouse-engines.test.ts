@@ -127,9 +127,11 @@ describe('the StarRocks engine on its executable model, against DuckDB and a bru
       const fromStarRocks = await starrocks.activeUsers('a', day, TODAY, TODAY);
       const fromDuckDb = await duckdb.activeUsers('a', day, TODAY, TODAY);
 
-      // Assert
+      // Assert: the numbers, and when they were rolled up (the run, though nothing changed since).
       expect(fromStarRocks).toEqual(fromDuckDb);
       expect(fromStarRocks).toEqual(bruteForce(events, 'a', day, TODAY));
+      expect(await starrocks.lastRollup()).toEqual(then);
+      expect(await duckdb.lastRollup()).toEqual(then);
       expect(fromStarRocks.find((d) => d.dt === addDays(day, 10))).toEqual({
         dt: addDays(day, 10),
         dau: 0,

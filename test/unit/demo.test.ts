@@ -22,7 +22,8 @@ describe('the demo workload', () => {
     expect(aliases.some((a) => all.some((c) => c.userId === a.previousId && c.kind !== 'alias'))).toBe(true);
     expect(aliases.some((a) => all.some((c) => c.userId === a.userId && c.kind !== 'alias'))).toBe(true);
     const anonymousThenUser = all.filter(
-      (c) => c.userId === undefined && all.some((d) => d.userId !== undefined && d.anonymousId === c.anonymousId),
+      (c) =>
+        c.userId === undefined && all.some((d) => d.userId !== undefined && d.anonymousId === c.anonymousId),
     );
     expect(anonymousThenUser.length).toBeGreaterThan(0);
   });

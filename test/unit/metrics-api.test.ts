@@ -12,7 +12,7 @@ const warehouse = {
     const last = to < today ? to : today;
     return daysFrom(from, last).map((dt, i) => ({ dt, dau: i, wau: 2 * i, mau: 3 * i }));
   },
-  async lastRefresh() {
+  async lastRollup() {
     return new Date('2026-03-31T11:59:50Z');
   },
 } as unknown as Warehouse;

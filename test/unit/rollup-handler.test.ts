@@ -23,6 +23,9 @@ function recordingWarehouse(calls: string[], failSetups = 0): Warehouse {
     markProcessed: async () => {
       calls.push('markProcessed');
     },
+    recordRollup: async () => {
+      calls.push('recordRollup');
+    },
   } as unknown as Warehouse;
 }
 

@@ -46,6 +46,10 @@ class FakeWarehouse {
   async markProcessed(keys: readonly string[]) {
     for (const k of keys) this.processed.add(k);
   }
+  runs: Date[] = [];
+  async recordRollup(at: Date) {
+    this.runs.push(at);
+  }
 }
 
 describe('runRollup', () => {
@@ -104,6 +108,23 @@ describe('runRollup', () => {
 
     expect(retry.manifests).toBe(1);
     expect(warehouse.processed).toEqual(new Set(['manifests/2026-03-31/11/a.json']));
+    expect(warehouse.runs).toEqual([NOW]);
+  });
+
+  it('records every finished run, one with nothing new included: numbers are as fresh as the last run', async () => {
+    const warehouse = new FakeWarehouse();
+    const deps = {
+      store: new MemoryStore(),
+      warehouse: warehouse as unknown as Warehouse,
+      logger: silentLogger,
+    };
+    const later = new Date(NOW.getTime() + 60_000);
+
+    const first = await runRollup(deps, { now: NOW });
+    await runRollup(deps, { now: later });
+
+    expect(first.manifests).toBe(0);
+    expect(warehouse.runs).toEqual([NOW, later]);
   });
 
   it('looks back two days unless asked for a full run', async () => {

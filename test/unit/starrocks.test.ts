@@ -111,7 +111,8 @@ describe('StarRocks engine: the statements it issues', () => {
     const warehouse = new StarRocksWarehouse(client);
     const done = await warehouse.processedManifests('manifests/2026-03-31/');
     await warehouse.markProcessed(['manifests/2026-03-31/11/b.json', 'manifests/2026-03-31/11/c.json']);
-    await warehouse.lastRefresh('shop');
+    await warehouse.recordRollup(new Date('2026-03-31T10:05:00Z'));
+    await warehouse.lastRollup();
     expect(done).toEqual(new Set(['manifests/2026-03-31/10/a.json']));
     golden('manifests', client.statements);
   });

@@ -70,6 +70,14 @@ DISTRIBUTED BY HASH(project, id_hash)
 PROPERTIES ("replication_num" = "1");
 -- values: []
 
+CREATE TABLE IF NOT EXISTS tally.rollup_runs (
+  name VARCHAR(16) NOT NULL,
+  ran_at DATETIME NOT NULL
+) PRIMARY KEY(name)
+DISTRIBUTED BY HASH(name)
+PROPERTIES ("replication_num" = "1");
+-- values: []
+
 CREATE TABLE IF NOT EXISTS tally.rollup_manifests (
   manifest_digest VARCHAR(32) NOT NULL,
   manifest_key VARCHAR(1024) NOT NULL,
