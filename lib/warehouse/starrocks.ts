@@ -102,8 +102,8 @@ export function sessionStatements(config: StarRocksConfig = {}): string[] {
 /** `CREATE EXTERNAL CATALOG` for the lake, on Glue or a Hive Metastore. */
 export function catalogStatement(catalogName: string, catalog: CatalogConfig): string {
   const name = identifier(catalogName, 'catalog');
-  const quote = (v: string, what: string) => {
-    if (!/^[A-Za-z0-9:/._@-]+$/.test(v))
+  const quote = (v: string, what: string, allowed = /^[A-Za-z0-9:/._@-]+$/) => {
+    if (!allowed.test(v))
       throw new WarehouseError(
         'invalid_config',
         `${what} ${JSON.stringify(v).slice(0, 80)} has unexpected characters`,
@@ -137,7 +137,7 @@ export function catalogStatement(catalogName: string, catalog: CatalogConfig): s
             ? [
                 ['aws.s3.use_instance_profile', '"false"'],
                 ['aws.s3.access_key', quote(catalog.s3Keys.accessKey, 'access key')],
-                ['aws.s3.secret_key', quote(catalog.s3Keys.secretKey, 'secret key')],
+                ['aws.s3.secret_key', quote(catalog.s3Keys.secretKey, 'secret key', /^[A-Za-z0-9+/=]+$/)],
               ]
             : [
                 ['aws.s3.use_instance_profile', '"true"'],

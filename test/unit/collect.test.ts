@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { identityHash } from '../../lib/ingest/pseudonymize.js';
+import { anonymousHash, identityHash } from '../../lib/ingest/pseudonymize.js';
 import {
   collect,
   deps,
@@ -25,6 +25,41 @@ describe('collect: whole requests', () => {
     expect(events.map((e) => e?.eventId)).toEqual(['m-1', 'm-2']);
     expect(events[0]?.userHash).toBe(identityHash(HASH_KEY, 'shop', 'user-1'));
     expect(events[0]?.keyVersion).toBe(3);
+  });
+
+  it('pseudonymizes a userId and an anonymousId of the same text as two ids', async () => {
+    const d = deps();
+    await collect(
+      request('/v1/batch', {
+        batch: [
+          track({ userId: 'same', messageId: 'as-user' }),
+          track({ userId: undefined, anonymousId: 'same', messageId: 'as-visitor' }),
+        ],
+      }),
+      d,
+    );
+    const events = itemsOf(d.stream).map((i) => (i.kind === 'event' ? i.event : null));
+    expect(events[0]?.userHash).toBe(identityHash(HASH_KEY, 'shop', 'same'));
+    expect(events[1]?.anonymousHash).toBe(anonymousHash(HASH_KEY, 'shop', 'same'));
+    expect(events[0]?.userHash).not.toBe(events[1]?.anonymousHash);
+  });
+
+  it("keeps an alias' previousId as both pseudonyms, and no other event's", async () => {
+    const d = deps();
+    await collect(
+      request('/v1/batch', {
+        batch: [
+          { type: 'alias', userId: 'ada@example.com', previousId: 'visitor-7', messageId: 'al-1' },
+          track({ messageId: 'tr-1', previousId: 'visitor-7' }),
+        ],
+      }),
+      d,
+    );
+    const [alias, other] = itemsOf(d.stream).map((i) => (i.kind === 'event' ? i.event : null));
+    expect(alias?.previousUserHash).toBe(identityHash(HASH_KEY, 'shop', 'visitor-7'));
+    expect(alias?.previousAnonymousHash).toBe(anonymousHash(HASH_KEY, 'shop', 'visitor-7'));
+    expect(other?.previousUserHash).toBeNull();
+    expect(other?.previousAnonymousHash).toBeNull();
   });
 
   it('takes the write key from the body when there is no Authorization header', async () => {

@@ -60,6 +60,14 @@ describe('StarRocks engine: the statements it issues', () => {
         iamRoleArn: 'arn:aws:iam::123456789012:role/starrocks-lake',
       }),
     ]);
+    golden('catalog-hive-keys', [
+      catalogStatement('lake', {
+        type: 'hive',
+        metastoreUris: 'thrift://metastore:9083',
+        s3Endpoint: 'http://minio:9000',
+        s3Keys: { accessKey: 'AKIAEXAMPLE', secretKey: 'wJalr/K7MDENG+bPxRfiCYEXAMPLEKEY=' },
+      }),
+    ]);
     golden('catalog-hive', [
       catalogStatement('lake', {
         type: 'hive',
