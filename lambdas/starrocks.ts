@@ -7,20 +7,32 @@ import {
   type StarRocksConfig,
   StarRocksWarehouse,
   sessionStatements,
+  supportedVersion,
+  VERSION_QUERY,
 } from '../lib/warehouse/starrocks.js';
 
 /**
  * A mysql2 pool as the StarRocks engine's SqlClient: `query()` only (client-side placeholders),
  * one statement per call, and the session settings on every new connection before its first use.
+ * The first connection checks the cluster's version: an older one fails every call, saying why.
  */
 export function mysqlClient(pool: Pool, session: string[]): SqlClient {
   const prepared = new WeakSet<object>();
+  let checked: Promise<string> | null = null;
   return {
     async query(sql: string, values: readonly SqlValue[] = []) {
       const connection = await pool.getConnection();
       try {
         const raw = connection.connection as object;
         if (!prepared.has(raw)) {
+          checked ??= connection
+            .query(VERSION_QUERY)
+            .then(([rows]) => supportedVersion((rows as Array<Record<string, unknown>>)[0]?.version));
+          // A failed check (a dropped connection) is tried again on the next call.
+          await checked.catch((error: unknown) => {
+            checked = null;
+            throw error;
+          });
           for (const statement of session) await connection.query(statement);
           prepared.add(raw);
         }

@@ -159,6 +159,23 @@ export function catalogStatement(catalogName: string, catalog: CatalogConfig): s
 /** The oldest StarRocks Tally runs on: `dynamic_overwrite` and `insert_timeout` are 3.4.0's. */
 export const MIN_STARROCKS_VERSION = [3, 4] as const;
 
+/** What a connection asks first: the version it talks to. */
+export const VERSION_QUERY = 'SELECT current_version() AS version';
+
+/** The version `current_version()` answered, when it is at least the minimum; else a clear error. */
+export function supportedVersion(answer: unknown): string {
+  const version = String(answer ?? '');
+  const m = /^(\d+)\.(\d+)/.exec(version);
+  const [major, minor] = MIN_STARROCKS_VERSION;
+  if (!m || Number(m[1]) < major || (Number(m[1]) === major && Number(m[2]) < minor)) {
+    throw new WarehouseError(
+      'unsupported_version',
+      `StarRocks ${JSON.stringify(version).slice(0, 40)} is older than ${major}.${minor}, the oldest Tally runs on (it needs dynamic_overwrite and insert_timeout)`,
+    );
+  }
+  return version;
+}
+
 /** Days of one window statement (one `SELECT CAST(? AS DATE)` each in its calendar). */
 const WINDOW_CHUNK_DAYS = 62;
 /** Ids per `IN (...)` list. */
@@ -231,17 +248,8 @@ export class StarRocksWarehouse implements Warehouse {
 
   /** Refuses a cluster older than the minimum version, naming both. */
   async checkVersion(): Promise<string> {
-    const rows = await this.run('SELECT current_version() AS version');
-    const version = String(rows[0]?.version ?? '');
-    const m = /^(\d+)\.(\d+)/.exec(version);
-    const [major, minor] = MIN_STARROCKS_VERSION;
-    if (!m || Number(m[1]) < major || (Number(m[1]) === major && Number(m[2]) < minor)) {
-      throw new WarehouseError(
-        'unsupported_version',
-        `StarRocks ${JSON.stringify(version).slice(0, 40)} is older than ${major}.${minor}, the oldest Tally runs on (it needs dynamic_overwrite and insert_timeout)`,
-      );
-    }
-    return version;
+    const rows = await this.run(VERSION_QUERY);
+    return supportedVersion(rows[0]?.version);
   }
 
   async setup(): Promise<void> {
