@@ -98,9 +98,17 @@ export function readLake(globs: string | string[]): string {
   return `read_parquet(${paths}, hive_partitioning = true, hive_types = {'project': VARCHAR, 'dt': DATE}, union_by_name = true)`;
 }
 
+/**
+ * Rows of lake files with every column of today's files: a column added since a file was written
+ * (e.g. `previous_user_hash`) reads null there, even when no file has it yet.
+ */
+export function lakeRows(globs: string | string[]): string {
+  return `(SELECT * FROM ${readLake(globs)} UNION ALL BY NAME SELECT * FROM (${EMPTY_EVENTS}))`;
+}
+
 /** The `events_all` view: every row of the lake under `lakeRoot`. Fails to bind while there is no file. */
 export function eventsAllView(lakeRoot: string): string {
-  return `CREATE OR REPLACE VIEW events_all AS SELECT * FROM ${readLake(join(lakeRoot, 'events', '*', '*', '*.parquet'))}`;
+  return `CREATE OR REPLACE VIEW events_all AS SELECT * FROM ${lakeRows(join(lakeRoot, 'events', '*', '*', '*.parquet'))}`;
 }
 
 /** The order that picks the counted copy of an event (rule 1 of people.ts). */
@@ -309,7 +317,7 @@ export class DuckDbWarehouse implements Warehouse {
       await this.writer.run(
         `CREATE OR REPLACE TEMP TABLE scan AS ${
           globs.length > 0
-            ? `SELECT ${SCAN_COLUMNS} FROM ${this.readParquet(globs)}`
+            ? `SELECT ${SCAN_COLUMNS} FROM ${lakeRows(globs)}`
             : `SELECT ${SCAN_COLUMNS} FROM (${EMPTY_EVENTS})`
         }`,
       );

@@ -1,6 +1,7 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { LakeEvent } from '../../lib/events.js';
@@ -146,6 +147,37 @@ describe('DuckDB warehouse', () => {
       expect(failed).toBeInstanceOf(Error);
       expect(await warehouse.activeUsers('a', addDays(TODAY, -5), addDays(TODAY, -1), TODAY)).toEqual(before);
       expect(before.find((d) => d.dt === addDays(TODAY, -3))).toMatchObject({ dau: 2 });
+    });
+  });
+
+  it('reads lake files written before the alias columns existed', async () => {
+    await withWarehouse(async (store, warehouse) => {
+      // Arrange: a file of the earlier format (no previous_* columns), written by DuckDB itself.
+      const day = addDays(TODAY, -1);
+      const dir = join(store.root, 'events', 'project=a', `dt=${day}`);
+      await mkdir(dir, { recursive: true });
+      const db = await DuckDBInstance.create(':memory:');
+      const connection = await db.connect();
+      await connection.run(
+        `COPY (SELECT 'old-' || i AS event_id, 'track' AS type, 'x' AS event, CAST(i AS BIGINT) AS user_hash,
+           CAST(NULL AS BIGINT) AS anonymous_hash, TIMESTAMPTZ '${day} 10:00:00+00' AS event_time,
+           TIMESTAMPTZ '${day} 10:00:01+00' AS received_at, NULL AS properties, NULL AS context,
+           1 AS key_version, NULL AS flags, NULL AS channel FROM range(3) t(i))
+         TO '${join(dir, 'old.parquet')}' (FORMAT parquet)`,
+      );
+      connection.closeSync();
+      db.closeSync();
+
+      // Act
+      await warehouse.refresh([{ project: 'a', dt: day }], TODAY);
+      const [numbers] = await warehouse.activeUsers('a', day, day, TODAY);
+      const view = await warehouse.query(
+        'SELECT count(previous_user_hash) AS n, count(*) AS rows FROM events',
+      );
+
+      // Assert
+      expect(numbers).toEqual({ dt: day, dau: 3, wau: 3, mau: 3 });
+      expect(view.rows).toEqual([[0n, 3n]]);
     });
   });
 
