@@ -38,8 +38,11 @@ const SCHEMA = [
   // The persons active per day (rules in people.ts): what dau/wau/mau count.
   `CREATE TABLE IF NOT EXISTS daily_users (project VARCHAR NOT NULL, dt DATE NOT NULL, user_hash BIGINT NOT NULL)`,
   // The counted copy of every event (rule 1 of people.ts): where a later copy looks for an earlier one.
+  // One row per (project, event_id) by construction (a refresh replaces its days' rows, and a
+  // copy is indexed only where none is indexed elsewhere): no key index to maintain, rows in day
+  // order so a day's rows are found by their zone maps.
   `CREATE TABLE IF NOT EXISTS event_index (project VARCHAR NOT NULL, event_id VARCHAR NOT NULL, dt DATE NOT NULL,
-     received_at TIMESTAMPTZ NOT NULL, event_time TIMESTAMPTZ NOT NULL, PRIMARY KEY (project, event_id))`,
+     received_at TIMESTAMPTZ NOT NULL, event_time TIMESTAMPTZ NOT NULL)`,
   // The ids (user_hash, else anonymous_hash) active per day, before they are mapped to persons.
   `CREATE TABLE IF NOT EXISTS day_ids (project VARCHAR NOT NULL, dt DATE NOT NULL, id_hash BIGINT NOT NULL)`,
   // Identity evidence per day: each anonymous id's earliest user that day ('anon'), and aliases
@@ -332,18 +335,18 @@ export class DuckDbWarehouse implements Warehouse {
       if (more.length === 0) break;
       days = uniqueProjectDays([...days, ...more]);
     }
-    // A copy counts when it is the first of its event among the scanned copies and no copy
-    // indexed on another day came first (a tie in both times is the same day).
+    // A copy counts when it is the first of its event among the scanned copies and no copy is
+    // indexed on another day: one indexed there now came first (a later one would have added its
+    // day above, and a tie in both times is the same day).
     await this.writer.run(
       `CREATE OR REPLACE TEMP TABLE counted AS
        SELECT s.* FROM (
          SELECT * FROM scan QUALIFY row_number() OVER (PARTITION BY project, event_id ORDER BY ${COPY_ORDER}) = 1
        ) s
        ANTI JOIN (
-         SELECT i.project, i.event_id, i.received_at, i.event_time FROM event_index i
+         SELECT i.project, i.event_id FROM event_index i
          ANTI JOIN scan_days d ON d.project = i.project AND d.dt = i.dt
-       ) o ON o.project = s.project AND o.event_id = s.event_id
-         AND (o.received_at < s.received_at OR (o.received_at = s.received_at AND o.event_time < s.event_time))`,
+       ) o ON o.project = s.project AND o.event_id = s.event_id`,
     );
     return days;
   }
@@ -357,7 +360,7 @@ export class DuckDbWarehouse implements Warehouse {
       `DELETE FROM ${table} USING scan_days d WHERE ${table}.project = d.project AND ${table}.dt = d.dt`;
     await this.writer.run(inDays('event_index'));
     await this.writer.run(
-      `INSERT OR REPLACE INTO event_index SELECT project, event_id, dt, received_at, event_time FROM counted`,
+      `INSERT INTO event_index SELECT project, event_id, dt, received_at, event_time FROM counted ORDER BY project, dt`,
     );
     await this.writer.run(inDays('day_ids'));
     await this.writer.run(
