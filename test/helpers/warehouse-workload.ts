@@ -3,8 +3,12 @@ import { expect } from 'vitest';
 import type { LakeEvent } from '../../lib/events.js';
 import type { ObjectStore } from '../../lib/lake/store.js';
 import { type LakeRecord, writeBatch } from '../../lib/lake/writer.js';
+import { silentLogger } from '../../lib/log.js';
 import { encodeRecords } from '../../lib/stream/codec.js';
 import { addDays } from '../../lib/warehouse/days.js';
+import { runRollup } from '../../lib/warehouse/rollup.js';
+import type { Warehouse } from '../../lib/warehouse/warehouse.js';
+import { liveCopies } from './brute.js';
 
 /** The day the property workloads end on, and the time rollups run at. */
 export const TODAY = '2026-03-31';
@@ -108,3 +112,24 @@ export const workloadArb: fc.Arbitrary<Array<{ event: LakeEvent; wave: number }>
     }
     return out;
   });
+
+/**
+ * Lands waves 0-2 of a workload with a rollup of every warehouse after each (as on a live
+ * system), then wave 3 after the last rollup. Returns what was rolled up, and what today's live
+ * numbers must count (rolled-up events plus wave 3's live copies of today).
+ */
+export async function landWaves(
+  store: ObjectStore,
+  generated: ReadonlyArray<{ event: LakeEvent; wave: number }>,
+  warehouses: readonly Warehouse[],
+): Promise<{ rolled: LakeEvent[]; liveToday: LakeEvent[] }> {
+  const wave = (n: number) => generated.filter((g) => g.wave === n).map((g) => g.event);
+  for (const n of [0, 1, 2]) {
+    await land(store, wave(n), NOW.getTime() - (2 - n) * 60_000);
+    for (const warehouse of warehouses)
+      await runRollup({ store, warehouse, logger: silentLogger }, { now: NOW });
+  }
+  await land(store, wave(3), NOW.getTime());
+  const rolled = generated.filter((g) => g.wave < 3).map((g) => g.event);
+  return { rolled, liveToday: [...rolled, ...liveCopies(rolled, wave(3), TODAY)] };
+}

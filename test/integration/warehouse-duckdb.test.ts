@@ -10,9 +10,9 @@ import { silentLogger } from '../../lib/log.js';
 import { addDays } from '../../lib/warehouse/days.js';
 import { DuckDbWarehouse } from '../../lib/warehouse/duckdb.js';
 import { runRollup } from '../../lib/warehouse/rollup.js';
-import { bruteForce, liveCopies } from '../helpers/brute.js';
+import { bruteForce } from '../helpers/brute.js';
 import { lakeEvent } from '../helpers/events.js';
-import { land, NOW, PROJECTS, TODAY, workloadArb } from '../helpers/warehouse-workload.js';
+import { land, landWaves, NOW, PROJECTS, TODAY, workloadArb } from '../helpers/warehouse-workload.js';
 
 async function withWarehouse<T>(
   work: (store: FsObjectStore, warehouse: DuckDbWarehouse) => Promise<T>,
@@ -40,21 +40,9 @@ describe('DuckDB warehouse', () => {
     await fc.assert(
       fc.asyncProperty(workloadArb, async (generated) => {
         await withWarehouse(async (store, warehouse) => {
-          // Arrange: each wave lands, then a rollup runs, as on a live system.
-          for (const wave of [0, 1, 2]) {
-            await land(
-              store,
-              generated.filter((g) => g.wave === wave).map((g) => g.event),
-              NOW.getTime() - (2 - wave) * 60_000,
-            );
-            await runRollup({ store, warehouse, logger: silentLogger }, { now: NOW });
-          }
-          // Wave 3 lands after the last rollup: today's numbers must include its events of today
-          // (live, with the identities of the last rollup); past days keep their rolled-up numbers.
-          const wave3 = generated.filter((g) => g.wave === 3).map((g) => g.event);
-          await land(store, wave3, NOW.getTime());
-          const rolled = generated.filter((g) => g.wave < 3).map((g) => g.event);
-          const liveToday = [...rolled, ...liveCopies(rolled, wave3, TODAY)];
+          // Arrange: waves land with a rollup after each; wave 3 after the last rollup, so
+          // today's numbers include its events of today live, with the identities of the last rollup.
+          const { rolled, liveToday } = await landWaves(store, generated, [warehouse]);
           const from = addDays(TODAY, -75);
 
           // Act and assert, per project.

@@ -10,9 +10,17 @@ import { DuckDbWarehouse } from '../../lib/warehouse/duckdb.js';
 import { runRollup } from '../../lib/warehouse/rollup.js';
 import { StarRocksWarehouse, sessionStatements } from '../../lib/warehouse/starrocks.js';
 import type { Warehouse } from '../../lib/warehouse/warehouse.js';
-import { bruteForce, liveCopies } from '../helpers/brute.js';
+import { bruteForce } from '../helpers/brute.js';
 import { StarRocksModel } from '../helpers/starrocks-model.js';
-import { land, NOW, PROJECTS, TODAY, userHash, workloadArb } from '../helpers/warehouse-workload.js';
+import {
+  land,
+  landWaves,
+  NOW,
+  PROJECTS,
+  TODAY,
+  userHash,
+  workloadArb,
+} from '../helpers/warehouse-workload.js';
 
 interface Engines {
   store: FsObjectStore;
@@ -45,7 +53,7 @@ async function withEngines<T>(work: (engines: Engines) => Promise<T>, version?: 
   }
 }
 
-const rollup = (warehouse: Warehouse, store: FsObjectStore) =>
+const _rollup = (warehouse: Warehouse, store: FsObjectStore) =>
   runRollup({ store, warehouse, logger: silentLogger }, { now: NOW });
 
 describe('the StarRocks engine on its executable model, against DuckDB and a brute-force count', () => {
@@ -56,19 +64,7 @@ describe('the StarRocks engine on its executable model, against DuckDB and a bru
           // Arrange: set up twice (idempotent), then each wave lands and both engines roll up.
           await starrocks.setup();
           await starrocks.setup();
-          for (const wave of [0, 1, 2]) {
-            await land(
-              store,
-              generated.filter((g) => g.wave === wave).map((g) => g.event),
-              NOW.getTime() - (2 - wave) * 60_000,
-            );
-            await rollup(duckdb, store);
-            await rollup(starrocks, store);
-          }
-          const wave3 = generated.filter((g) => g.wave === 3).map((g) => g.event);
-          await land(store, wave3, NOW.getTime());
-          const rolled = generated.filter((g) => g.wave < 3).map((g) => g.event);
-          const liveToday = [...rolled, ...liveCopies(rolled, wave3, TODAY)];
+          const { rolled, liveToday } = await landWaves(store, generated, [duckdb, starrocks]);
           const from = addDays(TODAY, -75);
 
           for (const project of PROJECTS) {
