@@ -1,11 +1,20 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
-import { type ObjectStore, StorageError } from './store.js';
+import type { DeletingStore } from './compaction.js';
+import { StorageError } from './store.js';
 
 /** The lake as a directory: DuckDB reads it in place. Writes go to a temp file, then rename. */
-export class FsObjectStore implements ObjectStore {
+export class FsObjectStore implements DeletingStore {
   constructor(readonly root: string) {}
+
+  async delete(key: string): Promise<void> {
+    try {
+      await rm(join(this.root, key), { force: true });
+    } catch (error) {
+      throw new StorageError('delete', key, error);
+    }
+  }
 
   async put(key: string, body: Uint8Array, _contentType?: string): Promise<void> {
     const path = join(this.root, key);

@@ -1,8 +1,15 @@
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { type ObjectStore, StorageError } from './store.js';
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import type { DeletingStore } from './compaction.js';
+import { StorageError } from './store.js';
 
 /** The lake on S3. The client comes from the caller (created once per process). */
-export class S3ObjectStore implements ObjectStore {
+export class S3ObjectStore implements DeletingStore {
   constructor(
     private readonly client: S3Client,
     private readonly bucket: string,
@@ -32,6 +39,15 @@ export class S3ObjectStore implements ObjectStore {
       const name = (error as { name?: string }).name;
       if (name === 'NoSuchKey' || name === 'NotFound') return null;
       throw new StorageError('get', key, error);
+    }
+  }
+
+  /** Only the compactor's store is ever asked (and only its role may delete). */
+  async delete(key: string): Promise<void> {
+    try {
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
+    } catch (error) {
+      throw new StorageError('delete', key, error);
     }
   }
 
