@@ -16,6 +16,9 @@ const USAGE = `usage: tally <command>
   sql ["<query>"]       query the local lake with DuckDB: tables events (deduplicated),
                         events_all and active_users; without a query, an interactive prompt
   rollup [--full]       refresh the rollups now (through the running pipeline if there is one)
+  compact               rewrite each closed day's small lake files into one (through the running
+                        pipeline if there is one; it also does this hourly); replaced files are
+                        deleted a minute later, by a later run
   erase --project P [--user-id ID ...] [--anonymous-id ID ...]
                         erase people: rewrite every lake file holding their rows without them,
                         record the erasure (no raw id) and recount the days they were active
@@ -342,6 +345,48 @@ async function partitionsCommand(args: string[]): Promise<void> {
   console.log(`done: ${days.length} partition(s) registered or already there`);
 }
 
+function printCompaction(r: {
+  partitions: number;
+  filesRead: number;
+  filesWritten: number;
+  rowsRead: number;
+  rowsWritten: number;
+  filesDeleted: number;
+}): void {
+  console.log(
+    `compacted ${r.partitions} partition(s): ${r.filesRead} file(s) into ${r.filesWritten}, ` +
+      `${r.rowsRead} rows read, ${r.rowsWritten} kept (${r.rowsRead - r.rowsWritten} duplicate or erased), ` +
+      `${r.filesDeleted} replaced file(s) deleted`,
+  );
+}
+
+async function compactCommand(): Promise<void> {
+  try {
+    const response = await fetch(`${serverUrl()}/local/compact`, { method: 'POST' });
+    const body = (await response.json()) as Parameters<typeof printCompaction>[0] & {
+      error?: { message: string };
+    };
+    if (!response.ok) throw new UsageError(body.error?.message ?? `the pipeline answered ${response.status}`);
+    printCompaction(body);
+    return;
+  } catch (error) {
+    if (!isConnectionRefused(error)) throw error;
+  }
+  const { FsObjectStore } = await import('../lib/lake/fs-store.js');
+  const { compactLake } = await import('../lib/lake/compaction.js');
+  const { ErasureLog } = await import('../lib/privacy/erasure.js');
+  const { LOCAL_COMPACTION_GRACE_MS } = await import('./warehouse.js');
+  const store = new FsObjectStore(warehousePaths(dataDir()).lake);
+  printCompaction(
+    await compactLake(store, {
+      now: new Date(),
+      graceMs: LOCAL_COMPACTION_GRACE_MS,
+      erasures: new ErasureLog(store),
+      logger: consoleLogger(),
+    }),
+  );
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
   switch (command) {
@@ -364,6 +409,9 @@ export async function main(argv: string[]): Promise<number> {
       return sql(args);
     case 'rollup':
       await rollup(args);
+      return 0;
+    case 'compact':
+      await compactCommand();
       return 0;
     case 'erase':
       await eraseCommand(args);

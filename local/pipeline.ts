@@ -65,6 +65,8 @@ export interface PipelineOptions {
    * only with the filesystem lake, which DuckDB reads in place. @default 10000
    */
   rollupIntervalMs?: number;
+  /** Compaction interval of the filesystem lake (0: only on request). @default hourly */
+  compactionIntervalMs?: number;
 }
 
 export interface Pipeline {
@@ -180,7 +182,16 @@ async function startLocked(
   undo.push(() => running.stop());
   const local =
     options.store === undefined
-      ? await startLocalWarehouse({ dataDir, store: baseStore, logger, intervalMs: options.rollupIntervalMs })
+      ? await startLocalWarehouse({
+          dataDir,
+          store: baseStore,
+          logger,
+          intervalMs: options.rollupIntervalMs,
+          compaction:
+            baseStore instanceof FsObjectStore
+              ? { store: baseStore, intervalMs: options.compactionIntervalMs }
+              : undefined,
+        })
       : null;
   if (local) undo.push(() => local.stop());
   const metricsDeps: MetricsDeps | null = local

@@ -165,6 +165,8 @@ export interface LocalRoutes {
   metrics: HttpHandler | null;
   warehouse: {
     rollupNow(options?: { full?: boolean }): Promise<{ manifests: number; stats: unknown }>;
+    /** Compacts the lake now (null: compaction is off for this lake). */
+    compactNow?(): Promise<unknown>;
   } | null;
   createProject: (project: string) => Promise<{ writeKey: string; readKey: string }>;
   /** Erases people (`{"project", "userIds", "anonymousIds"}`) and recounts the days they were in. */
@@ -177,7 +179,7 @@ function jsonBody(event: APIGatewayProxyEventV2): unknown {
 
 /**
  * The local server's routes: the metrics API; routes that exist only on this server, which
- * listens on 127.0.0.1: `POST /local/rollup` (runs a rollup now), `POST /local/projects`
+ * listens on 127.0.0.1: `POST /local/rollup` (runs a rollup now), `POST /local/compact`, `POST /local/projects`
  * (`{"project": "name"}`: creates a project and answers its keys, once) and `POST /local/erase`,
  * all refused to web pages (`localRouteRefusal`); everything else goes to the collector, as API
  * Gateway routes it on AWS.
@@ -199,6 +201,18 @@ export function localRouter(routes: LocalRoutes): HttpHandler {
         return toProxyResult(errorResponse(400, 'invalid_json', 'the body must be {} or {"full": true}'));
       }
       return toProxyResult(jsonResponse(await warehouse.rollupNow({ full })));
+    }
+    if (warehouse?.compactNow && post && event.rawPath === '/local/compact') {
+      const result = await warehouse.compactNow();
+      if (result === null)
+        return toProxyResult(
+          errorResponse(
+            409,
+            'compaction_off',
+            'this lake is not on the filesystem: nothing compacts it here',
+          ),
+        );
+      return toProxyResult(jsonResponse(result));
     }
     if (post && (event.rawPath === '/local/projects' || event.rawPath === '/local/erase')) {
       let body: unknown;

@@ -1,8 +1,10 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { utcDate } from '../lib/events.js';
+import { type CompactionResult, compactLake, type DeletingStore } from '../lib/lake/compaction.js';
 import type { ObjectStore } from '../lib/lake/store.js';
 import type { Logger } from '../lib/log.js';
+import { ErasureLog } from '../lib/privacy/erasure.js';
 import type { ProjectDay } from '../lib/warehouse/days.js';
 import { DuckDbWarehouse } from '../lib/warehouse/duckdb.js';
 import type { RollupRun } from '../lib/warehouse/metrics-api.js';
@@ -29,11 +31,17 @@ export interface LocalWarehouse {
   lastRun(): RollupRun | null;
   /** Recomputes these days now (after an erasure), one at a time with the rollups. */
   refreshDays(days: readonly ProjectDay[]): Promise<RefreshStats>;
+  /** Compacts the lake now, one at a time with the rollups (none when compaction is off). */
+  compactNow(): Promise<CompactionResult | null>;
   stop(): Promise<void>;
 }
 
 /** @default every 10 s */
 export const DEFAULT_ROLLUP_INTERVAL_MS = 10_000;
+/** Compaction of closed days: hourly (the first an interval after start). */
+export const DEFAULT_COMPACTION_INTERVAL_MS = 60 * 60_000;
+/** Replaced files stay this long for readers in other processes (`tally sql`). */
+export const LOCAL_COMPACTION_GRACE_MS = 60_000;
 
 /**
  * The embedded warehouse of `npm start`: DuckDB in the data dir over the lake on disk, a rollup
@@ -45,6 +53,8 @@ export async function startLocalWarehouse(options: {
   store: ObjectStore;
   logger: Logger;
   intervalMs?: number;
+  /** The lake as the compactor sees it (the only store that deletes); none: no compaction. */
+  compaction?: { store: DeletingStore; intervalMs?: number };
 }): Promise<LocalWarehouse> {
   const paths = warehousePaths(options.dataDir);
   await mkdir(paths.dir, { recursive: true });
@@ -85,6 +95,34 @@ export async function startLocalWarehouse(options: {
       });
   };
   if (interval > 0) timer = setTimeout(tick, 0);
+  const compaction = options.compaction;
+  const erasures = compaction ? new ErasureLog(compaction.store) : null;
+  const compactNow = () =>
+    compaction && erasures
+      ? one.run(() =>
+          compactLake(compaction.store, {
+            now: new Date(),
+            graceMs: LOCAL_COMPACTION_GRACE_MS,
+            erasures,
+            logger: options.logger,
+          }),
+        )
+      : Promise.resolve(null);
+  let compactionTimer: NodeJS.Timeout | undefined;
+  const compactionInterval = compaction?.intervalMs ?? DEFAULT_COMPACTION_INTERVAL_MS;
+  const compactTick = () => {
+    compactNow()
+      .then((r) => {
+        if (r && r.partitions > 0) options.logger.info('lake compacted', { ...r });
+      })
+      .catch((error: Error) =>
+        options.logger.error('compaction failed, retrying at the next tick', { error: error.message }),
+      )
+      .finally(() => {
+        if (!stopped && compactionInterval > 0) compactionTimer = setTimeout(compactTick, compactionInterval);
+      });
+  };
+  if (compaction && compactionInterval > 0) compactionTimer = setTimeout(compactTick, compactionInterval);
   const refreshDays = (days: readonly ProjectDay[]) =>
     one.run(async () => {
       const stats = await warehouse.refresh(days, utcDate(Date.now()));
@@ -96,9 +134,11 @@ export async function startLocalWarehouse(options: {
     rollupNow,
     refreshDays,
     lastRun: () => lastRun,
+    compactNow,
     async stop() {
       stopped = true;
       if (timer) clearTimeout(timer);
+      if (compactionTimer) clearTimeout(compactionTimer);
       await one.run(async () => undefined);
       await warehouse.close();
     },

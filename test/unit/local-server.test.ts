@@ -62,3 +62,34 @@ describe('POST /local/rollup', () => {
     expect(asked).toEqual([{ full: true }, { full: false }]);
   });
 });
+
+describe('POST /local/compact', () => {
+  const none = async () => ({ statusCode: 404 });
+  const post = {
+    rawPath: '/local/compact',
+    headers: { ...SAME },
+    body: '',
+    isBase64Encoded: false,
+    requestContext: { http: { method: 'POST' } },
+  } as unknown as APIGatewayProxyEventV2;
+  const routes = (compactNow: () => Promise<unknown>) =>
+    localRouter({
+      collect: none,
+      metrics: null,
+      warehouse: { rollupNow: async () => ({ manifests: 0, stats: {} }), compactNow },
+      createProject: async () => ({ writeKey: '', readKey: '' }),
+      erase: async () => null,
+    });
+
+  it('runs a compaction in the running pipeline and answers what it did', async () => {
+    const answer = await routes(async () => ({ partitions: 2, filesRead: 9 }))(post);
+    expect(answer.statusCode).toBe(200);
+    expect(JSON.parse(answer.body as string)).toEqual({ partitions: 2, filesRead: 9 });
+  });
+
+  it('answers 409 when this lake is not one the pipeline compacts', async () => {
+    const answer = await routes(async () => null)(post);
+    expect(answer.statusCode).toBe(409);
+    expect(answer.body).toContain('compaction_off');
+  });
+});
