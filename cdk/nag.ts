@@ -23,22 +23,26 @@ export function suppressWithReasons(stack: Stack): void {
     {
       id: 'AwsSolutions-IAM5',
       reason:
-        'Wildcards are object keys under the lake bucket (the writer puts new keys and reads erasures/*, the rollup reads manifests/*, the erase function rewrites events/*, bad/* and records erasures/*), keys of failed batches the event source mapping writes (names chosen by Lambda), and X-Ray trace segments, which have no resource-level permissions.',
+        'Wildcards are object keys under the lake bucket (the writer puts new keys and reads erasures/*, the rollup reads manifests/*, the erase function rewrites events/*, bad/* and records erasures/*, the compactor rewrites and deletes events/* and records compactions/*), keys of failed batches the event source mapping writes (names chosen by Lambda), and X-Ray trace segments, which have no resource-level permissions.',
       appliesTo: [
         'Action::s3:Abort*',
+        'Action::s3:DeleteObject*',
         'Action::s3:GetBucket*',
         'Action::s3:GetObject*',
         'Action::s3:List*',
         'Resource::*',
         { regex: '/^Resource::<LakeBucket[A-Za-z0-9]+\\.Arn>\\/\\*$/g' },
         { regex: '/^Resource::<LakeWriterFailedBatches[A-Za-z0-9]+\\.Arn>\\/\\*$/g' },
-        { regex: '/^Resource::<LakeBucket[A-Za-z0-9]+\\.Arn>\\/(manifests|erasures|events|bad)\\/\\*$/g' },
+        {
+          regex:
+            '/^Resource::<LakeBucket[A-Za-z0-9]+\\.Arn>\\/(manifests|erasures|events|bad|compactions)\\/\\*$/g',
+        },
       ],
     },
     {
       id: 'Serverless-LambdaDLQ',
       reason:
-        'No function is invoked asynchronously with data to lose: collect and metrics answer API Gateway, the lake writer is called by its event source mapping (failed batches go to the FailedBatchesBucket), erase is invoked synchronously, and the rollup is an EventBridge tick that the next tick repeats (undeliverable ticks go to the MissedTicks queue).',
+        'No function is invoked asynchronously with data to lose: collect and metrics answer API Gateway, the lake writer is called by its event source mapping (failed batches go to the FailedBatchesBucket), erase is invoked synchronously, and the rollup and the compactor are EventBridge ticks that the next tick repeats (undeliverable ticks go to their MissedTicks queues).',
     },
     {
       id: 'AwsSolutions-APIG4',

@@ -4,6 +4,7 @@ import { Stream, StreamEncryption, StreamMode } from 'aws-cdk-lib/aws-kinesis';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import type { TallySettings } from './config.js';
+import { Compaction } from './constructs/compaction.js';
 import { Erasure } from './constructs/erasure.js';
 import { IngestApi } from './constructs/ingest-api.js';
 import { Lake } from './constructs/lake.js';
@@ -82,10 +83,12 @@ export class TallyStack extends Stack {
     });
     lake.grantRegisterPartitions(lakeWriter.function);
     const erasure = new Erasure(this, 'Erasure', { bucket: lake.bucket, secrets, logRetention });
+    const compaction = new Compaction(this, 'Compaction', { bucket: lake.bucket, logRetention });
     const functions: Record<string, PipelineFunction> = {
       collect,
       lakeWriter: lakeWriter.function,
       erase: erasure.function,
+      compact: compaction.function,
     };
     if (s.starRocks) {
       const jobs = new WarehouseJobs(this, 'Warehouse', {

@@ -87,7 +87,8 @@ describe('the lake writer', () => {
       },
       MetricsConfig: { Metrics: ['EventCount'] },
     });
-    withWarehouse.template.resourceCountIs('AWS::SQS::Queue', 1); // the rollup's dead-letter queue only
+    // The dead-letter queues of the rollup and compaction schedules only.
+    withWarehouse.template.resourceCountIs('AWS::SQS::Queue', 2);
   });
 
   it('keeps failed batches with their records in a private, TLS-only, encrypted bucket that expires them', () => {
@@ -140,6 +141,47 @@ describe('the lake writer', () => {
   });
 });
 
+describe('compaction', () => {
+  it('is the only function that may delete from the lake, and only data files', () => {
+    const deleting = Object.entries(withWarehouse.template.findResources('AWS::IAM::Policy'))
+      .filter(([, p]) => JSON.stringify(p).includes('s3:DeleteObject'))
+      .map(([id]) => id);
+    const deletes = statementsOf(withWarehouse, 'CompactionFunctionServiceRoleDefaultPolicy').filter((st) =>
+      JSON.stringify(st.Action).includes('s3:Delete'),
+    );
+
+    expect(deleting).toHaveLength(1);
+    expect(deleting[0]).toMatch(/^CompactionFunction/);
+    expect(JSON.stringify(deletes.map((st) => st.Resource))).toContain('/events/*');
+    expect(JSON.stringify(deletes.map((st) => st.Resource))).not.toMatch(
+      /\/(manifests|bad|erasures|compactions)\//,
+    );
+  });
+
+  it('runs hourly, one run at a time, with missed ticks kept', () => {
+    withWarehouse.template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(1 hour)',
+      Targets: [
+        Match.objectLike({
+          Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^CompactionFunction'), 'Arn'] },
+          RetryPolicy: { MaximumRetryAttempts: 2, MaximumEventAgeInSeconds: 3600 },
+          DeadLetterConfig: {
+            Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^CompactionMissedTicks'), 'Arn'] },
+          },
+        }),
+      ],
+    });
+    withWarehouse.template.hasResourceProperties('AWS::Lambda::Function', {
+      Handler: 'index.handler',
+      ReservedConcurrentExecutions: 1,
+      MemorySize: 10240,
+      Environment: {
+        Variables: Match.objectLike({ TALLY_COMPACTION_TARGET_BYTES: String(128 * 1024 * 1024) }),
+      },
+    });
+  });
+});
+
 describe('collect', () => {
   it('may only put records on the stream (and read its secrets, and trace)', () => {
     const actions = actionsOf(withWarehouse, 'CollectServiceRoleDefaultPolicy');
@@ -174,7 +216,7 @@ describe('every function', () => {
     const fns = Object.values(withWarehouse.template.findResources('AWS::Lambda::Function')) as Array<{
       Properties: Record<string, unknown>;
     }>;
-    expect(fns).toHaveLength(5);
+    expect(fns).toHaveLength(6);
     for (const fn of fns) {
       expect(fn.Properties).toMatchObject({
         Runtime: 'nodejs24.x',
@@ -392,8 +434,9 @@ describe('warehouse jobs', () => {
     withWarehouse.template.hasResourceProperties('AWS::Events::Rule', {
       ScheduleExpression: 'rate(5 minutes)',
     });
-    ingestOnly.template.resourceCountIs('AWS::Events::Rule', 0);
-    ingestOnly.template.resourceCountIs('AWS::Lambda::Function', 3);
+    // Without StarRocks: collect, lake writer, erase and compaction, and compaction's schedule only.
+    ingestOnly.template.resourceCountIs('AWS::Events::Rule', 1);
+    ingestOnly.template.resourceCountIs('AWS::Lambda::Function', 4);
   });
 
   it('give the rollup no write to the lake', () => {
@@ -510,7 +553,7 @@ describe('monitoring', () => {
       MetricName: 'DestinationDeliveryFailures',
       Threshold: 0,
     });
-    withWarehouse.template.resourceCountIs('AWS::CloudWatch::Alarm', 4 + 5 * 2);
+    withWarehouse.template.resourceCountIs('AWS::CloudWatch::Alarm', 4 + 6 * 2);
     withWarehouse.template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
   });
 });

@@ -1,0 +1,81 @@
+import { Duration } from 'aws-cdk-lib';
+import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
+import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
+import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { Bucket } from 'aws-cdk-lib/aws-s3';
+import { Queue, QueueEncryption, RedrivePermission } from 'aws-cdk-lib/aws-sqs';
+import { NagSuppressions } from 'cdk-nag';
+import { Construct } from 'constructs';
+import { PipelineFunction } from './pipeline-function.js';
+
+export interface CompactionProps {
+  bucket: Bucket;
+  logRetention: RetentionDays;
+  /** @default 60 */
+  everyMinutes?: number;
+  /** Parquet bytes per compacted file. @default 128 MiB (the function has 10 GB of memory) */
+  targetBytes?: number;
+}
+
+/**
+ * The compactor on an EventBridge schedule: rewrites each closed day's small lake files into few
+ * large ones, then deletes the replaced files after a grace period. It is the only function with
+ * a delete right on the lake (`events/*` only); the lake writer and erasure can only put.
+ */
+export class Compaction extends Construct {
+  readonly function: PipelineFunction;
+  readonly missedTicks: Queue;
+
+  constructor(scope: Construct, id: string, props: CompactionProps) {
+    super(scope, id);
+    const every = props.everyMinutes ?? 60;
+    this.function = new PipelineFunction(this, 'Function', {
+      entry: 'compact/handler.ts',
+      service: 'compact',
+      // A day's group of up to 128 MiB of Parquet expands several times in memory.
+      memorySize: 10_240,
+      timeout: Duration.minutes(15),
+      logRetention: props.logRetention,
+      environment: {
+        TALLY_LAKE_BUCKET: props.bucket.bucketName,
+        TALLY_COMPACTION_TARGET_BYTES: String(props.targetBytes ?? 128 * 1024 * 1024),
+      },
+      copyFiles: ['node_modules/parquet-wasm/node/parquet_wasm_bg.wasm'],
+      // One run at a time: two compactors would each compact the other's outputs.
+      reservedConcurrentExecutions: 1,
+    });
+    props.bucket.grantRead(this.function, 'events/*');
+    props.bucket.grantPut(this.function, 'events/*');
+    props.bucket.grantDelete(this.function, 'events/*');
+    props.bucket.grantRead(this.function, 'compactions/*');
+    props.bucket.grantPut(this.function, 'compactions/*');
+    props.bucket.grantRead(this.function, 'erasures/*');
+    this.missedTicks = new Queue(this, 'MissedTicks', {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+      redriveAllowPolicy: { redrivePermission: RedrivePermission.ALLOW_ALL },
+    });
+    NagSuppressions.addResourceSuppressions(this.missedTicks, [
+      {
+        id: 'Serverless-SQSRedrivePolicy',
+        reason: 'This queue is the dead-letter queue of the compaction schedule itself.',
+      },
+      {
+        id: 'AwsSolutions-SQS3',
+        reason: 'This queue is the dead-letter queue of the compaction schedule itself.',
+      },
+    ]);
+    new Rule(this, 'Schedule', {
+      description: 'Tally: compact the lake',
+      schedule: Schedule.rate(Duration.minutes(every)),
+      targets: [
+        new LambdaFunction(this.function, {
+          retryAttempts: 2,
+          maxEventAge: Duration.minutes(every),
+          deadLetterQueue: this.missedTicks,
+        }),
+      ],
+    });
+  }
+}

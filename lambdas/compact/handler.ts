@@ -1,0 +1,67 @@
+import { type Env, readEndpoint, readLakeBucket } from '../../lib/config.js';
+import { ConfigError } from '../../lib/errors.js';
+import {
+  type CompactionResult,
+  compactLake,
+  DEFAULT_GRACE_MS,
+  DEFAULT_TARGET_BYTES,
+  type DeletingStore,
+} from '../../lib/lake/compaction.js';
+import { S3ObjectStore } from '../../lib/lake/s3-store.js';
+import type { Logger } from '../../lib/log.js';
+import { ErasureLog } from '../../lib/privacy/erasure.js';
+import { s3Client } from '../aws.js';
+import { onColdStart } from '../cold-start.js';
+import { lambdaLogger } from '../logger.js';
+
+/** An EventBridge scheduled event (only its time is used). */
+export interface CompactionEvent {
+  time?: string;
+}
+
+export type CompactionHandler = (event: CompactionEvent) => Promise<CompactionResult>;
+
+function positiveNumber(env: Env, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 0)
+    throw new ConfigError(name, `must be a number >= 0, got ${JSON.stringify(raw)}`);
+  return value;
+}
+
+/** The scheduled compaction over the given store. Errors propagate so the run counts as failed. */
+export function createCompactionHandler(
+  store: DeletingStore,
+  settings: { targetBytes: number; graceMs: number },
+  logger: Logger,
+): CompactionHandler {
+  const erasures = new ErasureLog(store);
+  return async (event) => {
+    const now = event.time ? new Date(event.time) : new Date();
+    const result = await compactLake(store, {
+      now: Number.isNaN(now.getTime()) ? new Date() : now,
+      targetBytes: settings.targetBytes,
+      graceMs: settings.graceMs,
+      erasures,
+      logger,
+    });
+    logger.info('compaction', { ...result });
+    return result;
+  };
+}
+
+const fromEnv = onColdStart(async () => {
+  const env = process.env;
+  return createCompactionHandler(
+    new S3ObjectStore(s3Client(readEndpoint(env)), readLakeBucket(env)),
+    {
+      targetBytes: positiveNumber(env, 'TALLY_COMPACTION_TARGET_BYTES', DEFAULT_TARGET_BYTES),
+      graceMs: positiveNumber(env, 'TALLY_COMPACTION_GRACE_MS', DEFAULT_GRACE_MS),
+    },
+    lambdaLogger('compact'),
+  );
+});
+
+/** Lambda entry point: compacts the lake's closed days on S3 (the only function that deletes there). */
+export const handler: CompactionHandler = async (event) => (await fromEnv())(event);
