@@ -9,7 +9,6 @@ import { parquetToEvents } from '../../lib/lake/parquet.js';
 import { silentLogger } from '../../lib/log.js';
 import { addDays, daysFrom } from '../../lib/warehouse/days.js';
 import { DuckDbWarehouse } from '../../lib/warehouse/duckdb.js';
-import { runRollup } from '../../lib/warehouse/rollup.js';
 import { bruteForce } from '../helpers/brute.js';
 import { lakeEvent } from '../helpers/events.js';
 import { land, NOW, TODAY, userHash } from '../helpers/warehouse-workload.js';
@@ -24,14 +23,13 @@ function workload(): LakeEvent[][] {
   for (let b = 0; b < 6; b++) {
     const batch: LakeEvent[] = [];
     for (let i = 0; i < 40; i++) {
-      const day = (n * 7) % 7;
       batch.push(
         lakeEvent({
           project: 'shop',
           eventId: `e${n}`,
           userHash: userHash(n % 23),
           anonymousHash: n % 5 === 0 ? BigInt(n % 11) : null,
-          eventTime: Date.parse(`${addDays(TODAY, -(n % 7))}T10:00:00Z`) + (day * 1000 + i),
+          eventTime: Date.parse(`${addDays(TODAY, -(n % 7))}T10:00:00Z`) + i,
           receivedAt: NOW.getTime() - (6 - b) * 60_000,
         }),
       );
