@@ -1,0 +1,60 @@
+/**
+ * `npm run model -- --events-per-second 1000000 [--events-per-request 20] [--projects 1] ...`:
+ * every input of `ModelInputs` is a flag (kebab-case). Bytes per event are measured here at
+ * start, from the benchmark's ~800-byte analytics.js events, through Tally's own encoders.
+ */
+import { eventsToParquet } from '../lib/lake/parquet.js';
+import { encodeRecords } from '../lib/stream/codec.js';
+import { lakeEvent, seeded } from './data.js';
+import { DEFAULT_INPUTS, formatPlan, type ModelInputs, planFor } from './model.js';
+
+function kebab(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+function parse(argv: string[]): Partial<ModelInputs> {
+  const out: Record<string, number> = {};
+  const known = new Map(Object.keys(DEFAULT_INPUTS).map((k) => [kebab(k), k]));
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i]!;
+    const key = known.get(flag.replace(/^--/, ''));
+    const value = Number(argv[i + 1]);
+    if (!flag.startsWith('--') || key === undefined) {
+      throw new Error(
+        `unknown flag ${JSON.stringify(flag)}; known: ${[...known.keys()].map((k) => `--${k}`).join(' ')}`,
+      );
+    }
+    if (!Number.isFinite(value) || value <= 0)
+      throw new Error(`${flag} takes a positive number, got ${JSON.stringify(argv[i + 1])}`);
+    out[key] = value;
+    i++;
+  }
+  return out as Partial<ModelInputs>;
+}
+
+/** Bytes per event in a stream record of `perRecord` events, and in a Parquet file of 50,000. */
+function measureBytes(perRecord: number): { record: number; parquet: number } {
+  const random = seeded(7);
+  const now = Date.parse('2026-11-22T12:00:00Z');
+  const events = Array.from({ length: 50_000 }, (_, i) => lakeEvent(i, random, now));
+  let recordBytes = 0;
+  for (let i = 0; i < 10_000; i += perRecord) {
+    for (const r of encodeRecords(
+      events.slice(i, i + perRecord).map((event) => ({ kind: 'event' as const, event })),
+    ))
+      recordBytes += r.length;
+  }
+  return { record: recordBytes / 10_000, parquet: eventsToParquet(events).length / events.length };
+}
+
+try {
+  const given = parse(process.argv.slice(2));
+  const inputs: ModelInputs = { ...DEFAULT_INPUTS, ...given };
+  const measured = measureBytes(inputs.eventsPerRequest);
+  inputs.recordBytesPerEvent = given.recordBytesPerEvent ?? measured.record;
+  inputs.parquetBytesPerEvent = given.parquetBytesPerEvent ?? measured.parquet;
+  console.log(formatPlan(inputs, planFor(inputs)));
+} catch (error) {
+  console.error(`model: ${(error as Error).message}`);
+  process.exit(2);
+}

@@ -1,0 +1,268 @@
+/**
+ * The scale model: what Tally needs and costs on AWS at a given event rate, from figures measured
+ * on this machine (`npm run bench`) and list prices. `npm run model -- --events-per-second 1000000`.
+ * Pure arithmetic: every input is a flag, every price is in PRICES with the date it was read.
+ */
+
+/** us-east-1 list prices (USD), as published on the AWS pricing pages; read 2025, not fetched here. */
+export const PRICES = {
+  asOf: '2025 (us-east-1 list prices; check the pricing pages before you rely on them)',
+  /** HTTP API, per million requests (first 300 M a month), then after; a request per 512 KB. */
+  httpApiPerMillion: 1.0,
+  httpApiPerMillionOver300M: 0.9,
+  /** Lambda on arm64, per GB-second and per million requests. */
+  lambdaGbSecond: 0.0000133334,
+  lambdaPerMillionRequests: 0.2,
+  /** Kinesis on-demand: per stream-hour, per GB written (records rounded up to 1 KB), per GB read. */
+  kinesisOnDemandStreamHour: 0.04,
+  kinesisOnDemandGbIn: 0.08,
+  kinesisOnDemandGbOut: 0.04,
+  /** Kinesis provisioned: per shard-hour, per million 25 KB PUT payload units, extended retention per shard-hour. */
+  kinesisShardHour: 0.015,
+  kinesisPerMillionPutUnits: 0.014,
+  kinesisExtendedRetentionShardHour: 0.02,
+  /** On-demand retention past 24 h, per GB-month stored. */
+  kinesisOnDemandRetentionGbMonth: 0.1,
+  /** S3 Standard: per GB-month, per 1,000 PUT/LIST, per 1,000 GET. */
+  s3GbMonth: 0.023,
+  s3PerThousandPut: 0.005,
+  s3PerThousandGet: 0.0004,
+  /** Glue Data Catalog: per million requests and per 100,000 objects a month, past the free million of each. */
+  gluePerMillionRequests: 1.0,
+  gluePer100kObjects: 1.0,
+  /** Application Load Balancer: per hour and per LCU-hour. */
+  albHour: 0.0225,
+  albLcuHour: 0.008,
+  /** CloudFront HTTPS requests (US), per 10,000. */
+  cloudFrontPer10kHttps: 0.01,
+} as const;
+
+/** What this machine measured (`npm run bench`, 2 cores, Node 20) and the deployment's settings. */
+export interface ModelInputs {
+  eventsPerSecond: number;
+  /** Events per HTTP request (analytics.js sends 1, server SDKs batch 15-100). */
+  eventsPerRequest: number;
+  projects: number;
+  /** Collector throughput on one core (`BENCH_ONLY=ingest npm run bench`). */
+  collectEventsPerCoreSecond: number;
+  /** Lake writer throughput on one core (`BENCH_ONLY=ingest npm run bench`). */
+  lakeWriterEventsPerCoreSecond: number;
+  /** Compaction throughput on one core (the scaling table of `npm run bench`). */
+  compactionEventsPerCoreSecond: number;
+  /** Bytes of a stream record per event (gzip NDJSON), and of Parquet (ZSTD) per event. */
+  recordBytesPerEvent: number;
+  parquetBytesPerEvent: number;
+  /** Wall time of one PutRecords call (billed, not CPU). */
+  putRecordsMs: number;
+  collectMemoryMb: number;
+  lakeWriterMemoryMb: number;
+  compactionMemoryMb: number;
+  retentionHours: number;
+  /** Days the lake keeps (storage is the steady state of this many days). */
+  lakeDays: number;
+  compactionTargetMb: number;
+  /** (project, day) partitions one lake-writer batch touches (late events add a few). */
+  partitionsPerBatch: number;
+}
+
+export const DEFAULT_INPUTS: ModelInputs = {
+  eventsPerSecond: 1_000_000,
+  eventsPerRequest: 20,
+  projects: 1,
+  collectEventsPerCoreSecond: 66_596,
+  lakeWriterEventsPerCoreSecond: 68_866,
+  compactionEventsPerCoreSecond: 150_000,
+  recordBytesPerEvent: 0,
+  parquetBytesPerEvent: 0,
+  putRecordsMs: 15,
+  collectMemoryMb: 1024,
+  lakeWriterMemoryMb: 2048,
+  compactionMemoryMb: 10_240,
+  retentionHours: 168,
+  lakeDays: 365,
+  compactionTargetMb: 128,
+  partitionsPerBatch: 1.2,
+};
+
+const MONTH_S = 730 * 3600;
+const LAMBDA_PAYLOAD_BYTES = 6 * 1024 * 1024;
+/** A Lambda has one vCPU at 1,769 MB, proportionally less below. */
+const vcpus = (mb: number) => Math.min(6, mb / 1769);
+
+export interface CostLine {
+  part: string;
+  detail: string;
+  monthlyUsd: number;
+}
+
+export interface Plan {
+  sizing: Array<[string, string]>;
+  costs: CostLine[];
+  alternatives: CostLine[];
+  total: number;
+}
+
+const fmt = (n: number, digits = 0) => n.toLocaleString('en', { maximumFractionDigits: digits });
+
+export function planFor(i: ModelInputs): Plan {
+  const eps = i.eventsPerSecond;
+  const requestsPerSecond = eps / i.eventsPerRequest;
+  const monthlyRequests = requestsPerSecond * MONTH_S;
+  // One stream record per request (the collector packs a request's events into one record).
+  const recordBytes = i.eventsPerRequest * i.recordBytesPerEvent;
+  const recordsPerSecond = requestsPerSecond;
+  const ingressMBps = (recordsPerSecond * recordBytes) / 1e6;
+  const shards = Math.max(Math.ceil(ingressMBps / 1), Math.ceil(recordsPerSecond / 1000), 1);
+
+  // Collect: CPU for the events of a request plus the PutRecords wait, at the function's memory.
+  const collectSeconds =
+    i.eventsPerRequest / (i.collectEventsPerCoreSecond * vcpus(i.collectMemoryMb)) + i.putRecordsMs / 1000;
+  const collectGbSeconds = monthlyRequests * collectSeconds * (i.collectMemoryMb / 1024);
+  const collectConcurrency = requestsPerSecond * collectSeconds;
+
+  // Lake writer: batches bounded by Lambda's 6 MB payload (10,000 records rarely fit), per shard.
+  const recordsPerInvocation = Math.min(10_000, Math.floor(LAMBDA_PAYLOAD_BYTES / Math.max(1, recordBytes)));
+  const eventsPerInvocation = recordsPerInvocation * i.eventsPerRequest;
+  const invocationsPerSecond = Math.max(eps / eventsPerInvocation, shards / 60);
+  const writerSeconds = eventsPerInvocation / (i.lakeWriterEventsPerCoreSecond * vcpus(i.lakeWriterMemoryMb));
+  const writerGbSeconds =
+    (eps / i.lakeWriterEventsPerCoreSecond / vcpus(i.lakeWriterMemoryMb)) *
+    MONTH_S *
+    (i.lakeWriterMemoryMb / 1024);
+  const filesPerHour = invocationsPerSecond * 3600 * i.partitionsPerBatch;
+  const putsPerHour = filesPerHour + invocationsPerSecond * 3600; // + one manifest per batch
+
+  // Lake: Parquet bytes, files before and after compaction.
+  const lakeBytesPerDay = eps * 86_400 * i.parquetBytesPerEvent;
+  const compactedFilesPerDay = Math.max(
+    i.projects,
+    Math.ceil(lakeBytesPerDay / (i.compactionTargetMb * 1024 * 1024)),
+  );
+  const storedGb = (lakeBytesPerDay * i.lakeDays) / 1e9;
+  const compactionGbSeconds =
+    (eps / (i.compactionEventsPerCoreSecond * vcpus(i.compactionMemoryMb))) *
+    MONTH_S *
+    (i.compactionMemoryMb / 1024);
+
+  const httpApi =
+    (Math.min(monthlyRequests, 300e6) / 1e6) * PRICES.httpApiPerMillion +
+    (Math.max(0, monthlyRequests - 300e6) / 1e6) * PRICES.httpApiPerMillionOver300M;
+  const gbIn = (recordsPerSecond * Math.ceil(recordBytes / 1024) * 1024 * MONTH_S) / 1e9;
+  const onDemand =
+    PRICES.kinesisOnDemandStreamHour * 730 +
+    gbIn * PRICES.kinesisOnDemandGbIn +
+    gbIn * PRICES.kinesisOnDemandGbOut +
+    (gbIn / 730) * Math.max(0, i.retentionHours - 24) * PRICES.kinesisOnDemandRetentionGbMonth;
+  const putUnits = recordsPerSecond * Math.ceil(recordBytes / 25_600) * MONTH_S;
+  const provisioned =
+    shards *
+      730 *
+      (PRICES.kinesisShardHour + (i.retentionHours > 24 ? PRICES.kinesisExtendedRetentionShardHour : 0)) +
+    (putUnits / 1e6) * PRICES.kinesisPerMillionPutUnits;
+  const lambda = (gbSeconds: number, invocations: number) =>
+    gbSeconds * PRICES.lambdaGbSecond + (invocations / 1e6) * PRICES.lambdaPerMillionRequests;
+  const monthlyInvocations = invocationsPerSecond * MONTH_S;
+  const s3Puts = (putsPerHour * 730) / 1000;
+  const compactionGets = (filesPerHour * 730) / 1000;
+  const glueRequests = Math.max(0, i.projects * 30 * 24 - 1e6); // a registration per new partition, then cached
+  const costs: CostLine[] = [
+    {
+      part: 'API Gateway HTTP API',
+      detail: `${fmt(monthlyRequests / 1e9, 1)} B requests`,
+      monthlyUsd: httpApi,
+    },
+    {
+      part: 'Lambda collect',
+      detail: `${fmt(collectGbSeconds / 1e6, 1)} M GB-s, ~${fmt(collectConcurrency)} concurrent`,
+      monthlyUsd: lambda(collectGbSeconds, monthlyRequests),
+    },
+    { part: 'Kinesis (provisioned)', detail: `${fmt(shards)} shards`, monthlyUsd: provisioned },
+    {
+      part: 'Lambda lake writer',
+      detail: `${fmt(invocationsPerSecond, 1)}/s invocations of ${fmt(eventsPerInvocation)} events, ${fmt(writerSeconds, 1)} s each`,
+      monthlyUsd: lambda(writerGbSeconds, monthlyInvocations),
+    },
+    {
+      part: 'S3 PUTs (lake writer)',
+      detail: `${fmt(putsPerHour)} PUT/hour`,
+      monthlyUsd: s3Puts * PRICES.s3PerThousandPut,
+    },
+    {
+      part: 'Lambda compaction',
+      detail: `${fmt(compactionGbSeconds / 1e6, 2)} M GB-s (every event rewritten once)`,
+      monthlyUsd: lambda(compactionGbSeconds, 730) + compactionGets * PRICES.s3PerThousandGet,
+    },
+    {
+      part: 'S3 storage',
+      detail: `${fmt(storedGb / 1000, 1)} TB over ${i.lakeDays} days`,
+      monthlyUsd: storedGb * PRICES.s3GbMonth,
+    },
+    {
+      part: 'Glue Data Catalog',
+      detail: `${fmt(i.projects * i.lakeDays)} partitions`,
+      monthlyUsd:
+        (glueRequests / 1e6) * PRICES.gluePerMillionRequests +
+        (Math.max(0, i.projects * i.lakeDays - 1e6) / 1e5) * PRICES.gluePer100kObjects,
+    },
+  ];
+  // ALB in front of the same function: LCUs from rule evaluations (1,000/s each) or processed bytes.
+  const requestBytes = i.eventsPerRequest * 600;
+  const lcus = Math.max(requestsPerSecond / 1000, (requestsPerSecond * requestBytes * 3600) / 0.4e9, 1);
+  const alternatives: CostLine[] = [
+    {
+      part: 'Kinesis on-demand instead',
+      detail: `${fmt(gbIn / 1000, 1)} TB in (1 KB rounding)`,
+      monthlyUsd: onDemand,
+    },
+    {
+      part: 'ALB instead of API Gateway',
+      detail: `~${fmt(lcus)} LCU (Lambda targets: 0.4 GB/h per LCU)`,
+      monthlyUsd: 730 * (PRICES.albHour + lcus * PRICES.albLcuHour),
+    },
+    {
+      part: 'CloudFront + function URL instead',
+      detail: 'HTTPS requests at $0.01 per 10,000',
+      monthlyUsd: (monthlyRequests / 10_000) * PRICES.cloudFrontPer10kHttps,
+    },
+  ];
+  const total = costs.reduce((sum, c) => sum + c.monthlyUsd, 0);
+  const sizing: Array<[string, string]> = [
+    ['requests/s', fmt(requestsPerSecond)],
+    [
+      'stream ingress',
+      `${fmt(ingressMBps, 1)} MB/s in ${fmt(recordsPerSecond)} records/s of ${fmt(recordBytes / 1024, 1)} KB`,
+    ],
+    ['shards (provisioned)', fmt(shards)],
+    ['collect concurrency', fmt(collectConcurrency)],
+    [
+      'lake writer',
+      `${fmt(shards)} concurrent (one per shard), ${fmt(eventsPerInvocation)} events per batch`,
+    ],
+    ['lake files/hour before compaction', fmt(filesPerHour)],
+    ['lake files/day after compaction', `${fmt(compactedFilesPerDay)} (${i.compactionTargetMb} MB each)`],
+    ['lake bytes/day', `${fmt(lakeBytesPerDay / 1e9, 1)} GB`],
+    [
+      'StarRocks per 5-minute rollup',
+      `${fmt((eps * 300) / 1e6, 0)} M events, ${fmt((eps * 300 * i.parquetBytesPerEvent) / 1e9, 1)} GB scanned; event index +${fmt((eps * 86_400) / 1e9, 1)} B rows/day`,
+    ],
+  ];
+  return { sizing, costs, alternatives, total };
+}
+
+export function formatPlan(inputs: ModelInputs, plan: Plan): string {
+  const usd = (n: number) => `$${fmt(n)}`.padStart(12);
+  return [
+    `Tally at ${fmt(inputs.eventsPerSecond)} events/s (${inputs.eventsPerRequest} per request, ${inputs.projects} project(s)); prices: ${PRICES.asOf}`,
+    `measured here: collect ${fmt(inputs.collectEventsPerCoreSecond)} ev/s/core, lake writer ${fmt(inputs.lakeWriterEventsPerCoreSecond)} ev/s/core, ` +
+      `compaction ${fmt(inputs.compactionEventsPerCoreSecond)} ev/s/core, ${fmt(inputs.recordBytesPerEvent, 1)} B/event in stream records, ${fmt(inputs.parquetBytesPerEvent, 1)} B/event in Parquet`,
+    '',
+    ...plan.sizing.map(([k, v]) => `  ${k.padEnd(36)} ${v}`),
+    '',
+    '  monthly cost (730 h)',
+    ...plan.costs.map((c) => `  ${c.part.padEnd(26)} ${usd(c.monthlyUsd)}   ${c.detail}`),
+    `  ${'total'.padEnd(26)} ${usd(plan.total)}`,
+    '',
+    '  alternatives',
+    ...plan.alternatives.map((c) => `  ${c.part.padEnd(34)} ${usd(c.monthlyUsd)}   ${c.detail}`),
+  ].join('\n');
+}
