@@ -71,7 +71,7 @@ export const DEFAULT_INPUTS: ModelInputs = {
   projects: 1,
   collectEventsPerCoreSecond: 66_596,
   lakeWriterEventsPerCoreSecond: 68_866,
-  compactionEventsPerCoreSecond: 150_000,
+  compactionEventsPerCoreSecond: 64_067,
   recordBytesPerEvent: 0,
   parquetBytesPerEvent: 0,
   putRecordsMs: 15,

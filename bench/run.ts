@@ -15,6 +15,7 @@ import { silentLogger } from '../lib/log.js';
 import { decodeRecord, encodeRecords } from '../lib/stream/codec.js';
 import { Journal } from '../local/journal.js';
 import { lakeEvent, seeded, segmentEvent } from './data.js';
+import { benchScale } from './scale.js';
 import { benchWarehouse } from './warehouse.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -237,17 +238,18 @@ async function benchLakeWriter(): Promise<string> {
   ].join('\n');
 }
 
-/** `BENCH_ONLY=ingest` or `BENCH_ONLY=warehouse` runs one half. */
+/** `BENCH_ONLY=ingest`, `BENCH_ONLY=warehouse` or `BENCH_ONLY=scale` runs one part. */
 async function main(): Promise<void> {
   const only = process.env.BENCH_ONLY;
   console.log(`tally bench: node ${process.version}, ${os.cpus().length} cores\n`);
-  if (only !== 'warehouse') {
+  if (only === undefined || only === 'ingest') {
     console.log(`ingest (median of ${ROUNDS} rounds after a warm-up):`);
     console.log(await benchCollect());
     console.log(await benchLakeWriter());
     console.log('');
   }
-  if (only !== 'ingest') console.log(await benchWarehouse());
+  if (only === undefined || only === 'warehouse') console.log(await benchWarehouse());
+  if (only === undefined || only === 'scale') console.log(`\n${await benchScale()}`);
 }
 
 main().catch((error: Error) => {
