@@ -28,6 +28,10 @@ export interface FaultRates {
   superset: number;
   /** Per second: a rollup started and the process killed while it runs. */
   rollupKill: number;
+  /** Per second: a compaction of the lake started and the process killed while it runs. */
+  compactionKill: number;
+  /** Compaction of the lake's closed days every this many ms, as `npm start` does hourly (0: none). */
+  compactEveryMs: number;
   /**
    * At most this many kills from inside (crash before manifest, rollup kill) over the whole run:
    * a recovery re-drives and rewrites batches, each a new chance of a kill, and uncapped rates
@@ -42,7 +46,7 @@ const rate = (name: keyof FaultRates) => rates[name] ?? 0;
 const log = join(dataDir, 'chaos-faults.log');
 const fault = (kind: string) => appendFileSync(log, `${kind}\n`);
 const killSelf = () => process.kill(process.pid, 'SIGKILL');
-const SELF_KILLS = /^(crash-before-manifest|rollup-kill)$/gm;
+const SELF_KILLS = /^(crash-before-manifest|rollup-kill|compaction-kill)$/gm;
 const selfKillsSoFar = (() => {
   try {
     return (readFileSync(log, 'utf8').match(SELF_KILLS) ?? []).length;
@@ -54,6 +58,7 @@ const selfKillsSoFar = (() => {
 const mayKillSelf = () => selfKillsSoFar < (rates.maxSelfKills ?? Number.POSITIVE_INFINITY);
 
 const pipeline = await runTally({
+  compactionIntervalMs: rates.compactEveryMs ?? 0,
   wrapWriter: (inner) => ({
     async putRecords(entries): Promise<PutOutcome[]> {
       const r = Math.random();
@@ -109,6 +114,16 @@ const pipeline = await runTally({
     return handler(event);
   },
 });
+
+if (rate('compactionKill') > 0 && pipeline.warehouse && mayKillSelf()) {
+  const warehouse = pipeline.warehouse;
+  setInterval(() => {
+    if (Math.random() >= rate('compactionKill')) return;
+    fault('compaction-kill');
+    void warehouse.compactNow().catch(() => {});
+    setTimeout(killSelf, 20 + Math.random() * 1500);
+  }, 1000).unref();
+}
 
 if (rate('rollupKill') > 0 && pipeline.warehouse && mayKillSelf()) {
   const warehouse = pipeline.warehouse;

@@ -47,6 +47,8 @@ const report = await runChaos({
     redeliver: 0.1 * scale,
     superset: 0.1 * scale,
     rollupKill: 0.02 * scale,
+    compactionKill: 0.02 * scale,
+    compactEveryMs: 5_000,
   },
   log: (line) => console.log(line),
 });

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { createLakeWriterHandler } from '../../lambdas/lake-writer/handler.js';
+import { COMPACTIONS_PREFIX, type CompactionRecord } from '../../lib/lake/compaction.js';
 import { FsObjectStore } from '../../lib/lake/fs-store.js';
 import { silentLogger } from '../../lib/log.js';
 import { replayFailedBatches } from '../../lib/stream/replay.js';
@@ -22,6 +23,21 @@ import type { FaultRates } from './child.js';
  */
 
 export type KillKind = 'main-SIGKILL' | 'main-SIGINT' | 'emulator-SIGKILL' | 'group-SIGKILL' | 'group-SIGINT';
+/** The compaction records of a lake: how many, and how many replaced files they deleted. */
+async function compactionsOf(lake: string): Promise<{ compactions: number; compactedFilesDeleted: number }> {
+  const store = new FsObjectStore(lake);
+  let compactions = 0;
+  let compactedFilesDeleted = 0;
+  for (const key of await store.list(COMPACTIONS_PREFIX)) {
+    const bytes = await store.get(key);
+    if (bytes === null) continue;
+    const record = JSON.parse(Buffer.from(bytes).toString('utf8')) as CompactionRecord;
+    compactions++;
+    if (record.status === 'done') compactedFilesDeleted += record.inputs.length;
+  }
+  return { compactions, compactedFilesDeleted };
+}
+
 /** `group-SIGINT` is Ctrl-C in the terminal: every process of the group gets it at once. */
 export const KILL_KINDS: KillKind[] = [
   'main-SIGKILL',
@@ -74,6 +90,9 @@ export interface ChaosReport {
     rowsBeforeDedup: number;
     duplicatesAfterDedup: number;
     badRows: number;
+    /** Partitions compacted during the run (records under compactions/), and files it deleted. */
+    compactions: number;
+    compactedFilesDeleted: number;
   };
   /** Batches the lake writer gave up on (kept in failed-batches/), replayed before counting. */
   givenUp: { batches: number; records: number };
@@ -489,6 +508,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         rowsBeforeDedup: Number(counts[0]),
         duplicatesAfterDedup: Number(counts[1]),
         badRows: badIds.size,
+        ...(await compactionsOf(lake)),
       },
       givenUp: { batches: replay.batches, records: replay.records },
       activeUsers: { daysChecked: today - firstDay, mismatches },
@@ -549,6 +569,7 @@ export function formatReport(report: ChaosReport): string {
     '  reconciliation:',
     `    acknowledged valid events  ${n(report.acknowledged)}`,
     `    distinct ids in the lake   ${n(report.lake.distinctIds)} (${n(report.lake.rowsBeforeDedup)} rows before dedup)`,
+    `    partitions compacted       ${n(report.lake.compactions)} (${n(report.lake.compactedFilesDeleted)} replaced files deleted)`,
     `    lost                       ${n(report.lake.lost)}`,
     `    never sent                 ${n(report.lake.neverSent)}`,
     `    duplicates after dedup     ${n(report.lake.duplicatesAfterDedup)}`,

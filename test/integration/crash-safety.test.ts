@@ -137,12 +137,15 @@ describe('crash safety on one machine', () => {
         redeliver: 0.1,
         superset: 0.1,
         rollupKill: 0.02,
+        compactionKill: 0.03,
+        compactEveryMs: 3_000,
         maxSelfKills: 3,
       },
     });
     console.log(formatReport(report));
     expect(violations(report)).toEqual([]);
     expect(report.lake.distinctIds).toBe(report.validEvents);
+    expect(report.lake.compactions).toBeGreaterThan(0);
     expect(report.totalFaults).toBeGreaterThanOrEqual(30);
     for (const kind of KILL_KINDS) {
       expect(report.faults[`kill-${kind}`] ?? 0).toBeGreaterThan(0);
