@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
+import type { CompactionResult } from '../lib/lake/compaction.js';
 import { changedDays, type ErasureRecord, type ErasureRequest, erase } from '../lib/privacy/erasure.js';
 import { EVENTS_VIEW, eventsAllView } from '../lib/warehouse/duckdb.js';
 import type { RefreshStats } from '../lib/warehouse/warehouse.js';
@@ -345,14 +346,7 @@ async function partitionsCommand(args: string[]): Promise<void> {
   console.log(`done: ${days.length} partition(s) registered or already there`);
 }
 
-function printCompaction(r: {
-  partitions: number;
-  filesRead: number;
-  filesWritten: number;
-  rowsRead: number;
-  rowsWritten: number;
-  filesDeleted: number;
-}): void {
+function printCompaction(r: CompactionResult): void {
   console.log(
     `compacted ${r.partitions} partition(s): ${r.filesRead} file(s) into ${r.filesWritten}, ` +
       `${r.rowsRead} rows read, ${r.rowsWritten} kept (${r.rowsRead - r.rowsWritten} duplicate or erased), ` +

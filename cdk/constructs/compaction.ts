@@ -1,12 +1,10 @@
 import { Duration } from 'aws-cdk-lib';
-import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
-import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Bucket } from 'aws-cdk-lib/aws-s3';
-import { Queue, QueueEncryption, RedrivePermission } from 'aws-cdk-lib/aws-sqs';
-import { NagSuppressions } from 'cdk-nag';
+import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { PipelineFunction } from './pipeline-function.js';
+import { runOnSchedule } from './schedule.js';
 
 export interface CompactionProps {
   bucket: Bucket;
@@ -50,32 +48,10 @@ export class Compaction extends Construct {
     props.bucket.grantRead(this.function, 'compactions/*');
     props.bucket.grantPut(this.function, 'compactions/*');
     props.bucket.grantRead(this.function, 'erasures/*');
-    this.missedTicks = new Queue(this, 'MissedTicks', {
-      encryption: QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-      redriveAllowPolicy: { redrivePermission: RedrivePermission.ALLOW_ALL },
-    });
-    NagSuppressions.addResourceSuppressions(this.missedTicks, [
-      {
-        id: 'Serverless-SQSRedrivePolicy',
-        reason: 'This queue is the dead-letter queue of the compaction schedule itself.',
-      },
-      {
-        id: 'AwsSolutions-SQS3',
-        reason: 'This queue is the dead-letter queue of the compaction schedule itself.',
-      },
-    ]);
-    new Rule(this, 'Schedule', {
+    this.missedTicks = runOnSchedule(this, this.function, {
+      everyMinutes: every,
       description: 'Tally: compact the lake',
-      schedule: Schedule.rate(Duration.minutes(every)),
-      targets: [
-        new LambdaFunction(this.function, {
-          retryAttempts: 2,
-          maxEventAge: Duration.minutes(every),
-          deadLetterQueue: this.missedTicks,
-        }),
-      ],
+      job: 'compaction',
     });
   }
 }

@@ -12,17 +12,15 @@ import {
   Subnet,
   Vpc,
 } from 'aws-cdk-lib/aws-ec2';
-import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
-import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Bucket } from 'aws-cdk-lib/aws-s3';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
-import { Queue, QueueEncryption, RedrivePermission } from 'aws-cdk-lib/aws-sqs';
-import { NagSuppressions } from 'cdk-nag';
+import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { DASHBOARD_FILES } from '../../lambdas/dashboard.js';
 import type { StarRocksSettings, VpcSettings } from '../config.js';
 import { PipelineFunction } from './pipeline-function.js';
+import { runOnSchedule } from './schedule.js';
 import type { PipelineSecrets } from './secrets.js';
 
 export interface WarehouseJobsProps {
@@ -77,36 +75,10 @@ export class WarehouseJobs extends Construct {
     props.bucket.grantRead(this.rollup, 'manifests/*');
     starRocksSecret.grantRead(this.rollup);
     props.glue.grantRegisterPartitions(this.rollup);
-    // A tick that cannot be delivered (the one allowed run is busy past the retries) is kept here,
-    // not dropped; the next tick catches up anyway, as a rollup reads every manifest not yet done.
-    this.missedTicks = new Queue(this, 'MissedTicks', {
-      encryption: QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
-      retentionPeriod: Duration.days(14),
-      // Marked as a dead-letter queue (Control Tower CT.SQS.PR.1): it has none of its own.
-      redriveAllowPolicy: { redrivePermission: RedrivePermission.ALLOW_ALL },
-    });
-    NagSuppressions.addResourceSuppressions(this.missedTicks, [
-      {
-        id: 'Serverless-SQSRedrivePolicy',
-        reason:
-          'This queue is the dead-letter queue of the rollup schedule itself; a dead-letter queue of a dead-letter queue would only move the same messages.',
-      },
-      {
-        id: 'AwsSolutions-SQS3',
-        reason: 'This queue is the dead-letter queue of the rollup schedule itself.',
-      },
-    ]);
-    new Rule(this, 'Schedule', {
+    this.missedTicks = runOnSchedule(this, this.rollup, {
+      everyMinutes: props.rollupEveryMinutes,
       description: 'Tally: roll up new lake batches into StarRocks',
-      schedule: Schedule.rate(Duration.minutes(props.rollupEveryMinutes)),
-      targets: [
-        new LambdaFunction(this.rollup, {
-          retryAttempts: 2,
-          maxEventAge: Duration.minutes(props.rollupEveryMinutes),
-          deadLetterQueue: this.missedTicks,
-        }),
-      ],
+      job: 'rollup',
     });
     this.metrics = new PipelineFunction(this, 'Metrics', {
       entry: 'metrics/handler.ts',
