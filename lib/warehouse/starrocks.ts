@@ -416,23 +416,23 @@ UNION ALL ${markers(dts, "'', 0")}`,
     await this.run(
       `INSERT /*+set_var(dynamic_overwrite = true)*/ OVERWRITE ${this.db}.links
   (dt, project, kind, from_hash, to_hash, event_time, received_at)
-SELECT dt, project, 'anon', anon, user_hash, event_time, received_at FROM (
-  SELECT dt, project, anon, user_hash, event_time, received_at,
-    row_number() OVER (PARTITION BY project, dt, anon ORDER BY event_time, received_at, user_hash) AS nth
+SELECT dt, project, kind, from_hash, to_hash, event_time, received_at FROM (
+  SELECT dt, project, kind, from_hash, to_hash, event_time, received_at,
+    row_number() OVER (PARTITION BY project, dt, kind, from_hash, alias_to ORDER BY event_time, received_at, to_hash) AS nth
   FROM (
-    SELECT dt, project, anonymous_hash AS anon, user_hash, event_time, received_at FROM (${counted.sql}) c
-    WHERE anonymous_hash IS NOT NULL AND user_hash IS NOT NULL
-    UNION ALL
-    SELECT dt, project, previous_anonymous_hash AS anon, user_hash, event_time, received_at FROM (${counted.sql}) c
-    WHERE type = 'alias' AND previous_anonymous_hash IS NOT NULL AND user_hash IS NOT NULL
+    SELECT c.dt, c.project, CASE WHEN s.side = 3 THEN 'alias' ELSE 'anon' END AS kind,
+      CASE s.side WHEN 1 THEN c.anonymous_hash WHEN 2 THEN c.previous_anonymous_hash ELSE c.previous_user_hash END AS from_hash,
+      c.user_hash AS to_hash, c.event_time, c.received_at,
+      -- An anonymous id keeps its earliest user of the day; an alias keeps every pair once.
+      CASE WHEN s.side = 3 THEN c.user_hash ELSE 0 END AS alias_to
+    FROM (${counted.sql}) c
+    CROSS JOIN (SELECT 1 AS side UNION ALL SELECT 2 UNION ALL SELECT 3) s
+    WHERE c.user_hash IS NOT NULL AND (s.side = 1 OR c.type = 'alias')
   ) e
+  WHERE from_hash IS NOT NULL AND NOT (kind = 'alias' AND from_hash = to_hash)
 ) f WHERE nth = 1
-UNION ALL
-SELECT DISTINCT dt, project, 'alias', previous_user_hash, user_hash, CAST(NULL AS DATETIME), CAST(NULL AS DATETIME)
-FROM (${counted.sql}) c
-WHERE type = 'alias' AND previous_user_hash IS NOT NULL AND user_hash IS NOT NULL AND previous_user_hash <> user_hash
 UNION ALL ${markers(dts, "'', 'none', 0, 0, CAST(NULL AS DATETIME), CAST(NULL AS DATETIME)")}`,
-      [...counted.values, ...counted.values, ...counted.values, ...dts],
+      [...counted.values, ...dts],
     );
     const after = await linkedProjects();
     const moved: ProjectDay[] = [];

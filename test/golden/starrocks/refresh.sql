@@ -45,11 +45,16 @@ SELECT DISTINCT project FROM tally.links WHERE dt IN (?, ?) AND project <> '';
 
 INSERT /*+set_var(dynamic_overwrite = true)*/ OVERWRITE tally.links
   (dt, project, kind, from_hash, to_hash, event_time, received_at)
-SELECT dt, project, 'anon', anon, user_hash, event_time, received_at FROM (
-  SELECT dt, project, anon, user_hash, event_time, received_at,
-    row_number() OVER (PARTITION BY project, dt, anon ORDER BY event_time, received_at, user_hash) AS nth
+SELECT dt, project, kind, from_hash, to_hash, event_time, received_at FROM (
+  SELECT dt, project, kind, from_hash, to_hash, event_time, received_at,
+    row_number() OVER (PARTITION BY project, dt, kind, from_hash, alias_to ORDER BY event_time, received_at, to_hash) AS nth
   FROM (
-    SELECT dt, project, anonymous_hash AS anon, user_hash, event_time, received_at FROM (SELECT s.* FROM (SELECT project, CAST(dt AS DATE) AS dt, md5(event_id) AS event_key, type, received_at, event_time,
+    SELECT c.dt, c.project, CASE WHEN s.side = 3 THEN 'alias' ELSE 'anon' END AS kind,
+      CASE s.side WHEN 1 THEN c.anonymous_hash WHEN 2 THEN c.previous_anonymous_hash ELSE c.previous_user_hash END AS from_hash,
+      c.user_hash AS to_hash, c.event_time, c.received_at,
+      -- An anonymous id keeps its earliest user of the day; an alias keeps every pair once.
+      CASE WHEN s.side = 3 THEN c.user_hash ELSE 0 END AS alias_to
+    FROM (SELECT s.* FROM (SELECT project, CAST(dt AS DATE) AS dt, md5(event_id) AS event_key, type, received_at, event_time,
     user_hash, anonymous_hash, previous_user_hash, previous_anonymous_hash,
     row_number() OVER (PARTITION BY project, event_id
       ORDER BY received_at, event_time, coalesce(user_hash, -1), coalesce(anonymous_hash, -1)) AS copy
@@ -57,32 +62,13 @@ SELECT dt, project, 'anon', anon, user_hash, event_time, received_at FROM (
   LEFT JOIN (SELECT project, event_key FROM tally.event_index WHERE dt NOT IN (?, ?)) o
     ON o.project = s.project AND o.event_key = s.event_key
   WHERE s.copy = 1 AND o.event_key IS NULL) c
-    WHERE anonymous_hash IS NOT NULL AND user_hash IS NOT NULL
-    UNION ALL
-    SELECT dt, project, previous_anonymous_hash AS anon, user_hash, event_time, received_at FROM (SELECT s.* FROM (SELECT project, CAST(dt AS DATE) AS dt, md5(event_id) AS event_key, type, received_at, event_time,
-    user_hash, anonymous_hash, previous_user_hash, previous_anonymous_hash,
-    row_number() OVER (PARTITION BY project, event_id
-      ORDER BY received_at, event_time, coalesce(user_hash, -1), coalesce(anonymous_hash, -1)) AS copy
-  FROM lake.tally_lake.events WHERE dt IN (?, ?)) s
-  LEFT JOIN (SELECT project, event_key FROM tally.event_index WHERE dt NOT IN (?, ?)) o
-    ON o.project = s.project AND o.event_key = s.event_key
-  WHERE s.copy = 1 AND o.event_key IS NULL) c
-    WHERE type = 'alias' AND previous_anonymous_hash IS NOT NULL AND user_hash IS NOT NULL
+    CROSS JOIN (SELECT 1 AS side UNION ALL SELECT 2 UNION ALL SELECT 3) s
+    WHERE c.user_hash IS NOT NULL AND (s.side = 1 OR c.type = 'alias')
   ) e
+  WHERE from_hash IS NOT NULL AND NOT (kind = 'alias' AND from_hash = to_hash)
 ) f WHERE nth = 1
-UNION ALL
-SELECT DISTINCT dt, project, 'alias', previous_user_hash, user_hash, CAST(NULL AS DATETIME), CAST(NULL AS DATETIME)
-FROM (SELECT s.* FROM (SELECT project, CAST(dt AS DATE) AS dt, md5(event_id) AS event_key, type, received_at, event_time,
-    user_hash, anonymous_hash, previous_user_hash, previous_anonymous_hash,
-    row_number() OVER (PARTITION BY project, event_id
-      ORDER BY received_at, event_time, coalesce(user_hash, -1), coalesce(anonymous_hash, -1)) AS copy
-  FROM lake.tally_lake.events WHERE dt IN (?, ?)) s
-  LEFT JOIN (SELECT project, event_key FROM tally.event_index WHERE dt NOT IN (?, ?)) o
-    ON o.project = s.project AND o.event_key = s.event_key
-  WHERE s.copy = 1 AND o.event_key IS NULL) c
-WHERE type = 'alias' AND previous_user_hash IS NOT NULL AND user_hash IS NOT NULL AND previous_user_hash <> user_hash
 UNION ALL SELECT CAST(? AS DATE), '', 'none', 0, 0, CAST(NULL AS DATETIME), CAST(NULL AS DATETIME) UNION ALL SELECT CAST(? AS DATE), '', 'none', 0, 0, CAST(NULL AS DATETIME), CAST(NULL AS DATETIME);
--- values: ["2026-03-29","2026-03-30","2026-03-29","2026-03-30","2026-03-29","2026-03-30","2026-03-29","2026-03-30","2026-03-29","2026-03-30","2026-03-29","2026-03-30","2026-03-29","2026-03-30"]
+-- values: ["2026-03-29","2026-03-30","2026-03-29","2026-03-30","2026-03-29","2026-03-30"]
 
 SELECT DISTINCT project FROM tally.links WHERE dt IN (?, ?) AND project <> '';
 -- values: ["2026-03-29","2026-03-30"]
