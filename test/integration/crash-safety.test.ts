@@ -138,7 +138,7 @@ describe('crash safety on one machine', () => {
         superset: 0.1,
         rollupKill: 0.02,
         compactionKill: 0.03,
-        compactEveryMs: 3_000,
+        compactEveryMs: 1_500,
         maxSelfKills: 3,
       },
     });
