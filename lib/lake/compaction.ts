@@ -46,6 +46,11 @@ export interface CompactionRecord {
   project: string;
   dt: string;
   inputs: string[];
+  /**
+   * sha256 of each input as it was read: a lake-writer batch can rewrite its key later (a retry
+   * delivered as a superset of the first attempt), and a rewritten input must not be deleted.
+   */
+  inputDigests?: string[];
   outputs: string[];
   inputRows: number;
   outputRows: number;
@@ -61,6 +66,8 @@ export interface CompactionResult {
   rowsRead: number;
   rowsWritten: number;
   filesDeleted: number;
+  /** Inputs rewritten since they were compacted: kept, and compacted again by a later run. */
+  inputsRewritten: number;
 }
 
 export class CompactionError extends TallyError {}
@@ -90,6 +97,7 @@ export async function compactLake(
     rowsRead: 0,
     rowsWritten: 0,
     filesDeleted: 0,
+    inputsRewritten: 0,
   };
   const graceMs = options.graceMs ?? DEFAULT_GRACE_MS;
   const pending = await finishDeletions(store, options.now.getTime(), graceMs, result);
@@ -143,13 +151,27 @@ async function finishDeletions(
       for (const input of record.inputs) pending.add(input);
       continue;
     }
-    for (const input of record.inputs) {
+    for (const [n, input] of record.inputs.entries()) {
+      // Delete only the bytes that were compacted; a rewritten input is compacted again later.
+      const expected = record.inputDigests?.[n];
+      if (expected !== undefined) {
+        const now = await store.get(input);
+        if (now === null) continue;
+        if (digest(now) !== expected) {
+          result.inputsRewritten++;
+          continue;
+        }
+      }
       await store.delete(input);
       result.filesDeleted++;
     }
     await putRecord(store, key, { ...record, status: 'done' });
   }
   return pending;
+}
+
+function digest(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
 }
 
 async function putRecord(store: ObjectStore, key: string, record: CompactionRecord): Promise<void> {
@@ -175,6 +197,7 @@ async function compactPartition(
   const target = options.targetBytes ?? DEFAULT_TARGET_BYTES;
   // Groups of inputs in key order, each up to the target size (one group for a small day).
   const groups: Array<{ keys: string[]; files: Uint8Array[]; bytes: number }> = [];
+
   for (const key of keys) {
     const bytes = await store.get(key);
     if (bytes === null) continue;
@@ -201,8 +224,8 @@ async function compactPartition(
       }
     }
     const rows = [...copies.values()].sort(byPersonThenTime);
-    const digest = createHash('sha256').update(group.keys.join('\n')).digest('hex').slice(0, 20);
-    const output = `events/project=${project}/dt=${dt}/compacted-${digest}.parquet`;
+    const name = createHash('sha256').update(group.keys.join('\n')).digest('hex').slice(0, 20);
+    const output = `events/project=${project}/dt=${dt}/compacted-${name}.parquet`;
     const outputs = rows.length > 0 ? [output] : [];
     if (rows.length > 0) {
       await store.put(output, eventsToParquet(rows), 'application/vnd.apache.parquet');
@@ -220,13 +243,14 @@ async function compactPartition(
       project,
       dt,
       inputs: group.keys.filter((k) => !outputs.includes(k)),
+      inputDigests: group.keys.flatMap((k, n) => (outputs.includes(k) ? [] : [digest(group.files[n]!)])),
       outputs,
       inputRows,
       outputRows: rows.length,
       writtenAt: options.now.toISOString(),
       status: 'written',
     };
-    await putRecord(store, `${COMPACTIONS_PREFIX}project=${project}/dt=${dt}/${digest}.json`, record);
+    await putRecord(store, `${COMPACTIONS_PREFIX}project=${project}/dt=${dt}/${name}.json`, record);
     result.filesRead += group.keys.length;
     result.filesWritten += outputs.length;
     result.rowsRead += inputRows;

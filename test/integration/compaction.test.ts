@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LakeEvent } from '../../lib/events.js';
 import { type CompactionOptions, compactLake, type DeletingStore } from '../../lib/lake/compaction.js';
 import { FsObjectStore } from '../../lib/lake/fs-store.js';
-import { parquetToEvents } from '../../lib/lake/parquet.js';
+import { eventsToParquet, parquetToEvents } from '../../lib/lake/parquet.js';
 import { silentLogger } from '../../lib/log.js';
 import { addDays, daysFrom } from '../../lib/warehouse/days.js';
 import { DuckDbWarehouse } from '../../lib/warehouse/duckdb.js';
@@ -234,6 +234,40 @@ describe('lake compaction', () => {
       expect([...after.get(`shop/${day}`)!.ids].filter((id) => id.startsWith('late-'))).toHaveLength(3);
       expect(await numbers(store, dir, 'after')).toEqual(withLate);
       expect(withLate).toEqual(bruteForce([...events, ...late], 'shop', FROM, TODAY));
+    });
+  });
+
+  it('keeps an input that a retried batch rewrote with more rows after it was compacted', async () => {
+    await withLake(async (store, dir) => {
+      // Arrange: a day compacted, then one of its files rewritten as a superset (same key).
+      const day = addDays(TODAY, -2);
+      const [input] = await store.list(`events/project=shop/dt=${day}/`);
+      const before = parquetToEvents((await store.get(input!))!, 'shop');
+      await compactLake(store, options({ graceMs: 15 * 60_000 }));
+      const extra = lakeEvent({
+        project: 'shop',
+        eventId: 'superset-1',
+        userHash: userHash(500),
+        eventTime: Date.parse(`${day}T09:00:00Z`),
+        receivedAt: NOW.getTime(),
+      });
+      await store.put(input!, eventsToParquet([...before, extra]), '');
+
+      // Act: past the grace period, then once more.
+      const later = (minutes: number) =>
+        options({ graceMs: 15 * 60_000, now: new Date(NOW.getTime() + minutes * 60_000) });
+      const deleting = await compactLake(store, later(16));
+      const kept = (await inventory(store)).get(`shop/${day}`)!;
+      await compactLake(store, later(17));
+      await compactLake(store, later(40));
+
+      // Assert
+      expect(deleting.inputsRewritten).toBe(1);
+      expect(kept.ids.has('superset-1')).toBe(true);
+      const end = (await inventory(store)).get(`shop/${day}`)!;
+      expect(end).toMatchObject({ files: 1, rows: end.ids.size });
+      expect(end.ids.has('superset-1')).toBe(true);
+      expect(await numbers(store, dir, 'end')).toEqual(bruteForce([...events, extra], 'shop', FROM, TODAY));
     });
   });
 
