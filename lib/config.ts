@@ -106,6 +106,21 @@ export function readStreamRef(env: Env): StreamRef {
   return { streamName: name };
 }
 
+/**
+ * `TALLY_COMPACTION_TARGET_BYTES` and `TALLY_COMPACTION_GRACE_MS`; `defaults` when unset (passed in,
+ * so this module does not load the compactor and its Parquet code into every function).
+ */
+export function readCompactionSettings(
+  env: Env,
+  defaults: { targetBytes: number; graceMs: number },
+): { targetBytes: number; graceMs: number } {
+  const max = Number.MAX_SAFE_INTEGER;
+  return {
+    targetBytes: intVar(env, 'TALLY_COMPACTION_TARGET_BYTES', defaults.targetBytes, 1, max),
+    graceMs: intVar(env, 'TALLY_COMPACTION_GRACE_MS', defaults.graceMs, 0, max),
+  };
+}
+
 /** `TALLY_LAKE_BUCKET`: the lake's S3 bucket. */
 export function readLakeBucket(env: Env): string {
   const bucket = required(env, 'TALLY_LAKE_BUCKET');

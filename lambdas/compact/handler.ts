@@ -1,5 +1,4 @@
-import { type Env, readEndpoint, readLakeBucket } from '../../lib/config.js';
-import { ConfigError } from '../../lib/errors.js';
+import { readCompactionSettings, readEndpoint, readLakeBucket } from '../../lib/config.js';
 import {
   type CompactionResult,
   compactLake,
@@ -20,15 +19,6 @@ export interface CompactionEvent {
 }
 
 export type CompactionHandler = (event: CompactionEvent) => Promise<CompactionResult>;
-
-function positiveNumber(env: Env, name: string, fallback: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value < 0)
-    throw new ConfigError(name, `must be a number >= 0, got ${JSON.stringify(raw)}`);
-  return value;
-}
 
 /** The scheduled compaction over the given store. Errors propagate so the run counts as failed. */
 export function createCompactionHandler(
@@ -55,10 +45,7 @@ const fromEnv = onColdStart(async () => {
   const env = process.env;
   return createCompactionHandler(
     new S3ObjectStore(s3Client(readEndpoint(env)), readLakeBucket(env)),
-    {
-      targetBytes: positiveNumber(env, 'TALLY_COMPACTION_TARGET_BYTES', DEFAULT_TARGET_BYTES),
-      graceMs: positiveNumber(env, 'TALLY_COMPACTION_GRACE_MS', DEFAULT_GRACE_MS),
-    },
+    readCompactionSettings(env, { targetBytes: DEFAULT_TARGET_BYTES, graceMs: DEFAULT_GRACE_MS }),
     lambdaLogger('compact'),
   );
 });

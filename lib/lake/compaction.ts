@@ -155,9 +155,9 @@ async function finishDeletions(
       // Delete only the bytes that were compacted; a rewritten input is compacted again later.
       const expected = record.inputDigests?.[n];
       if (expected !== undefined) {
-        const now = await store.get(input);
-        if (now === null) continue;
-        if (digest(now) !== expected) {
+        const current = await store.get(input);
+        if (current === null) continue;
+        if (digest(current) !== expected) {
           result.inputsRewritten++;
           continue;
         }
@@ -197,7 +197,6 @@ async function compactPartition(
   const target = options.targetBytes ?? DEFAULT_TARGET_BYTES;
   // Groups of inputs in key order, each up to the target size (one group for a small day).
   const groups: Array<{ keys: string[]; files: Uint8Array[]; bytes: number }> = [];
-
   for (const key of keys) {
     const bytes = await store.get(key);
     if (bytes === null) continue;
@@ -224,7 +223,7 @@ async function compactPartition(
       }
     }
     const rows = [...copies.values()].sort(byPersonThenTime);
-    const name = createHash('sha256').update(group.keys.join('\n')).digest('hex').slice(0, 20);
+    const name = digest(Buffer.from(group.keys.join('\n'))).slice(0, 20);
     const output = `events/project=${project}/dt=${dt}/compacted-${name}.parquet`;
     const outputs = rows.length > 0 ? [output] : [];
     if (rows.length > 0) {
