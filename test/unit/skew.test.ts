@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { correctEventTime, parseTimestamp } from '../../lib/ingest/skew.js';
 
@@ -64,5 +65,52 @@ describe('parseTimestamp', () => {
     ]) {
       expect(parseTimestamp(bad), bad).toBeNull();
     }
+  });
+});
+
+describe('parseTimestamp, the common form read without the regular expression', () => {
+  const digit = fc.integer({ min: 0, max: 9 }).map(String);
+  const digitsOf = (n: number) => fc.array(digit, { minLength: n, maxLength: n }).map((d) => d.join(''));
+
+  it('agrees with the general parser on any digits in the toISOString shape', () => {
+    // The same instant written with "+00:00" instead of "Z" goes through the regular expression.
+    const shaped = fc
+      .tuple(
+        digitsOf(4),
+        digitsOf(2),
+        digitsOf(2),
+        digitsOf(2),
+        digitsOf(2),
+        digitsOf(2),
+        fc.option(digitsOf(3)),
+      )
+      .map(([y, mo, d, h, mi, s, ms]) => `${y}-${mo}-${d}T${h}:${mi}:${s}${ms === null ? '' : `.${ms}`}`);
+    fc.assert(
+      fc.property(shaped, (text) => {
+        expect(parseTimestamp(`${text}Z`)).toBe(parseTimestamp(`${text}+00:00`));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('reads every real instant as Date does, leap days and years below 1000 included', () => {
+    const instant = fc.date({
+      min: new Date('0100-01-01T00:00:00Z'),
+      max: new Date('9999-12-31T23:59:59Z'),
+      noInvalidDate: true,
+    });
+    fc.assert(
+      fc.property(instant, (date) => {
+        expect(parseTimestamp(date.toISOString())).toBe(date.getTime());
+        expect(parseTimestamp(date.toISOString().replace(/\.\d{3}Z$/, 'Z'))).toBe(
+          Math.floor(date.getTime() / 1000) * 1000,
+        );
+      }),
+      { numRuns: 2000 },
+    );
+    expect(parseTimestamp('2024-02-29T00:00:00.000Z')).toBe(Date.parse('2024-02-29T00:00:00.000Z'));
+    expect(parseTimestamp('2026-02-29T00:00:00.000Z')).toBeNull();
+    expect(parseTimestamp('0099-06-01T00:00:00.000Z')).toBe(Date.parse('0099-06-01T00:00:00.000Z'));
+    expect(parseTimestamp('2026-1x-01T00:00:00.000Z')).toBeNull();
   });
 });
