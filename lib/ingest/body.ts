@@ -1,6 +1,7 @@
 import { gunzipSync } from 'node:zlib';
 import { TallyError } from '../errors.js';
 import { findInexactNumbers, type InexactNumbers } from './exact-numbers.js';
+import { type EventLayout, scanBody } from './layout.js';
 import { MAX_REQUEST_BYTES } from './limits.js';
 
 /** A request refused as a whole: carries the HTTP status and a stable code. */
@@ -29,16 +30,27 @@ function isGzip(body: Buffer): boolean {
   return body.length >= 2 && body[0] === 0x1f && body[1] === 0x8b;
 }
 
+/** A request body read as JSON, with its text and where its events sit in it. */
+export interface ParsedBody {
+  value: unknown;
+  text: string;
+  inexact: InexactNumbers | null;
+  /** Each event's layout in `text` (`layout.ts`), by batch index; null when the scan could not tell. */
+  layouts: (EventLayout | null)[] | null;
+}
+
 /**
  * Turns a request body into JSON: checks the media type, inflates gzip with the decompressed
  * size capped (a gzip bomb stops at the cap), and enforces the 500 KB request limit before any
  * event is looked at. A body is inflated when it says `Content-Encoding: gzip`, or when it starts
- * with gzip's magic bytes whatever it is labelled (a JSON body never does).
+ * with gzip's magic bytes whatever it is labelled (a JSON body never does). `batch`: the body is
+ * a `{ batch: [...] }` envelope rather than one event.
  */
 export function parseBody(
   headers: Record<string, string | undefined>,
   body: Buffer,
-): { value: unknown; inexact: InexactNumbers | null } {
+  batch = false,
+): ParsedBody {
   const contentType = headers['content-type'];
   const mediaType = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
   if (!ACCEPTED_MEDIA_TYPES.has(mediaType)) {
@@ -83,7 +95,9 @@ export function parseBody(
   if (text.trim() === '') throw new RequestError(400, 'invalid_json', 'the body is empty');
   try {
     const value: unknown = JSON.parse(text);
-    return { value, inexact: findInexactNumbers(text) };
+    const layout = scanBody(text, batch);
+    if (layout === null) return { value, text, inexact: findInexactNumbers(text), layouts: null };
+    return { value, text, inexact: layout.inexact, layouts: layout.events };
   } catch (error) {
     const form = mediaType === 'application/x-www-form-urlencoded' ? ' (form bodies must hold JSON)' : '';
     throw new RequestError(

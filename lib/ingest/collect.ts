@@ -239,7 +239,7 @@ async function collectEvents(
   deps: CollectDeps,
   stats: CollectStats,
 ): Promise<CollectResponse> {
-  const { value: body, inexact } = parseBody(req.headers, req.body);
+  const { value: body, text, inexact, layouts } = parseBody(req.headers, req.body, type === 'batch');
   const project = projectOf(req, body, deps);
   if (typeof project !== 'string') return project;
   stats.project = project;
@@ -250,12 +250,19 @@ async function collectEvents(
     receivedAt: req.receivedAt,
     batchSentAt,
     routeType: type === 'batch' ? null : type,
+    hashes: { user: new Map<string, bigint>(), anonymous: new Map<string, bigint>() },
   };
   const items: StreamItem[] = [];
   const rejected: RejectedEvent[] = [];
   events.forEach((raw, index) => {
     const inexactNumber = inexact ? (inexact.events.get(index) ?? inexact.top) : null;
-    const result = validateEvent(withBatchContext(raw, batchContext), ctx, inexactNumber);
+    const layout = layouts?.[index] ?? null;
+    // A merged batch context is serialized: the event's own context text is not all of it.
+    const source =
+      layout === null
+        ? null
+        : { text, layout: batchContext === null ? layout : { ...layout, contextStart: -1 } };
+    const result = validateEvent(withBatchContext(raw, batchContext), ctx, inexactNumber, source);
     if (result.ok) {
       items.push({ kind: 'event', event: result.event });
     } else {

@@ -38,6 +38,15 @@ function exact(token: string): boolean {
 }
 
 /**
+ * True when a JSON number token reads as a different finite number: more digits than a double
+ * keeps, or too small for one (`1e-400` reads as 0). One that reads as infinity is the
+ * validator's to refuse, with its own message.
+ */
+export function inexactToken(token: string): boolean {
+  return Number.isFinite(Number(token)) && !exact(token);
+}
+
+/**
  * Finds inexact number tokens in a JSON text that already parsed. Strings are skipped; the
  * position in the structure is tracked only as far as "which element of the top-level `batch`".
  */

@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { type BadRow, type EventType, isEventType, type LakeEvent } from '../events.js';
 import { codePointLength, truncateCodePoints, wellFormed } from '../text.js';
+import type { EventLayout } from './layout.js';
 import {
   MAX_CHANNEL_LENGTH,
   MAX_EVENT_BYTES,
@@ -22,9 +23,36 @@ export interface RequestContext {
   batchSentAt: number | null;
   /** The type implied by the route (`/v1/track`), or null for `/v1/batch`. */
   routeType: EventType | null;
+  /**
+   * Hashes already computed in this request, by id (userIds and anonymousIds apart): a browser
+   * SDK's batch carries the same ids in every event.
+   */
+  hashes?: { user: Map<string, bigint>; anonymous: Map<string, bigint> };
+}
+
+function userHashOf(ctx: RequestContext, id: string): bigint {
+  const known = ctx.hashes?.user.get(id);
+  if (known !== undefined) return known;
+  const hash = identityHash(ctx.key, ctx.project, id);
+  ctx.hashes?.user.set(id, hash);
+  return hash;
+}
+
+function anonymousHashOf(ctx: RequestContext, id: string): bigint {
+  const known = ctx.hashes?.anonymous.get(id);
+  if (known !== undefined) return known;
+  const hash = anonymousHash(ctx.key, ctx.project, id);
+  ctx.hashes?.anonymous.set(id, hash);
+  return hash;
 }
 
 export type EventResult = { ok: true; event: LakeEvent } | { ok: false; badRow: BadRow };
+
+/** The body text an event was parsed from, and where it sits there. */
+export interface EventSource {
+  text: string;
+  layout: EventLayout;
+}
 
 /** Why one event was refused: a stable code and a message naming the bad value. */
 class Reject {
@@ -47,8 +75,11 @@ function pathOf(keys: readonly string[]): string {
  */
 function inspect(value: object, max: number, keys: string[] = []): Reject | null {
   if (max === 0) return new Reject('too_deep', `the event nests deeper than ${MAX_EVENT_DEPTH} levels`);
+  const top = keys.length === 0;
   for (const key in value) {
+    visited++;
     const child = (value as Record<string, unknown>)[key];
+    const before = visited;
     // `keys` is one stack for the whole walk: the path is only spelled out for a refusal.
     keys.push(key);
     if (typeof child === 'string' && !child.isWellFormed()) return loneSurrogate(keys);
@@ -61,12 +92,22 @@ function inspect(value: object, max: number, keys: string[] = []): Reject | null
     if (typeof child === 'object' && child !== null) {
       const found = inspect(child, max - 1, keys);
       if (found) return found;
+      if (top && key === 'properties') propertiesVisited = visited - before;
+      if (top && key === 'context') contextVisited = visited - before;
     }
     if (!key.isWellFormed()) return loneSurrogate(keys);
     keys.pop();
   }
   return null;
 }
+
+/**
+ * Object members and array elements `inspect` went through, and those inside the event's
+ * properties and context (compared with the body's layout, `layout.ts`).
+ */
+let visited = 0;
+let propertiesVisited = 0;
+let contextVisited = 0;
 
 function loneSurrogate(keys: string[]): Reject {
   return new Reject(
@@ -214,22 +255,60 @@ function requiredString(raw: Record<string, unknown>, field: string, type: Event
   }
 }
 
-function normalize(raw: unknown, ctx: RequestContext): LakeEvent {
+/**
+ * The JSON texts of the properties and the context (without IP and traits): sliced from the body
+ * where its layout says the text means what was parsed (`layout.ts`), else serialized.
+ */
+function jsonTexts(
+  rawProperties: Record<string, unknown> | null,
+  rawContext: Record<string, unknown> | null,
+  source: EventSource | null,
+): { propertiesJson: string | undefined; contextJson: string | undefined } {
+  const layout = source?.layout;
+  // The body's text is used only where it holds no duplicate key (the parse kept the last).
+  let propertiesJson: string | undefined;
+  if (rawProperties !== null) {
+    propertiesJson =
+      layout !== undefined && layout.propertiesStart >= 0 && layout.propertiesEntries === propertiesVisited
+        ? source!.text.slice(layout.propertiesStart, layout.propertiesEnd)
+        : JSON.stringify(rawProperties);
+  }
+  let contextJson: string | undefined;
+  if (rawContext !== null) {
+    if (layout !== undefined && layout.contextStart >= 0 && layout.contextEntries === contextVisited) {
+      const kept = layout.contextKept;
+      const text = source!.text;
+      if (kept === null) contextJson = text.slice(layout.contextStart, layout.contextEnd);
+      else {
+        // Concatenated, not joined: the pieces are copied once, when the record is written.
+        contextJson = '{';
+        for (let i = 0; i < kept.length; i += 2)
+          contextJson += (i === 0 ? '' : ',') + text.slice(kept[i], kept[i + 1]);
+        contextJson += '}';
+      }
+    } else contextJson = JSON.stringify(stripContext(rawContext));
+  }
+  return { propertiesJson, contextJson };
+}
+
+function normalize(raw: unknown, ctx: RequestContext, source: EventSource | null): LakeEvent {
   if (!isPlainObject(raw)) {
     throw new Reject(
       'invalid_event',
       `an event must be a JSON object, got ${Array.isArray(raw) ? 'array' : typeof raw}`,
     );
   }
+  visited = 0;
+  propertiesVisited = -1;
+  contextVisited = -1;
   const flaw = inspect(raw, MAX_EVENT_DEPTH);
   if (flaw) throw flaw;
   const rawProperties = optionalObject(raw, 'properties');
   const rawContext = optionalObject(raw, 'context');
-  const propertiesJson = rawProperties === null ? undefined : JSON.stringify(rawProperties);
-  // The context is kept without IP and traits, and serialized once.
-  const keptContext = rawContext === null ? null : stripContext(rawContext);
-  const contextJson = keptContext === null ? undefined : JSON.stringify(keptContext);
-  const removed = rawContext !== null && keptContext !== rawContext ? [rawContext.ip, rawContext.traits] : [];
+  const { propertiesJson, contextJson } = jsonTexts(rawProperties, rawContext, source);
+  const stripped =
+    rawContext !== null && (Object.hasOwn(rawContext, 'ip') || Object.hasOwn(rawContext, 'traits'));
+  const removed = stripped ? [rawContext.ip, rawContext.traits] : [];
   const bytes = bytesOverLimit(raw, { properties: propertiesJson, context: contextJson }, removed);
   if (bytes !== null) {
     throw new Reject('size', `the event is ${bytes} bytes, over the limit of ${MAX_EVENT_BYTES}`);
@@ -272,10 +351,10 @@ function normalize(raw: unknown, ctx: RequestContext): LakeEvent {
     eventId,
     type,
     event,
-    userHash: userId === null ? null : identityHash(ctx.key, ctx.project, userId),
-    anonymousHash: anonymousId === null ? null : anonymousHash(ctx.key, ctx.project, anonymousId),
-    previousUserHash: previousId === null ? null : identityHash(ctx.key, ctx.project, previousId),
-    previousAnonymousHash: previousId === null ? null : anonymousHash(ctx.key, ctx.project, previousId),
+    userHash: userId === null ? null : userHashOf(ctx, userId),
+    anonymousHash: anonymousId === null ? null : anonymousHashOf(ctx, anonymousId),
+    previousUserHash: previousId === null ? null : userHashOf(ctx, previousId),
+    previousAnonymousHash: previousId === null ? null : anonymousHashOf(ctx, previousId),
     eventTime,
     receivedAt: ctx.receivedAt,
     properties,
@@ -310,15 +389,16 @@ export function validateEvent(
   raw: unknown,
   ctx: RequestContext,
   inexactNumber: string | null = null,
+  source: EventSource | null = null,
 ): EventResult {
   try {
     if (inexactNumber !== null) {
       throw new Reject(
         'invalid_number',
-        `the event holds the number ${inexactNumber.slice(0, 40)}, which has more digits than a JSON number keeps exactly: send it as a string`,
+        `the event holds the number ${inexactNumber.slice(0, 40)}, which a JSON number (a 64-bit double) does not keep exactly: send it as a string`,
       );
     }
-    return { ok: true, event: normalize(raw, ctx) };
+    return { ok: true, event: normalize(raw, ctx, source) };
   } catch (error) {
     const rejection =
       error instanceof Reject

@@ -1,12 +1,12 @@
-import { gunzipSync, gzipSync } from 'node:zlib';
+import { brotliCompressSync, brotliDecompressSync, constants, gunzipSync } from 'node:zlib';
 import { TallyError } from '../errors.js';
 import { type BadRow, type BadRowStage, isEventType, type LakeEvent } from '../events.js';
 import { PROJECT_ID_PATTERN } from '../ingest/limits.js';
 
 /**
- * Stream record format, version 1:
- *   byte 0      0x01 (format version)
- *   bytes 1..   gzip of UTF-8 text lines:
+ * Stream record format, version 2:
+ *   byte 0      0x02 (format version)
+ *   bytes 1..   Brotli (RFC 7932) of UTF-8 text lines:
  *     an event is three lines:
  *       {"k":"e","project","event_id","type","event","user_hash","anonymous_hash","event_time",
  *        "received_at","key_version","flags","channel"[,"previous_user_hash","previous_anonymous_hash"]}
@@ -20,14 +20,19 @@ import { PROJECT_ID_PATTERN } from '../ingest/limits.js';
  * Properties and context are the JSON the collector serialized (which never holds a raw newline),
  * carried verbatim: nothing escapes them on the way in or parses them on the way out.
  * Many items per record keep Kinesis PUT units and shard limits (and the emulator) cheap.
+ * Version 1 is the same text in gzip: records written by earlier collectors are still read.
+ * Brotli at quality 1 compresses this text about twice as fast as gzip at level 1, and smaller
+ * (`npm run bench` prints both).
  */
-export const RECORD_FORMAT_VERSION = 1;
+export const RECORD_FORMAT_VERSION = 2;
+/** The format of records written before Brotli: gzip of the same lines. */
+const GZIP_RECORD_FORMAT_VERSION = 1;
 /** Kinesis' limit for one record's data. */
 export const MAX_RECORD_BYTES = 1024 * 1024;
 /** Uncompressed NDJSON per record; gzip never grows text by more than a few bytes per 16 KB. */
 const MAX_RECORD_NDJSON_BYTES = 1_000_000;
-/** Fast gzip: on NDJSON it compresses ~5x at several times the speed of the default level. */
-const GZIP_LEVEL = 1;
+/** Brotli's second fastest quality: on this text as fast as its fastest, and a quarter smaller. */
+const BROTLI_QUALITY = 1;
 
 export type StreamItem = { kind: 'event'; event: LakeEvent } | { kind: 'bad'; badRow: BadRow };
 
@@ -69,8 +74,44 @@ function badLine(b: BadRow): string {
 }
 
 function pack(lines: string[]): Buffer {
-  const body = gzipSync(lines.join('\n'), { level: GZIP_LEVEL });
+  const text = Buffer.from(lines.join('\n'));
+  const body = brotliCompressSync(text, {
+    params: {
+      [constants.BROTLI_PARAM_QUALITY]: BROTLI_QUALITY,
+      [constants.BROTLI_PARAM_MODE]: constants.BROTLI_MODE_TEXT,
+      [constants.BROTLI_PARAM_SIZE_HINT]: text.length,
+    },
+  });
   return Buffer.concat([Buffer.of(RECORD_FORMAT_VERSION), body]);
+}
+
+/**
+ * The text lines of a record (either format version), decompressed with its size capped. Throws
+ * CodecError when the version is unknown or the body does not decompress.
+ */
+export function recordText(data: Uint8Array): string {
+  const version = data[0];
+  if (data.length < 2 || (version !== RECORD_FORMAT_VERSION && version !== GZIP_RECORD_FORMAT_VERSION)) {
+    throw new CodecError(
+      'undecodable_record',
+      `unknown record format version ${version ?? 'none'} (expected ${GZIP_RECORD_FORMAT_VERSION} or ${RECORD_FORMAT_VERSION})`,
+    );
+  }
+  const body = data.subarray(1);
+  const maxOutputLength = 4 * MAX_RECORD_NDJSON_BYTES;
+  try {
+    const text =
+      version === RECORD_FORMAT_VERSION
+        ? brotliDecompressSync(body, { maxOutputLength })
+        : gunzipSync(body, { maxOutputLength });
+    return text.toString('utf8');
+  } catch (error) {
+    const format = version === RECORD_FORMAT_VERSION ? 'Brotli' : 'gzip';
+    throw new CodecError(
+      'undecodable_record',
+      `record body is not valid ${format}: ${(error as Error).message}`,
+    );
+  }
 }
 
 /** Encodes items into as few records as fit the 1 MiB record limit, keeping their order. */
@@ -205,22 +246,11 @@ export interface DecodedRecord {
 
 /**
  * Decodes one stream record. Throws CodecError when the record as a whole cannot be read
- * (unknown version, broken gzip); a line that is not a valid item is reported in `invalid`
+ * (unknown version, broken compression); a line that is not a valid item is reported in `invalid`
  * and the other lines are kept.
  */
 export function decodeRecord(data: Uint8Array): DecodedRecord {
-  if (data.length < 2 || data[0] !== RECORD_FORMAT_VERSION) {
-    throw new CodecError(
-      'undecodable_record',
-      `unknown record format version ${data[0] ?? 'none'} (expected 1)`,
-    );
-  }
-  let text: string;
-  try {
-    text = gunzipSync(data.subarray(1), { maxOutputLength: 4 * MAX_RECORD_NDJSON_BYTES }).toString('utf8');
-  } catch (error) {
-    throw new CodecError('undecodable_record', `record body is not valid gzip: ${(error as Error).message}`);
-  }
+  const text = recordText(data);
   const items: StreamItem[] = [];
   const invalid: InvalidLine[] = [];
   const lines = text.split('\n');

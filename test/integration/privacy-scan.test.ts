@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { cp, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { gunzipSync, gzipSync } from 'node:zlib';
+import { brotliCompressSync, brotliDecompressSync, gunzipSync, gzipSync } from 'node:zlib';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FsObjectStore } from '../../lib/lake/fs-store.js';
@@ -61,14 +61,20 @@ async function filesUnder(dir: string): Promise<string[]> {
 }
 
 /**
- * A file's content as text, with what is packed inside opened up: gzip (bad rows, stream
- * records), base64 inside JSON (failed batches), journal segments frame by frame, Parquet and
+ * A file's content as text, with what is packed inside opened up: gzip (bad rows, old stream
+ * records), Brotli (stream records), base64 inside JSON (failed batches), journal segments frame by frame, Parquet and
  * DuckDB files through DuckDB itself, so a secret cannot hide behind compression.
  */
 async function contentsOf(file: string, db: Awaited<ReturnType<DuckDBInstance['connect']>>): Promise<string> {
   const bytes = await readFile(file);
   const parts = [bytes.toString('latin1'), bytes.toString('utf8')];
   const unpack = (b: Buffer) => {
+    // A stream record of format 2: a version byte, then Brotli.
+    if (b[0] === 2) {
+      try {
+        parts.push(brotliDecompressSync(b.subarray(1)).toString('utf8'));
+      } catch {}
+    }
     const start = b[0] === 0x1f && b[1] === 0x8b ? 0 : b[1] === 0x1f && b[2] === 0x8b ? 1 : -1;
     if (start < 0) return;
     try {
@@ -180,6 +186,12 @@ describe('a privacy scan of everything the pipeline keeps', () => {
       join(canary, 'b.json'),
       JSON.stringify({ data: Buffer.concat([Buffer.of(1), gzipSync(SECRETS.phone)]).toString('base64') }),
     );
+    await writeFile(
+      join(canary, 'd.json'),
+      JSON.stringify({
+        data: Buffer.concat([Buffer.of(2), brotliCompressSync(SECRETS.userId)]).toString('base64'),
+      }),
+    );
     await db.run(
       `COPY (SELECT '${SECRETS.ip}' AS ip) TO '${join(canary, 'c.parquet')}' (FORMAT parquet, COMPRESSION zstd)`,
     );
@@ -192,6 +204,7 @@ describe('a privacy scan of everything the pipeline keeps', () => {
     // The scan saw the events themselves in the journal and in the lake.
     expect(opened.some((f) => f.includes(`${join(dataDir, 'journal-copy')}`))).toBe(true);
     expect(opened.some((f) => f.endsWith('.parquet'))).toBe(true);
-    for (const value of [SECRETS.email, SECRETS.phone, SECRETS.ip]) expect(canaryText).toContain(value);
+    for (const value of [SECRETS.email, SECRETS.phone, SECRETS.ip, SECRETS.userId])
+      expect(canaryText).toContain(value);
   });
 });

@@ -1,4 +1,4 @@
-import { gunzipSync, gzipSync } from 'node:zlib';
+import { brotliDecompressSync, gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
@@ -6,6 +6,7 @@ import {
   decodeRecord,
   encodeRecords,
   MAX_RECORD_BYTES,
+  recordText,
   type StreamItem,
 } from '../../lib/stream/codec.js';
 import { lakeEvent, lakeEventArb } from '../helpers/events.js';
@@ -75,9 +76,25 @@ describe('record codec', () => {
     expect(records.flatMap((r) => decodeRecord(r).items)).toHaveLength(200);
   });
 
-  it('refuses an unknown version or broken gzip as a whole', () => {
-    expect(() => decodeRecord(Buffer.from('{"not":"ours"}'))).toThrow(CodecError);
+  it('refuses an unknown version or a broken body as a whole', () => {
+    expect(() => decodeRecord(Buffer.from('{"not":"ours"}'))).toThrow(/unknown record format version 123/);
     expect(() => decodeRecord(Buffer.from([1, 2, 3, 4]))).toThrow(/not valid gzip/);
+    expect(() => decodeRecord(Buffer.from([2, 2, 3, 4]))).toThrow(/not valid Brotli/);
+    expect(() => decodeRecord(Buffer.from([2]))).toThrow(CodecError);
+  });
+
+  it('writes Brotli records (version 2) and still reads gzip ones (version 1)', () => {
+    // Arrange
+    const [record] = encodeRecords([{ kind: 'event', event: lakeEvent() }]);
+    const text = brotliDecompressSync(record!.subarray(1)).toString('utf8');
+
+    // Act
+    const fromGzip = decodeRecord(Buffer.concat([Buffer.of(1), gzipSync(text)]));
+
+    // Assert
+    expect(record![0]).toBe(2);
+    expect(decodeRecord(record!).items).toEqual([{ kind: 'event', event: lakeEvent() }]);
+    expect(fromGzip.items).toEqual([{ kind: 'event', event: lakeEvent() }]);
   });
 
   it('reports invalid lines and keeps the valid ones', () => {
@@ -100,5 +117,5 @@ describe('record codec', () => {
 });
 
 function decodeRecordText(record: Buffer): string {
-  return gunzipSync(record.subarray(1)).toString();
+  return recordText(record);
 }
