@@ -59,7 +59,7 @@ export interface BadRow {
   anonymousHash: bigint | null;
 }
 
-const DAY_MS = 86_400_000;
+export const DAY_MS = 86_400_000;
 const dayNames = new Map<number, string>();
 
 /** The UTC date (`YYYY-MM-DD`) of an epoch-millisecond time (memoized per day: it runs per row). */

@@ -54,75 +54,127 @@ function validity(isNull: (i: number) => boolean, n: number): { nullBitmap?: Uin
   return nullCount === 0 ? { nullCount } : { nullBitmap: bitmap, nullCount };
 }
 
-function utf8(values: ReadonlyArray<string | null>): Data<Utf8> {
+/** UTF-8 bytes of strings one after the other, and where each ends, for an Arrow column. */
+function utf8Bytes(values: ReadonlyArray<string | null>): { data: Uint8Array; offsets: Int32Array } {
   const n = values.length;
   const offsets = new Int32Array(n + 1);
-  let buffer = Buffer.allocUnsafe(Math.max(1024, n * 32));
+  // Sized for ASCII (a byte per UTF-16 unit): grown, by measuring, only for text beyond it.
+  let total = 0;
+  for (let i = 0; i < n; i++) total += values[i]?.length ?? 0;
+  let buffer = Buffer.allocUnsafe(total + 1024);
   let end = 0;
   for (let i = 0; i < n; i++) {
     const v = values[i];
     if (v !== null && v !== undefined && v.length > 0) {
-      // Worst case 3 bytes per UTF-16 unit; Buffer#write is faster than TextEncoder#encodeInto here.
-      const need = end + v.length * 3;
-      if (need > buffer.length) {
-        const grown = Buffer.allocUnsafe(Math.max(need, buffer.length * 2));
-        buffer.copy(grown, 0, 0, end);
-        buffer = grown;
+      if (end + v.length * 3 > buffer.length) {
+        const need = end + Buffer.byteLength(v);
+        if (need > buffer.length) {
+          const grown = Buffer.allocUnsafe(Math.max(need, buffer.length * 2));
+          buffer.copy(grown, 0, 0, end);
+          buffer = grown;
+        }
       }
+      // Buffer#write is faster than TextEncoder#encodeInto here.
       end += buffer.write(v, end);
     }
     offsets[i + 1] = end;
   }
-  return makeData({
-    type: new Utf8(),
-    length: n,
-    valueOffsets: offsets,
-    data: buffer.subarray(0, end),
-    ...validity((i) => values[i] === null, n),
-  });
+  return { data: buffer.subarray(0, end), offsets };
 }
 
-function int64(values: ReadonlyArray<bigint | null>): Data<Int64> {
-  const data = new BigInt64Array(values.length);
-  values.forEach((v, i) => {
-    if (v !== null) data[i] = v;
-  });
+function utf8(values: ReadonlyArray<string | null>): Data<Utf8> {
+  const { data, offsets } = utf8Bytes(values);
   return makeData({
-    type: new Int64(),
+    type: new Utf8(),
     length: values.length,
+    valueOffsets: offsets,
     data,
     ...validity((i) => values[i] === null, values.length),
   });
 }
 
-function timestamp(values: readonly number[]): Data<TimestampMillisecond> {
-  const data = BigInt64Array.from(values, (v) => BigInt(v));
-  return makeData({ type: new TimestampMillisecond('UTC'), length: values.length, data, nullCount: 0 });
+/** A nullable int64 column being filled: values, and which are null. */
+class Int64Column {
+  readonly data: BigInt64Array;
+  readonly isNull: Uint8Array;
+  nulls = 0;
+  constructor(n: number) {
+    this.data = new BigInt64Array(n);
+    this.isNull = new Uint8Array(n);
+  }
+  set(i: number, v: bigint | null | undefined): void {
+    if (v === null || v === undefined) {
+      this.isNull[i] = 1;
+      this.nulls++;
+    } else this.data[i] = v;
+  }
+  toData(): Data<Int64> {
+    const n = this.data.length;
+    const nullity = this.nulls === 0 ? { nullCount: 0 } : validity((i) => this.isNull[i] === 1, n);
+    return makeData({ type: new Int64(), length: n, data: this.data, ...nullity });
+  }
 }
 
-/** Builds the Arrow table of an events file with typed arrays directly (no per-value boxing). */
+/** Milliseconds (non-negative safe integers) as little-endian int64 words, without a BigInt each. */
+function setMillis(words: Uint32Array, i: number, v: number): void {
+  words[2 * i] = v % 0x1_0000_0000;
+  words[2 * i + 1] = Math.floor(v / 0x1_0000_0000);
+}
+
+function timestamp(words: Uint32Array): Data<TimestampMillisecond> {
+  const data = new BigInt64Array(words.buffer);
+  return makeData({ type: new TimestampMillisecond('UTC'), length: data.length, data, nullCount: 0 });
+}
+
+/** Builds the Arrow table of an events file with typed arrays directly (no per-value boxing), in one pass. */
 export function eventsTable(events: readonly LakeEvent[]): Table {
   const n = events.length;
+  const eventId = new Array<string>(n);
+  const type = new Array<string>(n);
+  const name = new Array<string | null>(n);
+  const properties = new Array<string | null>(n);
+  const context = new Array<string | null>(n);
+  const flags = new Array<string | null>(n);
+  const channel = new Array<string | null>(n);
+  const userHash = new Int64Column(n);
+  const anonymousHash = new Int64Column(n);
+  const previousUserHash = new Int64Column(n);
+  const previousAnonymousHash = new Int64Column(n);
+  const eventTime = new Uint32Array(2 * n);
+  const receivedAt = new Uint32Array(2 * n);
+  const keyVersion = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const e = events[i]!;
+    eventId[i] = e.eventId;
+    type[i] = e.type;
+    name[i] = e.event;
+    properties[i] = e.properties;
+    context[i] = e.context;
+    flags[i] = e.flags;
+    channel[i] = e.channel;
+    userHash.set(i, e.userHash);
+    anonymousHash.set(i, e.anonymousHash);
+    previousUserHash.set(i, e.previousUserHash);
+    previousAnonymousHash.set(i, e.previousAnonymousHash);
+    setMillis(eventTime, i, e.eventTime);
+    setMillis(receivedAt, i, e.receivedAt);
+    keyVersion[i] = e.keyVersion;
+  }
   const children = [
-    utf8(events.map((e) => e.eventId)),
-    utf8(events.map((e) => e.type)),
-    utf8(events.map((e) => e.event)),
-    int64(events.map((e) => e.userHash)),
-    int64(events.map((e) => e.anonymousHash)),
-    timestamp(events.map((e) => e.eventTime)),
-    timestamp(events.map((e) => e.receivedAt)),
-    utf8(events.map((e) => e.properties)),
-    utf8(events.map((e) => e.context)),
-    makeData({
-      type: new Int32(),
-      length: n,
-      data: Int32Array.from(events, (e) => e.keyVersion),
-      nullCount: 0,
-    }),
-    utf8(events.map((e) => e.flags)),
-    utf8(events.map((e) => e.channel)),
-    int64(events.map((e) => e.previousUserHash ?? null)),
-    int64(events.map((e) => e.previousAnonymousHash ?? null)),
+    utf8(eventId),
+    utf8(type),
+    utf8(name),
+    userHash.toData(),
+    anonymousHash.toData(),
+    timestamp(eventTime),
+    timestamp(receivedAt),
+    utf8(properties),
+    utf8(context),
+    makeData({ type: new Int32(), length: n, data: keyVersion, nullCount: 0 }),
+    utf8(flags),
+    utf8(channel),
+    previousUserHash.toData(),
+    previousAnonymousHash.toData(),
   ];
   const struct = makeData({ type: new Struct(EVENTS_SCHEMA.fields), length: n, children, nullCount: 0 });
   return new Table([new RecordBatch(EVENTS_SCHEMA, struct)]);

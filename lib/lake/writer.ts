@@ -1,5 +1,5 @@
 import { gzipSync } from 'node:zlib';
-import { type BadRow, type LakeEvent, precedes, utcDate } from '../events.js';
+import { type BadRow, DAY_MS, type LakeEvent, precedes, utcDate } from '../events.js';
 import type { ErasureLog, Tombstones } from '../privacy/erasure.js';
 import { CodecError, decodeRecord } from '../stream/codec.js';
 import { wellFormed } from '../text.js';
@@ -71,6 +71,30 @@ function groupBy<T>(items: readonly T[], keyOf: (item: T) => string): Map<string
   return groups;
 }
 
+/** Events grouped by project and UTC day of their event time, in order of first appearance. */
+function byProjectDay(
+  events: readonly LakeEvent[],
+): Array<{ project: string; dt: string; rows: LakeEvent[] }> {
+  const groups: Array<{ project: string; dt: string; rows: LakeEvent[] }> = [];
+  const index = new Map<string, Map<number, LakeEvent[]>>();
+  for (const e of events) {
+    let days = index.get(e.project);
+    if (days === undefined) {
+      days = new Map();
+      index.set(e.project, days);
+    }
+    const day = Math.floor(e.eventTime / DAY_MS);
+    const rows = days.get(day);
+    if (rows !== undefined) rows.push(e);
+    else {
+      const group = { project: e.project, dt: utcDate(e.eventTime), rows: [e] };
+      days.set(day, group.rows);
+      groups.push(group);
+    }
+  }
+  return groups;
+}
+
 /** Splits decoded records into events (deduplicated by project and event_id) and bad rows. */
 function decodeBatch(records: readonly LakeRecord[]): {
   events: LakeEvent[];
@@ -79,7 +103,8 @@ function decodeBatch(records: readonly LakeRecord[]): {
 } {
   const events: LakeEvent[] = [];
   const bad: BadRow[] = [];
-  const seen = new Map<string, number>();
+  // Event id -> index in `events`, per project (no key built per event).
+  const seen = new Map<string, Map<string, number>>();
   let duplicates = 0;
   for (const record of records) {
     let decoded: ReturnType<typeof decodeRecord>;
@@ -98,10 +123,15 @@ function decodeBatch(records: readonly LakeRecord[]): {
         bad.push(item.badRow);
         continue;
       }
-      const id = `${item.event.project}\0${item.event.eventId}`;
-      const at = seen.get(id);
+      const { project, eventId } = item.event;
+      let ids = seen.get(project);
+      if (ids === undefined) {
+        ids = new Map();
+        seen.set(project, ids);
+      }
+      const at = ids.get(eventId);
       if (at === undefined) {
-        seen.set(id, events.length);
+        ids.set(eventId, events.length);
         events.push(item.event);
         continue;
       }
@@ -175,8 +205,7 @@ export async function writeBatch(
     badReasons: {},
   };
   const writes: Array<() => Promise<void>> = [];
-  for (const [group, rows] of groupBy(events, (e) => `${e.project}/${utcDate(e.eventTime)}`)) {
-    const [project, dt] = group.split('/') as [string, string];
+  for (const { project, dt, rows } of byProjectDay(events)) {
     const key = eventsKey(project, dt, batch);
     manifest.files.push({ key, project, dt, rows: rows.length });
     writes.push(() => store.put(key, eventsToParquet(rows), 'application/vnd.apache.parquet'));

@@ -244,6 +244,40 @@ export interface DecodedRecord {
   invalid: InvalidLine[];
 }
 
+/** How many lines the last `decodeItem` took, valid or not (an event takes three). */
+let taken = 1;
+
+/**
+ * Decodes the item whose first line is `lines[index]` into `items`; returns null, or what is
+ * wrong with that item. Sets `taken`.
+ */
+function decodeItem(lines: readonly string[], index: number, items: StreamItem[]): string | null {
+  taken = 1;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(lines[index]!);
+  } catch {
+    return 'line is not JSON';
+  }
+  const o = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as Record<string, unknown>;
+  if (o.k === 'b') {
+    const badRow = toBadRow(o);
+    if (typeof badRow === 'string') return `field ${badRow} is missing or invalid`;
+    items.push({ kind: 'bad', badRow });
+    return null;
+  }
+  if (o.k !== 'e') return 'field k is missing or invalid';
+  const properties = jsonText(lines[index + 1]);
+  const context = jsonText(lines[index + 2]);
+  if (properties === undefined || context === undefined)
+    return 'event is not followed by its properties and context lines';
+  taken = 3;
+  const event = toEvent(o, properties, context);
+  if (typeof event === 'string') return `field ${event} is missing or invalid`;
+  items.push({ kind: 'event', event });
+  return null;
+}
+
 /**
  * Decodes one stream record. Throws CodecError when the record as a whole cannot be read
  * (unknown version, broken compression); a line that is not a valid item is reported in `invalid`
@@ -254,38 +288,10 @@ export function decodeRecord(data: Uint8Array): DecodedRecord {
   const items: StreamItem[] = [];
   const invalid: InvalidLine[] = [];
   const lines = text.split('\n');
-  for (let index = 0; index < lines.length; index++) {
-    const at = index;
-    const line = lines[at]!;
-    const fail = (message: string) => invalid.push({ line: at, message, excerpt: line.slice(0, 200) });
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(line);
-    } catch {
-      fail('line is not JSON');
-      continue;
-    }
-    const o = (typeof parsed === 'object' && parsed !== null ? parsed : {}) as Record<string, unknown>;
-    if (o.k === 'b') {
-      const badRow = toBadRow(o);
-      if (typeof badRow === 'string') fail(`field ${badRow} is missing or invalid`);
-      else items.push({ kind: 'bad', badRow });
-      continue;
-    }
-    if (o.k !== 'e') {
-      fail('field k is missing or invalid');
-      continue;
-    }
-    const properties = jsonText(lines[index + 1]);
-    const context = jsonText(lines[index + 2]);
-    if (properties === undefined || context === undefined) {
-      fail('event is not followed by its properties and context lines');
-      continue;
-    }
-    index += 2;
-    const event = toEvent(o, properties, context);
-    if (typeof event === 'string') fail(`field ${event} is missing or invalid`);
-    else items.push({ kind: 'event', event });
+  for (let index = 0; index < lines.length; index += taken) {
+    const problem = decodeItem(lines, index, items);
+    if (problem !== null)
+      invalid.push({ line: index, message: problem, excerpt: lines[index]!.slice(0, 200) });
   }
   return { items, invalid };
 }
