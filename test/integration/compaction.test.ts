@@ -209,7 +209,7 @@ describe('lake compaction', () => {
           expect(await numbers(store, dir, `n${dieAt}`)).toEqual(bruteForce(events, 'shop', FROM, TODAY));
       });
     }
-  });
+  }, 180_000); // a compaction per store operation: 53 s seen on a busy 2-core machine
 
   it('takes late events into a compacted day on its next run', async () => {
     await withLake(async (store, dir) => {
