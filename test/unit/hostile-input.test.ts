@@ -162,6 +162,24 @@ describe('numbers kept or refused exactly', () => {
     expect(item?.kind === 'bad' && item.badRow.message).toContain('properties.big');
   });
 
+  it('refuses a number too small for a double, and keeps exponents a double holds', async () => {
+    // Arrange
+    const d = deps();
+    const body = `{"batch":[
+      {"type":"track","userId":"u","event":"E","messageId":"m-0","properties":{"tiny":1e-400}},
+      {"type":"track","userId":"u","event":"E","messageId":"m-1","properties":{"big":1E5,"small":25e-1}}
+    ]}`;
+
+    // Act
+    const { response } = await collect(request('/v1/batch', body), d);
+
+    // Assert
+    expect(outcomes(d)).toEqual(['bad:invalid_number', 'ok:m-1']);
+    expect(JSON.stringify(response.body)).toContain('the number 1e-400');
+    const kept = itemsOf(d.stream).find((i) => i.kind === 'event');
+    expect(kept?.kind === 'event' && JSON.parse(kept.event.properties!)).toEqual({ big: 100000, small: 2.5 });
+  });
+
   it('refuses only the events of a batch holding numbers with more digits than a double keeps', async () => {
     // Arrange: digits inside strings are text, not numbers, and stay.
     const d = deps();
