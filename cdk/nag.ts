@@ -23,7 +23,7 @@ export function suppressWithReasons(stack: Stack): void {
     {
       id: 'AwsSolutions-IAM5',
       reason:
-        'Wildcards are object keys under the lake bucket (the writer puts new keys and reads erasures/*, the rollup reads manifests/*, the erase function rewrites events/*, bad/* and records erasures/*, the compactor rewrites and deletes events/* and records compactions/*), keys of failed batches the event source mapping writes (names chosen by Lambda), and X-Ray trace segments, which have no resource-level permissions.',
+        'Wildcards are object keys under the lake bucket (the writer puts new keys and reads erasures/*, the rollup reads manifests/*, the erase function rewrites events/*, bad/* and records erasures/*, the compactor rewrites and deletes events/*, records compactions/* and moves its pending records), keys of failed batches the event source mapping writes (names chosen by Lambda), and X-Ray trace segments, which have no resource-level permissions.',
       appliesTo: [
         'Action::s3:Abort*',
         'Action::s3:DeleteObject*',
@@ -36,6 +36,9 @@ export function suppressWithReasons(stack: Stack): void {
         {
           regex:
             '/^Resource::<LakeBucket[A-Za-z0-9]+\\.Arn>\\/(manifests|erasures|events|bad|compactions)\\/\\*$/g',
+        },
+        {
+          regex: '/^Resource::<LakeBucket[A-Za-z0-9]+\\.Arn>\\/compactions\\/(pending\\/|project=)\\*$/g',
         },
       ],
     },

@@ -18,7 +18,8 @@ export interface CompactionProps {
 /**
  * The compactor on an EventBridge schedule: rewrites each closed day's small lake files into few
  * large ones, then deletes the replaced files after a grace period. It is the only function with
- * a delete right on the lake (`events/*` only); the lake writer and erasure can only put.
+ * a delete right on the lake (`events/*`, and its own pending records, which move to `done/`
+ * once their inputs are gone); the lake writer and erasure can only put.
  */
 export class Compaction extends Construct {
   readonly function: PipelineFunction;
@@ -47,6 +48,9 @@ export class Compaction extends Construct {
     props.bucket.grantDelete(this.function, 'events/*');
     props.bucket.grantRead(this.function, 'compactions/*');
     props.bucket.grantPut(this.function, 'compactions/*');
+    // Pending records move to compactions/done/ (records of the earlier layout, project=..., too).
+    props.bucket.grantDelete(this.function, 'compactions/pending/*');
+    props.bucket.grantDelete(this.function, 'compactions/project=*');
     props.bucket.grantRead(this.function, 'erasures/*');
     this.missedTicks = runOnSchedule(this, this.function, {
       everyMinutes: every,

@@ -13,6 +13,12 @@ export interface DeletingStore extends ObjectStore {
 }
 
 export const COMPACTIONS_PREFIX = 'compactions/';
+/** Records whose inputs are still to delete: the only ones a run reads. */
+export const PENDING_PREFIX = `${COMPACTIONS_PREFIX}pending/`;
+/** Records whose inputs were deleted: kept for audit, never read again by the compactor. */
+export const DONE_PREFIX = `${COMPACTIONS_PREFIX}done/`;
+/** Where records were kept before they were split by state (read until moved). */
+const LEGACY_PREFIX = `${COMPACTIONS_PREFIX}project=`;
 /** Input bytes per compacted file. @see CompactionOptions.targetBytes */
 export const DEFAULT_TARGET_BYTES = 128 * 1024 * 1024;
 /** How long replaced files stay readable after their replacement is written. */
@@ -40,7 +46,10 @@ export interface CompactionOptions {
   logger?: Logger;
 }
 
-/** What one compaction of a partition wrote, kept under `compactions/`: the audit and the plan. */
+/**
+ * What one compaction of a partition wrote: the plan under `compactions/pending/` until its
+ * inputs are deleted, then the audit under `compactions/done/` (same name below the prefix).
+ */
 export interface CompactionRecord {
   version: 1;
   project: string;
@@ -78,8 +87,9 @@ const PARTITION = /^events\/project=([a-z0-9-]+)\/dt=(\d{4}-\d{2}-\d{2})\/[^/]+\
  * Rewrites each partition's small files into few large ones, sorted by person then time (so
  * engines prune row groups), without losing or doubling a row at any point:
  * 1. the compacted files are written (deterministic names from their inputs) and read back;
- * 2. a record naming inputs and outputs is written;
- * 3. after the grace period, a later run deletes the inputs, then marks the record done.
+ * 2. a record naming inputs and outputs is written (`compactions/pending/`);
+ * 3. after the grace period, a later run deletes the inputs, then moves the record to
+ *    `compactions/done/`, so a run reads only the records with work left.
  * A run killed anywhere leaves the lake consistent: before 2, the outputs are extra copies that the
  * next run compacts again with everything else (readers deduplicate by event_id meanwhile); after
  * 2, the next run finishes the deletions. A copy of an event within a partition is kept once (the
@@ -133,7 +143,12 @@ export async function compactLake(
   return result;
 }
 
-/** Deletes the inputs of records past their grace period; returns the inputs still pending. */
+/**
+ * Deletes the inputs of pending records past their grace period, then moves each record to
+ * `done/` (put, then delete: a run killed in between finds it pending again, finds its inputs
+ * gone and moves it again). Returns the inputs still pending. Reads only pending records, and
+ * records of the layout before `pending/` and `done/` (moved as they are met).
+ */
 async function finishDeletions(
   store: DeletingStore,
   now: number,
@@ -141,33 +156,47 @@ async function finishDeletions(
   result: CompactionResult,
 ): Promise<Set<string>> {
   const pending = new Set<string>();
-  for (const key of await store.list(COMPACTIONS_PREFIX)) {
+  const keys = [...(await store.list(PENDING_PREFIX)), ...(await store.list(LEGACY_PREFIX))];
+  for (const key of keys) {
     if (!key.endsWith('.json')) continue;
     const bytes = await store.get(key);
     if (bytes === null) continue;
     const record = JSON.parse(Buffer.from(bytes).toString('utf8')) as CompactionRecord;
-    if (record.status === 'done') continue;
-    if (Date.parse(record.writtenAt) + graceMs > now) {
-      for (const input of record.inputs) pending.add(input);
-      continue;
-    }
-    for (const [n, input] of record.inputs.entries()) {
-      // Delete only the bytes that were compacted; a rewritten input is compacted again later.
-      const expected = record.inputDigests?.[n];
-      if (expected !== undefined) {
-        const current = await store.get(input);
-        if (current === null) continue;
-        if (digest(current) !== expected) {
-          result.inputsRewritten++;
-          continue;
-        }
+    if (record.status !== 'done') {
+      if (Date.parse(record.writtenAt) + graceMs > now) {
+        for (const input of record.inputs) pending.add(input);
+        continue;
       }
-      await store.delete(input);
-      result.filesDeleted++;
+      await deleteInputs(store, record, result);
     }
-    await putRecord(store, key, { ...record, status: 'done' });
+    const name = key.startsWith(PENDING_PREFIX)
+      ? key.slice(PENDING_PREFIX.length)
+      : key.slice(COMPACTIONS_PREFIX.length);
+    await putRecord(store, `${DONE_PREFIX}${name}`, { ...record, status: 'done' });
+    await store.delete(key);
   }
   return pending;
+}
+
+/** Deletes a record's inputs that still hold the bytes it compacted; a rewritten input is compacted again later. */
+async function deleteInputs(
+  store: DeletingStore,
+  record: CompactionRecord,
+  result: CompactionResult,
+): Promise<void> {
+  for (const [n, input] of record.inputs.entries()) {
+    const expected = record.inputDigests?.[n];
+    if (expected !== undefined) {
+      const current = await store.get(input);
+      if (current === null) continue;
+      if (digest(current) !== expected) {
+        result.inputsRewritten++;
+        continue;
+      }
+    }
+    await store.delete(input);
+    result.filesDeleted++;
+  }
 }
 
 function digest(bytes: Uint8Array): string {
@@ -249,7 +278,7 @@ async function compactPartition(
       writtenAt: options.now.toISOString(),
       status: 'written',
     };
-    await putRecord(store, `${COMPACTIONS_PREFIX}project=${project}/dt=${dt}/${name}.json`, record);
+    await putRecord(store, `${PENDING_PREFIX}project=${project}/dt=${dt}/${name}.json`, record);
     result.filesRead += group.keys.length;
     result.filesWritten += outputs.length;
     result.rowsRead += inputRows;

@@ -26,16 +26,17 @@ export type KillKind = 'main-SIGKILL' | 'main-SIGINT' | 'emulator-SIGKILL' | 'gr
 /** The compaction records of a lake: how many, and how many replaced files they deleted. */
 async function compactionsOf(lake: string): Promise<{ compactions: number; compactedFilesDeleted: number }> {
   const store = new FsObjectStore(lake);
-  let compactions = 0;
-  let compactedFilesDeleted = 0;
+  // By name: a run killed while moving a record leaves it both pending and done.
+  const records = new Map<string, CompactionRecord>();
   for (const key of await store.list(COMPACTIONS_PREFIX)) {
     const bytes = await store.get(key);
     if (bytes === null) continue;
     const record = JSON.parse(Buffer.from(bytes).toString('utf8')) as CompactionRecord;
-    compactions++;
-    if (record.status === 'done') compactedFilesDeleted += record.inputs.length;
+    const name = key.replace(/^compactions\/(pending\/|done\/)?/, '');
+    if (record.status === 'done' || !records.has(name)) records.set(name, record);
   }
-  return { compactions, compactedFilesDeleted };
+  const done = [...records.values()].filter((r) => r.status === 'done');
+  return { compactions: records.size, compactedFilesDeleted: done.reduce((n, r) => n + r.inputs.length, 0) };
 }
 
 /** `group-SIGINT` is Ctrl-C in the terminal: every process of the group gets it at once. */

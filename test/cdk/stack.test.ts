@@ -142,7 +142,7 @@ describe('the lake writer', () => {
 });
 
 describe('compaction', () => {
-  it('is the only function that may delete from the lake, and only data files', () => {
+  it('is the only function that may delete from the lake, and only data files and its pending records', () => {
     const deleting = Object.entries(withWarehouse.template.findResources('AWS::IAM::Policy'))
       .filter(([, p]) => JSON.stringify(p).includes('s3:DeleteObject'))
       .map(([id]) => id);
@@ -152,10 +152,10 @@ describe('compaction', () => {
 
     expect(deleting).toHaveLength(1);
     expect(deleting[0]).toMatch(/^CompactionFunction/);
-    expect(JSON.stringify(deletes.map((st) => st.Resource))).toContain('/events/*');
-    expect(JSON.stringify(deletes.map((st) => st.Resource))).not.toMatch(
-      /\/(manifests|bad|erasures|compactions)\//,
-    );
+    const resources = JSON.stringify(deletes.map((st) => st.Resource));
+    expect(resources).toContain('/events/*');
+    expect(resources).toContain('/compactions/pending/*');
+    expect(resources).not.toMatch(/\/(manifests|bad|erasures|compactions\/done)\//);
   });
 
   it('runs hourly, one run at a time, with missed ticks kept', () => {

@@ -3,7 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LakeEvent } from '../../lib/events.js';
-import { type CompactionOptions, compactLake, type DeletingStore } from '../../lib/lake/compaction.js';
+import {
+  COMPACTIONS_PREFIX,
+  type CompactionOptions,
+  compactLake,
+  type DeletingStore,
+  DONE_PREFIX,
+  PENDING_PREFIX,
+} from '../../lib/lake/compaction.js';
 import { FsObjectStore } from '../../lib/lake/fs-store.js';
 import { eventsToParquet, parquetToEvents } from '../../lib/lake/parquet.js';
 import { silentLogger } from '../../lib/log.js';
@@ -284,6 +291,46 @@ describe('lake compaction', () => {
       expect(during.get(day)!.files).toBe(before.get(day)!.files + 1);
       expect(after.get(day)!.files).toBe(1);
       expect(ids(after)).toEqual(ids(before));
+    });
+  });
+
+  it('reads only the records with work left: pending ones move to done/, earlier-layout ones too', async () => {
+    await withLake(async (store) => {
+      // Arrange: a run that leaves records pending, one of them moved back to the earlier layout.
+      await compactLake(store, options({ graceMs: 15 * 60_000 }));
+      const pending = await store.list(PENDING_PREFIX);
+      const legacy = pending[0]!.replace(PENDING_PREFIX, COMPACTIONS_PREFIX);
+      await store.put(legacy, (await store.get(pending[0]!))!, 'application/json');
+      await store.delete(pending[0]!);
+
+      // Act: past the grace period, then once more, counting what each run reads under done/.
+      const reads: string[] = [];
+      const counting: DeletingStore = {
+        put: (k, b, t) => store.put(k, b, t),
+        get: (k) => {
+          reads.push(k);
+          return store.get(k);
+        },
+        list: (p) => store.list(p),
+        delete: (k) => store.delete(k),
+      };
+      const later = (minutes: number) =>
+        options({ graceMs: 15 * 60_000, now: new Date(NOW.getTime() + minutes * 60_000) });
+      const finishing = await compactLake(counting, later(16));
+      await compactLake(counting, later(17));
+
+      // Assert
+      expect(pending.length).toBeGreaterThan(1);
+      expect(finishing.filesDeleted).toBeGreaterThan(0);
+      expect(await store.list(PENDING_PREFIX)).toEqual([]);
+      expect(await store.get(legacy)).toBeNull();
+      const done = await store.list(DONE_PREFIX);
+      expect(done.map((k) => k.slice(DONE_PREFIX.length)).sort()).toEqual(
+        pending.map((k) => k.slice(PENDING_PREFIX.length)).sort(),
+      );
+      for (const key of done)
+        expect(JSON.parse(String(await store.get(key)))).toMatchObject({ status: 'done' });
+      expect(reads.filter((k) => k.startsWith(DONE_PREFIX))).toEqual([]);
     });
   });
 });
