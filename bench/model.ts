@@ -49,7 +49,7 @@ export interface ModelInputs {
   lakeWriterEventsPerCoreSecond: number;
   /** Compaction throughput on one core (the scaling table of `npm run bench`). */
   compactionEventsPerCoreSecond: number;
-  /** Bytes of a stream record per event (gzip NDJSON), and of Parquet (ZSTD) per event. */
+  /** Bytes of a stream record per event (Brotli NDJSON), and of Parquet (ZSTD) per event. */
   recordBytesPerEvent: number;
   parquetBytesPerEvent: number;
   /** Wall time of one PutRecords call (billed, not CPU). */
@@ -69,8 +69,11 @@ export const DEFAULT_INPUTS: ModelInputs = {
   eventsPerSecond: 1_000_000,
   eventsPerRequest: 20,
   projects: 1,
-  collectEventsPerCoreSecond: 66_596,
-  lakeWriterEventsPerCoreSecond: 68_866,
+  // Medians of three `BENCH_ONLY=ingest npm run bench` runs on 2026-12-02 (the machine's speed
+  // moved between runs: the floor measured 183k-278k ev/s); compaction from the 10^7 row of the
+  // scaling table on 2026-11-22.
+  collectEventsPerCoreSecond: 63_926,
+  lakeWriterEventsPerCoreSecond: 77_870,
   compactionEventsPerCoreSecond: 64_067,
   recordBytesPerEvent: 0,
   parquetBytesPerEvent: 0,
