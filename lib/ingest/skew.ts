@@ -34,6 +34,26 @@ function daysIn(year: number, month: number): number {
   return month === 2 && leap ? 29 : DAYS_IN_MONTH[month - 1]!;
 }
 
+/** True when the fields name a real date and time of day (no February 30th, no 24:00). */
+function exists(
+  year: number,
+  month: number,
+  day: number,
+  hour: number,
+  minute: number,
+  second: number,
+): boolean {
+  return (
+    month >= 1 &&
+    month <= 12 &&
+    day >= 1 &&
+    day <= daysIn(year, month) &&
+    hour <= 23 &&
+    minute <= 59 &&
+    second <= 59
+  );
+}
+
 /** The number of two, three or four digits at `at`, or NaN when one is not a digit. */
 function digits(value: string, at: number, count: number): number {
   let n = 0;
@@ -72,16 +92,7 @@ function commonTimestamp(value: string): number | null | undefined {
   const millis = length === 24 ? digits(value, 20, 3) : 0;
   // Date.UTC reads years 0-99 as 1900-1999: those go the long way.
   if (Number.isNaN(year + month + day + hour + minute + second + millis) || year < 100) return undefined;
-  if (
-    month < 1 ||
-    month > 12 ||
-    day < 1 ||
-    day > daysIn(year, month) ||
-    hour > 23 ||
-    minute > 59 ||
-    second > 59
-  )
-    return null;
+  if (!exists(year, month, day, hour, minute, second)) return null;
   return Date.UTC(year, month - 1, day, hour, minute, second, millis);
 }
 
@@ -102,17 +113,7 @@ export function parseTimestamp(value: string): number | null {
   const minute = Number(m[5] ?? 0);
   const second = Number(m[6] ?? 0);
   const millis = m[7] ? Number(m[7].slice(0, 3).padEnd(3, '0')) : 0;
-  if (
-    month < 1 ||
-    month > 12 ||
-    day < 1 ||
-    day > daysIn(year, month) ||
-    hour > 23 ||
-    minute > 59 ||
-    second > 59
-  ) {
-    return null;
-  }
+  if (!exists(year, month, day, hour, minute, second)) return null;
   const offsetMinutes = m[9] ? (m[9] === '-' ? -1 : 1) * (Number(m[10]) * 60 + Number(m[11])) : 0;
   const utc = new Date(0);
   utc.setUTCFullYear(year, month - 1, day);

@@ -30,20 +30,21 @@ export interface RequestContext {
   hashes?: { user: Map<string, bigint>; anonymous: Map<string, bigint> };
 }
 
+/** `hash(id)`, computed once per request and id. */
+function hashOnce(known: Map<string, bigint> | undefined, id: string, hash: (id: string) => bigint): bigint {
+  const cached = known?.get(id);
+  if (cached !== undefined) return cached;
+  const value = hash(id);
+  known?.set(id, value);
+  return value;
+}
+
 function userHashOf(ctx: RequestContext, id: string): bigint {
-  const known = ctx.hashes?.user.get(id);
-  if (known !== undefined) return known;
-  const hash = identityHash(ctx.key, ctx.project, id);
-  ctx.hashes?.user.set(id, hash);
-  return hash;
+  return hashOnce(ctx.hashes?.user, id, (i) => identityHash(ctx.key, ctx.project, i));
 }
 
 function anonymousHashOf(ctx: RequestContext, id: string): bigint {
-  const known = ctx.hashes?.anonymous.get(id);
-  if (known !== undefined) return known;
-  const hash = anonymousHash(ctx.key, ctx.project, id);
-  ctx.hashes?.anonymous.set(id, hash);
-  return hash;
+  return hashOnce(ctx.hashes?.anonymous, id, (i) => anonymousHash(ctx.key, ctx.project, i));
 }
 
 export type EventResult = { ok: true; event: LakeEvent } | { ok: false; badRow: BadRow };
