@@ -488,7 +488,7 @@ describe('warehouse jobs', () => {
 
     const nat = synth({ ...IN_VPC, 'tally:vpcEgress': 'nat', 'tally:routeTableIds': '' });
     nat.template.resourceCountIs('AWS::EC2::VPCEndpoint', 0);
-  });
+  }, 180_000); // a synth with cfn-guard: 31 s idle
 
   it('refuse a VPC without subnets, zones that do not match them, or no way out, naming the key', () => {
     const vpc = { ...WITH_STARROCKS, 'tally:vpcId': 'vpc-0123456789abcdef0' };
@@ -558,7 +558,9 @@ describe('monitoring', () => {
   });
 });
 
-describe('AWS Control Tower proactive rules (cfn-guard)', () => {
+// Each case synthesizes the app and runs cfn-guard's rules: 18-31 s on an idle 2-core machine,
+// over 60 s beside other suites.
+describe('AWS Control Tower proactive rules (cfn-guard)', { timeout: 180_000 }, () => {
   it.each([
     ['with the warehouse', WITH_STARROCKS],
     ['ingest only', {}],
