@@ -26,6 +26,11 @@ function compress(state: Int32Array, block: Uint8Array, offset: number): void {
     const i = offset + t * 4;
     W[t] = (block[i]! << 24) | (block[i + 1]! << 16) | (block[i + 2]! << 8) | block[i + 3]!;
   }
+  compressWords(state);
+}
+
+/** One SHA-256 compression of the block already in `W[0..15]` (big-endian words) into `state`. */
+function compressWords(state: Int32Array): void {
   for (let t = 16; t < 64; t++) {
     const x = W[t - 15]!;
     const y = W[t - 2]!;
@@ -89,7 +94,6 @@ export class HmacSha256 {
   private readonly outer = new Int32Array(8);
   private readonly state = new Int32Array(8);
   private buffer = new Uint8Array(256);
-  private readonly digestBlock = new Uint8Array(128);
 
   constructor(secret: Uint8Array) {
     const key = new Uint8Array(64);
@@ -105,22 +109,44 @@ export class HmacSha256 {
 
   /** The first 8 bytes of HMAC-SHA256(key, utf8(message)), big-endian, as an unsigned bigint. */
   first64(message: string): bigint {
+    if (message.length <= 55 && this.shortAscii(message)) return this.finishOuter();
     const need = message.length * 3 + 72;
     if (need > this.buffer.length) this.buffer = new Uint8Array(Math.max(need, this.buffer.length * 2));
     const { written } = encoder.encodeInto(message, this.buffer);
     const state = this.state;
     state.set(this.inner);
     finish(state, this.buffer, written);
-    const block = this.digestBlock;
-    for (let i = 0; i < 8; i++) {
-      const word = state[i]!;
-      block[i * 4] = word >>> 24;
-      block[i * 4 + 1] = (word >>> 16) & 0xff;
-      block[i * 4 + 2] = (word >>> 8) & 0xff;
-      block[i * 4 + 3] = word & 0xff;
+    return this.finishOuter();
+  }
+
+  /**
+   * The inner hash of a message of at most 55 ASCII characters (one padded block, written
+   * straight into the schedule's words); false, untouched, when a character is not ASCII.
+   */
+  private shortAscii(message: string): boolean {
+    const length = message.length;
+    for (let t = 0; t < 16; t++) W[t] = 0;
+    for (let i = 0; i < length; i++) {
+      const c = message.charCodeAt(i);
+      if (c >= 0x80) return false;
+      W[i >> 2]! |= c << (24 - 8 * (i & 3));
     }
+    W[length >> 2]! |= 0x80 << (24 - 8 * (length & 3));
+    W[15] = (length + 64) * 8; // bits, the key block included
+    this.state.set(this.inner);
+    compressWords(this.state);
+    return true;
+  }
+
+  /** HMAC's outer hash over the inner digest in `state`: its first 64 bits. */
+  private finishOuter(): bigint {
+    const state = this.state;
+    for (let t = 0; t < 8; t++) W[t] = state[t]!;
+    W[8] = 0x80000000 | 0;
+    for (let t = 9; t < 15; t++) W[t] = 0;
+    W[15] = (64 + 32) * 8;
     state.set(this.outer);
-    finish(state, block, 32);
+    compressWords(state);
     return (BigInt(state[0]! >>> 0) << 32n) | BigInt(state[1]! >>> 0);
   }
 }

@@ -58,4 +58,17 @@ describe('HmacSha256 (the fast path behind hmac63)', () => {
     expect(first[0]).toBe(first[2]);
     expect(first[1]).toBe(createHmac('sha256', 'k').update(long).digest().readBigUInt64BE(0));
   });
+
+  it('equals node:crypto at every length around one block, ASCII or not (the short-message path)', () => {
+    const mac = new HmacSha256(Buffer.from('key'));
+    const expected = (m: string) => createHmac('sha256', 'key').update(m, 'utf8').digest().readBigUInt64BE(0);
+    for (let length = 0; length <= 70; length++) {
+      const ascii = Array.from({ length }, (_, i) => String.fromCharCode(32 + ((i * 7) % 95))).join('');
+      expect(mac.first64(ascii)).toBe(expected(ascii));
+      // A non-ASCII character last: the short path gives up after filling most of the block.
+      const mixed = `${ascii.slice(0, -1)}\u00e9`;
+      expect(mac.first64(mixed)).toBe(expected(mixed));
+      expect(mac.first64(`\0${ascii}`)).toBe(expected(`\0${ascii}`));
+    }
+  });
 });
