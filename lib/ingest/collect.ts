@@ -250,7 +250,7 @@ async function collectEvents(
     receivedAt: req.receivedAt,
     batchSentAt,
     routeType: type === 'batch' ? null : type,
-    hashes: { user: new Map<string, bigint>(), anonymous: new Map<string, bigint>() },
+    last: { user: { id: null, hash: 0n }, anonymous: { id: null, hash: 0n } },
   };
   const items: StreamItem[] = [];
   const rejected: RejectedEvent[] = [];

@@ -24,27 +24,34 @@ export interface RequestContext {
   /** The type implied by the route (`/v1/track`), or null for `/v1/batch`. */
   routeType: EventType | null;
   /**
-   * Hashes already computed in this request, by id (userIds and anonymousIds apart): a browser
-   * SDK's batch carries the same ids in every event.
+   * The last id hashed in this request and its hash, userIds and anonymousIds apart: a browser
+   * SDK's batch carries the same ids in every event, hashed once this way.
    */
-  hashes?: { user: Map<string, bigint>; anonymous: Map<string, bigint> };
+  last?: { user: HashedId; anonymous: HashedId };
 }
 
-/** `hash(id)`, computed once per request and id. */
-function hashOnce(known: Map<string, bigint> | undefined, id: string, hash: (id: string) => bigint): bigint {
-  const cached = known?.get(id);
-  if (cached !== undefined) return cached;
-  const value = hash(id);
-  known?.set(id, value);
-  return value;
+/** An id and its hash; `id` null until one is hashed. */
+export interface HashedId {
+  id: string | null;
+  hash: bigint;
+}
+
+/** `hash(id)`, reusing the previous event's when the id is the same. */
+function hashOnce(last: HashedId | undefined, id: string, hash: (id: string) => bigint): bigint {
+  if (last === undefined) return hash(id);
+  if (last.id !== id) {
+    last.hash = hash(id);
+    last.id = id;
+  }
+  return last.hash;
 }
 
 function userHashOf(ctx: RequestContext, id: string): bigint {
-  return hashOnce(ctx.hashes?.user, id, (i) => identityHash(ctx.key, ctx.project, i));
+  return hashOnce(ctx.last?.user, id, (i) => identityHash(ctx.key, ctx.project, i));
 }
 
 function anonymousHashOf(ctx: RequestContext, id: string): bigint {
-  return hashOnce(ctx.hashes?.anonymous, id, (i) => anonymousHash(ctx.key, ctx.project, i));
+  return hashOnce(ctx.last?.anonymous, id, (i) => anonymousHash(ctx.key, ctx.project, i));
 }
 
 export type EventResult = { ok: true; event: LakeEvent } | { ok: false; badRow: BadRow };

@@ -149,6 +149,22 @@ describe('collect: whole requests', () => {
 });
 
 describe('collect: events inside a valid batch', () => {
+  it('hashes the ids of every event, however they repeat or alternate within a batch', async () => {
+    // Arrange: the same ids in a row (a browser's batch), then alternating, then new ones.
+    const users = ['a', 'a', 'b', 'a', 'c', 'c', 'b'];
+    const anons = ['x', 'x', 'x', 'y', 'x', 'z', 'z'];
+    const d = deps();
+    const batch = users.map((userId, i) => track({ userId, anonymousId: anons[i], messageId: `m-${i}` }));
+
+    // Act
+    await collect(request('/v1/batch', { batch }), d);
+
+    // Assert
+    const events = itemsOf(d.stream).flatMap((i) => (i.kind === 'event' ? [i.event] : []));
+    expect(events.map((e) => e.userHash)).toEqual(users.map((u) => identityHash(HASH_KEY, 'shop', u)));
+    expect(events.map((e) => e.anonymousHash)).toEqual(anons.map((a) => anonymousHash(HASH_KEY, 'shop', a)));
+  });
+
   it('turns a 40 KB event into a bad row and accepts the rest', async () => {
     const d = deps();
     const batch = [
