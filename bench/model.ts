@@ -70,10 +70,10 @@ export const DEFAULT_INPUTS: ModelInputs = {
   eventsPerRequest: 20,
   projects: 1,
   // Medians of three `BENCH_ONLY=ingest npm run bench` runs on 2026-12-02 (the machine's speed
-  // moved between runs: the floor measured 183k-278k ev/s); compaction from the 10^7 row of the
+  // moved between runs: the floor measured 183k-277k ev/s); compaction from the 10^7 row of the
   // scaling table on 2026-11-22.
-  collectEventsPerCoreSecond: 63_926,
-  lakeWriterEventsPerCoreSecond: 77_870,
+  collectEventsPerCoreSecond: 98_061,
+  lakeWriterEventsPerCoreSecond: 93_670,
   compactionEventsPerCoreSecond: 64_067,
   recordBytesPerEvent: 0,
   parquetBytesPerEvent: 0,
