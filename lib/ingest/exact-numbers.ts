@@ -5,8 +5,9 @@
  * value no longer knows its digits) and the events holding them are refused. A token is exact
  * when its value is the double's own shortest text (`1e300`, `9007199254740993` is not).
  *
- * The scan runs only when the text holds 16 digits (dots allowed) in a row, which ordinary
- * events rarely do; no token with fewer significant digits can be inexact.
+ * The body scan (`layout.ts`) applies `inexactToken` to every token with an exponent or of 16
+ * characters or more (no shorter plain decimal can be inexact); `findInexactNumbers` is the
+ * same rule over a text that scan gave up on, token by token.
  */
 
 /** Where inexact numbers sit: batch element indexes, or `top` for the body itself (a single event, or the batch envelope). */
@@ -16,8 +17,6 @@ export interface InexactNumbers {
   /** A token outside `batch` (a single-event body, or the batch's own fields such as its context). */
   top: string | null;
 }
-
-const SUSPECT = /\d[\d.]{15}/;
 
 /** Sign, significant digits and exponent of a decimal number's text: equal for equal values. */
 function canonical(token: string): string {
@@ -51,7 +50,6 @@ export function inexactToken(token: string): boolean {
  * position in the structure is tracked only as far as "which element of the top-level `batch`".
  */
 export function findInexactNumbers(text: string): InexactNumbers | null {
-  if (!SUSPECT.test(text)) return null;
   const found: InexactNumbers = { events: new Map(), top: null };
   const stack: string[] = [];
   let lastKey: string | null = null;
@@ -80,7 +78,7 @@ export function findInexactNumbers(text: string): InexactNumbers | null {
       let j = i + 1;
       while (j < text.length && /[0-9.eE+-]/.test(text[j]!)) j++;
       const token = text.slice(i, j);
-      if (!exact(token)) {
+      if (inexactToken(token)) {
         any = true;
         if (batchDepth !== -1 && stack.length >= batchDepth) {
           if (!found.events.has(index)) found.events.set(index, token);

@@ -180,6 +180,26 @@ describe('numbers kept or refused exactly', () => {
     expect(kept?.kind === 'event' && JSON.parse(kept.event.properties!)).toEqual({ big: 100000, small: 2.5 });
   });
 
+  it('refuses the same numbers when the body scan gives up (nesting deeper than any event may hold)', async () => {
+    // Arrange: the too-deep event sends the numbers to the slower token-by-token scan.
+    const d = deps();
+    const deep = `${'['.repeat(80)}${']'.repeat(80)}`;
+    const body = `{"batch":[
+      {"type":"track","userId":"u","event":"E","messageId":"m-0","properties":{"tiny":1e-400}},
+      {"type":"track","userId":"u","event":"E","messageId":"m-1","properties":{"deep":${deep}}},
+      {"type":"track","userId":"u","event":"E","messageId":"m-2","properties":{"big":1E5,"huge":1e400}}
+    ]}`;
+
+    // Act
+    await collect(request('/v1/batch', body), d);
+
+    // Assert: the infinity gets the validator's own message, as on the fast path.
+    expect(outcomes(d)).toEqual(['bad:invalid_number', 'bad:too_deep', 'bad:invalid_number']);
+    const bad = itemsOf(d.stream).flatMap((i) => (i.kind === 'bad' ? [i.badRow.message] : []));
+    expect(bad[0]).toContain('the number 1e-400');
+    expect(bad[2]).toContain('read as infinity');
+  });
+
   it('refuses only the events of a batch holding numbers with more digits than a double keeps', async () => {
     // Arrange: digits inside strings are text, not numbers, and stay.
     const d = deps();
