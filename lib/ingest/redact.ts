@@ -8,12 +8,17 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** True when `context` holds the IP address or traits, which are never kept. */
+export function holdsIpOrTraits(context: Record<string, unknown>): boolean {
+  return Object.hasOwn(context, 'ip') || Object.hasOwn(context, 'traits');
+}
+
 /**
  * `context` without the IP address and traits: the same object when it has neither, else a copy
  * made by object rest, which defines properties, so a `__proto__` key stays a plain key.
  */
 export function stripContext(context: Record<string, unknown>): Record<string, unknown> {
-  if (!Object.hasOwn(context, 'ip') && !Object.hasOwn(context, 'traits')) return context;
+  if (!holdsIpOrTraits(context)) return context;
   const { ip: _ip, traits: _traits, ...rest } = context;
   return rest;
 }

@@ -11,7 +11,7 @@ import {
   MAX_MESSAGE_ID_LENGTH,
 } from './limits.js';
 import { anonymousHash, type HashKey, identityHash } from './pseudonymize.js';
-import { isPlainObject, redactedExcerpt, stripContext } from './redact.js';
+import { holdsIpOrTraits, isPlainObject, redactedExcerpt, stripContext } from './redact.js';
 import { correctEventTime, parseTimestamp } from './skew.js';
 
 /** What every event of one request shares. */
@@ -314,9 +314,8 @@ function normalize(raw: unknown, ctx: RequestContext, source: EventSource | null
   const rawProperties = optionalObject(raw, 'properties');
   const rawContext = optionalObject(raw, 'context');
   const { propertiesJson, contextJson } = jsonTexts(rawProperties, rawContext, source);
-  const stripped =
-    rawContext !== null && (Object.hasOwn(rawContext, 'ip') || Object.hasOwn(rawContext, 'traits'));
-  const removed = stripped ? [rawContext.ip, rawContext.traits] : [];
+  const removed =
+    rawContext !== null && holdsIpOrTraits(rawContext) ? [rawContext.ip, rawContext.traits] : [];
   const bytes = bytesOverLimit(raw, { properties: propertiesJson, context: contextJson }, removed);
   if (bytes !== null) {
     throw new Reject('size', `the event is ${bytes} bytes, over the limit of ${MAX_EVENT_BYTES}`);
