@@ -19,6 +19,13 @@ export const PENDING_PREFIX = `${COMPACTIONS_PREFIX}pending/`;
 export const DONE_PREFIX = `${COMPACTIONS_PREFIX}done/`;
 /** Where records were kept before they were split by state (read until moved). */
 const LEGACY_PREFIX = `${COMPACTIONS_PREFIX}project=`;
+/** A record's name below its state's prefix (`project=.../dt=.../<digest>.json`), whatever the state or layout. */
+export function recordName(key: string): string {
+  for (const prefix of [PENDING_PREFIX, DONE_PREFIX, COMPACTIONS_PREFIX])
+    if (key.startsWith(prefix)) return key.slice(prefix.length);
+  return key;
+}
+
 /** Input bytes per compacted file. @see CompactionOptions.targetBytes */
 export const DEFAULT_TARGET_BYTES = 128 * 1024 * 1024;
 /** How long replaced files stay readable after their replacement is written. */
@@ -169,10 +176,7 @@ async function finishDeletions(
       }
       await deleteInputs(store, record, result);
     }
-    const name = key.startsWith(PENDING_PREFIX)
-      ? key.slice(PENDING_PREFIX.length)
-      : key.slice(COMPACTIONS_PREFIX.length);
-    await putRecord(store, `${DONE_PREFIX}${name}`, { ...record, status: 'done' });
+    await putRecord(store, `${DONE_PREFIX}${recordName(key)}`, { ...record, status: 'done' });
     await store.delete(key);
   }
   return pending;

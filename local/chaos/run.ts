@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { createLakeWriterHandler } from '../../lambdas/lake-writer/handler.js';
-import { COMPACTIONS_PREFIX, type CompactionRecord } from '../../lib/lake/compaction.js';
+import { COMPACTIONS_PREFIX, type CompactionRecord, recordName } from '../../lib/lake/compaction.js';
 import { FsObjectStore } from '../../lib/lake/fs-store.js';
 import { silentLogger } from '../../lib/log.js';
 import { replayFailedBatches } from '../../lib/stream/replay.js';
@@ -32,7 +32,7 @@ async function compactionsOf(lake: string): Promise<{ compactions: number; compa
     const bytes = await store.get(key);
     if (bytes === null) continue;
     const record = JSON.parse(Buffer.from(bytes).toString('utf8')) as CompactionRecord;
-    const name = key.replace(/^compactions\/(pending\/|done\/)?/, '');
+    const name = recordName(key);
     if (record.status === 'done' || !records.has(name)) records.set(name, record);
   }
   const done = [...records.values()].filter((r) => r.status === 'done');
