@@ -1,5 +1,6 @@
 import { gunzipSync } from 'node:zlib';
 import { TallyError } from '../errors.js';
+import { type CompactEvent, parseCompact } from './compact.js';
 import { findInexactNumbers, type InexactNumbers } from './exact-numbers.js';
 import { type EventLayout, scanBody } from './layout.js';
 import { MAX_REQUEST_BYTES } from './limits.js';
@@ -37,6 +38,8 @@ export interface ParsedBody {
   inexact: InexactNumbers | null;
   /** Each event's layout in `text` (`layout.ts`), by batch index; null when the scan could not tell. */
   layouts: (EventLayout | null)[] | null;
+  /** The events as the compact parser read them (`compact.ts`), by batch index; null when it did not. */
+  compact: CompactEvent[] | null;
 }
 
 /**
@@ -44,7 +47,8 @@ export interface ParsedBody {
  * size capped (a gzip bomb stops at the cap), and enforces the 500 KB request limit before any
  * event is looked at. A body is inflated when it says `Content-Encoding: gzip`, or when it starts
  * with gzip's magic bytes whatever it is labelled (a JSON body never does). `batch`: the body is
- * a `{ batch: [...] }` envelope rather than one event.
+ * a `{ batch: [...] }` envelope rather than one event. Compact JSON (what SDKs send) is read by
+ * `compact.ts`; any other text by `JSON.parse` and `layout.ts`.
  */
 export function parseBody(
   headers: Record<string, string | undefined>,
@@ -93,11 +97,15 @@ export function parseBody(
   }
   const text = raw.toString('utf8');
   if (text.trim() === '') throw new RequestError(400, 'invalid_json', 'the body is empty');
+  const compact = parseCompact(text, batch);
+  if (compact !== null)
+    return { value: compact.value, text, inexact: null, layouts: null, compact: compact.events };
   try {
     const value: unknown = JSON.parse(text);
     const layout = scanBody(text, batch);
-    if (layout === null) return { value, text, inexact: findInexactNumbers(text), layouts: null };
-    return { value, text, inexact: layout.inexact, layouts: layout.events };
+    if (layout === null)
+      return { value, text, inexact: findInexactNumbers(text), layouts: null, compact: null };
+    return { value, text, inexact: layout.inexact, layouts: layout.events, compact: null };
   } catch (error) {
     const form = mediaType === 'application/x-www-form-urlencoded' ? ' (form bodies must hold JSON)' : '';
     throw new RequestError(

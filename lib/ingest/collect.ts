@@ -16,7 +16,7 @@ import type { HashKey } from './pseudonymize.js';
 import { isPlainObject } from './redact.js';
 import { methodOf, routeOf } from './routes.js';
 import { parseTimestamp } from './skew.js';
-import { validateEvent } from './validate.js';
+import { type EventResult, validateCompact, validateEvent } from './validate.js';
 
 /** An HTTP request as the collector sees it, whatever carried it (API Gateway, local server). */
 export interface CollectRequest {
@@ -239,7 +239,7 @@ async function collectEvents(
   deps: CollectDeps,
   stats: CollectStats,
 ): Promise<CollectResponse> {
-  const { value: body, text, inexact, layouts } = parseBody(req.headers, req.body, type === 'batch');
+  const { value: body, text, inexact, layouts, compact } = parseBody(req.headers, req.body, type === 'batch');
   const project = projectOf(req, body, deps);
   if (typeof project !== 'string') return project;
   stats.project = project;
@@ -255,14 +255,8 @@ async function collectEvents(
   const items: StreamItem[] = [];
   const rejected: RejectedEvent[] = [];
   events.forEach((raw, index) => {
-    const inexactNumber = inexact ? (inexact.events.get(index) ?? inexact.top) : null;
-    const layout = layouts?.[index] ?? null;
-    // A merged batch context is serialized: the event's own context text is not all of it.
-    const source =
-      layout === null
-        ? null
-        : { text, layout: batchContext === null ? layout : { ...layout, contextStart: -1 } };
-    const result = validateEvent(withBatchContext(raw, batchContext), ctx, inexactNumber, source);
+    const result =
+      compact !== null ? validateCompact(compact[index]!, text, ctx) : validateBatchEvent(raw, index);
     if (result.ok) {
       items.push({ kind: 'event', event: result.event });
     } else {
@@ -275,6 +269,16 @@ async function collectEvents(
       });
     }
   });
+  function validateBatchEvent(raw: unknown, index: number): EventResult {
+    const inexactNumber = inexact ? (inexact.events.get(index) ?? inexact.top) : null;
+    const layout = layouts?.[index] ?? null;
+    // A merged batch context is serialized: the event's own context text is not all of it.
+    const source =
+      layout === null
+        ? null
+        : { text, layout: batchContext === null ? layout : { ...layout, contextStart: -1 } };
+    return validateEvent(withBatchContext(raw, batchContext), ctx, inexactNumber, source);
+  }
   stats.accepted = items.length - rejected.length;
   stats.rejected = rejected.length;
   const records = encodeRecords(items);

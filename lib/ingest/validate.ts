@@ -1,7 +1,8 @@
 import { createHmac } from 'node:crypto';
 import { type BadRow, type EventType, isEventType, type LakeEvent } from '../events.js';
 import { codePointLength, truncateCodePoints, wellFormed } from '../text.js';
-import type { EventLayout } from './layout.js';
+import type { CompactEvent } from './compact.js';
+import { type EventLayout, scanBody } from './layout.js';
 import {
   MAX_CHANNEL_LENGTH,
   MAX_EVENT_BYTES,
@@ -283,20 +284,22 @@ function jsonTexts(
   }
   let contextJson: string | undefined;
   if (rawContext !== null) {
-    if (layout !== undefined && layout.contextStart >= 0 && layout.contextEntries === contextVisited) {
-      const kept = layout.contextKept;
-      const text = source!.text;
-      if (kept === null) contextJson = text.slice(layout.contextStart, layout.contextEnd);
-      else {
-        // Concatenated, not joined: the pieces are copied once, when the record is written.
-        contextJson = '{';
-        for (let i = 0; i < kept.length; i += 2)
-          contextJson += (i === 0 ? '' : ',') + text.slice(kept[i], kept[i + 1]);
-        contextJson += '}';
-      }
-    } else contextJson = JSON.stringify(stripContext(rawContext));
+    contextJson =
+      layout !== undefined && layout.contextStart >= 0 && layout.contextEntries === contextVisited
+        ? contextText(source!.text, layout)
+        : JSON.stringify(stripContext(rawContext));
   }
   return { propertiesJson, contextJson };
+}
+
+/** The context's text in the body, without its IP and traits members. */
+function contextText(text: string, layout: EventLayout): string {
+  const kept = layout.contextKept;
+  if (kept === null) return text.slice(layout.contextStart, layout.contextEnd);
+  // Concatenated, not joined: the pieces are copied once, when the record is written.
+  let json = '{';
+  for (let i = 0; i < kept.length; i += 2) json += (i === 0 ? '' : ',') + text.slice(kept[i], kept[i + 1]);
+  return `${json}}`;
 }
 
 function normalize(raw: unknown, ctx: RequestContext, source: EventSource | null): LakeEvent {
@@ -320,6 +323,19 @@ function normalize(raw: unknown, ctx: RequestContext, source: EventSource | null
   if (bytes !== null) {
     throw new Reject('size', `the event is ${bytes} bytes, over the limit of ${MAX_EVENT_BYTES}`);
   }
+  return normalizeFields(raw, ctx, propertiesJson ?? null, contextJson ?? null);
+}
+
+/**
+ * The checks and the row of an event whose nested values were checked and written already:
+ * `propertiesJson` and `contextJson` (without IP and traits) are their JSON texts.
+ */
+function normalizeFields(
+  raw: Record<string, unknown>,
+  ctx: RequestContext,
+  propertiesJson: string | null,
+  contextJson: string | null,
+): LakeEvent {
   const type = ctx.routeType ?? raw.type;
   if (!isEventType(type)) {
     throw new Reject(
@@ -350,9 +366,7 @@ function normalize(raw: unknown, ctx: RequestContext, source: EventSource | null
       'invalid_timestamp',
       `the event time ${new Date(eventTime).toISOString()} is before 1970`,
     );
-  const properties =
-    type === 'group' ? JSON.stringify({ groupId: String(raw.groupId) }) : (propertiesJson ?? null);
-  const context = contextJson ?? null;
+  const properties = type === 'group' ? JSON.stringify({ groupId: String(raw.groupId) }) : propertiesJson;
   return {
     project: ctx.project,
     eventId,
@@ -365,7 +379,7 @@ function normalize(raw: unknown, ctx: RequestContext, source: EventSource | null
     eventTime,
     receivedAt: ctx.receivedAt,
     properties,
-    context,
+    context: contextJson,
     keyVersion: ctx.key.version,
     flags: clamped ? 'future_clamped' : null,
     channel: channelOf(raw),
@@ -429,4 +443,40 @@ export function validateEvent(
       },
     };
   }
+}
+
+/** Thrown where an event read by the compact parser needs to be read in full. */
+const READ_IN_FULL = new Error('read the event in full');
+
+/**
+ * Validates one event read by the compact parser (`compact.ts`), which checked its nested values
+ * already: its properties and context go as the body's text, and its size is bounded by the
+ * text's length (UTF-8 takes at most 3 bytes per UTF-16 unit, and `JSON.stringify` of what the
+ * text parses to is no longer than the text). An event this cannot finish (any refusal, whose bad
+ * row shows the whole event; no messageId, which is derived from the whole event; a text near the
+ * size limit; properties or a context that are not objects) is parsed in full and goes through
+ * `validateEvent`, with the layout `layout.ts` finds in its text: the same outcome, to the byte,
+ * as for the body read by `JSON.parse`.
+ */
+export function validateCompact(event: CompactEvent, text: string, ctx: RequestContext): EventResult {
+  try {
+    return { ok: true, event: compactRow(event, text, ctx) };
+  } catch {
+    const slice = text.slice(event.start, event.end);
+    const layout = scanBody(slice, false)?.events[0] ?? null;
+    return validateEvent(JSON.parse(slice), ctx, null, layout === null ? null : { text: slice, layout });
+  }
+}
+
+function compactRow(event: CompactEvent, text: string, ctx: RequestContext): LakeEvent {
+  const { raw, layout } = event;
+  if ((event.end - event.start) * 3 > MAX_EVENT_BYTES) throw READ_IN_FULL;
+  if (raw.messageId === undefined || raw.messageId === null || raw.messageId === '') throw READ_IN_FULL;
+  let propertiesJson: string | null = null;
+  if (layout.propertiesStart >= 0) propertiesJson = text.slice(layout.propertiesStart, layout.propertiesEnd);
+  else if (raw.properties !== undefined && raw.properties !== null) throw READ_IN_FULL;
+  let contextJson: string | null = null;
+  if (layout.contextStart >= 0) contextJson = contextText(text, layout);
+  else if (raw.context !== undefined && raw.context !== null) throw READ_IN_FULL;
+  return normalizeFields(raw, ctx, propertiesJson, contextJson);
 }

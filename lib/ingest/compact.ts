@@ -1,0 +1,447 @@
+import { inexactToken } from './exact-numbers.js';
+import type { EventLayout } from './layout.js';
+
+/**
+ * The collector's fast reading of the body every SDK sends: compact JSON as `JSON.stringify`
+ * writes it. One pass checks the whole text against JSON's grammar, reads each event's top-level
+ * members, and only finds where its `properties` and `context` sit (the bulk of its bytes): they
+ * go to the stream as that text, so building them as objects only to write them again is spared.
+ *
+ * It accepts less than `JSON.parse` and never more: anything else (whitespace between tokens, an
+ * exponent, an escaped key, a `\u` escape of a surrogate, a duplicate key, a number a double does
+ * not keep, nesting deeper than `MAX_COMPACT_DEPTH`, an object of more than `MAX_COMPACT_KEYS`
+ * keys, a batch-level `context`) gives null and the body takes the general path (`body.ts`:
+ * `JSON.parse`, `layout.ts`), which also writes every error message. Where it accepts, each
+ * event's text holds no lone surrogate, no number beyond a double's range, nothing nested deeper
+ * than the validator allows, and parses to a value whose `JSON.stringify` is no longer than the
+ * text (so the text's length bounds the event's size).
+ */
+
+/** An event read by the compact parser. */
+export interface CompactEvent {
+  /**
+   * The event's top-level members as `JSON.parse` reads them, except that an object or array
+   * member holds `NESTED` instead (the validator refuses such a value where it expects a scalar,
+   * and a refused event is read again in full).
+   */
+  raw: Record<string, unknown>;
+  /** Where the event's text starts and ends in the body. */
+  start: number;
+  end: number;
+  /** Where its `properties` and `context` objects sit (-1 when it has none); counts unused. */
+  layout: EventLayout;
+}
+
+/** A body read by the compact parser: its value (events as in `CompactEvent.raw`) and its events. */
+export interface CompactBody {
+  value: Record<string, unknown>;
+  events: CompactEvent[];
+}
+
+/** Stands for an object or array the compact parser did not build. */
+export const NESTED: Readonly<Record<string, never>> = Object.freeze({});
+
+/** Deeper than this (the event itself at 1) the general path decides: it refuses past 64. */
+export const MAX_COMPACT_DEPTH = 48;
+/** An object with more keys goes the general path (duplicates are found by comparing keys pairwise). */
+export const MAX_COMPACT_KEYS = 64;
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COMMA = 0x2c;
+const COLON = 0x3a;
+const MINUS = 0x2d;
+const DOT = 0x2e;
+const ZERO = 0x30;
+const NINE = 0x39;
+const OPEN_OBJECT = 0x7b;
+const CLOSE_OBJECT = 0x7d;
+const OPEN_ARRAY = 0x5b;
+const CLOSE_ARRAY = 0x5d;
+
+/** Thrown where the text is not what this parser takes: the general path reads it. */
+const NOT_COMPACT = new Error('not compact JSON');
+
+/** The text being read (module-level: a parse is synchronous and never re-entered). */
+let src = '';
+/** True when the string read last held a backslash escape. */
+let escapes = false;
+/** Start/end pairs of the keys of the objects being read, innermost last (for duplicates). */
+const keys: number[] = [];
+/** Start/end pairs of the members of the context being read other than `ip` and `traits`. */
+const kept: number[] = [];
+/** True when the context read last held `ip` or `traits`. */
+let strip = false;
+
+/**
+ * A run of characters a JSON string holds as they are: not a control character, a quote, a
+ * backslash or a surrogate. Sticky: it matches where `lastIndex` is.
+ */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it must stop at
+const PLAIN_RUN = /[^\u0000-\u001f"\\\ud800-\udfff]*/y;
+
+function isDigit(c: number): boolean {
+  return c >= ZERO && c <= NINE;
+}
+
+function hexDigit(c: number): number {
+  if (c >= ZERO && c <= NINE) return c - ZERO;
+  const lower = c | 0x20;
+  return lower >= 0x61 && lower <= 0x66 ? lower - 0x57 : -1;
+}
+
+/**
+ * The index after the string whose quote is at `i`; sets `escapes`. A control character, an
+ * escape JSON does not have, a `\u` escape of a surrogate or a lone surrogate ends the parse.
+ */
+function skipString(i: number): number {
+  escapes = false;
+  let j = i + 1;
+  for (;;) {
+    PLAIN_RUN.lastIndex = j;
+    PLAIN_RUN.test(src);
+    j = PLAIN_RUN.lastIndex;
+    const c = src.charCodeAt(j);
+    if (c === QUOTE) return j + 1;
+    if (c >= 0xd800 && c <= 0xdbff) {
+      const next = src.charCodeAt(j + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) {
+        j += 2;
+        continue;
+      }
+      throw NOT_COMPACT;
+    }
+    if (c !== BACKSLASH) throw NOT_COMPACT; // a control character, a lone low surrogate, the end
+    escapes = true;
+    const e = src.charCodeAt(j + 1);
+    if (e === 0x75) {
+      let code = 0;
+      for (let k = 2; k < 6; k++) {
+        const d = hexDigit(src.charCodeAt(j + k));
+        if (d < 0) throw NOT_COMPACT;
+        code = code * 16 + d;
+      }
+      if (code >= 0xd800 && code <= 0xdfff) throw NOT_COMPACT;
+      j += 6;
+    } else if (
+      e === QUOTE ||
+      e === BACKSLASH ||
+      e === 0x2f || // /
+      e === 0x62 || // b
+      e === 0x66 || // f
+      e === 0x6e || // n
+      e === 0x72 || // r
+      e === 0x74 // t
+    ) {
+      j += 2;
+    } else throw NOT_COMPACT;
+  }
+}
+
+/** The index after the number at `i`: JSON's grammar without an exponent, a value a double keeps. */
+function skipNumber(i: number): number {
+  let j = i;
+  if (src.charCodeAt(j) === MINUS) j++;
+  const first = src.charCodeAt(j);
+  if (first === ZERO) j++;
+  else if (first > ZERO && first <= NINE) {
+    j++;
+    while (isDigit(src.charCodeAt(j))) j++;
+  } else throw NOT_COMPACT;
+  if (src.charCodeAt(j) === DOT) {
+    j++;
+    if (!isDigit(src.charCodeAt(j))) throw NOT_COMPACT;
+    while (isDigit(src.charCodeAt(j))) j++;
+  }
+  const next = src.charCodeAt(j) | 0x20;
+  if (next === 0x65) throw NOT_COMPACT; // an exponent
+  // No plain decimal shorter than 16 characters is inexact (`exact-numbers.ts`).
+  if (j - i >= 16) {
+    const token = src.slice(i, j);
+    if (!Number.isFinite(Number(token)) || inexactToken(token)) throw NOT_COMPACT;
+  }
+  return j;
+}
+
+function skipLiteral(i: number, word: string): number {
+  if (!src.startsWith(word, i)) throw NOT_COMPACT;
+  return i + word.length;
+}
+
+/** The index after the value at `i`, nested `depth` deep. */
+function skipValue(i: number, depth: number): number {
+  const c = src.charCodeAt(i);
+  if (c === QUOTE) return skipString(i);
+  if (c === OPEN_OBJECT) return skipObject(i, depth + 1, false);
+  if (c === OPEN_ARRAY) return skipArray(i, depth + 1);
+  if (c === 0x74) return skipLiteral(i, 'true');
+  if (c === 0x66) return skipLiteral(i, 'false');
+  if (c === 0x6e) return skipLiteral(i, 'null');
+  return skipNumber(i);
+}
+
+/** Ends the parse when the key at `start`..`end` repeats one of this object's keys since `base`. */
+function checkKey(base: number, start: number, end: number): void {
+  if (keys.length - base >= 2 * MAX_COMPACT_KEYS) throw NOT_COMPACT;
+  const length = end - start;
+  for (let k = base; k < keys.length; k += 2) {
+    const other = keys[k]!;
+    if (keys[k + 1]! - other !== length) continue;
+    let same = true;
+    for (let n = 1; n < length - 1; n++) {
+      if (src.charCodeAt(start + n) !== src.charCodeAt(other + n)) {
+        same = false;
+        break;
+      }
+    }
+    if (same) throw NOT_COMPACT;
+  }
+  keys.push(start, end);
+}
+
+/**
+ * The index after the object at `i`, nested `depth` deep. `context`: it is an event's context,
+ * whose members other than `ip` and `traits` are listed in `kept` (and `strip` set when it has
+ * either).
+ */
+function skipObject(i: number, depth: number, context: boolean): number {
+  if (depth > MAX_COMPACT_DEPTH) throw NOT_COMPACT;
+  let at = i + 1;
+  if (src.charCodeAt(at) === CLOSE_OBJECT) return at + 1;
+  const base = keys.length;
+  for (;;) {
+    if (src.charCodeAt(at) !== QUOTE) throw NOT_COMPACT;
+    const keyEnd = skipString(at);
+    if (escapes) throw NOT_COMPACT;
+    checkKey(base, at, keyEnd);
+    if (src.charCodeAt(keyEnd) !== COLON) throw NOT_COMPACT;
+    const end = skipValue(keyEnd + 1, depth);
+    if (context) {
+      if (isKey(at, keyEnd, 'ip') || isKey(at, keyEnd, 'traits')) strip = true;
+      else kept.push(at, end);
+    }
+    const c = src.charCodeAt(end);
+    if (c === CLOSE_OBJECT) {
+      keys.length = base;
+      return end + 1;
+    }
+    if (c !== COMMA) throw NOT_COMPACT;
+    at = end + 1;
+  }
+}
+
+function skipArray(i: number, depth: number): number {
+  if (depth > MAX_COMPACT_DEPTH) throw NOT_COMPACT;
+  let at = i + 1;
+  if (src.charCodeAt(at) === CLOSE_ARRAY) return at + 1;
+  for (;;) {
+    const end = skipValue(at, depth);
+    const c = src.charCodeAt(end);
+    if (c === CLOSE_ARRAY) return end + 1;
+    if (c !== COMMA) throw NOT_COMPACT;
+    at = end + 1;
+  }
+}
+
+/** True when the key (quotes included) at `start`..`end` is `word`. */
+function isKey(start: number, end: number, word: string): boolean {
+  return end - start - 2 === word.length && src.startsWith(word, start + 1);
+}
+
+/** The index after the member value at `i`, read into `into[key]` (`NESTED` for an object or array). */
+function readMember(into: Record<string, unknown>, key: string, i: number, depth: number): number {
+  const c = src.charCodeAt(i);
+  let end: number;
+  if (c === QUOTE) {
+    end = skipString(i);
+    into[key] = escapes ? JSON.parse(src.slice(i, end)) : src.slice(i + 1, end - 1);
+  } else if (c === OPEN_OBJECT || c === OPEN_ARRAY) {
+    end = skipValue(i, depth);
+    into[key] = NESTED;
+  } else if (c === 0x74) {
+    end = skipLiteral(i, 'true');
+    into[key] = true;
+  } else if (c === 0x66) {
+    end = skipLiteral(i, 'false');
+    into[key] = false;
+  } else if (c === 0x6e) {
+    end = skipLiteral(i, 'null');
+    into[key] = null;
+  } else {
+    end = skipNumber(i);
+    into[key] = Number(src.slice(i, end));
+  }
+  return end;
+}
+
+/** The top-level keys of Segment's and RudderStack's events and batches, by length. */
+const KNOWN_KEYS: string[][] = [];
+for (const key of [
+  'type',
+  'event',
+  'name',
+  'userId',
+  'anonymousId',
+  'previousId',
+  'groupId',
+  'messageId',
+  'timestamp',
+  'originalTimestamp',
+  'sentAt',
+  'receivedAt',
+  'channel',
+  'properties',
+  'context',
+  'traits',
+  'integrations',
+  '_metadata',
+  'writeKey',
+  'batch',
+  'version',
+  'category',
+  'options',
+  'rudderId',
+  'request_ip',
+]) {
+  KNOWN_KEYS[key.length] ??= [];
+  KNOWN_KEYS[key.length]!.push(key);
+}
+
+/** The text of the key at `start`..`end` (quotes included, no escape): a known key's own string when it is one. */
+function keyText(start: number, end: number): string {
+  const known = KNOWN_KEYS[end - start - 2];
+  if (known !== undefined) for (const key of known) if (src.startsWith(key, start + 1)) return key;
+  return src.slice(start + 1, end - 1);
+}
+
+/**
+ * The key at `i` (ending at `keyEnd`) as a string, when it may be a member of an object built
+ * here: no escape, not `__proto__` (assigning it would set the prototype), not yet in `into`.
+ */
+function newKey(into: Record<string, unknown>, i: number, keyEnd: number): string {
+  if (escapes || src.charCodeAt(keyEnd) !== COLON) throw NOT_COMPACT;
+  const key = keyText(i, keyEnd);
+  if (key === '__proto__' || Object.hasOwn(into, key)) throw NOT_COMPACT;
+  return key;
+}
+
+function emptyLayout(): EventLayout {
+  return {
+    propertiesStart: -1,
+    propertiesEnd: -1,
+    contextStart: -1,
+    contextEnd: -1,
+    contextKept: null,
+    propertiesEntries: 0,
+    contextEntries: 0,
+  };
+}
+
+/** The event whose object starts at `i`. */
+function readEvent(i: number): CompactEvent {
+  if (src.charCodeAt(i) !== OPEN_OBJECT) throw NOT_COMPACT;
+  const raw: Record<string, unknown> = {};
+  const layout = emptyLayout();
+  let at = i + 1;
+  if (src.charCodeAt(at) === CLOSE_OBJECT) return { raw, start: i, end: at + 1, layout };
+  for (;;) {
+    if (src.charCodeAt(at) !== QUOTE) throw NOT_COMPACT;
+    const keyEnd = skipString(at);
+    const key = newKey(raw, at, keyEnd);
+    const value = keyEnd + 1;
+    let end: number;
+    if (key === 'properties' && src.charCodeAt(value) === OPEN_OBJECT) {
+      end = skipObject(value, 2, false);
+      layout.propertiesStart = value;
+      layout.propertiesEnd = end;
+      raw[key] = NESTED;
+    } else if (key === 'context' && src.charCodeAt(value) === OPEN_OBJECT) {
+      kept.length = 0;
+      strip = false;
+      end = skipObject(value, 2, true);
+      layout.contextStart = value;
+      layout.contextEnd = end;
+      layout.contextKept = strip ? kept.slice() : null;
+      raw[key] = NESTED;
+    } else end = readMember(raw, key, value, 1);
+    const c = src.charCodeAt(end);
+    if (c === CLOSE_OBJECT) return { raw, start: i, end: end + 1, layout };
+    if (c !== COMMA) throw NOT_COMPACT;
+    at = end + 1;
+  }
+}
+
+/** The events of the `batch` array at `i`, their values pushed to `values`; returns where it ends. */
+function readBatch(i: number, events: CompactEvent[], values: unknown[]): number {
+  let at = i + 1;
+  if (src.charCodeAt(at) === CLOSE_ARRAY) return at + 1;
+  for (;;) {
+    const event = readEvent(at);
+    events.push(event);
+    values.push(event.raw);
+    const c = src.charCodeAt(event.end);
+    if (c === CLOSE_ARRAY) return event.end + 1;
+    if (c !== COMMA) throw NOT_COMPACT;
+    at = event.end + 1;
+  }
+}
+
+/** A `{ batch: [...] }` envelope: its other members read in full (`JSON.parse` of their text). */
+function readEnvelope(): CompactBody {
+  const value: Record<string, unknown> = {};
+  const events: CompactEvent[] = [];
+  if (src.charCodeAt(0) !== OPEN_OBJECT) throw NOT_COMPACT;
+  let at = 1;
+  if (src.charCodeAt(at) === CLOSE_OBJECT) {
+    if (src.length !== 2) throw NOT_COMPACT;
+    return { value, events };
+  }
+  for (;;) {
+    if (src.charCodeAt(at) !== QUOTE) throw NOT_COMPACT;
+    const keyEnd = skipString(at);
+    const key = newKey(value, at, keyEnd);
+    // A batch context is merged into each event's: the general path does that.
+    if (key === 'context') throw NOT_COMPACT;
+    const start = keyEnd + 1;
+    const c = src.charCodeAt(start);
+    let end: number;
+    if (key === 'batch' && c === OPEN_ARRAY) {
+      const values: unknown[] = [];
+      end = readBatch(start, events, values);
+      value[key] = values;
+    } else if (c === OPEN_OBJECT || c === OPEN_ARRAY) {
+      end = skipValue(start, 0);
+      value[key] = JSON.parse(src.slice(start, end));
+    } else end = readMember(value, key, start, 0);
+    const next = src.charCodeAt(end);
+    if (next === CLOSE_OBJECT) {
+      if (end + 1 !== src.length) throw NOT_COMPACT;
+      return { value, events };
+    }
+    if (next !== COMMA) throw NOT_COMPACT;
+    at = end + 1;
+  }
+}
+
+/**
+ * Reads a body of compact JSON: a `{ batch: [...] }` envelope when `batch`, else one event.
+ * Null when the text is anything else (the general path then reads it, and refuses it if it is
+ * not JSON).
+ */
+export function parseCompact(text: string, batch: boolean): CompactBody | null {
+  src = text;
+  keys.length = 0;
+  try {
+    if (batch) return readEnvelope();
+    const event = readEvent(0);
+    if (event.end !== text.length) return null;
+    return { value: event.raw, events: [event] };
+  } catch (error) {
+    if (error === NOT_COMPACT) return null;
+    throw error;
+  } finally {
+    src = '';
+    keys.length = 0;
+    kept.length = 0;
+  }
+}
