@@ -39,10 +39,17 @@ export type StreamItem = { kind: 'event'; event: LakeEvent } | { kind: 'bad'; ba
 /** A stream record that cannot be read at all. */
 export class CodecError extends TallyError {}
 
-const quote = JSON.stringify;
+/** A JSON string literal: printable ASCII without quote or backslash goes as it is (ids, names). */
+function quote(text: string): string {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) return JSON.stringify(text);
+  }
+  return `"${text}"`;
+}
 
-/** Built by hand: cheaper than stringifying an object per event, and the JSON texts go verbatim. */
-function eventLines(e: LakeEvent): string {
+/** An event's first line (built by hand: cheaper than stringifying an object per event), newline included. */
+function eventHeader(e: LakeEvent): string {
   return (
     `{"k":"e","project":${quote(e.project)},"event_id":${quote(e.eventId)},"type":"${e.type}"` +
     `,"event":${e.event === null ? 'null' : quote(e.event)}` +
@@ -53,8 +60,7 @@ function eventLines(e: LakeEvent): string {
     `,"channel":${e.channel === null ? 'null' : quote(e.channel)}` +
     (e.previousUserHash == null ? '' : `,"previous_user_hash":"${e.previousUserHash}"`) +
     (e.previousAnonymousHash == null ? '' : `,"previous_anonymous_hash":"${e.previousAnonymousHash}"`) +
-    '}' +
-    `\n${e.properties ?? ''}\n${e.context ?? ''}`
+    '}\n'
   );
 }
 
@@ -73,8 +79,7 @@ function badLine(b: BadRow): string {
   });
 }
 
-function pack(lines: string[]): Buffer {
-  const text = Buffer.from(lines.join('\n'));
+function pack(text: Uint8Array): Buffer {
   const body = brotliCompressSync(text, {
     params: {
       [constants.BROTLI_PARAM_QUALITY]: BROTLI_QUALITY,
@@ -83,6 +88,80 @@ function pack(lines: string[]): Buffer {
     },
   });
   return Buffer.concat([Buffer.of(RECORD_FORMAT_VERSION), body]);
+}
+
+/**
+ * Where records' text is written before compression, reused from one call to the next (the
+ * text never leaves `encodeRecords`): room for a full record and the item that overflows it.
+ */
+let scratch = Buffer.allocUnsafe(2 * MAX_RECORD_NDJSON_BYTES);
+
+/** Writes `text` as UTF-8 at `at`; returns where it ends. */
+function put(text: string, at: number): number {
+  return at + scratch.write(text, at);
+}
+
+/** Writes one item's lines at `at` (UTF-8 takes at most 3 bytes per UTF-16 unit); returns where it ends. */
+function putItem(item: StreamItem, at: number): number {
+  if (item.kind === 'bad') return put(badLine(item.badRow), at);
+  const e = item.event;
+  at = put(eventHeader(e), at);
+  if (e.properties !== null) at = put(e.properties, at);
+  scratch[at++] = NEWLINE;
+  return e.context === null ? at : put(e.context, at);
+}
+
+/**
+ * An upper bound of an item's UTF-8 bytes: 6 per UTF-16 unit of its strings (a character JSON
+ * escapes takes 6, any other at most 3), and room for the rest.
+ */
+function itemBound(item: StreamItem): number {
+  let units = 0;
+  if (item.kind === 'bad') {
+    const b = item.badRow;
+    units = (b.project?.length ?? 0) + b.reason.length + b.message.length + (b.eventId?.length ?? 0);
+    units += b.payload?.length ?? 0;
+  } else {
+    const e = item.event;
+    units = e.project.length + e.eventId.length + (e.event?.length ?? 0) + (e.flags?.length ?? 0);
+    units += (e.channel?.length ?? 0) + (e.properties?.length ?? 0) + (e.context?.length ?? 0);
+  }
+  return 6 * units + 512;
+}
+
+const NEWLINE = 0x0a;
+
+/**
+ * Encodes items into as few records as fit the 1 MiB record limit, keeping their order: the
+ * lines are written straight into one buffer as UTF-8 (no string per record), and an item that
+ * takes a record's text past its limit is moved to the next record.
+ */
+export function encodeRecords(items: readonly StreamItem[]): Buffer[] {
+  const records: Buffer[] = [];
+  let at = 0;
+  let count = 0;
+  for (const item of items) {
+    const bound = itemBound(item);
+    if (at + 1 + bound > scratch.length) {
+      // Never for items the collector writes (an event is at most 32 KB): room is made anyway.
+      const grown = Buffer.allocUnsafe(at + 1 + bound);
+      scratch.copy(grown, 0, 0, at);
+      scratch = grown;
+    }
+    const start = at;
+    if (count > 0) scratch[at++] = NEWLINE;
+    at = putItem(item, at);
+    count++;
+    if (at > MAX_RECORD_NDJSON_BYTES && count > 1) {
+      records.push(pack(scratch.subarray(0, start)));
+      // The item starts the next record (without the newline that separated it).
+      scratch.copyWithin(0, start + 1, at);
+      at -= start + 1;
+      count = 1;
+    }
+  }
+  if (count > 0) records.push(pack(scratch.subarray(0, at)));
+  return records;
 }
 
 /**
@@ -112,26 +191,6 @@ export function recordText(data: Uint8Array): string {
       `record body is not valid ${format}: ${(error as Error).message}`,
     );
   }
-}
-
-/** Encodes items into as few records as fit the 1 MiB record limit, keeping their order. */
-export function encodeRecords(items: readonly StreamItem[]): Buffer[] {
-  const records: Buffer[] = [];
-  let lines: string[] = [];
-  let size = 0;
-  for (const item of items) {
-    const line = item.kind === 'event' ? eventLines(item.event) : badLine(item.badRow);
-    const bytes = Buffer.byteLength(line) + 1;
-    if (lines.length > 0 && size + bytes > MAX_RECORD_NDJSON_BYTES) {
-      records.push(pack(lines));
-      lines = [];
-      size = 0;
-    }
-    lines.push(line);
-    size += bytes;
-  }
-  if (lines.length > 0) records.push(pack(lines));
-  return records;
 }
 
 const HASH = /^(0|[1-9]\d{0,18})$/;

@@ -36,6 +36,38 @@ describe('record codec', () => {
     );
   });
 
+  it('round-trips text fields holding any UTF-16: control characters, quotes, backslashes, emoji, lone surrogates', () => {
+    const text = fc.string({ unit: 'binary', maxLength: 40 });
+    const event = fc.record({
+      base: lakeEventArb,
+      eventId: fc.string({ unit: 'binary', minLength: 1, maxLength: 40 }),
+      event: fc.option(text, { nil: null }),
+      channel: fc.option(text, { nil: null }),
+      flags: fc.option(text, { nil: null }),
+    });
+    fc.assert(
+      fc.property(fc.array(event, { minLength: 1, maxLength: 10 }), (events) => {
+        const items = events.map(
+          ({ base, ...fields }): StreamItem => ({ kind: 'event', event: { ...base, ...fields } }),
+        );
+        expect(encodeRecords(items).flatMap((r) => decodeRecord(r).items)).toEqual(items);
+      }),
+    );
+  });
+
+  it('writes an item bigger than a whole record on its own, between the items around it', () => {
+    const huge = JSON.stringify({ pad: '\u00e9'.repeat(1_500_000) });
+    const items: StreamItem[] = ['before', 'huge', 'after'].map((eventId) => ({
+      kind: 'event',
+      event: lakeEvent({ eventId, properties: eventId === 'huge' ? huge : '{}' }),
+    }));
+    const records = encodeRecords(items);
+    expect(
+      records.map((r) => decodeRecord(r).items.map((i) => i.kind === 'event' && i.event.eventId)),
+    ).toEqual([['before'], ['huge'], ['after']]);
+    expect(records.flatMap((r) => decodeRecord(r).items)).toEqual(items);
+  });
+
   it('reads records written before the channel field existed, with a null channel', () => {
     // Arrange: a record as the previous collector wrote it, "channel" absent from the header.
     const header = JSON.stringify({
