@@ -109,7 +109,13 @@ export class HmacSha256 {
 
   /** The first 8 bytes of HMAC-SHA256(key, utf8(message)), big-endian, as an unsigned bigint. */
   first64(message: string): bigint {
-    if (message.length <= 55 && this.shortAscii(message)) return this.finishOuter();
+    return this.first64Of('', '', message);
+  }
+
+  /** `first64(a + b + c)`, without building that string when it is short ASCII (ids with their prefix). */
+  first64Of(a: string, b: string, c: string): bigint {
+    if (a.length + b.length + c.length <= 55 && this.shortAscii(a, b, c)) return this.finishOuter();
+    const message = a + b + c;
     const need = message.length * 3 + 72;
     if (need > this.buffer.length) this.buffer = new Uint8Array(Math.max(need, this.buffer.length * 2));
     const { written } = encoder.encodeInto(message, this.buffer);
@@ -120,17 +126,15 @@ export class HmacSha256 {
   }
 
   /**
-   * The inner hash of a message of at most 55 ASCII characters (one padded block, written
-   * straight into the schedule's words); false, untouched, when a character is not ASCII.
+   * The inner hash of a message of at most 55 ASCII characters, `a + b + c` (one padded block,
+   * written straight into the schedule's words); false, untouched, when a character is not ASCII.
    */
-  private shortAscii(message: string): boolean {
-    const length = message.length;
+  private shortAscii(a: string, b: string, c: string): boolean {
     for (let t = 0; t < 16; t++) W[t] = 0;
-    for (let i = 0; i < length; i++) {
-      const c = message.charCodeAt(i);
-      if (c >= 0x80) return false;
-      W[i >> 2]! |= c << (24 - 8 * (i & 3));
-    }
+    let length = putAscii(a, 0);
+    if (length >= 0) length = putAscii(b, length);
+    if (length >= 0) length = putAscii(c, length);
+    if (length < 0) return false;
     W[length >> 2]! |= 0x80 << (24 - 8 * (length & 3));
     W[15] = (length + 64) * 8; // bits, the key block included
     this.state.set(this.inner);
@@ -152,3 +156,13 @@ export class HmacSha256 {
 }
 
 const encoder = new TextEncoder();
+
+/** Writes ASCII `text` into the schedule's words from byte `at`; returns where it ends, or -1 at a character that is not ASCII. */
+function putAscii(text: string, at: number): number {
+  for (let i = 0; i < text.length; i++, at++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0x80) return -1;
+    W[at >> 2]! |= c << (24 - 8 * (at & 3));
+  }
+  return at;
+}

@@ -30,7 +30,7 @@ function macOf(secret: Buffer): HmacSha256 {
 
 /** Pseudonymizes one userId of one project; the same id in two projects hashes differently. */
 export function identityHash(key: HashKey, project: string, id: string): bigint {
-  return hmac63(key.secret, `${project}\0${id}`);
+  return macOf(key.secret).first64Of(project, '\0', id) & TOP_BIT_CLEAR;
 }
 
 /**
@@ -39,5 +39,5 @@ export function identityHash(key: HashKey, project: string, id: string): bigint 
  * userIds; erasure hashes both ways.)
  */
 export function anonymousHash(key: HashKey, project: string, id: string): bigint {
-  return hmac63(key.secret, `${project}\0a\0${id}`);
+  return macOf(key.secret).first64Of(project, '\0a\0', id) & TOP_BIT_CLEAR;
 }

@@ -37,22 +37,16 @@ export interface HashedId {
   hash: bigint;
 }
 
-/** `hash(id)`, reusing the previous event's when the id is the same. */
-function hashOnce(last: HashedId | undefined, id: string, hash: (id: string) => bigint): bigint {
-  if (last === undefined) return hash(id);
-  if (last.id !== id) {
-    last.hash = hash(id);
+/** The pseudonym of a userId (or an anonymousId), reusing the previous event's when the id is the same. */
+function hashOf(ctx: RequestContext, id: string, anonymous: boolean): bigint {
+  const last = anonymous ? ctx.last?.anonymous : ctx.last?.user;
+  if (last !== undefined && last.id === id) return last.hash;
+  const hash = anonymous ? anonymousHash(ctx.key, ctx.project, id) : identityHash(ctx.key, ctx.project, id);
+  if (last !== undefined) {
     last.id = id;
+    last.hash = hash;
   }
-  return last.hash;
-}
-
-function userHashOf(ctx: RequestContext, id: string): bigint {
-  return hashOnce(ctx.last?.user, id, (i) => identityHash(ctx.key, ctx.project, i));
-}
-
-function anonymousHashOf(ctx: RequestContext, id: string): bigint {
-  return hashOnce(ctx.last?.anonymous, id, (i) => anonymousHash(ctx.key, ctx.project, i));
+  return hash;
 }
 
 export type EventResult = { ok: true; event: LakeEvent } | { ok: false; badRow: BadRow };
@@ -372,10 +366,10 @@ function normalizeFields(
     eventId,
     type,
     event,
-    userHash: userId === null ? null : userHashOf(ctx, userId),
-    anonymousHash: anonymousId === null ? null : anonymousHashOf(ctx, anonymousId),
-    previousUserHash: previousId === null ? null : userHashOf(ctx, previousId),
-    previousAnonymousHash: previousId === null ? null : anonymousHashOf(ctx, previousId),
+    userHash: userId === null ? null : hashOf(ctx, userId, false),
+    anonymousHash: anonymousId === null ? null : hashOf(ctx, anonymousId, true),
+    previousUserHash: previousId === null ? null : hashOf(ctx, previousId, false),
+    previousAnonymousHash: previousId === null ? null : hashOf(ctx, previousId, true),
     eventTime,
     receivedAt: ctx.receivedAt,
     properties,

@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { HmacSha256 } from '../../lib/ingest/hmac-sha256.js';
-import { hmac63, identityHash } from '../../lib/ingest/pseudonymize.js';
+import { anonymousHash, hmac63, identityHash } from '../../lib/ingest/pseudonymize.js';
 
 describe('hmac63', () => {
   it('matches RFC 4231 test case 2 (top bit already clear)', () => {
@@ -23,12 +23,17 @@ describe('hmac63', () => {
   });
 });
 
-describe('identityHash', () => {
+describe('identityHash and anonymousHash', () => {
   const key = { version: 1, secret: Buffer.from('0123456789abcdef0123456789abcdef') };
 
   it('hashes project, NUL and id', () => {
     const digest = createHmac('sha256', key.secret).update('shop\0user-42').digest();
     expect(identityHash(key, 'shop', 'user-42')).toBe(digest.readBigUInt64BE(0) & 0x7fffffffffffffffn);
+  });
+
+  it('hash an anonymousId in a domain of its own: project, NUL, a, NUL and id', () => {
+    const digest = createHmac('sha256', key.secret).update('shop\0a\0anon-42').digest();
+    expect(anonymousHash(key, 'shop', 'anon-42')).toBe(digest.readBigUInt64BE(0) & 0x7fffffffffffffffn);
   });
 
   it('gives the same id different hashes in different projects', () => {
@@ -70,5 +75,21 @@ describe('HmacSha256 (the fast path behind hmac63)', () => {
       expect(mac.first64(mixed)).toBe(expected(mixed));
       expect(mac.first64(`\0${ascii}`)).toBe(expected(`\0${ascii}`));
     }
+  });
+
+  it('hashes a message given in three parts as the whole, wherever the parts split it', () => {
+    const mac = new HmacSha256(Buffer.from('key'));
+    const expected = (m: string) => createHmac('sha256', 'key').update(m, 'utf8').digest().readBigUInt64BE(0);
+    fc.assert(
+      fc.property(
+        fc.string({ maxLength: 30 }),
+        fc.constantFrom('', '\0', '\0a\0', '\u00e9'),
+        fc.string({ unit: fc.constantFrom('a', 'Z', '0', '-', '\u00e9', '\u{1f600}'), maxLength: 40 }),
+        (a, b, c) => {
+          expect(mac.first64Of(a, b, c)).toBe(expected(a + b + c));
+        },
+      ),
+      { numRuns: 500 },
+    );
   });
 });
