@@ -109,20 +109,28 @@ export class HmacSha256 {
 
   /** The first 8 bytes of HMAC-SHA256(key, utf8(message)), big-endian, as an unsigned bigint. */
   first64(message: string): bigint {
-    return this.first64Of('', '', message);
+    this.innerHash('', '', message);
+    return this.outerFirst(-1);
   }
 
-  /** `first64(a + b + c)`, without building that string when it is short ASCII (ids with their prefix). */
-  first64Of(a: string, b: string, c: string): bigint {
-    if (a.length + b.length + c.length <= 55 && this.shortAscii(a, b, c)) return this.finishOuter();
+  /**
+   * `first64(a + b + c)` with its top bit cleared (a non-negative 63-bit integer), without
+   * building that string when it is short ASCII (ids with their prefix).
+   */
+  first63Of(a: string, b: string, c: string): bigint {
+    this.innerHash(a, b, c);
+    return this.outerFirst(0x7fff_ffff);
+  }
+
+  /** HMAC's inner hash of `a + b + c` into `state`. */
+  private innerHash(a: string, b: string, c: string): void {
+    if (a.length + b.length + c.length <= 55 && this.shortAscii(a, b, c)) return;
     const message = a + b + c;
     const need = message.length * 3 + 72;
     if (need > this.buffer.length) this.buffer = new Uint8Array(Math.max(need, this.buffer.length * 2));
     const { written } = encoder.encodeInto(message, this.buffer);
-    const state = this.state;
-    state.set(this.inner);
-    finish(state, this.buffer, written);
-    return this.finishOuter();
+    this.state.set(this.inner);
+    finish(this.state, this.buffer, written);
   }
 
   /**
@@ -142,8 +150,8 @@ export class HmacSha256 {
     return true;
   }
 
-  /** HMAC's outer hash over the inner digest in `state`: its first 64 bits. */
-  private finishOuter(): bigint {
+  /** HMAC's outer hash over the inner digest in `state`: its first 64 bits, the first word ANDed with `mask`. */
+  private outerFirst(mask: number): bigint {
     const state = this.state;
     for (let t = 0; t < 8; t++) W[t] = state[t]!;
     W[8] = 0x80000000 | 0;
@@ -151,11 +159,21 @@ export class HmacSha256 {
     W[15] = (64 + 32) * 8;
     state.set(this.outer);
     compressWords(state);
-    return (BigInt(state[0]! >>> 0) << 32n) | BigInt(state[1]! >>> 0);
+    // One bigint from the two words through a 64-bit view: no bigint arithmetic.
+    HIGH_LOW[HIGH] = state[0]! & mask;
+    HIGH_LOW[LOW] = state[1]!;
+    return AS_U64[0]!;
   }
 }
 
 const encoder = new TextEncoder();
+
+/** Two 32-bit words seen as one unsigned 64-bit integer, the high word first in value. */
+const HIGH_LOW = new Uint32Array(2);
+const AS_U64 = new BigUint64Array(HIGH_LOW.buffer);
+const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
+const HIGH = LITTLE_ENDIAN ? 1 : 0;
+const LOW = LITTLE_ENDIAN ? 0 : 1;
 
 /** Writes ASCII `text` into the schedule's words from byte `at`; returns where it ends, or -1 at a character that is not ASCII. */
 function putAscii(text: string, at: number): number {

@@ -6,14 +6,12 @@ export interface HashKey {
   secret: Buffer;
 }
 
-const TOP_BIT_CLEAR = 0x7fff_ffff_ffff_ffffn;
-
 /**
  * HMAC-SHA256 of `message`, first 8 bytes big-endian with the top bit cleared: a non-negative
  * 63-bit integer that Parquet INT64, DuckDB BIGINT and StarRocks `to_bitmap` all take unchanged.
  */
 export function hmac63(secret: Buffer, message: string): bigint {
-  return macOf(secret).first64(message) & TOP_BIT_CLEAR;
+  return macOf(secret).first63Of('', '', message);
 }
 
 /** One precomputed HMAC key per secret (a process holds one or two: the current and the previous). */
@@ -30,7 +28,7 @@ function macOf(secret: Buffer): HmacSha256 {
 
 /** Pseudonymizes one userId of one project; the same id in two projects hashes differently. */
 export function identityHash(key: HashKey, project: string, id: string): bigint {
-  return macOf(key.secret).first64Of(project, '\0', id) & TOP_BIT_CLEAR;
+  return macOf(key.secret).first63Of(project, '\0', id);
 }
 
 /**
@@ -39,5 +37,5 @@ export function identityHash(key: HashKey, project: string, id: string): bigint 
  * userIds; erasure hashes both ways.)
  */
 export function anonymousHash(key: HashKey, project: string, id: string): bigint {
-  return macOf(key.secret).first64Of(project, '\0a\0', id) & TOP_BIT_CLEAR;
+  return macOf(key.secret).first63Of(project, '\0a\0', id);
 }

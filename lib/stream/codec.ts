@@ -48,15 +48,25 @@ function quote(text: string): string {
   return `"${text}"`;
 }
 
+/** The members of an event's first line that every event of a request shares, and what they were built from. */
+let shared = { project: '', receivedAt: -1, keyVersion: -1, text: '' };
+
 /** An event's first line (built by hand: cheaper than stringifying an object per event), newline included. */
 function eventHeader(e: LakeEvent): string {
+  if (
+    e.project !== shared.project ||
+    e.receivedAt !== shared.receivedAt ||
+    e.keyVersion !== shared.keyVersion
+  ) {
+    const text = `{"k":"e","project":${quote(e.project)},"received_at":${e.receivedAt},"key_version":${e.keyVersion}`;
+    shared = { project: e.project, receivedAt: e.receivedAt, keyVersion: e.keyVersion, text };
+  }
   return (
-    `{"k":"e","project":${quote(e.project)},"event_id":${quote(e.eventId)},"type":"${e.type}"` +
+    `${shared.text},"event_id":${quote(e.eventId)},"type":"${e.type}"` +
     `,"event":${e.event === null ? 'null' : quote(e.event)}` +
     `,"user_hash":${e.userHash === null ? 'null' : `"${e.userHash}"`}` +
     `,"anonymous_hash":${e.anonymousHash === null ? 'null' : `"${e.anonymousHash}"`}` +
-    `,"event_time":${e.eventTime},"received_at":${e.receivedAt}` +
-    `,"key_version":${e.keyVersion},"flags":${e.flags === null ? 'null' : quote(e.flags)}` +
+    `,"event_time":${e.eventTime},"flags":${e.flags === null ? 'null' : quote(e.flags)}` +
     `,"channel":${e.channel === null ? 'null' : quote(e.channel)}` +
     (e.previousUserHash == null ? '' : `,"previous_user_hash":"${e.previousUserHash}"`) +
     (e.previousAnonymousHash == null ? '' : `,"previous_anonymous_hash":"${e.previousAnonymousHash}"`) +

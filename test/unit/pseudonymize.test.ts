@@ -86,7 +86,7 @@ describe('HmacSha256 (the fast path behind hmac63)', () => {
         fc.constantFrom('', '\0', '\0a\0', '\u00e9'),
         fc.string({ unit: fc.constantFrom('a', 'Z', '0', '-', '\u00e9', '\u{1f600}'), maxLength: 40 }),
         (a, b, c) => {
-          expect(mac.first64Of(a, b, c)).toBe(expected(a + b + c));
+          expect(mac.first63Of(a, b, c)).toBe(expected(a + b + c) & 0x7fffffffffffffffn);
         },
       ),
       { numRuns: 500 },
