@@ -35,6 +35,8 @@ function isGzip(body: Buffer): boolean {
 export interface ParsedBody {
   value: unknown;
   text: string;
+  /** The body's bytes (inflated when it came compressed): `text` is their UTF-8 decoding. */
+  bytes: Buffer;
   inexact: InexactNumbers | null;
   /** Each event's layout in `text` (`layout.ts`), by batch index; null when the scan could not tell. */
   layouts: (EventLayout | null)[] | null;
@@ -99,13 +101,13 @@ export function parseBody(
   if (text.trim() === '') throw new RequestError(400, 'invalid_json', 'the body is empty');
   const compact = parseCompact(text, batch);
   if (compact !== null)
-    return { value: compact.value, text, inexact: null, layouts: null, compact: compact.events };
+    return { value: compact.value, text, bytes: raw, inexact: null, layouts: null, compact: compact.events };
   try {
     const value: unknown = JSON.parse(text);
     const layout = scanBody(text, batch);
     if (layout === null)
-      return { value, text, inexact: findInexactNumbers(text), layouts: null, compact: null };
-    return { value, text, inexact: layout.inexact, layouts: layout.events, compact: null };
+      return { value, text, bytes: raw, inexact: findInexactNumbers(text), layouts: null, compact: null };
+    return { value, text, bytes: raw, inexact: layout.inexact, layouts: layout.events, compact: null };
   } catch (error) {
     const form = mediaType === 'application/x-www-form-urlencoded' ? ' (form bodies must hold JSON)' : '';
     throw new RequestError(

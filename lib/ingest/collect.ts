@@ -239,7 +239,10 @@ async function collectEvents(
   deps: CollectDeps,
   stats: CollectStats,
 ): Promise<CollectResponse> {
-  const { value: body, text, inexact, layouts, compact } = parseBody(req.headers, req.body, type === 'batch');
+  const parsed = parseBody(req.headers, req.body, type === 'batch');
+  const { value: body, text, inexact, layouts, compact } = parsed;
+  // An ASCII body's character offsets are its byte offsets: the record copies its texts' bytes.
+  const ascii = parsed.bytes.length === text.length ? parsed.bytes : null;
   const project = projectOf(req, body, deps);
   if (typeof project !== 'string') return project;
   stats.project = project;
@@ -256,9 +259,13 @@ async function collectEvents(
   const rejected: RejectedEvent[] = [];
   events.forEach((raw, index) => {
     const result =
-      compact !== null ? validateCompact(compact[index]!, text, ctx) : validateBatchEvent(raw, index);
+      compact !== null ? validateCompact(compact[index]!, text, ctx, ascii) : validateBatchEvent(raw, index);
     if (result.ok) {
-      items.push({ kind: 'event', event: result.event });
+      items.push(
+        result.bytes === undefined
+          ? { kind: 'event', event: result.event }
+          : { kind: 'event', event: result.event, bytes: result.bytes },
+      );
     } else {
       items.push({ kind: 'bad', badRow: result.badRow });
       rejected.push({

@@ -20,11 +20,11 @@ import type { EventLayout } from './layout.js';
 /** An event read by the compact parser. */
 export interface CompactEvent {
   /**
-   * The event's top-level members as `JSON.parse` reads them, except that an object or array
-   * member holds `NESTED` instead (the validator refuses such a value where it expects a scalar,
-   * and a refused event is read again in full).
+   * The event's members the collector reads, as `JSON.parse` reads them, except that an object
+   * or array holds `NESTED` instead (the validator refuses such a value where it expects a
+   * scalar, and a refused event is read again in full).
    */
-  raw: Record<string, unknown>;
+  raw: EventFields;
   /** Where the event's text starts and ends in the body. */
   start: number;
   end: number;
@@ -66,9 +66,13 @@ const NOT_COMPACT = new Error('not compact JSON');
 let src = '';
 /** True when the string read last held a backslash escape. */
 let escapes = false;
-/** Start/end pairs of the keys of the objects being read, innermost last (for duplicates). */
-const keys: number[] = [];
-/** Start/end pairs of the members of the context being read other than `ip` and `traits`. */
+/**
+ * Start/end pairs of the keys of the objects being read, innermost last (for duplicates), up to
+ * `keysTop`: room for the most keys of the deepest nesting the parser reads.
+ */
+const keys = new Int32Array(2 * MAX_COMPACT_KEYS * (MAX_COMPACT_DEPTH + 1));
+let keysTop = 0;
+/** Start/end pairs of the runs of members of the context being read other than `ip` and `traits`. */
 const kept: number[] = [];
 /** True when the context read last held `ip` or `traits`. */
 let strip = false;
@@ -182,9 +186,9 @@ function skipValue(i: number, depth: number): number {
 
 /** Ends the parse when the key at `start`..`end` repeats one of this object's keys since `base`. */
 function checkKey(base: number, start: number, end: number): void {
-  if (keys.length - base >= 2 * MAX_COMPACT_KEYS) throw NOT_COMPACT;
+  if (keysTop - base >= 2 * MAX_COMPACT_KEYS) throw NOT_COMPACT;
   const length = end - start;
-  for (let k = base; k < keys.length; k += 2) {
+  for (let k = base; k < keysTop; k += 2) {
     const other = keys[k]!;
     if (keys[k + 1]! - other !== length) continue;
     let same = true;
@@ -196,7 +200,8 @@ function checkKey(base: number, start: number, end: number): void {
     }
     if (same) throw NOT_COMPACT;
   }
-  keys.push(start, end);
+  keys[keysTop++] = start;
+  keys[keysTop++] = end;
 }
 
 /**
@@ -208,7 +213,7 @@ function skipObject(i: number, depth: number, context: boolean): number {
   if (depth > MAX_COMPACT_DEPTH) throw NOT_COMPACT;
   let at = i + 1;
   if (src.charCodeAt(at) === CLOSE_OBJECT) return at + 1;
-  const base = keys.length;
+  const base = keysTop;
   for (;;) {
     if (src.charCodeAt(at) !== QUOTE) throw NOT_COMPACT;
     const keyEnd = skipString(at);
@@ -218,11 +223,13 @@ function skipObject(i: number, depth: number, context: boolean): number {
     const end = skipValue(keyEnd + 1, depth);
     if (context) {
       if (isKey(at, keyEnd, 'ip') || isKey(at, keyEnd, 'traits')) strip = true;
+      // A member right after a kept one extends its span (the comma between included).
+      else if (kept.length > 0 && kept[kept.length - 1] === at - 1) kept[kept.length - 1] = end;
       else kept.push(at, end);
     }
     const c = src.charCodeAt(end);
     if (c === CLOSE_OBJECT) {
-      keys.length = base;
+      keysTop = base;
       return end + 1;
     }
     if (c !== COMMA) throw NOT_COMPACT;
@@ -248,31 +255,60 @@ function isKey(start: number, end: number, word: string): boolean {
   return end - start - 2 === word.length && src.startsWith(word, start + 1);
 }
 
-/** The index after the member value at `i`, read into `into[key]` (`NESTED` for an object or array). */
-function readMember(into: Record<string, unknown>, key: string, i: number, depth: number): number {
+/** The value `readValue` read last. */
+let value: unknown;
+
+/** The index after the value at `i`, nested `depth` deep, read into `value` (`NESTED` for an object or array). */
+function readValue(i: number, depth: number): number {
   const c = src.charCodeAt(i);
   let end: number;
   if (c === QUOTE) {
     end = skipString(i);
-    into[key] = escapes ? JSON.parse(src.slice(i, end)) : src.slice(i + 1, end - 1);
+    value = escapes ? JSON.parse(src.slice(i, end)) : src.slice(i + 1, end - 1);
   } else if (c === OPEN_OBJECT || c === OPEN_ARRAY) {
     end = skipValue(i, depth);
-    into[key] = NESTED;
+    value = NESTED;
   } else if (c === 0x74) {
     end = skipLiteral(i, 'true');
-    into[key] = true;
+    value = true;
   } else if (c === 0x66) {
     end = skipLiteral(i, 'false');
-    into[key] = false;
+    value = false;
   } else if (c === 0x6e) {
     end = skipLiteral(i, 'null');
-    into[key] = null;
+    value = null;
   } else {
     end = skipNumber(i);
-    into[key] = Number(src.slice(i, end));
+    value = Number(src.slice(i, end));
   }
   return end;
 }
+
+/**
+ * The members of an event that the collector reads; the others are checked (they must be JSON
+ * the general path would accept) and not kept. One shape for every event.
+ */
+export class EventFields {
+  [key: string]: unknown;
+  type: unknown = undefined;
+  event: unknown = undefined;
+  name: unknown = undefined;
+  userId: unknown = undefined;
+  anonymousId: unknown = undefined;
+  previousId: unknown = undefined;
+  groupId: unknown = undefined;
+  messageId: unknown = undefined;
+  timestamp: unknown = undefined;
+  originalTimestamp: unknown = undefined;
+  sentAt: unknown = undefined;
+  channel: unknown = undefined;
+  properties: unknown = undefined;
+  context: unknown = undefined;
+  writeKey: unknown = undefined;
+}
+
+/** The bit of each member `EventFields` keeps, to find a duplicate. */
+const FIELD_BITS = new Map(Object.keys(new EventFields()).map((key, i) => [key, 1 << i]));
 
 /** The top-level keys of Segment's and RudderStack's events and batches, by length. */
 const KNOWN_KEYS: string[][] = [];
@@ -340,30 +376,39 @@ function emptyLayout(): EventLayout {
 /** The event whose object starts at `i`. */
 function readEvent(i: number): CompactEvent {
   if (src.charCodeAt(i) !== OPEN_OBJECT) throw NOT_COMPACT;
-  const raw: Record<string, unknown> = {};
+  const raw = new EventFields();
   const layout = emptyLayout();
+  let seen = 0;
   let at = i + 1;
   if (src.charCodeAt(at) === CLOSE_OBJECT) return { raw, start: i, end: at + 1, layout };
   for (;;) {
     if (src.charCodeAt(at) !== QUOTE) throw NOT_COMPACT;
     const keyEnd = skipString(at);
-    const key = newKey(raw, at, keyEnd);
-    const value = keyEnd + 1;
+    if (escapes || src.charCodeAt(keyEnd) !== COLON) throw NOT_COMPACT;
+    const key = keyText(at, keyEnd);
+    const bit = FIELD_BITS.get(key) ?? 0;
+    // A member kept twice: JSON.parse keeps the last; the general path reads such a body.
+    if ((seen & bit) !== 0) throw NOT_COMPACT;
+    seen |= bit;
+    const start = keyEnd + 1;
     let end: number;
-    if (key === 'properties' && src.charCodeAt(value) === OPEN_OBJECT) {
-      end = skipObject(value, 2, false);
-      layout.propertiesStart = value;
+    if (key === 'properties' && src.charCodeAt(start) === OPEN_OBJECT) {
+      end = skipObject(start, 2, false);
+      layout.propertiesStart = start;
       layout.propertiesEnd = end;
-      raw[key] = NESTED;
-    } else if (key === 'context' && src.charCodeAt(value) === OPEN_OBJECT) {
+      raw.properties = NESTED;
+    } else if (key === 'context' && src.charCodeAt(start) === OPEN_OBJECT) {
       kept.length = 0;
       strip = false;
-      end = skipObject(value, 2, true);
-      layout.contextStart = value;
+      end = skipObject(start, 2, true);
+      layout.contextStart = start;
       layout.contextEnd = end;
       layout.contextKept = strip ? kept.slice() : null;
-      raw[key] = NESTED;
-    } else end = readMember(raw, key, value, 1);
+      raw.context = NESTED;
+    } else {
+      end = readValue(start, 1);
+      if (bit !== 0) raw[key] = value;
+    }
     const c = src.charCodeAt(end);
     if (c === CLOSE_OBJECT) return { raw, start: i, end: end + 1, layout };
     if (c !== COMMA) throw NOT_COMPACT;
@@ -388,18 +433,18 @@ function readBatch(i: number, events: CompactEvent[], values: unknown[]): number
 
 /** A `{ batch: [...] }` envelope: its other members read in full (`JSON.parse` of their text). */
 function readEnvelope(): CompactBody {
-  const value: Record<string, unknown> = {};
+  const envelope: Record<string, unknown> = {};
   const events: CompactEvent[] = [];
   if (src.charCodeAt(0) !== OPEN_OBJECT) throw NOT_COMPACT;
   let at = 1;
   if (src.charCodeAt(at) === CLOSE_OBJECT) {
     if (src.length !== 2) throw NOT_COMPACT;
-    return { value, events };
+    return { value: envelope, events };
   }
   for (;;) {
     if (src.charCodeAt(at) !== QUOTE) throw NOT_COMPACT;
     const keyEnd = skipString(at);
-    const key = newKey(value, at, keyEnd);
+    const key = newKey(envelope, at, keyEnd);
     // A batch context is merged into each event's: the general path does that.
     if (key === 'context') throw NOT_COMPACT;
     const start = keyEnd + 1;
@@ -408,15 +453,18 @@ function readEnvelope(): CompactBody {
     if (key === 'batch' && c === OPEN_ARRAY) {
       const values: unknown[] = [];
       end = readBatch(start, events, values);
-      value[key] = values;
+      envelope[key] = values;
     } else if (c === OPEN_OBJECT || c === OPEN_ARRAY) {
       end = skipValue(start, 0);
-      value[key] = JSON.parse(src.slice(start, end));
-    } else end = readMember(value, key, start, 0);
+      envelope[key] = JSON.parse(src.slice(start, end));
+    } else {
+      end = readValue(start, 0);
+      envelope[key] = value;
+    }
     const next = src.charCodeAt(end);
     if (next === CLOSE_OBJECT) {
       if (end + 1 !== src.length) throw NOT_COMPACT;
-      return { value, events };
+      return { value: envelope, events };
     }
     if (next !== COMMA) throw NOT_COMPACT;
     at = end + 1;
@@ -430,7 +478,7 @@ function readEnvelope(): CompactBody {
  */
 export function parseCompact(text: string, batch: boolean): CompactBody | null {
   src = text;
-  keys.length = 0;
+  keysTop = 0;
   try {
     if (batch) return readEnvelope();
     const event = readEvent(0);
@@ -441,7 +489,7 @@ export function parseCompact(text: string, batch: boolean): CompactBody | null {
     throw error;
   } finally {
     src = '';
-    keys.length = 0;
+    keysTop = 0;
     kept.length = 0;
   }
 }

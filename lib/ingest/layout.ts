@@ -19,7 +19,10 @@ export interface EventLayout {
   propertiesEnd: number;
   contextStart: number;
   contextEnd: number;
-  /** Start/end pairs of the context's members other than `ip` and `traits`; null when it has neither. */
+  /**
+   * Start/end pairs of the context's members other than `ip` and `traits` (or of runs of them,
+   * their commas included); null when it has neither.
+   */
   contextKept: number[] | null;
   /** Object members and array elements inside the properties, at every depth. */
   propertiesEntries: number;

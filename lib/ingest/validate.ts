@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { type BadRow, type EventType, isEventType, type LakeEvent } from '../events.js';
+import type { EventBytes } from '../stream/codec.js';
 import { codePointLength, truncateCodePoints, wellFormed } from '../text.js';
 import type { CompactEvent } from './compact.js';
 import { type EventLayout, scanBody } from './layout.js';
@@ -49,7 +50,7 @@ function hashOf(ctx: RequestContext, id: string, anonymous: boolean): bigint {
   return hash;
 }
 
-export type EventResult = { ok: true; event: LakeEvent } | { ok: false; badRow: BadRow };
+export type EventResult = { ok: true; event: LakeEvent; bytes?: EventBytes } | { ok: false; badRow: BadRow };
 
 /** The body text an event was parsed from, and where it sits there. */
 export interface EventSource {
@@ -450,11 +451,17 @@ const READ_IN_FULL = new Error('read the event in full');
  * row shows the whole event; no messageId, which is derived from the whole event; a text near the
  * size limit; properties or a context that are not objects) is parsed in full and goes through
  * `validateEvent`, with the layout `layout.ts` finds in its text: the same outcome, to the byte,
- * as for the body read by `JSON.parse`.
+ * as for the body read by `JSON.parse`. `ascii`: the body's bytes when it is ASCII (character
+ * offsets are byte offsets), where the record writer copies the event's texts from.
  */
-export function validateCompact(event: CompactEvent, text: string, ctx: RequestContext): EventResult {
+export function validateCompact(
+  event: CompactEvent,
+  text: string,
+  ctx: RequestContext,
+  ascii: Buffer | null,
+): EventResult {
   try {
-    return { ok: true, event: compactRow(event, text, ctx) };
+    return compactRow(event, text, ctx, ascii);
   } catch {
     const slice = text.slice(event.start, event.end);
     const layout = scanBody(slice, false)?.events[0] ?? null;
@@ -462,7 +469,12 @@ export function validateCompact(event: CompactEvent, text: string, ctx: RequestC
   }
 }
 
-function compactRow(event: CompactEvent, text: string, ctx: RequestContext): LakeEvent {
+function compactRow(
+  event: CompactEvent,
+  text: string,
+  ctx: RequestContext,
+  ascii: Buffer | null,
+): EventResult {
   const { raw, layout } = event;
   if ((event.end - event.start) * 3 > MAX_EVENT_BYTES) throw READ_IN_FULL;
   if (raw.messageId === undefined || raw.messageId === null || raw.messageId === '') throw READ_IN_FULL;
@@ -472,5 +484,17 @@ function compactRow(event: CompactEvent, text: string, ctx: RequestContext): Lak
   let contextJson: string | null = null;
   if (layout.contextStart >= 0) contextJson = contextText(text, layout);
   else if (raw.context !== undefined && raw.context !== null) throw READ_IN_FULL;
-  return normalizeFields(raw, ctx, propertiesJson, contextJson);
+  const row = normalizeFields(raw, ctx, propertiesJson, contextJson);
+  if (ascii === null) return { ok: true, event: row };
+  // The row's texts are the body's (a group's properties are its own): their bytes are copied.
+  const bytes: EventBytes = {
+    buffer: ascii,
+    properties:
+      row.properties !== null && row.properties === propertiesJson
+        ? [layout.propertiesStart, layout.propertiesEnd]
+        : null,
+    context: row.context === null ? null : [layout.contextStart, layout.contextEnd],
+    contextMembers: row.context === null ? null : layout.contextKept,
+  };
+  return { ok: true, event: row, bytes };
 }

@@ -34,7 +34,24 @@ const MAX_RECORD_NDJSON_BYTES = 1_000_000;
 /** Brotli's second fastest quality: on this text as fast as its fastest, and a quarter smaller. */
 const BROTLI_QUALITY = 1;
 
-export type StreamItem = { kind: 'event'; event: LakeEvent } | { kind: 'bad'; badRow: BadRow };
+export type StreamItem =
+  | { kind: 'event'; event: LakeEvent; bytes?: EventBytes }
+  | { kind: 'bad'; badRow: BadRow };
+
+/**
+ * Where an event's properties and context lines already sit as UTF-8 (an ASCII request body, whose
+ * character offsets are byte offsets): copied from there instead of encoded again. Each must
+ * hold exactly the UTF-8 of the event's string it stands for.
+ */
+export interface EventBytes {
+  buffer: Buffer;
+  /** The properties line's [start, end), or null to write `event.properties`. */
+  properties: readonly number[] | null;
+  /** The context line's [start, end), or null to write `event.context`. */
+  context: readonly number[] | null;
+  /** The context as [start, end) pairs of its members, written between braces: null when `context` is whole. */
+  contextMembers: readonly number[] | null;
+}
 
 /** A stream record that cannot be read at all. */
 export class CodecError extends TallyError {}
@@ -115,10 +132,30 @@ function put(text: string, at: number): number {
 function putItem(item: StreamItem, at: number): number {
   if (item.kind === 'bad') return put(badLine(item.badRow), at);
   const e = item.event;
+  const bytes = item.bytes;
   at = put(eventHeader(e), at);
-  if (e.properties !== null) at = put(e.properties, at);
+  if (bytes?.properties) at = copy(bytes.buffer, bytes.properties, 0, at);
+  else if (e.properties !== null) at = put(e.properties, at);
   scratch[at++] = NEWLINE;
+  if (bytes?.contextMembers) {
+    const members = bytes.contextMembers;
+    scratch[at++] = OPEN_OBJECT;
+    for (let i = 0; i < members.length; i += 2) {
+      if (i > 0) scratch[at++] = COMMA;
+      at = copy(bytes.buffer, members, i, at);
+    }
+    scratch[at++] = CLOSE_OBJECT;
+    return at;
+  }
+  if (bytes?.context) return copy(bytes.buffer, bytes.context, 0, at);
   return e.context === null ? at : put(e.context, at);
+}
+
+/** Copies the bytes of span `spans[i]`..`spans[i + 1]` of `buffer` to `at`; returns where they end. */
+function copy(buffer: Buffer, spans: readonly number[], i: number, at: number): number {
+  const part = buffer.subarray(spans[i], spans[i + 1]);
+  scratch.set(part, at);
+  return at + part.length;
 }
 
 /**
@@ -140,6 +177,9 @@ function itemBound(item: StreamItem): number {
 }
 
 const NEWLINE = 0x0a;
+const COMMA = 0x2c;
+const OPEN_OBJECT = 0x7b;
+const CLOSE_OBJECT = 0x7d;
 
 /**
  * Encodes items into as few records as fit the 1 MiB record limit, keeping their order: the

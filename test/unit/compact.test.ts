@@ -1,6 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { MAX_COMPACT_DEPTH, MAX_COMPACT_KEYS, NESTED, parseCompact } from '../../lib/ingest/compact.js';
+import {
+  EventFields,
+  MAX_COMPACT_DEPTH,
+  MAX_COMPACT_KEYS,
+  NESTED,
+  parseCompact,
+} from '../../lib/ingest/compact.js';
 import { collect, deps, itemsOf, request } from '../helpers/collect.js';
 
 /** A small deterministic generator for the ways a body may be written. */
@@ -210,13 +216,14 @@ describe('the compact parser', () => {
           expect(a.response).toEqual(b.response);
           expect(itemsOf(viaCompact.stream)).toEqual(itemsOf(viaGeneral.stream));
           if (read !== null) {
-            // Nothing it takes is refused by JSON.parse; its scalars are JSON.parse's.
+            // Nothing it takes is refused by JSON.parse; the members it keeps are JSON.parse's.
             const parsed = JSON.parse(text);
             const events = single ? [parsed] : parsed.batch;
-            expect(read.events.map((e) => e.raw)).toEqual(
+            const kept = Object.keys(new EventFields());
+            expect(read.events.map((e) => ({ ...e.raw }))).toEqual(
               events.map((e: Record<string, unknown>) =>
                 Object.fromEntries(
-                  Object.entries(e).map(([k, v]) => [k, typeof v === 'object' && v !== null ? NESTED : v]),
+                  kept.map((k) => [k, typeof e[k] === 'object' && e[k] !== null ? NESTED : e[k]]),
                 ),
               ),
             );
@@ -237,13 +244,14 @@ describe('the compact parser', () => {
     const read = parseCompact(text, true);
     expect(read).not.toBeNull();
     const [event] = read!.events;
-    expect(event!.raw).toEqual({
+    expect(event!.raw).toMatchObject({
       type: 'track',
       event: 'café "x"\n',
       userId: 'u/1',
       messageId: 'm',
       properties: NESTED,
       context: NESTED,
+      anonymousId: undefined,
     });
     expect(read!.value.sentAt).toBe('2026-03-10T12:00:00Z');
     const { layout } = event!;
@@ -253,6 +261,12 @@ describe('the compact parser', () => {
     const kept = layout.contextKept!;
     expect(kept).toHaveLength(2);
     expect(text.slice(kept[0], kept[1])).toBe('"page":{"path":"/"}');
+    // Members kept side by side are one run, their comma included.
+    const context = '{"batch":[{"context":{"a":1,"b":[2],"ip":"x","c":3,"traits":{},"d":4,"e":5}}]}';
+    const spans = parseCompact(context, true)!.events[0]!.layout.contextKept!;
+    expect(
+      Array.from({ length: spans.length / 2 }, (_, i) => context.slice(spans[2 * i], spans[2 * i + 1])),
+    ).toEqual(['"a":1,"b":[2]', '"c":3', '"d":4,"e":5']);
     expect(text.slice(event!.start, event!.end)).toBe(
       text.slice('{"batch":['.length, text.indexOf('],"sentAt"')),
     );
@@ -298,8 +312,36 @@ describe('the compact parser', () => {
     for (const [name, text] of Object.entries(cases)) expect(parseCompact(text, true), name).toBeNull();
   });
 
+  it("copies an ASCII body's texts into the record as bytes, and writes any other body's as text, alike", async () => {
+    for (const title of ['plain', 'caf\u00e9 \u{1f600}']) {
+      const d = deps();
+      const text = JSON.stringify({
+        batch: [
+          {
+            type: 'track',
+            event: 'E',
+            userId: 'u',
+            messageId: 'm',
+            properties: { title },
+            context: { a: 1, ip: '203.0.113.9', b: [2], traits: { email: 'a@b.c' }, c: { title } },
+          },
+        ],
+      });
+      expect(parseCompact(text, true)).not.toBeNull();
+
+      await collect(request('/v1/batch', text), d);
+
+      const [item] = itemsOf(d.stream);
+      expect(item?.kind === 'event' && [item.event.properties, item.event.context]).toEqual([
+        JSON.stringify({ title }),
+        JSON.stringify({ a: 1, b: [2], c: { title } }),
+      ]);
+    }
+  });
+
   it('reads a single event, and hands a non-object body to the general path', () => {
-    expect(parseCompact('{"type":"track","userId":7,"messageId":"m"}', false)?.value).toEqual({
+    expect(parseCompact('{"type":"track","userId":7,"messageId":"m","other":[1]}', false)?.value).toEqual({
+      ...new EventFields(),
       type: 'track',
       userId: 7,
       messageId: 'm',
