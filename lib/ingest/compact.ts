@@ -307,47 +307,23 @@ export class EventFields {
   writeKey: unknown = undefined;
 }
 
-/** The bit of each member `EventFields` keeps, to find a duplicate. */
-const FIELD_BITS = new Map(Object.keys(new EventFields()).map((key, i) => [key, 1 << i]));
-
-/** The top-level keys of Segment's and RudderStack's events and batches, by length. */
-const KNOWN_KEYS: string[][] = [];
-for (const key of [
-  'type',
-  'event',
-  'name',
-  'userId',
-  'anonymousId',
-  'previousId',
-  'groupId',
-  'messageId',
-  'timestamp',
-  'originalTimestamp',
-  'sentAt',
-  'receivedAt',
-  'channel',
-  'properties',
-  'context',
-  'traits',
-  'integrations',
-  '_metadata',
-  'writeKey',
-  'batch',
-  'version',
-  'category',
-  'options',
-  'rudderId',
-  'request_ip',
-]) {
-  KNOWN_KEYS[key.length] ??= [];
-  KNOWN_KEYS[key.length]!.push(key);
+/** The members `EventFields` keeps, and their indexes by the length of their names. */
+const FIELDS = Object.keys(new EventFields());
+const FIELDS_BY_LENGTH: number[][] = [];
+for (const [index, field] of FIELDS.entries()) {
+  FIELDS_BY_LENGTH[field.length] ??= [];
+  FIELDS_BY_LENGTH[field.length]!.push(index);
 }
 
-/** The text of the key at `start`..`end` (quotes included, no escape): a known key's own string when it is one. */
-function keyText(start: number, end: number): string {
-  const known = KNOWN_KEYS[end - start - 2];
-  if (known !== undefined) for (const key of known) if (src.startsWith(key, start + 1)) return key;
-  return src.slice(start + 1, end - 1);
+const PROPERTIES = FIELDS.indexOf('properties');
+const CONTEXT = FIELDS.indexOf('context');
+
+/** The index in `FIELDS` of the key at `start`..`end` (quotes included, no escape), or -1. */
+function fieldAt(start: number, end: number): number {
+  const candidates = FIELDS_BY_LENGTH[end - start - 2];
+  if (candidates !== undefined)
+    for (const index of candidates) if (src.startsWith(FIELDS[index]!, start + 1)) return index;
+  return -1;
 }
 
 /**
@@ -356,7 +332,7 @@ function keyText(start: number, end: number): string {
  */
 function newKey(into: Record<string, unknown>, i: number, keyEnd: number): string {
   if (escapes || src.charCodeAt(keyEnd) !== COLON) throw NOT_COMPACT;
-  const key = keyText(i, keyEnd);
+  const key = src.slice(i + 1, keyEnd - 1);
   if (key === '__proto__' || Object.hasOwn(into, key)) throw NOT_COMPACT;
   return key;
 }
@@ -385,19 +361,20 @@ function readEvent(i: number): CompactEvent {
     if (src.charCodeAt(at) !== QUOTE) throw NOT_COMPACT;
     const keyEnd = skipString(at);
     if (escapes || src.charCodeAt(keyEnd) !== COLON) throw NOT_COMPACT;
-    const key = keyText(at, keyEnd);
-    const bit = FIELD_BITS.get(key) ?? 0;
-    // A member kept twice: JSON.parse keeps the last; the general path reads such a body.
-    if ((seen & bit) !== 0) throw NOT_COMPACT;
-    seen |= bit;
+    const field = fieldAt(at, keyEnd);
+    if (field >= 0) {
+      // A member kept twice: JSON.parse keeps the last; the general path reads such a body.
+      if ((seen & (1 << field)) !== 0) throw NOT_COMPACT;
+      seen |= 1 << field;
+    }
     const start = keyEnd + 1;
     let end: number;
-    if (key === 'properties' && src.charCodeAt(start) === OPEN_OBJECT) {
+    if (field === PROPERTIES && src.charCodeAt(start) === OPEN_OBJECT) {
       end = skipObject(start, 2, false);
       layout.propertiesStart = start;
       layout.propertiesEnd = end;
       raw.properties = NESTED;
-    } else if (key === 'context' && src.charCodeAt(start) === OPEN_OBJECT) {
+    } else if (field === CONTEXT && src.charCodeAt(start) === OPEN_OBJECT) {
       kept.length = 0;
       strip = false;
       end = skipObject(start, 2, true);
@@ -407,7 +384,7 @@ function readEvent(i: number): CompactEvent {
       raw.context = NESTED;
     } else {
       end = readValue(start, 1);
-      if (bit !== 0) raw[key] = value;
+      if (field >= 0) raw[FIELDS[field]!] = value;
     }
     const c = src.charCodeAt(end);
     if (c === CLOSE_OBJECT) return { raw, start: i, end: end + 1, layout };

@@ -26,11 +26,23 @@ function compress(state: Int32Array, block: Uint8Array, offset: number): void {
     const i = offset + t * 4;
     W[t] = (block[i]! << 24) | (block[i + 1]! << 16) | (block[i + 2]! << 8) | block[i + 3]!;
   }
-  compressWords(state);
+  compressWords(state, state);
 }
 
-/** One SHA-256 compression of the block already in `W[0..15]` (big-endian words) into `state`. */
-function compressWords(state: Int32Array): void {
+/** FIPS 180-4 SHA-256 Σ0 and Σ1. */
+function bigSigma0(x: number): number {
+  return ((x >>> 2) | (x << 30)) ^ ((x >>> 13) | (x << 19)) ^ ((x >>> 22) | (x << 10));
+}
+
+function bigSigma1(x: number): number {
+  return ((x >>> 6) | (x << 26)) ^ ((x >>> 11) | (x << 21)) ^ ((x >>> 25) | (x << 7));
+}
+
+/**
+ * One SHA-256 compression of the block already in `W[0..15]` (big-endian words), from the
+ * chaining state `from` into `into` (which may be the same array).
+ */
+function compressWords(from: Int32Array, into: Int32Array): void {
   for (let t = 16; t < 64; t++) {
     const x = W[t - 15]!;
     const y = W[t - 2]!;
@@ -38,36 +50,51 @@ function compressWords(state: Int32Array): void {
     const s1 = ((y >>> 17) | (y << 15)) ^ ((y >>> 19) | (y << 13)) ^ (y >>> 10);
     W[t] = (W[t - 16]! + s0 + W[t - 7]! + s1) | 0;
   }
-  let a = state[0]!;
-  let b = state[1]!;
-  let c = state[2]!;
-  let d = state[3]!;
-  let e = state[4]!;
-  let f = state[5]!;
-  let g = state[6]!;
-  let h = state[7]!;
-  for (let t = 0; t < 64; t++) {
-    const s1 = ((e >>> 6) | (e << 26)) ^ ((e >>> 11) | (e << 21)) ^ ((e >>> 25) | (e << 7));
-    const t1 = (h + s1 + ((e & f) ^ (~e & g)) + K[t]! + W[t]!) | 0;
-    const s0 = ((a >>> 2) | (a << 30)) ^ ((a >>> 13) | (a << 19)) ^ ((a >>> 22) | (a << 10));
-    const t2 = (s0 + ((a & b) ^ (a & c) ^ (b & c))) | 0;
-    h = g;
-    g = f;
-    f = e;
-    e = (d + t1) | 0;
-    d = c;
-    c = b;
-    b = a;
-    a = (t1 + t2) | 0;
+  let a = from[0]!;
+  let b = from[1]!;
+  let c = from[2]!;
+  let d = from[3]!;
+  let e = from[4]!;
+  let f = from[5]!;
+  let g = from[6]!;
+  let h = from[7]!;
+  let t1 = 0;
+  // Eight rounds per turn, the working variables renamed from one round to the next instead of
+  // moved (round r of a turn treats h, a, b, ... as its a, b, c, ...).
+  for (let t = 0; t < 64; t += 8) {
+    t1 = (h + bigSigma1(e) + ((e & f) ^ (~e & g)) + K[t + 0]! + W[t + 0]!) | 0;
+    d = (d + t1) | 0;
+    h = (t1 + bigSigma0(a) + ((a & b) ^ (a & c) ^ (b & c))) | 0;
+    t1 = (g + bigSigma1(d) + ((d & e) ^ (~d & f)) + K[t + 1]! + W[t + 1]!) | 0;
+    c = (c + t1) | 0;
+    g = (t1 + bigSigma0(h) + ((h & a) ^ (h & b) ^ (a & b))) | 0;
+    t1 = (f + bigSigma1(c) + ((c & d) ^ (~c & e)) + K[t + 2]! + W[t + 2]!) | 0;
+    b = (b + t1) | 0;
+    f = (t1 + bigSigma0(g) + ((g & h) ^ (g & a) ^ (h & a))) | 0;
+    t1 = (e + bigSigma1(b) + ((b & c) ^ (~b & d)) + K[t + 3]! + W[t + 3]!) | 0;
+    a = (a + t1) | 0;
+    e = (t1 + bigSigma0(f) + ((f & g) ^ (f & h) ^ (g & h))) | 0;
+    t1 = (d + bigSigma1(a) + ((a & b) ^ (~a & c)) + K[t + 4]! + W[t + 4]!) | 0;
+    h = (h + t1) | 0;
+    d = (t1 + bigSigma0(e) + ((e & f) ^ (e & g) ^ (f & g))) | 0;
+    t1 = (c + bigSigma1(h) + ((h & a) ^ (~h & b)) + K[t + 5]! + W[t + 5]!) | 0;
+    g = (g + t1) | 0;
+    c = (t1 + bigSigma0(d) + ((d & e) ^ (d & f) ^ (e & f))) | 0;
+    t1 = (b + bigSigma1(g) + ((g & h) ^ (~g & a)) + K[t + 6]! + W[t + 6]!) | 0;
+    f = (f + t1) | 0;
+    b = (t1 + bigSigma0(c) + ((c & d) ^ (c & e) ^ (d & e))) | 0;
+    t1 = (a + bigSigma1(f) + ((f & g) ^ (~f & h)) + K[t + 7]! + W[t + 7]!) | 0;
+    e = (e + t1) | 0;
+    a = (t1 + bigSigma0(b) + ((b & c) ^ (b & d) ^ (c & d))) | 0;
   }
-  state[0] = (state[0]! + a) | 0;
-  state[1] = (state[1]! + b) | 0;
-  state[2] = (state[2]! + c) | 0;
-  state[3] = (state[3]! + d) | 0;
-  state[4] = (state[4]! + e) | 0;
-  state[5] = (state[5]! + f) | 0;
-  state[6] = (state[6]! + g) | 0;
-  state[7] = (state[7]! + h) | 0;
+  into[0] = (from[0]! + a) | 0;
+  into[1] = (from[1]! + b) | 0;
+  into[2] = (from[2]! + c) | 0;
+  into[3] = (from[3]! + d) | 0;
+  into[4] = (from[4]! + e) | 0;
+  into[5] = (from[5]! + f) | 0;
+  into[6] = (from[6]! + g) | 0;
+  into[7] = (from[7]! + h) | 0;
 }
 
 /** Pads and compresses `length` bytes of `buffer` (which has room for the padding) after one prior block. */
@@ -145,8 +172,7 @@ export class HmacSha256 {
     if (length < 0) return false;
     W[length >> 2]! |= 0x80 << (24 - 8 * (length & 3));
     W[15] = (length + 64) * 8; // bits, the key block included
-    this.state.set(this.inner);
-    compressWords(this.state);
+    compressWords(this.inner, this.state);
     return true;
   }
 
@@ -157,8 +183,7 @@ export class HmacSha256 {
     W[8] = 0x80000000 | 0;
     for (let t = 9; t < 15; t++) W[t] = 0;
     W[15] = (64 + 32) * 8;
-    state.set(this.outer);
-    compressWords(state);
+    compressWords(this.outer, state);
     // One bigint from the two words through a 64-bit view: no bigint arithmetic.
     HIGH_LOW[HIGH] = state[0]! & mask;
     HIGH_LOW[LOW] = state[1]!;
