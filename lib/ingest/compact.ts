@@ -67,10 +67,10 @@ let src = '';
 /** True when the string read last held a backslash escape. */
 let escapes = false;
 /**
- * Start/end pairs of the keys of the objects being read, innermost last (for duplicates), up to
+ * Where the keys of the objects being read start, innermost last (for duplicates), up to
  * `keysTop`: room for the most keys of the deepest nesting the parser reads.
  */
-const keys = new Int32Array(2 * MAX_COMPACT_KEYS * (MAX_COMPACT_DEPTH + 1));
+const keys = new Int32Array(MAX_COMPACT_KEYS * (MAX_COMPACT_DEPTH + 1));
 let keysTop = 0;
 /** Start/end pairs of the runs of members of the context being read other than `ip` and `traits`. */
 const kept: number[] = [];
@@ -184,24 +184,40 @@ function skipValue(i: number, depth: number): number {
   return skipNumber(i);
 }
 
-/** Ends the parse when the key at `start`..`end` repeats one of this object's keys since `base`. */
-function checkKey(base: number, start: number, end: number): void {
-  if (keysTop - base >= 2 * MAX_COMPACT_KEYS) throw NOT_COMPACT;
-  const length = end - start;
-  for (let k = base; k < keysTop; k += 2) {
-    const other = keys[k]!;
-    if (keys[k + 1]! - other !== length) continue;
-    let same = true;
-    for (let n = 1; n < length - 1; n++) {
-      if (src.charCodeAt(start + n) !== src.charCodeAt(other + n)) {
-        same = false;
-        break;
-      }
+/**
+ * Ends the parse when the key starting at `start` repeats one of this object's keys since `base`
+ * (keys hold no escape here: a quote ends them).
+ */
+function checkKey(base: number, start: number): void {
+  if (keysTop - base >= MAX_COMPACT_KEYS) throw NOT_COMPACT;
+  for (let k = base; k < keysTop; k++) {
+    for (let a = start + 1, b = keys[k]! + 1; ; a++, b++) {
+      const c = src.charCodeAt(a);
+      if (c !== src.charCodeAt(b)) break;
+      if (c === QUOTE) throw NOT_COMPACT; // both keys end here: the same key
     }
-    if (same) throw NOT_COMPACT;
   }
   keys[keysTop++] = start;
-  keys[keysTop++] = end;
+}
+
+/**
+ * An object member in one match, as most are written: a key without escapes, and a value that
+ * is a string without escapes, a number without exponent, a literal (each followed by the end of
+ * the member), or the start of an object or array. Sticky: it matches where `lastIndex` is.
+ * Anything else is read token by token.
+ */
+const MEMBER =
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it must stop at
+  /"[^"\\\u0000-\u001f\ud800-\udfff]*":(?:(?:"[^"\\\u0000-\u001f\ud800-\udfff]*"|-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?|true|false|null)(?=[,}])|(?=[{[]))/y;
+
+/** Ends the parse when the number that ends at `end` has 16 characters or more and a double does not keep it. */
+function checkLongNumber(end: number): void {
+  let start = end - 1;
+  while (start > 0 && (isDigit(src.charCodeAt(start - 1)) || src.charCodeAt(start - 1) === DOT)) start--;
+  if (src.charCodeAt(start - 1) === MINUS) start--;
+  if (end - start < 16) return;
+  const token = src.slice(start, end);
+  if (!Number.isFinite(Number(token)) || inexactToken(token)) throw NOT_COMPACT;
 }
 
 /**
@@ -215,14 +231,22 @@ function skipObject(i: number, depth: number, context: boolean): number {
   if (src.charCodeAt(at) === CLOSE_OBJECT) return at + 1;
   const base = keysTop;
   for (;;) {
-    if (src.charCodeAt(at) !== QUOTE) throw NOT_COMPACT;
-    const keyEnd = skipString(at);
-    if (escapes) throw NOT_COMPACT;
-    checkKey(base, at, keyEnd);
-    if (src.charCodeAt(keyEnd) !== COLON) throw NOT_COMPACT;
-    const end = skipValue(keyEnd + 1, depth);
+    let end: number;
+    MEMBER.lastIndex = at;
+    if (MEMBER.test(src)) {
+      end = MEMBER.lastIndex;
+      const c = src.charCodeAt(end);
+      if (c === OPEN_OBJECT || c === OPEN_ARRAY) end = skipValue(end, depth);
+      else if (isDigit(src.charCodeAt(end - 1))) checkLongNumber(end);
+    } else {
+      if (src.charCodeAt(at) !== QUOTE) throw NOT_COMPACT;
+      const keyEnd = skipString(at);
+      if (escapes || src.charCodeAt(keyEnd) !== COLON) throw NOT_COMPACT;
+      end = skipValue(keyEnd + 1, depth);
+    }
+    checkKey(base, at);
     if (context) {
-      if (isKey(at, keyEnd, 'ip') || isKey(at, keyEnd, 'traits')) strip = true;
+      if (src.startsWith('"ip":', at) || src.startsWith('"traits":', at)) strip = true;
       // A member right after a kept one extends its span (the comma between included).
       else if (kept.length > 0 && kept[kept.length - 1] === at - 1) kept[kept.length - 1] = end;
       else kept.push(at, end);
@@ -248,11 +272,6 @@ function skipArray(i: number, depth: number): number {
     if (c !== COMMA) throw NOT_COMPACT;
     at = end + 1;
   }
-}
-
-/** True when the key (quotes included) at `start`..`end` is `word`. */
-function isKey(start: number, end: number, word: string): boolean {
-  return end - start - 2 === word.length && src.startsWith(word, start + 1);
 }
 
 /** The value `readValue` read last. */
