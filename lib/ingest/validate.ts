@@ -489,12 +489,12 @@ function compactRow(
   // The row's texts are the body's (a group's properties are its own): their bytes are copied.
   const bytes: EventBytes = {
     buffer: ascii,
-    properties:
-      row.properties !== null && row.properties === propertiesJson
-        ? [layout.propertiesStart, layout.propertiesEnd]
-        : null,
-    context: row.context === null ? null : [layout.contextStart, layout.contextEnd],
-    contextMembers: row.context === null ? null : layout.contextKept,
+    propertiesStart:
+      row.properties !== null && row.properties === propertiesJson ? layout.propertiesStart : -1,
+    propertiesEnd: layout.propertiesEnd,
+    contextStart: row.context === null ? -1 : layout.contextStart,
+    contextEnd: layout.contextEnd,
+    contextKept: layout.contextKept,
   };
   return { ok: true, event: row, bytes };
 }

@@ -45,12 +45,14 @@ export type StreamItem =
  */
 export interface EventBytes {
   buffer: Buffer;
-  /** The properties line's [start, end), or null to write `event.properties`. */
-  properties: readonly number[] | null;
-  /** The context line's [start, end), or null to write `event.context`. */
-  context: readonly number[] | null;
-  /** The context as [start, end) pairs of its members, written between braces: null when `context` is whole. */
-  contextMembers: readonly number[] | null;
+  /** The properties line's bytes, [propertiesStart, propertiesEnd); -1: write `event.properties`. */
+  propertiesStart: number;
+  propertiesEnd: number;
+  /** The context line's bytes, [contextStart, contextEnd); -1: write `event.context`. */
+  contextStart: number;
+  contextEnd: number;
+  /** Or the context as [start, end) pairs of runs of its members, written between braces. */
+  contextKept: readonly number[] | null;
 }
 
 /** A stream record that cannot be read at all. */
@@ -134,28 +136,26 @@ function putItem(item: StreamItem, at: number): number {
   const e = item.event;
   const bytes = item.bytes;
   at = put(eventHeader(e), at);
-  if (bytes?.properties) at = copy(bytes.buffer, bytes.properties, 0, at);
+  if (bytes !== undefined && bytes.propertiesStart >= 0)
+    at = copy(bytes.buffer, bytes.propertiesStart, bytes.propertiesEnd, at);
   else if (e.properties !== null) at = put(e.properties, at);
   scratch[at++] = NEWLINE;
-  if (bytes?.contextMembers) {
-    const members = bytes.contextMembers;
-    scratch[at++] = OPEN_OBJECT;
-    for (let i = 0; i < members.length; i += 2) {
-      if (i > 0) scratch[at++] = COMMA;
-      at = copy(bytes.buffer, members, i, at);
-    }
-    scratch[at++] = CLOSE_OBJECT;
-    return at;
+  if (bytes === undefined || bytes.contextStart < 0) return e.context === null ? at : put(e.context, at);
+  const kept = bytes.contextKept;
+  if (kept === null) return copy(bytes.buffer, bytes.contextStart, bytes.contextEnd, at);
+  scratch[at++] = OPEN_OBJECT;
+  for (let i = 0; i < kept.length; i += 2) {
+    if (i > 0) scratch[at++] = COMMA;
+    at = copy(bytes.buffer, kept[i]!, kept[i + 1]!, at);
   }
-  if (bytes?.context) return copy(bytes.buffer, bytes.context, 0, at);
-  return e.context === null ? at : put(e.context, at);
+  scratch[at++] = CLOSE_OBJECT;
+  return at;
 }
 
-/** Copies the bytes of span `spans[i]`..`spans[i + 1]` of `buffer` to `at`; returns where they end. */
-function copy(buffer: Buffer, spans: readonly number[], i: number, at: number): number {
-  const part = buffer.subarray(spans[i], spans[i + 1]);
-  scratch.set(part, at);
-  return at + part.length;
+/** Copies bytes `start`..`end` of `buffer` to `at`; returns where they end. */
+function copy(buffer: Buffer, start: number, end: number, at: number): number {
+  scratch.set(buffer.subarray(start, end), at);
+  return at + end - start;
 }
 
 /**
