@@ -1,3 +1,17 @@
+import {
+  BACKSLASH,
+  CLOSE_ARRAY,
+  CLOSE_OBJECT,
+  COLON,
+  COMMA,
+  DOT,
+  MINUS,
+  NINE,
+  OPEN_ARRAY,
+  OPEN_OBJECT,
+  QUOTE,
+  ZERO,
+} from '../json-chars.js';
 import { inexactToken } from './exact-numbers.js';
 import type { EventLayout } from './layout.js';
 
@@ -45,19 +59,6 @@ export const NESTED: Readonly<Record<string, never>> = Object.freeze({});
 export const MAX_COMPACT_DEPTH = 48;
 /** An object with more keys goes the general path (duplicates are found by comparing keys pairwise). */
 export const MAX_COMPACT_KEYS = 64;
-
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const COMMA = 0x2c;
-const COLON = 0x3a;
-const MINUS = 0x2d;
-const DOT = 0x2e;
-const ZERO = 0x30;
-const NINE = 0x39;
-const OPEN_OBJECT = 0x7b;
-const CLOSE_OBJECT = 0x7d;
-const OPEN_ARRAY = 0x5b;
-const CLOSE_ARRAY = 0x5d;
 
 /** Thrown where the text is not what this parser takes: the general path reads it. */
 const NOT_COMPACT = new Error('not compact JSON');

@@ -1,3 +1,12 @@
+import {
+  BACKSLASH,
+  CLOSE_ARRAY,
+  CLOSE_OBJECT,
+  COMMA,
+  OPEN_ARRAY,
+  OPEN_OBJECT,
+  QUOTE,
+} from '../json-chars.js';
 import { type InexactNumbers, inexactToken } from './exact-numbers.js';
 import { MAX_EVENT_DEPTH } from './limits.js';
 
@@ -35,14 +44,6 @@ export interface BodyLayout {
   events: (EventLayout | null)[];
   inexact: InexactNumbers | null;
 }
-
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const COMMA = 0x2c;
-const OPEN_OBJECT = 0x7b;
-const CLOSE_OBJECT = 0x7d;
-const OPEN_ARRAY = 0x5b;
-const CLOSE_ARRAY = 0x5d;
 
 /** Thrown when nesting goes past what any accepted event may hold: the caller scans the slow way. */
 const TOO_DEEP = new Error('too deep');

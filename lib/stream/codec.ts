@@ -2,6 +2,7 @@ import { brotliCompressSync, brotliDecompressSync, constants, gunzipSync } from 
 import { TallyError } from '../errors.js';
 import { type BadRow, type BadRowStage, isEventType, type LakeEvent } from '../events.js';
 import { PROJECT_ID_PATTERN } from '../ingest/limits.js';
+import { CLOSE_OBJECT, COMMA, NEWLINE, OPEN_OBJECT } from '../json-chars.js';
 
 /**
  * Stream record format, version 2:
@@ -175,11 +176,6 @@ function itemBound(item: StreamItem): number {
   }
   return 6 * units + 512;
 }
-
-const NEWLINE = 0x0a;
-const COMMA = 0x2c;
-const OPEN_OBJECT = 0x7b;
-const CLOSE_OBJECT = 0x7d;
 
 /**
  * Encodes items into as few records as fit the 1 MiB record limit, keeping their order: the

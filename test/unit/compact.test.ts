@@ -8,15 +8,7 @@ import {
   parseCompact,
 } from '../../lib/ingest/compact.js';
 import { collect, deps, itemsOf, request } from '../helpers/collect.js';
-
-/** A small deterministic generator for the ways a body may be written. */
-function generator(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
+import { generator } from '../helpers/random.js';
 
 /** A string's JSON text, sometimes with characters escaped the ways JSON allows (`\/`, `\u00e9`). */
 function stringText(value: string, random: () => number): string {

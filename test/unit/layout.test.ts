@@ -2,15 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { scanBody } from '../../lib/ingest/layout.js';
 import { collect, deps, itemsOf, request } from '../helpers/collect.js';
-
-/** A small deterministic generator for the ways a body may be written. */
-function generator(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
+import { generator } from '../helpers/random.js';
 
 /** A number's JSON text, sometimes with an exponent (`25e-1` for 2.5), always the same value. */
 function numberText(n: number, random: () => number): string {
