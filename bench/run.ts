@@ -15,6 +15,7 @@ import { silentLogger } from '../lib/log.js';
 import { decodeRecord, encodeRecords } from '../lib/stream/codec.js';
 import { Journal } from '../local/journal.js';
 import { lakeEvent, seeded, segmentEvent } from './data.js';
+import { benchRecords } from './records.js';
 import { benchScale } from './scale.js';
 import { benchWarehouse } from './warehouse.js';
 
@@ -272,7 +273,7 @@ async function benchLakeWriter(): Promise<string> {
   ].join('\n');
 }
 
-/** `BENCH_ONLY=ingest`, `BENCH_ONLY=warehouse` or `BENCH_ONLY=scale` runs one part. */
+/** `BENCH_ONLY=ingest`, `records`, `warehouse` or `scale` runs one part. */
 async function main(): Promise<void> {
   const only = process.env.BENCH_ONLY;
   console.log(`tally bench: node ${process.version}, ${os.cpus().length} cores\n`);
@@ -282,6 +283,7 @@ async function main(): Promise<void> {
     console.log(await benchLakeWriter());
     console.log('');
   }
+  if (only === undefined || only === 'records') console.log(`${benchRecords()}\n`);
   if (only === undefined || only === 'warehouse') console.log(await benchWarehouse());
   if (only === undefined || only === 'scale') console.log(`\n${await benchScale()}`);
 }

@@ -6,6 +6,7 @@ import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
+import { MALLOC_TUNABLES } from './malloc-tunables.js';
 
 /** The repository root (this file is cdk/constructs/pipeline-function.ts). */
 export const PROJECT_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -65,6 +66,7 @@ export class PipelineFunction extends NodejsFunction {
       environment: {
         POWERTOOLS_SERVICE_NAME: props.service,
         NODE_OPTIONS: '--enable-source-maps',
+        GLIBC_TUNABLES: MALLOC_TUNABLES,
         ...props.environment,
       },
       bundling: {

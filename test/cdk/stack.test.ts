@@ -4,6 +4,7 @@ import { Bucket } from 'aws-cdk-lib/aws-s3';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { stackName } from '../../cdk/config.js';
+import { MALLOC_TUNABLES } from '../../cdk/constructs/malloc-tunables.js';
 import { synth, WITH_STARROCKS } from '../helpers/cdk.js';
 
 type Synth = ReturnType<typeof synth>;
@@ -250,6 +251,15 @@ describe('the erase function', () => {
         }),
       },
     });
+  });
+
+  it('runs every pipeline function with glibc keeping the memory it frees (record compression)', () => {
+    const functions = Object.values(ingestOnly.template.findResources('AWS::Lambda::Function')).filter(
+      (f) => f.Properties?.Environment?.Variables?.POWERTOOLS_SERVICE_NAME !== undefined,
+    );
+    expect(functions.length).toBeGreaterThanOrEqual(4);
+    for (const f of functions)
+      expect(f.Properties.Environment.Variables.GLIBC_TUNABLES).toBe(MALLOC_TUNABLES);
   });
 
   it('lets the lake writer read the erasure records it applies', () => {
