@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { App, Aspects, Validations } from 'aws-cdk-lib';
 import { Annotations, Template } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
@@ -22,7 +24,9 @@ export const WITH_STARROCKS = {
 
 /**
  * Synthesizes the stack offline with cdk-nag. Bundling is skipped (the `aws:cdk:bundling-stacks`
- * context) unless `bundle` is set: esbuild takes seconds per function.
+ * context) unless `bundle` is set: esbuild takes seconds per function. The cloud assembly is
+ * written to `outdir` and kept there; without one it goes to a temporary directory removed once
+ * the template is read (so `assembly`'s files are gone).
  */
 export function synth(
   context: Record<string, unknown> = {},
@@ -35,30 +39,35 @@ export function synth(
     extend?: (stack: TallyStack) => void;
   } = {},
 ) {
-  const app = new App({
-    ...(options.outdir ? { outdir: options.outdir } : {}),
-    context: {
-      ...CDK_JSON_CONTEXT,
-      ...(options.bundle ? {} : { 'aws:cdk:bundling-stacks': [] }),
-      ...context,
-    },
-  });
-  const stack = new TallyStack(app, 'Tally', {
-    settings: readSettings(app.node),
-    ...(options.agnostic ? {} : { env: { account: '123456789012', region: 'eu-west-1' } }),
-  });
-  options.extend?.(stack);
-  // cfn-guard runs a binary per synthesis: only where a test asks for it.
-  if (options.guard) Validations.of(app).addPlugins(guardValidator());
-  Aspects.of(app).add(new HouseRules());
-  Aspects.of(app).add(new AwsSolutionsChecks());
-  Aspects.of(app).add(new ServerlessChecks());
-  const assembly = app.synth();
-  return {
-    app,
-    stack,
-    assembly,
-    template: Template.fromStack(stack),
-    annotations: Annotations.fromStack(stack),
-  };
+  const outdir = options.outdir ?? mkdtempSync(join(tmpdir(), 'tally-synth-'));
+  try {
+    const app = new App({
+      outdir,
+      context: {
+        ...CDK_JSON_CONTEXT,
+        ...(options.bundle ? {} : { 'aws:cdk:bundling-stacks': [] }),
+        ...context,
+      },
+    });
+    const stack = new TallyStack(app, 'Tally', {
+      settings: readSettings(app.node),
+      ...(options.agnostic ? {} : { env: { account: '123456789012', region: 'eu-west-1' } }),
+    });
+    options.extend?.(stack);
+    // cfn-guard runs a binary per synthesis: only where a test asks for it.
+    if (options.guard) Validations.of(app).addPlugins(guardValidator());
+    Aspects.of(app).add(new HouseRules());
+    Aspects.of(app).add(new AwsSolutionsChecks());
+    Aspects.of(app).add(new ServerlessChecks());
+    const assembly = app.synth();
+    return {
+      app,
+      stack,
+      assembly,
+      template: Template.fromStack(stack),
+      annotations: Annotations.fromStack(stack),
+    };
+  } finally {
+    if (options.outdir === undefined) rmSync(outdir, { recursive: true, force: true });
+  }
 }
