@@ -115,8 +115,39 @@ async function benchCollect(): Promise<string> {
   );
   const mb = bodies.reduce((n, b) => n + b.length, 0) / 1e6;
   const journal = await benchJournal(bodies, deps, headers, now, measured.value);
+  const wide = await benchWideKeys(deps, headers, now);
   const line = row('collect, 100-event batches', measured.value, measured.baseline, 0.5, measured.ratio);
-  return `${line}\n  (${BODIES} bodies, ${mb.toFixed(1)} MB; baseline: JSON.parse + JSON.stringify of the same bodies, measured in alternating rounds; the ratio is the median of the rounds')\n${journal}`;
+  return `${line}\n  (${BODIES} bodies, ${mb.toFixed(1)} MB; baseline: JSON.parse + JSON.stringify of the same bodies, measured in alternating rounds; the ratio is the median of the rounds')\n${journal}\n${wide}`;
+}
+
+/**
+ * A hostile body for the compact reader's duplicate-key check: 500 KB of events whose properties
+ * hold 64 keys sharing a 60-character prefix, read by the compact reader and (the same text after
+ * a leading space) by the general path.
+ */
+async function benchWideKeys(
+  deps: CollectDeps,
+  headers: Record<string, string>,
+  now: number,
+): Promise<string> {
+  const prefix = 'k'.repeat(60);
+  const properties = Object.fromEntries(Array.from({ length: 64 }, (_, i) => [`${prefix}${i}`, i]));
+  const events: unknown[] = [];
+  for (let i = 0, size = 20; size < 490_000; i++) {
+    const event = { type: 'track', event: 'E', userId: `u${i}`, messageId: `m${i}`, properties };
+    size += JSON.stringify(event).length + 1;
+    events.push(event);
+  }
+  const text = JSON.stringify({ batch: events });
+  const send = (body: Buffer) => async () => {
+    const { response } = await collect(
+      { method: 'POST', path: '/v1/batch', headers, body, receivedAt: now },
+      deps,
+    );
+    if (response.status !== 200) throw new Error(`collect answered ${response.status}`);
+  };
+  const measured = await paired(events.length, send(Buffer.from(text)), send(Buffer.from(` ${text}`)));
+  return `${row('collect, 64-key objects (hostile)', measured.value, measured.baseline, null, measured.ratio)}\n  (one 490 KB body of ${events.length} events whose properties hold 64 keys sharing a 60-character prefix; baseline: the general path, JSON.parse, on the same text)`;
 }
 
 /**

@@ -185,18 +185,43 @@ function skipValue(i: number, depth: number): number {
   return skipNumber(i);
 }
 
+/** Up to this many keys, an object's keys are compared pairwise; past it, through a set. */
+const PAIRWISE_KEYS = 8;
+/** The key sets of the objects being read past `PAIRWISE_KEYS` keys, by depth (reused). */
+const keySets: Set<string>[] = [];
+
+/** The key starting at `start` (no escapes here: the next quote ends it). */
+function keyAt(start: number): string {
+  return src.slice(start + 1, src.indexOf('"', start + 1));
+}
+
 /**
  * Ends the parse when the key starting at `start` repeats one of this object's keys since `base`
- * (keys hold no escape here: a quote ends them).
+ * (keys hold no escape here: a quote ends them). The first keys are compared pairwise (most
+ * objects are small); a larger object's keys go into a set, so a body of many wide objects
+ * costs linear time, not quadratic.
  */
-function checkKey(base: number, start: number): void {
-  if (keysTop - base >= MAX_COMPACT_KEYS) throw NOT_COMPACT;
-  for (let k = base; k < keysTop; k++) {
-    for (let a = start + 1, b = keys[k]! + 1; ; a++, b++) {
-      const c = src.charCodeAt(a);
-      if (c !== src.charCodeAt(b)) break;
-      if (c === QUOTE) throw NOT_COMPACT; // both keys end here: the same key
+function checkKey(base: number, start: number, depth: number): void {
+  const count = keysTop - base;
+  if (count >= MAX_COMPACT_KEYS) throw NOT_COMPACT;
+  if (count < PAIRWISE_KEYS) {
+    for (let k = base; k < keysTop; k++) {
+      for (let a = start + 1, b = keys[k]! + 1; ; a++, b++) {
+        const c = src.charCodeAt(a);
+        if (c !== src.charCodeAt(b)) break;
+        if (c === QUOTE) throw NOT_COMPACT; // both keys end here: the same key
+      }
     }
+  } else {
+    let set = keySets[depth];
+    if (count === PAIRWISE_KEYS) {
+      set ??= keySets[depth] = new Set();
+      set.clear();
+      for (let k = base; k < keysTop; k++) set.add(keyAt(keys[k]!));
+    }
+    const key = keyAt(start);
+    if (set!.has(key)) throw NOT_COMPACT;
+    set!.add(key);
   }
   keys[keysTop++] = start;
 }
@@ -245,7 +270,7 @@ function skipObject(i: number, depth: number, context: boolean): number {
       if (escapes || src.charCodeAt(keyEnd) !== COLON) throw NOT_COMPACT;
       end = skipValue(keyEnd + 1, depth);
     }
-    checkKey(base, at);
+    checkKey(base, at, depth);
     if (context) {
       if (src.startsWith('"ip":', at) || src.startsWith('"traits":', at)) strip = true;
       // A member right after a kept one extends its span (the comma between included).

@@ -282,6 +282,9 @@ describe('the compact parser', () => {
       __proto__: event('"__proto__":{"a":1}'),
       'nesting deeper than the compact depth': event(`"properties":{"d":${deep}}`),
       'more keys than the compact limit': event(`"properties":${wide}`),
+      'a duplicate among many keys': event(
+        `"properties":{${Array.from({ length: 20 }, (_, i) => `"k${i % 12}":${i}`).join(',')}}`,
+      ),
       'inexact number': event('"properties":{"a":12345678901234567890123}'),
       'number beyond a double': event(`"properties":{"a":1${'0'.repeat(400)}}`),
       'batch context': '{"batch":[{"type":"track","userId":"u","messageId":"m"}],"context":{"ip":"x"}}',
@@ -333,6 +336,16 @@ describe('the compact parser', () => {
         JSON.stringify({ a: 1, b: [2], c: { title } }),
       ]);
     }
+  });
+
+  it('takes an object of many distinct keys, however they begin', () => {
+    const keys = Array.from({ length: 40 }, (_, i) => `"${'p'.repeat(30)}${i}":${i}`).join(',');
+    const text = `{"batch":[{"type":"track","userId":"u","messageId":"m","properties":{${keys}}}]}`;
+    const read = parseCompact(text, true);
+    const { layout } = read!.events[0]!;
+    expect(JSON.parse(text.slice(layout.propertiesStart, layout.propertiesEnd))).toEqual(
+      JSON.parse(text).batch[0].properties,
+    );
   });
 
   it('reads a single event, and hands a non-object body to the general path', () => {
