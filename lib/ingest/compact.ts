@@ -17,9 +17,10 @@ import type { EventLayout } from './layout.js';
 
 /**
  * The collector's fast reading of the body every SDK sends: compact JSON as `JSON.stringify`
- * writes it. One pass checks the whole text against JSON's grammar, reads each event's top-level
- * members, and only finds where its `properties` and `context` sit (the bulk of its bytes): they
- * go to the stream as that text, so building them as objects only to write them again is spared.
+ * writes it. One pass checks the whole text against JSON's grammar, reads the event members the
+ * collector uses (`EventFields`), and only finds where `properties` and `context` sit (the bulk of
+ * an event's bytes): they go to the stream as that text, so building them as objects only to
+ * write them again is spared.
  *
  * It accepts less than `JSON.parse` and never more: anything else (whitespace between tokens, an
  * exponent, an escaped key, a `\u` escape of a surrogate, a duplicate key, a number a double does
