@@ -13,7 +13,7 @@ import {
   ZERO,
 } from '../json-chars.js';
 import { inexactToken } from './exact-numbers.js';
-import type { EventLayout } from './layout.js';
+import { type EventLayout, emptyLayout } from './layout.js';
 
 /**
  * The collector's fast reading of the body every SDK sends: compact JSON as `JSON.stringify`
@@ -58,7 +58,7 @@ export const NESTED: Readonly<Record<string, never>> = Object.freeze({});
 
 /** Deeper than this (the event itself at 1) the general path decides: it refuses past 64. */
 export const MAX_COMPACT_DEPTH = 48;
-/** An object with more keys goes the general path (duplicates are found by comparing keys pairwise). */
+/** An object with more keys goes the general path. */
 export const MAX_COMPACT_KEYS = 64;
 
 /** Thrown where the text is not what this parser takes: the general path reads it. */
@@ -161,12 +161,16 @@ function skipNumber(i: number): number {
   }
   const next = src.charCodeAt(j) | 0x20;
   if (next === 0x65) throw NOT_COMPACT; // an exponent
-  // No plain decimal shorter than 16 characters is inexact (`exact-numbers.ts`).
-  if (j - i >= 16) {
-    const token = src.slice(i, j);
-    if (!Number.isFinite(Number(token)) || inexactToken(token)) throw NOT_COMPACT;
-  }
+  checkNumber(i, j);
   return j;
+}
+
+/** Ends the parse when the plain decimal at `start`..`end` is one a double does not keep (or hold). */
+function checkNumber(start: number, end: number): void {
+  // No plain decimal shorter than 16 characters is inexact (`exact-numbers.ts`).
+  if (end - start < 16) return;
+  const token = src.slice(start, end);
+  if (!Number.isFinite(Number(token)) || inexactToken(token)) throw NOT_COMPACT;
 }
 
 function skipLiteral(i: number, word: string): number {
@@ -237,14 +241,12 @@ const MEMBER =
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it must stop at
   /"[^"\\\u0000-\u001f\ud800-\udfff]*":(?:(?:"[^"\\\u0000-\u001f\ud800-\udfff]*"|-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?|true|false|null)(?=[,}])|(?=[{[]))/y;
 
-/** Ends the parse when the number that ends at `end` has 16 characters or more and a double does not keep it. */
+/** Ends the parse when the number that ends at `end` (matched by `MEMBER`) is one a double does not keep. */
 function checkLongNumber(end: number): void {
   let start = end - 1;
   while (start > 0 && (isDigit(src.charCodeAt(start - 1)) || src.charCodeAt(start - 1) === DOT)) start--;
   if (src.charCodeAt(start - 1) === MINUS) start--;
-  if (end - start < 16) return;
-  const token = src.slice(start, end);
-  if (!Number.isFinite(Number(token)) || inexactToken(token)) throw NOT_COMPACT;
+  checkNumber(start, end);
 }
 
 /**
@@ -381,18 +383,6 @@ function newKey(into: Record<string, unknown>, i: number, keyEnd: number): strin
   const key = src.slice(i + 1, keyEnd - 1);
   if (key === '__proto__' || Object.hasOwn(into, key)) throw NOT_COMPACT;
   return key;
-}
-
-function emptyLayout(): EventLayout {
-  return {
-    propertiesStart: -1,
-    propertiesEnd: -1,
-    contextStart: -1,
-    contextEnd: -1,
-    contextKept: null,
-    propertiesEntries: 0,
-    contextEntries: 0,
-  };
 }
 
 /** The event whose object starts at `i`. */

@@ -39,6 +39,19 @@ export interface EventLayout {
   contextEntries: number;
 }
 
+/** A layout with no properties and no context found yet. */
+export function emptyLayout(): EventLayout {
+  return {
+    propertiesStart: -1,
+    propertiesEnd: -1,
+    contextStart: -1,
+    contextEnd: -1,
+    contextKept: null,
+    propertiesEntries: 0,
+    contextEntries: 0,
+  };
+}
+
 /** Every event's layout (null for an element that is not an object) and the inexact numbers. */
 export interface BodyLayout {
   events: (EventLayout | null)[];
@@ -219,15 +232,7 @@ function scanEvent(i: number): number {
     scanned = null;
     return skipValue(i, 1);
   }
-  const layout: EventLayout = {
-    propertiesStart: -1,
-    propertiesEnd: -1,
-    contextStart: -1,
-    contextEnd: -1,
-    contextKept: null,
-    propertiesEntries: 0,
-    contextEntries: 0,
-  };
+  const layout = emptyLayout();
   let escapedKey = false;
   let at = skipWhitespace(i + 1);
   if (src.charCodeAt(at) === CLOSE_OBJECT) at++;

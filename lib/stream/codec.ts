@@ -2,7 +2,7 @@ import { brotliCompressSync, brotliDecompressSync, constants, gunzipSync } from 
 import { TallyError } from '../errors.js';
 import { type BadRow, type BadRowStage, isEventType, type LakeEvent } from '../events.js';
 import { PROJECT_ID_PATTERN } from '../ingest/limits.js';
-import { CLOSE_OBJECT, COMMA, NEWLINE, OPEN_OBJECT } from '../json-chars.js';
+import { BACKSLASH, CLOSE_OBJECT, COMMA, NEWLINE, OPEN_OBJECT, QUOTE } from '../json-chars.js';
 
 /**
  * Stream record format, version 2:
@@ -63,7 +63,7 @@ export class CodecError extends TallyError {}
 function quote(text: string): string {
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) return JSON.stringify(text);
+    if (c < 0x20 || c > 0x7e || c === QUOTE || c === BACKSLASH) return JSON.stringify(text);
   }
   return `"${text}"`;
 }
