@@ -12,7 +12,7 @@ import {
 import { type KeyRing, writeKeyFromAuthorization } from './auth.js';
 import { parseBody, RequestError } from './body.js';
 import { ANY_ORIGIN, type CorsPolicy, corsHeaders, originAllowed, preflight } from './cors.js';
-import type { HashKey } from './pseudonymize.js';
+import { type HashKey, Pseudonyms } from './pseudonymize.js';
 import { isPlainObject } from './redact.js';
 import { methodOf, routeOf } from './routes.js';
 import { parseTimestamp } from './skew.js';
@@ -253,7 +253,7 @@ async function collectEvents(
     receivedAt: req.receivedAt,
     batchSentAt,
     routeType: type === 'batch' ? null : type,
-    last: { user: { id: null, hash: 0n }, anonymous: { id: null, hash: 0n } },
+    pseudonyms: new Pseudonyms(deps.hashKey, project),
   };
   const items: StreamItem[] = [];
   const rejected: RejectedEvent[] = [];
@@ -286,6 +286,7 @@ async function collectEvents(
         : { text, layout: batchContext === null ? layout : { ...layout, contextStart: -1 } };
     return validateEvent(withBatchContext(raw, batchContext), ctx, inexactNumber, source);
   }
+  ctx.pseudonyms.finish();
   stats.accepted = items.length - rejected.length;
   stats.rejected = rejected.length;
   const records = encodeRecords(items);

@@ -15,7 +15,8 @@ function primes(n: number): number[] {
 
 /** SHA-256 constants: fractional bits of the cube roots (K) and square roots (H0) of the first primes. */
 const FIRST_PRIMES = primes(64);
-const K = Int32Array.from(FIRST_PRIMES, (p) => Math.floor((Math.cbrt(p) % 1) * 2 ** 32) | 0);
+export const SHA256_K = Int32Array.from(FIRST_PRIMES, (p) => Math.floor((Math.cbrt(p) % 1) * 2 ** 32) | 0);
+const K = SHA256_K;
 const H0 = Int32Array.from(FIRST_PRIMES.slice(0, 8), (p) => Math.floor((Math.sqrt(p) % 1) * 2 ** 32) | 0);
 
 const W = new Int32Array(64);
@@ -117,8 +118,10 @@ function finish(state: Int32Array, buffer: Uint8Array, length: number): void {
 
 /** An HMAC-SHA256 key with its pad blocks precompressed. */
 export class HmacSha256 {
-  private readonly inner = new Int32Array(8);
-  private readonly outer = new Int32Array(8);
+  /** SHA-256's chaining state after the key's inner pad block. */
+  readonly inner = new Int32Array(8);
+  /** The same after the outer pad block. */
+  readonly outer = new Int32Array(8);
   private readonly state = new Int32Array(8);
   private buffer = new Uint8Array(256);
 
@@ -151,29 +154,16 @@ export class HmacSha256 {
 
   /** HMAC's inner hash of `a + b + c` into `state`. */
   private innerHash(a: string, b: string, c: string): void {
-    if (a.length + b.length + c.length <= 55 && this.shortAscii(a, b, c)) return;
+    if (putBlock(W, a, b, c, 0, 1)) {
+      compressWords(this.inner, this.state);
+      return;
+    }
     const message = a + b + c;
     const need = message.length * 3 + 72;
     if (need > this.buffer.length) this.buffer = new Uint8Array(Math.max(need, this.buffer.length * 2));
     const { written } = encoder.encodeInto(message, this.buffer);
     this.state.set(this.inner);
     finish(this.state, this.buffer, written);
-  }
-
-  /**
-   * The inner hash of a message of at most 55 ASCII characters, `a + b + c` (one padded block,
-   * written straight into the schedule's words); false, untouched, when a character is not ASCII.
-   */
-  private shortAscii(a: string, b: string, c: string): boolean {
-    for (let t = 0; t < 16; t++) W[t] = 0;
-    let length = putAscii(a, 0);
-    if (length >= 0) length = putAscii(b, length);
-    if (length >= 0) length = putAscii(c, length);
-    if (length < 0) return false;
-    W[length >> 2]! |= 0x80 << (24 - 8 * (length & 3));
-    W[15] = (length + 64) * 8; // bits, the key block included
-    compressWords(this.inner, this.state);
-    return true;
   }
 
   /** HMAC's outer hash over the inner digest in `state`: its first 64 bits, the first word ANDed with `mask`. */
@@ -184,11 +174,15 @@ export class HmacSha256 {
     for (let t = 9; t < 15; t++) W[t] = 0;
     W[15] = (64 + 32) * 8;
     compressWords(this.outer, state);
-    // One bigint from the two words through a 64-bit view: no bigint arithmetic.
-    HIGH_LOW[HIGH] = state[0]! & mask;
-    HIGH_LOW[LOW] = state[1]!;
-    return AS_U64[0]!;
+    return unsigned64(state[0]! & mask, state[1]!);
   }
+}
+
+/** One unsigned bigint from two 32-bit words through a 64-bit view: no bigint arithmetic. */
+export function unsigned64(high: number, low: number): bigint {
+  HIGH_LOW[HIGH] = high;
+  HIGH_LOW[LOW] = low;
+  return AS_U64[0]!;
 }
 
 const encoder = new TextEncoder();
@@ -200,12 +194,56 @@ const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
 const HIGH = LITTLE_ENDIAN ? 1 : 0;
 const LOW = LITTLE_ENDIAN ? 0 : 1;
 
-/** Writes ASCII `text` into the schedule's words from byte `at`; returns where it ends, or -1 at a character that is not ASCII. */
-function putAscii(text: string, at: number): number {
-  for (let i = 0; i < text.length; i++, at++) {
+/**
+ * Writes the message `a + b + c`, when it is at most 55 ASCII characters, as the one padded block
+ * that follows the key block (bits counted from the key block on) into `words`, the block of
+ * `lane` (word t is `words[t * lanes + lane]`); false, the block half written, otherwise.
+ */
+export function putBlock(
+  words: Int32Array,
+  a: string,
+  b: string,
+  c: string,
+  lane: number,
+  lanes: number,
+): boolean {
+  if (a.length + b.length + c.length > 55) return false;
+  partial = 0;
+  seen = 0;
+  let length = putAscii(words, a, 0, lane, lanes);
+  length = putAscii(words, b, length, lane, lanes);
+  length = putAscii(words, c, length, lane, lanes);
+  if (seen >= 0x80) return false;
+  // The 0x80 byte that ends the message, after the bytes of the last word begun; zeros to the length.
+  const last = length >> 2;
+  words[last * lanes + lane] = ((partial << 8) | 0x80) << (8 * (3 - (length & 3)));
+  for (let t = last + 1; t < 15; t++) words[t * lanes + lane] = 0;
+  words[15 * lanes + lane] = (length + 64) * 8;
+  return true;
+}
+
+/** `putAscii`'s bytes of a word not yet complete, and the OR of every character it read. */
+let partial = 0;
+let seen = 0;
+
+/**
+ * Writes `text`'s characters as big-endian bytes into `words` from byte `at` of the block of
+ * `lane` (whose word t is `words[t * lanes + lane]`), each word once it is complete; returns where
+ * it ends. The caller checks `seen` for characters that are not ASCII.
+ */
+function putAscii(words: Int32Array, text: string, at: number, lane: number, lanes: number): number {
+  let word = partial;
+  let chars = 0;
+  for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    if (c >= 0x80) return -1;
-    W[at >> 2]! |= c << (24 - 8 * (at & 3));
+    chars |= c;
+    word = (word << 8) | c;
+    if ((++at & 3) === 0) {
+      words[((at >> 2) - 1) * lanes + lane] = word;
+      word = 0;
+    }
   }
+  partial = word;
+  seen |= chars;
   return at;
 }

@@ -12,7 +12,7 @@ import {
   MAX_ID_LENGTH,
   MAX_MESSAGE_ID_LENGTH,
 } from './limits.js';
-import { anonymousHash, type HashKey, identityHash } from './pseudonymize.js';
+import { anonymousHash, type HashKey, identityHash, type Pseudonyms } from './pseudonymize.js';
 import { holdsIpOrTraits, isPlainObject, redactedExcerpt, stripContext } from './redact.js';
 import { correctEventTime, parseTimestamp } from './skew.js';
 
@@ -25,29 +25,8 @@ export interface RequestContext {
   batchSentAt: number | null;
   /** The type implied by the route (`/v1/track`), or null for `/v1/batch`. */
   routeType: EventType | null;
-  /**
-   * The last id hashed in this request and its hash, userIds and anonymousIds apart: a browser
-   * SDK's batch carries the same ids in every event, hashed once this way.
-   */
-  last?: { user: HashedId; anonymous: HashedId };
-}
-
-/** An id and its hash; `id` null until one is hashed. */
-export interface HashedId {
-  id: string | null;
-  hash: bigint;
-}
-
-/** The pseudonym of a userId (or an anonymousId), reusing the previous event's when the id is the same. */
-function hashOf(ctx: RequestContext, id: string, anonymous: boolean): bigint {
-  const last = anonymous ? ctx.last?.anonymous : ctx.last?.user;
-  if (last !== undefined && last.id === id) return last.hash;
-  const hash = anonymous ? anonymousHash(ctx.key, ctx.project, id) : identityHash(ctx.key, ctx.project, id);
-  if (last !== undefined) {
-    last.id = id;
-    last.hash = hash;
-  }
-  return hash;
+  /** The pseudonyms of the request's rows, set on them once every event is validated. */
+  pseudonyms: Pseudonyms;
 }
 
 export type EventResult = { ok: true; event: LakeEvent; bytes?: EventBytes } | { ok: false; badRow: BadRow };
@@ -362,15 +341,15 @@ function normalizeFields(
       `the event time ${new Date(eventTime).toISOString()} is before 1970`,
     );
   const properties = type === 'group' ? JSON.stringify({ groupId: String(raw.groupId) }) : propertiesJson;
-  return {
+  const row: LakeEvent = {
     project: ctx.project,
     eventId,
     type,
     event,
-    userHash: userId === null ? null : hashOf(ctx, userId, false),
-    anonymousHash: anonymousId === null ? null : hashOf(ctx, anonymousId, true),
-    previousUserHash: previousId === null ? null : hashOf(ctx, previousId, false),
-    previousAnonymousHash: previousId === null ? null : hashOf(ctx, previousId, true),
+    userHash: null,
+    anonymousHash: null,
+    previousUserHash: null,
+    previousAnonymousHash: null,
     eventTime,
     receivedAt: ctx.receivedAt,
     properties,
@@ -379,6 +358,15 @@ function normalizeFields(
     flags: clamped ? 'future_clamped' : null,
     channel: channelOf(raw),
   };
+  // Asked for last: a row is never refused once its pseudonyms are on their way.
+  const { pseudonyms } = ctx;
+  if (userId !== null) pseudonyms.set(row, 'userHash', userId);
+  if (anonymousId !== null) pseudonyms.set(row, 'anonymousHash', anonymousId);
+  if (previousId !== null) {
+    pseudonyms.set(row, 'previousUserHash', previousId);
+    pseudonyms.set(row, 'previousAnonymousHash', previousId);
+  }
+  return row;
 }
 
 /** The hashes of a refused event's ids, where they are ids an accepted event could have carried. */
