@@ -385,6 +385,17 @@ function newKey(into: Record<string, unknown>, i: number, keyEnd: number): strin
   return key;
 }
 
+/** The scalar value of a member `MEMBER` matched, from `start` to `end`: a plain string, a number without exponent, a literal. */
+function memberValue(start: number, end: number): unknown {
+  const c = src.charCodeAt(start);
+  if (c === QUOTE) return src.slice(start + 1, end - 1);
+  if (c === 0x74) return true;
+  if (c === 0x66) return false;
+  if (c === 0x6e) return null;
+  checkLongNumber(end);
+  return Number(src.slice(start, end));
+}
+
 /** The event whose object starts at `i`. */
 function readEvent(i: number): CompactEvent {
   if (src.charCodeAt(i) !== OPEN_OBJECT) throw NOT_COMPACT;
@@ -394,9 +405,16 @@ function readEvent(i: number): CompactEvent {
   let at = i + 1;
   if (src.charCodeAt(at) === CLOSE_OBJECT) return { raw, start: i, end: at + 1, layout };
   for (;;) {
-    if (src.charCodeAt(at) !== QUOTE) throw NOT_COMPACT;
-    const keyEnd = skipString(at);
-    if (escapes || src.charCodeAt(keyEnd) !== COLON) throw NOT_COMPACT;
+    // Most members are one match of MEMBER (its key then holds no quote or escape).
+    MEMBER.lastIndex = at;
+    const matched = MEMBER.test(src);
+    let keyEnd: number;
+    if (matched) keyEnd = src.indexOf('"', at + 1) + 1;
+    else {
+      if (src.charCodeAt(at) !== QUOTE) throw NOT_COMPACT;
+      keyEnd = skipString(at);
+      if (escapes || src.charCodeAt(keyEnd) !== COLON) throw NOT_COMPACT;
+    }
     const field = fieldAt(at, keyEnd);
     if (field >= 0) {
       // A member kept twice: JSON.parse keeps the last; the general path reads such a body.
@@ -404,13 +422,14 @@ function readEvent(i: number): CompactEvent {
       seen |= 1 << field;
     }
     const start = keyEnd + 1;
+    const c = src.charCodeAt(start);
     let end: number;
-    if (field === PROPERTIES && src.charCodeAt(start) === OPEN_OBJECT) {
+    if (field === PROPERTIES && c === OPEN_OBJECT) {
       end = skipObject(start, 2, false);
       layout.propertiesStart = start;
       layout.propertiesEnd = end;
       raw.properties = NESTED;
-    } else if (field === CONTEXT && src.charCodeAt(start) === OPEN_OBJECT) {
+    } else if (field === CONTEXT && c === OPEN_OBJECT) {
       kept.length = 0;
       strip = false;
       end = skipObject(start, 2, true);
@@ -418,13 +437,17 @@ function readEvent(i: number): CompactEvent {
       layout.contextEnd = end;
       layout.contextKept = strip ? kept.slice() : null;
       raw.context = NESTED;
+    } else if (matched && c !== OPEN_OBJECT && c !== OPEN_ARRAY) {
+      end = MEMBER.lastIndex;
+      if (field >= 0) raw[FIELDS[field]!] = memberValue(start, end);
+      else if (c !== QUOTE && c !== 0x74 && c !== 0x66 && c !== 0x6e) checkLongNumber(end);
     } else {
       end = readValue(start, 1);
       if (field >= 0) raw[FIELDS[field]!] = value;
     }
-    const c = src.charCodeAt(end);
-    if (c === CLOSE_OBJECT) return { raw, start: i, end: end + 1, layout };
-    if (c !== COMMA) throw NOT_COMPACT;
+    const next = src.charCodeAt(end);
+    if (next === CLOSE_OBJECT) return { raw, start: i, end: end + 1, layout };
+    if (next !== COMMA) throw NOT_COMPACT;
     at = end + 1;
   }
 }
