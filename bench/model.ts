@@ -69,11 +69,11 @@ export const DEFAULT_INPUTS: ModelInputs = {
   eventsPerSecond: 1_000_000,
   eventsPerRequest: 20,
   projects: 1,
-  // Collect: the median of two `BENCH_ROUNDS=9 BENCH_ONLY=ingest npm run bench` runs on
-  // 2026-12-02 with the machine at its usual speed (the floor at 277k-284k ev/s; runs while it was
-  // slower measured 88k-103k against a floor of 180k-206k). Lake writer: three runs earlier that
-  // day; compaction from the 10^7 row of the scaling table on 2026-11-22.
-  collectEventsPerCoreSecond: 147_310,
+  // Collect: the median of three `BENCH_ROUNDS=9 BENCH_ONLY=ingest npm run bench` runs on
+  // 2026-12-02 with the four-lane hashing (170k-173k ev/s, the floor at 283k-293k; Node 20).
+  // Lake writer: three runs earlier that day; compaction from the 10^7 row of the scaling table
+  // on 2026-11-22.
+  collectEventsPerCoreSecond: 171_972,
   lakeWriterEventsPerCoreSecond: 93_670,
   compactionEventsPerCoreSecond: 64_067,
   recordBytesPerEvent: 0,
