@@ -247,7 +247,7 @@ export function planFor(i: ModelInputs): Plan {
     ['lake bytes/day', `${fmt(lakeBytesPerDay / 1e9, 1)} GB`],
     [
       'StarRocks per 5-minute rollup',
-      `${fmt((eps * 300) / 1e6, 0)} M events, ${fmt((eps * 300 * i.parquetBytesPerEvent) / 1e9, 1)} GB scanned; event index +${fmt((eps * 86_400) / 1e9, 1)} B rows/day`,
+      `${fmt((eps * 300) / 1e6, 0)} M events, ${fmt((eps * 300 * i.parquetBytesPerEvent) / 1e9, 1)} GB of new Parquet; event index +${fmt((eps * 86_400) / 1e9, 1)} B rows/day`,
     ],
   ];
   return { sizing, costs, alternatives, total };

@@ -178,6 +178,9 @@ export function supportedVersion(answer: unknown): string {
 
 /** Days of one window statement (one `SELECT CAST(? AS DATE)` each in its calendar). */
 const WINDOW_CHUNK_DAYS = 62;
+/** The columns of `refresh_rows`, as `counted()` selects them. */
+const REFRESH_ROW_COLUMNS =
+  'dt, project, event_key, type, received_at, event_time, user_hash, anonymous_hash, previous_user_hash, previous_anonymous_hash';
 /** Ids per `IN (...)` list. */
 const ID_CHUNK = 1000;
 
@@ -288,6 +291,25 @@ ${replicas}`,
 DISTRIBUTED BY HASH(project, event_key)
 ${replicas}`,
     );
+    // The counted rows of the days a refresh recomputes, read from the lake once per refresh and
+    // used by the event index, the day's ids and its identity evidence (rewritten whole each time;
+    // refreshes run one at a time).
+    await this.run(
+      `CREATE TABLE IF NOT EXISTS ${this.db}.refresh_rows (
+  dt DATE NOT NULL,
+  project VARCHAR(64) NOT NULL,
+  event_key VARCHAR(32) NOT NULL,
+  type VARCHAR(16),
+  received_at DATETIME,
+  event_time DATETIME,
+  user_hash BIGINT,
+  anonymous_hash BIGINT,
+  previous_user_hash BIGINT,
+  previous_anonymous_hash BIGINT
+) DUPLICATE KEY(dt, project)
+DISTRIBUTED BY HASH(project)
+${replicas}`,
+    );
     await this.run(
       `CREATE TABLE IF NOT EXISTS ${this.db}.day_ids (
   dt DATE NOT NULL,
@@ -381,12 +403,18 @@ ${replicas}`,
     const partitions = requested.map((d) => `'project=${d.project}/dt=${d.dt}'`).join(', ');
     await this.run(`REFRESH EXTERNAL TABLE ${this.events} PARTITION (${partitions})`);
     const dts = await this.withDisplaced([...new Set(requested.map((d) => d.dt))].sort());
-    await this.run(`DELETE FROM ${this.db}.event_index WHERE dt IN (${this.marks(dts)})`, dts);
+    // The lake's rows of these days are read once, here: the three statements below use them.
     const counted = this.counted(dts);
+    const rows = `${this.db}.refresh_rows`;
+    await this.run(
+      `INSERT OVERWRITE ${rows} (${REFRESH_ROW_COLUMNS})
+SELECT ${REFRESH_ROW_COLUMNS} FROM (${counted.sql}) c`,
+      counted.values,
+    );
+    await this.run(`DELETE FROM ${this.db}.event_index WHERE dt IN (${this.marks(dts)})`, dts);
     await this.run(
       `INSERT INTO ${this.db}.event_index (project, event_key, dt, received_at, event_time)
-SELECT project, event_key, dt, received_at, event_time FROM (${counted.sql}) c`,
-      counted.values,
+SELECT project, event_key, dt, received_at, event_time FROM ${rows}`,
     );
     const presentIn = async (days: readonly string[]) =>
       (
@@ -400,10 +428,10 @@ WHERE dt IN (${this.marks(days)}) AND project <> ''`,
     const presentBefore = await presentIn(dts);
     await this.run(
       `INSERT /*+set_var(dynamic_overwrite = true)*/ OVERWRITE ${this.db}.day_ids (dt, project, id_hash)
-SELECT DISTINCT dt, project, coalesce(user_hash, anonymous_hash) FROM (${counted.sql}) c
+SELECT DISTINCT dt, project, coalesce(user_hash, anonymous_hash) FROM ${rows}
 WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
 UNION ALL ${markers(dts, "'', 0")}`,
-      [...counted.values, ...dts],
+      dts,
     );
     const linkedProjects = async () =>
       (
@@ -425,14 +453,14 @@ SELECT dt, project, kind, from_hash, to_hash, event_time, received_at FROM (
       c.user_hash AS to_hash, c.event_time, c.received_at,
       -- An anonymous id keeps its earliest user of the day; an alias keeps every pair once.
       CASE WHEN s.side = 3 THEN c.user_hash ELSE 0 END AS alias_to
-    FROM (${counted.sql}) c
+    FROM ${rows} c
     CROSS JOIN (SELECT 1 AS side UNION ALL SELECT 2 UNION ALL SELECT 3) s
     WHERE c.user_hash IS NOT NULL AND (s.side = 1 OR c.type = 'alias')
   ) e
   WHERE from_hash IS NOT NULL AND NOT (kind = 'alias' AND from_hash = to_hash)
 ) f WHERE nth = 1
 UNION ALL ${markers(dts, "'', 'none', 0, 0, CAST(NULL AS DATETIME), CAST(NULL AS DATETIME)")}`,
-      [...counted.values, ...dts],
+      dts,
     );
     const after = await linkedProjects();
     const moved: ProjectDay[] = [];

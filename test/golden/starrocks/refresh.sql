@@ -9,11 +9,8 @@ WHERE i.dt NOT IN (?, ?)
   AND (s.received_at < i.received_at OR (s.received_at = i.received_at AND s.event_time < i.event_time));
 -- values: ["2026-03-29","2026-03-30","2026-03-29","2026-03-30"]
 
-DELETE FROM tally.event_index WHERE dt IN (?, ?);
--- values: ["2026-03-29","2026-03-30"]
-
-INSERT INTO tally.event_index (project, event_key, dt, received_at, event_time)
-SELECT project, event_key, dt, received_at, event_time FROM (SELECT s.* FROM (SELECT project, CAST(dt AS DATE) AS dt, md5(event_id) AS event_key, type, received_at, event_time,
+INSERT OVERWRITE tally.refresh_rows (dt, project, event_key, type, received_at, event_time, user_hash, anonymous_hash, previous_user_hash, previous_anonymous_hash)
+SELECT dt, project, event_key, type, received_at, event_time, user_hash, anonymous_hash, previous_user_hash, previous_anonymous_hash FROM (SELECT s.* FROM (SELECT project, CAST(dt AS DATE) AS dt, md5(event_id) AS event_key, type, received_at, event_time,
     user_hash, anonymous_hash, previous_user_hash, previous_anonymous_hash,
     row_number() OVER (PARTITION BY project, event_id
       ORDER BY received_at, event_time, coalesce(user_hash, -1), coalesce(anonymous_hash, -1)) AS copy
@@ -23,22 +20,22 @@ SELECT project, event_key, dt, received_at, event_time FROM (SELECT s.* FROM (SE
   WHERE s.copy = 1 AND o.event_key IS NULL) c;
 -- values: ["2026-03-29","2026-03-30","2026-03-29","2026-03-30"]
 
+DELETE FROM tally.event_index WHERE dt IN (?, ?);
+-- values: ["2026-03-29","2026-03-30"]
+
+INSERT INTO tally.event_index (project, event_key, dt, received_at, event_time)
+SELECT project, event_key, dt, received_at, event_time FROM tally.refresh_rows;
+-- values: []
+
 SELECT DISTINCT project, CAST(dt AS VARCHAR) AS dt FROM tally.day_ids
 WHERE dt IN (?, ?) AND project <> '';
 -- values: ["2026-03-29","2026-03-30"]
 
 INSERT /*+set_var(dynamic_overwrite = true)*/ OVERWRITE tally.day_ids (dt, project, id_hash)
-SELECT DISTINCT dt, project, coalesce(user_hash, anonymous_hash) FROM (SELECT s.* FROM (SELECT project, CAST(dt AS DATE) AS dt, md5(event_id) AS event_key, type, received_at, event_time,
-    user_hash, anonymous_hash, previous_user_hash, previous_anonymous_hash,
-    row_number() OVER (PARTITION BY project, event_id
-      ORDER BY received_at, event_time, coalesce(user_hash, -1), coalesce(anonymous_hash, -1)) AS copy
-  FROM lake.tally_lake.events WHERE dt IN (?, ?)) s
-  LEFT JOIN (SELECT project, event_key FROM tally.event_index WHERE dt NOT IN (?, ?)) o
-    ON o.project = s.project AND o.event_key = s.event_key
-  WHERE s.copy = 1 AND o.event_key IS NULL) c
+SELECT DISTINCT dt, project, coalesce(user_hash, anonymous_hash) FROM tally.refresh_rows
 WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
 UNION ALL SELECT CAST(? AS DATE), '', 0 UNION ALL SELECT CAST(? AS DATE), '', 0;
--- values: ["2026-03-29","2026-03-30","2026-03-29","2026-03-30","2026-03-29","2026-03-30"]
+-- values: ["2026-03-29","2026-03-30"]
 
 SELECT DISTINCT project FROM tally.links WHERE dt IN (?, ?) AND project <> '';
 -- values: ["2026-03-29","2026-03-30"]
@@ -54,21 +51,14 @@ SELECT dt, project, kind, from_hash, to_hash, event_time, received_at FROM (
       c.user_hash AS to_hash, c.event_time, c.received_at,
       -- An anonymous id keeps its earliest user of the day; an alias keeps every pair once.
       CASE WHEN s.side = 3 THEN c.user_hash ELSE 0 END AS alias_to
-    FROM (SELECT s.* FROM (SELECT project, CAST(dt AS DATE) AS dt, md5(event_id) AS event_key, type, received_at, event_time,
-    user_hash, anonymous_hash, previous_user_hash, previous_anonymous_hash,
-    row_number() OVER (PARTITION BY project, event_id
-      ORDER BY received_at, event_time, coalesce(user_hash, -1), coalesce(anonymous_hash, -1)) AS copy
-  FROM lake.tally_lake.events WHERE dt IN (?, ?)) s
-  LEFT JOIN (SELECT project, event_key FROM tally.event_index WHERE dt NOT IN (?, ?)) o
-    ON o.project = s.project AND o.event_key = s.event_key
-  WHERE s.copy = 1 AND o.event_key IS NULL) c
+    FROM tally.refresh_rows c
     CROSS JOIN (SELECT 1 AS side UNION ALL SELECT 2 UNION ALL SELECT 3) s
     WHERE c.user_hash IS NOT NULL AND (s.side = 1 OR c.type = 'alias')
   ) e
   WHERE from_hash IS NOT NULL AND NOT (kind = 'alias' AND from_hash = to_hash)
 ) f WHERE nth = 1
 UNION ALL SELECT CAST(? AS DATE), '', 'none', 0, 0, CAST(NULL AS DATETIME), CAST(NULL AS DATETIME) UNION ALL SELECT CAST(? AS DATE), '', 'none', 0, 0, CAST(NULL AS DATETIME), CAST(NULL AS DATETIME);
--- values: ["2026-03-29","2026-03-30","2026-03-29","2026-03-30","2026-03-29","2026-03-30"]
+-- values: ["2026-03-29","2026-03-30"]
 
 SELECT DISTINCT project FROM tally.links WHERE dt IN (?, ?) AND project <> '';
 -- values: ["2026-03-29","2026-03-30"]

@@ -37,6 +37,22 @@ DISTRIBUTED BY HASH(project, event_key)
 PROPERTIES ("replication_num" = "1");
 -- values: []
 
+CREATE TABLE IF NOT EXISTS tally.refresh_rows (
+  dt DATE NOT NULL,
+  project VARCHAR(64) NOT NULL,
+  event_key VARCHAR(32) NOT NULL,
+  type VARCHAR(16),
+  received_at DATETIME,
+  event_time DATETIME,
+  user_hash BIGINT,
+  anonymous_hash BIGINT,
+  previous_user_hash BIGINT,
+  previous_anonymous_hash BIGINT
+) DUPLICATE KEY(dt, project)
+DISTRIBUTED BY HASH(project)
+PROPERTIES ("replication_num" = "1");
+-- values: []
+
 CREATE TABLE IF NOT EXISTS tally.day_ids (
   dt DATE NOT NULL,
   project VARCHAR(64) NOT NULL,
