@@ -15,6 +15,7 @@ import { silentLogger } from '../lib/log.js';
 import { decodeRecord, encodeRecords } from '../lib/stream/codec.js';
 import { Journal } from '../local/journal.js';
 import { lakeEvent, seeded, segmentEvent } from './data.js';
+import { benchPseudonyms } from './pseudonyms.js';
 import { benchRecords } from './records.js';
 import { benchScale } from './scale.js';
 import { benchWarehouse } from './warehouse.js';
@@ -312,6 +313,7 @@ async function main(): Promise<void> {
     console.log(`ingest (median of ${ROUNDS} rounds after a warm-up):`);
     console.log(await benchCollect());
     console.log(await benchLakeWriter());
+    console.log(benchPseudonyms());
     console.log('');
   }
   if (only === undefined || only === 'records') console.log(`${benchRecords()}\n`);
