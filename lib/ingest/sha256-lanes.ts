@@ -11,7 +11,8 @@ import { type HmacSha256, putBlock, SHA256_K, unsigned64 } from './hmac-sha256.j
  * and compiled once per process. Memory layout (bytes): 0-1023 the message schedule, 64 words of
  * four lanes (the caller's 16 block words first); 1024 the inner key state, 1056 the outer key
  * state (8 words each, the same for every lane); 1088 the result, the first two digest words of
- * every lane. Verified against node:crypto in test/unit/sha256-lanes.test.ts.
+ * every lane; 1152-2175 SHA-256's round constants, each in four lanes. Verified against
+ * node:crypto in test/unit/sha256-lanes.test.ts.
  */
 
 /** Messages per pass. */
