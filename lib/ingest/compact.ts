@@ -241,8 +241,12 @@ const MEMBER =
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it must stop at
   /"[^"\\\u0000-\u001f\ud800-\udfff]*":(?:(?:"[^"\\\u0000-\u001f\ud800-\udfff]*"|-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?|true|false|null)(?=[,}])|(?=[{[]))/y;
 
-/** Ends the parse when the number that ends at `end` (matched by `MEMBER`) is one a double does not keep. */
-function checkLongNumber(end: number): void {
+/**
+ * Ends the parse when the scalar value `MEMBER` matched, ending at `end`, is a number a double
+ * does not keep (a number is the only such value whose last character is a digit).
+ */
+function checkMemberNumber(end: number): void {
+  if (!isDigit(src.charCodeAt(end - 1))) return;
   let start = end - 1;
   while (start > 0 && (isDigit(src.charCodeAt(start - 1)) || src.charCodeAt(start - 1) === DOT)) start--;
   if (src.charCodeAt(start - 1) === MINUS) start--;
@@ -266,7 +270,7 @@ function skipObject(i: number, depth: number, context: boolean): number {
       end = MEMBER.lastIndex;
       const c = src.charCodeAt(end);
       if (c === OPEN_OBJECT || c === OPEN_ARRAY) end = skipValue(end, depth);
-      else if (isDigit(src.charCodeAt(end - 1))) checkLongNumber(end);
+      else checkMemberNumber(end);
     } else {
       if (src.charCodeAt(at) !== QUOTE) throw NOT_COMPACT;
       const keyEnd = skipString(at);
@@ -385,14 +389,16 @@ function newKey(into: Record<string, unknown>, i: number, keyEnd: number): strin
   return key;
 }
 
-/** The scalar value of a member `MEMBER` matched, from `start` to `end`: a plain string, a number without exponent, a literal. */
+/**
+ * The scalar value of a member `MEMBER` matched, from `start` to `end`: a plain string, a number
+ * without exponent (checked by `checkMemberNumber`), a literal.
+ */
 function memberValue(start: number, end: number): unknown {
   const c = src.charCodeAt(start);
   if (c === QUOTE) return src.slice(start + 1, end - 1);
   if (c === 0x74) return true;
   if (c === 0x66) return false;
   if (c === 0x6e) return null;
-  checkLongNumber(end);
   return Number(src.slice(start, end));
 }
 
@@ -439,8 +445,8 @@ function readEvent(i: number): CompactEvent {
       raw.context = NESTED;
     } else if (matched && c !== OPEN_OBJECT && c !== OPEN_ARRAY) {
       end = MEMBER.lastIndex;
+      checkMemberNumber(end);
       if (field >= 0) raw[FIELDS[field]!] = memberValue(start, end);
-      else if (c !== QUOTE && c !== 0x74 && c !== 0x66 && c !== 0x6e) checkLongNumber(end);
     } else {
       end = readValue(start, 1);
       if (field >= 0) raw[FIELDS[field]!] = value;
