@@ -59,7 +59,9 @@ export class Pseudonyms {
   private readonly rows: LakeEvent[] = [];
   private readonly fields: HashField[] = [];
   private readonly slots: number[] = [];
-  private readonly last = { user: '', userSlot: -1, anonymous: '', anonymousSlot: -1 };
+  /** Per domain, the last id asked for and its slot (-1: none yet). */
+  private readonly lastUser = { id: '', slot: -1, domain: USER_DOMAIN };
+  private readonly lastAnonymous = { id: '', slot: -1, domain: ANONYMOUS_DOMAIN };
 
   constructor(
     key: HashKey,
@@ -71,24 +73,14 @@ export class Pseudonyms {
 
   /** Sets `row[field]` to the pseudonym of `id` (in the anonymous domain for the anonymous fields) by `finish()`. */
   set(row: LakeEvent, field: HashField, id: string): void {
-    const last = this.last;
-    let slot: number;
-    if (field === 'userHash' || field === 'previousUserHash') {
-      if (last.userSlot < 0 || last.user !== id) {
-        last.user = id;
-        last.userSlot = this.batch.add(this.project, USER_DOMAIN, id);
-      }
-      slot = last.userSlot;
-    } else {
-      if (last.anonymousSlot < 0 || last.anonymous !== id) {
-        last.anonymous = id;
-        last.anonymousSlot = this.batch.add(this.project, ANONYMOUS_DOMAIN, id);
-      }
-      slot = last.anonymousSlot;
+    const last = field === 'userHash' || field === 'previousUserHash' ? this.lastUser : this.lastAnonymous;
+    if (last.slot < 0 || last.id !== id) {
+      last.id = id;
+      last.slot = this.batch.add(this.project, last.domain, id);
     }
     this.rows.push(row);
     this.fields.push(field);
-    this.slots.push(slot);
+    this.slots.push(last.slot);
   }
 
   /** Hashes what is waiting and sets every pseudonym asked for. */
