@@ -3,6 +3,7 @@ import type { ProjectKey } from './ingest/auth.js';
 import { type CorsPolicy, parseCorsPolicy } from './ingest/cors.js';
 import type { HashKey } from './ingest/pseudonymize.js';
 import type { StreamRef } from './stream/kinesis.js';
+import { DEFAULT_DEDUP_WINDOW_HOURS, MAX_DEDUP_WINDOW_HOURS } from './warehouse/people.js';
 
 /** The environment, as a plain map: lib/ never reads process.env itself. */
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -163,4 +164,12 @@ export function readEndpoint(env: Env): string | undefined {
   if (!/^https?:\/\/[^\s]+$/.test(url))
     throw new ConfigError('AWS_ENDPOINT_URL', `is not an http(s) URL: ${url.slice(0, 80)}`);
   return url;
+}
+
+/**
+ * Reads `TALLY_DEDUP_WINDOW_HOURS`: W of rule 1 (lib/warehouse/people.ts), copies of an event
+ * received within it of the previous copy count once (default 24, at most 720).
+ */
+export function readDedupWindowHours(env: Env): number {
+  return intVar(env, 'TALLY_DEDUP_WINDOW_HOURS', DEFAULT_DEDUP_WINDOW_HOURS, 1, MAX_DEDUP_WINDOW_HOURS);
 }

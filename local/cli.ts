@@ -1,8 +1,9 @@
 import { resolve } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
+import { readDedupWindowHours } from '../lib/config.js';
 import type { CompactionResult } from '../lib/lake/compaction.js';
 import { changedDays, type ErasureRecord, type ErasureRequest, erase } from '../lib/privacy/erasure.js';
-import { EVENTS_VIEW, eventsAllView } from '../lib/warehouse/duckdb.js';
+import { eventsAllView, eventsView } from '../lib/warehouse/duckdb.js';
 import type { RefreshStats } from '../lib/warehouse/warehouse.js';
 import { DemoError, runDemo } from './demo/run.js';
 import { consoleLogger } from './logger.js';
@@ -166,7 +167,7 @@ async function sqlSession(): Promise<(query: string) => Promise<string>> {
   const quote = (p: string) => `'${p.replaceAll("'", "''")}'`;
   try {
     await db.run(eventsAllView(paths.lake));
-    await db.run(EVENTS_VIEW);
+    await db.run(eventsView(readDedupWindowHours(process.env)));
   } catch {
     throw new UsageError(`no events in ${paths.lake} yet: start the pipeline (npm start) and send some`);
   }

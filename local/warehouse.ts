@@ -1,5 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { readDedupWindowHours } from '../lib/config.js';
 import { utcDate } from '../lib/events.js';
 import { type CompactionResult, compactLake, type DeletingStore } from '../lib/lake/compaction.js';
 import type { ObjectStore } from '../lib/lake/store.js';
@@ -62,6 +63,7 @@ export async function startLocalWarehouse(options: {
     path: paths.database,
     lakeRoot: paths.lake,
     homeDirectory: paths.dir,
+    dedupWindowHours: readDedupWindowHours(process.env),
   });
   const one = new Mutex();
   let first = true;

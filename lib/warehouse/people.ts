@@ -1,11 +1,17 @@
+import { TallyError } from '../errors.js';
+import { addDays } from './days.js';
+
 /**
  * Who counts as one person. Both engines apply these rules; `test/helpers/brute.ts` applies them
  * again by brute force.
  *
- * 1. **One copy of an event.** Copies of a `(project, event_id)` (SDK retries, redelivered
- *    batches, a resend with another timestamp) count once: the copy received first (smallest
- *    `received_at`, then `event_time`, then `user_hash`, then `anonymous_hash`, nulls first). Its
- *    day is the event's day; the other copies count nowhere.
+ * 1. **One copy of an event within the duplicate window.** Copies of a `(project, event_id)`
+ *    are ordered by `received_at`, then `event_time`, then `user_hash`, then `anonymous_hash`
+ *    (nulls first). A copy received within W (`dedupWindowHours`) after an earlier copy is a
+ *    duplicate and counts nowhere; a copy received more than W after the previous copy counts
+ *    again, as a new event. Copies identical in all four are one copy. SDK retries, producer
+ *    retries and redelivered batches fall well within W (the last two carry the collector's
+ *    `received_at`, so they are identical whatever W is); a counted copy's day is its event's day.
  * 2. **An anonymous visitor belongs to the first user it is seen with**: the earliest counted
  *    event (by `event_time`, then `received_at`, then `user_hash`) carrying both its
  *    `anonymous_hash` and a `user_hash`, or an alias whose previousId is that anonymousId. From
@@ -15,6 +21,37 @@
  *    is the smallest `user_hash` of the group.
  * 4. Otherwise a user is their `user_hash`, an anonymous visitor their `anonymous_hash`.
  */
+
+/**
+ * W of rule 1, in hours. A day: the horizon of client resends (an SDK retrying a batch whose
+ * answer it lost: seconds to hours; Segment's own deduplication keeps a day of messageIds).
+ * Producer retries and stream redeliveries are identical copies, duplicates whatever W.
+ */
+export const DEFAULT_DEDUP_WINDOW_HOURS = 24;
+/** The longest window accepted: 30 days. */
+export const MAX_DEDUP_WINDOW_HOURS = 720;
+
+/**
+ * The oldest receipt day the event index keeps for a rollup on `today`: a copy received since
+ * can be compared with every copy received within W before it, with a day to spare for batches
+ * the rollup reads a day after they arrive. Older copies keep the verdict given when they were
+ * first read (see `duplicates`).
+ */
+export function indexKeepFrom(today: string, windowHours: number): string {
+  return addDays(today, -(Math.ceil(windowHours / 24) + 1));
+}
+
+/** Checks a duplicate window setting, naming the bad value. */
+export function checkDedupWindow(hours: number): number {
+  if (!Number.isInteger(hours) || hours < 1 || hours > MAX_DEDUP_WINDOW_HOURS) {
+    throw new TallyError(
+      'invalid_config',
+      `dedupWindowHours must be an integer from 1 to ${MAX_DEDUP_WINDOW_HOURS}, got ${hours}`,
+    );
+  }
+  return hours;
+}
+
 export interface AnonLink {
   anonymousHash: bigint;
   userHash: bigint;

@@ -11,7 +11,8 @@ import { COMPACTIONS_PREFIX, type CompactionRecord, recordName } from '../../lib
 import { FsObjectStore } from '../../lib/lake/fs-store.js';
 import { silentLogger } from '../../lib/log.js';
 import { replayFailedBatches } from '../../lib/stream/replay.js';
-import { EVENTS_VIEW, eventsAllView } from '../../lib/warehouse/duckdb.js';
+import { eventsAllView, eventsView } from '../../lib/warehouse/duckdb.js';
+import { DEFAULT_DEDUP_WINDOW_HOURS } from '../../lib/warehouse/people.js';
 import { freePort, waitFor } from '../ports.js';
 import type { FaultRates } from './child.js';
 
@@ -451,7 +452,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       }
     }
     await db.run(eventsAllView(lake));
-    await db.run(EVENTS_VIEW);
+    await db.run(eventsView(DEFAULT_DEDUP_WINDOW_HOURS));
     const ids = (await db.runAndReadAll('SELECT DISTINCT event_id FROM events_all'))
       .getRows()
       .map((r) => String(r[0]));

@@ -1,6 +1,7 @@
 import type { LakeEvent } from '../../lib/events.js';
 import { utcDate } from '../../lib/events.js';
 import { addDays, daysFrom } from '../../lib/warehouse/days.js';
+import { DEFAULT_DEDUP_WINDOW_HOURS } from '../../lib/warehouse/people.js';
 import type { ActiveUsersDay } from '../../lib/warehouse/warehouse.js';
 
 /**
@@ -13,16 +14,34 @@ function compare(a: readonly (bigint | number)[], b: readonly (bigint | number)[
   return 0;
 }
 
-/** Rule 1: per (project, event_id), the copy received first. */
-export function countedCopies(events: readonly LakeEvent[]): LakeEvent[] {
-  const order = (e: LakeEvent) => [e.receivedAt, e.eventTime, e.userHash ?? -1n, e.anonymousHash ?? -1n];
-  const first = new Map<string, LakeEvent>();
+const HOUR = 3_600_000;
+const copyOrder = (e: LakeEvent) => [e.receivedAt, e.eventTime, e.userHash ?? -1n, e.anonymousHash ?? -1n];
+
+/**
+ * Rule 1: per (project, event_id), copies in their order; a copy received within `windowHours`
+ * after the previous copy is a duplicate, and copies identical in that order are one copy.
+ */
+export function countedCopies(
+  events: readonly LakeEvent[],
+  windowHours = DEFAULT_DEDUP_WINDOW_HOURS,
+): LakeEvent[] {
+  const byEvent = new Map<string, LakeEvent[]>();
   for (const e of events) {
     const key = `${e.project}\0${e.eventId}`;
-    const seen = first.get(key);
-    if (!seen || compare(order(e), order(seen)) < 0) first.set(key, e);
+    byEvent.set(key, [...(byEvent.get(key) ?? []), e]);
   }
-  return [...first.values()];
+  const counted: LakeEvent[] = [];
+  for (const copies of byEvent.values()) {
+    // A stable sort: of copies identical in the order, the first one met stands for them.
+    const sorted = [...copies].sort((a, b) => compare(copyOrder(a), copyOrder(b)));
+    let previous: LakeEvent | null = null;
+    for (const copy of sorted) {
+      if (previous && compare(copyOrder(previous), copyOrder(copy)) === 0) continue;
+      if (!previous || previous.receivedAt < copy.receivedAt - windowHours * HOUR) counted.push(copy);
+      previous = copy;
+    }
+  }
+  return counted;
 }
 
 /** Rules 2-4: a function from an id (user_hash, else anonymous_hash) to its person, for one project. */
@@ -76,9 +95,10 @@ export function bruteForce(
   from: string,
   to: string,
   identitiesFrom?: readonly LakeEvent[],
+  windowHours = DEFAULT_DEDUP_WINDOW_HOURS,
 ): ActiveUsersDay[] {
-  const counted = countedCopies(events);
-  const person = personOf(identitiesFrom ? countedCopies(identitiesFrom) : counted, project);
+  const counted = countedCopies(events, windowHours);
+  const person = personOf(identitiesFrom ? countedCopies(identitiesFrom, windowHours) : counted, project);
   const byDay = new Map<string, Set<bigint>>();
   for (const e of counted) {
     if (e.project !== project) continue;
@@ -98,21 +118,28 @@ export function bruteForce(
 
 /**
  * What a live scan of today adds to the last rollup: the copies of today in a batch `fresh` not
- * rolled up yet (the lake writer keeps the first copy of an id in a batch), except those of
- * events the rollup counted on another day; each counts (renamed apart).
+ * rolled up yet (the lake writer keeps the first copy of an id in a batch), except those with a
+ * rolled-up copy of another day received within the window before them; each counts (renamed apart).
  */
 export function liveCopies(
   rolled: readonly LakeEvent[],
   fresh: readonly LakeEvent[],
   today: string,
+  windowHours = DEFAULT_DEDUP_WINDOW_HOURS,
 ): LakeEvent[] {
-  const counted = new Map(
-    countedCopies(rolled).map((e) => [`${e.project}\0${e.eventId}`, utcDate(e.eventTime)]),
-  );
-  return countedCopies(fresh)
+  const others = new Map<string, number[]>();
+  for (const e of rolled) {
+    if (utcDate(e.eventTime) === today) continue;
+    const key = `${e.project}\0${e.eventId}`;
+    others.set(key, [...(others.get(key) ?? []), e.receivedAt]);
+  }
+  return countedCopies(fresh, windowHours)
     .filter((e) => {
-      const dt = counted.get(`${e.project}\0${e.eventId}`);
-      return utcDate(e.eventTime) === today && (dt === undefined || dt === today);
+      const before = others.get(`${e.project}\0${e.eventId}`) ?? [];
+      return (
+        utcDate(e.eventTime) === today &&
+        !before.some((at) => at <= e.receivedAt && at >= e.receivedAt - windowHours * HOUR)
+      );
     })
     .map((e, i) => ({ ...e, eventId: `${e.eventId}#live${i}` }));
 }

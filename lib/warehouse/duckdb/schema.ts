@@ -1,0 +1,71 @@
+import type { Db } from './sql.js';
+
+/**
+ * The layout's version: a database written by an older layout has its derived tables dropped
+ * and its rollup watermark cleared, so the next full rollup rebuilds them from the lake.
+ */
+export const SCHEMA_VERSION = 2;
+
+/** Tables derived from the lake, rebuilt whole when the layout changes. */
+const DERIVED = [
+  'daily_users',
+  'event_index',
+  'duplicates',
+  'day_ids',
+  'links',
+  'anon_links',
+  'alias_links',
+  'anon_first',
+  'people',
+  'active_users',
+  'day_reads',
+];
+
+/** A copy of an event: its digest and the four values that order its copies (people.ts, rule 1). */
+const COPY_COLUMNS = `project VARCHAR NOT NULL, dt DATE NOT NULL, digest UHUGEINT NOT NULL,
+  received_at TIMESTAMPTZ NOT NULL, event_time TIMESTAMPTZ NOT NULL, user_hash BIGINT, anonymous_hash BIGINT`;
+
+const TABLES = [
+  // The persons active per day (rules in people.ts): what dau/wau/mau count.
+  `CREATE TABLE IF NOT EXISTS daily_users (project VARCHAR NOT NULL, dt DATE NOT NULL, user_hash BIGINT NOT NULL)`,
+  // Every copy received since the index's horizon (indexKeepFrom in people.ts), by the md5 of
+  // its event_id: where a copy looks for one received within the window before it.
+  `CREATE TABLE IF NOT EXISTS event_index (${COPY_COLUMNS})`,
+  // The copies found to be duplicates, per day of the lake, whenever received: the verdict of a
+  // copy older than the index's horizon when its day is read again.
+  `CREATE TABLE IF NOT EXISTS duplicates (${COPY_COLUMNS})`,
+  // The ids (user_hash, else anonymous_hash) active per day, before they are mapped to persons.
+  `CREATE TABLE IF NOT EXISTS day_ids (project VARCHAR NOT NULL, dt DATE NOT NULL, id_hash BIGINT NOT NULL)`,
+  // Identity evidence per day: each anonymous id's earliest user that day, and aliases between users.
+  `CREATE TABLE IF NOT EXISTS anon_links (project VARCHAR NOT NULL, dt DATE NOT NULL, anon_hash BIGINT NOT NULL,
+     user_hash BIGINT NOT NULL, event_time TIMESTAMPTZ NOT NULL, received_at TIMESTAMPTZ NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS alias_links (project VARCHAR NOT NULL, dt DATE NOT NULL, from_hash BIGINT NOT NULL,
+     to_hash BIGINT NOT NULL)`,
+  // Each linked anonymous id's earliest link over every day (rule 2).
+  `CREATE TABLE IF NOT EXISTS anon_first (project VARCHAR NOT NULL, anon_hash BIGINT NOT NULL, user_hash BIGINT NOT NULL,
+     event_time TIMESTAMPTZ NOT NULL, received_at TIMESTAMPTZ NOT NULL)`,
+  // The person of every id that is not its own person.
+  `CREATE TABLE IF NOT EXISTS people (project VARCHAR NOT NULL, id_hash BIGINT NOT NULL, person BIGINT NOT NULL,
+     PRIMARY KEY (project, id_hash))`,
+  `CREATE TABLE IF NOT EXISTS active_users (project VARCHAR NOT NULL, dt DATE NOT NULL, dau BIGINT NOT NULL,
+     wau BIGINT NOT NULL, mau BIGINT NOT NULL, computed_at TIMESTAMPTZ NOT NULL, PRIMARY KEY (project, dt))`,
+  `CREATE TABLE IF NOT EXISTS rollup_manifests (key VARCHAR PRIMARY KEY, processed_at TIMESTAMPTZ NOT NULL)`,
+  // When the last rollup run finished.
+  `CREATE TABLE IF NOT EXISTS rollup_runs (name VARCHAR PRIMARY KEY, ran_at TIMESTAMPTZ NOT NULL)`,
+  // When each day's files were last read, so a query can tell which files of today are newer.
+  `CREATE TABLE IF NOT EXISTS day_reads (project VARCHAR NOT NULL, dt DATE NOT NULL, read_at_ms BIGINT NOT NULL,
+     PRIMARY KEY (project, dt))`,
+];
+
+/** Creates the tables; a database of an older layout loses its derived tables and watermark first. */
+export async function createSchema(db: Db): Promise<void> {
+  await db.run(`CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`);
+  const [row] = await db.rows(`SELECT max(version) FROM schema_version`);
+  if (Number(row?.[0] ?? 0) !== SCHEMA_VERSION) {
+    for (const table of DERIVED) await db.run(`DROP TABLE IF EXISTS ${table}`);
+    await db.run(`DROP TABLE IF EXISTS rollup_manifests`);
+    await db.run(`DELETE FROM schema_version`);
+    await db.run(`INSERT INTO schema_version VALUES (${SCHEMA_VERSION})`);
+  }
+  for (const statement of TABLES) await db.run(statement);
+}

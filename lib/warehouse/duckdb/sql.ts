@@ -1,0 +1,99 @@
+import { join } from 'node:path';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { PROJECT_ID_PATTERN } from '../../ingest/limits.js';
+import type { ProjectDay } from '../days.js';
+import { WarehouseError } from '../warehouse.js';
+
+/** What the engine's modules need of a connection: run a statement, or read its rows. */
+export interface Db {
+  run(sql: string): Promise<void>;
+  rows(sql: string): Promise<unknown[][]>;
+}
+
+export function db(connection: DuckDBConnection): Db {
+  return {
+    run: async (sql) => {
+      await connection.run(sql);
+    },
+    rows: async (sql) => (await connection.runAndReadAll(sql)).getRows() as unknown[][],
+  };
+}
+
+/** A project id or date, checked before it is written into SQL as a literal. */
+export function literal(value: string, kind: 'project' | 'date'): string {
+  if (kind === 'project' ? !PROJECT_ID_PATTERN.test(value) : !/^\d{4}-\d{2}-\d{2}$/.test(value)) {
+    throw new WarehouseError(
+      'invalid_value',
+      `refusing ${kind} ${JSON.stringify(value).slice(0, 70)} in SQL`,
+    );
+  }
+  return kind === 'date' ? `DATE '${value}'` : `'${value}'`;
+}
+
+/** The first instant of a UTC day, as a TIMESTAMPTZ literal. */
+export function dayStart(dt: string): string {
+  literal(dt, 'date');
+  return `TIMESTAMPTZ '${dt} 00:00:00+00'`;
+}
+
+/** A `(project, dt)` table of these pairs, as `t`. */
+export function pairsTable(pairs: readonly ProjectDay[]): string {
+  return `(VALUES ${pairs.map((p) => `(${literal(p.project, 'project')}, ${literal(p.dt, 'date')})`).join(', ')}) AS t(project, dt)`;
+}
+
+/** Rows of a result as (project, day) pairs: the first two columns. */
+export function projectDays(rows: unknown[][]): ProjectDay[] {
+  return rows.map(([project, dt]) => ({ project: String(project), dt: String(dt) }));
+}
+
+export function sqlPath(path: string): string {
+  return `'${path.replaceAll("'", "''")}'`;
+}
+
+/** Columns of the lake, for the typed empty view used before the first file lands. */
+export const EMPTY_EVENTS = `SELECT NULL::VARCHAR AS event_id, NULL::VARCHAR AS type, NULL::VARCHAR AS event,
+  NULL::BIGINT AS user_hash, NULL::BIGINT AS anonymous_hash, NULL::TIMESTAMPTZ AS event_time,
+  NULL::TIMESTAMPTZ AS received_at, NULL::VARCHAR AS properties, NULL::VARCHAR AS context,
+  NULL::INTEGER AS key_version, NULL::VARCHAR AS flags, NULL::VARCHAR AS channel,
+  NULL::BIGINT AS previous_user_hash, NULL::BIGINT AS previous_anonymous_hash, NULL::VARCHAR AS project, NULL::DATE AS dt WHERE false`;
+
+/** `read_parquet` over lake files, with the hive columns typed (a numeric-looking project stays text). */
+export function readLake(globs: string | string[]): string {
+  const paths = Array.isArray(globs) ? `[${globs.map(sqlPath).join(', ')}]` : sqlPath(globs);
+  return `read_parquet(${paths}, hive_partitioning = true, hive_types = {'project': VARCHAR, 'dt': DATE}, union_by_name = true)`;
+}
+
+/**
+ * Rows of lake files with every column of today's files: a column added since a file was written
+ * (e.g. `previous_user_hash`) reads null there, even when no file has it yet.
+ */
+export function lakeRows(globs: string | string[]): string {
+  return `(SELECT * FROM ${readLake(globs)} UNION ALL BY NAME SELECT * FROM (${EMPTY_EVENTS}))`;
+}
+
+/** The `events_all` view: every row of the lake under `lakeRoot`. Fails to bind while there is no file. */
+export function eventsAllView(lakeRoot: string): string {
+  return `CREATE OR REPLACE VIEW events_all AS SELECT * FROM ${lakeRows(join(lakeRoot, 'events', '*', '*', '*.parquet'))}`;
+}
+
+/** The order of an event's copies (rule 1 of people.ts). */
+export const COPY_ORDER = `received_at, event_time, coalesce(user_hash, -1), coalesce(anonymous_hash, -1)`;
+
+/** The duplicate window as a DuckDB interval, checked before it is written into SQL. */
+export function windowInterval(hours: number): string {
+  if (!Number.isInteger(hours) || hours < 1) {
+    throw new WarehouseError('invalid_config', `dedupWindowHours must be a positive integer, got ${hours}`);
+  }
+  return `INTERVAL ${hours} HOUR`;
+}
+
+/**
+ * The `events` view: `events_all` without duplicates (rule 1 of people.ts): a copy received
+ * within `windowHours` after the previous copy of its event is left out.
+ */
+export function eventsView(windowHours: number): string {
+  return `CREATE OR REPLACE VIEW events AS SELECT * EXCLUDE (previous_copy_at) FROM (
+    SELECT *, lag(received_at) OVER (PARTITION BY project, event_id ORDER BY ${COPY_ORDER}) AS previous_copy_at
+    FROM events_all
+  ) WHERE previous_copy_at IS NULL OR previous_copy_at < received_at - ${windowInterval(windowHours)}`;
+}

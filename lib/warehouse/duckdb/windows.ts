@@ -1,0 +1,185 @@
+import { addDays, affectedDays, dayNumber, MAU_DAYS, type ProjectDay, WAU_DAYS } from '../days.js';
+import { type Db, literal, pairsTable, projectDays } from './sql.js';
+
+/** Affected days grouped into runs of consecutive days per project (one window query each). */
+function contiguousRanges(days: readonly ProjectDay[]): Array<{ project: string; from: string; to: string }> {
+  const ranges: Array<{ project: string; from: string; to: string }> = [];
+  for (const d of days) {
+    const last = ranges[ranges.length - 1];
+    if (last && last.project === d.project && dayNumber(d.dt) === dayNumber(last.to) + 1) last.to = d.dt;
+    else ranges.push({ project: d.project, from: d.dt, to: d.dt });
+  }
+  return ranges;
+}
+
+/**
+ * dau/wau/mau of every day of a range, by coverage instead of one distinct count per window:
+ * each active day of a user counts them in the MAU of the next 30 days, up to (not including)
+ * their next active day, which starts a new stretch; likewise 7 days for WAU and 1 for DAU.
+ * Summing +1 at each stretch's start and -1 at its end, day by day, gives the exact number of
+ * distinct users of every window after one sort of the range's (user, day) rows.
+ */
+function windowsSql(range: { project: string; from: string; to: string }): string {
+  const project = literal(range.project, 'project');
+  const from = literal(range.from, 'date');
+  const to = literal(range.to, 'date');
+  return `INSERT INTO active_users
+    WITH days AS (
+      SELECT user_hash, dt, lead(dt) OVER (PARTITION BY user_hash ORDER BY dt) AS next_dt
+      FROM daily_users WHERE project = ${project} AND dt BETWEEN ${from} - ${MAU_DAYS - 1} AND ${to}
+    ),
+    changes AS (
+      SELECT dt AS day, 1 AS d, 1 AS w, 1 AS m FROM days
+      UNION ALL SELECT dt + 1, -1, 0, 0 FROM days
+      UNION ALL SELECT least(coalesce(next_dt, dt + ${WAU_DAYS}), dt + ${WAU_DAYS}), 0, -1, 0 FROM days
+      UNION ALL SELECT least(coalesce(next_dt, dt + ${MAU_DAYS}), dt + ${MAU_DAYS}), 0, 0, -1 FROM days
+    ),
+    per_day AS (SELECT day, sum(d) AS d, sum(w) AS w, sum(m) AS m FROM changes GROUP BY day),
+    calendar AS (
+      SELECT CAST(day AS DATE) AS day FROM generate_series(CAST(${from} - ${MAU_DAYS - 1} AS TIMESTAMP), CAST(${to} AS TIMESTAMP), INTERVAL 1 DAY) g(day)
+    ),
+    running AS (
+      SELECT c.day,
+        sum(coalesce(p.d, 0)) OVER w AS dau,
+        sum(coalesce(p.w, 0)) OVER w AS wau,
+        sum(coalesce(p.m, 0)) OVER w AS mau
+      FROM calendar c LEFT JOIN per_day p ON p.day = c.day
+      WINDOW w AS (ORDER BY c.day ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+    )
+    SELECT ${project}, day, dau, wau, mau, now() FROM running WHERE day BETWEEN ${from} AND ${to}`;
+}
+
+/** A single new day's numbers: three distinct counts over its windows, read by their days. */
+function oneDaySql(day: ProjectDay): string {
+  const p = literal(day.project, 'project');
+  const d = literal(day.dt, 'date');
+  return `INSERT INTO active_users
+    SELECT ${p}, ${d},
+      count(DISTINCT user_hash) FILTER (WHERE dt = ${d}),
+      count(DISTINCT user_hash) FILTER (WHERE dt > ${d} - ${WAU_DAYS}),
+      count(DISTINCT user_hash), now()
+    FROM daily_users WHERE project = ${p} AND dt BETWEEN ${d} - ${MAU_DAYS - 1} AND ${d}`;
+}
+
+/** The last day whose window holds `day`, up to today; null when that is before `day`. */
+function horizon(day: ProjectDay, today: string): string | null {
+  const last = Math.min(dayNumber(day.dt) + MAU_DAYS - 1, dayNumber(today));
+  return last >= dayNumber(day.dt) ? addDays(day.dt, last - dayNumber(day.dt)) : null;
+}
+
+async function hasWindowRows(db: Db, day: ProjectDay, today: string): Promise<boolean> {
+  const last = horizon(day, today);
+  if (last === null) return false;
+  const [row] = await db.rows(
+    `SELECT count(*) FROM active_users WHERE project = ${literal(day.project, 'project')}
+     AND dt BETWEEN ${literal(day.dt, 'date')} AND ${literal(last, 'date')}`,
+  );
+  return Number(row?.[0] ?? 0) > 0;
+}
+
+/** Replaces the persons of these days with `new_users`'. */
+async function replaceDays(db: Db, days: readonly ProjectDay[]): Promise<void> {
+  await db.run(
+    `DELETE FROM daily_users USING ${pairsTable(days)} WHERE daily_users.project = t.project AND daily_users.dt = t.dt`,
+  );
+  await db.run(
+    `INSERT INTO daily_users SELECT n.project, n.dt, n.user_hash FROM new_users n
+     JOIN ${pairsTable(days)} ON n.project = t.project AND n.dt = t.dt ORDER BY n.project, n.dt`,
+  );
+}
+
+/** Applies the change of one day's user set to the existing rows of the windows holding it. */
+async function correctWindows(db: Db, p: string, d: string, h: string): Promise<void> {
+  await db.run(
+    `CREATE OR REPLACE TEMP TABLE day_diff AS
+     SELECT user_hash, 1 AS sign FROM (
+       SELECT user_hash FROM day_users EXCEPT SELECT user_hash FROM daily_users WHERE project = ${p} AND dt = ${d})
+     UNION ALL
+     SELECT user_hash, -1 AS sign FROM (
+       SELECT user_hash FROM daily_users WHERE project = ${p} AND dt = ${d} EXCEPT SELECT user_hash FROM day_users)`,
+  );
+  await db.run(
+    `CREATE OR REPLACE TEMP TABLE day_around AS
+     SELECT f.user_hash, f.sign,
+       max(u.dt) FILTER (WHERE u.dt < ${d}) AS prev_dt,
+       min(u.dt) FILTER (WHERE u.dt > ${d}) AS next_dt
+     FROM day_diff f LEFT JOIN daily_users u
+       ON u.user_hash = f.user_hash AND u.project = ${p}
+      AND u.dt BETWEEN ${d} - ${MAU_DAYS - 1} AND ${d} + ${MAU_DAYS - 1} AND u.dt <> ${d}
+     GROUP BY f.user_hash, f.sign`,
+  );
+  await db.run(
+    `UPDATE active_users SET
+       dau = dau + x.ddau, wau = wau + x.dwau, mau = mau + x.dmau, computed_at = now()
+     FROM (
+       SELECT CAST(t.day AS DATE) AS day,
+         coalesce(sum(a.sign) FILTER (WHERE CAST(t.day AS DATE) = ${d}), 0) AS ddau,
+         coalesce(sum(a.sign) FILTER (WHERE CAST(t.day AS DATE) <= ${d} + ${WAU_DAYS - 1}
+           AND (a.prev_dt IS NULL OR a.prev_dt < CAST(t.day AS DATE) - ${WAU_DAYS - 1})
+           AND (a.next_dt IS NULL OR a.next_dt > CAST(t.day AS DATE))), 0) AS dwau,
+         coalesce(sum(a.sign) FILTER (WHERE (a.prev_dt IS NULL OR a.prev_dt < CAST(t.day AS DATE) - ${MAU_DAYS - 1})
+           AND (a.next_dt IS NULL OR a.next_dt > CAST(t.day AS DATE))), 0) AS dmau
+       FROM generate_series(CAST(${d} AS TIMESTAMP), CAST(${h} AS TIMESTAMP), INTERVAL 1 DAY) t(day)
+       CROSS JOIN day_around a
+       GROUP BY t.day
+     ) x
+     WHERE active_users.project = ${p} AND active_users.dt = x.day`,
+  );
+}
+
+/** Replaces one day's persons, correcting the existing rows of the windows that hold it. */
+async function refreshDay(db: Db, day: ProjectDay, today: string): Promise<void> {
+  const p = literal(day.project, 'project');
+  const d = literal(day.dt, 'date');
+  await db.run(
+    `CREATE OR REPLACE TEMP TABLE day_users AS
+     SELECT user_hash FROM new_users WHERE project = ${p} AND dt = ${d}`,
+  );
+  const last = horizon(day, today);
+  if (last !== null) await correctWindows(db, p, d, literal(last, 'date'));
+  await db.run(`DELETE FROM daily_users WHERE project = ${p} AND dt = ${d}`);
+  await db.run(`INSERT INTO daily_users SELECT ${p}, ${d}, user_hash FROM day_users ORDER BY user_hash`);
+}
+
+/**
+ * Replaces the persons of these days (from `day_ids` and `people`). Where dau/wau/mau rows
+ * already exist for the days whose windows hold a day, they are corrected by the persons who
+ * joined or left it (a person changes a window's count only without another active day in that
+ * window), so a late event costs a lookup of the few persons it adds, not a recount of 30
+ * windows. Rows that do not exist yet are computed at the end: a lone new day by three distinct
+ * counts, runs of days (a first build) by coverage. Returns the days whose rows were written.
+ */
+export async function updateWindows(
+  db: Db,
+  days: readonly ProjectDay[],
+  today: string,
+): Promise<ProjectDay[]> {
+  await db.run(
+    `CREATE OR REPLACE TEMP TABLE new_users AS
+     SELECT DISTINCT d.project, d.dt, coalesce(p.person, d.id_hash) AS user_hash
+     FROM day_ids d JOIN ${pairsTable(days)} ON d.project = t.project AND d.dt = t.dt
+     LEFT JOIN people p ON p.project = d.project AND p.id_hash = d.id_hash`,
+  );
+  // Days whose windows have no rows yet (first build, new days) are replaced in bulk; their
+  // windows are computed whole below, and they lie in no existing row's window.
+  const corrected: ProjectDay[] = [];
+  const bulk: ProjectDay[] = [];
+  for (const day of days) ((await hasWindowRows(db, day, today)) ? corrected : bulk).push(day);
+  if (bulk.length > 0) await replaceDays(db, bulk);
+  for (const day of corrected) await refreshDay(db, day, today);
+  const windows = affectedDays(days, today);
+  if (windows.length > 0) {
+    const missing = projectDays(
+      await db.rows(
+        `SELECT t.project, strftime(t.dt, '%Y-%m-%d') FROM ${pairsTable(windows)}
+         ANTI JOIN active_users a ON a.project = t.project AND a.dt = t.dt ORDER BY 1, 2`,
+      ),
+    );
+    for (const range of contiguousRanges(missing)) {
+      await db.run(
+        range.from === range.to ? oneDaySql({ project: range.project, dt: range.from }) : windowsSql(range),
+      );
+    }
+  }
+  return windows;
+}
