@@ -16,6 +16,7 @@ import { decodeRecord, encodeRecords } from '../lib/stream/codec.js';
 import { Journal } from '../local/journal.js';
 import { lakeEvent, seeded, segmentEvent } from './data.js';
 import { benchPseudonyms } from './pseudonyms.js';
+import { benchGrowth } from './growth.js';
 import { benchRecords } from './records.js';
 import { benchScale } from './scale.js';
 import { benchWarehouse } from './warehouse.js';
@@ -305,7 +306,7 @@ async function benchLakeWriter(): Promise<string> {
   ].join('\n');
 }
 
-/** `BENCH_ONLY=ingest`, `records`, `warehouse` or `scale` runs one part. */
+/** `BENCH_ONLY=ingest`, `records`, `warehouse`, `growth` or `scale` runs one part. */
 async function main(): Promise<void> {
   const only = process.env.BENCH_ONLY;
   console.log(`tally bench: node ${process.version}, ${os.cpus().length} cores\n`);
@@ -318,6 +319,7 @@ async function main(): Promise<void> {
   }
   if (only === undefined || only === 'records') console.log(`${benchRecords()}\n`);
   if (only === undefined || only === 'warehouse') console.log(await benchWarehouse());
+  if (only === undefined || only === 'growth') console.log(`\n${await benchGrowth()}`);
   if (only === undefined || only === 'scale') console.log(`\n${await benchScale()}`);
 }
 

@@ -142,7 +142,7 @@ export class DuckDbWarehouse implements Warehouse {
         );
         const moved = await updateIdentity(this.writer);
         const days = uniqueProjectDays([...scanned, ...moved]);
-        const windows = await updateWindows(this.writer, days, today);
+        const windows = await updateWindows(this.writer, scanned, moved, today);
         await this.writer.run('COMMIT');
         return { daysRecomputed: days.length, windowsRecomputed: windows.length };
       } catch (error) {

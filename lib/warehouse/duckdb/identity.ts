@@ -32,7 +32,8 @@ async function replaceEvidence(db: Db, table: string, select: string): Promise<v
  * people of the ids that evidence touches up to date (rules 2-3 of people.ts), in statements on
  * the engine: each anonymous id's first user is kept in `anon_first` and only the anonymous ids
  * of changed evidence are looked at again; alias groups are walked from the users of changed
- * aliases only. Returns the days of the ids that changed person.
+ * aliases only. Leaves `changed_ids` (each id that changed person, from and to whom) and
+ * returns the days those ids were active.
  */
 export async function updateIdentity(db: Db): Promise<ProjectDay[]> {
   await replaceEvidence(
@@ -57,7 +58,12 @@ export async function updateIdentity(db: Db): Promise<ProjectDay[]> {
     `SELECT (SELECT count(*) FROM anon_links_added) + (SELECT count(*) FROM anon_links_removed)
        + (SELECT count(*) FROM alias_links_added) + (SELECT count(*) FROM alias_links_removed)`,
   );
-  if (Number(changes?.[0] ?? 0) === 0) return [];
+  if (Number(changes?.[0] ?? 0) === 0) {
+    await db.run(
+      `CREATE OR REPLACE TEMP TABLE changed_ids (project VARCHAR, id_hash BIGINT, old_person BIGINT, new_person BIGINT)`,
+    );
+    return [];
+  }
 
   // Rule 2: the first link of every anonymous id whose evidence changed. Where the stored first
   // link went away, every day's evidence of that id is read again.
@@ -124,7 +130,7 @@ export async function updateIdentity(db: Db): Promise<ProjectDay[]> {
   );
   await db.run(
     `CREATE OR REPLACE TEMP TABLE changed_ids AS
-     SELECT a.project, a.id_hash FROM affected a
+     SELECT a.project, a.id_hash, coalesce(p.person, a.id_hash) AS old_person, a.person AS new_person FROM affected a
      LEFT JOIN people p ON p.project = a.project AND p.id_hash = a.id_hash
      WHERE coalesce(p.person, a.id_hash) <> a.person`,
   );

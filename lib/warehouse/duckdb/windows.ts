@@ -142,32 +142,126 @@ async function refreshDay(db: Db, day: ProjectDay, today: string): Promise<void>
 }
 
 /**
- * Replaces the persons of these days (from `day_ids` and `people`). Where dau/wau/mau rows
- * already exist for the days whose windows hold a day, they are corrected by the persons who
- * joined or left it (a person changes a window's count only without another active day in that
- * window), so a late event costs a lookup of the few persons it adds, not a recount of 30
- * windows. Rows that do not exist yet are computed at the end: a lone new day by three distinct
- * counts, runs of days (a first build) by coverage. Returns the days whose rows were written.
+ * The persons gained (+1) and lost (-1) by days read before, whose ids changed person
+ * (`changed_ids`): an id's new person is gained where the day did not have it, its old person
+ * lost where no id active that day still maps to it. Reads those ids' days and persons only.
+ */
+async function movedChanges(db: Db, days: readonly ProjectDay[]): Promise<void> {
+  await db.run(
+    `CREATE OR REPLACE TEMP TABLE move_pairs AS
+     SELECT d.project, d.dt, c.old_person, c.new_person FROM day_ids d
+     JOIN changed_ids c ON d.project = c.project AND d.id_hash = c.id_hash
+     SEMI JOIN ${pairsTable(days)} ON d.project = t.project AND d.dt = t.dt`,
+  );
+  // The ids that map to each old person now: the ids it holds in people, and itself when it is
+  // its own person.
+  await db.run(
+    `CREATE OR REPLACE TEMP TABLE holders AS
+     WITH olds AS (SELECT DISTINCT project, old_person FROM move_pairs)
+     SELECT p.project, p.person, p.id_hash FROM people p
+       SEMI JOIN olds o ON p.project = o.project AND p.person = o.old_person
+     UNION ALL
+     SELECT o.project, o.old_person, o.old_person FROM olds o
+       ANTI JOIN people p ON p.project = o.project AND p.id_hash = o.old_person`,
+  );
+  await db.run(
+    `INSERT INTO day_changes
+     SELECT DISTINCT m.project, m.dt, m.new_person, 1 FROM move_pairs m
+     ANTI JOIN (
+       SELECT u.project, u.dt, u.user_hash FROM daily_users u
+       SEMI JOIN (SELECT DISTINCT project, new_person FROM move_pairs) n ON u.project = n.project AND u.user_hash = n.new_person
+     ) u ON u.project = m.project AND u.dt = m.dt AND u.user_hash = m.new_person
+     UNION ALL
+     SELECT DISTINCT m.project, m.dt, m.old_person, -1 FROM move_pairs m
+     ANTI JOIN (
+       SELECT d.project, d.dt, h.person FROM day_ids d JOIN holders h ON d.project = h.project AND d.id_hash = h.id_hash
+     ) k ON k.project = m.project AND k.dt = m.dt AND k.person = m.old_person`,
+  );
+}
+
+/**
+ * Applies `day_changes` to the existing dau/wau/mau rows, then to `daily_users`. For every
+ * person changed and every existing row whose 30-day window holds one of that person's days, it
+ * compares whether the person was active in the row's day, week and month before and after, so
+ * several changed days of one person are counted once.
+ */
+async function applyChanges(db: Db): Promise<void> {
+  await db.run(
+    `CREATE OR REPLACE TEMP TABLE person_days_old AS
+     SELECT u.project, u.dt, u.user_hash FROM daily_users u
+     SEMI JOIN (SELECT DISTINCT project, user_hash FROM day_changes) t ON u.project = t.project AND u.user_hash = t.user_hash
+     WHERE u.dt BETWEEN (SELECT min(dt) FROM day_changes) - ${MAU_DAYS - 1} AND (SELECT max(dt) FROM day_changes) + ${MAU_DAYS - 1}`,
+  );
+  await db.run(
+    `CREATE OR REPLACE TEMP TABLE person_days_new AS
+     (SELECT * FROM person_days_old EXCEPT SELECT project, dt, user_hash FROM day_changes WHERE sign = -1)
+     UNION SELECT project, dt, user_hash FROM day_changes WHERE sign = 1`,
+  );
+  await db.run(
+    `UPDATE active_users SET
+       dau = dau + x.dd, wau = wau + x.dw, mau = mau + x.dm, computed_at = now()
+     FROM (
+       SELECT project, w, sum(nd - od) AS dd, sum(nw - ow) AS dw, sum(nm - om) AS dm FROM (
+         SELECT x.project, x.user_hash, a.dt AS w,
+           max(CASE WHEN x.after = 0 AND x.dt = a.dt THEN 1 ELSE 0 END) AS od,
+           max(CASE WHEN x.after = 0 AND x.dt > a.dt - ${WAU_DAYS} THEN 1 ELSE 0 END) AS ow,
+           max(CASE WHEN x.after = 0 THEN 1 ELSE 0 END) AS om,
+           max(CASE WHEN x.after = 1 AND x.dt = a.dt THEN 1 ELSE 0 END) AS nd,
+           max(CASE WHEN x.after = 1 AND x.dt > a.dt - ${WAU_DAYS} THEN 1 ELSE 0 END) AS nw,
+           max(CASE WHEN x.after = 1 THEN 1 ELSE 0 END) AS nm
+         FROM (SELECT 0 AS after, * FROM person_days_old UNION ALL SELECT 1, * FROM person_days_new) x
+         JOIN active_users a ON a.project = x.project AND a.dt BETWEEN x.dt AND x.dt + ${MAU_DAYS - 1}
+         GROUP BY x.project, x.user_hash, a.dt
+       ) GROUP BY project, w
+     ) x
+     WHERE active_users.project = x.project AND active_users.dt = x.w`,
+  );
+  await db.run(
+    `DELETE FROM daily_users USING (SELECT * FROM day_changes WHERE sign = -1) c
+     WHERE daily_users.project = c.project AND daily_users.dt = c.dt AND daily_users.user_hash = c.user_hash`,
+  );
+  await db.run(`INSERT INTO daily_users SELECT project, dt, user_hash FROM day_changes WHERE sign = 1`);
+}
+
+/**
+ * Brings the persons per day and dau/wau/mau up to date. Days read again (`scanned`) get their
+ * persons from `day_ids` and `people`: where dau/wau/mau rows already exist for the days whose
+ * windows hold such a day, they are corrected by the persons who joined or left it (a person
+ * changes a window's count only without another active day in that window), so a late event
+ * costs a lookup of the few persons it adds, not a recount of 30 windows. Days not read again
+ * whose ids changed person (`moved`) are changed by those ids alone. Rows that do not exist yet
+ * are computed at the end: a lone new day by three distinct counts, runs of days (a first build)
+ * by coverage. Returns the days whose rows were written.
  */
 export async function updateWindows(
   db: Db,
-  days: readonly ProjectDay[],
+  scanned: readonly ProjectDay[],
+  moved: readonly ProjectDay[],
   today: string,
 ): Promise<ProjectDay[]> {
   await db.run(
     `CREATE OR REPLACE TEMP TABLE new_users AS
      SELECT DISTINCT d.project, d.dt, coalesce(p.person, d.id_hash) AS user_hash
-     FROM day_ids d JOIN ${pairsTable(days)} ON d.project = t.project AND d.dt = t.dt
+     FROM day_ids d JOIN ${pairsTable(scanned)} ON d.project = t.project AND d.dt = t.dt
      LEFT JOIN people p ON p.project = d.project AND p.id_hash = d.id_hash`,
   );
   // Days whose windows have no rows yet (first build, new days) are replaced in bulk; their
   // windows are computed whole below, and they lie in no existing row's window.
   const corrected: ProjectDay[] = [];
   const bulk: ProjectDay[] = [];
-  for (const day of days) ((await hasWindowRows(db, day, today)) ? corrected : bulk).push(day);
+  for (const day of scanned) ((await hasWindowRows(db, day, today)) ? corrected : bulk).push(day);
   if (bulk.length > 0) await replaceDays(db, bulk);
   for (const day of corrected) await refreshDay(db, day, today);
-  const windows = affectedDays(days, today);
+  const read = new Set(scanned.map((d) => `${d.project}/${d.dt}`));
+  const movedOnly = moved.filter((d) => !read.has(`${d.project}/${d.dt}`));
+  if (movedOnly.length > 0) {
+    await db.run(
+      `CREATE OR REPLACE TEMP TABLE day_changes (project VARCHAR, dt DATE, user_hash BIGINT, sign INTEGER)`,
+    );
+    await movedChanges(db, movedOnly);
+    await applyChanges(db);
+  }
+  const windows = affectedDays([...scanned, ...movedOnly], today);
   if (windows.length > 0) {
     const missing = projectDays(
       await db.rows(

@@ -1,0 +1,205 @@
+/**
+ * The growth curve (`BENCH_ONLY=growth`): does a rollup cost follow the new data or the history?
+ * Lakes of 10^6, 10^7 and 3x10^7 events over 90 days (sizes from BENCH_GROWTH_SIZES), written by
+ * DuckDB, with identity evidence like a web product's: 10% of people are visitors who identify
+ * on some day (events before carry their anonymous id only, after both), 20% visitors who never
+ * do, the rest users; 1 event in 2,000 an alias to a new user id; 1 in 100 resent 5 minutes
+ * later. Each is rebuilt in full, then the same new day of 20,000 events is refreshed: without
+ * new links, again with nothing new, and with new links (new visitors who identify, and
+ * visitors of the past who identify now, which moves their past days to their user). Then the
+ * 90-day active-users query, rolled up and ending with a live today. Every figure is printed with
+ * its ratio to the smallest history.
+ */
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { addDays, daysFrom } from '../lib/warehouse/days.js';
+import { DuckDbWarehouse } from '../lib/warehouse/duckdb.js';
+
+const SIZES = (process.env.BENCH_GROWTH_SIZES ?? '1000000,10000000,30000000').split(',').map(Number);
+const DAYS = 90;
+const FIRST = '2026-01-01';
+const LAST = addDays(FIRST, DAYS - 1);
+const TODAY = addDays(LAST, 1);
+const NEW_EVENTS = 20_000;
+const QUERY_RUNS = 15;
+
+/** Ids of person k: user hashes in the upper half of the 63 bits, anonymous ones below. */
+const USER = (k: string) => `(${k}) * 7919 + 4611686018427387904`;
+const ANON = (k: string) => `(${k}) * 7919 + 3`;
+
+/** One event per row of `source` (columns i, k, t: row number, person index, event time). */
+function events(source: string, people: number, identifyFrom: string): string {
+  // Kind of person k: 0 identifies on its day (FIRST + k % 90), 1-2 never does, else a user.
+  return `SELECT 'e' || i AS event_id,
+      CASE WHEN k % 10 >= 3 AND i % 2000 = 7 THEN 'alias' ELSE 'track' END AS type, 'Viewed' AS event,
+      CASE WHEN k % 10 IN (1, 2) THEN NULL
+           WHEN k % 10 = 0 AND t < ${identifyFrom} THEN NULL
+           ELSE ${USER('k')} END AS user_hash,
+      CASE WHEN k % 10 IN (0, 1, 2) THEN ${ANON('k')} END AS anonymous_hash,
+      t AS event_time, t + to_seconds(CAST(floor(random() * 300) AS BIGINT)) AS received_at,
+      NULL::VARCHAR AS properties, NULL::VARCHAR AS context, 1 AS key_version, NULL::VARCHAR AS flags,
+      NULL::VARCHAR AS channel,
+      CASE WHEN k % 10 >= 3 AND i % 2000 = 7 THEN ${USER(`k + ${people * 4}`)} END AS previous_user_hash,
+      NULL::BIGINT AS previous_anonymous_hash, 'bench' AS project
+    FROM (${source})`;
+}
+
+async function duck<T>(work: (db: import('@duckdb/node-api').DuckDBConnection) => Promise<T>): Promise<T> {
+  const instance = await DuckDBInstance.create(':memory:');
+  const db = await instance.connect();
+  try {
+    await db.run(`SET TimeZone = 'UTC'`);
+    await db.run(`SELECT setseed(0.42)`);
+    return await work(db);
+  } finally {
+    db.closeSync();
+    instance.closeSync();
+  }
+}
+
+/** The history: `size` events over 90 days, and 1 in 100 resent 5 minutes later. */
+export async function writeHistory(lake: string, size: number): Promise<void> {
+  const people = Math.max(1000, Math.floor(size / 10));
+  await mkdir(lake, { recursive: true });
+  const identifyDay = `TIMESTAMPTZ '${FIRST} 00:00:00+00' + to_days(CAST(k % ${DAYS} AS INTEGER))`;
+  await duck(async (db) => {
+    await db.run(
+      `CREATE TABLE h AS ${events(
+        `SELECT i, CAST(floor(pow(random(), 2.5) * ${people}) AS BIGINT) AS k,
+           TIMESTAMPTZ '${FIRST} 00:00:00+00' + to_seconds(CAST(floor(random() * ${DAYS * 86_400}) AS BIGINT)) AS t
+         FROM range(${size}) r(i)`,
+        people,
+        identifyDay,
+      )}`,
+    );
+    await db.run(
+      `INSERT INTO h SELECT * REPLACE (received_at + INTERVAL 5 MINUTE AS received_at) FROM h
+       WHERE hash(event_id) % 100 = 0`,
+    );
+    await db.run(
+      `COPY (SELECT *, CAST(event_time AS DATE) AS dt FROM h)
+       TO '${join(lake, 'events')}' (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (project, dt))`,
+    );
+  });
+}
+
+/**
+ * A file of today's events. Without links: people of the history, as they are. With links:
+ * a fifth are new visitors who identify today, and 2% visitors of the past who identify now.
+ */
+export async function writeToday(lake: string, size: number, name: string, withLinks: boolean): Promise<void> {
+  const people = Math.max(1000, Math.floor(size / 10));
+  const dir = join(lake, 'events', 'project=bench', `dt=${TODAY}`);
+  await mkdir(dir, { recursive: true });
+  const offset = withLinks ? 1 : 0;
+  await duck(async (db) => {
+    await db.run(`SELECT setseed(${withLinks ? 0.7 : 0.3})`);
+    const k = withLinks
+      ? `CASE WHEN i % 5 = 0 THEN ${people * 2} + i * 10
+              WHEN i % 50 = 1 THEN CAST(floor(random() * ${people / 10}) AS BIGINT) * 10 + 1
+              ELSE CAST(floor(pow(random(), 2.5) * ${people}) AS BIGINT) END`
+      : `CAST(floor(pow(random(), 2.5) * ${people}) AS BIGINT)`;
+    const plain = events(
+      `SELECT ${NEW_EVENTS * 10} * ${offset + 1} + i AS i, ${k} AS k,
+         TIMESTAMPTZ '${TODAY} 00:00:00+00' + to_seconds(CAST(floor(random() * 43200) AS BIGINT)) AS t
+       FROM range(${NEW_EVENTS}) r(i)`,
+      people,
+      `TIMESTAMPTZ '${TODAY} 06:00:00+00'`,
+    );
+    // With links, the past visitors (kind 1) who come back now carry a user id too. Without,
+    // people who identify send their user id only, and nobody aliases.
+    const sql = withLinks
+      ? `SELECT * REPLACE (CASE WHEN anonymous_hash IS NOT NULL AND user_hash IS NULL AND ((anonymous_hash - 3) // 7919) % 10 = 1
+             AND event_time >= TIMESTAMPTZ '${TODAY} 06:00:00+00'
+           THEN ${USER('(anonymous_hash - 3) // 7919')} ELSE user_hash END AS user_hash) FROM (${plain})`
+      : `SELECT * REPLACE ('track' AS type, NULL::BIGINT AS previous_user_hash,
+             CASE WHEN user_hash IS NOT NULL THEN NULL ELSE anonymous_hash END AS anonymous_hash) FROM (${plain})`;
+    await db.run(`COPY (${sql}) TO '${join(dir, `${name}.parquet`)}' (FORMAT parquet, COMPRESSION zstd)`);
+  });
+}
+
+async function seconds(work: () => Promise<unknown>): Promise<number> {
+  const start = process.hrtime.bigint();
+  await work();
+  return Number(process.hrtime.bigint() - start) / 1e9;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+interface Point {
+  size: number;
+  written: number;
+  rebuild: number;
+  noLinks: number;
+  again: number;
+  links: number;
+  rolled: number;
+  live: number;
+}
+
+async function measure(size: number, onProgress: (line: string) => void): Promise<Point> {
+  const dir = await mkdtemp(join(tmpdir(), 'tally-bench-growth-'));
+  const lake = join(dir, 'lake');
+  try {
+    const written = await seconds(() => writeHistory(lake, size));
+    onProgress(`  ${size.toLocaleString('en')} events: lake written in ${written.toFixed(1)} s, rebuilding`);
+    const warehouse = await DuckDbWarehouse.open({ path: join(dir, 'w.duckdb'), lakeRoot: lake, homeDirectory: dir });
+    try {
+      const all = daysFrom(FIRST, LAST).map((dt) => ({ project: 'bench', dt }));
+      const rebuild = await seconds(() => warehouse.refresh(all, LAST));
+      const day = [{ project: 'bench', dt: TODAY }];
+      await writeToday(lake, size, 'plain', false);
+      const noLinks = await seconds(() => warehouse.refresh(day, TODAY));
+      const again = await seconds(() => warehouse.refresh(day, TODAY));
+      await writeToday(lake, size, 'linked', true);
+      const links = await seconds(() => warehouse.refresh(day, TODAY));
+      const rolled: number[] = [];
+      const live: number[] = [];
+      for (let i = 0; i < QUERY_RUNS; i++) {
+        rolled.push(await seconds(() => warehouse.activeUsers('bench', FIRST, LAST, TODAY)));
+        live.push(await seconds(() => warehouse.activeUsers('bench', addDays(TODAY, -89), TODAY, TODAY)));
+      }
+      return { size, written, rebuild, noLinks, again, links, rolled: median(rolled), live: median(live) };
+    } finally {
+      await warehouse.close();
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+export async function benchGrowth(onProgress: (line: string) => void = console.log): Promise<string> {
+  const points: Point[] = [];
+  for (const size of SIZES) points.push(await measure(size, onProgress));
+  const base = points[0]!;
+  const ms = (s: number) => `${(s * 1000).toFixed(0)} ms`;
+  const cell = (p: Point, key: keyof Point) =>
+    `${ms(p[key]).padStart(9)} ${`${(p[key] / base[key]).toFixed(2)}x`.padStart(7)}`;
+  const header = `  ${'history'.padEnd(12)}${[
+    'full rebuild',
+    'new day, no links',
+    'same day again',
+    'new day, new links',
+    '90 days rolled up',
+    '90 days to live today',
+  ]
+    .map((h) => h.padStart(18))
+    .join('')}`;
+  const rows = points.map(
+    (p) =>
+      `  ${p.size.toLocaleString('en').padEnd(12)}${(['rebuild', 'noLinks', 'again', 'links', 'rolled', 'live'] as const)
+        .map((k) => cell(p, k).padStart(18))
+        .join('')}`,
+  );
+  return [
+    `growth (DuckDB): the same new day of ${NEW_EVENTS.toLocaleString('en')} events over ${DAYS}-day histories; ratio to the ${base.size.toLocaleString('en')}-event history`,
+    header,
+    ...rows,
+    '  (target: a refresh at 10x the history costs at most 1.5x; queries are medians of 15)',
+  ].join('\n');
+}
