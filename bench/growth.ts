@@ -89,7 +89,12 @@ export async function writeHistory(lake: string, size: number): Promise<void> {
  * A file of today's events. Without links: people of the history, as they are. With links:
  * a fifth are new visitors who identify today, and 2% visitors of the past who identify now.
  */
-export async function writeToday(lake: string, size: number, name: string, withLinks: boolean): Promise<void> {
+export async function writeToday(
+  lake: string,
+  size: number,
+  name: string,
+  withLinks: boolean,
+): Promise<void> {
   const people = Math.max(1000, Math.floor(size / 10));
   const dir = join(lake, 'events', 'project=bench', `dt=${TODAY}`);
   await mkdir(dir, { recursive: true });
@@ -148,7 +153,11 @@ async function measure(size: number, onProgress: (line: string) => void): Promis
   try {
     const written = await seconds(() => writeHistory(lake, size));
     onProgress(`  ${size.toLocaleString('en')} events: lake written in ${written.toFixed(1)} s, rebuilding`);
-    const warehouse = await DuckDbWarehouse.open({ path: join(dir, 'w.duckdb'), lakeRoot: lake, homeDirectory: dir });
+    const warehouse = await DuckDbWarehouse.open({
+      path: join(dir, 'w.duckdb'),
+      lakeRoot: lake,
+      homeDirectory: dir,
+    });
     try {
       const all = daysFrom(FIRST, LAST).map((dt) => ({ project: 'bench', dt }));
       const rebuild = await seconds(() => warehouse.refresh(all, LAST));
@@ -192,7 +201,9 @@ export async function benchGrowth(onProgress: (line: string) => void = console.l
     .join('')}`;
   const rows = points.map(
     (p) =>
-      `  ${p.size.toLocaleString('en').padEnd(12)}${(['rebuild', 'noLinks', 'again', 'links', 'rolled', 'live'] as const)
+      `  ${p.size.toLocaleString('en').padEnd(12)}${(
+        ['rebuild', 'noLinks', 'again', 'links', 'rolled', 'live'] as const
+      )
         .map((k) => cell(p, k).padStart(18))
         .join('')}`,
   );

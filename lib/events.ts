@@ -75,15 +75,20 @@ export function utcDate(epochMs: number): string {
 }
 
 /**
- * True when copy `a` of an event comes before copy `b`: received first, then the earlier event
- * time, then the smaller user_hash and anonymous_hash (nulls first). The first copy is the one
- * that counts, in the lake writer and in every reader.
+ * True when two copies of an event are one copy: received at the same time, with the same event
+ * time and ids (a redelivered record, a retried PutRecords). The lake keeps such copies once; the
+ * warehouse judges the others (warehouse/people.ts, rule 1).
  */
-export function precedes(a: LakeEvent, b: LakeEvent): boolean {
-  if (a.receivedAt !== b.receivedAt) return a.receivedAt < b.receivedAt;
-  if (a.eventTime !== b.eventTime) return a.eventTime < b.eventTime;
-  const au = a.userHash ?? -1n;
-  const bu = b.userHash ?? -1n;
-  if (au !== bu) return au < bu;
-  return (a.anonymousHash ?? -1n) < (b.anonymousHash ?? -1n);
+export function sameCopy(a: LakeEvent, b: LakeEvent): boolean {
+  return (
+    a.receivedAt === b.receivedAt &&
+    a.eventTime === b.eventTime &&
+    a.userHash === b.userHash &&
+    a.anonymousHash === b.anonymousHash
+  );
+}
+
+/** A name of a copy of an event, equal for copies `sameCopy` finds one. */
+export function copyKey(e: LakeEvent): string {
+  return `${e.eventId}\0${e.receivedAt}\0${e.eventTime}\0${e.userHash ?? ''}\0${e.anonymousHash ?? ''}`;
 }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { TallyError } from '../errors.js';
-import { type LakeEvent, precedes, utcDate } from '../events.js';
+import { copyKey, type LakeEvent, utcDate } from '../events.js';
 import type { Logger } from '../log.js';
 import type { ErasureLog } from '../privacy/erasure.js';
 import { eventsToParquet, parquetToEvents } from './parquet.js';
@@ -251,8 +251,9 @@ async function compactPartition(
       for (const event of parquetToEvents(file, project)) {
         inputRows++;
         if (tombstones?.erases(event)) continue;
-        const seen = copies.get(event.eventId);
-        if (!seen || precedes(event, seen)) copies.set(event.eventId, event);
+        // Every copy is kept but one of those alike (the warehouse judges the others).
+        const key = copyKey(event);
+        if (!copies.has(key)) copies.set(key, event);
       }
     }
     const rows = [...copies.values()].sort(byPersonThenTime);

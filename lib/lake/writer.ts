@@ -1,5 +1,5 @@
 import { gzipSync } from 'node:zlib';
-import { type BadRow, DAY_MS, type LakeEvent, precedes, utcDate } from '../events.js';
+import { type BadRow, DAY_MS, type LakeEvent, sameCopy, utcDate } from '../events.js';
 import type { ErasureLog, Tombstones } from '../privacy/erasure.js';
 import { CodecError, decodeRecord } from '../stream/codec.js';
 import { wellFormed } from '../text.js';
@@ -95,7 +95,12 @@ function byProjectDay(
   return groups;
 }
 
-/** Splits decoded records into events (deduplicated by project and event_id) and bad rows. */
+/**
+ * Splits decoded records into events and bad rows. Copies of an event identical in what orders
+ * them (a redelivered record, a retried PutRecords) are written once; copies received at other
+ * times (a client's resend) are all written, for the warehouse's duplicate window to judge
+ * (warehouse/people.ts, rule 1).
+ */
 function decodeBatch(records: readonly LakeRecord[]): {
   events: LakeEvent[];
   bad: BadRow[];
@@ -103,8 +108,8 @@ function decodeBatch(records: readonly LakeRecord[]): {
 } {
   const events: LakeEvent[] = [];
   const bad: BadRow[] = [];
-  // Event id -> index in `events`, per project (no key built per event).
-  const seen = new Map<string, Map<string, number>>();
+  // Event id -> index in `events` of its first copy, or of every copy, per project (no key built per event).
+  const seen = new Map<string, Map<string, number | number[]>>();
   let duplicates = 0;
   for (const record of records) {
     let decoded: ReturnType<typeof decodeRecord>;
@@ -135,9 +140,13 @@ function decodeBatch(records: readonly LakeRecord[]): {
         events.push(item.event);
         continue;
       }
-      // The copy kept is the one every reader counts (received first): see warehouse/people.ts.
-      duplicates++;
-      if (precedes(item.event, events[at]!)) events[at] = item.event;
+      const copies = typeof at === 'number' ? [at] : at;
+      if (copies.some((i) => sameCopy(events[i]!, item.event))) {
+        duplicates++;
+        continue;
+      }
+      ids.set(eventId, [...copies, events.length]);
+      events.push(item.event);
     }
   }
   return { events, bad, duplicates };

@@ -118,7 +118,7 @@ export function bruteForce(
 
 /**
  * What a live scan of today adds to the last rollup: the copies of today in a batch `fresh` not
- * rolled up yet (the lake writer keeps the first copy of an id in a batch), except those with a
+ * rolled up yet (the lake writer keeps one of copies alike), except those with a
  * rolled-up copy of another day received within the window before them; each counts (renamed apart).
  */
 export function liveCopies(

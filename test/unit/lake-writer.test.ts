@@ -118,12 +118,28 @@ describe('writeBatch', () => {
     expect((await readLakeStore(store)).map((r) => r.event_id)).toEqual(['a', 'b', 'c']);
   });
 
-  it('keeps one row per event_id within a batch', async () => {
+  it('keeps one row of copies alike within a batch (a redelivered record)', async () => {
     const store = new MemoryStore();
     const same = lakeEvent({ eventId: 'dup' });
     const outcome = await writeBatch([record(0, [same, same]), record(1, [same])], store);
     expect((await readLakeStore(store)).map((r) => r.event_id)).toEqual(['dup']);
     expect(outcome.manifest?.duplicatesInBatch).toBe(2);
+  });
+
+  it('keeps every copy received at another time, for the warehouse to judge by its window', async () => {
+    // Arrange: a client resends an event an hour later, and that resend is redelivered.
+    const store = new MemoryStore();
+    const first = lakeEvent({ eventId: 'again' });
+    const resend = { ...first, receivedAt: first.receivedAt + 3_600_000 };
+
+    // Act
+    const outcome = await writeBatch([record(0, [first]), record(1, [resend, resend])], store);
+
+    // Assert
+    const rows = await readLakeStore(store);
+    expect(rows.map((r) => r.event_id)).toEqual(['again', 'again']);
+    expect(rows.map((r) => r.received_at_ms).sort()).toEqual([resend.receivedAt, first.receivedAt].sort());
+    expect(outcome.manifest?.duplicatesInBatch).toBe(1);
   });
 
   it('does nothing for an empty batch', async () => {

@@ -17,7 +17,9 @@ export function db(connection: DuckDBConnection): Db {
     try {
       return await work();
     } finally {
-      console.error(`${(performance.now() - start).toFixed(1).padStart(8)} ms  ${sql.replace(/\s+/g, ' ').slice(0, 110)}`);
+      console.error(
+        `${(performance.now() - start).toFixed(1).padStart(8)} ms  ${sql.replace(/\s+/g, ' ').slice(0, 110)}`,
+      );
     }
   };
   return {

@@ -1,0 +1,87 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { LakeEvent } from '../../lib/events.js';
+import { FsObjectStore } from '../../lib/lake/fs-store.js';
+import { silentLogger } from '../../lib/log.js';
+import { DuckDbWarehouse } from '../../lib/warehouse/duckdb.js';
+import { runRollup } from '../../lib/warehouse/rollup.js';
+import type { Warehouse } from '../../lib/warehouse/warehouse.js';
+import { bruteForce, countedCopies } from '../helpers/brute.js';
+import { land } from '../helpers/warehouse-workload.js';
+import { WEEK_FIRST, WEEK_LAST, WEEK_PROJECTS, weekWorkload } from '../helpers/week-workload.js';
+
+/**
+ * Lands a week of copies day by day, a rollup after each, and compares every day so far with
+ * the brute force after every rollup.
+ */
+async function simulate(
+  windowHours: number,
+  open: (dir: string) => Promise<Warehouse>,
+): Promise<{ events: number | null; counted: number }> {
+  const dir = await mkdtemp(join(tmpdir(), 'tally-week-'));
+  const store = new FsObjectStore(join(dir, 'lake'));
+  const warehouse = await open(dir);
+  const received: LakeEvent[] = [];
+  try {
+    for (const day of weekWorkload(7)) {
+      await land(store, day.copies, day.rollupAt.getTime() - 30 * 60_000);
+      received.push(...day.copies);
+      await runRollup({ store, warehouse, logger: silentLogger }, { now: day.rollupAt });
+      for (const project of WEEK_PROJECTS) {
+        const answer = await warehouse.activeUsers(project, WEEK_FIRST, day.dt, day.dt);
+        expect(answer, `${project} after the rollup of ${day.dt}`).toEqual(
+          bruteForce(received, project, WEEK_FIRST, day.dt, undefined, windowHours),
+        );
+      }
+    }
+    const events =
+      warehouse instanceof DuckDbWarehouse
+        ? Number((await warehouse.query('SELECT count(*) FROM events')).rows[0]![0])
+        : null;
+    return { events, counted: countedCopies(received, windowHours).length };
+  } finally {
+    await warehouse.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+const WINDOWS = [1, 24, 48];
+
+describe('a week of an id-heavy product, rolled up daily', () => {
+  it('resends on both sides of each window: the windows count different numbers', () => {
+    // Arrange
+    const copies = weekWorkload(7).flatMap((d) => d.copies);
+    const mau = (hours: number) =>
+      bruteForce(copies, 'a', WEEK_FIRST, WEEK_LAST, undefined, hours).reduce((n, d) => n + d.dau, 0);
+
+    // Act
+    const counted = WINDOWS.map((hours) => countedCopies(copies, hours).length);
+    const personDays = WINDOWS.map(mau);
+
+    // Assert: every wider window leaves out more copies, and persons of more days.
+    expect(counted[0]).toBeGreaterThan(counted[1]!);
+    expect(counted[1]).toBeGreaterThan(counted[2]!);
+    expect(personDays[0]).toBeGreaterThan(personDays[1]!);
+    expect(personDays[1]).toBeGreaterThan(personDays[2]!);
+  });
+
+  // Resends come 2 hours and 30-40 hours after the first copy: a window of 1 hour counts both,
+  // 24 hours the later ones only, 48 hours neither.
+  for (const windowHours of WINDOWS) {
+    it(`equals the brute force every day on DuckDB with a duplicate window of ${windowHours} h`, async () => {
+      const { events, counted } = await simulate(windowHours, (dir) =>
+        DuckDbWarehouse.open({
+          path: join(dir, 'w.duckdb'),
+          lakeRoot: join(dir, 'lake'),
+          homeDirectory: dir,
+          threads: 1,
+          dedupWindowHours: windowHours,
+        }),
+      );
+      // The analysts' events view applies the same rule.
+      expect(events).toBe(counted);
+    }, 300_000);
+  }
+});
