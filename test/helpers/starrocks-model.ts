@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import mysql from 'mysql2';
@@ -9,14 +9,22 @@ import type { SqlClient, SqlValue } from '../../lib/warehouse/starrocks.js';
  * formatted by mysql2 exactly as it would go on the wire, its MySQL string literals and StarRocks
  * functions are translated, and the table semantics StarRocks defines are applied by the model
  * itself, not by DuckDB's:
- * - PRIMARY KEY tables upsert (the last row of a key in a load wins), and refuse a key over 128 bytes;
+ * - PRIMARY KEY tables upsert, refuse a key over 128 bytes (2 bytes more per VARCHAR key column
+ *   that is not the last) and refuse a load holding one key twice (which row wins is undefined);
+ * - VARCHAR(n) columns refuse a value over n bytes;
+ * - DUPLICATE KEY tables take DELETE only with conditions joined by AND, without subqueries;
  * - AGGREGATE KEY tables merge `BITMAP BITMAP_UNION` columns with what the key holds already;
  * - DUPLICATE KEY tables append;
  * - `INSERT OVERWRITE` replaces the partitions its rows touch only with `dynamic_overwrite`
  *   (hint or session), else the whole table (StarRocks' rule);
  * - key columns must come first, in key order; NOT NULL columns refuse NULLs (strict inserts);
- * - BITMAP is a list of distinct unsigned 64-bit values; `to_bitmap` of a negative is NULL.
- * What it does not model (concurrency, labels, the metastore cache, grammar details outside
+ * - BITMAP is a list of distinct unsigned 64-bit values; `to_bitmap` of a negative is NULL;
+ * - the external table is read by partition: each read of it must be followed by a WHERE naming
+ *   its days (`dt IN (...)` or `dt = ...`), else it would read every partition; the catalog
+ *   caches each partition's file list when it first reads it and until `REFRESH EXTERNAL TABLE`
+ *   names it: files written since are not read, and a listed file gone (compaction, erasure)
+ *   fails the read.
+ * What it does not model (concurrency, labels, the caches' expiry, grammar details outside
  * these statements) is said in the README. A statement it does not recognise fails loudly.
  */
 export interface ModelOptions {
@@ -67,6 +75,10 @@ export class StarRocksModel implements SqlClient {
   private readonly session = new Map<string, string>();
   private readonly tables = new Map<string, TableDef>();
   private readonly eventsTable: string;
+  /** The catalog's file list per partition (`project=p/dt=d`), as last listed. */
+  private readonly fileLists = new Map<string, string[]>();
+  /** Partitions each statement read from the external table, for assertions. */
+  readonly partitionsRead: string[][] = [];
 
   private constructor(
     private readonly instance: DuckDBInstance,
@@ -137,15 +149,20 @@ export class StarRocksModel implements SqlClient {
         },
       ],
       [
-        /^DELETE FROM ([\w.]+) WHERE ([\s\S]+)$/i,
+        /^DELETE FROM ([\w.]+)(?:\s+USING\s+([\s\S]+?))?\s+WHERE ([\s\S]+)$/i,
         'delete',
         async (m) => {
           const table = this.table(m[1]!);
-          if (table.kind !== 'PRIMARY')
+          const where = m[3]!;
+          // StarRocks: a PRIMARY KEY table takes any condition, joins and subqueries; the others
+          // conditions on columns joined by AND, with =, <, >, <=, >=, !=, IN and NOT IN.
+          if (table.kind !== 'PRIMARY' && (m[2] || /\bOR\b|\bSELECT\b/i.test(where)))
             throw new Error(
-              `model: DELETE with any condition needs a PRIMARY KEY table, ${m[1]} is ${table.kind}`,
+              `model: DELETE on ${table.kind} KEY table ${m[1]} takes conditions joined by AND only, without USING or subqueries`,
             );
-          await this.db.run(`DELETE FROM ${m[1]} WHERE ${this.expressions(m[2]!)}`);
+          await this.db.run(
+            `DELETE FROM ${m[1]}${m[2] ? ` USING ${this.expressions(m[2])}` : ''} WHERE ${this.expressions(where)}`,
+          );
           return [];
         },
       ],
@@ -154,6 +171,11 @@ export class StarRocksModel implements SqlClient {
         'refresh external table',
         async (m) => {
           if (m[1] !== this.eventsTable) throw new Error(`model: unknown external table ${m[1]}`);
+          for (const name of splitList(m[2]!)) {
+            const partition = /^'(project=[a-z0-9-]+\/dt=\d{4}-\d{2}-\d{2})'$/.exec(name)?.[1];
+            if (!partition) throw new Error(`model: partition name not modelled: ${name}`);
+            this.fileLists.set(partition, this.listFiles(partition));
+          }
           return [];
         },
       ],
@@ -251,17 +273,34 @@ export class StarRocksModel implements SqlClient {
       const nulls = await this.scalar(`SELECT count(*) FROM model_new WHERE ${c.name} IS NULL`);
       if (nulls > 0) throw new Error(`model: ${nulls} row(s) with NULL in NOT NULL column ${name}.${c.name}`);
     }
+    for (const c of columns) {
+      const limit = /^VARCHAR\((\d+)\)$/.exec(c.type)?.[1];
+      if (!limit) continue;
+      const longest = await this.scalar(`SELECT coalesce(max(strlen(${c.name})), 0) FROM model_new`);
+      if (longest > Number(limit))
+        throw new Error(`model: a value of ${longest} bytes for ${name}.${c.name}, a ${c.type}`);
+    }
     const keyList = table.keys.join(', ');
     if (table.kind === 'PRIMARY') {
+      // The encoded key: each column's bytes, and 2 for the length of a VARCHAR that is not last.
       const size = table.keys
-        .map((k) => {
+        .map((k, i) => {
           const type = columns.find((c) => c.name === k)!.type;
-          return type.startsWith('VARCHAR') ? `strlen(${k})` : type === 'DATE' ? '4' : '8';
+          const last = i === table.keys.length - 1;
+          if (type.startsWith('VARCHAR')) return last ? `strlen(${k})` : `(strlen(${k}) + 2)`;
+          return type === 'DATE' ? '4' : type === 'LARGEINT' ? '16' : type === 'BOOLEAN' ? '1' : '8';
         })
         .join(' + ');
       const longest = await this.scalar(`SELECT coalesce(max(${size}), 0) FROM model_new`);
       if (longest > MAX_PRIMARY_KEY_BYTES)
         throw new Error(`model: primary key of ${longest} bytes in ${name}, over ${MAX_PRIMARY_KEY_BYTES}`);
+      const twice = await this.scalar(
+        `SELECT count(*) FROM (SELECT ${keyList} FROM model_new GROUP BY ${keyList} HAVING count(*) > 1)`,
+      );
+      if (twice > 0)
+        throw new Error(
+          `model: a load into ${name} holds ${twice} key(s) twice; which row StarRocks keeps is undefined`,
+        );
     }
     if (overwrite) {
       if (dynamic && table.partitionColumn) {
@@ -306,7 +345,8 @@ export class StarRocksModel implements SqlClient {
 
   /** StarRocks functions and names in DuckDB's terms. */
   private expressions(sql: string): string {
-    let out = sql.split(this.eventsTable).join(`(${this.lakeView()})`);
+    let out = this.readExternal(sql);
+    out = rewriteCalls(out, 'md5sum_numeric', ([x]) => `CAST(md5_number(${x}) >> 1 AS HUGEINT)`);
     out = rewriteCalls(out, 'current_version', () => `'${this.options.version ?? '3.4.2-model'}'`);
     out = rewriteCalls(out, 'bitmap_empty', () => `CAST([] AS UBIGINT[])`);
     out = rewriteCalls(
@@ -333,16 +373,82 @@ export class StarRocksModel implements SqlClient {
     return out.replace(/\bLIKE ('(?:[^']|'')*')/g, `LIKE $1 ESCAPE '\\'`);
   }
 
-  /** The external table: the lake's Parquet with Glue's columns (partition columns as text). */
-  private lakeView(): string {
-    const glob = join(this.options.lakeRoot, 'events', '*', '*', '*.parquet');
+  /**
+   * Each read of the external table as the partitions its WHERE names, from their cached file
+   * lists: the lake's Parquet with Glue's columns (partition columns as text).
+   */
+  private readExternal(sql: string): string {
+    const parts = sql.split(this.eventsTable);
+    let out = parts[0]!;
+    for (const rest of parts.slice(1)) {
+      const where = /^\s+(?:AS\s+)?(?:\w+\s+)?WHERE\b/i.exec(rest);
+      const clause = where ? rest.slice(where[0].length, closingParen(rest, where[0].length)) : '';
+      const days = new Set<string>();
+      for (const m of clause.matchAll(/\bdt\s+IN\s*\(([^)]*)\)/gi))
+        for (const d of m[1]!.matchAll(/'(\d{4}-\d{2}-\d{2})'/g)) days.add(d[1]!);
+      for (const m of clause.matchAll(/\bdt\s*=\s*'(\d{4}-\d{2}-\d{2})'/gi)) days.add(m[1]!);
+      if (days.size === 0)
+        throw new Error(
+          `model: a read of ${this.eventsTable} without dt IN (...) or dt = ... in its WHERE reads every partition`,
+        );
+      out += `(${this.lakeView([...days].sort())})${rest}`;
+    }
+    return out;
+  }
+
+  /** A partition's Parquet files in the lake now. */
+  private listFiles(partition: string): string[] {
+    const dir = join(this.options.lakeRoot, 'events', partition);
+    if (!existsSync(dir)) return [];
+    return readdirSync(dir)
+      .filter((f) => f.endsWith('.parquet'))
+      .sort()
+      .map((f) => join(dir, f));
+  }
+
+  /** The rows of these days' partitions, as the catalog lists their files. */
+  private lakeView(days: string[]): string {
     const empty = `SELECT ${LAKE_COLUMNS} WHERE false`;
-    if (!existsSync(join(this.options.lakeRoot, 'events'))) return empty;
+    const root = join(this.options.lakeRoot, 'events');
+    const projects = existsSync(root) ? readdirSync(root).filter((p) => p.startsWith('project=')) : [];
+    const partitions = projects.flatMap((p) => days.map((d) => `${p}/dt=${d}`));
+    const files: string[] = [];
+    const read: string[] = [];
+    for (const partition of partitions) {
+      if (!this.fileLists.has(partition)) {
+        if (!existsSync(join(root, partition))) continue;
+        this.fileLists.set(partition, this.listFiles(partition));
+      }
+      read.push(partition);
+      for (const file of this.fileLists.get(partition)!) {
+        if (!existsSync(file))
+          throw new Error(
+            `model: the catalog's file list of ${partition} names ${file.slice(root.length + 1)}, which is gone: REFRESH EXTERNAL TABLE that partition before reading it`,
+          );
+        files.push(file);
+      }
+    }
+    this.partitionsRead.push(read);
+    if (files.length === 0) return empty;
     return `SELECT * REPLACE (CAST(event_time AS TIMESTAMP) AS event_time, CAST(received_at AS TIMESTAMP) AS received_at)
-      FROM (SELECT * FROM read_parquet('${glob.replaceAll("'", "''")}', hive_partitioning = true,
+      FROM (SELECT * FROM read_parquet([${files.map((f) => `'${f.replaceAll("'", "''")}'`).join(', ')}], hive_partitioning = true,
         hive_types = {'project': VARCHAR, 'dt': VARCHAR}, union_by_name = true)
         UNION ALL BY NAME ${empty})`;
   }
+}
+
+/** Where the parenthesis open before `from` closes in `text` (its end when none does). */
+function closingParen(text: string, from: number): number {
+  let depth = 0;
+  let quoted = false;
+  for (let i = from; i < text.length; i++) {
+    const c = text[i];
+    if (c === "'") quoted = !quoted;
+    if (quoted) continue;
+    if (c === '(') depth++;
+    else if (c === ')' && depth-- === 0) return i;
+  }
+  return text.length;
 }
 
 function sameKey(keys: readonly string[], a: string, b: string): string {
@@ -352,8 +458,9 @@ function sameKey(keys: readonly string[], a: string, b: string): string {
 function duckType(type: string): string {
   if (type === 'BITMAP') return 'UBIGINT[]';
   if (type === 'DATETIME') return 'TIMESTAMP';
+  if (type === 'LARGEINT') return 'HUGEINT';
   if (type.startsWith('VARCHAR')) return 'VARCHAR';
-  if (['DATE', 'BIGINT', 'INT', 'TINYINT'].includes(type)) return type;
+  if (['DATE', 'BIGINT', 'INT', 'TINYINT', 'BOOLEAN'].includes(type)) return type;
   throw new Error(`model: type not modelled: ${type}`);
 }
 

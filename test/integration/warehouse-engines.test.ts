@@ -11,6 +11,7 @@ import { runRollup } from '../../lib/warehouse/rollup.js';
 import { StarRocksWarehouse, sessionStatements } from '../../lib/warehouse/starrocks.js';
 import type { Warehouse } from '../../lib/warehouse/warehouse.js';
 import { bruteForce } from '../helpers/brute.js';
+import { lakeEvent } from '../helpers/events.js';
 import { StarRocksModel } from '../helpers/starrocks-model.js';
 import {
   land,
@@ -175,12 +176,96 @@ describe('the StarRocks model holds StarRocks to its rules', () => {
       await model.query(
         `CREATE TABLE IF NOT EXISTS t.k (\n  k VARCHAR(512) NOT NULL,\n  v BIGINT\n) PRIMARY KEY(k)\nDISTRIBUTED BY HASH(k)`,
       );
-      await model.query('INSERT INTO t.k (k, v) VALUES (?, 1), (?, 2)', ['a', 'a']);
+      await model.query('INSERT INTO t.k (k, v) VALUES (?, 1)', ['a']);
+      await model.query('INSERT INTO t.k (k, v) VALUES (?, 2)', ['a']);
 
       await expect(model.query('INSERT INTO t.k (k, v) VALUES (?, 1)', ['m'.repeat(129)])).rejects.toThrow(
         /primary key of 129 bytes/,
       );
       expect(await model.query('SELECT k, v FROM t.k')).toEqual([{ k: 'a', v: '2' }]);
+    });
+  });
+
+  it('counts 2 bytes more for each VARCHAR of a composite key that is not its last column', async () => {
+    await withEngines(async ({ model }) => {
+      await model.query('CREATE DATABASE IF NOT EXISTS t');
+      await model.query(
+        `CREATE TABLE IF NOT EXISTS t.c (\n  a VARCHAR(200) NOT NULL,\n  b BIGINT NOT NULL\n) PRIMARY KEY(a, b)\nDISTRIBUTED BY HASH(a)`,
+      );
+      // 118 bytes of text + 2 + 8 = 128: within; one more byte is over.
+      await model.query('INSERT INTO t.c (a, b) VALUES (?, 1)', ['x'.repeat(118)]);
+
+      await expect(model.query('INSERT INTO t.c (a, b) VALUES (?, 1)', ['x'.repeat(119)])).rejects.toThrow(
+        /primary key of 129 bytes/,
+      );
+    });
+  });
+
+  it('refuses a load holding one primary key twice, and a value longer than its VARCHAR', async () => {
+    await withEngines(async ({ model }) => {
+      await model.query('CREATE DATABASE IF NOT EXISTS t');
+      await model.query(
+        `CREATE TABLE IF NOT EXISTS t.u (\n  k BIGINT NOT NULL,\n  v VARCHAR(4)\n) PRIMARY KEY(k)\nDISTRIBUTED BY HASH(k)`,
+      );
+
+      await expect(model.query(`INSERT INTO t.u (k, v) VALUES (1, 'a'), (1, 'b')`)).rejects.toThrow(
+        /holds 1 key\(s\) twice/,
+      );
+      await expect(model.query(`INSERT INTO t.u (k, v) VALUES (2, 'abcde')`)).rejects.toThrow(
+        /a value of 5 bytes for t\.u\.v, a VARCHAR\(4\)/,
+      );
+      expect(await model.query('SELECT count(*) AS n FROM t.u')).toEqual([{ n: '0' }]);
+    });
+  });
+
+  it('takes DELETE on a duplicate-key table with AND-joined conditions only', async () => {
+    await withEngines(async ({ model }) => {
+      await model.query('CREATE DATABASE IF NOT EXISTS t');
+      await model.query(
+        `CREATE TABLE IF NOT EXISTS t.x (\n  dt DATE NOT NULL,\n  n BIGINT\n) DUPLICATE KEY(dt)\nDISTRIBUTED BY HASH(dt)`,
+      );
+      await model.query(`INSERT INTO t.x (dt, n) VALUES ('2026-01-01', 1), ('2026-01-02', 2)`);
+
+      await model.query(`DELETE FROM t.x WHERE dt >= '2026-01-02' AND n IN (2, 3)`);
+
+      await expect(model.query(`DELETE FROM t.x WHERE dt = '2026-01-01' OR n = 1`)).rejects.toThrow(
+        /AND only/,
+      );
+      await expect(model.query(`DELETE FROM t.x WHERE n IN (SELECT 1)`)).rejects.toThrow(/AND only/);
+      expect(await model.query('SELECT n FROM t.x')).toEqual([{ n: '1' }]);
+    });
+  });
+
+  it('reads the lake by the partitions a WHERE names, from file lists cached until a refresh', async () => {
+    await withEngines(async ({ model, store }) => {
+      // Arrange: one file on a day, read once (the catalog lists it).
+      const day = '2026-03-30';
+      const event = (id: string) =>
+        lakeEvent({ project: 'a', eventId: id, eventTime: Date.parse(`${day}T10:00:00Z`) });
+      await land(store, [event('one')], NOW.getTime());
+      const count = `SELECT count(*) AS n FROM lake.tally_lake.events WHERE dt IN ('${day}')`;
+      expect(await model.query(count)).toEqual([{ n: '1' }]);
+
+      // Act: a second file, then the first one replaced (as compaction does).
+      await land(store, [event('two')], NOW.getTime());
+      const stale = await model.query(count);
+      const [first] = (await store.list(`events/project=a/dt=${day}/`)).sort();
+      await store.put(`events/project=a/dt=${day}/compacted.parquet`, (await store.get(first!))!, 'x');
+      await rm(join(store.root, first!));
+      const gone = await model.query(count).then(
+        () => 'read',
+        (error: Error) => error.message,
+      );
+      await model.query(`REFRESH EXTERNAL TABLE lake.tally_lake.events PARTITION ('project=a/dt=${day}')`);
+      const refreshed = await model.query(count);
+
+      // Assert
+      expect(stale).toEqual([{ n: '1' }]);
+      expect(gone).toMatch(/file list of project=a\/dt=2026-03-30 names .* which is gone/);
+      expect(refreshed).toEqual([{ n: '2' }]);
+      await expect(model.query('SELECT count(*) AS n FROM lake.tally_lake.events')).rejects.toThrow(
+        /reads every partition/,
+      );
     });
   });
 

@@ -7,8 +7,10 @@ import { FsObjectStore } from '../../lib/lake/fs-store.js';
 import { silentLogger } from '../../lib/log.js';
 import { DuckDbWarehouse } from '../../lib/warehouse/duckdb.js';
 import { runRollup } from '../../lib/warehouse/rollup.js';
+import { StarRocksWarehouse, sessionStatements } from '../../lib/warehouse/starrocks.js';
 import type { Warehouse } from '../../lib/warehouse/warehouse.js';
 import { bruteForce, countedCopies } from '../helpers/brute.js';
+import { StarRocksModel } from '../helpers/starrocks-model.js';
 import { land } from '../helpers/warehouse-workload.js';
 import { WEEK_FIRST, WEEK_LAST, WEEK_PROJECTS, weekWorkload } from '../helpers/week-workload.js';
 
@@ -82,6 +84,25 @@ describe('a week of an id-heavy product, rolled up daily', () => {
       );
       // The analysts' events view applies the same rule.
       expect(events).toBe(counted);
+    }, 300_000);
+
+    it(`equals the brute force every day on StarRocks (its executable model) with a duplicate window of ${windowHours} h`, async () => {
+      const models: StarRocksModel[] = [];
+      try {
+        await simulate(windowHours, async (dir) => {
+          const model = await StarRocksModel.open({ lakeRoot: join(dir, 'lake') });
+          models.push(model);
+          for (const statement of sessionStatements()) await model.query(statement);
+          const starrocks = new StarRocksWarehouse(model, {
+            replicationNum: 1,
+            dedupWindowHours: windowHours,
+          });
+          await starrocks.setup();
+          return starrocks;
+        });
+      } finally {
+        for (const model of models) await model.close();
+      }
     }, 300_000);
   }
 });

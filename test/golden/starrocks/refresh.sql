@@ -1,79 +1,104 @@
+SELECT DISTINCT project, CAST(dt AS VARCHAR) AS dt FROM tally.day_ids
+WHERE dt IN (?, ?) AND project <> '';
+-- values: ["2026-03-29","2026-03-30"]
+
 REFRESH EXTERNAL TABLE lake.tally_lake.events PARTITION ('project=blog/dt=2026-03-30', 'project=shop/dt=2026-03-29');
 -- values: []
 
-SELECT DISTINCT CAST(i.dt AS VARCHAR) AS dt FROM tally.event_index i
-JOIN (
-  SELECT project, md5(event_id) AS event_key, received_at, event_time FROM lake.tally_lake.events WHERE dt IN (?, ?)
-) s ON s.project = i.project AND s.event_key = i.event_key
-WHERE i.dt NOT IN (?, ?)
-  AND (s.received_at < i.received_at OR (s.received_at = i.received_at AND s.event_time < i.event_time));
--- values: ["2026-03-29","2026-03-30","2026-03-29","2026-03-30"]
-
-INSERT OVERWRITE tally.refresh_rows (dt, project, event_key, type, received_at, event_time, user_hash, anonymous_hash, previous_user_hash, previous_anonymous_hash)
-SELECT dt, project, event_key, type, received_at, event_time, user_hash, anonymous_hash, previous_user_hash, previous_anonymous_hash FROM (SELECT s.* FROM (SELECT project, CAST(dt AS DATE) AS dt, md5(event_id) AS event_key, type, received_at, event_time,
-    user_hash, anonymous_hash, previous_user_hash, previous_anonymous_hash,
-    row_number() OVER (PARTITION BY project, event_id
-      ORDER BY received_at, event_time, coalesce(user_hash, -1), coalesce(anonymous_hash, -1)) AS copy
-  FROM lake.tally_lake.events WHERE dt IN (?, ?)) s
-  LEFT JOIN (SELECT project, event_key FROM tally.event_index WHERE dt NOT IN (?, ?)) o
-    ON o.project = s.project AND o.event_key = s.event_key
-  WHERE s.copy = 1 AND o.event_key IS NULL) c;
--- values: ["2026-03-29","2026-03-30","2026-03-29","2026-03-30"]
-
-DELETE FROM tally.event_index WHERE dt IN (?, ?);
+INSERT OVERWRITE tally.refresh_rows (dt, project, digest, received_at, event_time, user_hash, anonymous_hash, type, previous_user_hash, previous_anonymous_hash)
+SELECT dt, project, digest, received_at, event_time, user_hash, anonymous_hash, type, previous_user_hash, previous_anonymous_hash FROM (
+  SELECT CAST(dt AS DATE) AS dt, project, md5sum_numeric(event_id) AS digest, received_at, event_time,
+    user_hash, anonymous_hash, type, previous_user_hash, previous_anonymous_hash,
+    row_number() OVER (PARTITION BY project, dt, event_id, received_at, event_time, user_hash, anonymous_hash
+      ORDER BY type, previous_user_hash, previous_anonymous_hash) AS alike
+  FROM lake.tally_lake.events WHERE dt IN (?, ?)
+) l WHERE alike = 1;
 -- values: ["2026-03-29","2026-03-30"]
 
-INSERT INTO tally.event_index (project, event_key, dt, received_at, event_time)
-SELECT project, event_key, dt, received_at, event_time FROM tally.refresh_rows;
+INSERT OVERWRITE tally.refresh_verdicts (dt, project, digest, received_at, event_time, user_hash, anonymous_hash, scanned, duplicate, recorded, type, previous_user_hash, previous_anonymous_hash)
+SELECT dt, project, digest, received_at, event_time, user_hash, anonymous_hash, scanned,
+  (previous_at IS NOT NULL AND previous_at >= received_at - INTERVAL 24 HOUR)
+    OR (received_at - INTERVAL 24 HOUR < ? AND recorded) AS duplicate,
+  recorded, type, previous_user_hash, previous_anonymous_hash
+FROM (
+  SELECT x.*, lag(received_at) OVER (PARTITION BY project, digest ORDER BY received_at, event_time, coalesce(user_hash, -1), coalesce(anonymous_hash, -1)) AS previous_at
+  FROM (
+    SELECT s.dt, s.project, s.digest, s.received_at, s.event_time, s.user_hash, s.anonymous_hash, true AS scanned,
+      r.digest IS NOT NULL AS recorded, s.type, s.previous_user_hash, s.previous_anonymous_hash
+    FROM tally.refresh_rows s
+    LEFT JOIN (SELECT * FROM tally.duplicates WHERE dt IN (?, ?) AND project <> '') r
+      ON r.dt = s.dt AND r.project = s.project AND r.digest = s.digest
+      AND r.received_at = s.received_at AND r.event_time = s.event_time
+      AND coalesce(r.user_hash, -1) = coalesce(s.user_hash, -1)
+      AND coalesce(r.anonymous_hash, -1) = coalesce(s.anonymous_hash, -1)
+    UNION ALL
+    SELECT i.dt, i.project, i.digest, i.received_at, i.event_time, i.user_hash, i.anonymous_hash, false,
+      i.duplicate, NULL, NULL, NULL
+    FROM tally.event_index i
+    JOIN (
+      SELECT project, digest FROM tally.refresh_rows
+      UNION SELECT project, digest FROM tally.event_index WHERE received_day >= ? AND dt IN (?, ?)
+    ) k ON k.project = i.project AND k.digest = i.digest
+    WHERE i.received_day >= ? AND i.dt NOT IN (?, ?)
+  ) x
+) c;
+-- values: ["2026-03-29 00:00:00","2026-03-29","2026-03-30","2026-03-29","2026-03-29","2026-03-30","2026-03-29","2026-03-29","2026-03-30"]
+
+SELECT DISTINCT project, CAST(dt AS VARCHAR) AS dt FROM tally.refresh_verdicts
+WHERE NOT scanned AND duplicate <> recorded;
 -- values: []
 
 SELECT DISTINCT project, CAST(dt AS VARCHAR) AS dt FROM tally.day_ids
-WHERE dt IN (?, ?) AND project <> '';
+WHERE dt IN (?, ?) AND project <> ''
+UNION SELECT DISTINCT project, CAST(dt AS VARCHAR) AS dt FROM tally.refresh_verdicts WHERE scanned AND NOT duplicate;
 -- values: ["2026-03-29","2026-03-30"]
 
-INSERT /*+set_var(dynamic_overwrite = true)*/ OVERWRITE tally.day_ids (dt, project, id_hash)
-SELECT DISTINCT dt, project, coalesce(user_hash, anonymous_hash) FROM tally.refresh_rows
-WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
-UNION ALL SELECT CAST(? AS DATE), '', 0 UNION ALL SELECT CAST(? AS DATE), '', 0;
--- values: ["2026-03-29","2026-03-30"]
-
-SELECT DISTINCT project FROM tally.links WHERE dt IN (?, ?) AND project <> '';
--- values: ["2026-03-29","2026-03-30"]
-
-INSERT /*+set_var(dynamic_overwrite = true)*/ OVERWRITE tally.links
-  (dt, project, kind, from_hash, to_hash, event_time, received_at)
-SELECT dt, project, kind, from_hash, to_hash, event_time, received_at FROM (
-  SELECT dt, project, kind, from_hash, to_hash, event_time, received_at,
-    row_number() OVER (PARTITION BY project, dt, kind, from_hash, alias_to ORDER BY event_time, received_at, to_hash) AS nth
+INSERT OVERWRITE tally.refresh_evidence (kind, project, dt, a, b, event_time, received_at)
+SELECT 'anon-old', project, dt, anon_hash, user_hash, event_time, received_at FROM tally.anon_links
+WHERE dt IN (?, ?) AND project <> ''
+UNION ALL
+SELECT 'alias-old', project, dt, from_hash, to_hash, NULL, NULL FROM tally.alias_links
+WHERE dt IN (?, ?) AND project <> ''
+UNION ALL
+SELECT 'anon-new', project, dt, anon, user_hash, event_time, received_at FROM (
+  SELECT project, dt, anon, user_hash, event_time, received_at,
+    row_number() OVER (PARTITION BY project, dt, anon ORDER BY event_time, received_at, user_hash) AS nth
   FROM (
-    SELECT c.dt, c.project, CASE WHEN s.side = 3 THEN 'alias' ELSE 'anon' END AS kind,
-      CASE s.side WHEN 1 THEN c.anonymous_hash WHEN 2 THEN c.previous_anonymous_hash ELSE c.previous_user_hash END AS from_hash,
-      c.user_hash AS to_hash, c.event_time, c.received_at,
-      -- An anonymous id keeps its earliest user of the day; an alias keeps every pair once.
-      CASE WHEN s.side = 3 THEN c.user_hash ELSE 0 END AS alias_to
-    FROM tally.refresh_rows c
-    CROSS JOIN (SELECT 1 AS side UNION ALL SELECT 2 UNION ALL SELECT 3) s
-    WHERE c.user_hash IS NOT NULL AND (s.side = 1 OR c.type = 'alias')
+    SELECT project, dt, anonymous_hash AS anon, user_hash, event_time, received_at FROM (SELECT * FROM tally.refresh_verdicts WHERE scanned AND NOT duplicate) c1
+    WHERE anonymous_hash IS NOT NULL AND user_hash IS NOT NULL
+    UNION ALL
+    SELECT project, dt, previous_anonymous_hash, user_hash, event_time, received_at FROM (SELECT * FROM tally.refresh_verdicts WHERE scanned AND NOT duplicate) c2
+    WHERE type = 'alias' AND previous_anonymous_hash IS NOT NULL AND user_hash IS NOT NULL
   ) e
-  WHERE from_hash IS NOT NULL AND NOT (kind = 'alias' AND from_hash = to_hash)
 ) f WHERE nth = 1
-UNION ALL SELECT CAST(? AS DATE), '', 'none', 0, 0, CAST(NULL AS DATETIME), CAST(NULL AS DATETIME) UNION ALL SELECT CAST(? AS DATE), '', 'none', 0, 0, CAST(NULL AS DATETIME), CAST(NULL AS DATETIME);
--- values: ["2026-03-29","2026-03-30"]
-
-SELECT DISTINCT project FROM tally.links WHERE dt IN (?, ?) AND project <> '';
--- values: ["2026-03-29","2026-03-30"]
-
-INSERT /*+set_var(dynamic_overwrite = true)*/ OVERWRITE tally.daily_users (dt, project, users)
-SELECT d.dt, d.project, bitmap_union(to_bitmap(coalesce(p.person, d.id_hash)))
-FROM tally.day_ids d
-LEFT JOIN tally.people p ON p.project = d.project AND p.id_hash = d.id_hash
-WHERE d.dt IN (?, ?) AND d.project <> ''
-GROUP BY d.dt, d.project
-UNION ALL SELECT CAST(? AS DATE), '', bitmap_empty() UNION ALL SELECT CAST(? AS DATE), '', bitmap_empty();
+UNION ALL
+SELECT DISTINCT 'alias-new', project, dt, previous_user_hash, user_hash, NULL, NULL FROM (SELECT * FROM tally.refresh_verdicts WHERE scanned AND NOT duplicate) c3
+WHERE type = 'alias' AND previous_user_hash IS NOT NULL AND user_hash IS NOT NULL AND previous_user_hash <> user_hash;
 -- values: ["2026-03-29","2026-03-30","2026-03-29","2026-03-30"]
 
-SELECT DISTINCT project, CAST(dt AS VARCHAR) AS dt FROM tally.day_ids
-WHERE dt IN (?, ?) AND project <> '';
+INSERT INTO tally.refresh_evidence (kind, project, dt, a, b, event_time, received_at)
+SELECT 'anon+', project, dt, a, b, event_time, received_at FROM (SELECT project, dt, a, b, event_time, received_at FROM tally.refresh_evidence WHERE kind = 'anon-new' EXCEPT SELECT project, dt, a, b, event_time, received_at FROM tally.refresh_evidence WHERE kind = 'anon-old') d1
+UNION ALL
+SELECT 'anon-', project, dt, a, b, event_time, received_at FROM (SELECT project, dt, a, b, event_time, received_at FROM tally.refresh_evidence WHERE kind = 'anon-old' EXCEPT SELECT project, dt, a, b, event_time, received_at FROM tally.refresh_evidence WHERE kind = 'anon-new') d2
+UNION ALL
+SELECT 'alias+', project, dt, a, b, NULL, NULL FROM (SELECT project, dt, a, b, event_time, received_at FROM tally.refresh_evidence WHERE kind = 'alias-new' EXCEPT SELECT project, dt, a, b, event_time, received_at FROM tally.refresh_evidence WHERE kind = 'alias-old') d3
+UNION ALL
+SELECT 'alias-', project, dt, a, b, NULL, NULL FROM (SELECT project, dt, a, b, event_time, received_at FROM tally.refresh_evidence WHERE kind = 'alias-old' EXCEPT SELECT project, dt, a, b, event_time, received_at FROM tally.refresh_evidence WHERE kind = 'alias-new') d4;
+-- values: []
+
+SELECT count(*) AS n FROM tally.refresh_evidence WHERE kind IN ('anon+', 'anon-', 'alias+', 'alias-');
+-- values: []
+
+INSERT /*+set_var(dynamic_overwrite = true)*/ OVERWRITE tally.daily_users (dt, project, users)
+SELECT i.dt, i.project, bitmap_union(to_bitmap(coalesce(c.person, p.person, i.id_hash))) FROM (
+  SELECT DISTINCT dt, project, coalesce(user_hash, anonymous_hash) AS id_hash FROM tally.refresh_verdicts
+  WHERE scanned AND NOT duplicate AND coalesce(user_hash, anonymous_hash) IS NOT NULL
+  
+) i
+LEFT JOIN (SELECT * FROM tally.refresh_ids WHERE kind = 'changed') c ON c.project = i.project AND c.id_hash = i.id_hash
+LEFT JOIN tally.people p ON p.project = i.project AND p.id_hash = i.id_hash
+GROUP BY i.dt, i.project
+UNION ALL SELECT CAST(? AS DATE), '', bitmap_empty() UNION ALL SELECT CAST(? AS DATE), '', bitmap_empty();
 -- values: ["2026-03-29","2026-03-30"]
 
 INSERT INTO tally.active_users (dt, project, dau, wau, mau, computed_at)
@@ -117,3 +142,33 @@ LEFT JOIN (SELECT c.dt, bitmap_union_count(u.users) AS n
     ON u.project = ? AND u.dt BETWEEN ? AND ? AND u.dt BETWEEN date_sub(c.dt, INTERVAL 0 DAY) AND c.dt
   GROUP BY c.dt) d ON d.dt = c.dt;
 -- values: ["shop","2026-03-29","2026-03-30","2026-03-31","2026-03-29","2026-03-30","2026-03-31","shop","2026-02-28","2026-03-31","2026-03-29","2026-03-30","2026-03-31","shop","2026-02-28","2026-03-31","2026-03-29","2026-03-30","2026-03-31","shop","2026-02-28","2026-03-31"]
+
+INSERT /*+set_var(dynamic_overwrite = true)*/ OVERWRITE tally.day_ids (dt, project, id_hash)
+SELECT DISTINCT dt, project, coalesce(user_hash, anonymous_hash) FROM (SELECT * FROM tally.refresh_verdicts WHERE scanned AND NOT duplicate) c
+WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
+UNION ALL SELECT CAST(? AS DATE), '', 0 UNION ALL SELECT CAST(? AS DATE), '', 0;
+-- values: ["2026-03-29","2026-03-30"]
+
+INSERT /*+set_var(dynamic_overwrite = true)*/ OVERWRITE tally.anon_links
+  (dt, project, anon_hash, user_hash, event_time, received_at)
+SELECT dt, project, a, b, event_time, received_at FROM tally.refresh_evidence WHERE kind = 'anon-new'
+UNION ALL SELECT CAST(? AS DATE), '', 0, 0, CAST('1970-01-01 00:00:00' AS DATETIME), CAST('1970-01-01 00:00:00' AS DATETIME) UNION ALL SELECT CAST(? AS DATE), '', 0, 0, CAST('1970-01-01 00:00:00' AS DATETIME), CAST('1970-01-01 00:00:00' AS DATETIME);
+-- values: ["2026-03-29","2026-03-30"]
+
+INSERT /*+set_var(dynamic_overwrite = true)*/ OVERWRITE tally.alias_links (dt, project, from_hash, to_hash)
+SELECT dt, project, a, b FROM tally.refresh_evidence WHERE kind = 'alias-new'
+UNION ALL SELECT CAST(? AS DATE), '', 0, 0 UNION ALL SELECT CAST(? AS DATE), '', 0, 0;
+-- values: ["2026-03-29","2026-03-30"]
+
+INSERT /*+set_var(dynamic_overwrite = true)*/ OVERWRITE tally.duplicates (dt, project, digest, received_at, event_time, user_hash, anonymous_hash)
+SELECT dt, project, digest, received_at, event_time, user_hash, anonymous_hash FROM tally.refresh_verdicts WHERE scanned AND duplicate
+UNION ALL SELECT CAST(? AS DATE), '', 0, CAST('1970-01-01 00:00:00' AS DATETIME), CAST('1970-01-01 00:00:00' AS DATETIME), NULL, NULL UNION ALL SELECT CAST(? AS DATE), '', 0, CAST('1970-01-01 00:00:00' AS DATETIME), CAST('1970-01-01 00:00:00' AS DATETIME), NULL, NULL;
+-- values: ["2026-03-29","2026-03-30"]
+
+DELETE FROM tally.event_index WHERE received_day >= ? AND dt IN (?, ?);
+-- values: ["2026-03-29","2026-03-29","2026-03-30"]
+
+INSERT INTO tally.event_index (received_day, dt, project, digest, received_at, event_time, user_hash, anonymous_hash, duplicate)
+SELECT CAST(received_at AS DATE), dt, project, digest, received_at, event_time, user_hash, anonymous_hash, duplicate FROM tally.refresh_verdicts
+WHERE scanned AND received_at >= ?;
+-- values: ["2026-03-29 00:00:00"]

@@ -27,25 +27,63 @@ PROPERTIES ("replication_num" = "1");
 -- values: []
 
 CREATE TABLE IF NOT EXISTS tally.event_index (
+  received_day DATE NOT NULL,
   project VARCHAR(64) NOT NULL,
-  event_key VARCHAR(32) NOT NULL,
+  digest LARGEINT NOT NULL,
   dt DATE NOT NULL,
   received_at DATETIME NOT NULL,
-  event_time DATETIME NOT NULL
-) PRIMARY KEY(project, event_key)
-DISTRIBUTED BY HASH(project, event_key)
+  event_time DATETIME NOT NULL,
+  user_hash BIGINT,
+  anonymous_hash BIGINT,
+  duplicate BOOLEAN NOT NULL
+) DUPLICATE KEY(received_day, project, digest)
+PARTITION BY date_trunc('day', received_day)
+DISTRIBUTED BY HASH(project, digest)
+PROPERTIES ("replication_num" = "1", "partition_live_number" = "3");
+-- values: []
+
+CREATE TABLE IF NOT EXISTS tally.duplicates (
+  dt DATE NOT NULL,
+  project VARCHAR(64) NOT NULL,
+  digest LARGEINT NOT NULL,
+  received_at DATETIME NOT NULL,
+  event_time DATETIME NOT NULL,
+  user_hash BIGINT,
+  anonymous_hash BIGINT
+) DUPLICATE KEY(dt, project, digest)
+PARTITION BY date_trunc('day', dt)
+DISTRIBUTED BY HASH(project)
 PROPERTIES ("replication_num" = "1");
 -- values: []
 
 CREATE TABLE IF NOT EXISTS tally.refresh_rows (
   dt DATE NOT NULL,
   project VARCHAR(64) NOT NULL,
-  event_key VARCHAR(32) NOT NULL,
-  type VARCHAR(16),
-  received_at DATETIME,
-  event_time DATETIME,
+  digest LARGEINT NOT NULL,
+  received_at DATETIME NOT NULL,
+  event_time DATETIME NOT NULL,
   user_hash BIGINT,
   anonymous_hash BIGINT,
+  type VARCHAR(16),
+  previous_user_hash BIGINT,
+  previous_anonymous_hash BIGINT
+) DUPLICATE KEY(dt, project)
+DISTRIBUTED BY HASH(project)
+PROPERTIES ("replication_num" = "1");
+-- values: []
+
+CREATE TABLE IF NOT EXISTS tally.refresh_verdicts (
+  dt DATE NOT NULL,
+  project VARCHAR(64) NOT NULL,
+  digest LARGEINT NOT NULL,
+  received_at DATETIME NOT NULL,
+  event_time DATETIME NOT NULL,
+  user_hash BIGINT,
+  anonymous_hash BIGINT,
+  scanned BOOLEAN NOT NULL,
+  duplicate BOOLEAN NOT NULL,
+  recorded BOOLEAN NOT NULL,
+  type VARCHAR(16),
   previous_user_hash BIGINT,
   previous_anonymous_hash BIGINT
 ) DUPLICATE KEY(dt, project)
@@ -63,16 +101,65 @@ DISTRIBUTED BY HASH(project)
 PROPERTIES ("replication_num" = "1");
 -- values: []
 
-CREATE TABLE IF NOT EXISTS tally.links (
+CREATE TABLE IF NOT EXISTS tally.anon_links (
   dt DATE NOT NULL,
   project VARCHAR(64) NOT NULL,
-  kind VARCHAR(8) NOT NULL,
+  anon_hash BIGINT NOT NULL,
+  user_hash BIGINT NOT NULL,
+  event_time DATETIME NOT NULL,
+  received_at DATETIME NOT NULL
+) DUPLICATE KEY(dt, project, anon_hash)
+PARTITION BY date_trunc('day', dt)
+DISTRIBUTED BY HASH(project)
+PROPERTIES ("replication_num" = "1");
+-- values: []
+
+CREATE TABLE IF NOT EXISTS tally.alias_links (
+  dt DATE NOT NULL,
+  project VARCHAR(64) NOT NULL,
   from_hash BIGINT NOT NULL,
-  to_hash BIGINT NOT NULL,
+  to_hash BIGINT NOT NULL
+) DUPLICATE KEY(dt, project, from_hash)
+PARTITION BY date_trunc('day', dt)
+DISTRIBUTED BY HASH(project)
+PROPERTIES ("replication_num" = "1");
+-- values: []
+
+CREATE TABLE IF NOT EXISTS tally.refresh_evidence (
+  kind VARCHAR(12) NOT NULL,
+  project VARCHAR(64) NOT NULL,
+  dt DATE NOT NULL,
+  a BIGINT NOT NULL,
+  b BIGINT NOT NULL,
   event_time DATETIME,
   received_at DATETIME
-) DUPLICATE KEY(dt, project, kind)
-PARTITION BY date_trunc('day', dt)
+) DUPLICATE KEY(kind, project)
+DISTRIBUTED BY HASH(project)
+PROPERTIES ("replication_num" = "1");
+-- values: []
+
+CREATE TABLE IF NOT EXISTS tally.anon_first (
+  project VARCHAR(64) NOT NULL,
+  anon_hash BIGINT NOT NULL,
+  user_hash BIGINT NOT NULL,
+  event_time DATETIME NOT NULL,
+  received_at DATETIME NOT NULL
+) PRIMARY KEY(project, anon_hash)
+DISTRIBUTED BY HASH(project, anon_hash)
+PROPERTIES ("replication_num" = "1");
+-- values: []
+
+CREATE TABLE IF NOT EXISTS tally.refresh_ids (
+  kind VARCHAR(12) NOT NULL,
+  project VARCHAR(64) NOT NULL,
+  id_hash BIGINT NOT NULL,
+  start_hash BIGINT,
+  person BIGINT,
+  old_person BIGINT,
+  user_hash BIGINT,
+  event_time DATETIME,
+  received_at DATETIME
+) DUPLICATE KEY(kind, project, id_hash)
 DISTRIBUTED BY HASH(project)
 PROPERTIES ("replication_num" = "1");
 -- values: []
@@ -101,4 +188,7 @@ CREATE TABLE IF NOT EXISTS tally.rollup_manifests (
 ) PRIMARY KEY(manifest_digest)
 DISTRIBUTED BY HASH(manifest_digest)
 PROPERTIES ("replication_num" = "1");
+-- values: []
+
+SELECT digest, received_day, duplicate FROM tally.event_index WHERE 1 = 0;
 -- values: []

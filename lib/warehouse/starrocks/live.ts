@@ -1,0 +1,63 @@
+import { addDays, MAU_DAYS, WAU_DAYS } from '../days.js';
+import type { ActiveUsersDay } from '../warehouse.js';
+import type { Run } from './sql.js';
+
+export interface LiveOptions {
+  db: string;
+  events: string;
+  windowHours: number;
+  /** The event index's horizon for today (`indexKeepFrom`). */
+  keepFrom: string;
+}
+
+/**
+ * Today from a live scan of the lake (its partition refreshed first, so files written since the
+ * catalog listed it are read), merged with the rolled-up days before it: copies with an indexed
+ * copy of another day received within the window before them are duplicates (rule 1), ids map
+ * to persons as of the last rollup.
+ */
+export async function liveToday(
+  run: Run,
+  options: LiveOptions,
+  name: string,
+  today: string,
+): Promise<ActiveUsersDay> {
+  const { db } = options;
+  await run(`REFRESH EXTERNAL TABLE ${options.events} PARTITION ('project=${name}/dt=${today}')`);
+  const live = `SELECT bitmap_union(to_bitmap(coalesce(p.person, x.id))) AS users FROM (
+    SELECT md5sum_numeric(event_id) AS digest, received_at, coalesce(user_hash, anonymous_hash) AS id
+    FROM ${options.events} WHERE project = ? AND dt = ? AND coalesce(user_hash, anonymous_hash) IS NOT NULL
+  ) x
+  LEFT JOIN (SELECT digest, received_at FROM ${db}.event_index WHERE received_day >= ? AND project = ? AND dt <> ?) i
+    ON i.digest = x.digest AND i.received_at <= x.received_at
+    AND i.received_at >= x.received_at - INTERVAL ${options.windowHours} HOUR
+  LEFT JOIN (SELECT id_hash, person FROM ${db}.people WHERE project = ?) p ON p.id_hash = x.id
+  WHERE i.digest IS NULL`;
+  const windowCount = async (days: number) => {
+    const rows = await run(
+      `SELECT bitmap_union_count(users) AS n FROM (
+  SELECT users FROM ${db}.daily_users WHERE project = ? AND dt BETWEEN ? AND ?
+  UNION ALL
+  ${live}
+) x`,
+      [
+        name,
+        addDays(today, -(days - 1)),
+        addDays(today, -1),
+        name,
+        today,
+        options.keepFrom,
+        name,
+        today,
+        name,
+      ],
+    );
+    return Number(rows[0]?.n ?? 0);
+  };
+  return {
+    dt: today,
+    dau: await windowCount(1),
+    wau: await windowCount(WAU_DAYS),
+    mau: await windowCount(MAU_DAYS),
+  };
+}

@@ -1,0 +1,176 @@
+import type { Run } from './sql.js';
+
+/** A copy of an event: its day, digest (md5 of event_id as LARGEINT) and what orders its copies. */
+const COPY = `  dt DATE NOT NULL,
+  project VARCHAR(64) NOT NULL,
+  digest LARGEINT NOT NULL,
+  received_at DATETIME NOT NULL,
+  event_time DATETIME NOT NULL,
+  user_hash BIGINT,
+  anonymous_hash BIGINT`;
+
+/** The lake columns a refresh reads besides a copy's own. */
+const PAYLOAD = `  type VARCHAR(16),
+  previous_user_hash BIGINT,
+  previous_anonymous_hash BIGINT`;
+
+export interface SchemaOptions {
+  db: string;
+  replicationNum: number;
+  /** Receipt days the event index keeps (its partitions past these are dropped by StarRocks). */
+  indexDays: number;
+}
+
+/**
+ * The native tables. Day tables are partitioned by day (`dt`) and replaced a whole day at a time;
+ * the event index by receipt day, with StarRocks dropping partitions past the index's days;
+ * `refresh_*` tables hold one refresh's intermediate rows (refreshes run one at a time).
+ */
+export function schemaStatements(options: SchemaOptions): string[] {
+  const { db } = options;
+  const replicas = `PROPERTIES ("replication_num" = "${options.replicationNum}")`;
+  const byDay = `PARTITION BY date_trunc('day', dt)\nDISTRIBUTED BY HASH(project)\n${replicas}`;
+  const scratch = `DISTRIBUTED BY HASH(project)\n${replicas}`;
+  return [
+    `CREATE DATABASE IF NOT EXISTS ${db}`,
+    // The persons active per day (rules in people.ts): what dau/wau/mau count.
+    `CREATE TABLE IF NOT EXISTS ${db}.daily_users (
+  dt DATE NOT NULL,
+  project VARCHAR(64) NOT NULL,
+  users BITMAP BITMAP_UNION NOT NULL
+) AGGREGATE KEY(dt, project)
+${byDay}`,
+    `CREATE TABLE IF NOT EXISTS ${db}.active_users (
+  dt DATE NOT NULL,
+  project VARCHAR(64) NOT NULL,
+  dau BIGINT,
+  wau BIGINT,
+  mau BIGINT,
+  computed_at DATETIME
+) PRIMARY KEY(dt, project)
+DISTRIBUTED BY HASH(project)
+${replicas}`,
+    // Every copy received in the index's days: where a copy looks for one received within the
+    // window before it, and the verdict it was given.
+    `CREATE TABLE IF NOT EXISTS ${db}.event_index (
+  received_day DATE NOT NULL,
+  project VARCHAR(64) NOT NULL,
+  digest LARGEINT NOT NULL,
+  dt DATE NOT NULL,
+  received_at DATETIME NOT NULL,
+  event_time DATETIME NOT NULL,
+  user_hash BIGINT,
+  anonymous_hash BIGINT,
+  duplicate BOOLEAN NOT NULL
+) DUPLICATE KEY(received_day, project, digest)
+PARTITION BY date_trunc('day', received_day)
+DISTRIBUTED BY HASH(project, digest)
+PROPERTIES ("replication_num" = "${options.replicationNum}", "partition_live_number" = "${options.indexDays}")`,
+    // The copies found to be duplicates, per day of the lake: the verdict of a copy older than the
+    // index's days when its day is read again.
+    `CREATE TABLE IF NOT EXISTS ${db}.duplicates (
+${COPY}
+) DUPLICATE KEY(dt, project, digest)
+${byDay}`,
+    // The lake's rows of the days a refresh reads, copies alike once.
+    `CREATE TABLE IF NOT EXISTS ${db}.refresh_rows (
+${COPY},
+${PAYLOAD}
+) DUPLICATE KEY(dt, project)
+${scratch}`,
+    // Each copy of those rows, and of the index's copies of the same events, with its verdict.
+    `CREATE TABLE IF NOT EXISTS ${db}.refresh_verdicts (
+${COPY},
+  scanned BOOLEAN NOT NULL,
+  duplicate BOOLEAN NOT NULL,
+  recorded BOOLEAN NOT NULL,
+${PAYLOAD}
+) DUPLICATE KEY(dt, project)
+${scratch}`,
+    // The ids (user_hash, else anonymous_hash) active per day, before they are mapped to persons.
+    `CREATE TABLE IF NOT EXISTS ${db}.day_ids (
+  dt DATE NOT NULL,
+  project VARCHAR(64) NOT NULL,
+  id_hash BIGINT NOT NULL
+) DUPLICATE KEY(dt, project, id_hash)
+${byDay}`,
+    // Identity evidence per day: each anonymous id's earliest user that day, and aliases.
+    `CREATE TABLE IF NOT EXISTS ${db}.anon_links (
+  dt DATE NOT NULL,
+  project VARCHAR(64) NOT NULL,
+  anon_hash BIGINT NOT NULL,
+  user_hash BIGINT NOT NULL,
+  event_time DATETIME NOT NULL,
+  received_at DATETIME NOT NULL
+) DUPLICATE KEY(dt, project, anon_hash)
+${byDay}`,
+    `CREATE TABLE IF NOT EXISTS ${db}.alias_links (
+  dt DATE NOT NULL,
+  project VARCHAR(64) NOT NULL,
+  from_hash BIGINT NOT NULL,
+  to_hash BIGINT NOT NULL
+) DUPLICATE KEY(dt, project, from_hash)
+${byDay}`,
+    // A refresh's evidence: the stored and the new of its days, and what was added and removed.
+    `CREATE TABLE IF NOT EXISTS ${db}.refresh_evidence (
+  kind VARCHAR(12) NOT NULL,
+  project VARCHAR(64) NOT NULL,
+  dt DATE NOT NULL,
+  a BIGINT NOT NULL,
+  b BIGINT NOT NULL,
+  event_time DATETIME,
+  received_at DATETIME
+) DUPLICATE KEY(kind, project)
+${scratch}`,
+    // Each linked anonymous id's earliest link over every day (rule 2).
+    `CREATE TABLE IF NOT EXISTS ${db}.anon_first (
+  project VARCHAR(64) NOT NULL,
+  anon_hash BIGINT NOT NULL,
+  user_hash BIGINT NOT NULL,
+  event_time DATETIME NOT NULL,
+  received_at DATETIME NOT NULL
+) PRIMARY KEY(project, anon_hash)
+DISTRIBUTED BY HASH(project, anon_hash)
+${replicas}`,
+    // A refresh's ids: anonymous ids touched and stale, users reached through aliases, and the
+    // ids whose person changes (kind 'changed', with the old and new person).
+    `CREATE TABLE IF NOT EXISTS ${db}.refresh_ids (
+  kind VARCHAR(12) NOT NULL,
+  project VARCHAR(64) NOT NULL,
+  id_hash BIGINT NOT NULL,
+  start_hash BIGINT,
+  person BIGINT,
+  old_person BIGINT,
+  user_hash BIGINT,
+  event_time DATETIME,
+  received_at DATETIME
+) DUPLICATE KEY(kind, project, id_hash)
+${scratch}`,
+    // The person of every id that is not its own person.
+    `CREATE TABLE IF NOT EXISTS ${db}.people (
+  project VARCHAR(64) NOT NULL,
+  id_hash BIGINT NOT NULL,
+  person BIGINT NOT NULL
+) PRIMARY KEY(project, id_hash)
+DISTRIBUTED BY HASH(project, id_hash)
+${replicas}`,
+    `CREATE TABLE IF NOT EXISTS ${db}.rollup_runs (
+  name VARCHAR(16) NOT NULL,
+  ran_at DATETIME NOT NULL
+) PRIMARY KEY(name)
+DISTRIBUTED BY HASH(name)
+${replicas}`,
+    `CREATE TABLE IF NOT EXISTS ${db}.rollup_manifests (
+  manifest_digest VARCHAR(32) NOT NULL,
+  manifest_key VARCHAR(1024) NOT NULL,
+  processed_at DATETIME
+) PRIMARY KEY(manifest_digest)
+DISTRIBUTED BY HASH(manifest_digest)
+${replicas}`,
+  ];
+}
+
+/** Creates the database and tables; safe to run again. */
+export async function createSchema(run: Run, options: SchemaOptions): Promise<void> {
+  for (const statement of schemaStatements(options)) await run(statement);
+}

@@ -1,0 +1,92 @@
+import { addDays, affectedDays, MAU_DAYS, type ProjectDay, WAU_DAYS } from '../days.js';
+import { ids as refreshIds } from './identity.js';
+import { markers, marks, type Run, type SqlValue } from './sql.js';
+
+/** Days of one window statement (one `SELECT CAST(? AS DATE)` each in its calendar). */
+export const WINDOW_CHUNK_DAYS = 62;
+
+/**
+ * dau/wau/mau of these days of a project from `daily_users`, a row for every day (a quiet day
+ * reads 0 for DAU and the windows' persons for WAU/MAU). Every join has constant `dt` bounds,
+ * so only the partitions of the windows are read.
+ */
+export function windowsSelect(
+  db: string,
+  name: string,
+  days: readonly string[],
+): { sql: string; values: SqlValue[] } {
+  const first = addDays(days[0]!, -(MAU_DAYS - 1));
+  const last = days[days.length - 1]!;
+  const calendar = days.map(() => 'SELECT CAST(? AS DATE) AS dt').join(' UNION ALL ');
+  const windowOf = (n: number) =>
+    `SELECT c.dt, bitmap_union_count(u.users) AS n
+  FROM (${calendar}) c
+  JOIN ${db}.daily_users u
+    ON u.project = ? AND u.dt BETWEEN ? AND ? AND u.dt BETWEEN date_sub(c.dt, INTERVAL ${n - 1} DAY) AND c.dt
+  GROUP BY c.dt`;
+  const windowValues = [...days, name, first, last];
+  return {
+    sql: `SELECT c.dt AS dt, ? AS project, coalesce(d.n, 0) AS dau, coalesce(w.n, 0) AS wau,
+  coalesce(m.n, 0) AS mau, now() AS computed_at
+FROM (${calendar}) c
+LEFT JOIN (${windowOf(MAU_DAYS)}) m ON m.dt = c.dt
+LEFT JOIN (${windowOf(WAU_DAYS)}) w ON w.dt = c.dt
+LEFT JOIN (${windowOf(1)}) d ON d.dt = c.dt`,
+    values: [name, ...days, ...windowValues, ...windowValues, ...windowValues],
+  };
+}
+
+/**
+ * Replaces the persons of these days: the read days' ids from the counted copies, the other
+ * days' (whose ids changed person) from `day_ids`, each mapped to its person as the refresh
+ * leaves it (the changed ids' new person, else `people`). Every project's rows of a day are
+ * written together: a day is one partition, replaced whole.
+ */
+export async function writeDailyUsers(
+  run: Run,
+  db: string,
+  read: readonly string[],
+  moved: readonly string[],
+): Promise<void> {
+  const targets = [...new Set([...read, ...moved])].sort();
+  const others = moved.filter((d) => !read.includes(d));
+  const fromDays =
+    others.length > 0
+      ? `UNION ALL SELECT dt, project, id_hash FROM ${db}.day_ids WHERE dt IN (${marks(others)}) AND project <> ''`
+      : '';
+  await run(
+    `INSERT /*+set_var(dynamic_overwrite = true)*/ OVERWRITE ${db}.daily_users (dt, project, users)
+SELECT i.dt, i.project, bitmap_union(to_bitmap(coalesce(c.person, p.person, i.id_hash))) FROM (
+  SELECT DISTINCT dt, project, coalesce(user_hash, anonymous_hash) AS id_hash FROM ${db}.refresh_verdicts
+  WHERE scanned AND NOT duplicate AND coalesce(user_hash, anonymous_hash) IS NOT NULL
+  ${fromDays}
+) i
+LEFT JOIN ${refreshIds(db, 'changed')} c ON c.project = i.project AND c.id_hash = i.id_hash
+LEFT JOIN ${db}.people p ON p.project = i.project AND p.id_hash = i.id_hash
+GROUP BY i.dt, i.project
+UNION ALL ${markers(targets, "'', bitmap_empty()")}`,
+    [...others, ...targets],
+  );
+}
+
+/** Upserts dau/wau/mau of every day whose window holds one of these days, up to today. */
+export async function writeWindows(
+  run: Run,
+  db: string,
+  days: readonly ProjectDay[],
+  today: string,
+): Promise<number> {
+  const windows = affectedDays(days, today);
+  const byProject = new Map<string, string[]>();
+  for (const w of windows) byProject.set(w.project, [...(byProject.get(w.project) ?? []), w.dt]);
+  for (const [name, targetDays] of byProject) {
+    for (let i = 0; i < targetDays.length; i += WINDOW_CHUNK_DAYS) {
+      const select = windowsSelect(db, name, targetDays.slice(i, i + WINDOW_CHUNK_DAYS));
+      await run(
+        `INSERT INTO ${db}.active_users (dt, project, dau, wau, mau, computed_at)\n${select.sql}`,
+        select.values,
+      );
+    }
+  }
+  return windows.length;
+}
