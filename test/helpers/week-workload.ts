@@ -24,14 +24,22 @@ interface Person {
 }
 
 /**
- * A week of an id-heavy product, in two projects: every day 300 new visitors per project send
+ * A week (or `days`) of an id-heavy product, in two projects: every day 300 new visitors per project send
  * anonymous events, 40% of them identify the same day and 20% on a later day (moving their past
  * days to their user); 400 events of people already seen; aliases between users and from
  * visitors' anonymous ids; events up to four days late. 4% of events are resent 2 hours later,
  * 4% 30-40 hours later, half of them with a timestamp a day earlier (another day of the lake):
  * the gaps a duplicate window is moved below and above.
  */
-export function weekWorkload(seed: number): WeekDay[] {
+export function weekWorkload(
+  seed: number,
+  {
+    days = 7,
+    newVisitors = 300,
+    returning = 400,
+  }: { days?: number; newVisitors?: number; returning?: number } = {},
+): WeekDay[] {
+  const last = addDays(WEEK_FIRST, days - 1);
   const random = generator(seed);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
   const copies: LakeEvent[] = [];
@@ -64,13 +72,13 @@ export function weekWorkload(seed: number): WeekDay[] {
     }
   };
   const idsOf = (p: Person): Partial<LakeEvent> => ({ userHash: p.user, anonymousHash: p.anonymous });
-  for (const [d, dt] of daysFrom(WEEK_FIRST, WEEK_LAST).entries()) {
+  for (const [d, dt] of daysFrom(WEEK_FIRST, last).entries()) {
     const start = Date.parse(`${dt}T00:00:00Z`);
     const at = () => start + Math.floor(random() * 20 * HOUR);
     for (const project of WEEK_PROJECTS) {
       const known = people.get(project)!;
       // People seen before come back (a tenth of them late, sent up to four days back).
-      for (let i = 0; i < 400 && known.length > 0; i++) {
+      for (let i = 0; i < returning && known.length > 0; i++) {
         const received = at();
         const late = random() < 0.1 ? Math.floor(random() * 4 + 1) * DAY : 0;
         send(project, received - late, idsOf(pick(known)), late > 0 ? received : undefined);
@@ -81,7 +89,7 @@ export function weekWorkload(seed: number): WeekDay[] {
         send(project, at(), idsOf(promise.person));
       }
       // New visitors.
-      for (let i = 0; i < 300; i++) {
+      for (let i = 0; i < newVisitors; i++) {
         const person: Person = { user: null, anonymous: BigInt(nextAnonymous++) };
         known.push(person);
         const first = at();
@@ -114,7 +122,7 @@ export function weekWorkload(seed: number): WeekDay[] {
     }
   }
   // Each copy lands on the day it was received.
-  return daysFrom(WEEK_FIRST, addDays(WEEK_LAST, 2)).map((dt) => ({
+  return daysFrom(WEEK_FIRST, addDays(last, 2)).map((dt) => ({
     dt,
     copies: copies.filter((c) => new Date(c.receivedAt).toISOString().slice(0, 10) === dt),
     rollupAt: new Date(`${dt}T23:30:00Z`),

@@ -21,13 +21,14 @@ import { WEEK_FIRST, WEEK_LAST, WEEK_PROJECTS, weekWorkload } from '../helpers/w
 async function simulate(
   windowHours: number,
   open: (dir: string) => Promise<Warehouse>,
+  workload = weekWorkload(7),
 ): Promise<{ events: number | null; counted: number }> {
   const dir = await mkdtemp(join(tmpdir(), 'tally-week-'));
   const store = new FsObjectStore(join(dir, 'lake'));
   const warehouse = await open(dir);
   const received: LakeEvent[] = [];
   try {
-    for (const day of weekWorkload(7)) {
+    for (const day of workload) {
       await land(store, day.copies, day.rollupAt.getTime() - 30 * 60_000);
       received.push(...day.copies);
       await runRollup({ store, warehouse, logger: silentLogger }, { now: day.rollupAt });
@@ -51,6 +52,15 @@ async function simulate(
 
 const WINDOWS = [1, 24, 48];
 
+const openDuckDb = (windowHours: number) => (dir: string) =>
+  DuckDbWarehouse.open({
+    path: join(dir, 'w.duckdb'),
+    lakeRoot: join(dir, 'lake'),
+    homeDirectory: dir,
+    threads: 1,
+    dedupWindowHours: windowHours,
+  });
+
 describe('a week of an id-heavy product, rolled up daily', () => {
   it('resends on both sides of each window: the windows count different numbers', () => {
     // Arrange
@@ -73,15 +83,7 @@ describe('a week of an id-heavy product, rolled up daily', () => {
   // 24 hours the later ones only, 48 hours neither.
   for (const windowHours of WINDOWS) {
     it(`equals the brute force every day on DuckDB with a duplicate window of ${windowHours} h`, async () => {
-      const { events, counted } = await simulate(windowHours, (dir) =>
-        DuckDbWarehouse.open({
-          path: join(dir, 'w.duckdb'),
-          lakeRoot: join(dir, 'lake'),
-          homeDirectory: dir,
-          threads: 1,
-          dedupWindowHours: windowHours,
-        }),
-      );
+      const { events, counted } = await simulate(windowHours, openDuckDb(windowHours));
       // The analysts' events view applies the same rule.
       expect(events).toBe(counted);
     }, 300_000);
@@ -105,4 +107,14 @@ describe('a week of an id-heavy product, rolled up daily', () => {
       }
     }, 300_000);
   }
+
+  it('equals the brute force every day of 40 rolled up daily on DuckDB, past the 30 days of a MAU', async () => {
+    // Each new day's numbers come from the day before's: persons leave its week and month too.
+    const { events, counted } = await simulate(
+      24,
+      openDuckDb(24),
+      weekWorkload(11, { days: 40, newVisitors: 40, returning: 60 }),
+    );
+    expect(events).toBe(counted);
+  }, 300_000);
 });

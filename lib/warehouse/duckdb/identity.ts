@@ -32,8 +32,8 @@ async function replaceEvidence(db: Db, table: string, select: string): Promise<v
  * people of the ids that evidence touches up to date (rules 2-3 of people.ts), in statements on
  * the engine: each anonymous id's first user is kept in `anon_first` and only the anonymous ids
  * of changed evidence are looked at again; alias groups are walked from the users of changed
- * aliases only. Leaves `changed_ids` (each id that changed person, from and to whom) and
- * returns the days those ids were active.
+ * aliases only. Leaves `move_pairs` (each day an id that changed person was active on, with
+ * its person before and after) and returns those days.
  */
 export async function updateIdentity(db: Db): Promise<ProjectDay[]> {
   await replaceEvidence(
@@ -60,7 +60,7 @@ export async function updateIdentity(db: Db): Promise<ProjectDay[]> {
   );
   if (Number(changes?.[0] ?? 0) === 0) {
     await db.run(
-      `CREATE OR REPLACE TEMP TABLE changed_ids (project VARCHAR, id_hash BIGINT, old_person BIGINT, new_person BIGINT)`,
+      `CREATE OR REPLACE TEMP TABLE move_pairs (project VARCHAR, dt DATE, old_person BIGINT, new_person BIGINT)`,
     );
     return [];
   }
@@ -142,10 +142,10 @@ export async function updateIdentity(db: Db): Promise<ProjectDay[]> {
      SEMI JOIN changed_ids c ON a.project = c.project AND a.id_hash = c.id_hash
      WHERE a.person <> a.id_hash`,
   );
-  return projectDays(
-    await db.rows(
-      `SELECT DISTINCT d.project, strftime(d.dt, '%Y-%m-%d') FROM day_ids d
-       SEMI JOIN changed_ids c ON d.project = c.project AND d.id_hash = c.id_hash`,
-    ),
+  await db.run(
+    `CREATE OR REPLACE TEMP TABLE move_pairs AS
+     SELECT d.project, d.dt, c.old_person, c.new_person FROM changed_ids c
+     JOIN day_ids d ON d.project = c.project AND d.id_hash = c.id_hash`,
   );
+  return projectDays(await db.rows(`SELECT DISTINCT project, strftime(dt, '%Y-%m-%d') FROM move_pairs`));
 }

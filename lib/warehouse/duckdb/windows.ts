@@ -61,6 +61,40 @@ function oneDaySql(day: ProjectDay): string {
     FROM daily_users WHERE project = ${p} AND dt BETWEEN ${d} - ${MAU_DAYS - 1} AND ${d}`;
 }
 
+/**
+ * A new day's numbers from the day before's: its WAU and MAU gain the day's persons not active
+ * in the day before's window, and lose the persons of the day that leaves the window not active
+ * since. Only the persons of three days are looked up in the window, instead of counting every
+ * person of the month again. Writes nothing when the day before has no row.
+ */
+function nextDaySql(day: ProjectDay): string {
+  const p = literal(day.project, 'project');
+  const d = literal(day.dt, 'date');
+  const of = (offset: number) =>
+    `SELECT DISTINCT user_hash FROM daily_users WHERE project = ${p} AND dt = ${d} - ${offset}`;
+  return `INSERT INTO active_users
+    WITH t AS (${of(0)}), w AS (${of(WAU_DAYS)}), m AS (${of(MAU_DAYS)}),
+    seen AS (
+      SELECT c.user_hash, max(u.dt) FILTER (WHERE u.dt < ${d}) AS prev_dt, coalesce(bool_or(u.dt = ${d}), false) AS on_day
+      FROM (SELECT user_hash FROM t UNION SELECT user_hash FROM w UNION SELECT user_hash FROM m) c
+      LEFT JOIN daily_users u ON u.project = ${p} AND u.user_hash = c.user_hash
+        AND u.dt BETWEEN ${d} - ${MAU_DAYS} AND ${d}
+      GROUP BY c.user_hash
+    )
+    SELECT ${p}, ${d}, (SELECT count(*) FROM t),
+      a.wau
+        + (SELECT count(*) FROM seen s SEMI JOIN t ON s.user_hash = t.user_hash
+           WHERE s.prev_dt IS NULL OR s.prev_dt < ${d} - ${WAU_DAYS})
+        - (SELECT count(*) FROM seen s SEMI JOIN w ON s.user_hash = w.user_hash
+           WHERE s.prev_dt < ${d} - ${WAU_DAYS - 1} AND NOT s.on_day),
+      a.mau
+        + (SELECT count(*) FROM seen s SEMI JOIN t ON s.user_hash = t.user_hash WHERE s.prev_dt IS NULL)
+        - (SELECT count(*) FROM seen s SEMI JOIN m ON s.user_hash = m.user_hash
+           WHERE s.prev_dt < ${d} - ${MAU_DAYS - 1} AND NOT s.on_day),
+      now()
+    FROM active_users a WHERE a.project = ${p} AND a.dt = ${d} - 1`;
+}
+
 /** The last day whose window holds `day`, up to today; null when that is before `day`. */
 function horizon(day: ProjectDay, today: string): string | null {
   const last = Math.min(dayNumber(day.dt) + MAU_DAYS - 1, dayNumber(today));
@@ -73,6 +107,13 @@ async function hasWindowRows(db: Db, day: ProjectDay, today: string): Promise<bo
   const [row] = await db.rows(
     `SELECT count(*) FROM active_users WHERE project = ${literal(day.project, 'project')}
      AND dt BETWEEN ${literal(day.dt, 'date')} AND ${literal(last, 'date')}`,
+  );
+  return Number(row?.[0] ?? 0) > 0;
+}
+
+async function hasRow(db: Db, day: ProjectDay): Promise<boolean> {
+  const [row] = await db.rows(
+    `SELECT count(*) FROM active_users WHERE project = ${literal(day.project, 'project')} AND dt = ${literal(day.dt, 'date')}`,
   );
   return Number(row?.[0] ?? 0) > 0;
 }
@@ -143,21 +184,19 @@ async function refreshDay(db: Db, day: ProjectDay, today: string): Promise<void>
 
 /**
  * The persons gained (+1) and lost (-1) by days read before, whose ids changed person
- * (`changed_ids`): an id's new person is gained where the day did not have it, its old person
+ * (`move_pairs`): an id's new person is gained where the day did not have it, its old person
  * lost where no id active that day still maps to it. Reads those ids' days and persons only.
  */
 async function movedChanges(db: Db, days: readonly ProjectDay[]): Promise<void> {
   await db.run(
-    `CREATE OR REPLACE TEMP TABLE move_pairs AS
-     SELECT d.project, d.dt, c.old_person, c.new_person FROM day_ids d
-     JOIN changed_ids c ON d.project = c.project AND d.id_hash = c.id_hash
-     SEMI JOIN ${pairsTable(days)} ON d.project = t.project AND d.dt = t.dt`,
+    `CREATE OR REPLACE TEMP TABLE moved_pairs AS
+     SELECT m.* FROM move_pairs m SEMI JOIN ${pairsTable(days)} ON m.project = t.project AND m.dt = t.dt`,
   );
   // The ids that map to each old person now: the ids it holds in people, and itself when it is
   // its own person.
   await db.run(
     `CREATE OR REPLACE TEMP TABLE holders AS
-     WITH olds AS (SELECT DISTINCT project, old_person FROM move_pairs)
+     WITH olds AS (SELECT DISTINCT project, old_person FROM moved_pairs)
      SELECT p.project, p.person, p.id_hash FROM people p
        SEMI JOIN olds o ON p.project = o.project AND p.person = o.old_person
      UNION ALL
@@ -166,13 +205,13 @@ async function movedChanges(db: Db, days: readonly ProjectDay[]): Promise<void> 
   );
   await db.run(
     `INSERT INTO day_changes
-     SELECT DISTINCT m.project, m.dt, m.new_person, 1 FROM move_pairs m
+     SELECT DISTINCT m.project, m.dt, m.new_person, 1 FROM moved_pairs m
      ANTI JOIN (
        SELECT u.project, u.dt, u.user_hash FROM daily_users u
-       SEMI JOIN (SELECT DISTINCT project, new_person FROM move_pairs) n ON u.project = n.project AND u.user_hash = n.new_person
+       SEMI JOIN (SELECT DISTINCT project, new_person FROM moved_pairs) n ON u.project = n.project AND u.user_hash = n.new_person
      ) u ON u.project = m.project AND u.dt = m.dt AND u.user_hash = m.new_person
      UNION ALL
-     SELECT DISTINCT m.project, m.dt, m.old_person, -1 FROM move_pairs m
+     SELECT DISTINCT m.project, m.dt, m.old_person, -1 FROM moved_pairs m
      ANTI JOIN (
        SELECT d.project, d.dt, h.person FROM day_ids d JOIN holders h ON d.project = h.project AND d.id_hash = h.id_hash
      ) k ON k.project = m.project AND k.dt = m.dt AND k.person = m.old_person`,
@@ -270,9 +309,13 @@ export async function updateWindows(
       ),
     );
     for (const range of contiguousRanges(missing)) {
-      await db.run(
-        range.from === range.to ? oneDaySql({ project: range.project, dt: range.from }) : windowsSql(range),
-      );
+      if (range.from !== range.to) {
+        await db.run(windowsSql(range));
+        continue;
+      }
+      const day = { project: range.project, dt: range.from };
+      await db.run(nextDaySql(day));
+      if (!(await hasRow(db, day))) await db.run(oneDaySql(day));
     }
   }
   return windows;
