@@ -4,11 +4,12 @@ import type { Db } from './sql.js';
  * The layout's version: a database written by an older layout has its derived tables dropped
  * and its rollup watermark cleared, so the next full rollup rebuilds them from the lake.
  */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /** Tables derived from the lake, rebuilt whole when the layout changes. */
 const DERIVED = [
   'daily_users',
+  'person_last',
   'event_index',
   'duplicates',
   'day_ids',
@@ -28,6 +29,9 @@ const COPY_COLUMNS = `project VARCHAR NOT NULL, dt DATE NOT NULL, digest UHUGEIN
 const TABLES = [
   // The persons active per day (rules in people.ts): what dau/wau/mau count.
   `CREATE TABLE IF NOT EXISTS daily_users (project VARCHAR NOT NULL, dt DATE NOT NULL, user_hash BIGINT NOT NULL)`,
+  // Each person's last active day: the latest day's WAU and MAU are counts of this table.
+  `CREATE TABLE IF NOT EXISTS person_last (project VARCHAR NOT NULL, user_hash BIGINT NOT NULL, last_dt DATE NOT NULL,
+     PRIMARY KEY (project, user_hash))`,
   // Every copy received since the index's horizon (indexKeepFrom in people.ts), by the md5 of
   // its event_id: where a copy looks for one received within the window before it.
   `CREATE TABLE IF NOT EXISTS event_index (${COPY_COLUMNS})`,

@@ -50,6 +50,15 @@ export function pairsTable(pairs: readonly ProjectDay[]): string {
   return `(VALUES ${pairs.map((p) => `(${literal(p.project, 'project')}, ${literal(p.dt, 'date')})`).join(', ')}) AS t(project, dt)`;
 }
 
+/**
+ * `BETWEEN` the first and last of these days: a filter on a day column that DuckDB's zone maps
+ * prune by (a join with the days alone reads every row group).
+ */
+export function dayRange(pairs: readonly ProjectDay[]): string {
+  const dts = pairs.map((p) => p.dt).sort();
+  return `BETWEEN ${literal(dts[0]!, 'date')} AND ${literal(dts[dts.length - 1]!, 'date')}`;
+}
+
 /** Rows of a result as (project, day) pairs: the first two columns. */
 export function projectDays(rows: unknown[][]): ProjectDay[] {
   return rows.map(([project, dt]) => ({ project: String(project), dt: String(dt) }));

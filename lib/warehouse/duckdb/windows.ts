@@ -1,5 +1,5 @@
 import { addDays, affectedDays, dayNumber, MAU_DAYS, type ProjectDay, WAU_DAYS } from '../days.js';
-import { type Db, literal, pairsTable, projectDays } from './sql.js';
+import { type Db, dayRange, literal, pairsTable, projectDays } from './sql.js';
 
 /** Affected days grouped into runs of consecutive days per project (one window query each). */
 function contiguousRanges(days: readonly ProjectDay[]): Array<{ project: string; from: string; to: string }> {
@@ -62,37 +62,19 @@ function oneDaySql(day: ProjectDay): string {
 }
 
 /**
- * A new day's numbers from the day before's: its WAU and MAU gain the day's persons not active
- * in the day before's window, and lose the persons of the day that leaves the window not active
- * since. Only the persons of three days are looked up in the window, instead of counting every
- * person of the month again. Writes nothing when the day before has no row.
+ * The numbers of a project's latest day (no person active after it): its persons are those whose
+ * last active day it is, its week's and month's those whose last active day falls in them, three
+ * counts of one column of `person_last` instead of a distinct count of the month's persons.
+ * Writes nothing when a person is active after it.
  */
-function nextDaySql(day: ProjectDay): string {
+function latestDaySql(day: ProjectDay): string {
   const p = literal(day.project, 'project');
   const d = literal(day.dt, 'date');
-  const of = (offset: number) =>
-    `SELECT DISTINCT user_hash FROM daily_users WHERE project = ${p} AND dt = ${d} - ${offset}`;
   return `INSERT INTO active_users
-    WITH t AS (${of(0)}), w AS (${of(WAU_DAYS)}), m AS (${of(MAU_DAYS)}),
-    seen AS (
-      SELECT c.user_hash, max(u.dt) FILTER (WHERE u.dt < ${d}) AS prev_dt, coalesce(bool_or(u.dt = ${d}), false) AS on_day
-      FROM (SELECT user_hash FROM t UNION SELECT user_hash FROM w UNION SELECT user_hash FROM m) c
-      LEFT JOIN daily_users u ON u.project = ${p} AND u.user_hash = c.user_hash
-        AND u.dt BETWEEN ${d} - ${MAU_DAYS} AND ${d}
-      GROUP BY c.user_hash
-    )
-    SELECT ${p}, ${d}, (SELECT count(*) FROM t),
-      a.wau
-        + (SELECT count(*) FROM seen s SEMI JOIN t ON s.user_hash = t.user_hash
-           WHERE s.prev_dt IS NULL OR s.prev_dt < ${d} - ${WAU_DAYS})
-        - (SELECT count(*) FROM seen s SEMI JOIN w ON s.user_hash = w.user_hash
-           WHERE s.prev_dt < ${d} - ${WAU_DAYS - 1} AND NOT s.on_day),
-      a.mau
-        + (SELECT count(*) FROM seen s SEMI JOIN t ON s.user_hash = t.user_hash WHERE s.prev_dt IS NULL)
-        - (SELECT count(*) FROM seen s SEMI JOIN m ON s.user_hash = m.user_hash
-           WHERE s.prev_dt < ${d} - ${MAU_DAYS - 1} AND NOT s.on_day),
-      now()
-    FROM active_users a WHERE a.project = ${p} AND a.dt = ${d} - 1`;
+    SELECT ${p}, ${d}, count(*) FILTER (WHERE last_dt = ${d}),
+      count(*) FILTER (WHERE last_dt > ${d} - ${WAU_DAYS}), count(*) FILTER (WHERE last_dt > ${d} - ${MAU_DAYS}), now()
+    FROM person_last WHERE project = ${p}
+    HAVING coalesce(max(last_dt), ${d}) <= ${d}`;
 }
 
 /** The last day whose window holds `day`, up to today; null when that is before `day`. */
@@ -121,7 +103,8 @@ async function hasRow(db: Db, day: ProjectDay): Promise<boolean> {
 /** Replaces the persons of these days with `new_users`'. */
 async function replaceDays(db: Db, days: readonly ProjectDay[]): Promise<void> {
   await db.run(
-    `DELETE FROM daily_users USING ${pairsTable(days)} WHERE daily_users.project = t.project AND daily_users.dt = t.dt`,
+    `DELETE FROM daily_users USING ${pairsTable(days)}
+     WHERE daily_users.dt ${dayRange(days)} AND daily_users.project = t.project AND daily_users.dt = t.dt`,
   );
   await db.run(
     `INSERT INTO daily_users SELECT n.project, n.dt, n.user_hash FROM new_users n
@@ -263,6 +246,41 @@ async function applyChanges(db: Db): Promise<void> {
 }
 
 /**
+ * Brings `person_last` up to date with the days just written: persons gaining a day move their
+ * last day forward; a person losing the day that was their last gets it again from `daily_users`
+ * (rare: late identity links and erasures), or leaves the table when no day is left.
+ */
+async function updateLastDays(db: Db): Promise<void> {
+  await db.run(
+    `INSERT INTO person_last
+     SELECT project, user_hash, max(dt) FROM (
+       SELECT project, dt, user_hash FROM new_users
+       UNION ALL SELECT project, dt, user_hash FROM day_changes WHERE sign = 1
+     ) GROUP BY project, user_hash
+     ON CONFLICT (project, user_hash) DO UPDATE SET last_dt = greatest(person_last.last_dt, excluded.last_dt)`,
+  );
+  await db.run(
+    `CREATE OR REPLACE TEMP TABLE lost_last AS
+     SELECT DISTINCT l.project, l.user_hash FROM person_last l
+     JOIN (
+       SELECT project, dt, user_hash FROM lost_users
+       UNION ALL SELECT project, dt, user_hash FROM day_changes WHERE sign = -1
+     ) x ON x.project = l.project AND x.user_hash = l.user_hash AND x.dt = l.last_dt`,
+  );
+  const [row] = await db.rows(`SELECT count(*) FROM lost_last`);
+  if (Number(row?.[0] ?? 0) === 0) return;
+  await db.run(
+    `DELETE FROM person_last USING lost_last x
+     WHERE person_last.project = x.project AND person_last.user_hash = x.user_hash`,
+  );
+  await db.run(
+    `INSERT INTO person_last SELECT u.project, u.user_hash, max(u.dt) FROM daily_users u
+     SEMI JOIN lost_last x ON x.project = u.project AND x.user_hash = u.user_hash
+     GROUP BY u.project, u.user_hash`,
+  );
+}
+
+/**
  * Brings the persons per day and dau/wau/mau up to date. Days read again (`scanned`) get their
  * persons from `day_ids` and `people`: where dau/wau/mau rows already exist for the days whose
  * windows hold such a day, they are corrected by the persons who joined or left it (a person
@@ -282,7 +300,16 @@ export async function updateWindows(
     `CREATE OR REPLACE TEMP TABLE new_users AS
      SELECT DISTINCT d.project, d.dt, coalesce(p.person, d.id_hash) AS user_hash
      FROM day_ids d JOIN ${pairsTable(scanned)} ON d.project = t.project AND d.dt = t.dt
-     LEFT JOIN people p ON p.project = d.project AND p.id_hash = d.id_hash`,
+     LEFT JOIN people p ON p.project = d.project AND p.id_hash = d.id_hash
+     WHERE d.dt ${dayRange(scanned)}`,
+  );
+  // The persons the read days lose, for their last active day.
+  await db.run(
+    `CREATE OR REPLACE TEMP TABLE lost_users AS
+     SELECT u.project, u.dt, u.user_hash FROM daily_users u
+     SEMI JOIN ${pairsTable(scanned)} ON u.project = t.project AND u.dt = t.dt
+     WHERE u.dt ${dayRange(scanned)}
+     EXCEPT SELECT project, dt, user_hash FROM new_users`,
   );
   // Days whose windows have no rows yet (first build, new days) are replaced in bulk; their
   // windows are computed whole below, and they lie in no existing row's window.
@@ -293,13 +320,14 @@ export async function updateWindows(
   for (const day of corrected) await refreshDay(db, day, today);
   const read = new Set(scanned.map((d) => `${d.project}/${d.dt}`));
   const movedOnly = moved.filter((d) => !read.has(`${d.project}/${d.dt}`));
+  await db.run(
+    `CREATE OR REPLACE TEMP TABLE day_changes (project VARCHAR, dt DATE, user_hash BIGINT, sign INTEGER)`,
+  );
   if (movedOnly.length > 0) {
-    await db.run(
-      `CREATE OR REPLACE TEMP TABLE day_changes (project VARCHAR, dt DATE, user_hash BIGINT, sign INTEGER)`,
-    );
     await movedChanges(db, movedOnly);
     await applyChanges(db);
   }
+  await updateLastDays(db);
   const windows = affectedDays([...scanned, ...movedOnly], today);
   if (windows.length > 0) {
     const missing = projectDays(
@@ -314,7 +342,7 @@ export async function updateWindows(
         continue;
       }
       const day = { project: range.project, dt: range.from };
-      await db.run(nextDaySql(day));
+      await db.run(latestDaySql(day));
       if (!(await hasRow(db, day))) await db.run(oneDaySql(day));
     }
   }
