@@ -211,6 +211,6 @@ export async function benchGrowth(onProgress: (line: string) => void = console.l
     `growth (DuckDB): the same new day of ${NEW_EVENTS.toLocaleString('en')} events over ${DAYS}-day histories; ratio to the ${base.size.toLocaleString('en')}-event history`,
     header,
     ...rows,
-    '  (target: a refresh at 10x the history costs at most 1.5x; queries are medians of 15)',
+    '  (ratio to the smallest history in parentheses; target: a refresh at 10x the history costs at most 1.5x; queries are medians of 15)',
   ].join('\n');
 }

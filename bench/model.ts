@@ -63,6 +63,12 @@ export interface ModelInputs {
   compactionTargetMb: number;
   /** (project, day) partitions one lake-writer batch touches (late events add a few). */
   partitionsPerBatch: number;
+  /** W of the duplicate rule (`TALLY_DEDUP_WINDOW_HOURS`): the event index keeps ceil(W/24) + 2 receipt days. */
+  dedupWindowHours: number;
+  /** Events an active id sends in a day: sets the ids per day (an assumption, not measured). */
+  eventsPerIdPerDay: number;
+  /** Share of a day's ids that are anonymous ids linked to a user (identity evidence). */
+  linkedIdShare: number;
 }
 
 export const DEFAULT_INPUTS: ModelInputs = {
@@ -86,7 +92,21 @@ export const DEFAULT_INPUTS: ModelInputs = {
   lakeDays: 365,
   compactionTargetMb: 128,
   partitionsPerBatch: 1.2,
+  dedupWindowHours: 24,
+  eventsPerIdPerDay: 50,
+  linkedIdShare: 0.1,
 };
+
+/**
+ * Bytes a row takes in StarRocks' tables before compression: the event index (received_day 4,
+ * project ~10, digest 16, dt 4, received_at 8, event_time 8, two hashes 16, duplicate 1), a day
+ * id (dt 4, project ~10, id 8), an id's first link or person (project ~10, ids 16, times 16).
+ */
+const INDEX_ROW_BYTES = 67;
+const DAY_ID_ROW_BYTES = 22;
+const IDENTITY_ROW_BYTES = 42;
+/** A 63-bit hash in a roaring bitmap: ids this sparse each take a container of their own (~16 B). */
+const BITMAP_BYTES_PER_ID = 16;
 
 const MONTH_S = 730 * 3600;
 const LAMBDA_PAYLOAD_BYTES = 6 * 1024 * 1024;
@@ -247,10 +267,43 @@ export function planFor(i: ModelInputs): Plan {
     ['lake bytes/day', `${fmt(lakeBytesPerDay / 1e9, 1)} GB`],
     [
       'StarRocks per 5-minute rollup',
-      `${fmt((eps * 300) / 1e6, 0)} M events, ${fmt((eps * 300 * i.parquetBytesPerEvent) / 1e9, 1)} GB of new Parquet; event index +${fmt((eps * 86_400) / 1e9, 1)} B rows/day`,
+      `${fmt((eps * 300) / 1e6, 0)} M events, ${fmt((eps * 300 * i.parquetBytesPerEvent) / 1e9, 1)} GB of new Parquet (a refresh reads each changed day whole: today's partition grows to ${fmt((eps * 86_400) / 1e9, 1)} B events)`,
     ],
+    ...warehouseSizing(i),
   ];
   return { sizing, costs, alternatives, total };
+}
+
+/**
+ * StarRocks' tables at this rate: the event index holds its receipt days (partitions past them
+ * are dropped by StarRocks), the day tables and bitmaps grow by a day's ids, the identity tables
+ * by the ids ever linked. Bytes are before compression; ids per day come from the assumed events
+ * per id.
+ */
+function warehouseSizing(i: ModelInputs): Array<[string, string]> {
+  const eventsPerDay = i.eventsPerSecond * 86_400;
+  const indexDays = Math.ceil(i.dedupWindowHours / 24) + 2;
+  const idsPerDay = eventsPerDay / i.eventsPerIdPerDay;
+  const bytes = (n: number) => (n >= 1e12 ? `${fmt(n / 1e12, 1)} TB` : `${fmt(n / 1e9, 1)} GB`);
+  const linkedPerYear = idsPerDay * i.linkedIdShare * 365;
+  return [
+    [
+      'event index (StarRocks)',
+      `${fmt(indexDays)} receipt days (W = ${i.dedupWindowHours} h): ${fmt((eventsPerDay * indexDays) / 1e9, 1)} B rows, ${bytes(eventsPerDay * indexDays * INDEX_ROW_BYTES)} on disk, none of it in memory (duplicate key: no primary index)`,
+    ],
+    [
+      'day ids and evidence',
+      `${fmt(idsPerDay / 1e6, 0)} M ids/day (${i.eventsPerIdPerDay} events each): ${bytes(idsPerDay * DAY_ID_ROW_BYTES)}/day of day_ids, read a day at a time`,
+    ],
+    [
+      'identity (anon_first, people)',
+      `at most ${fmt(linkedPerYear / 1e9, 1)} B linked ids a year (${fmt(i.linkedIdShare * 100)}% of each day's ids, all new): ${bytes(linkedPerYear * IDENTITY_ROW_BYTES * 2)}/year; primary keys of ${bytes(linkedPerYear * 26 * 2)}/year (in memory unless StarRocks' persistent index is on)`,
+    ],
+    [
+      'memory of a refresh',
+      `daily bitmaps ${bytes(idsPerDay * BITMAP_BYTES_PER_ID)} a day; a MAU unions 30 of them (${bytes(30 * idsPerDay * BITMAP_BYTES_PER_ID)} in the largest case, one window at a time); the copies of a changed day (the verdicts' window sort) up to ${bytes(eventsPerDay * INDEX_ROW_BYTES)}`,
+    ],
+  ];
 }
 
 export function formatPlan(inputs: ModelInputs, plan: Plan): string {
