@@ -1,5 +1,6 @@
 import type { Node } from 'constructs';
 import { parseCorsPolicy } from '../lib/ingest/cors.js';
+import { DEFAULT_DEDUP_WINDOW_HOURS, MAX_DEDUP_WINDOW_HOURS } from '../lib/warehouse/people.js';
 
 /** The StarRocks cluster the warehouse jobs drive (the stack does not create one). */
 export interface StarRocksSettings {
@@ -12,6 +13,8 @@ export interface StarRocksSettings {
   database: string;
   /** Replicas of the native tables. @default 3 */
   replicas: number;
+  /** W of the duplicate rule (lib/warehouse/people.ts), in hours. @default 24 */
+  dedupWindowHours: number;
 }
 
 /** Where the warehouse jobs run when StarRocks is only reachable inside a VPC. */
@@ -151,6 +154,13 @@ export function readSettings(node: Node): TallySettings {
             port: int(node, 'starrocksPort', 9030, 1, 65535),
             database: text(node, 'starrocksDatabase') ?? 'tally',
             replicas: int(node, 'starrocksReplicas', 3, 1, 9),
+            dedupWindowHours: int(
+              node,
+              'dedupWindowHours',
+              DEFAULT_DEDUP_WINDOW_HOURS,
+              1,
+              MAX_DEDUP_WINDOW_HOURS,
+            ),
           }
         : null,
     vpc: vpcId ? vpcSettings(node, vpcId) : null,

@@ -1,5 +1,5 @@
 import { createPool, type Pool } from 'mysql2/promise';
-import type { Env } from '../lib/config.js';
+import { type Env, readDedupWindowHours } from '../lib/config.js';
 import { ConfigError } from '../lib/errors.js';
 import {
   type SqlClient,
@@ -54,7 +54,8 @@ function required(env: Env, name: string): string {
 /**
  * The StarRocks warehouse from `TALLY_STARROCKS_HOST`, `TALLY_STARROCKS_PORT` (default 9030),
  * `TALLY_STARROCKS_USER`, `TALLY_STARROCKS_PASSWORD` (the CDK app fills it from Secrets Manager),
- * `TALLY_STARROCKS_DATABASE` (default tally) and `TALLY_STARROCKS_REPLICAS` (default 3).
+ * `TALLY_STARROCKS_DATABASE` (default tally), `TALLY_STARROCKS_REPLICAS` (default 3) and
+ * `TALLY_DEDUP_WINDOW_HOURS` (default 24).
  */
 export function starRocksFromEnv(env: Env): StarRocksWarehouse {
   const port = Number(env.TALLY_STARROCKS_PORT ?? '9030');
@@ -69,6 +70,7 @@ export function starRocksFromEnv(env: Env): StarRocksWarehouse {
     database: env.TALLY_STARROCKS_DATABASE ?? 'tally',
     lakeDatabase: env.TALLY_GLUE_DATABASE ?? 'tally_lake',
     replicationNum: replicas,
+    dedupWindowHours: readDedupWindowHours(env),
   };
   const pool = createPool({
     host: required(env, 'TALLY_STARROCKS_HOST'),

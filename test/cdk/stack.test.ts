@@ -449,6 +449,22 @@ describe('warehouse jobs', () => {
     ingestOnly.template.resourceCountIs('AWS::Lambda::Function', 4);
   });
 
+  it('give the rollup and the metrics function the duplicate window, 24 h unless set', () => {
+    const functions = (s: Synth) =>
+      Object.values(s.template.findResources('AWS::Lambda::Function')).map(
+        (f) => (f as { Properties: { Environment?: { Variables?: Record<string, string> } } }).Properties,
+      );
+    const windows = (s: Synth) =>
+      functions(s)
+        .map((p) => p.Environment?.Variables?.TALLY_DEDUP_WINDOW_HOURS)
+        .filter((w) => w !== undefined);
+    expect(windows(withWarehouse)).toEqual(['24', '24']);
+    expect(windows(synth({ ...WITH_STARROCKS, 'tally:dedupWindowHours': '48' }))).toEqual(['48', '48']);
+    expect(() => synth({ ...WITH_STARROCKS, 'tally:dedupWindowHours': '0' })).toThrow(
+      /tally:dedupWindowHours must be an integer from 1 to 720, got "0"/,
+    );
+  });
+
   it('give the rollup no write to the lake', () => {
     const actions = actionsOf(withWarehouse, 'WarehouseRollupServiceRoleDefaultPolicy');
     expect(actions.filter((a) => /^s3:(Put|Delete|Abort)/.test(a) || a === 's3:*')).toEqual([]);

@@ -118,8 +118,9 @@ export function bruteForce(
 
 /**
  * What a live scan of today adds to the last rollup: the copies of today in a batch `fresh` not
- * rolled up yet (the lake writer keeps one of copies alike), except those with a
- * rolled-up copy of another day received within the window before them; each counts (renamed apart).
+ * rolled up yet (the lake writer keeps one of copies alike), except those with a rolled-up copy of
+ * another day received within the window before them; each counts (renamed apart). Fresh copies of
+ * other days are not seen: they are judged by the next rollup.
  */
 export function liveCopies(
   rolled: readonly LakeEvent[],
@@ -133,13 +134,14 @@ export function liveCopies(
     const key = `${e.project}\0${e.eventId}`;
     others.set(key, [...(others.get(key) ?? []), e.receivedAt]);
   }
-  return countedCopies(fresh, windowHours)
+  // The live scan reads today's new files only: a fresh copy of another day is not seen.
+  return countedCopies(
+    fresh.filter((e) => utcDate(e.eventTime) === today),
+    windowHours,
+  )
     .filter((e) => {
       const before = others.get(`${e.project}\0${e.eventId}`) ?? [];
-      return (
-        utcDate(e.eventTime) === today &&
-        !before.some((at) => at <= e.receivedAt && at >= e.receivedAt - windowHours * HOUR)
-      );
+      return !before.some((at) => at <= e.receivedAt && at >= e.receivedAt - windowHours * HOUR);
     })
     .map((e, i) => ({ ...e, eventId: `${e.eventId}#live${i}` }));
 }

@@ -204,4 +204,25 @@ describe('DuckDB warehouse', () => {
       expect(await warehouse.lastRollup()).toBeNull();
     });
   });
+
+  it('judges live copies of today by the rolled-up copies only, then by the next rollup', async () => {
+    await withWarehouse(async (store, warehouse) => {
+      // Arrange: one batch not rolled up yet holds an event twice, received together: the copy
+      // timed yesterday comes first (the one that counts), the other is timed today.
+      const at = NOW.getTime() - 60_000;
+      const copy = (eventTime: number) =>
+        lakeEvent({ project: 'b', eventId: 'twice', userHash: 7n, eventTime, receivedAt: at });
+      await land(store, [copy(at - DAY), copy(at)], at);
+
+      // Act: live, the copy of yesterday is not seen; after the rollup it is.
+      const [live] = await warehouse.activeUsers('b', TODAY, TODAY, TODAY);
+      await runRollup({ store, warehouse, logger: silentLogger }, { now: NOW });
+      const [yesterday, rolled] = await warehouse.activeUsers('b', addDays(TODAY, -1), TODAY, TODAY);
+
+      // Assert
+      expect(live).toEqual({ dt: TODAY, dau: 1, wau: 1, mau: 1 });
+      expect(rolled).toEqual({ dt: TODAY, dau: 0, wau: 1, mau: 1 });
+      expect(yesterday).toEqual({ dt: addDays(TODAY, -1), dau: 1, wau: 1, mau: 1 });
+    });
+  });
 });

@@ -6,6 +6,7 @@ import {
   type Db,
   dayStart,
   EMPTY_EVENTS,
+  inDays,
   lakeRows,
   pairsTable,
   projectDays,
@@ -35,7 +36,7 @@ function sameCopy(a: string, b: string): string {
     AND coalesce(${a}.anonymous_hash, -1) = coalesce(${b}.anonymous_hash, -1)`;
 }
 
-const inDays = (table: string) =>
+const deleteDays = (table: string) =>
   `DELETE FROM ${table} USING scan_days d WHERE ${table}.project = d.project AND ${table}.dt = d.dt`;
 
 /**
@@ -69,15 +70,16 @@ export async function judgeCopies(
          ORDER BY type, previous_user_hash, previous_anonymous_hash) = 1`,
     );
     // Indexed copies of other days that share an event with a copy of these days, read now or
-    // before (a copy gone from a day can change the verdict of another's).
+    // before (a copy gone from a day can change the verdict of another's). The verdicts recorded
+    // for other days' copies are the index's own rows: `duplicates` is read for these days only.
     await db.run(
       `CREATE OR REPLACE TEMP TABLE others AS
        SELECT i.* FROM event_index i
        SEMI JOIN (
          SELECT project, digest FROM scan
-         UNION SELECT e.project, e.digest FROM event_index e SEMI JOIN scan_days d ON e.project = d.project AND e.dt = d.dt
+         UNION ALL SELECT e.project, e.digest FROM event_index e WHERE ${inDays('e', days)}
        ) k ON i.project = k.project AND i.digest = k.digest
-       ANTI JOIN scan_days d ON i.project = d.project AND i.dt = d.dt`,
+       WHERE NOT ${inDays('i', days)}`,
     );
     await db.run(
       `CREATE OR REPLACE TEMP TABLE verdicts AS
@@ -91,7 +93,7 @@ export async function judgeCopies(
            UNION ALL BY NAME SELECT *, false AS scanned FROM others
          )
        ) c
-       LEFT JOIN duplicates r ON ${sameCopy('r', 'c')}`,
+       LEFT JOIN (SELECT * FROM duplicates WHERE ${inDays('duplicates', days)}) r ON ${sameCopy('r', 'c')}`,
     );
     const flipped = projectDays(
       await db.rows(
@@ -102,9 +104,9 @@ export async function judgeCopies(
     if (more.length === days.length) break;
     days = more;
   }
-  await db.run(inDays('duplicates'));
+  await db.run(deleteDays('duplicates'));
   await db.run(`INSERT INTO duplicates SELECT ${COPY} FROM verdicts WHERE scanned AND duplicate`);
-  await db.run(inDays('event_index'));
+  await db.run(deleteDays('event_index'));
   await db.run(
     `INSERT INTO event_index SELECT ${COPY} FROM scan WHERE received_at >= ${horizon} ORDER BY received_at`,
   );

@@ -59,6 +59,20 @@ export function dayRange(pairs: readonly ProjectDay[]): string {
   return `BETWEEN ${literal(dts[0]!, 'date')} AND ${literal(dts[dts.length - 1]!, 'date')}`;
 }
 
+/**
+ * A predicate true for rows of `alias` on these (project, day) pairs, written with literals so
+ * that DuckDB prunes row groups by it.
+ */
+export function inDays(alias: string, pairs: readonly ProjectDay[]): string {
+  const byProject = new Map<string, string[]>();
+  for (const p of pairs) byProject.set(p.project, [...(byProject.get(p.project) ?? []), p.dt]);
+  const terms = [...byProject].map(
+    ([project, dts]) =>
+      `(${alias}.project = ${literal(project, 'project')} AND ${alias}.dt IN (${dts.map((d) => literal(d, 'date')).join(', ')}))`,
+  );
+  return `(${terms.join(' OR ')})`;
+}
+
 /** Rows of a result as (project, day) pairs: the first two columns. */
 export function projectDays(rows: unknown[][]): ProjectDay[] {
   return rows.map(([project, dt]) => ({ project: String(project), dt: String(dt) }));

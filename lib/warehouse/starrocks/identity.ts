@@ -1,5 +1,5 @@
 import type { ProjectDay } from '../days.js';
-import { EPOCH, markers, marks, pairsOf, type Run } from './sql.js';
+import { date, EPOCH, markers, marks, pairsOf, type Run } from './sql.js';
 
 /** The counted copies of a refresh (rule 1 of people.ts). */
 export function counted(db: string): string {
@@ -166,14 +166,22 @@ WHERE coalesce(p.person, a.id_hash) <> a.person`,
   );
 }
 
-/** The days not among these whose ids changed person (`refresh_ids` 'changed'). */
+/**
+ * The days not among these whose ids changed person (`refresh_ids` 'changed'): `day_ids` is read
+ * from the earliest first active day of those ids on, so an id seen first today reads one day.
+ */
 export async function movedDays(run: Run, db: string, dts: readonly string[]): Promise<ProjectDay[]> {
+  const [first] = await run(
+    `SELECT CAST(min(f.first_dt) AS VARCHAR) AS dt FROM ${db}.id_first_day f
+JOIN ${ids(db, 'changed')} c ON c.project = f.project AND c.id_hash = f.id_hash`,
+  );
+  if (first?.dt === null || first?.dt === undefined) return [];
   return pairsOf(
     await run(
       `SELECT DISTINCT d.project, CAST(d.dt AS VARCHAR) AS dt FROM ${db}.day_ids d
 JOIN ${ids(db, 'changed')} c ON c.project = d.project AND c.id_hash = d.id_hash
-WHERE d.dt NOT IN (${marks(dts)}) AND d.project <> ''`,
-      dts,
+WHERE d.dt >= ? AND d.dt NOT IN (${marks(dts)}) AND d.project <> ''`,
+      [date(String(first.dt)), ...dts],
     ),
   );
 }
@@ -207,6 +215,17 @@ WHERE r.kind = 'affected' AND r.person = r.id_hash AND anon_first.project = r.pr
     );
   }
   const rows = counted(db);
+  // First active days move earlier only (a day that went away leaves an earlier bound: safe).
+  await run(
+    `INSERT INTO ${db}.id_first_day (project, id_hash, first_dt)
+SELECT c.project, c.id_hash, c.first_dt FROM (
+  SELECT project, coalesce(user_hash, anonymous_hash) AS id_hash, min(dt) AS first_dt FROM ${rows} r
+  WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
+  GROUP BY project, coalesce(user_hash, anonymous_hash)
+) c
+LEFT JOIN ${db}.id_first_day f ON f.project = c.project AND f.id_hash = c.id_hash
+WHERE f.first_dt IS NULL OR f.first_dt > c.first_dt`,
+  );
   await run(
     `INSERT /*+set_var(dynamic_overwrite = true)*/ OVERWRITE ${db}.day_ids (dt, project, id_hash)
 SELECT DISTINCT dt, project, coalesce(user_hash, anonymous_hash) FROM ${rows} c

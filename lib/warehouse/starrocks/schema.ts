@@ -94,6 +94,14 @@ ${scratch}`,
   id_hash BIGINT NOT NULL
 ) DUPLICATE KEY(dt, project, id_hash)
 ${byDay}`,
+    // Each id's first active day: where the days of an id that changed person start.
+    `CREATE TABLE IF NOT EXISTS ${db}.id_first_day (
+  project VARCHAR(64) NOT NULL,
+  id_hash BIGINT NOT NULL,
+  first_dt DATE NOT NULL
+) PRIMARY KEY(project, id_hash)
+DISTRIBUTED BY HASH(project, id_hash)
+${replicas}`,
     // Identity evidence per day: each anonymous id's earliest user that day, and aliases.
     `CREATE TABLE IF NOT EXISTS ${db}.anon_links (
   dt DATE NOT NULL,

@@ -143,6 +143,16 @@ LEFT JOIN (SELECT c.dt, bitmap_union_count(u.users) AS n
   GROUP BY c.dt) d ON d.dt = c.dt;
 -- values: ["shop","2026-03-29","2026-03-30","2026-03-31","2026-03-29","2026-03-30","2026-03-31","shop","2026-02-28","2026-03-31","2026-03-29","2026-03-30","2026-03-31","shop","2026-02-28","2026-03-31","2026-03-29","2026-03-30","2026-03-31","shop","2026-02-28","2026-03-31"]
 
+INSERT INTO tally.id_first_day (project, id_hash, first_dt)
+SELECT c.project, c.id_hash, c.first_dt FROM (
+  SELECT project, coalesce(user_hash, anonymous_hash) AS id_hash, min(dt) AS first_dt FROM (SELECT * FROM tally.refresh_verdicts WHERE scanned AND NOT duplicate) r
+  WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
+  GROUP BY project, coalesce(user_hash, anonymous_hash)
+) c
+LEFT JOIN tally.id_first_day f ON f.project = c.project AND f.id_hash = c.id_hash
+WHERE f.first_dt IS NULL OR f.first_dt > c.first_dt;
+-- values: []
+
 INSERT /*+set_var(dynamic_overwrite = true)*/ OVERWRITE tally.day_ids (dt, project, id_hash)
 SELECT DISTINCT dt, project, coalesce(user_hash, anonymous_hash) FROM (SELECT * FROM tally.refresh_verdicts WHERE scanned AND NOT duplicate) c
 WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL

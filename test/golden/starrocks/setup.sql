@@ -101,6 +101,15 @@ DISTRIBUTED BY HASH(project)
 PROPERTIES ("replication_num" = "1");
 -- values: []
 
+CREATE TABLE IF NOT EXISTS tally.id_first_day (
+  project VARCHAR(64) NOT NULL,
+  id_hash BIGINT NOT NULL,
+  first_dt DATE NOT NULL
+) PRIMARY KEY(project, id_hash)
+DISTRIBUTED BY HASH(project, id_hash)
+PROPERTIES ("replication_num" = "1");
+-- values: []
+
 CREATE TABLE IF NOT EXISTS tally.anon_links (
   dt DATE NOT NULL,
   project VARCHAR(64) NOT NULL,
