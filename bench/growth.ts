@@ -30,9 +30,9 @@ const USER = (k: string) => `(${k}) * 7919 + 4611686018427387904`;
 const ANON = (k: string) => `(${k}) * 7919 + 3`;
 
 /** One event per row of `source` (columns i, k, t: row number, person index, event time). */
-function events(source: string, people: number, identifyFrom: string): string {
+function events(source: string, people: number, identifyFrom: string, idPrefix = 'e'): string {
   // Kind of person k: 0 identifies on its day (FIRST + k % 90), 1-2 never does, else a user.
-  return `SELECT 'e' || i AS event_id,
+  return `SELECT '${idPrefix}' || i AS event_id,
       CASE WHEN k % 10 >= 3 AND i % 2000 = 7 THEN 'alias' ELSE 'track' END AS type, 'Viewed' AS event,
       CASE WHEN k % 10 IN (1, 2) THEN NULL
            WHEN k % 10 = 0 AND t < ${identifyFrom} THEN NULL
@@ -112,6 +112,7 @@ export async function writeToday(
        FROM range(${NEW_EVENTS}) r(i)`,
       people,
       `TIMESTAMPTZ '${TODAY} 06:00:00+00'`,
+      `${name}-`,
     );
     // With links, the past visitors (kind 1) who come back now carry a user id too. Without,
     // people who identify send their user id only, and nobody aliases.
@@ -188,24 +189,20 @@ export async function benchGrowth(onProgress: (line: string) => void = console.l
   const base = points[0]!;
   const ms = (s: number) => `${(s * 1000).toFixed(0)} ms`;
   const cell = (p: Point, key: keyof Point) =>
-    `${ms(p[key]).padStart(9)} ${`${(p[key] / base[key]).toFixed(2)}x`.padStart(7)}`;
+    `${ms(p[key])} (${(p[key] / base[key]).toFixed(2)}x)`.padStart(22);
   const header = `  ${'history'.padEnd(12)}${[
     'full rebuild',
     'new day, no links',
     'same day again',
     'new day, new links',
     '90 days rolled up',
-    '90 days to live today',
+    '90 days, live today',
   ]
-    .map((h) => h.padStart(18))
+    .map((h) => h.padStart(22))
     .join('')}`;
+  const keys = ['rebuild', 'noLinks', 'again', 'links', 'rolled', 'live'] as const;
   const rows = points.map(
-    (p) =>
-      `  ${p.size.toLocaleString('en').padEnd(12)}${(
-        ['rebuild', 'noLinks', 'again', 'links', 'rolled', 'live'] as const
-      )
-        .map((k) => cell(p, k).padStart(18))
-        .join('')}`,
+    (p) => `  ${p.size.toLocaleString('en').padEnd(12)}${keys.map((k) => cell(p, k)).join('')}`,
   );
   return [
     `growth (DuckDB): the same new day of ${NEW_EVENTS.toLocaleString('en')} events over ${DAYS}-day histories; ratio to the ${base.size.toLocaleString('en')}-event history`,
