@@ -1,5 +1,6 @@
 /**
  * The growth curve (`BENCH_ONLY=growth`): does a rollup cost follow the new data or the history?
+ * `BENCH_GROWTH_AXIS=time` makes each history longer (90 days per 10^6 events) instead of denser.
  * Lakes of 10^6, 10^7 and 3x10^7 events over 90 days (sizes from BENCH_GROWTH_SIZES), written by
  * DuckDB, with identity evidence like a web product's: 10% of people are visitors who identify
  * on some day (events before carry their anonymous id only, after both), 20% visitors who never
@@ -18,10 +19,16 @@ import { addDays, daysFrom } from '../lib/warehouse/days.js';
 import { DuckDbWarehouse } from '../lib/warehouse/duckdb.js';
 
 const SIZES = (process.env.BENCH_GROWTH_SIZES ?? '1000000,10000000,30000000').split(',').map(Number);
+/** `density` (default): every history spans 90 days; `time`: each spans 90 days per 10^6 events. */
+const AXIS = process.env.BENCH_GROWTH_AXIS === 'time' ? 'time' : 'density';
 const DAYS = 90;
-const FIRST = '2026-01-01';
-const LAST = addDays(FIRST, DAYS - 1);
-const TODAY = addDays(LAST, 1);
+const TODAY = '2026-04-01';
+const LAST = addDays(TODAY, -1);
+
+/** How many days a history of this size spans. */
+function spanDays(size: number, smallest: number): number {
+  return AXIS === 'time' ? Math.round((DAYS * size) / smallest) : DAYS;
+}
 const NEW_EVENTS = 20_000;
 const QUERY_RUNS = 15;
 
@@ -31,7 +38,7 @@ const ANON = (k: string) => `(${k}) * 7919 + 3`;
 
 /** One event per row of `source` (columns i, k, t: row number, person index, event time). */
 function events(source: string, people: number, identifyFrom: string, idPrefix = 'e'): string {
-  // Kind of person k: 0 identifies on its day (FIRST + k % 90), 1-2 never does, else a user.
+  // Kind of person k: 0 identifies on its day (the first day + k % days), 1-2 never does, else a user.
   return `SELECT '${idPrefix}' || i AS event_id,
       CASE WHEN k % 10 >= 3 AND i % 2000 = 7 THEN 'alias' ELSE 'track' END AS type, 'Viewed' AS event,
       CASE WHEN k % 10 IN (1, 2) THEN NULL
@@ -59,16 +66,17 @@ async function duck<T>(work: (db: import('@duckdb/node-api').DuckDBConnection) =
   }
 }
 
-/** The history: `size` events over 90 days, and 1 in 100 resent 5 minutes later. */
-export async function writeHistory(lake: string, size: number): Promise<void> {
+/** The history: `size` events over `days` days up to yesterday, and 1 in 100 resent 5 minutes later. */
+export async function writeHistory(lake: string, size: number, days = DAYS): Promise<void> {
+  const first = addDays(TODAY, -days);
   const people = Math.max(1000, Math.floor(size / 10));
   await mkdir(lake, { recursive: true });
-  const identifyDay = `TIMESTAMPTZ '${FIRST} 00:00:00+00' + to_days(CAST(k % ${DAYS} AS INTEGER))`;
+  const identifyDay = `TIMESTAMPTZ '${first} 00:00:00+00' + to_days(CAST(k % ${days} AS INTEGER))`;
   await duck(async (db) => {
     await db.run(
       `CREATE TABLE h AS ${events(
         `SELECT i, CAST(floor(pow(random(), 2.5) * ${people}) AS BIGINT) AS k,
-           TIMESTAMPTZ '${FIRST} 00:00:00+00' + to_seconds(CAST(floor(random() * ${DAYS * 86_400}) AS BIGINT)) AS t
+           TIMESTAMPTZ '${first} 00:00:00+00' + to_seconds(CAST(floor(random() * ${days * 86_400}) AS BIGINT)) AS t
          FROM range(${size}) r(i)`,
         people,
         identifyDay,
@@ -148,19 +156,21 @@ interface Point {
   live: number;
 }
 
-async function measure(size: number, onProgress: (line: string) => void): Promise<Point> {
+async function measure(size: number, days: number, onProgress: (line: string) => void): Promise<Point> {
   const dir = await mkdtemp(join(tmpdir(), 'tally-bench-growth-'));
   const lake = join(dir, 'lake');
   try {
-    const written = await seconds(() => writeHistory(lake, size));
-    onProgress(`  ${size.toLocaleString('en')} events: lake written in ${written.toFixed(1)} s, rebuilding`);
+    const written = await seconds(() => writeHistory(lake, size, days));
+    onProgress(
+      `  ${size.toLocaleString('en')} events over ${days} days: lake written in ${written.toFixed(1)} s, rebuilding`,
+    );
     const warehouse = await DuckDbWarehouse.open({
       path: join(dir, 'w.duckdb'),
       lakeRoot: lake,
       homeDirectory: dir,
     });
     try {
-      const all = daysFrom(FIRST, LAST).map((dt) => ({ project: 'bench', dt }));
+      const all = daysFrom(addDays(TODAY, -days), LAST).map((dt) => ({ project: 'bench', dt }));
       const rebuild = await seconds(() => warehouse.refresh(all, LAST));
       // A warehouse in use has its rebuild written to its file long since: the refreshes are
       // measured from there, not while the rebuild's log is still being folded in.
@@ -174,7 +184,7 @@ async function measure(size: number, onProgress: (line: string) => void): Promis
       const rolled: number[] = [];
       const live: number[] = [];
       for (let i = 0; i < QUERY_RUNS; i++) {
-        rolled.push(await seconds(() => warehouse.activeUsers('bench', FIRST, LAST, TODAY)));
+        rolled.push(await seconds(() => warehouse.activeUsers('bench', addDays(TODAY, -DAYS), LAST, TODAY)));
         live.push(await seconds(() => warehouse.activeUsers('bench', addDays(TODAY, -89), TODAY, TODAY)));
       }
       return { size, written, rebuild, noLinks, again, links, rolled: median(rolled), live: median(live) };
@@ -188,7 +198,7 @@ async function measure(size: number, onProgress: (line: string) => void): Promis
 
 export async function benchGrowth(onProgress: (line: string) => void = console.log): Promise<string> {
   const points: Point[] = [];
-  for (const size of SIZES) points.push(await measure(size, onProgress));
+  for (const size of SIZES) points.push(await measure(size, spanDays(size, SIZES[0]!), onProgress));
   const base = points[0]!;
   const ms = (s: number) => `${(s * 1000).toFixed(0)} ms`;
   const cell = (p: Point, key: keyof Point) =>
@@ -208,7 +218,7 @@ export async function benchGrowth(onProgress: (line: string) => void = console.l
     (p) => `  ${p.size.toLocaleString('en').padEnd(12)}${keys.map((k) => cell(p, k)).join('')}`,
   );
   return [
-    `growth (DuckDB): the same new day of ${NEW_EVENTS.toLocaleString('en')} events over ${DAYS}-day histories; ratio to the ${base.size.toLocaleString('en')}-event history`,
+    `growth (DuckDB, ${AXIS === 'time' ? 'history longer at the same events per day' : 'history denser over the same 90 days'}): the same new day of ${NEW_EVENTS.toLocaleString('en')} events; ratio to the ${base.size.toLocaleString('en')}-event history`,
     header,
     ...rows,
     '  (ratio to the smallest history in parentheses; target: a refresh at 10x the history costs at most 1.5x; queries are medians of 15)',
