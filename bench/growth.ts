@@ -67,7 +67,7 @@ async function duck<T>(work: (db: import('@duckdb/node-api').DuckDBConnection) =
 }
 
 /** The history: `size` events over `days` days up to yesterday, and 1 in 100 resent 5 minutes later. */
-export async function writeHistory(lake: string, size: number, days = DAYS): Promise<void> {
+async function writeHistory(lake: string, size: number, days = DAYS): Promise<void> {
   const first = addDays(TODAY, -days);
   const people = Math.max(1000, Math.floor(size / 10));
   await mkdir(lake, { recursive: true });
@@ -97,12 +97,7 @@ export async function writeHistory(lake: string, size: number, days = DAYS): Pro
  * A file of today's events. Without links: people of the history, as they are. With links:
  * a fifth are new visitors who identify today, and 2% visitors of the past who identify now.
  */
-export async function writeToday(
-  lake: string,
-  size: number,
-  name: string,
-  withLinks: boolean,
-): Promise<void> {
+async function writeToday(lake: string, size: number, name: string, withLinks: boolean): Promise<void> {
   const people = Math.max(1000, Math.floor(size / 10));
   const dir = join(lake, 'events', 'project=bench', `dt=${TODAY}`);
   await mkdir(dir, { recursive: true });

@@ -7,7 +7,16 @@ import { judgeCopies } from './duckdb/copies.js';
 import { updateIdentity } from './duckdb/identity.js';
 import { liveDays, withNewerFiles } from './duckdb/live.js';
 import { createSchema } from './duckdb/schema.js';
-import { type Db, db, EMPTY_EVENTS, eventsAllView, eventsView, pairsTable, sqlPath } from './duckdb/sql.js';
+import {
+  type Db,
+  db,
+  deleteReadDays,
+  EMPTY_EVENTS,
+  eventsAllView,
+  eventsView,
+  pairsTable,
+  sqlPath,
+} from './duckdb/sql.js';
 import { updateWindows } from './duckdb/windows.js';
 import { Mutex } from './mutex.js';
 import { checkDedupWindow, DEFAULT_DEDUP_WINDOW_HOURS, indexKeepFrom } from './people.js';
@@ -133,9 +142,7 @@ export class DuckDbWarehouse implements Warehouse {
           keepFrom: indexKeepFrom(today, this.windowHours),
           onRead: (days) => this.recordRead(days, Date.now()),
         });
-        await this.writer.run(
-          `DELETE FROM day_ids USING scan_days d WHERE day_ids.project = d.project AND day_ids.dt = d.dt`,
-        );
+        await this.writer.run(deleteReadDays('day_ids'));
         await this.writer.run(
           `INSERT INTO day_ids SELECT DISTINCT project, dt, coalesce(user_hash, anonymous_hash) FROM counted
            WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL ORDER BY project, dt`,

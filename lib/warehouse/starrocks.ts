@@ -1,14 +1,15 @@
 import { createHash } from 'node:crypto';
 import { dayNumber, daysFrom, type ProjectDay, uniqueProjectDays } from './days.js';
 import { checkDedupWindow, DEFAULT_DEDUP_WINDOW_HOURS, indexKeepFrom } from './people.js';
-import { judgeCopies, recordCopies } from './starrocks/copies.js';
-import { movedDays, recordIdentity, resolveChanges, stageEvidence } from './starrocks/identity.js';
+import { type CopyOptions, judgeCopies, recordCopies } from './starrocks/copies.js';
+import { counted, movedDays, recordIdentity, resolveChanges, stageEvidence } from './starrocks/identity.js';
 import { liveToday } from './starrocks/live.js';
 import { createSchema } from './starrocks/schema.js';
 import {
   checkValues,
   date,
   identifier,
+  marks,
   pairsOf,
   project,
   type SqlClient,
@@ -85,6 +86,16 @@ export class StarRocksWarehouse implements Warehouse {
       );
     });
 
+  /** Where the lake and the event index are read from for a rollup or a query on `today`. */
+  private readOptions(today: string): CopyOptions {
+    return {
+      db: this.db,
+      events: this.events,
+      windowHours: this.windowHours,
+      keepFrom: indexKeepFrom(today, this.windowHours),
+    };
+  }
+
   /** Refuses a cluster older than the minimum version, naming both. */
   async checkVersion(): Promise<string> {
     const rows = await this.run(VERSION_QUERY);
@@ -120,24 +131,17 @@ export class StarRocksWarehouse implements Warehouse {
     );
     if (requested.length === 0) return { daysRecomputed: 0, windowsRecomputed: 0 };
     date(today);
-    const copies = {
-      db: this.db,
-      events: this.events,
-      windowHours: this.windowHours,
-      keepFrom: indexKeepFrom(today, this.windowHours),
-    };
+    const copies = this.readOptions(today);
     const dts = await judgeCopies(this.run, copies, requested);
-    const presentIn = async () =>
-      pairsOf(
-        await this.run(
-          `SELECT DISTINCT project, CAST(dt AS VARCHAR) AS dt FROM ${this.db}.day_ids
-WHERE dt IN (${dts.map(() => '?').join(', ')}) AND project <> ''
-UNION SELECT DISTINCT project, CAST(dt AS VARCHAR) AS dt FROM ${this.db}.refresh_verdicts WHERE scanned AND NOT duplicate`,
-          dts,
-        ),
-      );
     // A day a project no longer has any event of (its copies counted elsewhere) changes too.
-    const present = await presentIn();
+    const present = pairsOf(
+      await this.run(
+        `SELECT DISTINCT project, CAST(dt AS VARCHAR) AS dt FROM ${this.db}.day_ids
+WHERE dt IN (${marks(dts)}) AND project <> ''
+UNION SELECT DISTINCT project, CAST(dt AS VARCHAR) AS dt FROM ${counted(this.db)} c`,
+        dts,
+      ),
+    );
     const changes = await stageEvidence(this.run, this.db, dts);
     const moved: ProjectDay[] = [];
     if (changes > 0) {
@@ -173,15 +177,7 @@ ORDER BY dt`,
       );
       for (const r of computed) byDay.set(String(r.dt), numbers(String(r.dt), r));
     }
-    if (last === today) {
-      const live = {
-        db: this.db,
-        events: this.events,
-        windowHours: this.windowHours,
-        keepFrom: indexKeepFrom(today, this.windowHours),
-      };
-      byDay.set(today, await liveToday(this.run, live, name, today));
-    }
+    if (last === today) byDay.set(today, await liveToday(this.run, this.readOptions(today), name, today));
     return daysFrom(from, last).map((dt) => byDay.get(dt) ?? { dt, dau: 0, wau: 0, mau: 0 });
   }
 

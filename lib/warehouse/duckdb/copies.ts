@@ -5,6 +5,7 @@ import {
   COPY_ORDER,
   type Db,
   dayStart,
+  deleteReadDays,
   EMPTY_EVENTS,
   inDays,
   lakeRows,
@@ -35,9 +36,6 @@ function sameCopy(a: string, b: string): string {
     AND coalesce(${a}.user_hash, -1) = coalesce(${b}.user_hash, -1)
     AND coalesce(${a}.anonymous_hash, -1) = coalesce(${b}.anonymous_hash, -1)`;
 }
-
-const deleteDays = (table: string) =>
-  `DELETE FROM ${table} USING scan_days d WHERE ${table}.project = d.project AND ${table}.dt = d.dt`;
 
 /**
  * Reads these days' files and judges each copy by rule 1: a duplicate when a copy of its event
@@ -104,9 +102,9 @@ export async function judgeCopies(
     if (more.length === days.length) break;
     days = more;
   }
-  await db.run(deleteDays('duplicates'));
+  await db.run(deleteReadDays('duplicates'));
   await db.run(`INSERT INTO duplicates SELECT ${COPY} FROM verdicts WHERE scanned AND duplicate`);
-  await db.run(deleteDays('event_index'));
+  await db.run(deleteReadDays('event_index'));
   await db.run(
     `INSERT INTO event_index SELECT ${COPY} FROM scan WHERE received_at >= ${horizon} ORDER BY received_at`,
   );

@@ -1,5 +1,5 @@
 import type { ProjectDay } from '../days.js';
-import { type Db, projectDays } from './sql.js';
+import { type Db, deleteReadDays, projectDays } from './sql.js';
 
 const on = (a: string, b: string, columns: string[]) =>
   columns.map((c) => `${a}.${c} = ${b}.${c}`).join(' AND ');
@@ -21,9 +21,7 @@ async function replaceEvidence(db: Db, table: string, select: string): Promise<v
   await db.run(
     `CREATE OR REPLACE TEMP TABLE ${table}_removed AS SELECT * FROM old_${table} EXCEPT SELECT * FROM fresh_${table}`,
   );
-  await db.run(
-    `DELETE FROM ${table} USING scan_days d WHERE ${table}.project = d.project AND ${table}.dt = d.dt`,
-  );
+  await db.run(deleteReadDays(table));
   await db.run(`INSERT INTO ${table} SELECT * FROM fresh_${table} ORDER BY project, dt`);
 }
 

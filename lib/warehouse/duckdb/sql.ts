@@ -11,21 +11,17 @@ export interface Db {
 }
 
 export function db(connection: DuckDBConnection): Db {
-  const timed = async <T>(sql: string, work: () => Promise<T>): Promise<T> => {
-    if (!process.env.TALLY_TRACE_SQL) return work();
-    const start = performance.now();
-    try {
-      return await work();
-    } finally {
-      console.error(
-        `${(performance.now() - start).toFixed(1).padStart(8)} ms  ${sql.replace(/\s+/g, ' ').slice(0, 110)}`,
-      );
-    }
-  };
   return {
-    run: (sql) => timed(sql, async () => void (await connection.run(sql))),
-    rows: (sql) => timed(sql, async () => (await connection.runAndReadAll(sql)).getRows() as unknown[][]),
+    run: async (sql) => {
+      await connection.run(sql);
+    },
+    rows: async (sql) => (await connection.runAndReadAll(sql)).getRows() as unknown[][],
   };
+}
+
+/** Deletes a table's rows of the days a refresh reads (`scan_days`). */
+export function deleteReadDays(table: string): string {
+  return `DELETE FROM ${table} USING scan_days d WHERE ${table}.project = d.project AND ${table}.dt = d.dt`;
 }
 
 /** A project id or date, checked before it is written into SQL as a literal. */

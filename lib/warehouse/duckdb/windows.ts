@@ -83,21 +83,19 @@ function horizon(day: ProjectDay, today: string): string | null {
   return last >= dayNumber(day.dt) ? addDays(day.dt, last - dayNumber(day.dt)) : null;
 }
 
-async function hasWindowRows(db: Db, day: ProjectDay, today: string): Promise<boolean> {
-  const last = horizon(day, today);
-  if (last === null) return false;
+/** Whether a project has dau/wau/mau rows from `from` to `to`. */
+async function hasRows(db: Db, project: string, from: string, to: string): Promise<boolean> {
   const [row] = await db.rows(
-    `SELECT count(*) FROM active_users WHERE project = ${literal(day.project, 'project')}
-     AND dt BETWEEN ${literal(day.dt, 'date')} AND ${literal(last, 'date')}`,
+    `SELECT count(*) FROM active_users WHERE project = ${literal(project, 'project')}
+     AND dt BETWEEN ${literal(from, 'date')} AND ${literal(to, 'date')}`,
   );
   return Number(row?.[0] ?? 0) > 0;
 }
 
-async function hasRow(db: Db, day: ProjectDay): Promise<boolean> {
-  const [row] = await db.rows(
-    `SELECT count(*) FROM active_users WHERE project = ${literal(day.project, 'project')} AND dt = ${literal(day.dt, 'date')}`,
-  );
-  return Number(row?.[0] ?? 0) > 0;
+/** Whether rows exist for the days whose windows hold this day. */
+async function hasWindowRows(db: Db, day: ProjectDay, today: string): Promise<boolean> {
+  const last = horizon(day, today);
+  return last !== null && hasRows(db, day.project, day.dt, last);
 }
 
 /** Replaces the persons of these days with `new_users`'. */
@@ -343,7 +341,7 @@ export async function updateWindows(
       }
       const day = { project: range.project, dt: range.from };
       await db.run(latestDaySql(day));
-      if (!(await hasRow(db, day))) await db.run(oneDaySql(day));
+      if (!(await hasRows(db, day.project, day.dt, day.dt))) await db.run(oneDaySql(day));
     }
   }
   return windows;

@@ -1,6 +1,7 @@
 import { type ProjectDay, uniqueProjectDays } from '../days.js';
 import { date, EPOCH, markers, marks, pairsOf, type Run } from './sql.js';
 
+/** Where a refresh or a live scan reads the lake and the event index. */
 export interface CopyOptions {
   db: string;
   /** The external catalog's events table. */

@@ -1,14 +1,7 @@
 import { addDays, MAU_DAYS, WAU_DAYS } from '../days.js';
 import type { ActiveUsersDay } from '../warehouse.js';
+import type { CopyOptions } from './copies.js';
 import type { Run } from './sql.js';
-
-export interface LiveOptions {
-  db: string;
-  events: string;
-  windowHours: number;
-  /** The event index's horizon for today (`indexKeepFrom`). */
-  keepFrom: string;
-}
 
 /**
  * Today from a live scan of the lake (its partition refreshed first, so files written since the
@@ -18,7 +11,7 @@ export interface LiveOptions {
  */
 export async function liveToday(
   run: Run,
-  options: LiveOptions,
+  options: CopyOptions,
   name: string,
   today: string,
 ): Promise<ActiveUsersDay> {

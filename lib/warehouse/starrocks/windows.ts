@@ -1,5 +1,5 @@
 import { addDays, affectedDays, MAU_DAYS, type ProjectDay, WAU_DAYS } from '../days.js';
-import { ids as refreshIds } from './identity.js';
+import { counted, ids as refreshIds } from './identity.js';
 import { markers, marks, type Run, type SqlValue } from './sql.js';
 
 /** Days of one window statement (one `SELECT CAST(? AS DATE)` each in its calendar). */
@@ -57,8 +57,8 @@ export async function writeDailyUsers(
   await run(
     `INSERT /*+set_var(dynamic_overwrite = true)*/ OVERWRITE ${db}.daily_users (dt, project, users)
 SELECT i.dt, i.project, bitmap_union(to_bitmap(coalesce(c.person, p.person, i.id_hash))) FROM (
-  SELECT DISTINCT dt, project, coalesce(user_hash, anonymous_hash) AS id_hash FROM ${db}.refresh_verdicts
-  WHERE scanned AND NOT duplicate AND coalesce(user_hash, anonymous_hash) IS NOT NULL
+  SELECT DISTINCT dt, project, coalesce(user_hash, anonymous_hash) AS id_hash FROM ${counted(db)} r
+  WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
   ${fromDays}
 ) i
 LEFT JOIN ${refreshIds(db, 'changed')} c ON c.project = i.project AND c.id_hash = i.id_hash

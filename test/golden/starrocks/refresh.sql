@@ -50,7 +50,7 @@ WHERE NOT scanned AND duplicate <> recorded;
 
 SELECT DISTINCT project, CAST(dt AS VARCHAR) AS dt FROM tally.day_ids
 WHERE dt IN (?, ?) AND project <> ''
-UNION SELECT DISTINCT project, CAST(dt AS VARCHAR) AS dt FROM tally.refresh_verdicts WHERE scanned AND NOT duplicate;
+UNION SELECT DISTINCT project, CAST(dt AS VARCHAR) AS dt FROM (SELECT * FROM tally.refresh_verdicts WHERE scanned AND NOT duplicate) c;
 -- values: ["2026-03-29","2026-03-30"]
 
 INSERT OVERWRITE tally.refresh_evidence (kind, project, dt, a, b, event_time, received_at)
@@ -91,8 +91,8 @@ SELECT count(*) AS n FROM tally.refresh_evidence WHERE kind IN ('anon+', 'anon-'
 
 INSERT /*+set_var(dynamic_overwrite = true)*/ OVERWRITE tally.daily_users (dt, project, users)
 SELECT i.dt, i.project, bitmap_union(to_bitmap(coalesce(c.person, p.person, i.id_hash))) FROM (
-  SELECT DISTINCT dt, project, coalesce(user_hash, anonymous_hash) AS id_hash FROM tally.refresh_verdicts
-  WHERE scanned AND NOT duplicate AND coalesce(user_hash, anonymous_hash) IS NOT NULL
+  SELECT DISTINCT dt, project, coalesce(user_hash, anonymous_hash) AS id_hash FROM (SELECT * FROM tally.refresh_verdicts WHERE scanned AND NOT duplicate) r
+  WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
   
 ) i
 LEFT JOIN (SELECT * FROM tally.refresh_ids WHERE kind = 'changed') c ON c.project = i.project AND c.id_hash = i.id_hash
