@@ -11,9 +11,10 @@ const app = new App();
 // acknowledged with its reason (cdk/nag.ts) stops synthesis.
 Validations.of(app).addPlugins(guardValidator());
 const settings = readSettings(app.node);
+// No env: the template names its account and region through CloudFormation (AWS::AccountId,
+// AWS::Region), so it deploys to whichever account and region the credentials pick, unchanged.
 new TallyStack(app, stackName(settings), {
   settings,
-  env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
   description: 'Tally: event pipeline that counts active users',
 });
 Aspects.of(app).add(new HouseRules());

@@ -15,6 +15,8 @@ export interface StarRocksSettings {
   replicas: number;
   /** W of the duplicate rule (lib/warehouse/people.ts), in hours. @default 24 */
   dedupWindowHours: number;
+  /** The customer-managed KMS key the secret is encrypted with, if not AWS's own (the jobs need kms:Decrypt). */
+  secretKeyArn?: string;
 }
 
 /** Where the warehouse jobs run when StarRocks is only reachable inside a VPC. */
@@ -29,16 +31,40 @@ export interface VpcSettings {
    * subnets already route to a NAT gateway; nothing is created). @default 'endpoints'
    */
   egress: 'endpoints' | 'nat';
+  /**
+   * The endpoints the stack creates with `egress: endpoints`: leave out those the VPC already has
+   * (a second stage in the same VPC, an S3 gateway route already on the route tables), or a
+   * second endpoint with private DNS for the same service fails the deploy. @default all four
+   */
+  endpoints: VpcEndpointName[];
   routeTableIds: string[];
 }
+
+/** The VPC endpoints the warehouse jobs may need, by the names `tally:vpcEndpoints` takes. */
+export const VPC_ENDPOINTS = ['s3', 'glue', 'secretsmanager', 'xray'] as const;
+export type VpcEndpointName = (typeof VPC_ENDPOINTS)[number];
 
 /** Everything the app reads from CDK context (`cdk deploy -c key=value` or cdk.json), with defaults. */
 export interface TallySettings {
   /** Browser origins allowed on the collection routes. @default [] (any origin: write keys are public in a page) */
   allowedOrigins: string[];
-  /** Requests per second and burst of the HTTP API's default route settings. @default 1000 / 2000 */
+  /** Requests per second and burst of each collection route. @default 1000 / 2000 */
   throttleRate: number;
   throttleBurst: number;
+  /**
+   * Requests per second and burst of each read route (active users, health, dashboard): their own
+   * budget, so a flood on the collection routes never leaves them unanswered. @default 50 / 100
+   */
+  readThrottleRate: number;
+  readThrottleBurst: number;
+  /** Memory of the compaction function; new accounts may not give a function more than 3008 MB. @default 3008 */
+  compactionMemoryMb: number;
+  /**
+   * X-Ray on the collect function: `passthrough` (traced only when the caller's trace header asks)
+   * or `active` (Lambda samples 1 request a second and 5% of the rest, which it does not let
+   * anyone lower: ~$22 a day at 1,000 requests a second). @default passthrough
+   */
+  collectTracing: 'passthrough' | 'active';
   /** Lake writer event source mapping. @default 10000 records, 60 s, 10 retries, 6 h */
   batchSize: number;
   batchingWindowSeconds: number;
@@ -136,6 +162,10 @@ export function readSettings(node: Node): TallySettings {
     allowedOrigins: origins(node),
     throttleRate: int(node, 'throttleRate', 1000, 1, 100_000),
     throttleBurst: int(node, 'throttleBurst', 2000, 1, 100_000),
+    readThrottleRate: int(node, 'readThrottleRate', 50, 1, 10_000),
+    readThrottleBurst: int(node, 'readThrottleBurst', 100, 1, 10_000),
+    compactionMemoryMb: int(node, 'compactionMemoryMb', 3008, 1024, 10_240),
+    collectTracing: oneOf(node, 'collectTracing', ['passthrough', 'active'] as const, 'passthrough'),
     batchSize: int(node, 'batchSize', 10_000, 1, 10_000),
     batchingWindowSeconds: int(node, 'batchingWindowSeconds', 60, 0, 300),
     retryAttempts: int(node, 'retryAttempts', 10, 0, 10_000),
@@ -152,7 +182,13 @@ export function readSettings(node: Node): TallySettings {
             host,
             secretArn,
             port: int(node, 'starrocksPort', 9030, 1, 65535),
-            database: text(node, 'starrocksDatabase') ?? 'tally',
+            // Stages sharing a cluster each get their own database.
+            database: starRocksDatabase(node, stage(node)),
+            secretKeyArn: arn(
+              node,
+              'starrocksSecretKeyArn',
+              /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/,
+            ),
             replicas: int(node, 'starrocksReplicas', 3, 1, 9),
             dedupWindowHours: int(
               node,
@@ -185,16 +221,12 @@ function vpcSettings(node: Node, vpcId: string): VpcSettings {
       `context tally:availabilityZones needs one zone per subnet of tally:subnetIds: got ${availabilityZones.length} zone(s) for ${subnetIds.length} subnet(s)`,
     );
   }
-  const egress = text(node, 'vpcEgress') ?? 'endpoints';
-  if (egress !== 'endpoints' && egress !== 'nat') {
-    throw new SettingsError(
-      `context tally:vpcEgress must be "endpoints" or "nat", got ${JSON.stringify(egress).slice(0, 80)}`,
-    );
-  }
+  const egress = oneOf(node, 'vpcEgress', ['endpoints', 'nat'] as const, 'endpoints');
+  const endpoints = egress === 'nat' ? [] : vpcEndpoints(node);
   const routeTableIds = list(node, 'routeTableIds');
-  if (egress === 'endpoints' && routeTableIds.length === 0) {
+  if (endpoints.includes('s3') && routeTableIds.length === 0) {
     throw new SettingsError(
-      'context tally:routeTableIds is required with tally:vpcId: the route tables of tally:subnetIds, for the S3 gateway endpoint the stack creates (or set tally:vpcEgress=nat when the subnets reach AWS through a NAT gateway)',
+      'context tally:routeTableIds is required with tally:vpcId: the route tables of tally:subnetIds, for the S3 gateway endpoint the stack creates (or leave s3 out of tally:vpcEndpoints when the route tables already have one, or set tally:vpcEgress=nat when the subnets reach AWS through a NAT gateway)',
     );
   }
   return {
@@ -203,8 +235,46 @@ function vpcSettings(node: Node, vpcId: string): VpcSettings {
     availabilityZones,
     securityGroupId: text(node, 'securityGroupId'),
     egress,
+    endpoints,
     routeTableIds,
   };
+}
+
+/** `tally:vpcEndpoints`: a comma-separated subset of VPC_ENDPOINTS, or `none`. */
+function vpcEndpoints(node: Node): VpcEndpointName[] {
+  if (get(node, 'vpcEndpoints') === undefined) return [...VPC_ENDPOINTS];
+  const names = list(node, 'vpcEndpoints');
+  if (names.length === 1 && names[0] === 'none') return [];
+  for (const name of names) {
+    if (!(VPC_ENDPOINTS as readonly string[]).includes(name)) {
+      throw new SettingsError(
+        `context tally:vpcEndpoints takes ${VPC_ENDPOINTS.join(', ')} or none, got ${JSON.stringify(name).slice(0, 80)}`,
+      );
+    }
+  }
+  return [...new Set(names)] as VpcEndpointName[];
+}
+
+function oneOf<T extends string>(node: Node, key: string, values: readonly T[], fallback: T): T {
+  const value = text(node, key) ?? fallback;
+  if (!(values as readonly string[]).includes(value)) {
+    throw new SettingsError(
+      `context tally:${key} must be ${values.map((v) => `"${v}"`).join(' or ')}, got ${JSON.stringify(value).slice(0, 80)}`,
+    );
+  }
+  return value as T;
+}
+
+/** `tally:starrocksDatabase`, or `tally` (`tally_<stage>` for a stage). */
+function starRocksDatabase(node: Node, stageName: string | undefined): string {
+  const value =
+    text(node, 'starrocksDatabase') ?? (stageName ? `tally_${stageName.replaceAll('-', '_')}` : 'tally');
+  if (!/^[A-Za-z][A-Za-z0-9_]{0,63}$/.test(value)) {
+    throw new SettingsError(
+      `context tally:starrocksDatabase must be a StarRocks database name (a letter, then letters, digits or _), got ${JSON.stringify(value).slice(0, 80)}`,
+    );
+  }
+  return value;
 }
 
 function stage(node: Node): string | undefined {

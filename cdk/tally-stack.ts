@@ -1,7 +1,8 @@
-import { Aspects, CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import { Aspects, CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Stream, StreamEncryption, StreamMode } from 'aws-cdk-lib/aws-kinesis';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { NagSuppressions } from 'cdk-nag';
 import type { Construct } from 'constructs';
 import type { TallySettings } from './config.js';
 import { Compaction } from './constructs/compaction.js';
@@ -9,7 +10,7 @@ import { Erasure } from './constructs/erasure.js';
 import { IngestApi } from './constructs/ingest-api.js';
 import { Lake } from './constructs/lake.js';
 import { LakeWriter } from './constructs/lake-writer.js';
-import { Monitoring } from './constructs/monitoring.js';
+import { Monitoring, type MonitoringProps } from './constructs/monitoring.js';
 import { PipelineFunction } from './constructs/pipeline-function.js';
 import { PipelineSecrets } from './constructs/secrets.js';
 import { StarRocksAccess } from './constructs/starrocks-access.js';
@@ -39,6 +40,9 @@ export class TallyStack extends Stack {
       streamMode: StreamMode.ON_DEMAND,
       encryption: StreamEncryption.MANAGED,
       retentionPeriod: Duration.hours(s.streamRetentionHours),
+      // Destroying the stack stops its bill; what the stream still held is in the lake already
+      // unless the lake writer was failing (then its FailedBatchesBucket, which stays, holds it).
+      removalPolicy: RemovalPolicy.DESTROY,
     });
     const lake = new Lake(this, 'Lake', {
       stage: s.stage,
@@ -52,6 +56,7 @@ export class TallyStack extends Stack {
       memorySize: 1024,
       timeout: Duration.seconds(30),
       logRetention,
+      tracing: s.collectTracing,
       environment: { TALLY_STREAM_ARN: stream.streamArn },
     });
     // Only PutRecord(s): grantWrite would add ListShards and DescribeStreamSummary too.
@@ -62,12 +67,23 @@ export class TallyStack extends Stack {
       }),
     );
     secrets.bind(collect);
+    if (s.collectTracing === 'passthrough') {
+      NagSuppressions.addResourceSuppressions(collect, [
+        {
+          id: 'Serverless-LambdaTracing',
+          reason:
+            'Lambda samples active tracing at a rate nobody can lower (1 request a second and 5% of the rest: ~$22 a day at 1,000 requests a second) on the function that takes every request; tally:collectTracing=active turns it on.',
+        },
+      ]);
+    }
 
     const ingest = new IngestApi(this, 'Ingest', {
       collect,
       allowedOrigins: s.allowedOrigins,
       throttleRate: s.throttleRate,
       throttleBurst: s.throttleBurst,
+      readThrottleRate: s.readThrottleRate,
+      readThrottleBurst: s.readThrottleBurst,
       logRetention,
     });
     const lakeWriter = new LakeWriter(this, 'LakeWriter', {
@@ -83,7 +99,18 @@ export class TallyStack extends Stack {
     });
     lake.grantRegisterPartitions(lakeWriter.function);
     const erasure = new Erasure(this, 'Erasure', { bucket: lake.bucket, secrets, logRetention });
-    const compaction = new Compaction(this, 'Compaction', { bucket: lake.bucket, logRetention });
+    const compaction = new Compaction(this, 'Compaction', {
+      bucket: lake.bucket,
+      logRetention,
+      memoryMb: s.compactionMemoryMb,
+    });
+    const jobs: MonitoringProps['jobs'] = {
+      compaction: {
+        missedTicks: compaction.missedTicks,
+        everyMinutes: compaction.everyMinutes,
+        service: 'compact',
+      },
+    };
     const functions: Record<string, PipelineFunction> = {
       collect,
       lakeWriter: lakeWriter.function,
@@ -91,7 +118,7 @@ export class TallyStack extends Stack {
       compact: compaction.function,
     };
     if (s.starRocks) {
-      const jobs = new WarehouseJobs(this, 'Warehouse', {
+      const warehouse = new WarehouseJobs(this, 'Warehouse', {
         starRocks: s.starRocks,
         vpc: s.vpc,
         bucket: lake.bucket,
@@ -100,16 +127,22 @@ export class TallyStack extends Stack {
         rollupEveryMinutes: s.rollupEveryMinutes,
         logRetention,
       });
-      ingest.addMetrics(jobs.metrics);
-      functions.rollup = jobs.rollup;
-      functions.metrics = jobs.metrics;
+      ingest.addMetrics(warehouse.metrics);
+      functions.rollup = warehouse.rollup;
+      functions.metrics = warehouse.metrics;
+      jobs.rollup = {
+        missedTicks: warehouse.missedTicks,
+        everyMinutes: s.rollupEveryMinutes,
+        service: 'rollup',
+      };
     }
     const monitoring = new Monitoring(this, 'Monitoring', {
       alarmEmail: s.alarmEmail,
+      api: ingest.api,
       stream,
-      lakeWriter: lakeWriter.function,
       lakeWriterMapping: lakeWriter.mappingId,
       functions,
+      jobs,
     });
 
     new CfnOutput(this, 'ApiUrl', {

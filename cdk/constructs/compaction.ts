@@ -6,13 +6,22 @@ import { Construct } from 'constructs';
 import { PipelineFunction } from './pipeline-function.js';
 import { runOnSchedule } from './schedule.js';
 
+/**
+ * Parquet bytes per compacted file for a function of `memoryMb`: a group of files expands many
+ * times over in memory while it is rewritten, so 1/80 of the memory, in whole MiB (128 MiB at
+ * 10,240 MB, 37 MiB at the 3,008 MB a new account allows).
+ */
+export function compactionTargetBytes(memoryMb: number): number {
+  return Math.floor(memoryMb / 80) * 1024 * 1024;
+}
+
 export interface CompactionProps {
   bucket: Bucket;
   logRetention: RetentionDays;
   /** @default 60 */
   everyMinutes?: number;
-  /** Parquet bytes per compacted file. @default 128 MiB (the function has 10 GB of memory) */
-  targetBytes?: number;
+  /** Memory of the function, MB. */
+  memoryMb: number;
 }
 
 /**
@@ -24,24 +33,23 @@ export interface CompactionProps {
 export class Compaction extends Construct {
   readonly function: PipelineFunction;
   readonly missedTicks: Queue;
+  readonly everyMinutes: number;
 
   constructor(scope: Construct, id: string, props: CompactionProps) {
     super(scope, id);
     const every = props.everyMinutes ?? 60;
+    this.everyMinutes = every;
     this.function = new PipelineFunction(this, 'Function', {
       entry: 'compact/handler.ts',
       service: 'compact',
-      // A day's group of up to 128 MiB of Parquet expands several times in memory.
-      memorySize: 10_240,
+      memorySize: props.memoryMb,
       timeout: Duration.minutes(15),
       logRetention: props.logRetention,
       environment: {
         TALLY_LAKE_BUCKET: props.bucket.bucketName,
-        TALLY_COMPACTION_TARGET_BYTES: String(props.targetBytes ?? 128 * 1024 * 1024),
+        TALLY_COMPACTION_TARGET_BYTES: String(compactionTargetBytes(props.memoryMb)),
       },
       copyFiles: ['node_modules/parquet-wasm/node/parquet_wasm_bg.wasm'],
-      // One run at a time: two compactors would each compact the other's outputs.
-      reservedConcurrentExecutions: 1,
     });
     props.bucket.grantRead(this.function, 'events/*');
     props.bucket.grantPut(this.function, 'events/*');
@@ -52,10 +60,13 @@ export class Compaction extends Construct {
     props.bucket.grantDelete(this.function, 'compactions/pending/*');
     props.bucket.grantDelete(this.function, 'compactions/project=*');
     props.bucket.grantRead(this.function, 'erasures/*');
+    // One run at a time (the schedule's FIFO group): two compactors would each compact the
+    // other's outputs.
     this.missedTicks = runOnSchedule(this, this.function, {
       everyMinutes: every,
       description: 'Tally: compact the lake',
       job: 'compaction',
-    });
+      timeout: this.function.timeout!,
+    }).missedTicks;
   }
 }

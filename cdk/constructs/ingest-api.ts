@@ -1,9 +1,10 @@
+import { RemovalPolicy } from 'aws-cdk-lib';
 import { type CfnStage, HttpApi, HttpMethod } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import type { IFunction, Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { collectorRoutes } from '../../lib/ingest/routes.js';
+import { collectorRoutes, SOURCE_CONFIG_PATH } from '../../lib/ingest/routes.js';
 
 export interface IngestApiProps {
   collect: LambdaFunction;
@@ -11,18 +12,33 @@ export interface IngestApiProps {
   allowedOrigins: string[];
   throttleRate: number;
   throttleBurst: number;
+  /** Each read route's own budget (active users, health, dashboard). */
+  readThrottleRate: number;
+  readThrottleBurst: number;
   logRetention: RetentionDays;
 }
 
+/** The read-key routes and the dashboard page, served by the metrics function. */
+export const READ_ROUTES = [
+  '/v1/projects/{project}/active-users',
+  '/v1/projects/{project}/health',
+  '/dashboard',
+  '/dashboard/{file}',
+];
+
 /**
  * The HTTP API: every route the Segment and RudderStack SDKs use, and an `OPTIONS` route beside
- * each, to the collect function; default route throttling and JSON access logs. CORS is answered
+ * each, to the collect function; route throttling (the collection routes share the default, each
+ * read route has its own budget) and JSON access logs. CORS is answered
  * by the collect function, not by the API's CORS setting: that setting would apply to every route
  * and open the read-key route to any origin too. Authentication is the write key, checked in the
  * function (Segment's protocol), so the routes carry no API Gateway authorizer.
  */
 export class IngestApi extends Construct {
   readonly api: HttpApi;
+  private readonly stage: CfnStage;
+  /** CloudFormation's own keys: `RouteSettings` is free JSON, which CDK passes on as written. */
+  private readonly readThrottle: { ThrottlingRateLimit: number; ThrottlingBurstLimit: number };
 
   constructor(scope: Construct, id: string, props: IngestApiProps) {
     super(scope, id);
@@ -30,24 +46,49 @@ export class IngestApi extends Construct {
       description: 'Tally: Segment-compatible collection API and the active-users API',
     });
     props.collect.addEnvironment('TALLY_ALLOWED_ORIGINS', props.allowedOrigins.join(',') || '*');
-    const integration = new HttpLambdaIntegration('Collect', props.collect);
+    // One permission for the whole API, not one per route: 40 route-scoped permissions came
+    // within a few routes of the 20 KB limit of the function's resource policy.
+    const integration = new HttpLambdaIntegration('Collect', props.collect, {
+      scopePermissionToRoute: false,
+    });
     for (const { path, method } of collectorRoutes()) {
       this.api.addRoutes({ path, methods: [HttpMethod[method], HttpMethod.OPTIONS], integration });
     }
-    const accessLogs = new LogGroup(this, 'AccessLogs', { retention: props.logRetention });
-    const stage = this.api.defaultStage?.node.defaultChild as CfnStage;
-    stage.defaultRouteSettings = {
+    // rudder-sdk-js 1.x asks for `/sourceConfig/?...`; an HTTP API route cannot end with a slash,
+    // and a greedy parameter takes the slash (the collector answers other tails 404).
+    this.api.addRoutes({
+      path: `${SOURCE_CONFIG_PATH}/{tail+}`,
+      methods: [HttpMethod.GET, HttpMethod.OPTIONS],
+      integration,
+    });
+    const accessLogs = new LogGroup(this, 'AccessLogs', {
+      retention: props.logRetention,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    this.stage = this.api.defaultStage?.node.defaultChild as CfnStage;
+    // The collection routes share the default; each read route gets its own below.
+    this.stage.defaultRouteSettings = {
       throttlingRateLimit: props.throttleRate,
       throttlingBurstLimit: props.throttleBurst,
     };
-    stage.accessLogSettings = {
+    this.readThrottle = {
+      ThrottlingRateLimit: props.readThrottleRate,
+      ThrottlingBurstLimit: props.readThrottleBurst,
+    };
+    this.stage.accessLogSettings = {
       destinationArn: accessLogs.logGroupArn,
+      // No path: a write key may be in it (analytics.js' settings route). The source IP and user
+      // agent are kept for the log retention only, to tell a flood from a release.
       format: JSON.stringify({
         requestId: '$context.requestId',
         route: '$context.routeKey',
         status: '$context.status',
+        error: '$context.error.responseType',
         latency: '$context.integrationLatency',
         time: '$context.requestTime',
+        ip: '$context.identity.sourceIp',
+        userAgent: '$context.identity.userAgent',
+        bytes: '$context.responseLength',
       }),
     };
   }
@@ -57,14 +98,13 @@ export class IngestApi extends Construct {
    * page needs no CORS), when a warehouse is configured.
    */
   addMetrics(metrics: IFunction): void {
-    const integration = new HttpLambdaIntegration('Metrics', metrics);
-    for (const path of [
-      '/v1/projects/{project}/active-users',
-      '/v1/projects/{project}/health',
-      '/dashboard',
-      '/dashboard/{file}',
-    ]) {
+    const integration = new HttpLambdaIntegration('Metrics', metrics, { scopePermissionToRoute: false });
+    const settings: Record<string, typeof this.readThrottle> = {};
+    for (const path of READ_ROUTES) {
       this.api.addRoutes({ path, methods: [HttpMethod.GET], integration });
+      settings[`GET ${path}`] = this.readThrottle;
     }
+    // Their own budget: a flood on the collection routes never leaves these unanswered.
+    this.stage.routeSettings = settings;
   }
 }

@@ -69,8 +69,16 @@ export class Lake extends Construct {
           id: 'tidy',
           abortIncompleteMultipartUploadAfter: Duration.days(1),
           noncurrentVersionExpiration: Duration.days(props.noncurrentVersionDays),
+          // Compaction's deletes leave a delete marker once the version under it has expired.
+          expiredObjectDeleteMarker: true,
         },
         { id: 'bad-rows', prefix: 'bad/', expiration: Duration.days(props.badRowRetentionDays) },
+        // Compaction's audit records of finished work; manifests stay (a full rebuild reads them).
+        {
+          id: 'compactions-done',
+          prefix: 'compactions/done/',
+          expiration: Duration.days(props.badRowRetentionDays),
+        },
       ],
     });
     // Stages in one account each get their own database (Glue names: lower case, digits, _).
@@ -105,9 +113,11 @@ export class Lake extends Construct {
       },
     });
     table.node.addDependency(database);
-    // The catalog outlives the stack with the data it describes (cdk destroy keeps both).
-    database.applyRemovalPolicy(RemovalPolicy.RETAIN);
-    table.applyRemovalPolicy(RemovalPolicy.RETAIN);
+    // The catalog goes with the stack: it only describes the lake (which stays), and a kept
+    // database of this fixed name would make the next deploy fail ("already exists"). After a
+    // new deploy, `npm run partitions` registers the partitions of the kept lake again.
+    database.applyRemovalPolicy(RemovalPolicy.DESTROY);
+    table.applyRemovalPolicy(RemovalPolicy.DESTROY);
   }
 
   /** The Glue catalog, database and events table: what every Glue permission here names. */

@@ -1,116 +1,314 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import type { IHttpApi } from 'aws-cdk-lib/aws-apigatewayv2';
 import {
   Alarm,
   ComparisonOperator,
   Dashboard,
   GraphWidget,
   type IMetric,
+  MathExpression,
   Metric,
   TreatMissingData,
 } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import { AnyPrincipal, Effect, PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { IStream } from 'aws-cdk-lib/aws-kinesis';
-import { Alias } from 'aws-cdk-lib/aws-kms';
+import { Key } from 'aws-cdk-lib/aws-kms';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
+import { type IQueue, Queue, QueueEncryption, RedrivePermission } from 'aws-cdk-lib/aws-sqs';
+import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
+import { METRIC_NAMESPACE, METRICS } from '../../lib/metrics.js';
+import { TICK_RECEIVES } from './schedule.js';
 
 export interface MonitoringProps {
   /** An address subscribed to the alarm topic. @default none */
   alarmEmail?: string;
+  api: IHttpApi;
   stream: IStream;
-  lakeWriter: IFunction;
   /** The lake writer's event source mapping (UUID), for its event counts. */
   lakeWriterMapping: string;
   /** Every function, by name in the pipeline's words. */
   functions: Record<string, IFunction>;
+  /** Each scheduled job's missed-ticks queue and its interval, by job name. */
+  jobs: Record<string, { missedTicks: IQueue; everyMinutes: number; service: string }>;
 }
 
+/** One row of docs/operations.md: every alarm is made from one of these. */
+interface AlarmSpec {
+  name: string;
+  metric: IMetric;
+  threshold: number;
+  comparison?: ComparisonOperator;
+  /** Periods looked at, and how many must breach. @default 1 of 1 */
+  periods?: number;
+  breaching?: number;
+  /** What no data means. @default not breaching (no traffic is not a failure) */
+  missing?: TreatMissingData;
+  description: string;
+  /** Its section in docs/operations.md. @default the name */
+  doc?: string;
+}
+
+const FIVE_MINUTES = Duration.minutes(5);
+
 /**
- * Alarms on what loses or delays data: the lake writer falling behind (iterator age), events
- * sent to the on-failure bucket or dropped, failures to reach that bucket, function errors and
- * throttles; every alarm and its recovery go to
- * one SNS topic (TLS-only, encrypted), with an optional email subscription; and one dashboard.
+ * What pages a person, and why. Every alarm and its recovery go to one SNS topic, encrypted with
+ * a customer-managed key whose policy lets CloudWatch publish (an AWS-managed key's policy does
+ * not, and alarms to such a topic never arrive), TLS only, with an optional email subscription.
+ * Alarms cover what loses data (events given up, dropped or undeliverable, the stream refusing
+ * the collector), what stops it (nobody reading the stream, a scheduled job silent or its ticks
+ * failing), what users see (API 5xx and 4xx rates) and what persists (function errors and
+ * throttles over 15 minutes, not one blip). `docs/operations.md` says what each means and what to
+ * do; a test checks that every alarm here is there.
  */
 export class Monitoring extends Construct {
   readonly alarms: Alarm[] = [];
   readonly topic: Topic;
+  readonly key: Key;
 
   constructor(scope: Construct, id: string, props: MonitoringProps) {
     super(scope, id);
+    this.key = new Key(this, 'AlarmKey', {
+      description: 'Tally: encrypts the alarm topic; CloudWatch may use it to publish alarms',
+      enableKeyRotation: true,
+      removalPolicy: RemovalPolicy.DESTROY,
+      pendingWindow: Duration.days(7),
+    });
+    // CloudWatch publishes to an encrypted topic only with a key its policy names it in.
+    this.key.addToResourcePolicy(
+      new PolicyStatement({
+        principals: [new ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        resources: ['*'],
+        conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
+      }),
+    );
+    // Grants only for AWS services acting for the account (Control Tower CT.KMS.PR.3).
+    this.key.addToResourcePolicy(
+      new PolicyStatement({
+        effect: Effect.DENY,
+        principals: [new AnyPrincipal()],
+        actions: ['kms:CreateGrant'],
+        resources: ['*'],
+        conditions: {
+          BoolIfExists: { 'kms:GrantIsForAWSResource': 'false', 'aws:PrincipalIsAWSService': 'false' },
+        },
+      }),
+    );
     this.topic = new Topic(this, 'Alarms', {
       displayName: 'Tally alarms',
       enforceSSL: true,
-      masterKey: Alias.fromAliasName(this, 'SnsKey', 'alias/aws/sns'),
+      masterKey: this.key,
     });
-    if (props.alarmEmail) this.topic.addSubscription(new EmailSubscription(props.alarmEmail));
+    if (props.alarmEmail) {
+      this.topic.addSubscription(
+        new EmailSubscription(props.alarmEmail, { deadLetterQueue: this.undelivered() }),
+      );
+    }
     const action = new SnsAction(this.topic);
-    const alarm = (name: string, metric: IMetric, threshold: number, description: string) => {
-      const a = new Alarm(this, name, {
-        metric,
-        threshold,
-        evaluationPeriods: 1,
-        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
-        treatMissingData: TreatMissingData.NOT_BREACHING,
-        alarmDescription: description,
+    const add = (spec: AlarmSpec) => {
+      const a = new Alarm(this, spec.name, {
+        alarmName: `${Stack.of(this).stackName}-${spec.name}`,
+        metric: spec.metric,
+        threshold: spec.threshold,
+        evaluationPeriods: spec.periods ?? 1,
+        datapointsToAlarm: spec.breaching ?? spec.periods ?? 1,
+        comparisonOperator: spec.comparison ?? ComparisonOperator.GREATER_THAN_THRESHOLD,
+        treatMissingData: spec.missing ?? TreatMissingData.NOT_BREACHING,
+        alarmDescription: `${spec.description} (docs/operations.md#${(spec.doc ?? spec.name).toLowerCase()})`,
       });
       a.addAlarmAction(action);
       a.addOkAction(action);
       this.alarms.push(a);
       return a;
     };
-    const iteratorAge = props.lakeWriter.metric('IteratorAge', {
+
+    // The stream: read by someone, and taking what the collector puts.
+    const readAge = new Metric({
+      namespace: 'AWS/Kinesis',
+      metricName: 'GetRecords.IteratorAgeMilliseconds',
+      dimensionsMap: { StreamName: props.stream.streamName },
       statistic: 'Maximum',
-      period: Duration.minutes(5),
+      period: FIVE_MINUTES,
     });
-    alarm(
-      'IteratorAge',
-      iteratorAge,
-      15 * 60 * 1000,
-      'The lake writer is more than 15 minutes behind the stream',
-    );
-    // Event source mapping metrics (MetricsConfig EventCount), by mapping UUID.
+    add({
+      name: 'LakeWriterBehind',
+      metric: readAge,
+      threshold: 15 * 60 * 1000,
+      // The event source mapping polls every shard about once a second, events or not: no reads
+      // at all means the mapping stopped.
+      missing: TreatMissingData.BREACHING,
+      description: 'The lake writer is more than 15 minutes behind the stream, or nothing reads it',
+    });
+    const collector = (name: keyof typeof METRICS) =>
+      new Metric({
+        namespace: METRIC_NAMESPACE,
+        metricName: METRICS[name],
+        dimensionsMap: { service: 'collect' },
+        statistic: 'Sum',
+        period: FIVE_MINUTES,
+      });
+    add({
+      name: 'StreamRefusing',
+      metric: collector('streamUnavailable'),
+      threshold: 0,
+      periods: 2,
+      breaching: 2,
+      description:
+        'The collector answered 503 stream_unavailable: the stream refused its records after retries, so clients are holding or losing events',
+    });
+    add({
+      name: 'StreamThrottling',
+      metric: new Metric({
+        namespace: 'AWS/Kinesis',
+        metricName: 'PutRecords.ThrottledRecords',
+        dimensionsMap: { StreamName: props.stream.streamName },
+        statistic: 'Sum',
+        period: FIVE_MINUTES,
+      }),
+      threshold: 0,
+      periods: 3,
+      breaching: 3,
+      description: 'The stream has throttled records for 15 minutes: traffic is above what it has scaled to',
+    });
+
+    // Events given up or lost between the stream and the lake (the mapping's event counts).
     const mappingMetric = (metricName: string) =>
       new Metric({
         namespace: 'AWS/Lambda',
         metricName,
         dimensionsMap: { EventSourceMappingUUID: props.lakeWriterMapping },
         statistic: 'Sum',
-        period: Duration.minutes(5),
+        period: FIVE_MINUTES,
       });
     const failed = mappingMetric('OnFailureDestinationDeliveredEventCount');
-    alarm(
-      'FailedBatches',
-      failed,
-      0,
-      'The lake writer gave up on events and kept them in the FailedBatchesBucket: fix the cause, then npm run replay',
-    );
-    alarm(
-      'DroppedEvents',
-      mappingMetric('DroppedEventCount'),
-      0,
-      'The lake writer event source mapping dropped events (past the record age or the retention)',
-    );
-    alarm(
-      'FailedBatchDeliveryFailures',
-      props.lakeWriter.metric('DestinationDeliveryFailures', {
+    add({
+      name: 'FailedBatches',
+      metric: failed,
+      threshold: 0,
+      description:
+        'The lake writer gave up on events and kept them in the FailedBatchesBucket: fix the cause, then npm run replay',
+    });
+    add({
+      name: 'DroppedEvents',
+      metric: mappingMetric('DroppedEventCount'),
+      threshold: 0,
+      description:
+        'The lake writer event source mapping dropped events (past the record age or the retention)',
+    });
+    const lakeWriter = props.functions.lakeWriter;
+    if (lakeWriter) {
+      add({
+        name: 'FailedBatchDeliveryFailures',
+        metric: lakeWriter.metric('DestinationDeliveryFailures', { statistic: 'Sum', period: FIVE_MINUTES }),
+        threshold: 0,
+        description:
+          'A batch given up could not be written to the FailedBatchesBucket: its events are lost once the stream drops them',
+      });
+    }
+
+    // What the API's users see.
+    const apiMetric = (metricName: string) =>
+      new Metric({
+        namespace: 'AWS/ApiGateway',
+        metricName,
+        dimensionsMap: { ApiId: props.api.apiId, Stage: '$default' },
         statistic: 'Sum',
-        period: Duration.minutes(5),
-      }),
-      0,
-      'A batch given up could not be written to the FailedBatchesBucket: its events are lost once the stream drops them',
-    );
+        period: FIVE_MINUTES,
+      });
+    const rate = (name: string, label: string) =>
+      new MathExpression({
+        expression: `IF(requests >= 20, 100 * failed / requests, 0)`,
+        usingMetrics: { failed: apiMetric(name), requests: apiMetric('Count') },
+        label,
+        period: FIVE_MINUTES,
+      });
+    add({
+      name: 'Api5xx',
+      metric: rate('5xx', 'API 5xx, % of requests'),
+      threshold: 1,
+      periods: 2,
+      breaching: 2,
+      description: 'More than 1% of API requests failed with a 5xx for 10 minutes',
+    });
+    add({
+      name: 'Api4xx',
+      metric: rate('4xx', 'API 4xx, % of requests'),
+      threshold: 25,
+      periods: 3,
+      breaching: 3,
+      description:
+        'More than 25% of API requests were refused (4xx: throttled, bad key, bad events) for 15 minutes',
+    });
+
+    // Scheduled jobs: ticks that failed every try, and jobs silent for three intervals.
+    for (const [job, { missedTicks, everyMinutes, service }] of Object.entries(props.jobs)) {
+      const title = job[0]!.toUpperCase() + job.slice(1);
+      add({
+        name: `${title}MissedTicks`,
+        metric: missedTicks.metricApproximateNumberOfMessagesVisible({
+          period: FIVE_MINUTES,
+          statistic: 'Maximum',
+        }),
+        threshold: 0,
+        description: `A ${job} tick failed ${TICK_RECEIVES} times and was set aside: the ${job} is failing`,
+        doc: 'JobMissedTicks',
+      });
+      const period = Duration.minutes(Math.max(5, everyMinutes));
+      add({
+        name: `${title}Silent`,
+        metric: new Metric({
+          namespace: METRIC_NAMESPACE,
+          metricName: METRICS.runsSucceeded,
+          dimensionsMap: { service },
+          statistic: 'Sum',
+          period,
+        }),
+        threshold: 1,
+        comparison: ComparisonOperator.LESS_THAN_THRESHOLD,
+        periods: 3,
+        breaching: 3,
+        // A heartbeat: no data is a job that did not run.
+        missing: TreatMissingData.BREACHING,
+        description: `No ${job} run succeeded in 3 intervals of ${period.toMinutes()} minutes`,
+        doc: 'JobSilent',
+      });
+    }
+
     const widgets: GraphWidget[] = [
-      new GraphWidget({ title: 'Lake writer iterator age (ms)', left: [iteratorAge] }),
+      new GraphWidget({ title: 'Stream read lag (ms)', left: [readAge] }),
+      new GraphWidget({
+        title: 'Collector: events accepted, refused; requests refused by the stream',
+        left: [collector('eventsAccepted'), collector('eventsRejected'), collector('streamUnavailable')],
+      }),
       new GraphWidget({ title: 'Events sent to the on-failure bucket', left: [failed] }),
       new GraphWidget({ title: 'Records put on the stream', left: [props.stream.metricIncomingRecords()] }),
     ];
     for (const [name, fn] of Object.entries(props.functions)) {
-      const errors = fn.metricErrors({ period: Duration.minutes(5) });
-      const throttles = fn.metricThrottles({ period: Duration.minutes(5) });
-      alarm(`${name}Errors`, errors, 0, `The ${name} function failed`);
-      alarm(`${name}Throttles`, throttles, 0, `The ${name} function was throttled`);
+      const errors = fn.metricErrors({ period: FIVE_MINUTES });
+      const throttles = fn.metricThrottles({ period: FIVE_MINUTES });
+      // Persistent, not a blip: three periods in a row (a scheduled job fails every run).
+      add({
+        name: `${name}Errors`,
+        metric: errors,
+        threshold: 0,
+        periods: 3,
+        breaching: 3,
+        description: `The ${name} function has failed for 15 minutes`,
+        doc: 'FunctionErrors',
+      });
+      add({
+        name: `${name}Throttles`,
+        metric: throttles,
+        threshold: 0,
+        periods: 3,
+        breaching: 3,
+        description: `The ${name} function has been throttled for 15 minutes (account concurrency)`,
+        doc: 'FunctionThrottles',
+      });
       widgets.push(
         new GraphWidget({
           title: `${name}: invocations, errors, throttles`,
@@ -119,5 +317,27 @@ export class Monitoring extends Construct {
       );
     }
     new Dashboard(this, 'Dashboard', { widgets: [widgets] });
+  }
+
+  /** Where alarm mails that could not be delivered wait (14 days), so a bounce is visible. */
+  private undelivered(): Queue {
+    const queue = new Queue(this, 'UndeliveredAlarms', {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+      // Marked as a dead-letter queue (Control Tower CT.SQS.PR.1): it has none of its own.
+      redriveAllowPolicy: { redrivePermission: RedrivePermission.ALLOW_ALL },
+    });
+    NagSuppressions.addResourceSuppressions(queue, [
+      {
+        id: 'Serverless-SQSRedrivePolicy',
+        reason: 'This queue is the dead-letter queue of the alarm email subscription itself.',
+      },
+      {
+        id: 'AwsSolutions-SQS3',
+        reason: 'This queue is the dead-letter queue of the alarm email subscription.',
+      },
+    ]);
+    return queue;
   }
 }

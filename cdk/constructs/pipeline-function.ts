@@ -29,6 +29,12 @@ export interface PipelineFunctionProps {
   reservedConcurrentExecutions?: number;
   /** Files copied beside the bundle (paths relative to the repository root). */
   copyFiles?: string[];
+  /**
+   * X-Ray: `active` samples at Lambda's fixed rate; `passthrough` traces only requests whose
+   * caller asks (for the collect function, whose traffic would make active tracing costly).
+   * @default active
+   */
+  tracing?: 'active' | 'passthrough';
   /** Runs the function in a VPC (the warehouse jobs, when StarRocks is private). */
   vpc?: IVpc;
   vpcSubnets?: SubnetSelection;
@@ -57,7 +63,7 @@ export class PipelineFunction extends NodejsFunction {
       architecture: Architecture.ARM_64,
       memorySize: props.memorySize ?? 1024,
       timeout: props.timeout ?? Duration.seconds(30),
-      tracing: Tracing.ACTIVE,
+      tracing: props.tracing === 'passthrough' ? Tracing.PASS_THROUGH : Tracing.ACTIVE,
       reservedConcurrentExecutions: props.reservedConcurrentExecutions,
       vpc: props.vpc,
       vpcSubnets: props.vpcSubnets,

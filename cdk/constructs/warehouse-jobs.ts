@@ -1,4 +1,4 @@
-import { Duration } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Stack } from 'aws-cdk-lib';
 import {
   GatewayVpcEndpoint,
   GatewayVpcEndpointAwsService,
@@ -12,13 +12,15 @@ import {
   Subnet,
   Vpc,
 } from 'aws-cdk-lib/aws-ec2';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { Key } from 'aws-cdk-lib/aws-kms';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Bucket } from 'aws-cdk-lib/aws-s3';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { DASHBOARD_FILES } from '../../lambdas/dashboard.js';
-import type { StarRocksSettings, VpcSettings } from '../config.js';
+import type { StarRocksSettings, VpcEndpointName, VpcSettings } from '../config.js';
 import { PipelineFunction } from './pipeline-function.js';
 import { runOnSchedule } from './schedule.js';
 import type { PipelineSecrets } from './secrets.js';
@@ -69,18 +71,19 @@ export class WarehouseJobs extends Construct {
       timeout: Duration.minutes(10),
       logRetention: props.logRetention,
       environment: { ...environment, TALLY_LAKE_BUCKET: props.bucket.bucketName },
-      // One run at a time: two overlapping rollups could commit an older snapshot last.
-      reservedConcurrentExecutions: 1,
       ...network,
     });
     props.bucket.grantRead(this.rollup, 'manifests/*');
     starRocksSecret.grantRead(this.rollup);
     props.glue.grantRegisterPartitions(this.rollup);
+    // One run at a time (the schedule's FIFO group): two overlapping rollups could commit an
+    // older snapshot last.
     this.missedTicks = runOnSchedule(this, this.rollup, {
       everyMinutes: props.rollupEveryMinutes,
       description: 'Tally: roll up new lake batches into StarRocks',
       job: 'rollup',
-    });
+      timeout: this.rollup.timeout!,
+    }).missedTicks;
     this.metrics = new PipelineFunction(this, 'Metrics', {
       entry: 'metrics/handler.ts',
       service: 'metrics',
@@ -91,12 +94,38 @@ export class WarehouseJobs extends Construct {
       copyFiles: Object.values(DASHBOARD_FILES).map((f) => f.file),
       ...network,
     });
-    if (props.vpc?.egress === 'endpoints' && attached) {
+    if (props.vpc && attached) {
       this.endpoints(props.vpc, attached.vpc, attached.vpcSubnets.subnets, [this.rollup, this.metrics]);
+      // StarRocks must let these in on its query port (9030 unless set).
+      const groups = (fn: PipelineFunction) =>
+        fn.connections.securityGroups.map((g) => g.securityGroupId).join(',');
+      new CfnOutput(Stack.of(this), 'RollupSecurityGroups', {
+        value: groups(this.rollup),
+        description: `Allow these into StarRocks on port ${props.starRocks.port}`,
+      });
+      new CfnOutput(Stack.of(this), 'MetricsSecurityGroups', {
+        value: groups(this.metrics),
+        description: `Allow these into StarRocks on port ${props.starRocks.port}`,
+      });
     }
     // The health route reads the manifests of the last hour.
     props.bucket.grantRead(this.metrics, 'manifests/*');
     starRocksSecret.grantRead(this.metrics);
+    if (props.starRocks.secretKeyArn) {
+      // A secret under a customer key: Secrets Manager decrypts it with the caller's rights.
+      const key = Key.fromKeyArn(this, 'StarRocksSecretKey', props.starRocks.secretKeyArn);
+      for (const fn of [this.rollup, this.metrics]) {
+        fn.addToRolePolicy(
+          new PolicyStatement({
+            actions: ['kms:Decrypt'],
+            resources: [key.keyArn],
+            conditions: {
+              StringEquals: { 'kms:ViaService': `secretsmanager.${Stack.of(this).region}.amazonaws.com` },
+            },
+          }),
+        );
+      }
+    }
     // The read keys only: the metrics function hashes no user id, so it never sees the HMAC key.
     props.secrets.bindProjects(this.metrics);
   }
@@ -104,9 +133,31 @@ export class WarehouseJobs extends Construct {
   /**
    * Without a NAT, a function in private subnets reaches no AWS API: an S3 gateway endpoint on the
    * subnets' route tables and interface endpoints (private DNS) for what the jobs call: Glue
-   * (partitions), Secrets Manager (keys, StarRocks credentials) and X-Ray (traces).
+   * (partitions), Secrets Manager (keys, StarRocks credentials) and X-Ray (traces); only those
+   * `tally:vpcEndpoints` names (the VPC may already have the others).
    */
   private endpoints(vpc: VpcSettings, imported: IVpc, subnets: ISubnet[], functions: IConnectable[]): void {
+    if (vpc.endpoints.includes('s3')) this.s3Endpoint(vpc, imported, subnets);
+    const services: Array<[VpcEndpointName, string, InterfaceVpcEndpointAwsService]> = [
+      ['glue', 'GlueEndpoint', InterfaceVpcEndpointAwsService.GLUE],
+      ['secretsmanager', 'SecretsManagerEndpoint', InterfaceVpcEndpointAwsService.SECRETS_MANAGER],
+      ['xray', 'XRayEndpoint', InterfaceVpcEndpointAwsService.XRAY],
+    ];
+    for (const [name, id, service] of services) {
+      if (!vpc.endpoints.includes(name)) continue;
+      const endpoint = new InterfaceVpcEndpoint(this, id, {
+        vpc: imported,
+        service,
+        subnets: { subnets },
+        privateDnsEnabled: true,
+        open: false,
+      });
+      for (const fn of functions)
+        endpoint.connections.allowDefaultPortFrom(fn, 'HTTPS from the warehouse jobs');
+    }
+  }
+
+  private s3Endpoint(vpc: VpcSettings, imported: IVpc, subnets: ISubnet[]): void {
     new GatewayVpcEndpoint(this, 'S3Endpoint', {
       vpc: imported,
       service: GatewayVpcEndpointAwsService.S3,
@@ -121,22 +172,6 @@ export class WarehouseJobs extends Construct {
         },
       ],
     });
-    const services: Array<[string, InterfaceVpcEndpointAwsService]> = [
-      ['GlueEndpoint', InterfaceVpcEndpointAwsService.GLUE],
-      ['SecretsManagerEndpoint', InterfaceVpcEndpointAwsService.SECRETS_MANAGER],
-      ['XRayEndpoint', InterfaceVpcEndpointAwsService.XRAY],
-    ];
-    for (const [id, service] of services) {
-      const endpoint = new InterfaceVpcEndpoint(this, id, {
-        vpc: imported,
-        service,
-        subnets: { subnets },
-        privateDnsEnabled: true,
-        open: false,
-      });
-      for (const fn of functions)
-        endpoint.connections.allowDefaultPortFrom(fn, 'HTTPS from the warehouse jobs');
-    }
   }
 
   private network(vpc: VpcSettings): {

@@ -6,6 +6,7 @@ import { type CollectDeps, type CollectRequest, collect } from '../../lib/ingest
 import { ANY_ORIGIN, corsHeaders } from '../../lib/ingest/cors.js';
 import { loggablePath } from '../../lib/ingest/routes.js';
 import type { Logger } from '../../lib/log.js';
+import { type CollectCount, collectCount } from '../../lib/metrics.js';
 import { KinesisStreamWriter } from '../../lib/stream/kinesis.js';
 import {
   lowerCaseHeaders,
@@ -17,6 +18,7 @@ import {
 import { kinesisClient } from '../aws.js';
 import { onColdStart } from '../cold-start.js';
 import { lambdaLogger } from '../logger.js';
+import { LambdaMetrics } from '../metrics-emf.js';
 import { withSecrets } from '../secrets.js';
 
 export type CollectHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
@@ -34,7 +36,11 @@ function toRequest(event: APIGatewayProxyEventV2, line: RequestLine): CollectReq
 }
 
 /** The collect handler over the given dependencies (the local server passes its own). */
-export function createCollectHandler(deps: CollectDeps, logger: Logger): CollectHandler {
+export function createCollectHandler(
+  deps: CollectDeps,
+  logger: Logger,
+  count: (c: CollectCount) => void = () => {},
+): CollectHandler {
   return async (event) => {
     const line = requestLineOf(event);
     if (line === null) return toProxyResult(NOT_AN_HTTP_REQUEST);
@@ -43,9 +49,11 @@ export function createCollectHandler(deps: CollectDeps, logger: Logger): Collect
       const { response, stats } = await collect(request, deps);
       const level = response.status >= 500 ? 'error' : 'info';
       logger[level]('collect', { path: loggablePath(line.path), status: response.status, ...stats });
+      count(collectCount(stats, response));
       return toProxyResult(response);
     } catch (error) {
       logger.error('collect failed', { path: loggablePath(line.path), error: (error as Error).message });
+      count({ project: null, accepted: 0, rejected: 0, status: 500, code: 'internal_error' });
       const cors = corsHeaders(request.headers.origin, deps.cors ?? ANY_ORIGIN);
       return toProxyResult(
         errorResponse(500, 'internal_error', 'the request could not be processed; retry later', cors),
@@ -53,6 +61,8 @@ export function createCollectHandler(deps: CollectDeps, logger: Logger): Collect
     }
   };
 }
+
+const metrics = new LambdaMetrics('collect');
 
 const fromEnv = onColdStart(async () => {
   const env = await withSecrets(process.env);
@@ -64,6 +74,7 @@ const fromEnv = onColdStart(async () => {
       cors: readCorsPolicy(env),
     },
     lambdaLogger('collect'),
+    (c) => metrics.collected(c),
   );
 });
 

@@ -12,11 +12,11 @@ import { ErasureLog } from '../../lib/privacy/erasure.js';
 import { s3Client } from '../aws.js';
 import { onColdStart } from '../cold-start.js';
 import { lambdaLogger } from '../logger.js';
+import { LambdaMetrics } from '../metrics-emf.js';
+import { type TickEvent, tickOf } from '../ticks.js';
 
-/** An EventBridge scheduled event (only its time is used). */
-export interface CompactionEvent {
-  time?: string;
-}
+/** An EventBridge scheduled event (only its time is used), or a batch of them from the schedule's queue. */
+export type CompactionEvent = TickEvent;
 
 export type CompactionHandler = (event: CompactionEvent) => Promise<CompactionResult>;
 
@@ -28,9 +28,8 @@ export function createCompactionHandler(
 ): CompactionHandler {
   const erasures = new ErasureLog(store);
   return async (event) => {
-    const now = event.time ? new Date(event.time) : new Date();
     const result = await compactLake(store, {
-      now: Number.isNaN(now.getTime()) ? new Date() : now,
+      now: tickOf(event).now,
       targetBytes: settings.targetBytes,
       graceMs: settings.graceMs,
       erasures,
@@ -51,4 +50,11 @@ const fromEnv = onColdStart(async () => {
 });
 
 /** Lambda entry point: compacts the lake's closed days on S3 (the only function that deletes there). */
-export const handler: CompactionHandler = async (event) => (await fromEnv())(event);
+const metrics = new LambdaMetrics('compact');
+
+export const handler: CompactionHandler = async (event) => {
+  const result = await (await fromEnv())(event);
+  // The heartbeat the compact alarm waits for: only a run that finished.
+  metrics.ran();
+  return result;
+};

@@ -6,14 +6,13 @@ import { type RollupDeps, type RollupResult, runRollup } from '../../lib/warehou
 import { glueClient, s3Client } from '../aws.js';
 import { onColdStart } from '../cold-start.js';
 import { lambdaLogger } from '../logger.js';
+import { LambdaMetrics } from '../metrics-emf.js';
 import { withSecrets } from '../secrets.js';
 import { starRocksFromEnv } from '../starrocks.js';
+import { type TickEvent, tickOf } from '../ticks.js';
 
-/** An EventBridge scheduled event (only its time is used) or `{ "full": true }` for a backfill. */
-export interface RollupEvent {
-  time?: string;
-  full?: boolean;
-}
+/** An EventBridge scheduled event, a batch of them from the schedule's queue, or `{ "full": true }` for a backfill. */
+export type RollupEvent = TickEvent;
 
 export type RollupHandler = (event: RollupEvent) => Promise<RollupResult>;
 
@@ -30,11 +29,7 @@ export function createRollupHandler(deps: RollupDeps, logger: Logger): RollupHan
       throw error;
     });
     await ready;
-    const now = event.time ? new Date(event.time) : new Date();
-    const result = await runRollup(deps, {
-      now: Number.isNaN(now.getTime()) ? new Date() : now,
-      full: event.full === true,
-    });
+    const result = await runRollup(deps, tickOf(event));
     logger.info('rollup', {
       manifests: result.manifests,
       days: result.stats.daysRecomputed,
@@ -64,4 +59,11 @@ const fromEnv = onColdStart(async () => {
 });
 
 /** Lambda entry point: reads manifests from S3, registers partitions in Glue, refreshes StarRocks. */
-export const handler: RollupHandler = async (event) => (await fromEnv())(event);
+const metrics = new LambdaMetrics('rollup');
+
+export const handler: RollupHandler = async (event) => {
+  const result = await (await fromEnv())(event);
+  // The heartbeat the rollup alarm waits for: only a run that finished.
+  metrics.ran();
+  return result;
+};

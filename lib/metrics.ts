@@ -1,0 +1,44 @@
+/**
+ * The pipeline's own CloudWatch metrics: what the functions publish (embedded metric format, in
+ * their logs) and what the alarms and the dashboard read. Every metric carries the `service`
+ * dimension (the function's service name); the collector's event counts are published a second
+ * time per `project` as well.
+ */
+export const METRIC_NAMESPACE = 'Tally';
+
+export const METRICS = {
+  /** Events written to the stream, per request. */
+  eventsAccepted: 'EventsAccepted',
+  /** Events refused one by one (the request itself succeeded). */
+  eventsRejected: 'EventsRejected',
+  /** Requests refused whole, by status class (4xx: the client's; 5xx: ours). */
+  requestsRefused: 'RequestsRefused',
+  /** Requests answered 503 stream_unavailable: the stream refused the records after retries. */
+  streamUnavailable: 'StreamUnavailable',
+  /** A scheduled job's run that finished (the heartbeat its alarm waits for). */
+  runsSucceeded: 'RunsSucceeded',
+} as const;
+
+/** The outcome of one collector request, as counted. */
+export interface CollectCount {
+  project: string | null;
+  accepted: number;
+  rejected: number;
+  status: number;
+  code?: string;
+}
+
+/** The count of one answered collector request. */
+export function collectCount(
+  stats: { project: string | null; accepted: number; rejected: number },
+  response: { status: number; body?: unknown },
+): CollectCount {
+  const error = (response.body as { error?: { code?: unknown } } | undefined)?.error;
+  return {
+    project: stats.project,
+    accepted: stats.accepted,
+    rejected: stats.rejected,
+    status: response.status,
+    ...(typeof error?.code === 'string' ? { code: error.code } : {}),
+  };
+}
