@@ -26,10 +26,6 @@ export function suppressWithReasons(stack: Stack): void {
         'Wildcards are object keys under the lake bucket (the writer puts new keys and reads erasures/*, the rollup reads manifests/*, the erase function rewrites events/*, bad/* and records erasures/*, the compactor rewrites and deletes events/*, records compactions/* and moves its pending records), keys of failed batches the event source mapping writes (names chosen by Lambda), and X-Ray trace segments, which have no resource-level permissions.',
       appliesTo: [
         'Action::s3:Abort*',
-        'Action::s3:DeleteObject*',
-        'Action::s3:GetBucket*',
-        'Action::s3:GetObject*',
-        'Action::s3:List*',
         'Resource::*',
         { regex: '/^Resource::<LakeBucket[A-Za-z0-9]+\\.Arn>\\/\\*$/g' },
         { regex: '/^Resource::<LakeWriterFailedBatches[A-Za-z0-9]+\\.Arn>\\/\\*$/g' },

@@ -3,6 +3,7 @@ import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Bucket } from 'aws-cdk-lib/aws-s3';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { grantLakeAccess } from './lake.js';
 import { PipelineFunction } from './pipeline-function.js';
 import { runOnSchedule } from './schedule.js';
 
@@ -51,15 +52,12 @@ export class Compaction extends Construct {
       },
       copyFiles: ['node_modules/parquet-wasm/node/parquet_wasm_bg.wasm'],
     });
-    props.bucket.grantRead(this.function, 'events/*');
-    props.bucket.grantPut(this.function, 'events/*');
-    props.bucket.grantDelete(this.function, 'events/*');
-    props.bucket.grantRead(this.function, 'compactions/*');
-    props.bucket.grantPut(this.function, 'compactions/*');
     // Pending records move to compactions/done/ (records of the earlier layout, project=..., too).
-    props.bucket.grantDelete(this.function, 'compactions/pending/*');
-    props.bucket.grantDelete(this.function, 'compactions/project=*');
-    props.bucket.grantRead(this.function, 'erasures/*');
+    grantLakeAccess(props.bucket, this.function, {
+      get: ['events/*', 'compactions/*', 'erasures/*'],
+      put: ['events/*', 'compactions/*'],
+      delete: ['events/*', 'compactions/pending/*', 'compactions/project=*'],
+    });
     // One run at a time (the schedule's FIFO group): two compactors would each compact the
     // other's outputs.
     this.missedTicks = runOnSchedule(this, this.function, {

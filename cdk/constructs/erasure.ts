@@ -2,6 +2,7 @@ import { Duration } from 'aws-cdk-lib';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Bucket } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { grantLakeAccess } from './lake.js';
 import { PipelineFunction } from './pipeline-function.js';
 import type { PipelineSecrets } from './secrets.js';
 
@@ -31,11 +32,10 @@ export class Erasure extends Construct {
       environment: { TALLY_LAKE_BUCKET: props.bucket.bucketName },
       copyFiles: ['node_modules/parquet-wasm/node/parquet_wasm_bg.wasm'],
     });
-    for (const prefix of ['events/*', 'bad/*', 'erasures/*']) {
-      props.bucket.grantRead(this.function, prefix);
-      props.bucket.grantPut(this.function, prefix);
-    }
-    props.bucket.grantPut(this.function, 'manifests/*');
+    grantLakeAccess(props.bucket, this.function, {
+      get: ['events/*', 'bad/*', 'erasures/*'],
+      put: ['events/*', 'bad/*', 'erasures/*', 'manifests/*'],
+    });
     props.secrets.bind(this.function);
   }
 }

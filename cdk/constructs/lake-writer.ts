@@ -7,6 +7,7 @@ import { KinesisEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { grantLakeAccess } from './lake.js';
 import { PipelineFunction } from './pipeline-function.js';
 
 export interface LakeWriterProps {
@@ -64,9 +65,12 @@ export class LakeWriter extends Construct {
       environment: { TALLY_LAKE_BUCKET: props.bucket.bucketName },
       copyFiles: ['node_modules/parquet-wasm/node/parquet_wasm_bg.wasm'],
     });
-    props.bucket.grantPut(this.function);
-    // Erasures: rows of erased people received before the erasure are kept out of the lake.
-    props.bucket.grantRead(this.function, 'erasures/*');
+    // What it writes, and nowhere else (not erasures/ or compactions/); erasure records it reads:
+    // rows of erased people received before the erasure are kept out of the lake.
+    grantLakeAccess(props.bucket, this.function, {
+      put: ['events/*', 'bad/*', 'manifests/*'],
+      get: ['erasures/*'],
+    });
     this.failures = new Bucket(this, 'FailedBatches', {
       blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
       enforceSSL: true,

@@ -2,10 +2,50 @@ import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { CfnDatabase, CfnTable } from 'aws-cdk-lib/aws-glue';
 import { type IGrantable, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
-import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
+import {
+  BlockPublicAccess,
+  Bucket,
+  BucketEncryption,
+  type IBucket,
+  ObjectOwnership,
+} from 'aws-cdk-lib/aws-s3';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
 import { GLUE_EVENT_COLUMNS, PARQUET_STORAGE } from '../../lib/warehouse/glue.js';
+
+/** What a principal may do under which key prefixes of the lake (each prefix ends with `*`). */
+export interface LakeAccess {
+  /** s3:GetObject (no versions, ACLs or attributes). */
+  get?: string[];
+  /** s3:PutObject and s3:AbortMultipartUpload. */
+  put?: string[];
+  /** s3:DeleteObject only: never s3:DeleteObjectVersion, which deletes for good. */
+  delete?: string[];
+}
+
+/**
+ * Grants exactly `access` on `bucket`, plus s3:ListBucket on the bucket itself (the one bucket
+ * action: no versions, uploads or bucket settings). ListBucket is not limited by `s3:prefix`: S3
+ * answers a GetObject of a missing key 404 only to a caller that may list the bucket, 403 to any
+ * other, and readers here tell "gone" (a compacted input, a retried erasure) from "denied" by it.
+ * Key names are not secret (projects, days, shard ids); contents are.
+ */
+export function grantLakeAccess(bucket: IBucket, principal: IGrantable, access: LakeAccess): void {
+  const statements: PolicyStatement[] = [
+    new PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucket.bucketArn] }),
+  ];
+  const on = (prefixes: string[] | undefined, actions: string[]) => {
+    if (prefixes && prefixes.length > 0) {
+      statements.push(
+        new PolicyStatement({ actions, resources: prefixes.map((p) => bucket.arnForObjects(p)) }),
+      );
+    }
+  };
+  on(access.get, ['s3:GetObject']);
+  on(access.put, ['s3:PutObject', 's3:AbortMultipartUpload']);
+  on(access.delete, ['s3:DeleteObject']);
+  for (const statement of statements) principal.grantPrincipal.addToPrincipalPolicy(statement);
+}
 
 export interface LakeProps {
   /** Days bad rows are kept under `bad/`. */
@@ -139,7 +179,7 @@ export class Lake extends Construct {
    * the catalog entries of the events table, read only.
    */
   grantReadEvents(principal: IGrantable): void {
-    this.bucket.grantRead(principal, 'events/*');
+    grantLakeAccess(this.bucket, principal, { get: ['events/*'] });
     principal.grantPrincipal.addToPrincipalPolicy(
       new PolicyStatement({
         actions: [

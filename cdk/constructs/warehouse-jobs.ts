@@ -21,6 +21,7 @@ import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { DASHBOARD_FILES } from '../../lambdas/dashboard.js';
 import type { StarRocksSettings, VpcEndpointName, VpcSettings } from '../config.js';
+import { grantLakeAccess } from './lake.js';
 import { PipelineFunction } from './pipeline-function.js';
 import { runOnSchedule } from './schedule.js';
 import type { PipelineSecrets } from './secrets.js';
@@ -73,7 +74,7 @@ export class WarehouseJobs extends Construct {
       environment: { ...environment, TALLY_LAKE_BUCKET: props.bucket.bucketName },
       ...network,
     });
-    props.bucket.grantRead(this.rollup, 'manifests/*');
+    grantLakeAccess(props.bucket, this.rollup, { get: ['manifests/*'] });
     starRocksSecret.grantRead(this.rollup);
     props.glue.grantRegisterPartitions(this.rollup);
     // One run at a time (the schedule's FIFO group): two overlapping rollups could commit an
@@ -109,7 +110,7 @@ export class WarehouseJobs extends Construct {
       });
     }
     // The health route reads the manifests of the last hour.
-    props.bucket.grantRead(this.metrics, 'manifests/*');
+    grantLakeAccess(props.bucket, this.metrics, { get: ['manifests/*'] });
     starRocksSecret.grantRead(this.metrics);
     if (props.starRocks.secretKeyArn) {
       // A secret under a customer key: Secrets Manager decrypts it with the caller's rights.

@@ -39,6 +39,12 @@ export function createLakeWriterHandler(
       });
     } else if (outcome.manifest) {
       const m = outcome.manifest;
+      if (outcome.unregistered !== undefined) {
+        logger.warn('partitions not registered; the next batch of the day or the rollup registers them', {
+          batch: m.batch,
+          error: outcome.unregistered,
+        });
+      }
       logger.info('lake batch written', {
         batch: m.batch,
         records: m.records,

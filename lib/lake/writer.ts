@@ -28,6 +28,8 @@ export interface BatchOutcome {
   manifest: Manifest | null;
   /** The storage error that made the batch fail, for the handler's log. */
   error: StorageError | null;
+  /** Why the batch's partitions could not be registered (the batch itself was written). */
+  unregistered?: string;
 }
 
 const BAD_RECORD_EXCERPT = 300;
@@ -169,7 +171,9 @@ export async function writeBatch(
     /**
      * Registers the `project=/dt=` partitions the batch wrote in a metastore (Glue), before the
      * manifest: Athena and StarRocks then see the rows without waiting for a rollup. A failure
-     * fails the batch, which is retried (registering again is harmless).
+     * (Glue throttling, a Lake Formation catalog) does not fail the batch: the catalog is not
+     * where the events are kept, the next batch of the same partition and the rollup register it
+     * again, and `npm run partitions` registers what is left; it is returned as `unregistered`.
      */
     registerPartitions?: (days: readonly ProjectDay[]) => Promise<void>;
   } = {},
@@ -236,6 +240,7 @@ export async function writeBatch(
       store.put(key, gzipSync(`${rows.map(badRowLine).join('\n')}\n`), 'application/x-ndjson'),
     );
   }
+  let unregistered: string | undefined;
   try {
     // Every write settles before the batch answers, failed or not: a write still in flight when
     // the batch is retried (at once by a redelivery, or on a thawed Lambda) could land after the
@@ -245,14 +250,20 @@ export async function writeBatch(
     if (refused) throw refused.reason;
     if (options.registerPartitions && manifest.files.length > 0) {
       const days = manifest.files.map((f) => ({ project: f.project, dt: f.dt }));
-      await options.registerPartitions(days).catch((error: unknown) => {
-        throw new StorageError('register partitions of', batch, error);
-      });
+      unregistered = await options.registerPartitions(days).then(
+        () => undefined,
+        (error: unknown) => (error as Error)?.message ?? String(error),
+      );
     }
     await store.put(manifestKey(first.arrivalMs, batch), encodeManifest(manifest), 'application/json');
   } catch (error) {
     if (!(error instanceof StorageError)) throw error;
     return failed(error);
   }
-  return { response: { batchItemFailures: [] }, manifest, error: null };
+  return {
+    response: { batchItemFailures: [] },
+    manifest,
+    error: null,
+    ...(unregistered === undefined ? {} : { unregistered }),
+  };
 }

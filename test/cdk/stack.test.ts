@@ -181,6 +181,46 @@ describe('the lake writer', () => {
   });
 });
 
+describe('least privilege on the lake', () => {
+  const s3Statements = (s: Synth) =>
+    Object.entries(s.template.findResources('AWS::IAM::Policy')).flatMap(([id, p]) =>
+      (
+        p as {
+          Properties: {
+            PolicyDocument: { Statement: Array<{ Action: string | string[]; Resource: unknown }> };
+          };
+        }
+      ).Properties.PolicyDocument.Statement.map((st) => ({
+        id,
+        actions: [st.Action].flat(),
+        resource: JSON.stringify(st.Resource),
+      })).filter((st) => st.actions.some((a) => a.startsWith('s3:')) && st.resource.includes('LakeBucket')),
+    );
+
+  it('grants no bucket-wide wildcards, no versions and no permanent deletes to anyone', () => {
+    for (const st of s3Statements(withWarehouse)) {
+      for (const action of st.actions) {
+        expect(
+          ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload', 's3:DeleteObject', 's3:ListBucket'],
+          `${st.id}: ${action}`,
+        ).toContain(action);
+      }
+    }
+    expect(JSON.stringify(withWarehouse.template.toJSON())).not.toMatch(
+      /s3:(GetBucket\*|List\*|GetObject\*|DeleteObject\*|DeleteObjectVersion)/,
+    );
+  });
+
+  it('lets the lake writer put only where it writes: not erasures/ or compactions/', () => {
+    const puts = s3Statements(withWarehouse)
+      .filter((st) => st.id.startsWith('LakeWriterFunction') && st.actions.includes('s3:PutObject'))
+      .map((st) => st.resource)
+      .join();
+    for (const prefix of ['events', 'bad', 'manifests']) expect(puts).toContain(`/${prefix}/*`);
+    expect(puts).not.toMatch(/erasures|compactions|"\/\*"/);
+  });
+});
+
 describe('compaction', () => {
   it('is the only function that may delete from the lake, and only data files and its pending records', () => {
     const deleting = Object.entries(withWarehouse.template.findResources('AWS::IAM::Policy'))
@@ -318,7 +358,7 @@ describe('the erase function', () => {
     const resources = JSON.stringify(statementsOf(ingestOnly, 'LakeWriterFunctionServiceRoleDefaultPolicy'));
     expect(resources).toContain('erasures/*');
     expect(actionsOf(ingestOnly, 'LakeWriterFunctionServiceRoleDefaultPolicy')).toEqual(
-      expect.arrayContaining(['s3:GetObject*']),
+      expect.arrayContaining(['s3:GetObject']),
     );
   });
 });

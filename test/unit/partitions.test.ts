@@ -51,16 +51,18 @@ describe('partitions registered by the lake writer', () => {
     ]);
   });
 
-  it('fails the batch, with no manifest, when registration fails, so the retry registers again', async () => {
+  it('writes the batch and its manifest when the catalog refuses, and says why (Glue is not where events are kept)', async () => {
     const store = new MemoryStore();
     const outcome = await writeBatch(batch, store, {
       registerPartitions: async () => {
-        throw new Error('AccessDeniedException');
+        throw new Error('ThrottlingException: Rate exceeded');
       },
     });
-    expect(outcome.response.batchItemFailures).toEqual([{ itemIdentifier: '500' }]);
-    expect(outcome.error?.message).toContain('AccessDeniedException');
-    expect(await store.list('manifests/')).toEqual([]);
+    expect(outcome.response.batchItemFailures).toEqual([]);
+    expect(outcome.error).toBeNull();
+    expect(outcome.unregistered).toContain('ThrottlingException');
+    expect(await store.list('manifests/')).toHaveLength(1);
+    expect((await store.list('events/')).length).toBe(3);
   });
 
   it('asks the metastore only for partitions this process has not registered', async () => {
