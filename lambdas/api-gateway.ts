@@ -32,6 +32,8 @@ export function requestLineOf(event: APIGatewayProxyEventV2): RequestLine | null
   const method = context?.http?.method;
   const path = event.rawPath ?? context?.http?.path;
   if (typeof method !== 'string' || typeof path !== 'string') return null;
+  // API Gateway sends a body as text (base64 when binary), or none.
+  if (event.body !== undefined && event.body !== null && typeof event.body !== 'string') return null;
   const epoch = context?.timeEpoch;
   const receivedAt =
     typeof epoch === 'number' && Number.isSafeInteger(epoch) && epoch > 0 ? epoch : Date.now();
@@ -42,5 +44,5 @@ export function requestLineOf(event: APIGatewayProxyEventV2): RequestLine | null
 export const NOT_AN_HTTP_REQUEST = errorResponse(
   400,
   'invalid_request',
-  'the event is not an API Gateway HTTP API (payload 2.0) request: no method or path',
+  'the event is not an API Gateway HTTP API (payload 2.0) request: no method or path, or a body that is not text',
 );

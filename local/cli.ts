@@ -1,3 +1,4 @@
+import { TallyError } from '../lib/errors.js';
 import { resolve } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { readDedupWindowHours } from '../lib/config.js';
@@ -432,8 +433,9 @@ main(process.argv.slice(2))
     if (code >= 0) process.exitCode = code;
   })
   .catch((error: Error) => {
-    console.error(
-      `tally: ${error instanceof UsageError || error instanceof DemoError ? error.message : (error.stack ?? error.message)}`,
-    );
+    // Tally's own errors (bad arguments, a refused erasure, a store that failed) are messages
+    // for the user; only a bug shows its stack.
+    const expected = error instanceof UsageError || error instanceof DemoError || error instanceof TallyError;
+    console.error(`tally: ${expected ? error.message : (error.stack ?? error.message)}`);
     process.exitCode = 1;
   });

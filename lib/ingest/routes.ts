@@ -43,9 +43,27 @@ export const SOURCE_CONFIG_PATH = '/sourceConfig';
 export const SEGMENT_SETTINGS_ROUTE = '/v1/projects/{project}/settings';
 const SEGMENT_SETTINGS = /^\/v1\/projects\/([^/]+)\/settings$/;
 
-/** The path as it may be logged: a write key in the path is replaced. */
+/** Every word the routes' paths are made of: what a logged path may show. */
+const PATH_WORDS: ReadonlySet<string> = new Set(
+  [...Object.keys(EVENT_ROUTES), TELEMETRY_PATH, SOURCE_CONFIG_PATH, '/v1/projects/x/settings']
+    .concat(['/v1/projects/x/active-users', '/v1/projects/x/health', '/dashboard'])
+    .flatMap((path) => path.split('/'))
+    .filter((word) => word !== '' && word !== 'x'),
+);
+
+/**
+ * The path as it may be logged, whatever it is: each segment that is not one of the routes' own
+ * words (a write key in analytics.js' settings path, a project, anything a client made up,
+ * escaped or not) is replaced with `*`, and the path is cut at 200 characters. So a key never
+ * reaches a log through the path, on any route or none: `/v1/projects/<key>/settings/`,
+ * `//v1/projects/<key>/settings`, `/v1/projects/<key>/%73ettings`.
+ */
 export function loggablePath(path: string): string {
-  return SEGMENT_SETTINGS.test(path) ? '/v1/projects/[write key]/settings' : path;
+  return path
+    .slice(0, 200)
+    .split('/')
+    .map((segment) => (segment === '' || PATH_WORDS.has(segment) ? segment : '*'))
+    .join('/');
 }
 
 /** The route of a request path (trailing slashes ignored), or null. */

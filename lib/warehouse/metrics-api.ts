@@ -60,15 +60,31 @@ function bearer(header: string | undefined): string | null {
   return match?.[1] ?? null;
 }
 
+/**
+ * The days the API serves: a date outside is refused (400), never handed to an engine. Both
+ * engines' DATE starts at 0000-01-01 (StarRocks: 0000-01-01 to 9999-12-31), and a day's rolling
+ * windows reach 30 days before it, so the first day served is 0001-01-01; the default range
+ * starts there at the earliest.
+ */
+export const FIRST_SERVED_DAY = '0001-01-01';
+export const LAST_SERVED_DAY = '9999-12-31';
+
 function dateParam(query: Record<string, string | undefined>, name: string, fallback: string): string {
   const value = query[name];
   if (value === undefined || value === '') return fallback;
+  let day: number;
   try {
-    dayNumber(value);
+    day = dayNumber(value);
   } catch {
     throw new DateError(
       'invalid_date',
       `${name} must be a date of the form YYYY-MM-DD, got ${JSON.stringify(value).slice(0, 40)}`,
+    );
+  }
+  if (day < dayNumber(FIRST_SERVED_DAY) || day > dayNumber(LAST_SERVED_DAY)) {
+    throw new DateError(
+      'invalid_date',
+      `${name} must be a date from ${FIRST_SERVED_DAY} to ${LAST_SERVED_DAY}, got ${JSON.stringify(value).slice(0, 40)}`,
     );
   }
   return value;
@@ -109,7 +125,8 @@ export async function activeUsersApi(req: MetricsRequest, deps: MetricsDeps): Pr
   let to: string;
   try {
     to = dateParam(req.query, 'to', today);
-    from = dateParam(req.query, 'from', addDays(to, -(MAU_DAYS - 1)));
+    const start = addDays(to, -(MAU_DAYS - 1));
+    from = dateParam(req.query, 'from', start < FIRST_SERVED_DAY ? FIRST_SERVED_DAY : start);
   } catch (error) {
     return errorResponse(400, 'invalid_date', (error as Error).message);
   }

@@ -65,3 +65,23 @@ describe('npm run sql with piped statements', () => {
     expect(result.code).toBe(1);
   });
 });
+
+describe('the CLI on a refused request', () => {
+  it('says what is wrong in one line, without a stack trace, and exits 1', async () => {
+    const result = await new Promise<{ code: number; err: string }>((resolve) => {
+      const child = spawn(
+        process.execPath,
+        ['--import', 'tsx', CLI, 'erase', '--project', '../x', '--user-id', 'u'],
+        { env: { ...process.env, TALLY_DATA_DIR: test.dataDir } },
+      );
+      let err = '';
+      child.stderr.on('data', (c: Buffer) => {
+        err += c.toString();
+      });
+      child.on('close', (code) => resolve({ code: code ?? -1, err }));
+    });
+    expect(result.code).toBe(1);
+    expect(result.err).toContain('project "../x" does not match');
+    expect(result.err).not.toMatch(/\n\s+at /);
+  });
+});

@@ -237,9 +237,22 @@ describe("collect: analytics.js' settings, for cdnURL pointing at Tally", () => 
     expect((await collect(req, deps())).response.status).toBe(404);
   });
 
-  it('keeps the write key out of the logged path', () => {
-    expect(loggablePath(`/v1/projects/${WRITE_KEY}/settings`)).not.toContain(WRITE_KEY);
+  it('keeps the write key out of the logged path, on any route or none', () => {
+    for (const path of [
+      `/v1/projects/${WRITE_KEY}/settings`,
+      `/v1/projects/${WRITE_KEY}/settings/`,
+      `//v1/projects/${WRITE_KEY}/settings`,
+      `/v1/projects/${WRITE_KEY}/%73ettings`,
+      `/v1/projects/${encodeURIComponent(WRITE_KEY)}x/settings`,
+      `/${WRITE_KEY}`,
+      `/v1/batch/${WRITE_KEY.slice(0, 12)}`,
+    ]) {
+      expect(loggablePath(path)).not.toContain(WRITE_KEY.slice(0, 12));
+    }
+    expect(loggablePath(`/v1/projects/${WRITE_KEY}/settings/`)).toBe('/v1/projects/*/settings/');
     expect(loggablePath('/v1/batch')).toBe('/v1/batch');
+    expect(loggablePath('/sourceConfig/')).toBe('/sourceConfig/');
+    expect(loggablePath('/dashboard/app.js')).toBe('/dashboard/*');
   });
 });
 

@@ -62,9 +62,17 @@ describe('GET /v1/projects/:project/active-users', () => {
     expect(calls.at(-1)).toEqual(['shop', '2026-03-02', '2026-03-31', '2026-03-31']);
   });
 
+  it('starts the default range no earlier than the first day it serves', async () => {
+    const response = await activeUsersApi(get('/v1/projects/shop/active-users', { to: '0001-01-05' }), deps);
+    expect(response.status).toBe(200);
+    expect(calls.at(-1)).toEqual(['shop', '0001-01-01', '0001-01-05', '2026-03-31']);
+  });
+
   it.each([
     [{ from: '2026-02-30' }, 400, 'invalid_date', '"2026-02-30"'],
     [{ to: 'yesterday' }, 400, 'invalid_date', '"yesterday"'],
+    [{ to: '0000-01-05' }, 400, 'invalid_date', 'from 0001-01-01 to 9999-12-31, got "0000-01-05"'],
+    [{ from: '0000-12-31', to: '0001-01-10' }, 400, 'invalid_date', '"0000-12-31"'],
     [{ from: '2026-03-10', to: '2026-03-01' }, 400, 'invalid_range', '2026-03-10'],
     [{ from: '2025-01-01', to: '2026-03-01' }, 400, 'range_too_large', '425 days'],
   ])('refuses %j with %i %s', async (query, status, code, inMessage) => {
