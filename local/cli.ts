@@ -1,7 +1,7 @@
-import { TallyError } from '../lib/errors.js';
 import { resolve } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { readDedupWindowHours } from '../lib/config.js';
+import { TallyError } from '../lib/errors.js';
 import type { CompactionResult } from '../lib/lake/compaction.js';
 import { changedDays, type ErasureRecord, type ErasureRequest, erase } from '../lib/privacy/erasure.js';
 import { eventsAllView, eventsView } from '../lib/warehouse/duckdb.js';

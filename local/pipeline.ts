@@ -21,7 +21,7 @@ import { ensureStream, startKinesisLocal } from './kinesis-local.js';
 import { importLegacyStream } from './legacy-stream.js';
 import { type DataDirLock, lockDataDir } from './lock.js';
 import { addProject, loadOrCreateSecrets } from './projects.js';
-import { localRouter, serveHandler } from './server.js';
+import { localRouter, type ServeOptions, serveHandler } from './server.js';
 import { type LocalWarehouse, startLocalWarehouse } from './warehouse.js';
 
 export interface PipelineOptions {
@@ -58,6 +58,8 @@ export interface PipelineOptions {
    * crash of the process). @default true
    */
   journalSync?: boolean;
+  /** Route throttling as on AWS (collection routes, read routes). @default the stack's defaults */
+  budgets?: ServeOptions['budgets'];
   /** How long stop() lets requests in flight finish before cutting them. @default 10000 */
   stopGraceMs?: number;
   /**
@@ -238,6 +240,8 @@ async function startLocked(
       erase: eraseNow,
     }),
     options.port ?? 8080,
+    '127.0.0.1',
+    { budgets: options.budgets },
   );
   let stopped = false;
   return {

@@ -78,14 +78,79 @@ export function toApiGatewayEvent(
   };
 }
 
+/** Requests per second and burst of a route class, as API Gateway's route throttling. */
+export interface Budget {
+  rate: number;
+  burst: number;
+}
+
+/** The stack's defaults (tally:throttleRate/Burst, tally:readThrottleRate/Burst). */
+export const DEFAULT_BUDGETS: { collect: Budget; read: Budget } = {
+  collect: { rate: 1000, burst: 2000 },
+  read: { rate: 50, burst: 100 },
+};
+
+/** A token bucket: `burst` requests at once, refilled at `rate` a second. */
+export class TokenBucket {
+  private tokens: number;
+  private at: number;
+  constructor(
+    private readonly budget: Budget,
+    private readonly now: () => number = () => performance.now(),
+  ) {
+    this.tokens = budget.burst;
+    this.at = now();
+  }
+
+  take(): boolean {
+    const t = this.now();
+    this.tokens = Math.min(this.budget.burst, this.tokens + ((t - this.at) / 1000) * this.budget.rate);
+    this.at = t;
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+}
+
+export interface ServeOptions {
+  /**
+   * Throttles like the HTTP API's routes: the collection routes share one budget, the read routes
+   * (active users, health, dashboard) have their own, so a flood of events never leaves them
+   * unanswered. null: no throttle. @default DEFAULT_BUDGETS
+   */
+  budgets?: { collect: Budget | null; read: Budget | null };
+  /** Connections open at once; more are refused. @default 2000 */
+  maxConnections?: number;
+  /** Time to receive a request's headers, and the whole request. @default 10 s, 30 s (API Gateway's integration timeout) */
+  headersTimeoutMs?: number;
+  requestTimeoutMs?: number;
+}
+
 /** A local HTTP server that hands every request to an API Gateway v2 handler, as AWS does. */
 export async function serveHandler(
   handler: HttpHandler,
   port: number,
   host = '127.0.0.1',
+  options: ServeOptions = {},
 ): Promise<{ url: string; server: Server; close(graceMs?: number): Promise<void> }> {
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+  const budgets = options.budgets ?? DEFAULT_BUDGETS;
+  const buckets = {
+    collect: budgets.collect ? new TokenBucket(budgets.collect) : null,
+    read: budgets.read ? new TokenBucket(budgets.read) : null,
+  };
+  const headersTimeout = options.headersTimeoutMs ?? 10_000;
+  // Node checks the deadlines on this interval (30 s unless told).
+  const check = { connectionsCheckingInterval: Math.min(1000, Math.ceil(headersTimeout / 3)) };
+  const server = createServer(check, (req: IncomingMessage, res: ServerResponse) => {
     const receivedAt = Date.now();
+    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    const bucket = isMetricsPath(path) || isDashboardPath(path) ? buckets.read : buckets.collect;
+    if (bucket && !bucket.take()) {
+      // API Gateway's own answer, before any handler runs; the body is not read.
+      res.writeHead(429, { 'content-type': 'application/json', connection: 'close' });
+      res.end(JSON.stringify({ message: 'Too Many Requests' }));
+      return;
+    }
     readBody(req)
       .then(async (body) => {
         if (body === null) {
@@ -110,6 +175,11 @@ export async function serveHandler(
         res.end(JSON.stringify({ error: { code: 'internal_error', message: 'the local server failed' } }));
       });
   });
+  // A slow or trickling client cannot hold the server: headers and whole requests have deadlines,
+  // and connections a cap.
+  server.headersTimeout = headersTimeout;
+  server.requestTimeout = options.requestTimeoutMs ?? 30_000;
+  server.maxConnections = options.maxConnections ?? 2000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => resolve());

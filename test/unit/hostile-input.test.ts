@@ -299,14 +299,17 @@ describe('Lambda events that are not quite API Gateway', () => {
     expect(d.stream.written).toHaveLength(0);
   });
 
-  it.each([42, { batch: [] }, ['x'], true])('answers 400 invalid_request, never a TypeError, to a body of %j', async (body) => {
-    const d = deps();
-    const odd = { ...base(), body } as unknown as APIGatewayProxyEventV2;
-    const result = await createCollectHandler(d, silentLogger)(odd);
-    expect(result.statusCode).toBe(400);
-    expect(JSON.parse(String(result.body))).toMatchObject({ error: { code: 'invalid_request' } });
-    expect(d.stream.written).toHaveLength(0);
-  });
+  it.each([42, { batch: [] }, ['x'], true])(
+    'answers 400 invalid_request, never a TypeError, to a body of %j',
+    async (body) => {
+      const d = deps();
+      const odd = { ...base(), body } as unknown as APIGatewayProxyEventV2;
+      const result = await createCollectHandler(d, silentLogger)(odd);
+      expect(result.statusCode).toBe(400);
+      expect(JSON.parse(String(result.body))).toMatchObject({ error: { code: 'invalid_request' } });
+      expect(d.stream.written).toHaveLength(0);
+    },
+  );
 });
 
 describe('dates of the first century', () => {
