@@ -5,7 +5,7 @@ import { HouseRules } from './house-rules.js';
 import { guardValidator } from './nag.js';
 import { TallyStack } from './tally-stack.js';
 
-/** `cdk synth` / `cdk deploy`: one stack, settings from context (see the README). */
+/** `cdk synth` / `cdk deploy`: one stack, settings from context (see docs/deploy.md). */
 const app = new App();
 // AWS Control Tower's proactive rules (cfn-guard) on the synthesized template: a finding not
 // acknowledged with its reason (cdk/nag.ts) stops synthesis.

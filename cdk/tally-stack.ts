@@ -153,7 +153,7 @@ export class TallyStack extends Stack {
     new CfnOutput(this, 'StreamName', { value: stream.streamName });
     new CfnOutput(this, 'ProjectsSecret', {
       value: secrets.projects.secretArn,
-      description: 'Add projects here (see README)',
+      description: 'Add projects here (see docs/deploy.md, Projects and keys)',
     });
     new CfnOutput(this, 'FailedBatchesBucket', {
       value: lakeWriter.failures.bucketName,
@@ -165,7 +165,8 @@ export class TallyStack extends Stack {
     });
     new CfnOutput(this, 'EraseFunction', {
       value: erasure.function.functionName,
-      description: 'Erase people: aws lambda invoke with {"project", "userIds", "anonymousIds"} (see README)',
+      description:
+        'Erase people: aws lambda invoke with {"project", "userIds", "anonymousIds"} (see docs/privacy.md)',
     });
     if (s.starRocksTrust) new StarRocksAccess(this, 'StarRocks', { lake, trust: s.starRocksTrust });
     suppressWithReasons(this);

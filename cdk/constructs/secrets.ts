@@ -7,7 +7,7 @@ import { Construct } from 'constructs';
 /**
  * The pipeline's secrets, never in the template: the HMAC key (generated at deploy, 64
  * alphanumeric characters = 48 bytes of base64) and the projects' key hashes (you add projects
- * with `aws secretsmanager put-secret-value`; see the README). Lambdas read both at cold start.
+ * with `aws secretsmanager put-secret-value`; see docs/deploy.md). Lambdas read both at cold start.
  */
 export class PipelineSecrets extends Construct {
   readonly hmac: ISecret;

@@ -25,7 +25,7 @@ import type { SqlClient, SqlValue } from '../../lib/warehouse/starrocks.js';
  *   names it: files written since are not read, and a listed file gone (compaction, erasure)
  *   fails the read.
  * What it does not model (concurrency, labels, the caches' expiry, grammar details outside
- * these statements) is said in the README. A statement it does not recognise fails loudly.
+ * these statements) is said in docs/active-users.md. A statement it does not recognise fails loudly.
  */
 export interface ModelOptions {
   lakeRoot: string;
