@@ -9,6 +9,7 @@ import { synth } from '../helpers/cdk.js';
 import { readLakeStore } from '../helpers/duckdb.js';
 import { type S3Emulator, startS3 } from '../helpers/emulators.js';
 import { lakeEvent } from '../helpers/events.js';
+import { node24 } from '../helpers/node24.js';
 
 const outdir = mkdtempSync(join(tmpdir(), 'tally-cdk-'));
 let lakeWriterDir: string;
@@ -39,56 +40,69 @@ describe('bundling, for real (esbuild, no Docker)', () => {
     expect(existsSync(join(lakeWriterDir, 'node_modules'))).toBe(false);
   });
 
-  it('runs: the bundled lake writer writes Parquet to S3 that DuckDB reads back', async () => {
-    const store = await s3.bucket('bundle-smoke');
-    const events = [lakeEvent({ eventId: 'b1' }), lakeEvent({ eventId: 'b2', userHash: 2n ** 62n + 5n })];
-    const [data] = encodeRecords(events.map((event) => ({ kind: 'event' as const, event })));
-    const sequenceNumber = '49600000000000000000000000000000000000000000000000000001';
-    const event = {
-      Records: [
-        {
-          kinesis: {
-            kinesisSchemaVersion: '1.0',
-            partitionKey: 'p',
-            sequenceNumber,
-            data: data!.toString('base64'),
-            approximateArrivalTimestamp: 1_774_000_000,
+  it.each([
+    ['this Node', 'bundle-smoke'],
+    ["Lambda's Node 24", 'bundle-smoke-24'],
+  ])(
+    'runs on %s: the bundled lake writer writes Parquet to S3 that DuckDB reads back',
+    async (runtime, bucket) => {
+      const node = runtime === 'this Node' ? process.execPath : await node24();
+      const store = await s3.bucket(bucket);
+      const events = [lakeEvent({ eventId: 'b1' }), lakeEvent({ eventId: 'b2', userHash: 2n ** 62n + 5n })];
+      const [data] = encodeRecords(events.map((event) => ({ kind: 'event' as const, event })));
+      const sequenceNumber = '49600000000000000000000000000000000000000000000000000001';
+      const event = {
+        Records: [
+          {
+            kinesis: {
+              kinesisSchemaVersion: '1.0',
+              partitionKey: 'p',
+              sequenceNumber,
+              data: data!.toString('base64'),
+              approximateArrivalTimestamp: 1_774_000_000,
+            },
+            eventSource: 'aws:kinesis',
+            eventVersion: '1.0',
+            eventID: `shardId-000000000000:${sequenceNumber}`,
+            eventName: 'aws:kinesis:record',
+            invokeIdentityArn: 'arn:aws:iam::123456789012:role/x',
+            awsRegion: 'us-east-1',
+            eventSourceARN: 'arn:aws:kinesis:us-east-1:123456789012:stream/x',
           },
-          eventSource: 'aws:kinesis',
-          eventVersion: '1.0',
-          eventID: `shardId-000000000000:${sequenceNumber}`,
-          eventName: 'aws:kinesis:record',
-          invokeIdentityArn: 'arn:aws:iam::123456789012:role/x',
-          awsRegion: 'us-east-1',
-          eventSourceARN: 'arn:aws:kinesis:us-east-1:123456789012:stream/x',
-        },
-      ],
-    };
-    const script = `require(${JSON.stringify(join(lakeWriterDir, 'index.js'))}).handler(JSON.parse(process.argv[1]))
+        ],
+      };
+      const script = `require(${JSON.stringify(join(lakeWriterDir, 'index.js'))}).handler(JSON.parse(process.argv[1]))
       .then((r) => process.stdout.write('RESULT ' + JSON.stringify(r) + '\\n'))`;
 
-    // Asynchronously: the S3 emulator answers from this process's event loop.
-    const { stdout: output } = await promisify(execFile)(
-      process.execPath,
-      ['-e', script, JSON.stringify(event)],
-      {
-        cwd: tmpdir(),
-        env: {
-          PATH: process.env.PATH,
-          TALLY_LAKE_BUCKET: 'bundle-smoke',
-          AWS_ENDPOINT_URL: s3.endpoint,
-          AWS_REGION: 'us-east-1',
+      // Asynchronously: the S3 emulator answers from this process's event loop.
+      const { stdout: output } = await promisify(execFile)(
+        node,
+        [
+          '-e',
+          `${script}.then(() => process.stdout.write('NODE ' + process.version + '\\n'))`,
+          JSON.stringify(event),
+        ],
+        {
+          cwd: tmpdir(),
+          env: {
+            PATH: process.env.PATH,
+            TALLY_LAKE_BUCKET: bucket,
+            AWS_ENDPOINT_URL: s3.endpoint,
+            AWS_REGION: 'us-east-1',
+          },
+          encoding: 'utf8',
+          timeout: 30_000,
         },
-        encoding: 'utf8',
-        timeout: 30_000,
-      },
-    );
-    const rows = await readLakeStore(store);
+      );
+      const rows = await readLakeStore(store);
 
-    expect(output).toContain('RESULT {"batchItemFailures":[]}');
-    expect(rows.map((r) => [r.event_id, r.user_hash])).toEqual([
-      ['b1', 123n],
-      ['b2', 2n ** 62n + 5n],
-    ]);
-  });
+      expect(output).toContain('RESULT {"batchItemFailures":[]}');
+      expect(output).toMatch(runtime === 'this Node' ? `NODE ${process.version}` : /NODE v24\./);
+      expect(rows.map((r) => [r.event_id, r.user_hash])).toEqual([
+        ['b1', 123n],
+        ['b2', 2n ** 62n + 5n],
+      ]);
+    },
+    300_000,
+  );
 });
