@@ -10,7 +10,7 @@ function captureEmf(): { docs: () => Array<Record<string, unknown>> } {
     return true;
   };
   vi.spyOn(process.stdout, 'write').mockImplementation(keep as never);
-  for (const level of ['log', 'info'] as const) vi.spyOn(console, level).mockImplementation(keep);
+  for (const level of ['log', 'info'] as const) vi.spyOn(console, level).mockImplementation(keep as never);
   return { docs: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>) };
 }
 
