@@ -9,22 +9,22 @@ export class LambdaMetrics {
     this.metrics = new Metrics({ namespace: METRIC_NAMESPACE, serviceName: service });
   }
 
-  /** One collector request: the totals, and the events per project. */
+  /**
+   * One collector request, as one document (one log line on the hot path): its counts under the
+   * `service` dimension set and, when the project is known, under `service` + `project` too.
+   */
   collected(count: CollectCount): void {
     const m = this.metrics;
     if (count.accepted > 0) m.addMetric(METRICS.eventsAccepted, MetricUnit.Count, count.accepted);
     if (count.rejected > 0) m.addMetric(METRICS.eventsRejected, MetricUnit.Count, count.rejected);
     if (count.status >= 400) m.addMetric(METRICS.requestsRefused, MetricUnit.Count, 1);
     if (count.code === 'stream_unavailable') m.addMetric(METRICS.streamUnavailable, MetricUnit.Count, 1);
-    if (count.project !== null && count.accepted + count.rejected > 0) {
-      const single = m.singleMetric();
-      single.addDimension('project', count.project);
-      single.addMetric(METRICS.eventsAccepted, MetricUnit.Count, count.accepted);
-      const rejected = m.singleMetric();
-      rejected.addDimension('project', count.project);
-      rejected.addMetric(METRICS.eventsRejected, MetricUnit.Count, count.rejected);
-    }
-    this.flush();
+    if (!m.hasStoredMetrics()) return;
+    // Each addDimensions is a dimension set of its own beside the service (an empty one: the
+    // service alone); publishing clears them.
+    m.addDimensions({});
+    if (count.project !== null) m.addDimensions({ project: count.project });
+    m.publishStoredMetrics();
   }
 
   /** A scheduled job's run finished. */

@@ -1,8 +1,8 @@
 /**
  * The pipeline's own CloudWatch metrics: what the functions publish (embedded metric format, in
  * their logs) and what the alarms and the dashboard read. Every metric carries the `service`
- * dimension (the function's service name); the collector's event counts are published a second
- * time per `project` as well.
+ * dimension (the function's service name); the collector's counts are in the same document per
+ * `project` as well (a second dimension set).
  */
 export const METRIC_NAMESPACE = 'Tally';
 

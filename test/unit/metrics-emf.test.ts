@@ -33,13 +33,26 @@ describe("the functions' own metrics (CloudWatch embedded metric format)", () =>
       collectCount({ project: 'shop', accepted: 7, rejected: 2 }, { status: 200, body: { success: true } }),
     );
     const docs = out.docs() as Emf[];
-    const total = docs.find((d) => d._aws.CloudWatchMetrics[0]!.Dimensions[0]!.join() === 'service')!;
-    expect(total).toMatchObject({ service: 'collect', EventsAccepted: 7, EventsRejected: 2 });
-    expect(total._aws.CloudWatchMetrics[0]!.Namespace).toBe(METRIC_NAMESPACE);
-    const perProject = docs.filter((d) => d.project === 'shop');
-    expect(perProject.map((d) => d.EventsAccepted ?? d.EventsRejected).sort()).toEqual([2, 7]);
-    for (const d of perProject)
-      expect(d._aws.CloudWatchMetrics[0]!.Dimensions[0]).toEqual(['service', 'project']);
+    // One document per request, one line on the hot path.
+    expect(docs).toHaveLength(1);
+    const doc = docs[0]!;
+    expect(doc).toMatchObject({ service: 'collect', project: 'shop', EventsAccepted: 7, EventsRejected: 2 });
+    const [directive] = doc._aws.CloudWatchMetrics;
+    expect(directive!.Namespace).toBe(METRIC_NAMESPACE);
+    // Counted in total (service) and per project (service, project).
+    expect(directive!.Dimensions).toEqual([['service'], ['service', 'project']]);
+    expect(directive!.Metrics.map((m) => m.Name).sort()).toEqual(['EventsAccepted', 'EventsRejected']);
+  });
+
+  it('write nothing for a request with nothing to count, and carry no project into the next', () => {
+    const out = captureEmf();
+    const metrics = new LambdaMetrics('collect');
+    metrics.collected(collectCount({ project: 'shop', accepted: 0, rejected: 0 }, { status: 200, body: {} }));
+    expect(out.docs()).toEqual([]);
+    metrics.collected(collectCount({ project: null, accepted: 0, rejected: 0 }, { status: 401, body: {} }));
+    const [doc] = out.docs() as Emf[];
+    expect(doc).not.toHaveProperty('project');
+    expect(doc!._aws.CloudWatchMetrics[0]!.Dimensions).toEqual([['service']]);
   });
 
   it('count a request the stream refused as StreamUnavailable, and any 4xx/5xx as refused', () => {
