@@ -151,6 +151,7 @@ export function readSettings(node: Node): TallySettings {
   if (host && !secretArn)
     throw new SettingsError('context tally:starrocksSecretArn is required when tally:starrocksHost is set');
   const vpcId = text(node, 'vpcId');
+  const stageName = stage(node);
   const streamRetentionHours = int(node, 'streamRetentionHours', 168, 24, 8760);
   const maxRecordAgeHours = int(node, 'maxRecordAgeHours', 6, 1, 168);
   if (maxRecordAgeHours > streamRetentionHours) {
@@ -183,7 +184,7 @@ export function readSettings(node: Node): TallySettings {
             secretArn,
             port: int(node, 'starrocksPort', 9030, 1, 65535),
             // Stages sharing a cluster each get their own database.
-            database: starRocksDatabase(node, stage(node)),
+            database: starRocksDatabase(node, stageName),
             secretKeyArn: arn(
               node,
               'starrocksSecretKeyArn',
@@ -201,7 +202,7 @@ export function readSettings(node: Node): TallySettings {
         : null,
     vpc: vpcId ? vpcSettings(node, vpcId) : null,
     alarmEmail: email(node),
-    stage: stage(node),
+    stage: stageName,
     hmacSecretArn: arn(node, 'hmacSecretArn', /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/),
     starRocksTrust: starRocksTrust(node, host),
   };

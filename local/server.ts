@@ -90,6 +90,11 @@ export const DEFAULT_BUDGETS: { collect: Budget; read: Budget } = {
   read: { rate: 50, burst: 100 },
 };
 
+/** The read routes (active users, health, the dashboard), which the metrics handler serves. */
+function isReadPath(path: string): boolean {
+  return isMetricsPath(path) || isDashboardPath(path);
+}
+
 /** A token bucket: `burst` requests at once, refilled at `rate` a second. */
 export class TokenBucket {
   private tokens: number;
@@ -144,7 +149,7 @@ export async function serveHandler(
   const server = createServer(check, (req: IncomingMessage, res: ServerResponse) => {
     const receivedAt = Date.now();
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
-    const bucket = isMetricsPath(path) || isDashboardPath(path) ? buckets.read : buckets.collect;
+    const bucket = isReadPath(path) ? buckets.read : buckets.collect;
     if (bucket && !bucket.take()) {
       // API Gateway's own answer, before any handler runs; the body is not read.
       res.writeHead(429, { 'content-type': 'application/json', connection: 'close' });
@@ -258,7 +263,7 @@ export function localRouter(routes: LocalRoutes): HttpHandler {
   const { collect, metrics, warehouse } = routes;
   return async (event) => {
     const post = event.requestContext.http.method === 'POST';
-    if (metrics && (isMetricsPath(event.rawPath) || isDashboardPath(event.rawPath))) return metrics(event);
+    if (metrics && isReadPath(event.rawPath)) return metrics(event);
     if (event.rawPath.startsWith('/local/')) {
       const refusal = localRouteRefusal(event);
       if (refusal !== null) return toProxyResult(errorResponse(403, 'cross_site_refused', refusal));

@@ -38,8 +38,7 @@ export class Compaction extends Construct {
 
   constructor(scope: Construct, id: string, props: CompactionProps) {
     super(scope, id);
-    const every = props.everyMinutes ?? 60;
-    this.everyMinutes = every;
+    this.everyMinutes = props.everyMinutes ?? 60;
     this.function = new PipelineFunction(this, 'Function', {
       entry: 'compact/handler.ts',
       service: 'compact',
@@ -61,7 +60,7 @@ export class Compaction extends Construct {
     // One run at a time (the schedule's FIFO group): two compactors would each compact the
     // other's outputs.
     this.missedTicks = runOnSchedule(this, this.function, {
-      everyMinutes: every,
+      everyMinutes: this.everyMinutes,
       description: 'Tally: compact the lake',
       job: 'compaction',
       timeout: this.function.timeout!,

@@ -4,7 +4,7 @@ import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations
 import type { IFunction, Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { collectorRoutes, SOURCE_CONFIG_PATH } from '../../lib/ingest/routes.js';
+import { collectorRoutes, READ_ROUTES, SOURCE_CONFIG_PATH } from '../../lib/ingest/routes.js';
 
 export interface IngestApiProps {
   collect: LambdaFunction;
@@ -17,14 +17,6 @@ export interface IngestApiProps {
   readThrottleBurst: number;
   logRetention: RetentionDays;
 }
-
-/** The read-key routes and the dashboard page, served by the metrics function. */
-export const READ_ROUTES = [
-  '/v1/projects/{project}/active-users',
-  '/v1/projects/{project}/health',
-  '/dashboard',
-  '/dashboard/{file}',
-];
 
 /**
  * The HTTP API: every route the Segment and RudderStack SDKs use, and an `OPTIONS` route beside

@@ -42,9 +42,8 @@ interface AlarmSpec {
   metric: IMetric;
   threshold: number;
   comparison?: ComparisonOperator;
-  /** Periods looked at, and how many must breach. @default 1 of 1 */
+  /** Periods in a row that must breach. @default 1 */
   periods?: number;
-  breaching?: number;
   /** What no data means. @default not breaching (no traffic is not a failure) */
   missing?: TreatMissingData;
   description: string;
@@ -115,7 +114,7 @@ export class Monitoring extends Construct {
         metric: spec.metric,
         threshold: spec.threshold,
         evaluationPeriods: spec.periods ?? 1,
-        datapointsToAlarm: spec.breaching ?? spec.periods ?? 1,
+        datapointsToAlarm: spec.periods ?? 1,
         comparisonOperator: spec.comparison ?? ComparisonOperator.GREATER_THAN_THRESHOLD,
         treatMissingData: spec.missing ?? TreatMissingData.NOT_BREACHING,
         alarmDescription: `${spec.description} (docs/operations.md#${(spec.doc ?? spec.name).toLowerCase()})`,
@@ -127,10 +126,7 @@ export class Monitoring extends Construct {
     };
 
     // The stream: read by someone, and taking what the collector puts.
-    const readAge = new Metric({
-      namespace: 'AWS/Kinesis',
-      metricName: 'GetRecords.IteratorAgeMilliseconds',
-      dimensionsMap: { StreamName: props.stream.streamName },
+    const readAge = props.stream.metricGetRecordsIteratorAgeMilliseconds({
       statistic: 'Maximum',
       period: FIVE_MINUTES,
     });
@@ -156,22 +152,14 @@ export class Monitoring extends Construct {
       metric: collector('streamUnavailable'),
       threshold: 0,
       periods: 2,
-      breaching: 2,
       description:
         'The collector answered 503 stream_unavailable: the stream refused its records after retries, so clients are holding or losing events',
     });
     add({
       name: 'StreamThrottling',
-      metric: new Metric({
-        namespace: 'AWS/Kinesis',
-        metricName: 'PutRecords.ThrottledRecords',
-        dimensionsMap: { StreamName: props.stream.streamName },
-        statistic: 'Sum',
-        period: FIVE_MINUTES,
-      }),
+      metric: props.stream.metricPutRecordsThrottledRecords({ statistic: 'Sum', period: FIVE_MINUTES }),
       threshold: 0,
       periods: 3,
-      breaching: 3,
       description: 'The stream has throttled records for 15 minutes: traffic is above what it has scaled to',
     });
 
@@ -231,7 +219,6 @@ export class Monitoring extends Construct {
       metric: rate('5xx', 'API 5xx, % of requests'),
       threshold: 1,
       periods: 2,
-      breaching: 2,
       description: 'More than 1% of API requests failed with a 5xx for 10 minutes',
     });
     add({
@@ -239,7 +226,6 @@ export class Monitoring extends Construct {
       metric: rate('4xx', 'API 4xx, % of requests'),
       threshold: 25,
       periods: 3,
-      breaching: 3,
       description:
         'More than 25% of API requests were refused (4xx: throttled, bad key, bad events) for 15 minutes',
     });
@@ -270,7 +256,6 @@ export class Monitoring extends Construct {
         threshold: 1,
         comparison: ComparisonOperator.LESS_THAN_THRESHOLD,
         periods: 3,
-        breaching: 3,
         // A heartbeat: no data is a job that did not run.
         missing: TreatMissingData.BREACHING,
         description: `No ${job} run succeeded in 3 intervals of ${period.toMinutes()} minutes`,
@@ -296,7 +281,6 @@ export class Monitoring extends Construct {
         metric: errors,
         threshold: 0,
         periods: 3,
-        breaching: 3,
         description: `The ${name} function has failed for 15 minutes`,
         doc: 'FunctionErrors',
       });
@@ -305,7 +289,6 @@ export class Monitoring extends Construct {
         metric: throttles,
         threshold: 0,
         periods: 3,
-        breaching: 3,
         description: `The ${name} function has been throttled for 15 minutes (account concurrency)`,
         doc: 'FunctionThrottles',
       });

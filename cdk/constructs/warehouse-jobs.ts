@@ -98,16 +98,15 @@ export class WarehouseJobs extends Construct {
     if (props.vpc && attached) {
       this.endpoints(props.vpc, attached.vpc, attached.vpcSubnets.subnets, [this.rollup, this.metrics]);
       // StarRocks must let these in on its query port (9030 unless set).
-      const groups = (fn: PipelineFunction) =>
-        fn.connections.securityGroups.map((g) => g.securityGroupId).join(',');
-      new CfnOutput(Stack.of(this), 'RollupSecurityGroups', {
-        value: groups(this.rollup),
-        description: `Allow these into StarRocks on port ${props.starRocks.port}`,
-      });
-      new CfnOutput(Stack.of(this), 'MetricsSecurityGroups', {
-        value: groups(this.metrics),
-        description: `Allow these into StarRocks on port ${props.starRocks.port}`,
-      });
+      for (const [name, fn] of [
+        ['Rollup', this.rollup],
+        ['Metrics', this.metrics],
+      ] as const) {
+        new CfnOutput(Stack.of(this), `${name}SecurityGroups`, {
+          value: fn.connections.securityGroups.map((g) => g.securityGroupId).join(','),
+          description: `Allow these into StarRocks on port ${props.starRocks.port}`,
+        });
+      }
     }
     // The health route reads the manifests of the last hour.
     grantLakeAccess(props.bucket, this.metrics, { get: ['manifests/*'] });

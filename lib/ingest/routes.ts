@@ -43,12 +43,19 @@ export const SOURCE_CONFIG_PATH = '/sourceConfig';
 export const SEGMENT_SETTINGS_ROUTE = '/v1/projects/{project}/settings';
 const SEGMENT_SETTINGS = /^\/v1\/projects\/([^/]+)\/settings$/;
 
-/** Every word the routes' paths are made of: what a logged path may show. */
+/** The read-key routes and the dashboard page (API Gateway's syntax), served by the metrics function. */
+export const READ_ROUTES = [
+  '/v1/projects/{project}/active-users',
+  '/v1/projects/{project}/health',
+  '/dashboard',
+  '/dashboard/{file}',
+];
+
+/** Every word the routes' paths are made of (parameters aside): what a logged path may show. */
 const PATH_WORDS: ReadonlySet<string> = new Set(
-  [...Object.keys(EVENT_ROUTES), TELEMETRY_PATH, SOURCE_CONFIG_PATH, '/v1/projects/x/settings']
-    .concat(['/v1/projects/x/active-users', '/v1/projects/x/health', '/dashboard'])
+  [...collectorRoutes().map((r) => r.path), ...READ_ROUTES]
     .flatMap((path) => path.split('/'))
-    .filter((word) => word !== '' && word !== 'x'),
+    .filter((word) => word !== '' && !word.startsWith('{')),
 );
 
 /**
