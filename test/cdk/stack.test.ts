@@ -103,6 +103,19 @@ function expectOneAtATime(s: Synth, scope: string, rate: string, group: string, 
   expect(fn.Properties).not.toHaveProperty('ReservedConcurrentExecutions');
 }
 
+/** The properties of the first function whose environment sets `variable`. */
+function functionWith(
+  s: Synth,
+  variable: string,
+): { MemorySize: number; Environment: { Variables: Record<string, string> } } {
+  const fns = Object.values(s.template.findResources('AWS::Lambda::Function')) as Array<{
+    Properties: { MemorySize: number; Environment: { Variables: Record<string, string> } };
+  }>;
+  const fn = fns.find((f) => variable in f.Properties.Environment.Variables);
+  if (!fn) throw new Error(`no function sets ${variable}`);
+  return fn.Properties;
+}
+
 function actionsOf(s: Synth, prefix: string): string[] {
   return statementsOf(s, prefix).flatMap((st) => (Array.isArray(st.Action) ? st.Action : [st.Action]));
 }
@@ -243,12 +256,7 @@ describe('compaction', () => {
   });
 
   it('fits a new account (3,008 MB) unless given more memory, its files sized to it', () => {
-    const target = (s: Synth) =>
-      (
-        Object.values(s.template.findResources('AWS::Lambda::Function')).find((f) =>
-          JSON.stringify(f).includes('TALLY_COMPACTION_TARGET_BYTES'),
-        ) as { Properties: { MemorySize: number; Environment: { Variables: Record<string, string> } } }
-      ).Properties;
+    const target = (s: Synth) => functionWith(s, 'TALLY_COMPACTION_TARGET_BYTES');
     expect(target(withWarehouse).MemorySize).toBe(3008);
     expect(target(withWarehouse).Environment.Variables.TALLY_COMPACTION_TARGET_BYTES).toBe(
       String(37 * 1024 * 1024),
@@ -695,11 +703,7 @@ describe('warehouse jobs', () => {
 
   it('give each stage its own StarRocks database unless one is named', () => {
     const database = (s: Synth) =>
-      (
-        Object.values(s.template.findResources('AWS::Lambda::Function')).find((f) =>
-          JSON.stringify(f).includes('TALLY_STARROCKS_DATABASE'),
-        ) as { Properties: { Environment: { Variables: Record<string, string> } } }
-      ).Properties.Environment.Variables.TALLY_STARROCKS_DATABASE;
+      functionWith(s, 'TALLY_STARROCKS_DATABASE').Environment.Variables.TALLY_STARROCKS_DATABASE;
     expect(database(withWarehouse)).toBe('tally');
     expect(database(synth({ ...WITH_STARROCKS, 'tally:stage': 'eu-prod' }))).toBe('tally_eu_prod');
     expect(
