@@ -1,5 +1,6 @@
 import type { Node } from 'constructs';
 import { parseCorsPolicy } from '../lib/ingest/cors.js';
+import { MAX_REQUESTS_PER_SECOND } from '../lib/ingest/quota.js';
 import { DEFAULT_DEDUP_WINDOW_HOURS, MAX_DEDUP_WINDOW_HOURS } from '../lib/warehouse/people.js';
 
 /** The StarRocks cluster the warehouse jobs drive (the stack does not create one). */
@@ -57,6 +58,11 @@ export interface TallySettings {
    */
   readThrottleRate: number;
   readThrottleBurst: number;
+  /**
+   * The request quota (a second, across every collector) of projects whose entry in the projects
+   * secret sets no `requestsPerSecond`. @default none: only projects that set one have a quota
+   */
+  projectRequestsPerSecond?: number;
   /** Memory of the compaction function; new accounts may not give a function more than 3008 MB. @default 3008 */
   compactionMemoryMb: number;
   /**
@@ -166,6 +172,9 @@ export function readSettings(node: Node): TallySettings {
     readThrottleRate: int(node, 'readThrottleRate', 50, 1, 10_000),
     readThrottleBurst: int(node, 'readThrottleBurst', 100, 1, 10_000),
     compactionMemoryMb: int(node, 'compactionMemoryMb', 3008, 1024, 10_240),
+    ...(get(node, 'projectRequestsPerSecond') === undefined
+      ? {}
+      : { projectRequestsPerSecond: int(node, 'projectRequestsPerSecond', 0, 1, MAX_REQUESTS_PER_SECOND) }),
     collectTracing: oneOf(node, 'collectTracing', ['passthrough', 'active'] as const, 'passthrough'),
     batchSize: int(node, 'batchSize', 10_000, 1, 10_000),
     batchingWindowSeconds: int(node, 'batchingWindowSeconds', 60, 0, 300),

@@ -12,6 +12,7 @@ import { Lake } from './constructs/lake.js';
 import { LakeWriter } from './constructs/lake-writer.js';
 import { Monitoring, type MonitoringProps } from './constructs/monitoring.js';
 import { PipelineFunction } from './constructs/pipeline-function.js';
+import { QuotaTable } from './constructs/quotas.js';
 import { PipelineSecrets } from './constructs/secrets.js';
 import { StarRocksAccess } from './constructs/starrocks-access.js';
 import { WarehouseJobs } from './constructs/warehouse-jobs.js';
@@ -67,6 +68,7 @@ export class TallyStack extends Stack {
       }),
     );
     secrets.bind(collect);
+    new QuotaTable(this, 'Quotas').bind(collect, s.projectRequestsPerSecond);
     if (s.collectTracing === 'passthrough') {
       NagSuppressions.addResourceSuppressions(collect, [
         {

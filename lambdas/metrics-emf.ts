@@ -19,6 +19,7 @@ export class LambdaMetrics {
     if (count.rejected > 0) m.addMetric(METRICS.eventsRejected, MetricUnit.Count, count.rejected);
     if (count.status >= 400) m.addMetric(METRICS.requestsRefused, MetricUnit.Count, 1);
     if (count.code === 'stream_unavailable') m.addMetric(METRICS.streamUnavailable, MetricUnit.Count, 1);
+    if (count.code === 'quota_exceeded') m.addMetric(METRICS.requestsOverQuota, MetricUnit.Count, 1);
     if (!m.hasStoredMetrics()) return;
     // Each addDimensions is a dimension set of its own beside the service (an empty one: the
     // service alone); publishing clears them.

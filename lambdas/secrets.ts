@@ -7,7 +7,7 @@ import { ConfigError } from '../lib/errors.js';
  * variables `lib/config.ts` validates, so keys never sit in the template or the environment:
  * - `TALLY_HMAC_SECRET_ARN`: `{"hmacKey": "<base64, >= 32 bytes>", "hmacKeyVersion": 1,
  *   "previousKeys": [{"hmacKey", "hmacKeyVersion"}]}` (older keys, optional: erasure uses them)
- * - `TALLY_PROJECTS_SECRET_ARN`: `{"projects": [{"project", "writeKeySha256", "readKeySha256"}]}`
+ * - `TALLY_PROJECTS_SECRET_ARN`: `{"projects": [{"project", "writeKeySha256", "readKeySha256", "requestsPerSecond"}]}`
  * - `TALLY_STARROCKS_SECRET_ARN`: `{"username", "password"}`
  * A variable set directly wins over its secret (local runs, tests).
  */

@@ -2,6 +2,7 @@ import { ConfigError } from './errors.js';
 import type { ProjectKey } from './ingest/auth.js';
 import { type CorsPolicy, parseCorsPolicy } from './ingest/cors.js';
 import type { HashKey } from './ingest/pseudonymize.js';
+import { MAX_REQUESTS_PER_SECOND, parseRequestsPerSecond } from './ingest/quota.js';
 import type { StreamRef } from './stream/kinesis.js';
 import { DEFAULT_DEDUP_WINDOW_HOURS, MAX_DEDUP_WINDOW_HOURS } from './warehouse/people.js';
 
@@ -63,8 +64,8 @@ export function readPreviousHashKeys(env: Env): HashKey[] {
 }
 
 /**
- * Reads `TALLY_PROJECTS`: a JSON array of `{"project", "writeKeySha256", "readKeySha256"?}`
- * (SHA-256 in hex of each key; the keys themselves are never configured).
+ * Reads `TALLY_PROJECTS`: a JSON array of `{"project", "writeKeySha256", "readKeySha256"?,
+ * "requestsPerSecond"?}` (SHA-256 in hex of each key; the keys themselves are never configured).
  */
 export function readProjects(env: Env): ProjectKey[] {
   const raw = required(env, 'TALLY_PROJECTS');
@@ -84,12 +85,30 @@ export function readProjects(env: Env): ProjectKey[] {
     if (p.readKeySha256 !== undefined && typeof p.readKeySha256 !== 'string') {
       throw new ConfigError('TALLY_PROJECTS', `entry ${i}: "readKeySha256" must be a string`);
     }
+    const requestsPerSecond = parseRequestsPerSecond(p.requestsPerSecond, `TALLY_PROJECTS entry ${i}`);
     return {
       project: p.project,
       writeKeySha256: p.writeKeySha256,
       ...(p.readKeySha256 ? { readKeySha256: p.readKeySha256 } : {}),
+      ...(requestsPerSecond === undefined ? {} : { requestsPerSecond }),
     };
   });
+}
+
+/** `TALLY_PROJECT_REQUESTS_PER_SECOND`: the quota of projects that set none (null: no quota). */
+export function readDefaultQuota(env: Env): number | null {
+  if (!env.TALLY_PROJECT_REQUESTS_PER_SECOND?.trim()) return null;
+  return intVar(env, 'TALLY_PROJECT_REQUESTS_PER_SECOND', 0, 1, MAX_REQUESTS_PER_SECOND);
+}
+
+/**
+ * Where the collectors on AWS count per-project quotas: `TALLY_QUOTA_TABLE` (a DynamoDB table),
+ * and the default quota. Null when no table is set: no project has a quota then.
+ */
+export function readQuotaSettings(env: Env): { table: string; fallback: number | null } | null {
+  const table = env.TALLY_QUOTA_TABLE?.trim();
+  if (!table) return null;
+  return { table, fallback: readDefaultQuota(env) };
 }
 
 /** `TALLY_STREAM_ARN` (what CDK sets) or `TALLY_STREAM_NAME` (emulators). */

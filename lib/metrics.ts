@@ -13,6 +13,8 @@ export const METRICS = {
   eventsRejected: 'EventsRejected',
   /** Requests refused whole, by status class (4xx: the client's; 5xx: ours). */
   requestsRefused: 'RequestsRefused',
+  /** Requests refused 429 quota_exceeded: the project sent more than its quota in a second. */
+  requestsOverQuota: 'RequestsOverQuota',
   /** Requests answered 503 stream_unavailable: the stream refused the records after retries. */
   streamUnavailable: 'StreamUnavailable',
   /** A scheduled job's run that finished (the heartbeat its alarm waits for). */

@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { readCorsPolicy } from '../lib/config.js';
+import { readCorsPolicy, readDefaultQuota } from '../lib/config.js';
 import { dashboardUrl } from './demo/run.js';
 import { consoleLogger } from './logger.js';
 import { type Pipeline, type PipelineOptions, startPipeline } from './pipeline.js';
@@ -19,7 +19,8 @@ export async function runTally(extra: Partial<PipelineOptions> = {}): Promise<Pi
   const logger = consoleLogger();
   logger.info('starting tally', { dataDir });
   const cors = readCorsPolicy(process.env);
-  const pipeline = await startPipeline({ dataDir, port, logger, cors, ...extra });
+  const projectRequestsPerSecond = readDefaultQuota(process.env);
+  const pipeline = await startPipeline({ dataDir, port, logger, cors, projectRequestsPerSecond, ...extra });
   const writeKey = pipeline.writeKeys.default;
   console.log('');
   console.log(`Tally is collecting on ${pipeline.url}  (lake: ${pipeline.lakeRoot})`);

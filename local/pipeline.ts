@@ -6,6 +6,7 @@ import { createMetricsHandler } from '../lambdas/metrics/handler.js';
 import { readKeyRing, writeKeyRing } from '../lib/ingest/auth.js';
 import type { CollectDeps } from '../lib/ingest/collect.js';
 import type { CorsPolicy } from '../lib/ingest/cors.js';
+import { MemoryQuotaCounter, ProjectQuotas, quotaLimits } from '../lib/ingest/quota.js';
 import { FsObjectStore } from '../lib/lake/fs-store.js';
 import type { ObjectStore } from '../lib/lake/store.js';
 import type { Logger } from '../lib/log.js';
@@ -58,6 +59,11 @@ export interface PipelineOptions {
    * crash of the process). @default true
    */
   journalSync?: boolean;
+  /**
+   * The quota of projects whose entry in config.json sets no `requestsPerSecond` (null: none).
+   * @default null (`TALLY_PROJECT_REQUESTS_PER_SECOND` for `npm start`)
+   */
+  projectRequestsPerSecond?: number | null;
   /** Route throttling as on AWS (collection routes, read routes). @default the stack's defaults */
   budgets?: ServeOptions['budgets'];
   /** How long stop() lets requests in flight finish before cutting them. @default 10000 */
@@ -148,12 +154,19 @@ async function startLocked(
   const store = options.wrapStore ? options.wrapStore(baseStore) : baseStore;
   const kinesisWriter = new KinesisStreamWriter(client, { streamName });
   const writer = options.wrapWriter ? options.wrapWriter(kinesisWriter) : kinesisWriter;
+  // One process serves every request here: its own count is the shared count, asked every time.
+  const quotaCounter = new MemoryQuotaCounter();
+  const quotasOf = () =>
+    new ProjectQuotas(quotaLimits(secrets.projects, options.projectRequestsPerSecond ?? null), quotaCounter, {
+      reportEvery: () => 1,
+    });
   const collectDeps: CollectDeps = {
     writeKeys: writeKeyRing(secrets.projects),
     hashKey: secrets.hashKey,
     stream: journal.wrap(writer),
     put: options.put,
     cors: options.cors,
+    quotas: quotasOf(),
   };
   const collectHandler = createCollectHandler(collectDeps, logger);
   const failures = new FsObjectStore(join(dataDir, 'failed-batches'));
@@ -211,6 +224,7 @@ async function startLocked(
   const createProject = async (project: string) => {
     const keys = await addProject(dataDir, secrets, project);
     collectDeps.writeKeys = writeKeyRing(secrets.projects);
+    collectDeps.quotas = quotasOf();
     if (metricsDeps) {
       metricsDeps.projects = new Set(secrets.projects.map((p) => p.project));
       metricsDeps.readKeys = readKeyRing(secrets.projects);

@@ -5,6 +5,7 @@ import { ConfigError } from '../lib/errors.js';
 import { hashKey, type ProjectKey } from '../lib/ingest/auth.js';
 import { PROJECT_ID_PATTERN } from '../lib/ingest/limits.js';
 import type { HashKey } from '../lib/ingest/pseudonymize.js';
+import { parseRequestsPerSecond } from '../lib/ingest/quota.js';
 
 /** What the local runtime keeps in its data dir: the server side holds only key hashes. */
 export interface LocalSecrets {
@@ -67,6 +68,9 @@ export async function loadOrCreateSecrets(dataDir: string): Promise<LocalSecrets
       hmacKeyVersion: 1,
     };
     await writePrivate(writeKeysPath, writeKeys);
+  }
+  for (const p of config.projects) {
+    parseRequestsPerSecond(p.requestsPerSecond, `${configPath}, project ${JSON.stringify(p.project)}`);
   }
   const withoutReadKey = config.projects.filter((p) => !p.readKeySha256);
   for (const p of withoutReadKey) {

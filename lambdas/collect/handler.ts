@@ -1,9 +1,19 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { readCorsPolicy, readEndpoint, readHashKey, readProjects, readStreamRef } from '../../lib/config.js';
+import {
+  type Env,
+  readCorsPolicy,
+  readEndpoint,
+  readHashKey,
+  readProjects,
+  readQuotaSettings,
+  readStreamRef,
+} from '../../lib/config.js';
 import { errorResponse } from '../../lib/http.js';
 import { writeKeyRing } from '../../lib/ingest/auth.js';
 import { type CollectDeps, type CollectRequest, collect } from '../../lib/ingest/collect.js';
 import { ANY_ORIGIN, corsHeaders } from '../../lib/ingest/cors.js';
+import { ProjectQuotas, quotaLimits } from '../../lib/ingest/quota.js';
+import { DynamoDbQuotaCounter } from '../../lib/ingest/quota-table.js';
 import { loggablePath } from '../../lib/ingest/routes.js';
 import type { Logger } from '../../lib/log.js';
 import { type CollectCount, collectCount } from '../../lib/metrics.js';
@@ -15,7 +25,7 @@ import {
   requestLineOf,
   toProxyResult,
 } from '../api-gateway.js';
-import { kinesisClient } from '../aws.js';
+import { dynamoDbClient, kinesisClient } from '../aws.js';
 import { onColdStart } from '../cold-start.js';
 import { lambdaLogger } from '../logger.js';
 import { LambdaMetrics } from '../metrics-emf.js';
@@ -64,16 +74,37 @@ export function createCollectHandler(
 
 const metrics = new LambdaMetrics('collect');
 
+/** The projects' quotas, counted in the deploy's DynamoDB table (none without a table). */
+function quotasOf(
+  env: Env,
+  projects: ReturnType<typeof readProjects>,
+  logger: Logger,
+): ProjectQuotas | undefined {
+  const settings = readQuotaSettings(env);
+  if (settings === null) return undefined;
+  const limits = quotaLimits(projects, settings.fallback);
+  if (limits.size === 0) return undefined;
+  const counter = new DynamoDbQuotaCounter(dynamoDbClient(readEndpoint(env)), settings.table);
+  return new ProjectQuotas(limits, counter, {
+    onCounterError: (error) =>
+      logger.warn('quota counter failed; the request is admitted', { error: (error as Error).message }),
+  });
+}
+
 const fromEnv = onColdStart(async () => {
   const env = await withSecrets(process.env);
+  const logger = lambdaLogger('collect');
+  const projects = readProjects(env);
+  const quotas = quotasOf(env, projects, logger);
   return createCollectHandler(
     {
-      writeKeys: writeKeyRing(readProjects(env)),
+      writeKeys: writeKeyRing(projects),
       hashKey: readHashKey(env),
       stream: new KinesisStreamWriter(kinesisClient(readEndpoint(env)), readStreamRef(env)),
       cors: readCorsPolicy(env),
+      ...(quotas ? { quotas } : {}),
     },
-    lambdaLogger('collect'),
+    logger,
     (c) => metrics.collected(c),
   );
 });

@@ -10,6 +10,8 @@ export interface ProjectKey {
   project: string;
   writeKeySha256: string;
   readKeySha256?: string;
+  /** The project's quota (requests a second across every collector); absent: the deploy's default. */
+  requestsPerSecond?: number;
 }
 
 /** The SHA-256 (hex) under which a key is stored. */

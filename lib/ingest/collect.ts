@@ -13,6 +13,7 @@ import { type KeyRing, writeKeyFromAuthorization } from './auth.js';
 import { parseBody, RequestError } from './body.js';
 import { ANY_ORIGIN, type CorsPolicy, corsHeaders, originAllowed, preflight } from './cors.js';
 import { type HashKey, Pseudonyms } from './pseudonymize.js';
+import type { ProjectQuotas } from './quota.js';
 import { isPlainObject } from './redact.js';
 import { methodOf, routeOf } from './routes.js';
 import { parseTimestamp } from './skew.js';
@@ -40,7 +41,12 @@ export interface CollectDeps {
   put?: PutOptions;
   /** Browser origins allowed on the collection routes. @default any origin */
   cors?: CorsPolicy;
+  /** Per-project request quotas. @default none */
+  quotas?: ProjectQuotas;
 }
+
+/** Seconds a client over its project's quota is told to wait (quotas are counted per second). */
+export const QUOTA_RETRY_AFTER_SECONDS = 1;
 
 /** How many refused events a 200 response lists (all are counted in `rejectedCount` and kept as bad rows). */
 export const MAX_REJECTIONS_LISTED = 100;
@@ -246,6 +252,12 @@ async function collectEvents(
   const project = projectOf(req, body, deps);
   if (typeof project !== 'string') return project;
   stats.project = project;
+  if (deps.quotas && !(await deps.quotas.admit(project, req.receivedAt))) {
+    const message = `project ${project} is over its quota of ${deps.quotas.limitOf(project)} requests a second; nothing was accepted, retry later`;
+    return errorResponse(429, 'quota_exceeded', message, {
+      'retry-after': String(QUOTA_RETRY_AFTER_SECONDS),
+    });
+  }
   const { events, batchSentAt, batchContext } = eventsOf(body, type);
   const ctx = {
     project,

@@ -287,9 +287,52 @@ describe('collect', () => {
     ]);
     expect(
       actions.filter(
-        (a) => !/^(kinesis:PutRecords?|secretsmanager:(GetSecretValue|DescribeSecret)|xray:.*)$/.test(a),
+        (a) =>
+          !/^(kinesis:PutRecords?|dynamodb:UpdateItem|secretsmanager:(GetSecretValue|DescribeSecret)|xray:.*)$/.test(
+            a,
+          ),
       ),
     ).toEqual([]);
+  });
+
+  it('counts per-project quotas in a table of its own: UpdateItem on it only, counts expiring by TTL', () => {
+    const tables = withWarehouse.template.findResources('AWS::DynamoDB::Table');
+    const [tableId, table] = Object.entries(tables)[0] as [
+      string,
+      { Properties: object; DeletionPolicy: string },
+    ];
+    expect(Object.keys(tables)).toEqual([tableId]);
+    expect(table.DeletionPolicy).toBe('Delete');
+    expect(table.Properties).toMatchObject({
+      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+      BillingMode: 'PAY_PER_REQUEST',
+      TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+      SSESpecification: { SSEEnabled: true },
+    });
+    const dynamo = statementsOf(withWarehouse, 'CollectServiceRoleDefaultPolicy').filter((st) =>
+      JSON.stringify(st.Action).includes('dynamodb:'),
+    );
+    expect(dynamo).toEqual([
+      expect.objectContaining({
+        Action: 'dynamodb:UpdateItem',
+        Resource: { 'Fn::GetAtt': [tableId, 'Arn'] },
+      }),
+    ]);
+    // No other role names the table.
+    for (const [id, policy] of Object.entries(withWarehouse.template.findResources('AWS::IAM::Policy'))) {
+      if (!id.startsWith('CollectServiceRoleDefaultPolicy'))
+        expect(JSON.stringify(policy)).not.toContain(tableId);
+    }
+    const variables = functionWith(withWarehouse, 'TALLY_QUOTA_TABLE').Environment.Variables;
+    expect(variables.TALLY_QUOTA_TABLE).toEqual({ Ref: tableId });
+    expect(variables).not.toHaveProperty('TALLY_PROJECT_REQUESTS_PER_SECOND');
+    const withDefault = synth({ 'tally:projectRequestsPerSecond': '250' });
+    expect(
+      functionWith(withDefault, 'TALLY_QUOTA_TABLE').Environment.Variables.TALLY_PROJECT_REQUESTS_PER_SECOND,
+    ).toBe('250');
+    expect(() => synth({ 'tally:projectRequestsPerSecond': '0' })).toThrow(
+      'context tally:projectRequestsPerSecond must be an integer from 1 to 1000000, got "0"',
+    );
   });
 
   it("gets no key in its environment, only the secrets' ARNs", () => {
@@ -961,6 +1004,7 @@ const VARIANTS: Array<[string, Record<string, string>]> = [
       'tally:logRetentionDays': '14',
       'tally:rollupEveryMinutes': '10',
       'tally:compactionMemoryMb': '10240',
+      'tally:projectRequestsPerSecond': '200',
       'tally:collectTracing': 'active',
       'tally:dedupWindowHours': '48',
       'tally:starrocksPort': '9031',

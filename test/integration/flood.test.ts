@@ -1,5 +1,8 @@
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FsObjectStore } from '../../lib/lake/fs-store.js';
 import { TokenBucket } from '../../local/server.js';
+import { waitForRows } from '../helpers/lake.js';
 import { sendBatch, startTestPipeline, type TestPipeline } from '../helpers/pipeline.js';
 
 describe('a token bucket', () => {
@@ -45,6 +48,65 @@ describe('a flood of events on one write key', () => {
     expect(await flooded.find((r) => r.status === 429)!.json()).toEqual({ message: 'Too Many Requests' });
     expect(read.map((r) => r.status)).toEqual(read.map(() => 200));
   });
+});
+
+describe('a flood on one project with per-project quotas on', () => {
+  // Route budgets off: only the quotas (20 requests a second per project) stand in the way.
+  let quoted: TestPipeline;
+  beforeAll(async () => {
+    quoted = await startTestPipeline('quotas', {
+      budgets: { collect: null, read: null },
+      projectRequestsPerSecond: 20,
+    });
+  });
+  afterAll(async () => {
+    await quoted?.close();
+  });
+
+  it('refuses the flooding project with 429 quota_exceeded while another project is answered, and keeps every acknowledged event', async () => {
+    const { pipeline, dataDir } = quoted;
+    const created = await fetch(`${pipeline.url}/local/projects`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ project: 'calm' }),
+    });
+    expect(created.status).toBe(201);
+    const { writeKey: calmKey } = (await created.json()) as { writeKey: string };
+    const flood = Array.from({ length: 200 }, (_, i) =>
+      sendBatch(pipeline, [{ type: 'track', event: 'Flood', userId: `u${i}`, messageId: `flood-${i}` }]),
+    );
+    const calm = Array.from({ length: 10 }, (_, i) =>
+      fetch(`${pipeline.url}/v1/track`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          authorization: `Basic ${Buffer.from(`${calmKey}:`).toString('base64')}`,
+        },
+        body: JSON.stringify({ event: 'Calm', userId: `c${i}`, messageId: `calm-${i}` }),
+      }),
+    );
+    const [flooded, answered] = await Promise.all([Promise.all(flood), Promise.all(calm)]);
+    expect(answered.map((r) => r.status)).toEqual(answered.map(() => 200));
+    const statuses = flooded.map((r) => r.status);
+    expect(new Set(statuses)).toEqual(new Set([200, 429]));
+    expect(statuses.filter((s) => s === 200).length).toBeGreaterThanOrEqual(20);
+    expect(statuses.filter((s) => s === 429).length).toBeGreaterThan(100);
+    const refused = flooded.find((r) => r.status === 429)!;
+    expect(refused.headers.get('retry-after')).toBe('1');
+    expect(await refused.json()).toEqual({
+      error: {
+        code: 'quota_exceeded',
+        message:
+          'project default is over its quota of 20 requests a second; nothing was accepted, retry later',
+      },
+    });
+    // Every acknowledged event lands; no refused one does.
+    const acknowledged = flooded.flatMap((r, i) => (r.status === 200 ? [`flood-${i}`] : []));
+    const lake = new FsObjectStore(join(dataDir, 'lake'));
+    const rows = await waitForRows(lake, (r) => r.project === 'default', acknowledged.length);
+    expect([...new Set(rows.map((r) => r.event_id))].sort()).toEqual(acknowledged.sort());
+    await waitForRows(lake, (r) => r.project === 'calm', 10);
+  }, 60_000);
 });
 
 describe('a client that trickles', () => {

@@ -1,7 +1,7 @@
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { describe, expect, it } from 'vitest';
 import { withSecrets } from '../../lambdas/secrets.js';
-import { readHashKey, readProjects } from '../../lib/config.js';
+import { readDefaultQuota, readHashKey, readProjects, readQuotaSettings } from '../../lib/config.js';
 
 function fakeClient(secrets: Record<string, string>): SecretsManagerClient {
   return {
@@ -44,5 +44,31 @@ describe('withSecrets', () => {
     await expect(
       withSecrets({ TALLY_PROJECTS_SECRET_ARN: 'bad' }, fakeClient({ bad: 'nope' })),
     ).rejects.toThrow(/TALLY_PROJECTS_SECRET_ARN: the secret is not a JSON object/);
+  });
+});
+
+describe('quota settings from the environment', () => {
+  const entry = { project: 'shop', writeKeySha256: 'a'.repeat(64) };
+
+  it("read a project's quota from its entry, refusing what is not a positive integer", () => {
+    const env = (requestsPerSecond: unknown) => ({
+      TALLY_PROJECTS: JSON.stringify([{ ...entry, requestsPerSecond }]),
+    });
+    expect(readProjects(env(150))).toEqual([{ ...entry, requestsPerSecond: 150 }]);
+    expect(() => readProjects(env('150'))).toThrow(
+      'TALLY_PROJECTS entry 0: "requestsPerSecond" must be an integer from 1 to 1000000, got "150"',
+    );
+  });
+
+  it('read the table and the default quota, and no quotas without a table', () => {
+    expect(readQuotaSettings({})).toBeNull();
+    expect(readQuotaSettings({ TALLY_QUOTA_TABLE: 'q' })).toEqual({ table: 'q', fallback: null });
+    expect(readQuotaSettings({ TALLY_QUOTA_TABLE: 'q', TALLY_PROJECT_REQUESTS_PER_SECOND: '80' })).toEqual({
+      table: 'q',
+      fallback: 80,
+    });
+    expect(() => readDefaultQuota({ TALLY_PROJECT_REQUESTS_PER_SECOND: '-3' })).toThrow(
+      'TALLY_PROJECT_REQUESTS_PER_SECOND: must be an integer from 1 to 1000000, got "-3"',
+    );
   });
 });
