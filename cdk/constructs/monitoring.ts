@@ -139,6 +139,13 @@ export class Monitoring extends Construct {
       missing: TreatMissingData.BREACHING,
       description: 'The lake writer is more than 15 minutes behind the stream, or nothing reads it',
     });
+    // One line per project: a search over the collector's per-project dimension set.
+    const perProject = (metricName: string) =>
+      new MathExpression({
+        expression: `SEARCH('{${METRIC_NAMESPACE},project,service} MetricName="${metricName}" service="collect"', 'Sum', 60)`,
+        label: metricName,
+        period: Duration.minutes(1),
+      });
     const collector = (name: keyof typeof METRICS) =>
       new Metric({
         namespace: METRIC_NAMESPACE,
@@ -268,6 +275,14 @@ export class Monitoring extends Construct {
       new GraphWidget({
         title: 'Collector: events accepted, refused; requests refused by the stream',
         left: [collector('eventsAccepted'), collector('eventsRejected'), collector('streamUnavailable')],
+      }),
+      new GraphWidget({
+        title: 'Per project: events accepted a minute',
+        left: [perProject(METRICS.eventsAccepted)],
+      }),
+      new GraphWidget({
+        title: 'Per project: requests refused a minute (4xx/5xx), over quota',
+        left: [perProject(METRICS.requestsRefused), perProject(METRICS.requestsOverQuota)],
       }),
       new GraphWidget({ title: 'Events sent to the on-failure bucket', left: [failed] }),
       new GraphWidget({ title: 'Records put on the stream', left: [props.stream.metricIncomingRecords()] }),

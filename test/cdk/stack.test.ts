@@ -937,6 +937,25 @@ describe('monitoring', () => {
     // Without a warehouse there is no rollup to wait for.
     expect([...alarms(ingestOnly).keys()].filter((n) => /^Rollup|^rollup|^metrics/.test(n))).toEqual([]);
     withWarehouse.template.resourceCountIs('AWS::CloudWatch::Dashboard', 1);
+    // Each project's counts a minute, by the dimension set the collector publishes them under.
+    const dashboard = Object.values(
+      withWarehouse.template.findResources('AWS::CloudWatch::Dashboard'),
+    )[0] as {
+      Properties: { DashboardBody: { 'Fn::Join': [string, unknown[]] } };
+    };
+    const body = JSON.parse(
+      dashboard.Properties.DashboardBody['Fn::Join'][1]
+        .map((p) => (typeof p === 'string' ? p : 'X'))
+        .join(''),
+    ) as { widgets: Array<{ properties: { metrics: unknown[][] } }> };
+    const expressions = body.widgets.flatMap((w) =>
+      w.properties.metrics.flat().flatMap((m) => (m as { expression?: string }).expression ?? []),
+    );
+    expect(expressions).toEqual(
+      ['EventsAccepted', 'RequestsRefused', 'RequestsOverQuota'].map(
+        (metric) => `SEARCH('{Tally,project,service} MetricName="${metric}" service="collect"', 'Sum', 60)`,
+      ),
+    );
   });
 
   it("publishes through a customer key whose policy lets CloudWatch use it (an AWS-managed key's would not)", () => {
