@@ -1,0 +1,84 @@
+import { pathToFileURL } from 'node:url';
+import { kinesisClient } from '../lambdas/aws.js';
+import { collectDepsFromEnv } from '../lambdas/collect/deps.js';
+import { lambdaLogger } from '../lambdas/logger.js';
+import { withSecrets } from '../lambdas/secrets.js';
+import { readEndpoint, readStreamRef } from '../lib/config.js';
+import { ConfigError } from '../lib/errors.js';
+import { CoalescingWriter } from '../lib/stream/coalesce.js';
+import { KinesisStreamWriter } from '../lib/stream/kinesis.js';
+import { startCollectorServer } from './server.js';
+
+function seconds(name: string, fallback: number, max: number): number {
+  const raw = process.env[name]?.trim();
+  if (!raw) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0 || value > max) {
+    throw new ConfigError(
+      name,
+      `must be an integer from 0 to ${max}, got ${JSON.stringify(raw).slice(0, 40)}`,
+    );
+  }
+  return value;
+}
+
+/**
+ * The collector container: the same collector as the Lambda, in a long-lived server whose
+ * concurrent requests share PutRecords calls. Configuration as the Lambda's (`TALLY_STREAM_ARN`,
+ * the secrets' ARNs, `TALLY_QUOTA_TABLE`...), plus `PORT` (8080), `TALLY_SECRETS_REFRESH_SECONDS`
+ * (300: new projects and keys without a restart) and `TALLY_DRAIN_SECONDS` (25: what SIGTERM
+ * lets requests in flight finish in; ECS waits 30 s before it kills).
+ */
+export async function runCollectorContainer(): Promise<void> {
+  const logger = lambdaLogger('collect');
+  const port = seconds('PORT', 8080, 65_535);
+  const refreshSeconds = seconds('TALLY_SECRETS_REFRESH_SECONDS', 300, 86_400);
+  const drainSeconds = seconds('TALLY_DRAIN_SECONDS', 25, 120);
+  const env = await withSecrets(process.env);
+  const stream = new CoalescingWriter(
+    new KinesisStreamWriter(kinesisClient(readEndpoint(env)), readStreamRef(env)),
+  );
+  const deps = collectDepsFromEnv(env, stream, logger);
+  const server = await startCollectorServer(deps, logger, { port });
+  const refresh =
+    refreshSeconds > 0
+      ? setInterval(() => {
+          withSecrets(process.env)
+            .then((fresh) => Object.assign(deps, collectDepsFromEnv(fresh, stream, logger)))
+            .catch((error: Error) =>
+              logger.warn('secrets refresh failed; the last ones stay', { error: error.message }),
+            );
+        }, refreshSeconds * 1000)
+      : null;
+  refresh?.unref();
+  logger.info('collector listening', { url: server.url });
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    if (refresh) clearInterval(refresh);
+    logger.info('draining', { signal, inFlight: server.inFlight() });
+    server
+      .drain(drainSeconds * 1000)
+      .then(() => stream.drain())
+      .then(() => {
+        logger.info('drained', { putRecordsCalls: stream.sent.calls, records: stream.sent.records });
+        process.exit(0);
+      })
+      .catch((error: Error) => {
+        logger.error('drain failed', { error: error.message });
+        process.exit(1);
+      });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  runCollectorContainer().catch((error: Error) => {
+    console.error(
+      JSON.stringify({ level: 'ERROR', message: 'collector did not start', error: error.message }),
+    );
+    process.exit(1);
+  });
+}

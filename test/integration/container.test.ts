@@ -1,0 +1,78 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureStream, type KinesisLocal, startKinesisLocal } from '../../local/kinesis-local.js';
+import { eventIdsOnStream, spawnContainer } from '../helpers/container.js';
+
+let kinesis: KinesisLocal;
+beforeAll(async () => {
+  kinesis = await startKinesisLocal();
+}, 60_000);
+afterAll(async () => {
+  await kinesis?.stop();
+});
+
+describe('the collector container', () => {
+  it('drains on SIGTERM during a load: the health check fails, every acknowledged event is on the stream, then it exits 0', async () => {
+    const streamName = 'container-drain';
+    const container = await spawnContainer(kinesis, streamName);
+    const auth = `Basic ${Buffer.from(`${container.writeKey}:`).toString('base64')}`;
+    expect((await fetch(`${container.url}/ping`)).status).toBe(200);
+    const acknowledged: string[] = [];
+    const refused: number[] = [];
+    let sent = 0;
+    let stopped = false;
+    // 16 senders with keep-alive connections, 5 events a request, until the server is gone.
+    const sender = async (s: number) => {
+      for (let r = 0; !stopped; r++) {
+        const ids = Array.from({ length: 5 }, (_, i) => `s${s}-r${r}-e${i}`);
+        try {
+          const response = await fetch(`${container.url}/v1/batch`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', authorization: auth },
+            body: JSON.stringify({
+              batch: ids.map((messageId) => ({ type: 'track', event: 'Load', userId: `u${s}`, messageId })),
+            }),
+          });
+          sent += 1;
+          if (response.status === 200) acknowledged.push(...ids);
+          else refused.push(response.status);
+          await response.arrayBuffer();
+        } catch {
+          return; // connection refused or closed: the server stopped taking requests
+        }
+      }
+    };
+    const senders = Array.from({ length: 16 }, (_, s) => sender(s));
+    // SIGTERM once requests are flowing.
+    while (acknowledged.length < 500) await new Promise((r) => setTimeout(r, 20));
+    const beforeSignal = acknowledged.length;
+    container.child.kill('SIGTERM');
+    // Until the signal arrives the health check still passes; then it fails (or nothing listens).
+    let health: number | 'closed' = 200;
+    while (health === 200) {
+      health = await fetch(`${container.url}/ping`).then((r) => r.status, () => 'closed' as const);
+    }
+    expect([503, 'closed']).toContain(health);
+    expect(await container.exited).toBe(0);
+    stopped = true;
+    await Promise.all(senders);
+    expect(refused).toEqual([]);
+    expect(sent).toBeGreaterThan(beforeSignal / 5);
+    const arn = await ensureStream(kinesis.client, streamName, 1);
+    const onStream = new Set(await eventIdsOnStream(kinesis, streamName, arn));
+    const missing = acknowledged.filter((id) => !onStream.has(id));
+    expect(missing).toEqual([]);
+    expect(container.output()).toContain('"message":"drained"');
+    // Concurrent requests shared PutRecords calls.
+    const drained = JSON.parse(
+      container
+        .output()
+        .split('\n')
+        .find((l) => l.includes('"message":"drained"'))!,
+    ) as {
+      putRecordsCalls: number;
+      records: number;
+    };
+    expect(drained.records).toBeGreaterThanOrEqual(acknowledged.length / 5);
+    expect(drained.putRecordsCalls).toBeLessThan(drained.records);
+  }, 120_000);
+});
