@@ -1,7 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import { startCollectorServer } from '../../container/server.js';
 import { hashKey } from '../../lib/ingest/auth.js';
+import type { CollectDeps } from '../../lib/ingest/collect.js';
+import { silentLogger } from '../../lib/log.js';
+import { CoalescingWriter } from '../../lib/stream/coalesce.js';
 import { decodeRecord } from '../../lib/stream/codec.js';
 import { KinesisStreamReader } from '../../lib/stream/kinesis.js';
 import { ensureStream, type KinesisLocal } from '../../local/kinesis-local.js';
@@ -83,4 +87,26 @@ export async function eventIdsOnStream(
     }
   }
   return ids;
+}
+
+/**
+ * The collector container's server in this process, in front of a test pipeline's stream (its
+ * journal and kinesis-local): the SDK suites send through it as through `npm start`'s server.
+ */
+export async function startContainerFront(
+  deps: CollectDeps,
+): Promise<{ url: string; writer: CoalescingWriter; close(): Promise<void> }> {
+  const writer = new CoalescingWriter(deps.stream);
+  const server = await startCollectorServer({ ...deps, stream: writer }, silentLogger, {
+    port: 0,
+    host: '127.0.0.1',
+  });
+  return {
+    url: server.url,
+    writer,
+    async close() {
+      await server.drain(1000);
+      await writer.drain();
+    },
+  };
 }

@@ -16,6 +16,7 @@ import {
   watchPage,
 } from '../helpers/browser.js';
 import { synth } from '../helpers/cdk.js';
+import { startContainerFront } from '../helpers/container.js';
 import type { LakeRow } from '../helpers/duckdb.js';
 import { environmentOf, httpApiStandIn } from '../helpers/http-api-standin.js';
 import { expectedHash, waitForRows } from '../helpers/lake.js';
@@ -33,6 +34,7 @@ let pipeline: Pipeline;
 let browser: Browser;
 let site: { origin: string; close(): Promise<void> };
 let standIn: { url: string; close(): Promise<void> };
+let container: Awaited<ReturnType<typeof startContainerFront>>;
 let secret: Buffer;
 let runs = 0;
 
@@ -43,6 +45,7 @@ beforeAll(async () => {
   const cors = parseCorsPolicy(environmentOf(template, 'Collect').TALLY_ALLOWED_ORIGINS);
   const collect = createCollectHandler({ ...pipeline.collectDeps, cors }, silentLogger);
   standIn = await serveHandler(httpApiStandIn(template, { Collect: collect }), 0);
+  container = await startContainerFront({ ...pipeline.collectDeps, cors });
   site = await serveSite(await bundleBrowserSdks());
   browser = await launchChromium();
 }, 120_000);
@@ -51,6 +54,7 @@ afterAll(async () => {
   await browser?.close();
   await site?.close();
   await standIn?.close();
+  await container?.close();
   await started?.close();
 });
 
@@ -97,6 +101,7 @@ const lake = () => new FsObjectStore(join(dataDir, 'lake'));
 const fronts: Array<[string, () => string]> = [
   ['npm start', () => pipeline.url],
   ['the HTTP API of the synthesized template', () => standIn.url],
+  ['the collector container', () => container.url],
 ];
 
 describe.each(fronts)('browser SDKs through %s', (_, collectorUrl) => {

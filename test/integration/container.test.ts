@@ -49,7 +49,10 @@ describe('the collector container', () => {
     // Until the signal arrives the health check still passes; then it fails (or nothing listens).
     let health: number | 'closed' = 200;
     while (health === 200) {
-      health = await fetch(`${container.url}/ping`).then((r) => r.status, () => 'closed' as const);
+      health = await fetch(`${container.url}/ping`).then(
+        (r) => r.status,
+        () => 'closed' as const,
+      );
     }
     expect([503, 'closed']).toContain(health);
     expect(await container.exited).toBe(0);

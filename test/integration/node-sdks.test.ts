@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { utcDate } from '../../lib/events.js';
 import { FsObjectStore } from '../../lib/lake/fs-store.js';
 import type { Pipeline } from '../../local/pipeline.js';
+import { startContainerFront } from '../helpers/container.js';
 import type { LakeRow } from '../helpers/duckdb.js';
 import { expectedHash, waitForRows } from '../helpers/lake.js';
 import { startTestPipeline, type TestPipeline } from '../helpers/pipeline.js';
@@ -13,30 +14,39 @@ let started: TestPipeline;
 let dataDir: string;
 let pipeline: Pipeline;
 let secret: Buffer;
+let container: Awaited<ReturnType<typeof startContainerFront>>;
 
 beforeAll(async () => {
   started = await startTestPipeline('node-sdks');
   ({ dataDir, pipeline, secret } = started);
+  container = await startContainerFront(pipeline.collectDeps);
 });
 afterAll(async () => {
+  await container?.close();
   await started?.close();
 });
+
+const fronts: Array<[string, () => string]> = [
+  ['npm start', () => pipeline.url],
+  ['the collector container', () => container.url],
+];
 
 const lake = () => new FsObjectStore(join(dataDir, 'lake'));
 const SIX_TYPES = ['alias', 'group', 'identify', 'page', 'screen', 'track'];
 
+let users = 0;
 function userOf(name: string) {
-  const userId = `${name}-${Date.now()}`;
+  const userId = `${name}-${++users}-${Date.now()}`;
   const aliasId = `${userId}-new`;
   const hashes = new Set([expectedHash(secret, 'default', userId), expectedHash(secret, 'default', aliasId)]);
   return { userId, aliasId, match: (r: LakeRow) => r.user_hash !== null && hashes.has(r.user_hash) };
 }
 
-describe('the Node SDKs with their default options', () => {
+describe.each(fronts)('the Node SDKs with their default options, through %s', (_, url) => {
   it('@rudderstack/rudder-sdk-node (gzip labelled as a form) delivers six events of six types', async () => {
     // Arrange
     const rudder = new RudderAnalytics(pipeline.writeKeys.default!, {
-      dataPlaneUrl: pipeline.url,
+      dataPlaneUrl: url(),
       logLevel: 'error',
     });
     const { userId, aliasId, match } = userOf('rudder-node');
@@ -67,7 +77,7 @@ describe('the Node SDKs with their default options', () => {
   it('@rudderstack/rudder-sdk-node: an event queued three days ago lands on its own day', async () => {
     // Arrange: RudderStack stamps originalTimestamp when the call is made; sentAt when it is sent.
     const rudder = new RudderAnalytics(pipeline.writeKeys.default!, {
-      dataPlaneUrl: pipeline.url,
+      dataPlaneUrl: url(),
       logLevel: 'error',
     });
     const { userId, match } = userOf('rudder-offline');
@@ -86,7 +96,7 @@ describe('the Node SDKs with their default options', () => {
 
   it('@segment/analytics-node delivers six events of six types', async () => {
     // Arrange
-    const analytics = new Analytics({ writeKey: pipeline.writeKeys.default!, host: pipeline.url });
+    const analytics = new Analytics({ writeKey: pipeline.writeKeys.default!, host: url() });
     const { userId, aliasId, match } = userOf('segment-node');
 
     // Act
