@@ -19,6 +19,7 @@ import { benchGrowth } from './growth.js';
 import { benchPseudonyms } from './pseudonyms.js';
 import { benchRecords } from './records.js';
 import { benchScale } from './scale.js';
+import { benchServer } from './server.js';
 import { benchWarehouse } from './warehouse.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -306,7 +307,7 @@ async function benchLakeWriter(): Promise<string> {
   ].join('\n');
 }
 
-/** `BENCH_ONLY=ingest`, `records`, `warehouse`, `growth` or `scale` runs one part. */
+/** `BENCH_ONLY=ingest`, `server`, `records`, `warehouse`, `growth` or `scale` runs one part. */
 async function main(): Promise<void> {
   const only = process.env.BENCH_ONLY;
   console.log(`tally bench: node ${process.version}, ${os.cpus().length} cores\n`);
@@ -317,13 +318,17 @@ async function main(): Promise<void> {
     console.log(benchPseudonyms());
     console.log('');
   }
+  if (only === undefined || only === 'server') console.log(`${(await benchServer()).text}\n`);
   if (only === undefined || only === 'records') console.log(`${benchRecords()}\n`);
   if (only === undefined || only === 'warehouse') console.log(await benchWarehouse());
   if (only === undefined || only === 'growth') console.log(`\n${await benchGrowth()}`);
   if (only === undefined || only === 'scale') console.log(`\n${await benchScale()}`);
 }
 
-main().catch((error: Error) => {
-  console.error(`bench failed: ${error.message}`);
-  process.exit(1);
-});
+main()
+  // Keep-alive sockets of the server bench would hold the process for minutes.
+  .then(() => process.exit(0))
+  .catch((error: Error) => {
+    console.error(`bench failed: ${error.message}`);
+    process.exit(1);
+  });
