@@ -5,7 +5,7 @@
  */
 import { eventsToParquet } from '../lib/lake/parquet.js';
 import { encodeRecords } from '../lib/stream/codec.js';
-import { lakeEvent, seeded } from './data.js';
+import { lakeEvent, seeded, segmentEvent } from './data.js';
 import { DEFAULT_INPUTS, formatPlan, type ModelInputs, planFor } from './model.js';
 
 function kebab(key: string): string {
@@ -32,8 +32,11 @@ function parse(argv: string[]): Partial<ModelInputs> {
   return out as Partial<ModelInputs>;
 }
 
-/** Bytes per event in a stream record of `perRecord` events, and in a Parquet file of 50,000. */
-function measureBytes(perRecord: number): { record: number; parquet: number } {
+/**
+ * Bytes per event in a stream record of `perRecord` events, in a Parquet file of 50,000, and of
+ * JSON in a request body of `perRecord` analytics.js events.
+ */
+function measureBytes(perRecord: number): { record: number; parquet: number; request: number } {
   const random = seeded(7);
   const now = Date.parse('2026-11-22T12:00:00Z');
   const events = Array.from({ length: 50_000 }, (_, i) => lakeEvent(i, random, now));
@@ -44,7 +47,14 @@ function measureBytes(perRecord: number): { record: number; parquet: number } {
     ))
       recordBytes += r.length;
   }
-  return { record: recordBytes / 10_000, parquet: eventsToParquet(events).length / events.length };
+  const request = JSON.stringify({
+    batch: Array.from({ length: 1000 }, (_, i) => segmentEvent(i, random, now)),
+  }).length;
+  return {
+    record: recordBytes / 10_000,
+    parquet: eventsToParquet(events).length / events.length,
+    request: request / 1000,
+  };
 }
 
 try {
@@ -53,6 +63,7 @@ try {
   const measured = measureBytes(inputs.eventsPerRequest);
   inputs.recordBytesPerEvent = given.recordBytesPerEvent ?? measured.record;
   inputs.parquetBytesPerEvent = given.parquetBytesPerEvent ?? measured.parquet;
+  inputs.requestBytesPerEvent = given.requestBytesPerEvent ?? measured.request;
   console.log(formatPlan(inputs, planFor(inputs)));
 } catch (error) {
   console.error(`model: ${(error as Error).message}`);

@@ -35,7 +35,22 @@ export const PRICES = {
   albLcuHour: 0.008,
   /** CloudFront HTTPS requests (US), per 10,000. */
   cloudFrontPer10kHttps: 0.01,
+  /** Fargate on Linux/ARM (Graviton), per vCPU-hour and per GB-hour. */
+  fargateArmVcpuHour: 0.03238,
+  fargateArmGbHour: 0.00356,
 } as const;
+
+/**
+ * An ALB LCU is the largest of: 25 new connections a second, 3,000 active connections a minute,
+ * 1 GB an hour processed for container targets (0.4 GB for Lambda targets), 1,000 rule
+ * evaluations a second past the 10 free per request (Tally has one rule: none are billed).
+ */
+const ALB_LCU = { newConnections: 25, activeConnections: 3000, gbPerHourTargets: 1, gbPerHourLambda: 0.4 };
+/** HTTP request and response headers, and the response body, around each request's events. */
+const REQUEST_OVERHEAD_BYTES = 600;
+const RESPONSE_BYTES = 250;
+/** A connection stays open this long after its last request (SDK keep-alive, the ALB's 60 s idle timeout). */
+const CONNECTION_SECONDS = 60;
 
 /** What this machine measured (`npm run bench`, 2 cores, Node 20) and the deployment's settings. */
 export interface ModelInputs {
@@ -45,6 +60,16 @@ export interface ModelInputs {
   projects: number;
   /** Collector throughput on one core (`BENCH_ONLY=ingest npm run bench`). */
   collectEventsPerCoreSecond: number;
+  /** The container's server end to end on one core (`BENCH_ONLY=server npm run bench`). */
+  containerEventsPerCoreSecond: number;
+  /** Bytes of JSON per event in a request body (measured at start from the benchmark's events). */
+  requestBytesPerEvent: number;
+  /** Share of requests that open a new connection (keep-alive reuses the rest). */
+  newConnectionShare: number;
+  /** CPU the container tier's autoscaling keeps (headroom for bursts). */
+  containerTargetCpu: number;
+  /** Tasks the container tier never goes below (one per zone of two). */
+  containerMinTasks: number;
   /** Lake writer throughput on one core (`BENCH_ONLY=ingest npm run bench`). */
   lakeWriterEventsPerCoreSecond: number;
   /** Compaction throughput on one core (the scaling table of `npm run bench`). */
@@ -80,6 +105,13 @@ export const DEFAULT_INPUTS: ModelInputs = {
   // Lake writer: three runs earlier that day; compaction from the 10^7 row of the scaling table
   // on 2026-11-22.
   collectEventsPerCoreSecond: 171_972,
+  // Container: `BENCH_ONLY=server npm run bench` on 2026-12-05, 20,000 requests of 20 events
+  // through 64 keep-alive connections, server CPU only (Node 20).
+  containerEventsPerCoreSecond: 52_215,
+  requestBytesPerEvent: 0,
+  newConnectionShare: 0.05,
+  containerTargetCpu: 0.5,
+  containerMinTasks: 2,
   lakeWriterEventsPerCoreSecond: 93_670,
   compactionEventsPerCoreSecond: 64_067,
   recordBytesPerEvent: 0,
@@ -124,6 +156,75 @@ export interface Plan {
   costs: CostLine[];
   alternatives: CostLine[];
   total: number;
+  /** `tally:ingest=containers`: the same pipeline behind an ALB and Fargate tasks. */
+  containers: { costs: CostLine[]; total: number; tasks: number };
+}
+
+/** The parts of the Lambda tier's costs that the container tier replaces. */
+const FRONT_DOOR = new Set(['API Gateway HTTP API', 'Lambda collect']);
+
+/**
+ * The container tier's front door at this rate: an ALB (LCUs from processed bytes, new and
+ * active connections) and 1-vCPU, 2-GB arm64 tasks kept at the target CPU, from the server's
+ * measured events per core second. Everything behind the stream is the Lambda tier's.
+ */
+function containerFrontDoor(i: ModelInputs): { costs: CostLine[]; tasks: number } {
+  const requestsPerSecond = i.eventsPerSecond / i.eventsPerRequest;
+  const bytesPerRequest =
+    i.eventsPerRequest * i.requestBytesPerEvent + REQUEST_OVERHEAD_BYTES + RESPONSE_BYTES;
+  const gbPerHour = (requestsPerSecond * bytesPerRequest * 3600) / 1e9;
+  const newPerSecond = requestsPerSecond * i.newConnectionShare;
+  const lcus = Math.max(
+    gbPerHour / ALB_LCU.gbPerHourTargets,
+    newPerSecond / ALB_LCU.newConnections,
+    (newPerSecond * CONNECTION_SECONDS) / ALB_LCU.activeConnections,
+  );
+  const vcpus = i.eventsPerSecond / i.containerEventsPerCoreSecond / i.containerTargetCpu;
+  const tasks = Math.max(i.containerMinTasks, Math.ceil(vcpus));
+  const taskHour = PRICES.fargateArmVcpuHour + 2 * PRICES.fargateArmGbHour;
+  return {
+    tasks,
+    costs: [
+      {
+        part: 'ALB',
+        detail: `${fmt(lcus)} LCU: ${fmt(gbPerHour, 0)} GB/h processed (${fmt(bytesPerRequest / 1024, 1)} KB a request), ${fmt(newPerSecond)} new connections/s`,
+        monthlyUsd: 730 * (PRICES.albHour + lcus * PRICES.albLcuHour),
+      },
+      {
+        part: 'Fargate collect',
+        detail: `${fmt(tasks)} tasks of 1 vCPU, 2 GB (arm64) at ${fmt(i.containerTargetCpu * 100)}% CPU, ${fmt(i.containerEventsPerCoreSecond)} ev/s a core`,
+        monthlyUsd: 730 * tasks * taskHour,
+      },
+    ],
+  };
+}
+
+/** The container tier's total at this rate (its front door and the Lambda tier's back). */
+function containerTotal(i: ModelInputs, lambdaCosts: CostLine[]): number {
+  const back = lambdaCosts.filter((c) => !FRONT_DOOR.has(c.part)).reduce((n, c) => n + c.monthlyUsd, 0);
+  return back + containerFrontDoor(i).costs.reduce((n, c) => n + c.monthlyUsd, 0);
+}
+
+/**
+ * The lowest event rate from which the container tier costs less than the Lambda tier (same
+ * events per request and bytes), by bisection on a log scale; null when it never does up to 10^8.
+ */
+export function crossoverEventsPerSecond(i: ModelInputs): number | null {
+  const cheaper = (eps: number) => {
+    const at = { ...i, eventsPerSecond: eps };
+    const plan = planFor(at);
+    return plan.containers.total < plan.total;
+  };
+  let low = 1;
+  let high = 1e8;
+  if (!cheaper(high)) return null;
+  if (cheaper(low)) return low;
+  for (let step = 0; step < 60; step++) {
+    const mid = Math.sqrt(low * high);
+    if (cheaper(mid)) high = mid;
+    else low = mid;
+  }
+  return high;
 }
 
 const fmt = (n: number, digits = 0) => n.toLocaleString('en', { maximumFractionDigits: digits });
@@ -271,7 +372,13 @@ export function planFor(i: ModelInputs): Plan {
     ],
     ...warehouseSizing(i),
   ];
-  return { sizing, costs, alternatives, total };
+  const front = containerFrontDoor(i);
+  const containers = {
+    costs: [...front.costs, ...costs.filter((c) => !FRONT_DOOR.has(c.part))],
+    total: containerTotal(i, costs),
+    tasks: front.tasks,
+  };
+  return { sizing, costs, alternatives, total, containers };
 }
 
 /**
@@ -307,6 +414,7 @@ function warehouseSizing(i: ModelInputs): Array<[string, string]> {
 }
 
 export function formatPlan(inputs: ModelInputs, plan: Plan): string {
+  const crossover = crossoverEventsPerSecond(inputs);
   const usd = (n: number) => `$${fmt(n)}`.padStart(12);
   return [
     `Tally at ${fmt(inputs.eventsPerSecond)} events/s (${inputs.eventsPerRequest} per request, ${inputs.projects} project(s)); prices: ${PRICES.asOf}`,
@@ -321,5 +429,10 @@ export function formatPlan(inputs: ModelInputs, plan: Plan): string {
     '',
     '  alternatives',
     ...plan.alternatives.map((c) => `  ${c.part.padEnd(34)} ${usd(c.monthlyUsd)}   ${c.detail}`),
+    '',
+    '  container tier (tally:ingest=containers), monthly',
+    ...plan.containers.costs.map((c) => `  ${c.part.padEnd(26)} ${usd(c.monthlyUsd)}   ${c.detail}`),
+    `  ${'total'.padEnd(26)} ${usd(plan.containers.total)}   ${(plan.containers.total / plan.total).toFixed(3)} of the Lambda tier's (target <= 0.2: ${plan.containers.total <= plan.total / 5 ? 'meets' : 'MISSES'})`,
+    `  ${'crossover'.padEnd(26)} ${crossover === null ? 'never below 10^8 events/s' : `containers cost less from ${fmt(crossover)} events/s (${fmt(crossover / inputs.eventsPerRequest, 1)} requests/s)`}`,
   ].join('\n');
 }
