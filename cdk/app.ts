@@ -11,11 +11,15 @@ const app = new App();
 // acknowledged with its reason (cdk/nag.ts) stops synthesis.
 Validations.of(app).addPlugins(guardValidator());
 const settings = readSettings(app.node);
-// No env: the template names its account and region through CloudFormation (AWS::AccountId,
-// AWS::Region), so it deploys to whichever account and region the credentials pick, unchanged.
+// No account: the template names it through CloudFormation (AWS::AccountId), so it deploys to
+// whichever account the credentials pick. No region either, except for the container tier, whose
+// load balancer's access-log policy names the region's Elastic Load Balancing account: there the
+// region the CLI resolved (profile, AWS_REGION) is used.
+const region = settings.containers ? process.env.CDK_DEFAULT_REGION : undefined;
 new TallyStack(app, stackName(settings), {
   settings,
   description: 'Tally: event pipeline that counts active users',
+  ...(region ? { env: { region } } : {}),
 });
 Aspects.of(app).add(new HouseRules());
 Aspects.of(app).add(new AwsSolutionsChecks({ verbose: true }));

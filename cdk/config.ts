@@ -45,6 +45,19 @@ export interface VpcSettings {
 export const VPC_ENDPOINTS = ['s3', 'glue', 'secretsmanager', 'xray'] as const;
 export type VpcEndpointName = (typeof VPC_ENDPOINTS)[number];
 
+/** The container tier's settings (`tally:ingest=containers`). */
+export interface ContainerSettings {
+  /** ACM certificate of the HTTPS listener (HTTP then only redirects). */
+  certificateArn?: string;
+  /** Serve plain HTTP on port 80 (no certificate: tests, a TLS proxy in front). */
+  allowHttp: boolean;
+  /** Tasks at least (one per zone of two) and at most. @default 2, 50 */
+  minTasks: number;
+  maxTasks: number;
+  /** Requests a minute per task the request-count scaling keeps. @default 60000 */
+  requestsPerTaskMinute: number;
+}
+
 /** Everything the app reads from CDK context (`cdk deploy -c key=value` or cdk.json), with defaults. */
 export interface TallySettings {
   /** Browser origins allowed on the collection routes. @default [] (any origin: write keys are public in a page) */
@@ -63,6 +76,14 @@ export interface TallySettings {
    * secret sets no `requestsPerSecond`. @default none: only projects that set one have a quota
    */
   projectRequestsPerSecond?: number;
+  /**
+   * The collection front door: `lambda` (API Gateway + the collect function) or `containers`
+   * (an ALB in front of Fargate tasks running the same collector, for the biggest senders).
+   * @default lambda
+   */
+  ingest: 'lambda' | 'containers';
+  /** The container tier's listener: HTTPS with this ACM certificate, or plain HTTP when `allowHttp`. */
+  containers?: ContainerSettings;
   /** Memory of the compaction function; new accounts may not give a function more than 3008 MB. @default 3008 */
   compactionMemoryMb: number;
   /**
@@ -165,6 +186,7 @@ export function readSettings(node: Node): TallySettings {
       `context tally:maxRecordAgeHours (${maxRecordAgeHours}) must not exceed tally:streamRetentionHours (${streamRetentionHours})`,
     );
   }
+  const ingest = oneOf(node, 'ingest', ['lambda', 'containers'] as const, 'lambda');
   return {
     allowedOrigins: origins(node),
     throttleRate: int(node, 'throttleRate', 1000, 1, 100_000),
@@ -176,6 +198,8 @@ export function readSettings(node: Node): TallySettings {
       ? {}
       : { projectRequestsPerSecond: int(node, 'projectRequestsPerSecond', 0, 1, MAX_REQUESTS_PER_SECOND) }),
     collectTracing: oneOf(node, 'collectTracing', ['passthrough', 'active'] as const, 'passthrough'),
+    ingest,
+    ...(ingest === 'containers' ? { containers: containerSettings(node) } : {}),
     batchSize: int(node, 'batchSize', 10_000, 1, 10_000),
     batchingWindowSeconds: int(node, 'batchingWindowSeconds', 60, 0, 300),
     retryAttempts: int(node, 'retryAttempts', 10, 0, 10_000),
@@ -305,6 +329,34 @@ function arn(node: Node, key: string, pattern: RegExp): string | undefined {
     );
   }
   return value;
+}
+
+function containerSettings(node: Node): ContainerSettings {
+  const certificateArn = arn(
+    node,
+    'certificateArn',
+    /^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[0-9a-f-]+$/,
+  );
+  const allowHttp = oneOf(node, 'allowHttp', ['true', 'false'] as const, 'false') === 'true';
+  if (!certificateArn && !allowHttp) {
+    throw new SettingsError(
+      'tally:ingest=containers needs context tally:certificateArn (an ACM certificate for the HTTPS listener), or tally:allowHttp=true to serve plain HTTP',
+    );
+  }
+  const minTasks = int(node, 'containerMinTasks', 2, 1, 1000);
+  const maxTasks = int(node, 'containerMaxTasks', 50, 1, 1000);
+  if (maxTasks < minTasks) {
+    throw new SettingsError(
+      `context tally:containerMaxTasks (${maxTasks}) must not be below tally:containerMinTasks (${minTasks})`,
+    );
+  }
+  return {
+    ...(certificateArn ? { certificateArn } : {}),
+    allowHttp,
+    minTasks,
+    maxTasks,
+    requestsPerTaskMinute: int(node, 'containerRequestsPerTaskMinute', 60_000, 100, 10_000_000),
+  };
 }
 
 function starRocksTrust(node: Node, host: string | undefined): string | undefined {

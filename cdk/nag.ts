@@ -94,6 +94,18 @@ export const GUARD_ACCEPTED: Array<{ rule: string; reason: string; resources?: s
       'Nothing consumes object events: manifests tell the rollup what is new, and alarms cover failed batches.',
   },
   {
+    rule: 'CT.ELASTICLOADBALANCING.PR.1',
+    resources: ['IngestContainersLoadBalancerHttp'],
+    reason:
+      'Only with tally:allowHttp=true, which the operator sets to serve plain HTTP (no certificate yet, or TLS ended by a proxy in front); with a certificate, port 80 only redirects to HTTPS.',
+  },
+  {
+    rule: 'CT.ELASTICLOADBALANCING.PR.5',
+    resources: ['IngestContainersLoadBalancer'],
+    reason:
+      'The collector load balancer holds no data and is rebuilt by a deploy; deletion protection would make `cdk destroy` fail until someone turns it off by hand.',
+  },
+  {
     rule: 'CT.S3.PR.2',
     resources: ['LakeAccessLogs'],
     reason: 'This is the access-log bucket of the lake; logging it to itself would loop.',

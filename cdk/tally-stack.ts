@@ -8,6 +8,7 @@ import type { TallySettings } from './config.js';
 import { Compaction } from './constructs/compaction.js';
 import { Erasure } from './constructs/erasure.js';
 import { IngestApi } from './constructs/ingest-api.js';
+import { IngestContainers } from './constructs/ingest-containers.js';
 import { Lake } from './constructs/lake.js';
 import { LakeWriter } from './constructs/lake-writer.js';
 import { Monitoring, type MonitoringProps } from './constructs/monitoring.js';
@@ -68,7 +69,8 @@ export class TallyStack extends Stack {
       }),
     );
     secrets.bind(collect);
-    new QuotaTable(this, 'Quotas').bind(collect, s.projectRequestsPerSecond);
+    const quotas = new QuotaTable(this, 'Quotas');
+    quotas.bind(collect, s.projectRequestsPerSecond);
     if (s.collectTracing === 'passthrough') {
       NagSuppressions.addResourceSuppressions(collect, [
         {
@@ -88,6 +90,18 @@ export class TallyStack extends Stack {
       readThrottleBurst: s.readThrottleBurst,
       logRetention,
     });
+    if (s.containers) {
+      new IngestContainers(this, 'IngestContainers', {
+        settings: s.containers,
+        stream,
+        secrets,
+        quotas,
+        defaultRequestsPerSecond: s.projectRequestsPerSecond,
+        environment: { TALLY_ALLOWED_ORIGINS: s.allowedOrigins.join(',') || '*' },
+        accessLogs: lake.accessLogs,
+        logRetention,
+      });
+    }
     const lakeWriter = new LakeWriter(this, 'LakeWriter', {
       stream,
       bucket: lake.bucket,

@@ -1,4 +1,3 @@
-import { pathToFileURL } from 'node:url';
 import { kinesisClient } from '../lambdas/aws.js';
 import { collectDepsFromEnv } from '../lambdas/collect/deps.js';
 import { lambdaLogger } from '../lambdas/logger.js';
@@ -72,13 +71,4 @@ export async function runCollectorContainer(): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
-}
-
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  runCollectorContainer().catch((error: Error) => {
-    console.error(
-      JSON.stringify({ level: 'ERROR', message: 'collector did not start', error: error.message }),
-    );
-    process.exit(1);
-  });
 }

@@ -34,6 +34,7 @@ const PRIVATE_BUCKET = {
 };
 let withWarehouse: Synth;
 let ingestOnly: Synth;
+const CERTIFICATE = 'arn:aws:acm:eu-west-1:123456789012:certificate/12345678-1234-1234-1234-123456789012';
 
 beforeAll(async () => {
   withWarehouse = synth({ ...WITH_STARROCKS, 'tally:allowedOrigins': 'https://app.example.com' });
@@ -1041,6 +1042,17 @@ const VARIANTS: Array<[string, Record<string, string>]> = [
     'a second stage in the same VPC, one endpoint created',
     { ...IN_VPC, 'tally:stage': 'staging', 'tally:vpcEndpoints': 'glue', 'tally:routeTableIds': '' },
   ],
+  ['the container tier, HTTPS', { 'tally:ingest': 'containers', 'tally:certificateArn': CERTIFICATE }],
+  [
+    'the container tier over plain HTTP, its own task limits',
+    {
+      'tally:ingest': 'containers',
+      'tally:allowHttp': 'true',
+      'tally:containerMinTasks': '3',
+      'tally:containerMaxTasks': '12',
+      'tally:containerRequestsPerTaskMinute': '30000',
+    },
+  ],
   ['in a VPC through a NAT gateway', { ...IN_VPC, 'tally:vpcEgress': 'nat', 'tally:routeTableIds': '' }],
   [
     'a second stage with its own StarRocks role and a kept HMAC key',
@@ -1241,5 +1253,205 @@ describe('stages, what outlives the stack, and StarRocks access', () => {
     expect(() => synth({ 'tally:starrocksTrust': 'starrocks' })).toThrow(
       /tally:starrocksTrust must be "ec2" or the ARN/,
     );
+  });
+});
+
+describe('the container tier (tally:ingest=containers)', () => {
+  let https: Synth;
+  let http: Synth;
+  beforeAll(async () => {
+    https = synth({ 'tally:ingest': 'containers', 'tally:certificateArn': CERTIFICATE });
+    await yieldToEventLoop();
+    http = synth({
+      'tally:ingest': 'containers',
+      'tally:allowHttp': 'true',
+      'tally:containerMinTasks': '3',
+      'tally:containerMaxTasks': '12',
+      'tally:containerRequestsPerTaskMinute': '30000',
+    });
+  }, 120_000);
+
+  it('is not there by default: the Lambda front door alone', () => {
+    ingestOnly.template.resourceCountIs('AWS::ECS::Service', 0);
+    ingestOnly.template.resourceCountIs('AWS::ElasticLoadBalancingV2::LoadBalancer', 0);
+  });
+
+  it('puts an internet-facing ALB in front: HTTPS with the certificate, HTTP redirected; plain HTTP only when allowed', () => {
+    https.template.hasResourceProperties('AWS::ElasticLoadBalancingV2::LoadBalancer', {
+      Scheme: 'internet-facing',
+      LoadBalancerAttributes: Match.arrayWith([
+        { Key: 'idle_timeout.timeout_seconds', Value: '60' },
+        { Key: 'routing.http.drop_invalid_header_fields.enabled', Value: 'true' },
+        { Key: 'routing.http.desync_mitigation_mode', Value: 'defensive' },
+        { Key: 'access_logs.s3.enabled', Value: 'true' },
+      ]),
+    });
+    const listeners = (s: Synth) =>
+      Object.values(s.template.findResources('AWS::ElasticLoadBalancingV2::Listener')).map(
+        (l) => (l as { Properties: Record<string, unknown> }).Properties,
+      );
+    expect(listeners(https)).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          Port: 443,
+          Protocol: 'HTTPS',
+          Certificates: [{ CertificateArn: CERTIFICATE }],
+          SslPolicy: 'ELBSecurityPolicy-TLS13-1-2-2021-06',
+          DefaultActions: [expect.objectContaining({ Type: 'forward' })],
+        }),
+        expect.objectContaining({
+          Port: 80,
+          Protocol: 'HTTP',
+          DefaultActions: [
+            expect.objectContaining({
+              Type: 'redirect',
+              RedirectConfig: expect.objectContaining({ Protocol: 'HTTPS', Port: '443' }),
+            }),
+          ],
+        }),
+      ]),
+    );
+    expect(listeners(https)).toHaveLength(2);
+    expect(listeners(http)).toEqual([
+      expect.objectContaining({
+        Port: 80,
+        Protocol: 'HTTP',
+        DefaultActions: [expect.objectContaining({ Type: 'forward' })],
+      }),
+    ]);
+    expect(() => synth({ 'tally:ingest': 'containers' })).toThrow(
+      'tally:ingest=containers needs context tally:certificateArn (an ACM certificate for the HTTPS listener), or tally:allowHttp=true to serve plain HTTP',
+    );
+    expect(() =>
+      synth({ 'tally:ingest': 'containers', 'tally:allowHttp': 'true' }, { agnostic: true }),
+    ).toThrow('tally:ingest=containers needs the region at synthesis');
+  });
+
+  it('checks the tasks at /ping and gives a leaving task 30 s before it is stopped', () => {
+    https.template.hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', {
+      Port: 8080,
+      Protocol: 'HTTP',
+      TargetType: 'ip',
+      HealthCheckPath: '/ping',
+      HealthCheckIntervalSeconds: 10,
+      HealthyThresholdCount: 2,
+      UnhealthyThresholdCount: 2,
+      TargetGroupAttributes: Match.arrayWith([{ Key: 'deregistration_delay.timeout_seconds', Value: '30' }]),
+    });
+  });
+
+  it('runs arm64 Fargate tasks without public addresses, rolling back a failing deployment', () => {
+    https.template.hasResourceProperties('AWS::ECS::Service', {
+      LaunchType: 'FARGATE',
+      PlatformVersion: 'LATEST',
+      DesiredCount: 2,
+      DeploymentConfiguration: Match.objectLike({
+        DeploymentCircuitBreaker: { Enable: true, Rollback: true },
+        MinimumHealthyPercent: 100,
+      }),
+      NetworkConfiguration: { AwsvpcConfiguration: Match.objectLike({ AssignPublicIp: 'DISABLED' }) },
+    });
+    const task = Object.values(https.template.findResources('AWS::ECS::TaskDefinition'))[0] as {
+      Properties: {
+        Cpu: string;
+        Memory: string;
+        RuntimePlatform: unknown;
+        ContainerDefinitions: Array<{
+          ReadonlyRootFilesystem: boolean;
+          User: string;
+          StopTimeout: number;
+          LogConfiguration: { LogDriver: string };
+          Environment: Array<{ Name: string; Value: unknown }>;
+        }>;
+      };
+    };
+    expect(task.Properties).toMatchObject({
+      Cpu: '1024',
+      Memory: '2048',
+      RuntimePlatform: { CpuArchitecture: 'ARM64', OperatingSystemFamily: 'LINUX' },
+    });
+    const [container] = task.Properties.ContainerDefinitions;
+    expect(container).toMatchObject({
+      ReadonlyRootFilesystem: true,
+      User: 'node',
+      StopTimeout: 30,
+      LogConfiguration: { LogDriver: 'awslogs' },
+    });
+    const names = container!.Environment.map((e) => e.Name).sort();
+    expect(names).toEqual(
+      expect.arrayContaining([
+        'TALLY_STREAM_ARN',
+        'TALLY_HMAC_SECRET_ARN',
+        'TALLY_PROJECTS_SECRET_ARN',
+        'TALLY_QUOTA_TABLE',
+        'TALLY_ALLOWED_ORIGINS',
+      ]),
+    );
+    expect(names.filter((n) => n === 'TALLY_HMAC_KEY' || n === 'TALLY_PROJECTS')).toEqual([]);
+  });
+
+  it('scales on CPU and on requests per target, between the tasks it is given', () => {
+    const policies = (s: Synth) =>
+      Object.values(s.template.findResources('AWS::ApplicationAutoScaling::ScalingPolicy')).map(
+        (p) =>
+          (
+            p as {
+              Properties: {
+                TargetTrackingScalingPolicyConfiguration: {
+                  TargetValue: number;
+                  PredefinedMetricSpecification: { PredefinedMetricType: string };
+                };
+              };
+            }
+          ).Properties.TargetTrackingScalingPolicyConfiguration,
+      );
+    expect(
+      policies(http)
+        .map((p) => [p.PredefinedMetricSpecification.PredefinedMetricType, p.TargetValue])
+        .sort(),
+    ).toEqual([
+      ['ALBRequestCountPerTarget', 30_000],
+      ['ECSServiceAverageCPUUtilization', 50],
+    ]);
+    http.template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', {
+      MinCapacity: 3,
+      MaxCapacity: 12,
+    });
+    https.template.hasResourceProperties('AWS::ApplicationAutoScaling::ScalableTarget', {
+      MinCapacity: 2,
+      MaxCapacity: 50,
+    });
+  });
+
+  it('lets the task put records on the stream, read the two secrets and count quotas, nothing else', () => {
+    const task = Object.values(https.template.findResources('AWS::ECS::TaskDefinition'))[0] as {
+      Properties: { TaskRoleArn: { 'Fn::GetAtt': [string, string] } };
+    };
+    const role = task.Properties.TaskRoleArn['Fn::GetAtt'][0];
+    // The policy's logical id is the role's without its hash, then DefaultPolicy and its own hash.
+    const statements = statementsOf(https, `${role.slice(0, -8)}DefaultPolicy`);
+    const actions = statements.flatMap((st) => (Array.isArray(st.Action) ? st.Action : [st.Action])).sort();
+    expect(actions).toEqual([
+      'dynamodb:UpdateItem',
+      'kinesis:PutRecord',
+      'kinesis:PutRecords',
+      'secretsmanager:DescribeSecret',
+      'secretsmanager:DescribeSecret',
+      'secretsmanager:GetSecretValue',
+      'secretsmanager:GetSecretValue',
+    ]);
+    const resources = JSON.stringify(statements.map((st) => st.Resource));
+    expect(resources).not.toContain('"*"');
+    expect(resources).toContain('Stream');
+    expect(resources).toContain('QuotasTable');
+  });
+
+  it('builds its image from the Dockerfile in the repository', () => {
+    const dockerfile = readFileSync(new URL('../../container/Dockerfile', import.meta.url), 'utf8');
+    expect(dockerfile).toMatch(/^FROM public\.ecr\.aws\/docker\/library\/node:24/m);
+    expect(dockerfile).toMatch(/^USER node$/m);
+    expect(dockerfile).toContain('CMD ["node", "collector.cjs"]');
+    const task = JSON.stringify(https.template.findResources('AWS::ECS::TaskDefinition'));
+    expect(task).toMatch(/cdk-hnb659fds-container-assets/);
   });
 });

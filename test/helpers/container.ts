@@ -11,7 +11,7 @@ import { KinesisStreamReader } from '../../lib/stream/kinesis.js';
 import { ensureStream, type KinesisLocal } from '../../local/kinesis-local.js';
 import { freePort } from '../../local/ports.js';
 
-export const CONTAINER_MAIN = fileURLToPath(new URL('../../container/main.ts', import.meta.url));
+export const CONTAINER_MAIN = fileURLToPath(new URL('../../container/start.ts', import.meta.url));
 
 export interface ContainerProcess {
   url: string;

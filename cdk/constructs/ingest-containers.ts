@@ -1,0 +1,331 @@
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { CfnOutput, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import {
+  FlowLogDestination,
+  GatewayVpcEndpointAwsService,
+  InterfaceVpcEndpointAwsService,
+  Peer,
+  Port,
+  SecurityGroup,
+  SubnetType,
+  Vpc,
+} from 'aws-cdk-lib/aws-ec2';
+import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
+import {
+  Cluster,
+  ContainerImage,
+  ContainerInsights,
+  CpuArchitecture,
+  FargatePlatformVersion,
+  FargateService,
+  FargateTaskDefinition,
+  LogDrivers,
+  OperatingSystemFamily,
+} from 'aws-cdk-lib/aws-ecs';
+import {
+  ApplicationLoadBalancer,
+  ApplicationProtocol,
+  DesyncMitigationMode,
+  ListenerAction,
+  ListenerCertificate,
+  SslPolicy,
+} from 'aws-cdk-lib/aws-elasticloadbalancingv2';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import type { IStream } from 'aws-cdk-lib/aws-kinesis';
+import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { IBucket } from 'aws-cdk-lib/aws-s3';
+import { NagSuppressions } from 'cdk-nag';
+import { Construct } from 'constructs';
+import type { ContainerSettings } from '../config.js';
+import { PROJECT_ROOT } from './pipeline-function.js';
+import type { QuotaTable } from './quotas.js';
+import type { PipelineSecrets } from './secrets.js';
+
+/** The port the collector listens on inside the task. */
+const CONTAINER_PORT = 8080;
+
+export interface IngestContainersProps {
+  settings: ContainerSettings;
+  stream: IStream;
+  secrets: PipelineSecrets;
+  quotas: QuotaTable;
+  /** The quota of projects that set none (`tally:projectRequestsPerSecond`). */
+  defaultRequestsPerSecond: number | undefined;
+  /** The collector's environment besides the stream, secrets and quotas (CORS). */
+  environment: Record<string, string>;
+  /** Where the load balancer writes its access logs. */
+  accessLogs: IBucket;
+  logRetention: RetentionDays;
+}
+
+/**
+ * Writes the image's build context: the Dockerfile and the esbuild bundle of the collector
+ * (`container/start.ts`, one CommonJS file for Node 24). Without bundling (tests that synthesize
+ * only the template) the bundle is a placeholder.
+ */
+function imageContext(scope: Construct): string {
+  const dir = join(PROJECT_ROOT, 'cdk.out', 'collector-image');
+  mkdirSync(dir, { recursive: true });
+  copyFileSync(join(PROJECT_ROOT, 'container', 'Dockerfile'), join(dir, 'Dockerfile'));
+  if (Stack.of(scope).bundlingRequired) {
+    // esbuild is a dev dependency: only `cdk synth`/`deploy` (and the bundle tests) load it.
+    const require = createRequire(import.meta.url);
+    const esbuild = require('esbuild') as typeof import('esbuild');
+    esbuild.buildSync({
+      entryPoints: [join(PROJECT_ROOT, 'container', 'start.ts')],
+      outfile: join(dir, 'collector.cjs'),
+      bundle: true,
+      platform: 'node',
+      format: 'cjs',
+      target: 'node24',
+      minify: true,
+      sourcemap: true,
+      logLevel: 'error',
+    });
+  } else {
+    writeFileSync(join(dir, 'collector.cjs'), '// not bundled: synthesized without bundling\n');
+    writeFileSync(join(dir, 'collector.cjs.map'), '{}\n');
+  }
+  return dir;
+}
+
+/**
+ * The container tier (`tally:ingest=containers`): an internet-facing ALB in front of an ECS
+ * service on Fargate (arm64) running the collector of `lib/ingest` in a small Node server, for
+ * senders whose request rate makes API Gateway's per-request price the bill. Its own VPC: the ALB
+ * in public subnets, the tasks in isolated ones without public addresses, reaching Kinesis,
+ * Secrets Manager, DynamoDB, ECR and CloudWatch Logs through VPC endpoints (no NAT). The tasks
+ * scale on CPU and on requests per target, roll back a failing deployment, and drain on SIGTERM
+ * after the ALB deregistered them.
+ */
+export class IngestContainers extends Construct {
+  readonly loadBalancer: ApplicationLoadBalancer;
+  readonly service: FargateService;
+  readonly url: string;
+
+  constructor(scope: Construct, id: string, props: IngestContainersProps) {
+    super(scope, id);
+    if (Token.isUnresolved(Stack.of(this).region)) {
+      throw new Error(
+        "tally:ingest=containers needs the region at synthesis (the load balancer's access-log policy names the region's Elastic Load Balancing account): run cdk with a profile or AWS_REGION set",
+      );
+    }
+    const s = props.settings;
+    const flowLogs = new LogGroup(this, 'FlowLogs', {
+      retention: props.logRetention,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    const vpc = new Vpc(this, 'Vpc', {
+      maxAzs: 2,
+      natGateways: 0,
+      subnetConfiguration: [
+        { name: 'public', subnetType: SubnetType.PUBLIC, mapPublicIpOnLaunch: false, cidrMask: 24 },
+        { name: 'tasks', subnetType: SubnetType.PRIVATE_ISOLATED, cidrMask: 22 },
+      ],
+      flowLogs: { rejected: { destination: FlowLogDestination.toCloudWatchLogs(flowLogs) } },
+    });
+    const endpoints = new SecurityGroup(this, 'EndpointsSecurityGroup', {
+      vpc,
+      description: 'Tally collector tasks to the AWS service endpoints',
+      allowAllOutbound: false,
+    });
+    const tasks = new SecurityGroup(this, 'TasksSecurityGroup', {
+      vpc,
+      description: 'Tally collector tasks: from the load balancer in, to the service endpoints out',
+      allowAllOutbound: false,
+    });
+    endpoints.addIngressRule(tasks, Port.tcp(443), 'HTTPS from the collector tasks');
+    // HTTPS out to anywhere, which from isolated subnets reaches only the endpoints below (their
+    // route tables have no internet route; S3 and DynamoDB are gateway endpoints on them).
+    tasks.addEgressRule(Peer.anyIpv4(), Port.tcp(443), 'HTTPS to the AWS service endpoints');
+    vpc.addGatewayEndpoint('S3', { service: GatewayVpcEndpointAwsService.S3 });
+    vpc.addGatewayEndpoint('DynamoDb', { service: GatewayVpcEndpointAwsService.DYNAMODB });
+    const interfaces = {
+      Kinesis: InterfaceVpcEndpointAwsService.KINESIS_STREAMS,
+      SecretsManager: InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
+      Ecr: InterfaceVpcEndpointAwsService.ECR,
+      EcrDocker: InterfaceVpcEndpointAwsService.ECR_DOCKER,
+      Logs: InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS,
+    };
+    for (const [name, service] of Object.entries(interfaces)) {
+      vpc.addInterfaceEndpoint(name, {
+        service,
+        securityGroups: [endpoints],
+        subnets: { subnetType: SubnetType.PRIVATE_ISOLATED },
+        open: false,
+      });
+    }
+
+    const cluster = new Cluster(this, 'Cluster', { vpc, containerInsightsV2: ContainerInsights.ENABLED });
+    const task = new FargateTaskDefinition(this, 'Task', {
+      cpu: 1024,
+      memoryLimitMiB: 2048,
+      runtimePlatform: {
+        cpuArchitecture: CpuArchitecture.ARM64,
+        operatingSystemFamily: OperatingSystemFamily.LINUX,
+      },
+    });
+    const logGroup = new LogGroup(this, 'Logs', {
+      retention: props.logRetention,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    const container = task.addContainer('collect', {
+      image: ContainerImage.fromAsset(imageContext(this), { platform: Platform.LINUX_ARM64 }),
+      memoryLimitMiB: 2048,
+      readonlyRootFilesystem: true,
+      user: 'node',
+      logging: LogDrivers.awsLogs({ streamPrefix: 'collect', logGroup }),
+      environment: {
+        ...props.environment,
+        TALLY_STREAM_ARN: props.stream.streamArn,
+        POWERTOOLS_SERVICE_NAME: 'collect',
+        PORT: String(CONTAINER_PORT),
+        TALLY_DRAIN_SECONDS: '25',
+      },
+      portMappings: [{ containerPort: CONTAINER_PORT }],
+      // SIGTERM, then 30 s to drain (the server gives requests 25), then SIGKILL.
+      stopTimeout: Duration.seconds(30),
+    });
+    // Only PutRecord(s) on the stream, the two secrets, the quota counts.
+    task.taskRole.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: ['kinesis:PutRecord', 'kinesis:PutRecords'],
+        resources: [props.stream.streamArn],
+      }),
+    );
+    props.secrets.bind(bindable(task.taskRole, container));
+    props.quotas.bind(bindable(task.taskRole, container), props.defaultRequestsPerSecond);
+
+    this.service = new FargateService(this, 'Service', {
+      cluster,
+      taskDefinition: task,
+      desiredCount: s.minTasks,
+      minHealthyPercent: 100,
+      maxHealthyPercent: 200,
+      circuitBreaker: { enable: true, rollback: true },
+      assignPublicIp: false,
+      vpcSubnets: { subnetType: SubnetType.PRIVATE_ISOLATED },
+      securityGroups: [tasks],
+      platformVersion: FargatePlatformVersion.LATEST,
+      healthCheckGracePeriod: Duration.seconds(30),
+    });
+
+    const albSecurityGroup = new SecurityGroup(this, 'LoadBalancerSecurityGroup', {
+      vpc,
+      description: 'Tally collector load balancer: the internet in, the tasks out',
+      allowAllOutbound: false,
+    });
+    this.loadBalancer = new ApplicationLoadBalancer(this, 'LoadBalancer', {
+      vpc,
+      internetFacing: true,
+      securityGroup: albSecurityGroup,
+      vpcSubnets: { subnetType: SubnetType.PUBLIC },
+      dropInvalidHeaderFields: true,
+      desyncMitigationMode: DesyncMitigationMode.DEFENSIVE,
+      idleTimeout: Duration.seconds(60),
+    });
+    this.loadBalancer.logAccessLogs(props.accessLogs, 'collector-alb');
+    albSecurityGroup.addEgressRule(tasks, Port.tcp(CONTAINER_PORT), 'to the collector tasks');
+    tasks.addIngressRule(albSecurityGroup, Port.tcp(CONTAINER_PORT), 'from the load balancer');
+
+    const targets = {
+      port: CONTAINER_PORT,
+      protocol: ApplicationProtocol.HTTP,
+      targets: [this.service],
+      healthCheck: {
+        path: '/ping',
+        interval: Duration.seconds(10),
+        timeout: Duration.seconds(5),
+        healthyThresholdCount: 2,
+        unhealthyThresholdCount: 2,
+      },
+      // A task leaving stops getting requests, then ECS sends SIGTERM: the server drains the rest.
+      deregistrationDelay: Duration.seconds(30),
+    };
+    let targetGroup: ReturnType<ReturnType<ApplicationLoadBalancer['addListener']>['addTargets']>;
+    if (s.certificateArn) {
+      const https = this.loadBalancer.addListener('Https', {
+        port: 443,
+        protocol: ApplicationProtocol.HTTPS,
+        certificates: [ListenerCertificate.fromArn(s.certificateArn)],
+        sslPolicy: SslPolicy.RECOMMENDED_TLS,
+        open: false,
+      });
+      albSecurityGroup.addIngressRule(Peer.anyIpv4(), Port.tcp(443), 'HTTPS from SDKs anywhere');
+      targetGroup = https.addTargets('Collect', targets);
+      if (!s.allowHttp) {
+        this.loadBalancer.addListener('HttpRedirect', {
+          port: 80,
+          open: false,
+          defaultAction: ListenerAction.redirect({ protocol: 'HTTPS', port: '443', permanent: true }),
+        });
+        albSecurityGroup.addIngressRule(Peer.anyIpv4(), Port.tcp(80), 'HTTP from SDKs, redirected to HTTPS');
+      }
+    }
+    if (s.allowHttp) {
+      const http = this.loadBalancer.addListener('Http', { port: 80, open: false });
+      albSecurityGroup.addIngressRule(
+        Peer.anyIpv4(),
+        Port.tcp(80),
+        'HTTP from SDKs anywhere (tally:allowHttp)',
+      );
+      const group = http.addTargets('CollectHttp', targets);
+      targetGroup ??= group;
+    }
+
+    const scaling = this.service.autoScaleTaskCount({ minCapacity: s.minTasks, maxCapacity: s.maxTasks });
+    scaling.scaleOnCpuUtilization('Cpu', {
+      targetUtilizationPercent: 50,
+      scaleOutCooldown: Duration.seconds(60),
+      scaleInCooldown: Duration.seconds(300),
+    });
+    scaling.scaleOnRequestCount('Requests', {
+      requestsPerTarget: s.requestsPerTaskMinute,
+      targetGroup: targetGroup!,
+      scaleOutCooldown: Duration.seconds(60),
+      scaleInCooldown: Duration.seconds(300),
+    });
+
+    const scheme = s.certificateArn ? 'https' : 'http';
+    this.url = `${scheme}://${this.loadBalancer.loadBalancerDnsName}`;
+    new CfnOutput(Stack.of(this), 'IngestUrl', {
+      value: this.url,
+      description:
+        'Collection endpoint of the container tier: point the SDKs here (add a DNS name for the certificate)',
+    });
+    NagSuppressions.addResourceSuppressions(
+      this,
+      [
+        {
+          id: 'AwsSolutions-IAM5',
+          reason:
+            'The execution role reads its own image (ecr:GetAuthorizationToken has no resource) and writes its log group; the task role has only PutRecord(s) on the stream, the two secrets and UpdateItem on the quota table.',
+        },
+        {
+          id: 'AwsSolutions-EC23',
+          reason:
+            'The collection endpoint is public by design: SDKs in browsers and apps anywhere send to it.',
+        },
+        {
+          id: 'AwsSolutions-ECS2',
+          reason:
+            'The environment holds names and ARNs only (stream, secrets, table, allowed origins); keys are read from Secrets Manager at start.',
+        },
+      ],
+      true,
+    );
+  }
+}
+
+/** A task role and its container, as the constructs that bind functions expect. */
+function bindable(
+  role: import('aws-cdk-lib/aws-iam').IRole,
+  container: import('aws-cdk-lib/aws-ecs').ContainerDefinition,
+) {
+  return {
+    grantPrincipal: role,
+    addEnvironment: (key: string, value: string) => container.addEnvironment(key, value),
+  };
+}
