@@ -61,6 +61,29 @@ export interface IngestContainersProps {
 }
 
 /**
+ * Bundles the collector container (`container/start.ts`) into `dir/collector.cjs` (and its source
+ * map): one CommonJS file for Node 24, every dependency inside.
+ */
+export function bundleCollector(dir: string): string {
+  // esbuild is a dev dependency: only `cdk synth`/`deploy` (and the bundle tests) load it.
+  const require = createRequire(import.meta.url);
+  const esbuild = require('esbuild') as typeof import('esbuild');
+  const outfile = join(dir, 'collector.cjs');
+  esbuild.buildSync({
+    entryPoints: [join(PROJECT_ROOT, 'container', 'start.ts')],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node24',
+    minify: true,
+    sourcemap: true,
+    logLevel: 'error',
+  });
+  return outfile;
+}
+
+/**
  * Writes the image's build context: the Dockerfile and the esbuild bundle of the collector
  * (`container/start.ts`, one CommonJS file for Node 24). Without bundling (tests that synthesize
  * only the template) the bundle is a placeholder.
@@ -70,20 +93,7 @@ function imageContext(scope: Construct): string {
   mkdirSync(dir, { recursive: true });
   copyFileSync(join(PROJECT_ROOT, 'container', 'Dockerfile'), join(dir, 'Dockerfile'));
   if (Stack.of(scope).bundlingRequired) {
-    // esbuild is a dev dependency: only `cdk synth`/`deploy` (and the bundle tests) load it.
-    const require = createRequire(import.meta.url);
-    const esbuild = require('esbuild') as typeof import('esbuild');
-    esbuild.buildSync({
-      entryPoints: [join(PROJECT_ROOT, 'container', 'start.ts')],
-      outfile: join(dir, 'collector.cjs'),
-      bundle: true,
-      platform: 'node',
-      format: 'cjs',
-      target: 'node24',
-      minify: true,
-      sourcemap: true,
-      logLevel: 'error',
-    });
+    bundleCollector(dir);
   } else {
     writeFileSync(join(dir, 'collector.cjs'), '// not bundled: synthesized without bundling\n');
     writeFileSync(join(dir, 'collector.cjs.map'), '{}\n');

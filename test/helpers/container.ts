@@ -31,11 +31,16 @@ export async function spawnContainer(
   kinesis: KinesisLocal,
   streamName: string,
   extraEnv: Record<string, string> = {},
+  /** How to run it: this Node on the sources (tsx), or a given Node on the image's bundle. */
+  command: { node: string; args: string[] } = {
+    node: process.execPath,
+    args: ['--import', 'tsx', CONTAINER_MAIN],
+  },
 ): Promise<ContainerProcess> {
   await ensureStream(kinesis.client, streamName, 1);
   const writeKey = randomBytes(24).toString('base64url');
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', CONTAINER_MAIN], {
+  const child = spawn(command.node, command.args, {
     env: {
       ...process.env,
       PORT: String(port),

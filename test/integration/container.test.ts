@@ -1,6 +1,11 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bundleCollector } from '../../cdk/constructs/ingest-containers.js';
 import { ensureStream, type KinesisLocal, startKinesisLocal } from '../../local/kinesis-local.js';
 import { eventIdsOnStream, spawnContainer } from '../helpers/container.js';
+import { node24 } from '../helpers/node24.js';
 
 let kinesis: KinesisLocal;
 beforeAll(async () => {
@@ -78,4 +83,41 @@ describe('the collector container', () => {
     expect(drained.records).toBeGreaterThanOrEqual(acknowledged.length / 5);
     expect(drained.putRecordsCalls).toBeLessThan(drained.records);
   }, 120_000);
+});
+
+describe("the container image's bundle (what the Dockerfile runs)", () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tally-collector-image-'));
+  let bundle: string;
+  beforeAll(() => {
+    bundle = bundleCollector(dir);
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it.each([
+    ['this Node', 'bundle-20'],
+    ["the image's Node 24", 'bundle-24'],
+  ])(
+    'runs on %s: answers the health check, takes an event onto the stream, drains on SIGTERM',
+    async (runtime, streamName) => {
+      const bundle = join(dir, 'collector.cjs');
+      if (runtime === 'this Node') bundleCollector(dir);
+      const node = runtime === 'this Node' ? process.execPath : await node24();
+      const container = await spawnContainer(kinesis, streamName, {}, { node, args: [bundle] });
+      expect((await fetch(`${container.url}/ping`)).status).toBe(200);
+      const sent = await fetch(`${container.url}/v1/track`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          authorization: `Basic ${Buffer.from(`${container.writeKey}:`).toString('base64')}`,
+        },
+        body: JSON.stringify({ event: 'Bundled', userId: 'u1', messageId: `m-${streamName}` }),
+      });
+      expect([sent.status, await sent.json()]).toEqual([200, { success: true }]);
+      container.child.kill('SIGTERM');
+      expect(await container.exited).toBe(0);
+      const arn = await ensureStream(kinesis.client, streamName, 1);
+      expect(await eventIdsOnStream(kinesis, streamName, arn)).toEqual([`m-${streamName}`]);
+    },
+    120_000,
+  );
 });
