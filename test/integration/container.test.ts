@@ -99,8 +99,6 @@ describe("the container image's bundle (what the Dockerfile runs)", () => {
   ])(
     'runs on %s: answers the health check, takes an event onto the stream, drains on SIGTERM',
     async (runtime, streamName) => {
-      const bundle = join(dir, 'collector.cjs');
-      if (runtime === 'this Node') bundleCollector(dir);
       const node = runtime === 'this Node' ? process.execPath : await node24();
       const container = await spawnContainer(kinesis, streamName, {}, { node, args: [bundle] });
       expect((await fetch(`${container.url}/ping`)).status).toBe(200);
