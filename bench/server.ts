@@ -46,7 +46,7 @@ async function load(
   connections: number,
   env: Record<string, string>,
 ): Promise<{ report: Report; wallSeconds: number; latencies: number[] }> {
-  const child = fork(CHILD, [], { execArgv: ['--import', 'tsx', ...(process.env.BENCH_PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/scratch/prof'] : [])], env: { ...process.env, ...env } });
+  const child = fork(CHILD, [], { execArgv: ['--import', 'tsx'], env: { ...process.env, ...env } });
   const next = () => new Promise<unknown>((resolve) => child.once('message', resolve));
   const { url } = (await next()) as { url: string };
   const payloads = bodies(500).map((b) => b.toString('utf8'));
