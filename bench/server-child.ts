@@ -8,7 +8,7 @@ import { startCollectorServer } from '../container/server.js';
 import { kinesisClient } from '../lambdas/aws.js';
 import { hashKey, KeyRing } from '../lib/ingest/auth.js';
 import { silentLogger } from '../lib/log.js';
-import { CoalescingWriter } from '../lib/stream/coalesce.js';
+import { CoalescingWriter, PUT_PAYLOAD_UNIT_BYTES } from '../lib/stream/coalesce.js';
 import { KinesisStreamWriter } from '../lib/stream/kinesis.js';
 import type { StreamWriter } from '../lib/stream/producer.js';
 
@@ -19,7 +19,7 @@ async function main(): Promise<void> {
   const stream: StreamWriter = endpoint
     ? new KinesisStreamWriter(kinesisClient(endpoint), { streamName: process.env.BENCH_STREAM ?? 'bench' })
     : { putRecords: async (entries) => entries.map(() => ({ shardId: 's', sequenceNumber: '1' })) };
-  const writer = new CoalescingWriter(stream);
+  const writer = new CoalescingWriter(stream, { bundleBytes: PUT_PAYLOAD_UNIT_BYTES });
   const server = await startCollectorServer(
     {
       writeKeys: new KeyRing([{ project: 'shop', sha256: hashKey(BENCH_WRITE_KEY) }]),
@@ -35,6 +35,7 @@ async function main(): Promise<void> {
       cpuAtStart = process.cpuUsage();
       writer.sent.calls = 0;
       writer.sent.records = 0;
+      writer.sent.entries = 0;
       process.send?.('started');
     }
     if (message === 'report') {
@@ -44,6 +45,7 @@ async function main(): Promise<void> {
         rssMb: process.memoryUsage().rss / 2 ** 20,
         putRecordsCalls: writer.sent.calls,
         records: writer.sent.records,
+        entries: writer.sent.entries,
       });
     }
     if (message === 'stop') void server.drain(1000).then(() => process.exit(0));

@@ -21,6 +21,7 @@ interface Report {
   rssMb: number;
   putRecordsCalls: number;
   records: number;
+  entries: number;
 }
 
 function bodies(count: number): Buffer[] {
@@ -128,7 +129,7 @@ function line(
       .toLocaleString('en')
       .padStart(9)} ev/s wall`,
     `  latency p50 ${percentile(r.latencies, 0.5).toFixed(1)} ms, p99 ${percentile(r.latencies, 0.99).toFixed(1)} ms; server RSS ${Math.round(r.report.rssMb)} MB; ` +
-      `${r.report.records.toLocaleString('en')} records in ${r.report.putRecordsCalls.toLocaleString('en')} PutRecords calls (${(r.report.records / Math.max(1, r.report.putRecordsCalls)).toFixed(1)} a call)`,
+      `${r.report.entries.toLocaleString('en')} requests' records in ${r.report.records.toLocaleString('en')} stream records (bundles of up to 25 KB) and ${r.report.putRecordsCalls.toLocaleString('en')} PutRecords calls`,
   ].join('\n');
 }
 

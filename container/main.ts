@@ -4,7 +4,7 @@ import { lambdaLogger } from '../lambdas/logger.js';
 import { withSecrets } from '../lambdas/secrets.js';
 import { readEndpoint, readStreamRef } from '../lib/config.js';
 import { ConfigError } from '../lib/errors.js';
-import { CoalescingWriter } from '../lib/stream/coalesce.js';
+import { CoalescingWriter, PUT_PAYLOAD_UNIT_BYTES } from '../lib/stream/coalesce.js';
 import { KinesisStreamWriter } from '../lib/stream/kinesis.js';
 import { startCollectorServer } from './server.js';
 
@@ -34,8 +34,10 @@ export async function runCollectorContainer(): Promise<void> {
   const refreshSeconds = seconds('TALLY_SECRETS_REFRESH_SECONDS', 300, 86_400);
   const drainSeconds = seconds('TALLY_DRAIN_SECONDS', 25, 120);
   const env = await withSecrets(process.env);
+  // Concurrent requests share PutRecords calls and, bundled, stream records of a PUT unit each.
   const stream = new CoalescingWriter(
     new KinesisStreamWriter(kinesisClient(readEndpoint(env)), readStreamRef(env)),
+    { bundleBytes: PUT_PAYLOAD_UNIT_BYTES },
   );
   const deps = collectDepsFromEnv(env, stream, logger);
   const server = await startCollectorServer(deps, logger, { port });
@@ -61,7 +63,11 @@ export async function runCollectorContainer(): Promise<void> {
       .drain(drainSeconds * 1000)
       .then(() => stream.drain())
       .then(() => {
-        logger.info('drained', { putRecordsCalls: stream.sent.calls, records: stream.sent.records });
+        logger.info('drained', {
+          putRecordsCalls: stream.sent.calls,
+          streamRecords: stream.sent.records,
+          requestRecords: stream.sent.entries,
+        });
         process.exit(0);
       })
       .catch((error: Error) => {

@@ -211,15 +211,61 @@ export function encodeRecords(items: readonly StreamItem[]): Buffer[] {
 }
 
 /**
- * The text lines of a record (either format version), decompressed with its size capped. Throws
- * CodecError when the version is unknown or the body does not decompress.
+ * A bundle: records of several requests in one stream record (the container's server puts the
+ * small records of concurrent requests together, so each stream record fills a 25 KB PUT payload
+ * unit). Byte 0 is BUNDLE_FORMAT_VERSION, then each record as a 4-byte big-endian length and its
+ * bytes; a bundle never holds a bundle.
+ */
+export const BUNDLE_FORMAT_VERSION = 3;
+
+/** The records as one bundle record. */
+export function bundleRecords(records: readonly Uint8Array[]): Buffer {
+  const out = Buffer.allocUnsafe(1 + records.reduce((n, r) => n + 4 + r.length, 0));
+  out[0] = BUNDLE_FORMAT_VERSION;
+  let at = 1;
+  for (const r of records) {
+    out.writeUInt32BE(r.length, at);
+    out.set(r, at + 4);
+    at += 4 + r.length;
+  }
+  return out;
+}
+
+/** The records a bundle holds; CodecError when its lengths do not add up. */
+function unbundle(data: Uint8Array): Uint8Array[] {
+  const parts: Uint8Array[] = [];
+  const view = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  for (let at = 1; at < view.length; ) {
+    const length = at + 4 <= view.length ? view.readUInt32BE(at) : -1;
+    if (length < 2 || at + 4 + length > view.length) {
+      throw new CodecError('undecodable_record', `bundle is cut at byte ${at} of ${view.length}`);
+    }
+    const part = view.subarray(at + 4, at + 4 + length);
+    if (part[0] === BUNDLE_FORMAT_VERSION) {
+      throw new CodecError('undecodable_record', 'a bundle holds another bundle');
+    }
+    parts.push(part);
+    at += 4 + length;
+  }
+  return parts;
+}
+
+/**
+ * The text lines of a record (any format version; a bundle's records one after another),
+ * decompressed with its size capped. Throws CodecError when the version is unknown or the body
+ * does not decompress.
  */
 export function recordText(data: Uint8Array): string {
+  if (data[0] === BUNDLE_FORMAT_VERSION && data.length > 1) {
+    return unbundle(data)
+      .map((part) => recordText(part))
+      .join('\n');
+  }
   const version = data[0];
   if (data.length < 2 || (version !== RECORD_FORMAT_VERSION && version !== GZIP_RECORD_FORMAT_VERSION)) {
     throw new CodecError(
       'undecodable_record',
-      `unknown record format version ${version ?? 'none'} (expected ${GZIP_RECORD_FORMAT_VERSION} or ${RECORD_FORMAT_VERSION})`,
+      `unknown record format version ${version ?? 'none'} (expected ${GZIP_RECORD_FORMAT_VERSION}, ${RECORD_FORMAT_VERSION} or ${BUNDLE_FORMAT_VERSION})`,
     );
   }
   const body = data.subarray(1);

@@ -5,7 +5,7 @@ import { startCollectorServer } from '../../container/server.js';
 import { hashKey } from '../../lib/ingest/auth.js';
 import type { CollectDeps } from '../../lib/ingest/collect.js';
 import { silentLogger } from '../../lib/log.js';
-import { CoalescingWriter } from '../../lib/stream/coalesce.js';
+import { CoalescingWriter, PUT_PAYLOAD_UNIT_BYTES } from '../../lib/stream/coalesce.js';
 import { decodeRecord } from '../../lib/stream/codec.js';
 import { KinesisStreamReader } from '../../lib/stream/kinesis.js';
 import { ensureStream, type KinesisLocal } from '../../local/kinesis-local.js';
@@ -101,7 +101,7 @@ export async function eventIdsOnStream(
 export async function startContainerFront(
   deps: CollectDeps,
 ): Promise<{ url: string; writer: CoalescingWriter; close(): Promise<void> }> {
-  const writer = new CoalescingWriter(deps.stream);
+  const writer = new CoalescingWriter(deps.stream, { bundleBytes: PUT_PAYLOAD_UNIT_BYTES });
   const server = await startCollectorServer({ ...deps, stream: writer }, silentLogger, {
     port: 0,
     host: '127.0.0.1',

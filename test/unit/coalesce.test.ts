@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { CoalescingWriter } from '../../lib/stream/coalesce.js';
+import { CoalescingWriter, PUT_PAYLOAD_UNIT_BYTES } from '../../lib/stream/coalesce.js';
+import { decodeRecord, encodeRecords } from '../../lib/stream/codec.js';
 import { type PutEntry, type PutOutcome, putAll, type StreamWriter } from '../../lib/stream/producer.js';
+import { lakeEvent } from '../helpers/events.js';
 
 const entry = (id: string, bytes = 10): PutEntry => ({ data: Buffer.alloc(bytes, id), partitionKey: id });
 
@@ -36,7 +38,7 @@ describe('a coalescing writer', () => {
         { shardId: 's', sequenceNumber: `1-${2 * r + 1}` },
       ]),
     );
-    expect(writer.sent).toEqual({ calls: 1, records: 100 });
+    expect(writer.sent).toEqual({ calls: 1, records: 100, entries: 100 });
   });
 
   it('keeps every call within 500 records and 5 MiB, never splitting a request', async () => {
@@ -77,6 +79,44 @@ describe('a coalescing writer', () => {
       broken.putRecords([entry('y')]),
     ]);
     expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+  });
+
+  it('bundles the records of concurrent requests into stream records of at most a PUT unit, which decode to every item in order', async () => {
+    const stream = new RecordingStream(1, (key, call) => call === 1 && key === 'r0');
+    const calls: PutEntry[][] = [];
+    const writer = new CoalescingWriter(
+      {
+        putRecords: (entries) => {
+          calls.push([...entries]);
+          return stream.putRecords(entries);
+        },
+      },
+      { bundleBytes: PUT_PAYLOAD_UNIT_BYTES },
+    );
+    // 40 requests of 20 events each (a few KB a record): several bundles, each under 25 KB.
+    const requests = Array.from({ length: 40 }, (_, r) =>
+      encodeRecords(
+        Array.from({ length: 20 }, (_, i) => ({
+          kind: 'event' as const,
+          event: lakeEvent({ eventId: `r${r}e${i}` }),
+        })),
+      ).map((data) => ({ data, partitionKey: `r${r}` })),
+    );
+    await Promise.all(requests.map((entries) => putAll(writer, entries, { sleep: async () => {} })));
+    const first = calls[0]!;
+    expect(first.length).toBeLessThan(40);
+    for (const record of first) expect(record.data.length).toBeLessThanOrEqual(PUT_PAYLOAD_UNIT_BYTES);
+    const ids = first.flatMap((record) =>
+      decodeRecord(record.data).items.map((item) => (item.kind === 'event' ? item.event.eventId : '')),
+    );
+    expect(ids).toEqual(requests.flatMap((_, r) => Array.from({ length: 20 }, (_, i) => `r${r}e${i}`)));
+    // The bundle that r0 opened was refused: every request in it put its record again, no other.
+    const again = calls[1]!.flatMap((record) =>
+      decodeRecord(record.data).items.map((item) => (item.kind === 'event' ? item.event.eventId : '')),
+    );
+    const refusedBundle = decodeRecord(first[0]!.data).items.length / 20;
+    expect(again).toHaveLength(refusedBundle * 20);
+    expect(writer.sent.entries).toBe(40 + refusedBundle);
   });
 
   it('holds calls beyond its in-flight limit and drains them all', async () => {

@@ -2,6 +2,7 @@ import { brotliDecompressSync, gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  bundleRecords,
   CodecError,
   decodeRecord,
   encodeRecords,
@@ -151,3 +152,21 @@ describe('record codec', () => {
 function decodeRecordText(record: Buffer): string {
   return recordText(record);
 }
+
+describe('a bundle record', () => {
+  it('reads as its records one after another, and is refused cut short or nested', () => {
+    const a = encodeRecords([{ kind: 'event', event: lakeEvent({ eventId: 'a1' }) }])[0]!;
+    const b = encodeRecords([
+      { kind: 'event', event: lakeEvent({ eventId: 'b1' }) },
+      { kind: 'event', event: lakeEvent({ eventId: 'b2' }) },
+    ])[0]!;
+    const bundle = bundleRecords([a, b]);
+    expect(decodeRecord(bundle).items.map((i) => (i.kind === 'event' ? i.event.eventId : ''))).toEqual([
+      'a1',
+      'b1',
+      'b2',
+    ]);
+    expect(() => decodeRecord(bundle.subarray(0, bundle.length - 3))).toThrow(/bundle is cut at byte/);
+    expect(() => decodeRecord(bundleRecords([bundle]))).toThrow(/a bundle holds another bundle/);
+  });
+});
