@@ -35,6 +35,9 @@ export const PRICES = {
   albLcuHour: 0.008,
   /** CloudFront HTTPS requests (US), per 10,000. */
   cloudFrontPer10kHttps: 0.01,
+  /** An interface VPC endpoint, per hour in each zone and per GB it carries (first PB a month). */
+  vpcEndpointHour: 0.01,
+  vpcEndpointGb: 0.01,
   /** Fargate on Linux/ARM (Graviton), per vCPU-hour and per GB-hour. */
   fargateArmVcpuHour: 0.03238,
   fargateArmGbHour: 0.00356,
@@ -105,9 +108,10 @@ export const DEFAULT_INPUTS: ModelInputs = {
   // Lake writer: three runs earlier that day; compaction from the 10^7 row of the scaling table
   // on 2026-11-22.
   collectEventsPerCoreSecond: 171_972,
-  // Container: `BENCH_ONLY=server npm run bench` on 2026-12-05, 20,000 requests of 20 events
-  // through 64 keep-alive connections, server CPU only (Node 20).
-  containerEventsPerCoreSecond: 52_215,
+  // Container: `BENCH_ONLY=server npm run bench` on 2026-12-05 with bundled records, 20,000
+  // requests of 20 events through 64 keep-alive connections, server CPU only (Node 20; 43.6k
+  // on a quiet machine, 37.9k-41.0k with other work running; 52.2k before bundling).
+  containerEventsPerCoreSecond: 43_634,
   requestBytesPerEvent: 0,
   newConnectionShare: 0.05,
   containerTargetCpu: 0.5,
@@ -145,6 +149,26 @@ const LAMBDA_PAYLOAD_BYTES = 6 * 1024 * 1024;
 /** A Lambda has one vCPU at 1,769 MB, proportionally less below. */
 const vcpus = (mb: number) => Math.min(6, mb / 1769);
 
+/** Kinesis bills a provisioned stream per 25 KB PUT payload unit of each record. */
+const PUT_UNIT_BYTES = 25 * 1024;
+
+/** A provisioned stream for these records: shards (1 MB/s and 1,000 records/s each) and its monthly cost. */
+function provisionedStream(
+  i: ModelInputs,
+  recordsPerSecond: number,
+  recordBytes: number,
+): { shards: number; monthlyUsd: number } {
+  const ingressMBps = (recordsPerSecond * recordBytes) / 1e6;
+  const shards = Math.max(Math.ceil(ingressMBps / 1), Math.ceil(recordsPerSecond / 1000), 1);
+  const putUnits = recordsPerSecond * Math.ceil(recordBytes / PUT_UNIT_BYTES) * MONTH_S;
+  const monthlyUsd =
+    shards *
+      730 *
+      (PRICES.kinesisShardHour + (i.retentionHours > 24 ? PRICES.kinesisExtendedRetentionShardHour : 0)) +
+    (putUnits / 1e6) * PRICES.kinesisPerMillionPutUnits;
+  return { shards, monthlyUsd };
+}
+
 export interface CostLine {
   part: string;
   detail: string;
@@ -161,7 +185,7 @@ export interface Plan {
 }
 
 /** The parts of the Lambda tier's costs that the container tier replaces. */
-const FRONT_DOOR = new Set(['API Gateway HTTP API', 'Lambda collect']);
+const FRONT_DOOR = new Set(['API Gateway HTTP API', 'Lambda collect', 'Kinesis (provisioned)']);
 
 /**
  * The container tier's front door at this rate: an ALB (LCUs from processed bytes, new and
@@ -182,6 +206,12 @@ function containerFrontDoor(i: ModelInputs): { costs: CostLine[]; tasks: number 
   const vcpus = i.eventsPerSecond / i.containerEventsPerCoreSecond / i.containerTargetCpu;
   const tasks = Math.max(i.containerMinTasks, Math.ceil(vcpus));
   const taskHour = PRICES.fargateArmVcpuHour + 2 * PRICES.fargateArmGbHour;
+  // The server bundles the records of concurrent requests into stream records of one PUT unit.
+  const requestRecordBytes = i.eventsPerRequest * i.recordBytesPerEvent;
+  const perBundle = Math.max(1, Math.floor((PUT_UNIT_BYTES - 1) / (requestRecordBytes + 4)));
+  const bundleBytes = 1 + perBundle * (requestRecordBytes + 4);
+  const stream = provisionedStream(i, requestsPerSecond / perBundle, bundleBytes);
+  const streamGbMonth = ((requestsPerSecond / perBundle) * bundleBytes * MONTH_S) / 1e9;
   return {
     tasks,
     costs: [
@@ -194,6 +224,18 @@ function containerFrontDoor(i: ModelInputs): { costs: CostLine[]; tasks: number 
         part: 'Fargate collect',
         detail: `${fmt(tasks)} tasks of 1 vCPU, 2 GB (arm64) at ${fmt(i.containerTargetCpu * 100)}% CPU, ${fmt(i.containerEventsPerCoreSecond)} ev/s a core`,
         monthlyUsd: 730 * tasks * taskHour,
+      },
+      {
+        // The tasks have no public address: what they put on the stream goes through the Kinesis
+        // interface endpoint (5 endpoints in 2 zones: Kinesis, Secrets Manager, ECR x2, Logs).
+        part: 'VPC endpoints',
+        detail: `${fmt(streamGbMonth / 1000, 1)} TB a month to Kinesis through its endpoint, 10 endpoint-zones`,
+        monthlyUsd: 730 * 10 * PRICES.vpcEndpointHour + streamGbMonth * PRICES.vpcEndpointGb,
+      },
+      {
+        part: 'Kinesis (provisioned)',
+        detail: `${fmt(stream.shards)} shards, ${fmt(requestsPerSecond / perBundle)} records/s of ${fmt(bundleBytes / 1024, 1)} KB (${perBundle} requests bundled a record)`,
+        monthlyUsd: stream.monthlyUsd,
       },
     ],
   };
@@ -237,7 +279,7 @@ export function planFor(i: ModelInputs): Plan {
   const recordBytes = i.eventsPerRequest * i.recordBytesPerEvent;
   const recordsPerSecond = requestsPerSecond;
   const ingressMBps = (recordsPerSecond * recordBytes) / 1e6;
-  const shards = Math.max(Math.ceil(ingressMBps / 1), Math.ceil(recordsPerSecond / 1000), 1);
+  const shards = provisionedStream(i, recordsPerSecond, recordBytes).shards;
 
   // Collect: CPU for the events of a request plus the PutRecords wait, at the function's memory.
   const collectSeconds =
@@ -278,12 +320,7 @@ export function planFor(i: ModelInputs): Plan {
     gbIn * PRICES.kinesisOnDemandGbIn +
     gbIn * PRICES.kinesisOnDemandGbOut +
     (gbIn / 730) * Math.max(0, i.retentionHours - 24) * PRICES.kinesisOnDemandRetentionGbMonth;
-  const putUnits = recordsPerSecond * Math.ceil(recordBytes / 25_600) * MONTH_S;
-  const provisioned =
-    shards *
-      730 *
-      (PRICES.kinesisShardHour + (i.retentionHours > 24 ? PRICES.kinesisExtendedRetentionShardHour : 0)) +
-    (putUnits / 1e6) * PRICES.kinesisPerMillionPutUnits;
+  const provisioned = provisionedStream(i, recordsPerSecond, recordBytes).monthlyUsd;
   const lambda = (gbSeconds: number, invocations: number) =>
     gbSeconds * PRICES.lambdaGbSecond + (invocations / 1e6) * PRICES.lambdaPerMillionRequests;
   const monthlyInvocations = invocationsPerSecond * MONTH_S;
