@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_INPUTS, type ModelInputs, planFor } from '../../bench/model.js';
+import { crossoverEventsPerSecond, DEFAULT_INPUTS, type ModelInputs, planFor } from '../../bench/model.js';
 
 const inputs = (over: Partial<ModelInputs> = {}): ModelInputs => ({
   ...DEFAULT_INPUTS,
@@ -39,5 +39,31 @@ describe('the scale model', () => {
     const alb = plan.alternatives.find((c) => c.part.startsWith('ALB'))!.monthlyUsd;
 
     expect(alb).toBeLessThan(cost(plan, 'API Gateway HTTP API'));
+  });
+
+  it('prices the container tier: ALB bytes, tasks from the measured events per core, bundled stream records', () => {
+    const at = (over: Partial<ModelInputs>) => planFor(inputs({ requestBytesPerEvent: 600, ...over }));
+    const plan = at({});
+    const part = (name: string) => plan.containers.costs.find((c) => c.part === name)!.monthlyUsd;
+    // 1M events/s at 43,634 a core and 50% CPU: 46 one-vCPU tasks.
+    expect(plan.containers.tasks).toBe(Math.ceil(1_000_000 / 43_634 / 0.5));
+    expect(at({ containerEventsPerCoreSecond: 87_268 }).containers.tasks).toBe(23);
+    // Bundles of a PUT unit: fewer PUT units than a record per request, the same bytes.
+    expect(part('Kinesis (provisioned)')).toBeLessThan(cost(plan, 'Kinesis (provisioned)'));
+    // Twice the bytes a request, about twice the ALB.
+    const alb = (bytes: number) =>
+      at({ requestBytesPerEvent: bytes }).containers.costs.find((c) => c.part === 'ALB')!.monthlyUsd;
+    expect(alb(1200) / alb(600)).toBeGreaterThan(1.9);
+    expect(plan.containers.total).toBeLessThan(plan.total);
+  });
+
+  it('finds the crossover rate where the container tier becomes the cheaper one', () => {
+    const i = inputs({ requestBytesPerEvent: 600 });
+    const crossover = crossoverEventsPerSecond(i)!;
+    expect(crossover).toBeGreaterThan(1);
+    const below = planFor({ ...i, eventsPerSecond: crossover * 0.9 });
+    const above = planFor({ ...i, eventsPerSecond: crossover * 1.1 });
+    expect(below.containers.total).toBeGreaterThan(below.total);
+    expect(above.containers.total).toBeLessThan(above.total);
   });
 });
