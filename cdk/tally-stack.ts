@@ -90,18 +90,18 @@ export class TallyStack extends Stack {
       readThrottleBurst: s.readThrottleBurst,
       logRetention,
     });
-    if (s.containers) {
-      new IngestContainers(this, 'IngestContainers', {
-        settings: s.containers,
-        stream,
-        secrets,
-        quotas,
-        defaultRequestsPerSecond: s.projectRequestsPerSecond,
-        environment: { TALLY_ALLOWED_ORIGINS: s.allowedOrigins.join(',') || '*' },
-        accessLogs: lake.accessLogs,
-        logRetention,
-      });
-    }
+    const containers = !s.containers
+      ? undefined
+      : new IngestContainers(this, 'IngestContainers', {
+          settings: s.containers,
+          stream,
+          secrets,
+          quotas,
+          defaultRequestsPerSecond: s.projectRequestsPerSecond,
+          environment: { TALLY_ALLOWED_ORIGINS: s.allowedOrigins.join(',') || '*' },
+          accessLogs: lake.accessLogs,
+          logRetention,
+        });
     const lakeWriter = new LakeWriter(this, 'LakeWriter', {
       stream,
       bucket: lake.bucket,
@@ -159,6 +159,15 @@ export class TallyStack extends Stack {
       lakeWriterMapping: lakeWriter.mappingId,
       functions,
       jobs,
+      ...(containers && s.containers
+        ? {
+            containers: {
+              loadBalancer: containers.loadBalancer,
+              targetGroup: containers.targetGroup,
+              minTasks: s.containers.minTasks,
+            },
+          }
+        : {}),
     });
 
     new CfnOutput(this, 'ApiUrl', {

@@ -27,6 +27,7 @@ import {
 import {
   ApplicationLoadBalancer,
   ApplicationProtocol,
+  type ApplicationTargetGroup,
   DesyncMitigationMode,
   ListenerAction,
   ListenerCertificate,
@@ -113,6 +114,8 @@ function imageContext(scope: Construct): string {
 export class IngestContainers extends Construct {
   readonly loadBalancer: ApplicationLoadBalancer;
   readonly service: FargateService;
+  /** The target group the tasks are in (the HTTPS listener's when there is one). */
+  readonly targetGroup: ApplicationTargetGroup;
   readonly url: string;
 
   constructor(scope: Construct, id: string, props: IngestContainersProps) {
@@ -254,7 +257,7 @@ export class IngestContainers extends Construct {
       // A task leaving stops getting requests, then ECS sends SIGTERM: the server drains the rest.
       deregistrationDelay: Duration.seconds(30),
     };
-    let targetGroup: ReturnType<ReturnType<ApplicationLoadBalancer['addListener']>['addTargets']>;
+    let targetGroup: ApplicationTargetGroup | undefined;
     if (s.certificateArn) {
       const https = this.loadBalancer.addListener('Https', {
         port: 443,
@@ -285,6 +288,7 @@ export class IngestContainers extends Construct {
       targetGroup ??= group;
     }
 
+    this.targetGroup = targetGroup!;
     const scaling = this.service.autoScaleTaskCount({ minCapacity: s.minTasks, maxCapacity: s.maxTasks });
     scaling.scaleOnCpuUtilization('Cpu', {
       targetUtilizationPercent: 50,
@@ -293,7 +297,7 @@ export class IngestContainers extends Construct {
     });
     scaling.scaleOnRequestCount('Requests', {
       requestsPerTarget: s.requestsPerTaskMinute,
-      targetGroup: targetGroup!,
+      targetGroup: this.targetGroup,
       scaleOutCooldown: Duration.seconds(60),
       scaleInCooldown: Duration.seconds(300),
     });

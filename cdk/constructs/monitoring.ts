@@ -11,6 +11,12 @@ import {
   TreatMissingData,
 } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import {
+  HttpCodeElb,
+  HttpCodeTarget,
+  type IApplicationLoadBalancer,
+  type IApplicationTargetGroup,
+} from 'aws-cdk-lib/aws-elasticloadbalancingv2';
 import { AnyPrincipal, Effect, PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { IStream } from 'aws-cdk-lib/aws-kinesis';
 import { Key } from 'aws-cdk-lib/aws-kms';
@@ -34,6 +40,12 @@ export interface MonitoringProps {
   functions: Record<string, IFunction>;
   /** Each scheduled job's missed-ticks queue and its interval, by job name. */
   jobs: Record<string, { missedTicks: IQueue; everyMinutes: number; service: string }>;
+  /** The container tier, when there is one: its load balancer, target group and fewest tasks. */
+  containers?: {
+    loadBalancer: IApplicationLoadBalancer;
+    targetGroup: IApplicationTargetGroup;
+    minTasks: number;
+  };
 }
 
 /** One row of docs/operations.md: every alarm is made from one of these. */
@@ -236,6 +248,38 @@ export class Monitoring extends Construct {
       description:
         'More than 25% of API requests were refused (4xx: throttled, bad key, bad events) for 15 minutes',
     });
+
+    if (props.containers) {
+      // The container tier: what its senders see, and whether its tasks are there.
+      const { loadBalancer, targetGroup, minTasks } = props.containers;
+      const sum = { statistic: 'Sum', period: FIVE_MINUTES };
+      add({
+        name: 'Collector5xx',
+        metric: new MathExpression({
+          expression: 'IF(requests >= 20, 100 * (alb + tasks) / requests, 0)',
+          usingMetrics: {
+            alb: loadBalancer.metrics.httpCodeElb(HttpCodeElb.ELB_5XX_COUNT, sum),
+            tasks: targetGroup.metrics.httpCodeTarget(HttpCodeTarget.TARGET_5XX_COUNT, sum),
+            requests: loadBalancer.metrics.requestCount(sum),
+          },
+          label: 'Collector 5xx (load balancer and tasks), % of requests',
+          period: FIVE_MINUTES,
+        }),
+        threshold: 1,
+        periods: 2,
+        description: 'More than 1% of the container tier’s requests failed with a 5xx for 10 minutes',
+      });
+      add({
+        name: 'CollectorTasksMissing',
+        metric: targetGroup.metrics.healthyHostCount({ statistic: 'Minimum', period: FIVE_MINUTES }),
+        threshold: minTasks,
+        comparison: ComparisonOperator.LESS_THAN_THRESHOLD,
+        periods: 3,
+        // No data: no healthy task reported at all.
+        missing: TreatMissingData.BREACHING,
+        description: `Fewer than ${minTasks} healthy collector tasks for 15 minutes`,
+      });
+    }
 
     // Scheduled jobs: ticks that failed every try, and jobs silent for three intervals.
     for (const [job, { missedTicks, everyMinutes, service }] of Object.entries(props.jobs)) {

@@ -1446,6 +1446,53 @@ describe('the container tier (tally:ingest=containers)', () => {
     expect(resources).toContain('QuotasTable');
   });
 
+  it('pages when its requests fail or its tasks are missing', () => {
+    const alarms = Object.values(https.template.findResources('AWS::CloudWatch::Alarm')).map(
+      (a) => (a as { Properties: Record<string, unknown> }).Properties,
+    );
+    const byName = (name: string) =>
+      alarms.find((a) => JSON.stringify(a.AlarmName).includes(`-${name}`)) as {
+        Threshold: number;
+        ComparisonOperator: string;
+        EvaluationPeriods: number;
+        TreatMissingData: string;
+        Metrics?: Array<{
+          Expression?: string;
+          MetricStat?: { Metric: { MetricName: string; Namespace: string } };
+        }>;
+        MetricName?: string;
+        Namespace?: string;
+        Statistic?: string;
+      };
+    const errors = byName('Collector5xx');
+    expect(errors).toMatchObject({
+      Threshold: 1,
+      EvaluationPeriods: 2,
+      ComparisonOperator: 'GreaterThanThreshold',
+    });
+    expect(errors.Metrics!.find((m) => m.Expression)!.Expression).toBe(
+      'IF(requests >= 20, 100 * (alb + tasks) / requests, 0)',
+    );
+    expect(
+      errors.Metrics!.flatMap((m) => (m.MetricStat ? [m.MetricStat.Metric.MetricName] : [])).sort(),
+    ).toEqual(['HTTPCode_ELB_5XX_Count', 'HTTPCode_Target_5XX_Count', 'RequestCount']);
+    expect(byName('CollectorTasksMissing')).toMatchObject({
+      Namespace: 'AWS/ApplicationELB',
+      MetricName: 'HealthyHostCount',
+      Statistic: 'Minimum',
+      Threshold: 2,
+      ComparisonOperator: 'LessThanThreshold',
+      EvaluationPeriods: 3,
+      TreatMissingData: 'breaching',
+    });
+    expect(alarms.filter((a) => JSON.stringify(a.AlarmName).includes('-Collector'))).toHaveLength(2);
+    expect(
+      Object.values(ingestOnly.template.findResources('AWS::CloudWatch::Alarm')).map((a) =>
+        JSON.stringify(a),
+      ),
+    ).not.toContainEqual(expect.stringContaining('-Collector'));
+  });
+
   it('builds its image from the Dockerfile in the repository', () => {
     const dockerfile = readFileSync(new URL('../../container/Dockerfile', import.meta.url), 'utf8');
     expect(dockerfile).toMatch(/^FROM public\.ecr\.aws\/docker\/library\/node:24/m);
