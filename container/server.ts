@@ -7,6 +7,7 @@ import type { CollectDeps, CollectRequest } from '../lib/ingest/collect.js';
 import { MAX_REQUEST_BYTES } from '../lib/ingest/limits.js';
 import type { Logger } from '../lib/log.js';
 import type { CollectCount } from '../lib/metrics.js';
+import { flatHeaders, readBody } from '../lib/node-http.js';
 
 /** The load balancer's health check: 200 while serving, 503 once draining. */
 export const HEALTH_PATH = '/ping';
@@ -43,30 +44,12 @@ export interface CollectorServer {
   drain(graceMs: number): Promise<void>;
 }
 
-/** The body, or null past the collector's limit (the rest is read and dropped, not kept). */
-function readBody(req: IncomingMessage): Promise<Buffer | null> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= MAX_REQUEST_BYTES) chunks.push(chunk);
-    });
-    req.on('end', () => resolve(size > MAX_REQUEST_BYTES ? null : Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
-}
-
 function toRequest(req: IncomingMessage, body: Buffer, receivedAt: number): CollectRequest {
   const url = new URL(req.url ?? '/', 'http://localhost');
-  const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(req.headers)) {
-    if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(',') : value;
-  }
   return {
     method: req.method ?? 'GET',
     path: url.pathname,
-    headers,
+    headers: flatHeaders(req),
     query: Object.fromEntries(url.searchParams),
     body,
     receivedAt,
@@ -102,7 +85,7 @@ export async function startCollectorServer(
         return;
       }
       inFlight += 1;
-      readBody(req)
+      readBody(req, MAX_REQUEST_BYTES)
         .then(async (body) => {
           const response =
             body === null

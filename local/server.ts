@@ -5,11 +5,12 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import { toProxyResult } from '../lambdas/api-gateway.js';
 import { isDashboardPath } from '../lambdas/dashboard.js';
 import { errorResponse, jsonResponse } from '../lib/http.js';
+import { flatHeaders, readBody } from '../lib/node-http.js';
 import { isMetricsPath } from '../lib/warehouse/metrics-api.js';
 
 export type HttpHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
 
-/** Reads at most `limit` bytes of a body; more than that is cut off (the handler sees the size). */
+/** The most of a body the local server reads (API Gateway's payload cap); more is answered 413. */
 const MAX_BODY_BYTES = 10 * 1024 * 1024;
 /**
  * Lambda's limit on a synchronous invoke's request (6 MB): the whole event, with the body in
@@ -23,19 +24,6 @@ export function overInvokeLimit(event: APIGatewayProxyEventV2, bodyBytes: number
   return Buffer.byteLength(JSON.stringify(event)) > MAX_INVOKE_BYTES;
 }
 
-function readBody(req: IncomingMessage): Promise<Buffer | null> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
-    });
-    req.on('end', () => resolve(size > MAX_BODY_BYTES ? null : Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
-}
-
 /** Builds the API Gateway HTTP API (payload 2.0) event that AWS would give the handler. */
 export function toApiGatewayEvent(
   req: IncomingMessage,
@@ -43,10 +31,7 @@ export function toApiGatewayEvent(
   receivedAt: number,
 ): APIGatewayProxyEventV2 {
   const url = new URL(req.url ?? '/', 'http://localhost');
-  const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(req.headers)) {
-    if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(',') : value;
-  }
+  const headers = flatHeaders(req);
   const method = req.method ?? 'GET';
   return {
     version: '2.0',
@@ -156,7 +141,7 @@ export async function serveHandler(
       res.end(JSON.stringify({ message: 'Too Many Requests' }));
       return;
     }
-    readBody(req)
+    readBody(req, MAX_BODY_BYTES)
       .then(async (body) => {
         if (body === null) {
           // API Gateway's own payload cap, before any handler runs.
