@@ -1042,11 +1042,13 @@ const VARIANTS: Array<[string, Record<string, string>]> = [
     'a second stage in the same VPC, one endpoint created',
     { ...IN_VPC, 'tally:stage': 'staging', 'tally:vpcEndpoints': 'glue', 'tally:routeTableIds': '' },
   ],
-  ['the container tier, HTTPS', { 'tally:ingest': 'containers', 'tally:certificateArn': CERTIFICATE }],
   [
-    'the container tier over plain HTTP, its own task limits',
+    // One synthesis for the tier's gates: HTTPS and the plain HTTP listener (the one with an
+    // accepted finding) together; the redirect-only listener is asserted below.
+    'the container tier, HTTPS and plain HTTP, its own task limits',
     {
       'tally:ingest': 'containers',
+      'tally:certificateArn': CERTIFICATE,
       'tally:allowHttp': 'true',
       'tally:containerMinTasks': '3',
       'tally:containerMaxTasks': '12',
