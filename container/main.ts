@@ -1,9 +1,11 @@
 import { kinesisClient } from '../lambdas/aws.js';
 import { collectDepsFromEnv } from '../lambdas/collect/deps.js';
 import { lambdaLogger } from '../lambdas/logger.js';
+import { IntervalMetrics } from '../lambdas/metrics-emf.js';
 import { withSecrets } from '../lambdas/secrets.js';
 import { readEndpoint, readStreamRef } from '../lib/config.js';
 import { ConfigError } from '../lib/errors.js';
+import type { Logger } from '../lib/log.js';
 import { CoalescingWriter, PUT_PAYLOAD_UNIT_BYTES } from '../lib/stream/coalesce.js';
 import { KinesisStreamWriter } from '../lib/stream/kinesis.js';
 import { startCollectorServer } from './server.js';
@@ -40,7 +42,20 @@ export async function runCollectorContainer(): Promise<void> {
     { bundleBytes: PUT_PAYLOAD_UNIT_BYTES },
   );
   const deps = collectDepsFromEnv(env, stream, logger);
-  const server = await startCollectorServer(deps, logger, { port });
+  // Per request only what went wrong; what went right is summed and written once a minute (one
+  // log line and one metric document per project), not a line a request at thousands a second.
+  const metrics = new IntervalMetrics('collect');
+  const perRequest: Logger = { ...logger, info: () => {} };
+  const server = await startCollectorServer(deps, perRequest, {
+    port,
+    count: (c) => metrics.collected(c),
+  });
+  const summarize = () => {
+    const answers = metrics.flush();
+    if (Object.keys(answers).length > 0) logger.info('collected', { answers });
+  };
+  const interval = setInterval(summarize, 60_000);
+  interval.unref();
   const refresh =
     refreshSeconds > 0
       ? setInterval(() => {
@@ -58,11 +73,13 @@ export async function runCollectorContainer(): Promise<void> {
     if (stopping) return;
     stopping = true;
     if (refresh) clearInterval(refresh);
+    clearInterval(interval);
     logger.info('draining', { signal, inFlight: server.inFlight() });
     server
       .drain(drainSeconds * 1000)
       .then(() => stream.drain())
       .then(() => {
+        summarize();
         logger.info('drained', {
           putRecordsCalls: stream.sent.calls,
           streamRecords: stream.sent.records,

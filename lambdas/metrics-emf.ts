@@ -39,3 +39,78 @@ export class LambdaMetrics {
     if (this.metrics.hasStoredMetrics()) this.metrics.publishStoredMetrics();
   }
 }
+
+/** One project's sums over an interval (`total` for every request, the project known or not). */
+interface Sums {
+  accepted: number;
+  rejected: number;
+  refused: number;
+  streamUnavailable: number;
+  overQuota: number;
+}
+
+const noSums = (): Sums => ({ accepted: 0, rejected: 0, refused: 0, streamUnavailable: 0, overQuota: 0 });
+
+/**
+ * The collector's metrics for a long-lived server: the same metrics and dimension sets as
+ * LambdaMetrics, summed in the process and written once an interval (`flush`): one document for
+ * the totals and one per project, instead of one per request, whose log volume at tens of
+ * thousands of requests a second would cost more than the servers.
+ */
+export class IntervalMetrics {
+  private readonly metrics: Metrics;
+  private total = noSums();
+  private projects = new Map<string, Sums>();
+  /** Answers by status and code over the interval, for the summary log line. */
+  private answers = new Map<string, number>();
+
+  constructor(readonly service: string) {
+    this.metrics = new Metrics({ namespace: METRIC_NAMESPACE, serviceName: service });
+  }
+
+  collected(count: CollectCount): void {
+    const sums = [this.total];
+    if (count.project !== null) {
+      let project = this.projects.get(count.project);
+      if (project === undefined) {
+        project = noSums();
+        this.projects.set(count.project, project);
+      }
+      sums.push(project);
+    }
+    for (const s of sums) {
+      s.accepted += count.accepted;
+      s.rejected += count.rejected;
+      if (count.status >= 400) s.refused += 1;
+      if (count.code === 'stream_unavailable') s.streamUnavailable += 1;
+      if (count.code === 'quota_exceeded') s.overQuota += 1;
+    }
+    const answer = count.code === undefined ? String(count.status) : `${count.status} ${count.code}`;
+    this.answers.set(answer, (this.answers.get(answer) ?? 0) + 1);
+  }
+
+  /** Writes what the interval counted (nothing when it counted nothing) and starts the next; answers by status and code. */
+  flush(): Record<string, number> {
+    const add = (s: Sums) => {
+      const m = this.metrics;
+      if (s.accepted > 0) m.addMetric(METRICS.eventsAccepted, MetricUnit.Count, s.accepted);
+      if (s.rejected > 0) m.addMetric(METRICS.eventsRejected, MetricUnit.Count, s.rejected);
+      if (s.refused > 0) m.addMetric(METRICS.requestsRefused, MetricUnit.Count, s.refused);
+      if (s.streamUnavailable > 0)
+        m.addMetric(METRICS.streamUnavailable, MetricUnit.Count, s.streamUnavailable);
+      if (s.overQuota > 0) m.addMetric(METRICS.requestsOverQuota, MetricUnit.Count, s.overQuota);
+      return m.hasStoredMetrics();
+    };
+    if (add(this.total)) this.metrics.publishStoredMetrics();
+    for (const [project, sums] of this.projects) {
+      if (!add(sums)) continue;
+      this.metrics.addDimension('project', project);
+      this.metrics.publishStoredMetrics();
+    }
+    const answers = Object.fromEntries(this.answers);
+    this.total = noSums();
+    this.projects = new Map();
+    this.answers = new Map();
+    return answers;
+  }
+}

@@ -80,6 +80,24 @@ describe('the collector container', () => {
     expect(drained.requestRecords).toBeGreaterThanOrEqual(acknowledged.length / 5);
     expect(drained.streamRecords).toBeLessThan(drained.requestRecords);
     expect(drained.putRecordsCalls).toBeLessThanOrEqual(drained.streamRecords);
+    // The counts of the interval are written at the drain: one metric document for the totals,
+    // one per project, and one summary line (no line a request).
+    const lines = container
+      .output()
+      .split('\n')
+      .filter((l) => l.startsWith('{'));
+    const docs = lines
+      .filter((l) => l.includes('"_aws"'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const total = docs.find((d) => !('project' in d))!;
+    const project = docs.find((d) => d.project === 'default')!;
+    expect(total.EventsAccepted).toBeGreaterThanOrEqual(acknowledged.length);
+    expect(project.EventsAccepted).toBe(total.EventsAccepted);
+    const summary = JSON.parse(lines.find((l) => l.includes('"message":"collected"'))!) as {
+      answers: Record<string, number>;
+    };
+    expect(summary.answers['200']).toBe(Number(total.EventsAccepted) / 5);
+    expect(lines.filter((l) => l.includes('"message":"collect"'))).toEqual([]);
   }, 120_000);
 });
 

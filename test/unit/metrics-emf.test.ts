@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { LambdaMetrics } from '../../lambdas/metrics-emf.js';
+import { IntervalMetrics, LambdaMetrics } from '../../lambdas/metrics-emf.js';
 import { collectCount, METRIC_NAMESPACE } from '../../lib/metrics.js';
 
 /** The embedded-metric-format documents a function printed (what CloudWatch turns into metrics). */
@@ -75,5 +75,47 @@ describe("the functions' own metrics (CloudWatch embedded metric format)", () =>
     const out = captureEmf();
     new LambdaMetrics('rollup').ran();
     expect(out.docs()).toEqual([expect.objectContaining({ service: 'rollup', RunsSucceeded: 1 })]);
+  });
+});
+
+describe("a long-lived server's metrics (one document an interval)", () => {
+  it('sum the interval: totals under the service alone, each project under service and project', () => {
+    const out = captureEmf();
+    const metrics = new IntervalMetrics('collect');
+    const ok = { status: 200, body: { success: true } };
+    metrics.collected(collectCount({ project: 'shop', accepted: 7, rejected: 2 }, ok));
+    metrics.collected(collectCount({ project: 'shop', accepted: 3, rejected: 0 }, ok));
+    metrics.collected(collectCount({ project: 'blog', accepted: 1, rejected: 0 }, ok));
+    metrics.collected(
+      collectCount(
+        { project: 'blog', accepted: 0, rejected: 0 },
+        { status: 429, body: { error: { code: 'quota_exceeded', message: 'x' } } },
+      ),
+    );
+    metrics.collected(collectCount({ project: null, accepted: 0, rejected: 0 }, { status: 401, body: {} }));
+    expect(out.docs()).toEqual([]);
+    const answers = metrics.flush();
+    const docs = out.docs() as Emf[];
+    expect(docs).toHaveLength(3);
+    const dims = docs.map((d) => d._aws.CloudWatchMetrics[0]!.Dimensions);
+    expect(dims).toEqual([[['service']], [['service', 'project']], [['service', 'project']]]);
+    expect(docs[0]).toMatchObject({
+      EventsAccepted: 11,
+      EventsRejected: 2,
+      RequestsRefused: 2,
+      RequestsOverQuota: 1,
+    });
+    expect(docs[0]).not.toHaveProperty('project');
+    expect(docs[1]).toMatchObject({ project: 'shop', EventsAccepted: 10, EventsRejected: 2 });
+    expect(docs[2]).toMatchObject({
+      project: 'blog',
+      EventsAccepted: 1,
+      RequestsRefused: 1,
+      RequestsOverQuota: 1,
+    });
+    expect(answers).toEqual({ '200': 3, '429 quota_exceeded': 1, '401': 1 });
+    // The next interval starts from nothing, and an empty one writes nothing.
+    expect(metrics.flush()).toEqual({});
+    expect(out.docs()).toHaveLength(3);
   });
 });
