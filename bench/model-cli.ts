@@ -3,6 +3,11 @@
  * every input of `ModelInputs` is a flag (kebab-case). Bytes per event are measured here at
  * start, from the benchmark's ~800-byte analytics.js events, through Tally's own encoders.
  */
+import { ACCESS_LOG_FORMAT } from '../cdk/constructs/ingest-api.js';
+import { createCollectHandler } from '../lambdas/collect/handler.js';
+import { lambdaLogger } from '../lambdas/logger.js';
+import { LambdaMetrics } from '../lambdas/metrics-emf.js';
+import { hashKey, writeKeyRing } from '../lib/ingest/auth.js';
 import { eventsToParquet } from '../lib/lake/parquet.js';
 import { encodeRecords } from '../lib/stream/codec.js';
 import { lakeEvent, seeded, segmentEvent } from './data.js';
@@ -57,6 +62,67 @@ function measureBytes(perRecord: number): { record: number; parquet: number; req
   };
 }
 
+/**
+ * What the Lambda tier logs for one 20-event request: the collect handler's own output (run here,
+ * its log line and metric document), the access-log line of the API's format with typical values,
+ * and Lambda's START/END/REPORT lines.
+ */
+async function measureLogBytes(): Promise<number> {
+  const writeKey = 'model-write-key';
+  const deps = {
+    writeKeys: writeKeyRing([{ project: 'shop', writeKeySha256: hashKey(writeKey) }]),
+    hashKey: { version: 1, secret: Buffer.alloc(32, 1) },
+    stream: { putRecords: async (entries: readonly unknown[]) => entries.map(() => ({})) },
+  };
+  const metrics = new LambdaMetrics('collect');
+  const handler = createCollectHandler(deps, lambdaLogger('collect'), (c) => metrics.collected(c));
+  const random = seeded(3);
+  const now = Date.now();
+  const body = JSON.stringify({ batch: Array.from({ length: 20 }, (_, i) => segmentEvent(i, random, now)) });
+  let bytes = 0;
+  const write = process.stdout.write.bind(process.stdout);
+  process.stdout.write = ((chunk: string | Uint8Array) => {
+    bytes += typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.length;
+    return true;
+  }) as typeof process.stdout.write;
+  try {
+    await handler({
+      version: '2.0',
+      routeKey: 'POST /v1/batch',
+      rawPath: '/v1/batch',
+      rawQueryString: '',
+      headers: {
+        'content-type': 'application/json',
+        authorization: `Basic ${Buffer.from(`${writeKey}:`).toString('base64')}`,
+      },
+      requestContext: { http: { method: 'POST', path: '/v1/batch' }, timeEpoch: now },
+      body,
+      isBase64Encoded: false,
+    } as never);
+  } finally {
+    process.stdout.write = write;
+  }
+  const access = JSON.stringify(
+    Object.fromEntries(Object.keys(ACCESS_LOG_FORMAT).map((k) => [k, TYPICAL_ACCESS_LOG[k] ?? '-'])),
+  );
+  return bytes + Buffer.byteLength(access) + 1 + LAMBDA_PLATFORM_LOG_BYTES;
+}
+
+/** Typical values of the access log's fields (a browser's user agent, an IPv4 address). */
+const TYPICAL_ACCESS_LOG: Record<string, string> = {
+  requestId: 'd2xLkgnQIAMEbJg=',
+  route: 'POST /v1/batch',
+  status: '200',
+  latency: '18',
+  time: '05/Dec/2026:11:52:00 +0000',
+  ip: '203.0.113.7',
+  userAgent:
+    'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36',
+  bytes: '16',
+};
+/** Lambda's START, END and REPORT lines of an invocation in the text log format. */
+const LAMBDA_PLATFORM_LOG_BYTES = 270;
+
 try {
   const given = parse(process.argv.slice(2));
   const inputs: ModelInputs = { ...DEFAULT_INPUTS, ...given };
@@ -64,6 +130,7 @@ try {
   inputs.recordBytesPerEvent = given.recordBytesPerEvent ?? measured.record;
   inputs.parquetBytesPerEvent = given.parquetBytesPerEvent ?? measured.parquet;
   inputs.requestBytesPerEvent = given.requestBytesPerEvent ?? measured.request;
+  inputs.lambdaLogBytesPerRequest = given.lambdaLogBytesPerRequest ?? (await measureLogBytes());
   console.log(formatPlan(inputs, planFor(inputs)));
 } catch (error) {
   console.error(`model: ${(error as Error).message}`);

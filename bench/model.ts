@@ -38,6 +38,8 @@ export const PRICES = {
   /** An interface VPC endpoint, per hour in each zone and per GB it carries (first PB a month). */
   vpcEndpointHour: 0.01,
   vpcEndpointGb: 0.01,
+  /** CloudWatch Logs, per GB ingested (standard class). */
+  logsGbIngested: 0.5,
   /** Fargate on Linux/ARM (Graviton), per vCPU-hour and per GB-hour. */
   fargateArmVcpuHour: 0.03238,
   fargateArmGbHour: 0.00356,
@@ -52,6 +54,9 @@ const ALB_LCU = { newConnections: 25, activeConnections: 3000, gbPerHourTargets:
 /** HTTP request and response headers, and the response body, around each request's events. */
 const REQUEST_OVERHEAD_BYTES = 600;
 const RESPONSE_BYTES = 250;
+/** An ALB access-log entry (~550 B a request), gzipped as the ALB delivers it (~1/8), kept 30 days. */
+const ALB_LOG_GZIP_BYTES = 70;
+const ALB_LOG_DAYS = 30;
 /** A connection stays open this long after its last request (SDK keep-alive, the ALB's 60 s idle timeout). */
 const CONNECTION_SECONDS = 60;
 
@@ -67,6 +72,12 @@ export interface ModelInputs {
   containerEventsPerCoreSecond: number;
   /** Bytes of JSON per event in a request body (measured at start from the benchmark's events). */
   requestBytesPerEvent: number;
+  /**
+   * Bytes the Lambda tier logs a request: the collect function's log line and metric document
+   * (measured at start from the real handler), the API's access-log line (its format with typical
+   * values) and Lambda's START/END/REPORT lines (~270 B in the text format).
+   */
+  lambdaLogBytesPerRequest: number;
   /** Share of requests that open a new connection (keep-alive reuses the rest). */
   newConnectionShare: number;
   /** CPU the container tier's autoscaling keeps (headroom for bursts). */
@@ -113,6 +124,7 @@ export const DEFAULT_INPUTS: ModelInputs = {
   // on a quiet machine, 37.9k-41.0k with other work running; 52.2k before bundling).
   containerEventsPerCoreSecond: 43_634,
   requestBytesPerEvent: 0,
+  lambdaLogBytesPerRequest: 0,
   newConnectionShare: 0.05,
   containerTargetCpu: 0.5,
   containerMinTasks: 2,
@@ -185,7 +197,12 @@ export interface Plan {
 }
 
 /** The parts of the Lambda tier's costs that the container tier replaces. */
-const FRONT_DOOR = new Set(['API Gateway HTTP API', 'Lambda collect', 'Kinesis (provisioned)']);
+const FRONT_DOOR = new Set([
+  'API Gateway HTTP API',
+  'Lambda collect',
+  'CloudWatch Logs (collect)',
+  'Kinesis (provisioned)',
+]);
 
 /**
  * The container tier's front door at this rate: an ALB (LCUs from processed bytes, new and
@@ -224,6 +241,13 @@ function containerFrontDoor(i: ModelInputs): { costs: CostLine[]; tasks: number 
         part: 'Fargate collect',
         detail: `${fmt(tasks)} tasks of 1 vCPU, 2 GB (arm64) at ${fmt(i.containerTargetCpu * 100)}% CPU, ${fmt(i.containerEventsPerCoreSecond)} ev/s a core`,
         monthlyUsd: 730 * tasks * taskHour,
+      },
+      {
+        // The tasks log once a minute; the ALB logs a line a request to S3, gzipped.
+        part: 'ALB access logs (S3)',
+        detail: `${fmt((requestsPerSecond * ALB_LOG_GZIP_BYTES * 86_400 * ALB_LOG_DAYS) / 1e12, 1)} TB kept ${ALB_LOG_DAYS} days`,
+        monthlyUsd:
+          ((requestsPerSecond * ALB_LOG_GZIP_BYTES * 86_400 * ALB_LOG_DAYS) / 1e9) * PRICES.s3GbMonth,
       },
       {
         // The tasks have no public address: what they put on the stream goes through the Kinesis
@@ -337,6 +361,11 @@ export function planFor(i: ModelInputs): Plan {
       part: 'Lambda collect',
       detail: `${fmt(collectGbSeconds / 1e6, 1)} M GB-s, ~${fmt(collectConcurrency)} concurrent`,
       monthlyUsd: lambda(collectGbSeconds, monthlyRequests),
+    },
+    {
+      part: 'CloudWatch Logs (collect)',
+      detail: `${fmt(i.lambdaLogBytesPerRequest)} B a request (the function's line and metrics, the access log, Lambda's own lines): ${fmt((monthlyRequests * i.lambdaLogBytesPerRequest) / 1e12, 1)} TB a month`,
+      monthlyUsd: ((monthlyRequests * i.lambdaLogBytesPerRequest) / 1e9) * PRICES.logsGbIngested,
     },
     { part: 'Kinesis (provisioned)', detail: `${fmt(shards)} shards`, monthlyUsd: provisioned },
     {

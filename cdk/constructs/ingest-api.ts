@@ -6,6 +6,22 @@ import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { collectorRoutes, READ_ROUTES, SOURCE_CONFIG_PATH } from '../../lib/ingest/routes.js';
 
+/**
+ * The API's access-log line. No path: a write key may be in it (analytics.js' settings route).
+ * The source IP and user agent are kept for the log retention only, to tell a flood from a release.
+ */
+export const ACCESS_LOG_FORMAT = {
+  requestId: '$context.requestId',
+  route: '$context.routeKey',
+  status: '$context.status',
+  error: '$context.error.responseType',
+  latency: '$context.integrationLatency',
+  time: '$context.requestTime',
+  ip: '$context.identity.sourceIp',
+  userAgent: '$context.identity.userAgent',
+  bytes: '$context.responseLength',
+};
+
 export interface IngestApiProps {
   collect: LambdaFunction;
   /** Browser origins allowed on the collection routes; empty: any origin (write keys are public in a page). */
@@ -69,19 +85,7 @@ export class IngestApi extends Construct {
     };
     this.stage.accessLogSettings = {
       destinationArn: accessLogs.logGroupArn,
-      // No path: a write key may be in it (analytics.js' settings route). The source IP and user
-      // agent are kept for the log retention only, to tell a flood from a release.
-      format: JSON.stringify({
-        requestId: '$context.requestId',
-        route: '$context.routeKey',
-        status: '$context.status',
-        error: '$context.error.responseType',
-        latency: '$context.integrationLatency',
-        time: '$context.requestTime',
-        ip: '$context.identity.sourceIp',
-        userAgent: '$context.identity.userAgent',
-        bytes: '$context.responseLength',
-      }),
+      format: JSON.stringify(ACCESS_LOG_FORMAT),
     };
   }
 

@@ -36,7 +36,7 @@ import {
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { IStream } from 'aws-cdk-lib/aws-kinesis';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
-import type { IBucket } from 'aws-cdk-lib/aws-s3';
+import type { Bucket } from 'aws-cdk-lib/aws-s3';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
 import type { ContainerSettings } from '../config.js';
@@ -44,6 +44,8 @@ import { PROJECT_ROOT } from './pipeline-function.js';
 import type { QuotaTable } from './quotas.js';
 import type { PipelineSecrets } from './secrets.js';
 
+/** Where the load balancer's access logs go in the access-log bucket. */
+const ALB_LOG_PREFIX = 'collector-alb';
 /** The port the collector listens on inside the task. */
 const CONTAINER_PORT = 8080;
 
@@ -56,8 +58,8 @@ export interface IngestContainersProps {
   defaultRequestsPerSecond: number | undefined;
   /** The collector's environment besides the stream, secrets and quotas (CORS). */
   environment: Record<string, string>;
-  /** Where the load balancer writes its access logs. */
-  accessLogs: IBucket;
+  /** Where the load balancer writes its access logs (kept 30 days under `collector-alb/`). */
+  accessLogs: Bucket;
   logRetention: RetentionDays;
 }
 
@@ -239,7 +241,9 @@ export class IngestContainers extends Construct {
       desyncMitigationMode: DesyncMitigationMode.DEFENSIVE,
       idleTimeout: Duration.seconds(60),
     });
-    this.loadBalancer.logAccessLogs(props.accessLogs, 'collector-alb');
+    this.loadBalancer.logAccessLogs(props.accessLogs, ALB_LOG_PREFIX);
+    // A line a request: at tens of thousands a second, a month is what a flood needs looking into.
+    props.accessLogs.addLifecycleRule({ prefix: `${ALB_LOG_PREFIX}/`, expiration: Duration.days(30) });
     albSecurityGroup.addEgressRule(tasks, Port.tcp(CONTAINER_PORT), 'to the collector tasks');
     tasks.addIngressRule(albSecurityGroup, Port.tcp(CONTAINER_PORT), 'from the load balancer');
 

@@ -1329,6 +1329,16 @@ describe('the container tier (tally:ingest=containers)', () => {
     ).toThrow('tally:ingest=containers needs the region at synthesis');
   });
 
+  it("keeps the load balancer's access logs 30 days", () => {
+    https.template.hasResourceProperties('AWS::S3::Bucket', {
+      LifecycleConfiguration: {
+        Rules: Match.arrayWith([
+          Match.objectLike({ Prefix: 'collector-alb/', ExpirationInDays: 30, Status: 'Enabled' }),
+        ]),
+      },
+    });
+  });
+
   it('checks the tasks at /ping and gives a leaving task 30 s before it is stopped', () => {
     https.template.hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', {
       Port: 8080,

@@ -5,6 +5,7 @@ const inputs = (over: Partial<ModelInputs> = {}): ModelInputs => ({
   ...DEFAULT_INPUTS,
   recordBytesPerEvent: 90,
   parquetBytesPerEvent: 30,
+  lambdaLogBytesPerRequest: 1000,
   ...over,
 });
 const cost = (plan: ReturnType<typeof planFor>, part: string) =>
@@ -65,5 +66,14 @@ describe('the scale model', () => {
     const above = planFor({ ...i, eventsPerSecond: crossover * 1.1 });
     expect(below.containers.total).toBeGreaterThan(below.total);
     expect(above.containers.total).toBeLessThan(above.total);
+  });
+
+  it("prices the Lambda tier's logs per request, and the container tier's ALB logs in S3 instead", () => {
+    const plan = planFor(inputs({ requestBytesPerEvent: 600 }));
+    // 50,000 requests a second of 1,000 B for 730 h at $0.50 a GB.
+    expect(cost(plan, 'CloudWatch Logs (collect)')).toBeCloseTo((50_000 * 1000 * 730 * 3600 * 0.5) / 1e9, 0);
+    const parts = plan.containers.costs.map((c) => c.part);
+    expect(parts).not.toContain('CloudWatch Logs (collect)');
+    expect(parts).toContain('ALB access logs (S3)');
   });
 });
