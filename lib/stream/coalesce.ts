@@ -100,9 +100,8 @@ export class CoalescingWriter implements StreamWriter {
 
   /** Resolves once nothing waits and no call is in flight (a server's drain). */
   async drain(): Promise<void> {
-    this.flush();
-    while (this.ready.length > 0 || this.inFlight.size > 0 || this.open.length > 0) {
-      if (this.open.length > 0) this.flush();
+    while (this.open.length > 0 || this.ready.length > 0 || this.inFlight.size > 0) {
+      this.flush();
       await Promise.allSettled([...this.inFlight]);
     }
   }
@@ -117,7 +116,10 @@ export class CoalescingWriter implements StreamWriter {
     try {
       // Every request's record in a bundle has the bundle's outcome.
       const put = await this.writer.putRecords(groups.map((g) => g.entry));
-      outcomes = groups.flatMap((g, i) => Array.from({ length: g.size }, () => put[i] ?? {}));
+      // A bundle the stream answered nothing for is refused, as putAll treats a missing result.
+      outcomes = groups.flatMap((g, i) =>
+        Array.from({ length: g.size }, () => put[i] ?? { errorCode: 'MissingResult' }),
+      );
     } catch (error) {
       for (const w of batch) w.reject(error);
       return;

@@ -119,6 +119,15 @@ describe('a coalescing writer', () => {
     expect(writer.sent.entries).toBe(40 + refusedBundle);
   });
 
+  it('refuses the records of a bundle the stream answered nothing for, so their requests put them again', async () => {
+    const short = new CoalescingWriter(
+      { putRecords: async () => [] },
+      { bundleBytes: PUT_PAYLOAD_UNIT_BYTES },
+    );
+    const outcomes = await Promise.all([short.putRecords([entry('a')]), short.putRecords([entry('b')])]);
+    expect(outcomes).toEqual([[{ errorCode: 'MissingResult' }], [{ errorCode: 'MissingResult' }]]);
+  });
+
   it('holds calls beyond its in-flight limit and drains them all', async () => {
     const stream = new RecordingStream(5);
     const writer = new CoalescingWriter(stream, { maxInFlight: 2 });
