@@ -1,5 +1,5 @@
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { type CollectCount, METRIC_NAMESPACE, METRICS } from '../lib/metrics.js';
+import { type CollectCount, countedMetrics, METRIC_NAMESPACE, METRICS } from '../lib/metrics.js';
 
 /** Publishes the pipeline's metrics (lib/metrics.ts) from a Lambda, in its logs (embedded metric format). */
 export class LambdaMetrics {
@@ -15,11 +15,7 @@ export class LambdaMetrics {
    */
   collected(count: CollectCount): void {
     const m = this.metrics;
-    if (count.accepted > 0) m.addMetric(METRICS.eventsAccepted, MetricUnit.Count, count.accepted);
-    if (count.rejected > 0) m.addMetric(METRICS.eventsRejected, MetricUnit.Count, count.rejected);
-    if (count.status >= 400) m.addMetric(METRICS.requestsRefused, MetricUnit.Count, 1);
-    if (count.code === 'stream_unavailable') m.addMetric(METRICS.streamUnavailable, MetricUnit.Count, 1);
-    if (count.code === 'quota_exceeded') m.addMetric(METRICS.requestsOverQuota, MetricUnit.Count, 1);
+    for (const [name, amount] of countedMetrics(count)) m.addMetric(name, MetricUnit.Count, amount);
     if (!m.hasStoredMetrics()) return;
     // Each addDimensions is a dimension set of its own beside the service (an empty one: the
     // service alone); publishing clears them.
@@ -40,16 +36,8 @@ export class LambdaMetrics {
   }
 }
 
-/** One project's sums over an interval (`total` for every request, the project known or not). */
-interface Sums {
-  accepted: number;
-  rejected: number;
-  refused: number;
-  streamUnavailable: number;
-  overQuota: number;
-}
-
-const noSums = (): Sums => ({ accepted: 0, rejected: 0, refused: 0, streamUnavailable: 0, overQuota: 0 });
+/** Each metric's sum over an interval, by name. */
+type Sums = Map<string, number>;
 
 /**
  * The collector's metrics for a long-lived server: the same metrics and dimension sets as
@@ -59,7 +47,7 @@ const noSums = (): Sums => ({ accepted: 0, rejected: 0, refused: 0, streamUnavai
  */
 export class IntervalMetrics {
   private readonly metrics: Metrics;
-  private total = noSums();
+  private total: Sums = new Map();
   private projects = new Map<string, Sums>();
   /** Answers by status and code over the interval, for the summary log line. */
   private answers = new Map<string, number>();
@@ -73,17 +61,13 @@ export class IntervalMetrics {
     if (count.project !== null) {
       let project = this.projects.get(count.project);
       if (project === undefined) {
-        project = noSums();
+        project = new Map();
         this.projects.set(count.project, project);
       }
       sums.push(project);
     }
-    for (const s of sums) {
-      s.accepted += count.accepted;
-      s.rejected += count.rejected;
-      if (count.status >= 400) s.refused += 1;
-      if (count.code === 'stream_unavailable') s.streamUnavailable += 1;
-      if (count.code === 'quota_exceeded') s.overQuota += 1;
+    for (const [name, amount] of countedMetrics(count)) {
+      for (const s of sums) s.set(name, (s.get(name) ?? 0) + amount);
     }
     const answer = count.code === undefined ? String(count.status) : `${count.status} ${count.code}`;
     this.answers.set(answer, (this.answers.get(answer) ?? 0) + 1);
@@ -91,24 +75,16 @@ export class IntervalMetrics {
 
   /** Writes what the interval counted (nothing when it counted nothing) and starts the next; answers by status and code. */
   flush(): Record<string, number> {
-    const add = (s: Sums) => {
-      const m = this.metrics;
-      if (s.accepted > 0) m.addMetric(METRICS.eventsAccepted, MetricUnit.Count, s.accepted);
-      if (s.rejected > 0) m.addMetric(METRICS.eventsRejected, MetricUnit.Count, s.rejected);
-      if (s.refused > 0) m.addMetric(METRICS.requestsRefused, MetricUnit.Count, s.refused);
-      if (s.streamUnavailable > 0)
-        m.addMetric(METRICS.streamUnavailable, MetricUnit.Count, s.streamUnavailable);
-      if (s.overQuota > 0) m.addMetric(METRICS.requestsOverQuota, MetricUnit.Count, s.overQuota);
-      return m.hasStoredMetrics();
-    };
-    if (add(this.total)) this.metrics.publishStoredMetrics();
-    for (const [project, sums] of this.projects) {
-      if (!add(sums)) continue;
-      this.metrics.addDimension('project', project);
+    const publish = (sums: Sums, project: string | null) => {
+      if (sums.size === 0) return;
+      for (const [name, amount] of sums) this.metrics.addMetric(name, MetricUnit.Count, amount);
+      if (project !== null) this.metrics.addDimension('project', project);
       this.metrics.publishStoredMetrics();
-    }
+    };
+    publish(this.total, null);
+    for (const [project, sums] of this.projects) publish(sums, project);
     const answers = Object.fromEntries(this.answers);
-    this.total = noSums();
+    this.total = new Map();
     this.projects = new Map();
     this.answers = new Map();
     return answers;

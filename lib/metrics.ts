@@ -44,3 +44,17 @@ export function collectCount(
     ...(typeof error?.code === 'string' ? { code: error.code } : {}),
   };
 }
+
+/**
+ * What one answered request adds to each collector metric (only the ones it adds to): the one
+ * mapping both publishers use, per request on Lambda and summed over an interval in the container.
+ */
+export function countedMetrics(count: CollectCount): Array<[name: string, amount: number]> {
+  const out: Array<[string, number]> = [];
+  if (count.accepted > 0) out.push([METRICS.eventsAccepted, count.accepted]);
+  if (count.rejected > 0) out.push([METRICS.eventsRejected, count.rejected]);
+  if (count.status >= 400) out.push([METRICS.requestsRefused, 1]);
+  if (count.code === 'stream_unavailable') out.push([METRICS.streamUnavailable, 1]);
+  if (count.code === 'quota_exceeded') out.push([METRICS.requestsOverQuota, 1]);
+  return out;
+}
