@@ -3,25 +3,11 @@ import { collectDepsFromEnv } from '../lambdas/collect/deps.js';
 import { lambdaLogger } from '../lambdas/logger.js';
 import { IntervalMetrics } from '../lambdas/metrics-emf.js';
 import { withSecrets } from '../lambdas/secrets.js';
-import { readEndpoint, readStreamRef } from '../lib/config.js';
-import { ConfigError } from '../lib/errors.js';
+import { intVar, readEndpoint, readStreamRef } from '../lib/config.js';
 import type { Logger } from '../lib/log.js';
 import { CoalescingWriter, PUT_PAYLOAD_UNIT_BYTES } from '../lib/stream/coalesce.js';
 import { KinesisStreamWriter } from '../lib/stream/kinesis.js';
 import { startCollectorServer } from './server.js';
-
-function seconds(name: string, fallback: number, max: number): number {
-  const raw = process.env[name]?.trim();
-  if (!raw) return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 0 || value > max) {
-    throw new ConfigError(
-      name,
-      `must be an integer from 0 to ${max}, got ${JSON.stringify(raw).slice(0, 40)}`,
-    );
-  }
-  return value;
-}
 
 /**
  * The collector container: the same collector as the Lambda, in a long-lived server whose
@@ -32,9 +18,9 @@ function seconds(name: string, fallback: number, max: number): number {
  */
 export async function runCollectorContainer(): Promise<void> {
   const logger = lambdaLogger('collect');
-  const port = seconds('PORT', 8080, 65_535);
-  const refreshSeconds = seconds('TALLY_SECRETS_REFRESH_SECONDS', 300, 86_400);
-  const drainSeconds = seconds('TALLY_DRAIN_SECONDS', 25, 120);
+  const port = intVar(process.env, 'PORT', 8080, 0, 65_535);
+  const refreshSeconds = intVar(process.env, 'TALLY_SECRETS_REFRESH_SECONDS', 300, 0, 86_400);
+  const drainSeconds = intVar(process.env, 'TALLY_DRAIN_SECONDS', 25, 0, 120);
   const env = await withSecrets(process.env);
   // Concurrent requests share PutRecords calls and, bundled, stream records of a PUT unit each.
   const stream = new CoalescingWriter(

@@ -15,7 +15,8 @@ function required(env: Env, name: string): string {
   return value.trim();
 }
 
-function intVar(env: Env, name: string, fallback: number, min: number, max: number): number {
+/** An integer variable from `min` to `max`, or `fallback` when unset; ConfigError naming the value otherwise. */
+export function intVar(env: Env, name: string, fallback: number, min: number, max: number): number {
   const raw = env[name];
   if (raw === undefined || raw.trim() === '') return fallback;
   const value = Number(raw);
