@@ -159,15 +159,7 @@ export class TallyStack extends Stack {
       lakeWriterMapping: lakeWriter.mappingId,
       functions,
       jobs,
-      ...(containers && s.containers
-        ? {
-            containers: {
-              loadBalancer: containers.loadBalancer,
-              targetGroup: containers.targetGroup,
-              minTasks: s.containers.minTasks,
-            },
-          }
-        : {}),
+      ...(containers ? { containers } : {}),
     });
 
     new CfnOutput(this, 'ApiUrl', {

@@ -27,7 +27,7 @@ import {
 import {
   ApplicationLoadBalancer,
   ApplicationProtocol,
-  type ApplicationTargetGroup,
+  ApplicationTargetGroup,
   DesyncMitigationMode,
   ListenerAction,
   ListenerCertificate,
@@ -39,6 +39,7 @@ import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Bucket } from 'aws-cdk-lib/aws-s3';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
+import { HEALTH_PATH } from '../../container/server.js';
 import type { ContainerSettings } from '../config.js';
 import { PROJECT_ROOT } from './pipeline-function.js';
 import type { QuotaTable } from './quotas.js';
@@ -116,8 +117,10 @@ function imageContext(scope: Construct): string {
 export class IngestContainers extends Construct {
   readonly loadBalancer: ApplicationLoadBalancer;
   readonly service: FargateService;
-  /** The target group the tasks are in (the HTTPS listener's when there is one). */
+  /** The target group the tasks are in, behind every listener. */
   readonly targetGroup: ApplicationTargetGroup;
+  /** Tasks the service never goes below (what `CollectorTasksMissing` watches). */
+  readonly minTasks: number;
   readonly url: string;
 
   constructor(scope: Construct, id: string, props: IngestContainersProps) {
@@ -128,6 +131,7 @@ export class IngestContainers extends Construct {
       );
     }
     const s = props.settings;
+    this.minTasks = s.minTasks;
     const flowLogs = new LogGroup(this, 'FlowLogs', {
       retention: props.logRetention,
       removalPolicy: RemovalPolicy.DESTROY,
@@ -247,12 +251,15 @@ export class IngestContainers extends Construct {
     albSecurityGroup.addEgressRule(tasks, Port.tcp(CONTAINER_PORT), 'to the collector tasks');
     tasks.addIngressRule(albSecurityGroup, Port.tcp(CONTAINER_PORT), 'from the load balancer');
 
-    const targets = {
+    // One target group behind every listener: the health check, the scaling and the alarms see
+    // all of the tasks' requests, whichever port they came in on.
+    this.targetGroup = new ApplicationTargetGroup(this, 'Collect', {
+      vpc,
       port: CONTAINER_PORT,
       protocol: ApplicationProtocol.HTTP,
       targets: [this.service],
       healthCheck: {
-        path: '/ping',
+        path: HEALTH_PATH,
         interval: Duration.seconds(10),
         timeout: Duration.seconds(5),
         healthyThresholdCount: 2,
@@ -260,39 +267,34 @@ export class IngestContainers extends Construct {
       },
       // A task leaving stops getting requests, then ECS sends SIGTERM: the server drains the rest.
       deregistrationDelay: Duration.seconds(30),
-    };
-    let targetGroup: ApplicationTargetGroup | undefined;
+    });
+    const forward = { defaultTargetGroups: [this.targetGroup], open: false };
     if (s.certificateArn) {
-      const https = this.loadBalancer.addListener('Https', {
+      this.loadBalancer.addListener('Https', {
+        ...forward,
         port: 443,
         protocol: ApplicationProtocol.HTTPS,
         certificates: [ListenerCertificate.fromArn(s.certificateArn)],
         sslPolicy: SslPolicy.RECOMMENDED_TLS,
-        open: false,
       });
       albSecurityGroup.addIngressRule(Peer.anyIpv4(), Port.tcp(443), 'HTTPS from SDKs anywhere');
-      targetGroup = https.addTargets('Collect', targets);
-      if (!s.allowHttp) {
-        this.loadBalancer.addListener('HttpRedirect', {
-          port: 80,
-          open: false,
-          defaultAction: ListenerAction.redirect({ protocol: 'HTTPS', port: '443', permanent: true }),
-        });
-        albSecurityGroup.addIngressRule(Peer.anyIpv4(), Port.tcp(80), 'HTTP from SDKs, redirected to HTTPS');
-      }
     }
     if (s.allowHttp) {
-      const http = this.loadBalancer.addListener('Http', { port: 80, open: false });
+      this.loadBalancer.addListener('Http', { ...forward, port: 80 });
       albSecurityGroup.addIngressRule(
         Peer.anyIpv4(),
         Port.tcp(80),
         'HTTP from SDKs anywhere (tally:allowHttp)',
       );
-      const group = http.addTargets('CollectHttp', targets);
-      targetGroup ??= group;
+    } else {
+      this.loadBalancer.addListener('HttpRedirect', {
+        port: 80,
+        open: false,
+        defaultAction: ListenerAction.redirect({ protocol: 'HTTPS', port: '443', permanent: true }),
+      });
+      albSecurityGroup.addIngressRule(Peer.anyIpv4(), Port.tcp(80), 'HTTP from SDKs, redirected to HTTPS');
     }
 
-    this.targetGroup = targetGroup!;
     const scaling = this.service.autoScaleTaskCount({ minCapacity: s.minTasks, maxCapacity: s.maxTasks });
     scaling.scaleOnCpuUtilization('Cpu', {
       targetUtilizationPercent: 50,

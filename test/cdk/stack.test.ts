@@ -1340,6 +1340,7 @@ describe('the container tier (tally:ingest=containers)', () => {
   });
 
   it('checks the tasks at /ping and gives a leaving task 30 s before it is stopped', () => {
+    https.template.resourceCountIs('AWS::ElasticLoadBalancingV2::TargetGroup', 1);
     https.template.hasResourceProperties('AWS::ElasticLoadBalancingV2::TargetGroup', {
       Port: 8080,
       Protocol: 'HTTP',
