@@ -38,6 +38,12 @@ function bodies(count: number): Buffer[] {
   );
 }
 
+/** What the bench's requests carry: JSON and the bench project's write key. */
+const HEADERS = {
+  'content-type': 'application/json',
+  authorization: `Basic ${Buffer.from(`${BENCH_WRITE_KEY}:`).toString('base64')}`,
+};
+
 const percentile = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
 
@@ -51,15 +57,11 @@ async function load(
   const next = () => new Promise<unknown>((resolve) => child.once('message', resolve));
   const { url } = (await next()) as { url: string };
   const payloads = bodies(500).map((b) => b.toString('utf8'));
-  const headers = {
-    'content-type': 'application/json',
-    authorization: `Basic ${Buffer.from(`${BENCH_WRITE_KEY}:`).toString('base64')}`,
-  };
   const send = async (i: number) => {
     const started = performance.now();
     const response = await fetch(`${url}/v1/batch`, {
       method: 'POST',
-      headers,
+      headers: HEADERS,
       body: payloads[i % payloads.length],
     });
     if (response.status !== 200)
@@ -95,14 +97,10 @@ async function collectorAlone(): Promise<number> {
     hashKey: { version: 1, secret: Buffer.alloc(32, 1) },
     stream: { putRecords: async (entries: readonly unknown[]) => entries.map(() => ({})) },
   };
-  const headers = {
-    'content-type': 'application/json',
-    authorization: `Basic ${Buffer.from(`${BENCH_WRITE_KEY}:`).toString('base64')}`,
-  };
   const run = async () => {
     for (const body of payloads) {
       const { response } = await collect(
-        { method: 'POST', path: '/v1/batch', headers, body, receivedAt: Date.now() },
+        { method: 'POST', path: '/v1/batch', headers: HEADERS, body, receivedAt: Date.now() },
         deps,
       );
       if (response.status !== 200) throw new Error(`collect answered ${response.status}`);
