@@ -1,5 +1,4 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { toProxyResult } from '../lambdas/api-gateway.js';
 import { errorResponse } from '../lib/http.js';
 import { answerCollect } from '../lib/ingest/answer.js';
@@ -7,7 +6,7 @@ import type { CollectDeps, CollectRequest } from '../lib/ingest/collect.js';
 import { MAX_REQUEST_BYTES } from '../lib/ingest/limits.js';
 import type { Logger } from '../lib/log.js';
 import type { CollectCount } from '../lib/metrics.js';
-import { flatHeaders, readBody } from '../lib/node-http.js';
+import { closeGracefully, createLimitedServer, flatHeaders, listen, readBody } from '../lib/node-http.js';
 
 /** The load balancer's health check: 200 while serving, 503 once draining. */
 export const HEALTH_PATH = '/ping';
@@ -74,65 +73,53 @@ export async function startCollectorServer(
   let draining = false;
   let inFlight = 0;
   const count = options.count ?? (() => {});
-  const headersTimeout = options.headersTimeoutMs ?? 10_000;
-  const server = createServer(
-    { connectionsCheckingInterval: Math.min(1000, Math.ceil(headersTimeout / 3)) },
-    (req, res) => {
-      const receivedAt = Date.now();
-      if (req.method === 'GET' && req.url === HEALTH_PATH) {
-        const status = draining ? 503 : 200;
-        send(res, status, { 'content-type': 'application/json' }, JSON.stringify({ serving: !draining }));
-        return;
-      }
-      inFlight += 1;
-      readBody(req, MAX_REQUEST_BYTES)
-        .then(async (body) => {
-          const response =
-            body === null
-              ? errorResponse(
-                  413,
-                  'request_too_large',
-                  `the body is over the limit of ${MAX_REQUEST_BYTES} bytes`,
-                )
-              : await answerCollect(toRequest(req, body, receivedAt), deps, logger, count);
-          const result = toProxyResult(response);
-          // Once the drain began, each answer closes its connection.
-          if (draining) res.setHeader('connection', 'close');
-          send(res, result.statusCode ?? 200, result.headers as Record<string, string>, result.body ?? '');
-        })
-        .catch((error: Error) => {
-          logger.error('request failed', { error: error.message });
-          if (!res.headersSent) send(res, 500, { 'content-type': 'application/json' }, '');
-        })
-        .finally(() => {
-          inFlight -= 1;
-          if (draining) server.closeIdleConnections();
-        });
-    },
-  );
-  server.headersTimeout = headersTimeout;
-  server.requestTimeout = options.requestTimeoutMs ?? 30_000;
-  server.keepAliveTimeout = options.keepAliveTimeoutMs ?? 65_000;
-  server.maxConnections = options.maxConnections ?? 10_000;
-  const host = options.host ?? '0.0.0.0';
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, host, () => resolve());
+  const limits = {
+    headersTimeoutMs: options.headersTimeoutMs ?? 10_000,
+    requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
+    maxConnections: options.maxConnections ?? 10_000,
+    keepAliveTimeoutMs: options.keepAliveTimeoutMs ?? 65_000,
+  };
+  const server = createLimitedServer(limits, (req, res) => {
+    const receivedAt = Date.now();
+    if (req.method === 'GET' && req.url === HEALTH_PATH) {
+      const status = draining ? 503 : 200;
+      send(res, status, { 'content-type': 'application/json' }, JSON.stringify({ serving: !draining }));
+      return;
+    }
+    inFlight += 1;
+    readBody(req, MAX_REQUEST_BYTES)
+      .then(async (body) => {
+        const response =
+          body === null
+            ? errorResponse(
+                413,
+                'request_too_large',
+                `the body is over the limit of ${MAX_REQUEST_BYTES} bytes`,
+              )
+            : await answerCollect(toRequest(req, body, receivedAt), deps, logger, count);
+        const result = toProxyResult(response);
+        // Once the drain began, each answer closes its connection.
+        if (draining) res.setHeader('connection', 'close');
+        send(res, result.statusCode ?? 200, result.headers as Record<string, string>, result.body ?? '');
+      })
+      .catch((error: Error) => {
+        logger.error('request failed', { error: error.message });
+        if (!res.headersSent) send(res, 500, { 'content-type': 'application/json' }, '');
+      })
+      .finally(() => {
+        inFlight -= 1;
+        if (draining) server.closeIdleConnections();
+      });
   });
-  const address = server.address() as AddressInfo;
+  const host = options.host ?? '0.0.0.0';
+  const port = await listen(server, options.port, host);
   return {
-    url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${address.port}`,
+    url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`,
     server,
     inFlight: () => inFlight,
-    drain: (graceMs) =>
-      new Promise<void>((resolve) => {
-        draining = true;
-        const timer = setTimeout(() => server.closeAllConnections(), graceMs);
-        server.close(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-        server.closeIdleConnections();
-      }),
+    drain: (graceMs) => {
+      draining = true;
+      return closeGracefully(server, graceMs);
+    },
   };
 }

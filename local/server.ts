@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { toProxyResult } from '../lambdas/api-gateway.js';
 import { isDashboardPath } from '../lambdas/dashboard.js';
 import { errorResponse, jsonResponse } from '../lib/http.js';
-import { flatHeaders, readBody } from '../lib/node-http.js';
+import { closeGracefully, createLimitedServer, flatHeaders, listen, readBody } from '../lib/node-http.js';
 import { isMetricsPath } from '../lib/warehouse/metrics-api.js';
 
 export type HttpHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
@@ -128,10 +127,14 @@ export async function serveHandler(
     collect: budgets.collect ? new TokenBucket(budgets.collect) : null,
     read: budgets.read ? new TokenBucket(budgets.read) : null,
   };
-  const headersTimeout = options.headersTimeoutMs ?? 10_000;
-  // Node checks the deadlines on this interval (30 s unless told).
-  const check = { connectionsCheckingInterval: Math.min(1000, Math.ceil(headersTimeout / 3)) };
-  const server = createServer(check, (req: IncomingMessage, res: ServerResponse) => {
+  // A slow or trickling client cannot hold the server: headers and whole requests have deadlines,
+  // and connections a cap.
+  const limits = {
+    headersTimeoutMs: options.headersTimeoutMs ?? 10_000,
+    requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
+    maxConnections: options.maxConnections ?? 2000,
+  };
+  const server = createLimitedServer(limits, (req: IncomingMessage, res: ServerResponse) => {
     const receivedAt = Date.now();
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
     const bucket = isReadPath(path) ? buckets.read : buckets.collect;
@@ -165,30 +168,11 @@ export async function serveHandler(
         res.end(JSON.stringify({ error: { code: 'internal_error', message: 'the local server failed' } }));
       });
   });
-  // A slow or trickling client cannot hold the server: headers and whole requests have deadlines,
-  // and connections a cap.
-  server.headersTimeout = headersTimeout;
-  server.requestTimeout = options.requestTimeoutMs ?? 30_000;
-  server.maxConnections = options.maxConnections ?? 2000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve());
-  });
-  const address = server.address() as AddressInfo;
+  const boundPort = await listen(server, port, host);
   return {
-    url: `http://${host}:${address.port}`,
+    url: `http://${host}:${boundPort}`,
     server,
-    close: (graceMs = 0) =>
-      new Promise<void>((resolve) => {
-        // Stop accepting; idle keep-alive connections go now, requests in flight may finish
-        // within the grace period, then whatever is left is cut.
-        const timer = setTimeout(() => server.closeAllConnections(), graceMs);
-        server.close(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-        server.closeIdleConnections();
-      }),
+    close: (graceMs = 0) => closeGracefully(server, graceMs),
   };
 }
 
