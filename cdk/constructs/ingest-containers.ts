@@ -1,7 +1,7 @@
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { CfnOutput, Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { CfnOutput, Duration, RemovalPolicy, Stack, Stage, Token } from 'aws-cdk-lib';
 import {
   FlowLogDestination,
   GatewayVpcEndpointAwsService,
@@ -93,7 +93,8 @@ export function bundleCollector(dir: string): string {
  * only the template) the bundle is a placeholder.
  */
 function imageContext(scope: Construct): string {
-  const dir = join(PROJECT_ROOT, 'cdk.out', 'collector-image');
+  // Beside the cloud assembly being written (cdk.out/ for `cdk synth`, a test's own directory).
+  const dir = join(Stage.of(scope)!.outdir, 'collector-image');
   mkdirSync(dir, { recursive: true });
   copyFileSync(join(PROJECT_ROOT, 'container', 'Dockerfile'), join(dir, 'Dockerfile'));
   if (Stack.of(scope).bundlingRequired) {
