@@ -265,12 +265,6 @@ function containerFrontDoor(i: ModelInputs): { costs: CostLine[]; tasks: number 
   };
 }
 
-/** The container tier's total at this rate (its front door and the Lambda tier's back). */
-function containerTotal(i: ModelInputs, lambdaCosts: CostLine[]): number {
-  const back = lambdaCosts.filter((c) => !FRONT_DOOR.has(c.part)).reduce((n, c) => n + c.monthlyUsd, 0);
-  return back + containerFrontDoor(i).costs.reduce((n, c) => n + c.monthlyUsd, 0);
-}
-
 /**
  * The lowest event rate from which the container tier costs less than the Lambda tier (same
  * events per request and bytes), by bisection on a log scale; null when it never does up to 10^8.
@@ -438,10 +432,12 @@ export function planFor(i: ModelInputs): Plan {
     ],
     ...warehouseSizing(i),
   ];
+  // The container tier: its own front door, the Lambda tier's back.
   const front = containerFrontDoor(i);
+  const containerCosts = [...front.costs, ...costs.filter((c) => !FRONT_DOOR.has(c.part))];
   const containers = {
-    costs: [...front.costs, ...costs.filter((c) => !FRONT_DOOR.has(c.part))],
-    total: containerTotal(i, costs),
+    costs: containerCosts,
+    total: containerCosts.reduce((sum, c) => sum + c.monthlyUsd, 0),
     tasks: front.tasks,
   };
   return { sizing, costs, alternatives, total, containers };
