@@ -4,7 +4,7 @@ import type { Db } from './sql.js';
  * The layout's version: a database written by an older layout has its derived tables dropped
  * and its rollup watermark cleared, so the next full rollup rebuilds them from the lake.
  */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 /** Tables derived from the lake, rebuilt whole when the layout changes. */
 const DERIVED = [
@@ -29,9 +29,10 @@ const COPY_COLUMNS = `project VARCHAR NOT NULL, dt DATE NOT NULL, digest UHUGEIN
 const TABLES = [
   // The persons active per day (rules in people.ts): what dau/wau/mau count.
   `CREATE TABLE IF NOT EXISTS daily_users (project VARCHAR NOT NULL, dt DATE NOT NULL, user_hash BIGINT NOT NULL)`,
-  // Each person's last active day: the latest day's WAU and MAU are counts of this table.
-  `CREATE TABLE IF NOT EXISTS person_last (project VARCHAR NOT NULL, user_hash BIGINT NOT NULL, last_dt DATE NOT NULL,
-     PRIMARY KEY (project, user_hash))`,
+  // Each person's last active day: the latest day's WAU and MAU are counts of this table. Tables
+  // that grow with every person ever seen have no key: DuckDB loads a key's ART index whole and
+  // writes all of it at every checkpoint, a cost of the history; the refresh keeps them unique.
+  `CREATE TABLE IF NOT EXISTS person_last (project VARCHAR NOT NULL, user_hash BIGINT NOT NULL, last_dt DATE NOT NULL)`,
   // Every copy received since the index's horizon (indexKeepFrom in people.ts), by the md5 of
   // its event_id: where a copy looks for one received within the window before it.
   `CREATE TABLE IF NOT EXISTS event_index (${COPY_COLUMNS})`,
@@ -48,9 +49,8 @@ const TABLES = [
   // Each linked anonymous id's earliest link over every day (rule 2).
   `CREATE TABLE IF NOT EXISTS anon_first (project VARCHAR NOT NULL, anon_hash BIGINT NOT NULL, user_hash BIGINT NOT NULL,
      event_time TIMESTAMPTZ NOT NULL, received_at TIMESTAMPTZ NOT NULL)`,
-  // The person of every id that is not its own person.
-  `CREATE TABLE IF NOT EXISTS people (project VARCHAR NOT NULL, id_hash BIGINT NOT NULL, person BIGINT NOT NULL,
-     PRIMARY KEY (project, id_hash))`,
+  // The person of every id that is not its own person (one row per id, no key: see person_last).
+  `CREATE TABLE IF NOT EXISTS people (project VARCHAR NOT NULL, id_hash BIGINT NOT NULL, person BIGINT NOT NULL)`,
   `CREATE TABLE IF NOT EXISTS active_users (project VARCHAR NOT NULL, dt DATE NOT NULL, dau BIGINT NOT NULL,
      wau BIGINT NOT NULL, mau BIGINT NOT NULL, computed_at TIMESTAMPTZ NOT NULL, PRIMARY KEY (project, dt))`,
   `CREATE TABLE IF NOT EXISTS rollup_manifests (key VARCHAR PRIMARY KEY, processed_at TIMESTAMPTZ NOT NULL)`,

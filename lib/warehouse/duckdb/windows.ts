@@ -249,13 +249,22 @@ async function applyChanges(db: Db): Promise<void> {
  * (rare: late identity links and erasures), or leaves the table when no day is left.
  */
 async function updateLastDays(db: Db): Promise<void> {
+  // Without a key index: DuckDB keeps an ART index whole in memory and writes all of it at every
+  // checkpoint, a cost of every person ever seen; these joins read the new persons and the table.
   await db.run(
-    `INSERT INTO person_last
-     SELECT project, user_hash, max(dt) FROM (
+    `CREATE OR REPLACE TEMP TABLE gained_last AS
+     SELECT project, user_hash, max(dt) AS last_dt FROM (
        SELECT project, dt, user_hash FROM new_users
        UNION ALL SELECT project, dt, user_hash FROM day_changes WHERE sign = 1
-     ) GROUP BY project, user_hash
-     ON CONFLICT (project, user_hash) DO UPDATE SET last_dt = greatest(person_last.last_dt, excluded.last_dt)`,
+     ) GROUP BY project, user_hash`,
+  );
+  await db.run(
+    `DELETE FROM person_last USING gained_last g
+     WHERE person_last.project = g.project AND person_last.user_hash = g.user_hash AND person_last.last_dt < g.last_dt`,
+  );
+  await db.run(
+    `INSERT INTO person_last SELECT g.project, g.user_hash, g.last_dt FROM gained_last g
+     ANTI JOIN person_last l ON l.project = g.project AND l.user_hash = g.user_hash`,
   );
   await db.run(
     `CREATE OR REPLACE TEMP TABLE lost_last AS
