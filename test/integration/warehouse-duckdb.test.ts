@@ -138,6 +138,81 @@ describe('DuckDB warehouse', () => {
     });
   });
 
+  it.each([
+    ['among many (marked gone, then unmarked)', 200],
+    ['among few (deleted at once)', 0],
+  ])('gives a past day back the person it lost when an identity link goes away, %s', async (_, others) => {
+    await withWarehouse(async (store, warehouse) => {
+      const d1 = addDays(TODAY, -10);
+      const d2 = addDays(TODAY, -5);
+      const at = (dt: string) => Date.parse(`${dt}T12:00:00Z`);
+      // Received (and landed) two hours and one hour before now.
+      const first = NOW.getTime() - 2 * 3_600_000;
+      const second = NOW.getTime() - 3_600_000;
+      const rollup = () => runRollup({ store, warehouse, logger: silentLogger }, { now: NOW });
+      // Day 1: an anonymous visitor, and `others` users (with few rows, a person gone is over 1%
+      // of them and deleted at once; with many, only marked gone).
+      const day1 = [
+        lakeEvent({
+          project: 'a',
+          eventId: 'v1',
+          userHash: null,
+          anonymousHash: 77n,
+          eventTime: at(d1),
+          receivedAt: first,
+        }),
+        ...Array.from({ length: others }, (_, i) =>
+          lakeEvent({
+            project: 'a',
+            eventId: `o${i}`,
+            userHash: BigInt(5000 + i),
+            eventTime: at(d1),
+            receivedAt: first,
+          }),
+        ),
+      ];
+      await land(store, day1, first);
+      await rollup();
+      // Day 5: the visitor identifies, so day 1's person becomes the user; then that day's file
+      // goes away (as an erasure rewrites it), so the visitor is their own person again.
+      await land(
+        store,
+        [
+          lakeEvent({
+            project: 'a',
+            eventId: 'v2',
+            userHash: 900n,
+            anonymousHash: 77n,
+            eventTime: at(d2),
+            receivedAt: second,
+          }),
+        ],
+        second,
+      );
+      await rollup();
+      const visitor = async () =>
+        (
+          await warehouse.query(
+            `SELECT user_hash FROM daily_users WHERE dt = DATE '${d1}' AND user_hash IN (77, 900)`,
+          )
+        ).rows;
+      const linked = await warehouse.activeUsers('a', d1, d1, TODAY);
+      const linkedPerson = await visitor();
+      const marked = (await warehouse.query('SELECT count(*) FROM daily_users_gone')).rows;
+      for (const key of await store.list(`events/project=a/dt=${d2}/`)) await store.delete(key);
+      await warehouse.refresh([{ project: 'a', dt: d2 }], TODAY);
+
+      const from = addDays(TODAY, -12);
+      expect(linked).toEqual([{ dt: d1, dau: others + 1, wau: others + 1, mau: others + 1 }]);
+      expect(await warehouse.activeUsers('a', from, TODAY, TODAY)).toEqual(
+        bruteForce(day1, 'a', from, TODAY),
+      );
+      expect(linkedPerson).toEqual([[900n]]);
+      expect(marked).toEqual([[others > 0 ? 1n : 0n]]);
+      expect(await visitor()).toEqual([[77n]]);
+    });
+  });
+
   it('reads lake files written before the alias columns existed', async () => {
     await withWarehouse(async (store, warehouse) => {
       // Arrange: a file of the earlier format (no previous_* columns), written by DuckDB itself.

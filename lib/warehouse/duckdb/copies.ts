@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type ProjectDay, uniqueProjectDays } from '../days.js';
 import {
@@ -29,6 +29,14 @@ const SCAN_COLUMNS = `project, dt, md5_number(event_id) AS digest, type, receive
   anonymous_hash, previous_user_hash, previous_anonymous_hash`;
 const COPY = 'project, dt, digest, received_at, event_time, user_hash, anonymous_hash';
 
+function hasParquet(dir: string): boolean {
+  try {
+    return readdirSync(dir).some((name) => name.endsWith('.parquet'));
+  } catch {
+    return false;
+  }
+}
+
 /** The same copy in two tables (a copy is its day, digest and the four values that order it). */
 function sameCopy(a: string, b: string): string {
   return `${a}.project = ${b}.project AND ${a}.dt = ${b}.dt AND ${a}.digest = ${b}.digest
@@ -57,7 +65,8 @@ export async function judgeCopies(
     await options.onRead(days);
     const globs = days
       .map((d) => join(options.lakeRoot, 'events', `project=${d.project}`, `dt=${d.dt}`))
-      .filter((dir) => existsSync(dir))
+      // A day whose files were all removed reads as empty (a glob matching nothing fails).
+      .filter((dir) => hasParquet(dir))
       .map((dir) => join(dir, '*.parquet'));
     await db.run(`CREATE OR REPLACE TEMP TABLE scan_days AS SELECT * FROM ${pairsTable(days)}`);
     // Copies identical in all that orders them are one copy.

@@ -101,11 +101,15 @@ async function hasWindowRows(db: Db, day: ProjectDay, today: string): Promise<bo
 /** Replaces the persons of these days with `new_users`'. */
 async function replaceDays(db: Db, days: readonly ProjectDay[]): Promise<void> {
   await db.run(
-    `DELETE FROM daily_users USING ${pairsTable(days)}
-     WHERE daily_users.dt ${dayRange(days)} AND daily_users.project = t.project AND daily_users.dt = t.dt`,
+    `DELETE FROM daily_users_rows USING ${pairsTable(days)}
+     WHERE daily_users_rows.dt ${dayRange(days)} AND daily_users_rows.project = t.project AND daily_users_rows.dt = t.dt`,
   );
   await db.run(
-    `INSERT INTO daily_users SELECT n.project, n.dt, n.user_hash FROM new_users n
+    `DELETE FROM daily_users_gone USING ${pairsTable(days)}
+     WHERE daily_users_gone.project = t.project AND daily_users_gone.dt = t.dt`,
+  );
+  await db.run(
+    `INSERT INTO daily_users_rows SELECT n.project, n.dt, n.user_hash FROM new_users n
      JOIN ${pairsTable(days)} ON n.project = t.project AND n.dt = t.dt ORDER BY n.project, n.dt`,
   );
 }
@@ -159,8 +163,9 @@ async function refreshDay(db: Db, day: ProjectDay, today: string): Promise<void>
   );
   const last = horizon(day, today);
   if (last !== null) await correctWindows(db, p, d, literal(last, 'date'));
-  await db.run(`DELETE FROM daily_users WHERE project = ${p} AND dt = ${d}`);
-  await db.run(`INSERT INTO daily_users SELECT ${p}, ${d}, user_hash FROM day_users ORDER BY user_hash`);
+  await db.run(`DELETE FROM daily_users_rows WHERE project = ${p} AND dt = ${d}`);
+  await db.run(`DELETE FROM daily_users_gone WHERE project = ${p} AND dt = ${d}`);
+  await db.run(`INSERT INTO daily_users_rows SELECT ${p}, ${d}, user_hash FROM day_users ORDER BY user_hash`);
 }
 
 /**
@@ -236,11 +241,37 @@ async function applyChanges(db: Db): Promise<void> {
      ) x
      WHERE active_users.project = x.project AND active_users.dt = x.w`,
   );
+  // A person lost is marked gone; a person gained is unmarked where they were marked, else added.
+  await db.run(`INSERT INTO daily_users_gone SELECT project, dt, user_hash FROM day_changes WHERE sign = -1`);
   await db.run(
-    `DELETE FROM daily_users USING (SELECT * FROM day_changes WHERE sign = -1) c
-     WHERE daily_users.project = c.project AND daily_users.dt = c.dt AND daily_users.user_hash = c.user_hash`,
+    `CREATE OR REPLACE TEMP TABLE regained AS
+     SELECT g.* FROM daily_users_gone g
+     SEMI JOIN (SELECT * FROM day_changes WHERE sign = 1) c
+       ON g.project = c.project AND g.dt = c.dt AND g.user_hash = c.user_hash`,
   );
-  await db.run(`INSERT INTO daily_users SELECT project, dt, user_hash FROM day_changes WHERE sign = 1`);
+  await db.run(
+    `DELETE FROM daily_users_gone USING regained r
+     WHERE daily_users_gone.project = r.project AND daily_users_gone.dt = r.dt AND daily_users_gone.user_hash = r.user_hash`,
+  );
+  await db.run(
+    `INSERT INTO daily_users_rows SELECT c.project, c.dt, c.user_hash FROM day_changes c
+     ANTI JOIN regained r ON r.project = c.project AND r.dt = c.dt AND r.user_hash = c.user_hash
+     WHERE c.sign = 1`,
+  );
+  await foldGone(db);
+}
+
+/** Deletes the rows marked gone, in one statement, once they are 1% of the rows. */
+async function foldGone(db: Db): Promise<void> {
+  const [row] = await db.rows(
+    `SELECT (SELECT count(*) FROM daily_users_gone) * 100 > (SELECT count(*) FROM daily_users_rows)`,
+  );
+  if (row?.[0] !== true) return;
+  await db.run(
+    `DELETE FROM daily_users_rows USING daily_users_gone g
+     WHERE daily_users_rows.project = g.project AND daily_users_rows.dt = g.dt AND daily_users_rows.user_hash = g.user_hash`,
+  );
+  await db.run(`DELETE FROM daily_users_gone`);
 }
 
 /**
