@@ -6,6 +6,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance, DuckDBTimestampTZValue } from '@duckdb/node-api';
+import { enrich } from '../lib/enrich/context.js';
+import { countryReader, packagedCountryDb } from '../lib/enrich/country.js';
 import type { LakeEvent } from '../lib/events.js';
 import { hashKey, KeyRing } from '../lib/ingest/auth.js';
 import { type CollectDeps, collect } from '../lib/ingest/collect.js';
@@ -119,8 +121,35 @@ async function benchCollect(): Promise<string> {
   const mb = bodies.reduce((n, b) => n + b.length, 0) / 1e6;
   const journal = await benchJournal(bodies, deps, headers, now, measured.value);
   const wide = await benchWideKeys(deps, headers, now);
+  const country = await benchCountry(bodies, deps, headers, now);
   const line = row('collect, 100-event batches', measured.value, measured.baseline, 0.5, measured.ratio);
-  return `${line}\n  (${BODIES} bodies, ${mb.toFixed(1)} MB; baseline: JSON.parse + JSON.stringify of the same bodies, measured in alternating rounds; the ratio is the median of the rounds')\n${journal}\n${wide}`;
+  return `${line}\n  (${BODIES} bodies, ${mb.toFixed(1)} MB; baseline: JSON.parse + JSON.stringify of the same bodies, measured in alternating rounds; the ratio is the median of the rounds')\n${journal}\n${wide}\n${country}`;
+}
+
+/**
+ * What finding countries costs the collector: the same requests with the country database (each
+ * event's `context.ip` looked up) against the collector without it, in alternating rounds.
+ */
+async function benchCountry(
+  bodies: Buffer[],
+  deps: CollectDeps,
+  headers: Record<string, string>,
+  now: number,
+): Promise<string> {
+  const withCountry: CollectDeps = { ...deps, countryOf: countryReader(packagedCountryDb()) };
+  const send = (d: CollectDeps) => async () => {
+    for (const body of bodies) {
+      const { response } = await collect(
+        { method: 'POST', path: '/v1/batch', headers, body, receivedAt: now },
+        d,
+      );
+      if (response.status !== 200) throw new Error(`collect answered ${response.status}`);
+    }
+  };
+  const events = bodies.length * 100;
+  const measured = await paired(events, send(withCountry), send(deps));
+  const cost = (1e6 / measured.value - 1e6 / measured.baseline).toFixed(2);
+  return `${row('collect + country lookup', measured.value, measured.baseline, null, measured.ratio)}\n  (baseline: the same requests without the country database; ${cost} µs an event)`;
 }
 
 /**
@@ -299,7 +328,19 @@ async function benchLakeWriter(): Promise<string> {
   db.closeSync();
   instance.closeSync();
   await rm(dir, { recursive: true, force: true });
+  // The enrichment the lake writer does for each row (in the rate above), on its own: the same
+  // contexts (one user agent, parsed once), and the same with a user agent of its own per event.
+  const contexts = events.map((e) => e.context);
+  const enrichRate = await rate(N, () => {
+    for (const context of contexts) enrich(context, null);
+  });
+  const distinct = contexts.map((c, i) => c!.replace('Chrome/126.0', `Chrome/126.0.${i}`));
+  const parseRate = await rate(N, () => {
+    for (const context of distinct) enrich(context, null);
+  });
+  const us = (r: number) => `${(1e6 / r).toFixed(2)} µs`;
   return [
+    `enrichment in the lake writer: ${us(enrichRate)} an event (${us(parseRate)} when every event has a user agent not seen before), of the lake writer's ${us(writerRate)}`,
     row('lake writer vs DuckDB, same job', writerRate, duckJobRate, 1.0),
     '  (baseline: DuckDB decoding the same records as NDJSON (read_json) and COPY ... TO parquet, ZSTD, PARTITION_BY project, dt)',
     row('lake writer vs DuckDB COPY only', writerRate, duckRate, 1.0),

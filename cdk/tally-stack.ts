@@ -4,6 +4,7 @@ import { Stream, StreamEncryption, StreamMode } from 'aws-cdk-lib/aws-kinesis';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { NagSuppressions } from 'cdk-nag';
 import type { Construct } from 'constructs';
+import { COUNTRY_DB_FILE, COUNTRY_DB_PACKAGE_PATH } from '../lib/enrich/country.js';
 import type { TallySettings } from './config.js';
 import { Compaction } from './constructs/compaction.js';
 import { Erasure } from './constructs/erasure.js';
@@ -59,7 +60,9 @@ export class TallyStack extends Stack {
       timeout: Duration.seconds(30),
       logRetention,
       tracing: s.collectTracing,
-      environment: { TALLY_STREAM_ARN: stream.streamArn },
+      // The country database ships beside the bundle (`/var/task`, the function's directory).
+      environment: { TALLY_STREAM_ARN: stream.streamArn, TALLY_COUNTRY_DB: `/var/task/${COUNTRY_DB_FILE}` },
+      copyFiles: [COUNTRY_DB_PACKAGE_PATH],
     });
     // Only PutRecord(s): grantWrite would add ListShards and DescribeStreamSummary too.
     collect.addToRolePolicy(

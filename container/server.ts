@@ -52,7 +52,18 @@ function toRequest(req: IncomingMessage, body: Buffer, receivedAt: number): Coll
     query: Object.fromEntries(url.searchParams),
     body,
     receivedAt,
+    sourceIp: clientAddress(req),
   };
+}
+
+/**
+ * The client's address: the last one of `X-Forwarded-For`, which the load balancer appends
+ * (earlier ones are whatever the client sent), else the connection's.
+ */
+function clientAddress(req: IncomingMessage): string | undefined {
+  const forwarded = req.headers['x-forwarded-for'];
+  const last = (Array.isArray(forwarded) ? forwarded.at(-1) : forwarded)?.split(',').at(-1)?.trim();
+  return last || req.socket.remoteAddress;
 }
 
 function send(res: ServerResponse, status: number, headers: Record<string, string>, body: string): void {

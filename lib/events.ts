@@ -1,3 +1,5 @@
+import type { Enriched } from './enrich/context.js';
+
 /** The Segment call types Tally accepts. */
 export const EVENT_TYPES = ['track', 'identify', 'page', 'screen', 'group', 'alias'] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
@@ -35,6 +37,16 @@ export interface LakeEvent {
   flags: string | null;
   /** Where the event came from as the SDK says it (RudderStack's `channel`: web, server, mobile...). */
   channel: string | null;
+  /**
+   * The country (ISO 3166-1 alpha-2) of the address the event came from, found at collection;
+   * the address is not kept. Absent or null when unknown.
+   */
+  country?: string | null;
+  /**
+   * What the lake writer derived from the context (`enrich/context.ts`), as the lake's columns
+   * hold it; absent on events not enriched yet (and on rows of files written before).
+   */
+  enriched?: Enriched;
 }
 
 /** Where a bad row was found. */

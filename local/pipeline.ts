@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { kinesisClient } from '../lambdas/aws.js';
+import { countryOfEnv } from '../lambdas/collect/deps.js';
 import { createCollectHandler } from '../lambdas/collect/handler.js';
 import { createLakeWriterHandler } from '../lambdas/lake-writer/handler.js';
 import { createMetricsHandler } from '../lambdas/metrics/handler.js';
@@ -167,6 +168,7 @@ async function startLocked(
     put: options.put,
     cors: options.cors,
     quotas: quotasOf(),
+    countryOf: countryOfEnv(process.env),
   };
   const collectHandler = createCollectHandler(collectDeps, logger);
   const failures = new FsObjectStore(join(dataDir, 'failed-batches'));

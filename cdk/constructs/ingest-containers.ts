@@ -40,6 +40,7 @@ import type { Bucket } from 'aws-cdk-lib/aws-s3';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
 import { HEALTH_PATH } from '../../container/server.js';
+import { COUNTRY_DB_FILE, COUNTRY_DB_PACKAGE_PATH } from '../../lib/enrich/country.js';
 import type { ContainerSettings } from '../config.js';
 import { PROJECT_ROOT } from './pipeline-function.js';
 import type { QuotaTable } from './quotas.js';
@@ -88,22 +89,28 @@ export function bundleCollector(dir: string): string {
 }
 
 /**
- * Writes the image's build context: the Dockerfile and the esbuild bundle of the collector
+ * Writes the image's build context: the Dockerfile, the country database and the esbuild bundle of the collector
  * (`container/start.ts`, one CommonJS file for Node 24). Without bundling (tests that synthesize
  * only the template) the bundle is a placeholder.
  */
 function imageContext(scope: Construct): string {
   // Beside the cloud assembly being written (cdk.out/ for `cdk synth`, a test's own directory).
   const dir = join(Stage.of(scope)!.outdir, 'collector-image');
+  writeImageContext(dir, Stack.of(scope).bundlingRequired);
+  return dir;
+}
+
+/** Writes the image's files into `dir`; without `bundle`, the bundle is a placeholder. */
+export function writeImageContext(dir: string, bundle: boolean): void {
   mkdirSync(dir, { recursive: true });
   copyFileSync(join(PROJECT_ROOT, 'container', 'Dockerfile'), join(dir, 'Dockerfile'));
-  if (Stack.of(scope).bundlingRequired) {
+  copyFileSync(join(PROJECT_ROOT, COUNTRY_DB_PACKAGE_PATH), join(dir, COUNTRY_DB_FILE));
+  if (bundle) {
     bundleCollector(dir);
   } else {
     writeFileSync(join(dir, 'collector.cjs'), '// not bundled: synthesized without bundling\n');
     writeFileSync(join(dir, 'collector.cjs.map'), '{}\n');
   }
-  return dir;
 }
 
 /**

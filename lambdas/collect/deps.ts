@@ -6,6 +6,7 @@ import {
   readProjects,
   readQuotaSettings,
 } from '../../lib/config.js';
+import { type CountryOf, countryReader, packagedCountryDb } from '../../lib/enrich/country.js';
 import { writeKeyRing } from '../../lib/ingest/auth.js';
 import type { CollectDeps } from '../../lib/ingest/collect.js';
 import { ProjectQuotas, quotaLimits } from '../../lib/ingest/quota.js';
@@ -31,6 +32,23 @@ function quotasOf(
   });
 }
 
+const readers = new Map<string, CountryOf>();
+
+/**
+ * Countries from `TALLY_COUNTRY_DB` (the deploy places the database beside the bundle), else from
+ * its npm package; read once per process and path (the container rebuilds its dependencies when
+ * it refreshes its secrets).
+ */
+export function countryOfEnv(env: Env): CountryOf {
+  const path = env.TALLY_COUNTRY_DB || packagedCountryDb();
+  let reader = readers.get(path);
+  if (reader === undefined) {
+    reader = countryReader(path);
+    readers.set(path, reader);
+  }
+  return reader;
+}
+
 /**
  * What the collector needs, from the environment (secrets already resolved into it): the key
  * ring, the HMAC key, CORS, the quotas, over the given stream writer. The Lambda and the
@@ -44,6 +62,7 @@ export function collectDepsFromEnv(env: Env, stream: StreamWriter, logger: Logge
     hashKey: readHashKey(env),
     stream,
     cors: readCorsPolicy(env),
+    countryOf: countryOfEnv(env),
     ...(quotas ? { quotas } : {}),
   };
 }

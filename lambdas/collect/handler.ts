@@ -30,6 +30,7 @@ function toRequest(event: APIGatewayProxyEventV2, line: RequestLine): CollectReq
     query: event.queryStringParameters ?? {},
     body: Buffer.from(body, event.isBase64Encoded ? 'base64' : 'utf8'),
     receivedAt: line.receivedAt,
+    sourceIp: event.requestContext?.http?.sourceIp,
   };
 }
 

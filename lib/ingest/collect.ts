@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { type CountryOf, NO_COUNTRY } from '../enrich/country.js';
 import type { EventType } from '../events.js';
 import { type ApiResponse, errorResponse, jsonResponse } from '../http.js';
 import { encodeRecords, type StreamItem } from '../stream/codec.js';
@@ -29,6 +30,8 @@ export interface CollectRequest {
   query?: Record<string, string | undefined>;
   body: Buffer;
   receivedAt: number;
+  /** The address the request came from (API Gateway's `sourceIp`, the ALB's last hop, the socket's). */
+  sourceIp?: string;
 }
 
 /** The collector's answer. */
@@ -43,6 +46,8 @@ export interface CollectDeps {
   cors?: CorsPolicy;
   /** Per-project request quotas. @default none */
   quotas?: ProjectQuotas;
+  /** Countries of IP addresses (`enrich/country.ts`). @default none: every country null */
+  countryOf?: CountryOf;
 }
 
 /** Seconds a client over its project's quota is told to wait (quotas are counted per second). */
@@ -239,6 +244,30 @@ function segmentSettings(req: CollectRequest, writeKey: string, deps: CollectDep
   });
 }
 
+/**
+ * An event's country: of a text `context.ip`, else of the request's address. Each is looked up
+ * once per request while it repeats (a server-side batch sends one `context.ip` for all).
+ */
+function eventCountry(
+  countryOf: CountryOf,
+  sourceIp: string | undefined,
+): (contextIp: unknown) => string | null {
+  let source: string | null | undefined;
+  let lastIp: string | undefined;
+  let lastCountry: string | null = null;
+  return (contextIp) => {
+    if (typeof contextIp !== 'string') {
+      if (source === undefined) source = countryOf(sourceIp);
+      return source;
+    }
+    if (contextIp !== lastIp) {
+      lastIp = contextIp;
+      lastCountry = countryOf(contextIp);
+    }
+    return lastCountry;
+  };
+}
+
 async function collectEvents(
   req: CollectRequest,
   type: EventType | 'batch',
@@ -266,6 +295,7 @@ async function collectEvents(
     batchSentAt,
     routeType: type === 'batch' ? null : type,
     pseudonyms: new Pseudonyms(deps.hashKey, project),
+    countryOf: eventCountry(deps.countryOf ?? NO_COUNTRY, req.sourceIp),
   };
   const items: StreamItem[] = [];
   const rejected: RejectedEvent[] = [];

@@ -78,6 +78,9 @@ let keysTop = 0;
 const kept: number[] = [];
 /** True when the context read last held `ip` or `traits`. */
 let strip = false;
+/** Where the `ip` value of the context read last starts and ends, or -1. */
+let ipStart = -1;
+let ipEnd = -1;
 
 /**
  * A run of characters a JSON string holds as they are: not a control character, a quote, a
@@ -279,7 +282,11 @@ function skipObject(i: number, depth: number, context: boolean): number {
     }
     checkKey(base, at, depth);
     if (context) {
-      if (src.startsWith('"ip":', at) || src.startsWith('"traits":', at)) strip = true;
+      if (src.startsWith('"ip":', at)) {
+        strip = true;
+        ipStart = at + '"ip":'.length;
+        ipEnd = end;
+      } else if (src.startsWith('"traits":', at)) strip = true;
       // A member right after a kept one extends its span (the comma between included).
       else if (kept.length > 0 && kept[kept.length - 1] === at - 1) kept[kept.length - 1] = end;
       else kept.push(at, end);
@@ -438,10 +445,14 @@ function readEvent(i: number): CompactEvent {
     } else if (field === CONTEXT && c === OPEN_OBJECT) {
       kept.length = 0;
       strip = false;
+      ipStart = -1;
+      ipEnd = -1;
       end = skipObject(start, 2, true);
       layout.contextStart = start;
       layout.contextEnd = end;
       layout.contextKept = strip ? kept.slice() : null;
+      layout.ipStart = ipStart;
+      layout.ipEnd = ipEnd;
       raw.context = NESTED;
     } else if (matched && c !== OPEN_OBJECT && c !== OPEN_ARRAY) {
       end = MEMBER.lastIndex;

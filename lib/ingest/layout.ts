@@ -33,6 +33,12 @@ export interface EventLayout {
    * their commas included); null when it has neither.
    */
   contextKept: number[] | null;
+  /**
+   * Start and end of the text of the context's `ip` value, or -1: found by the compact parser
+   * (`compact.ts`), whose events are not parsed whole; other events' ip is read from their value.
+   */
+  ipStart: number;
+  ipEnd: number;
   /** Object members and array elements inside the properties, at every depth. */
   propertiesEntries: number;
   /** The same inside the context. */
@@ -47,6 +53,8 @@ export function emptyLayout(): EventLayout {
     contextStart: -1,
     contextEnd: -1,
     contextKept: null,
+    ipStart: -1,
+    ipEnd: -1,
     propertiesEntries: 0,
     contextEntries: 0,
   };

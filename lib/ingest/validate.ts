@@ -27,6 +27,11 @@ export interface RequestContext {
   routeType: EventType | null;
   /** The pseudonyms of the request's rows, set on them once every event is validated. */
   pseudonyms: Pseudonyms;
+  /**
+   * The country of an event: of its `context.ip` when that is text (a server-side caller may
+   * send it), else of the address the request came from. Neither address is kept.
+   */
+  countryOf(contextIp: unknown): string | null;
 }
 
 export type EventResult = { ok: true; event: LakeEvent; bytes?: EventBytes } | { ok: false; badRow: BadRow };
@@ -297,7 +302,7 @@ function normalize(raw: unknown, ctx: RequestContext, source: EventSource | null
   if (bytes !== null) {
     throw new Reject('size', `the event is ${bytes} bytes, over the limit of ${MAX_EVENT_BYTES}`);
   }
-  return normalizeFields(raw, ctx, propertiesJson ?? null, contextJson ?? null);
+  return normalizeFields(raw, ctx, propertiesJson ?? null, contextJson ?? null, rawContext?.ip);
 }
 
 /**
@@ -309,6 +314,7 @@ function normalizeFields(
   ctx: RequestContext,
   propertiesJson: string | null,
   contextJson: string | null,
+  contextIp: unknown,
 ): LakeEvent {
   const type = ctx.routeType ?? raw.type;
   if (!isEventType(type)) {
@@ -357,6 +363,7 @@ function normalizeFields(
     keyVersion: ctx.key.version,
     flags: clamped ? 'future_clamped' : null,
     channel: channelOf(raw),
+    country: ctx.countryOf(contextIp),
   };
   // Asked for last: a row is never refused once its pseudonyms are on their way.
   const { pseudonyms } = ctx;
@@ -472,7 +479,9 @@ function compactRow(
   let contextJson: string | null = null;
   if (layout.contextStart >= 0) contextJson = contextText(text, layout);
   else if (raw.context !== undefined && raw.context !== null) throw READ_IN_FULL;
-  const row = normalizeFields(raw, ctx, propertiesJson, contextJson);
+  // The context's ip (left out of its text) is read where the layout found it.
+  const ip = layout.ipStart >= 0 ? JSON.parse(text.slice(layout.ipStart, layout.ipEnd)) : undefined;
+  const row = normalizeFields(raw, ctx, propertiesJson, contextJson, ip);
   if (ascii === null) return { ok: true, event: row };
   // The row's texts are the body's (a group's properties are its own): their bytes are copied.
   const bytes: EventBytes = {

@@ -1,4 +1,5 @@
 import {
+  Bool,
   type Data,
   Field,
   Int32,
@@ -20,6 +21,7 @@ import {
   WriterPropertiesBuilder,
   writeParquet,
 } from 'parquet-wasm/node';
+import { type Enriched, enrich } from '../enrich/context.js';
 import type { LakeEvent } from '../events.js';
 
 /**
@@ -42,7 +44,46 @@ export const EVENTS_SCHEMA = new Schema([
   new Field('channel', new Utf8(), true),
   new Field('previous_user_hash', new Int64(), true),
   new Field('previous_anonymous_hash', new Int64(), true),
+  new Field('country', new Utf8(), true),
+  ...enrichedTextColumns().map(([name]) => new Field(name, new Utf8(), true)),
+  new Field('bot', new Bool(), true),
 ]);
+
+/** The enrichment's text columns (`enrich/context.ts`) and the members of `Enriched` they hold. */
+function enrichedTextColumns(): Array<[string, Exclude<keyof Enriched, 'bot'>]> {
+  return [
+    ['platform', 'platform'],
+    ['os', 'os'],
+    ['browser', 'browser'],
+    ['device_type', 'deviceType'],
+    ['app_version', 'appVersion'],
+    ['library', 'library'],
+    ['utm_source', 'utmSource'],
+    ['utm_medium', 'utmMedium'],
+    ['utm_campaign', 'utmCampaign'],
+    ['referrer_domain', 'referrerDomain'],
+  ];
+}
+const ENRICHED_TEXT = enrichedTextColumns();
+
+/**
+ * An event's enrichment as its row holds it: what it carries (read back from a file), else what
+ * `enrich` finds in its context now, with the markers of what was cut or ignored in its flags.
+ */
+function enrichedRow(e: LakeEvent): { enriched: Enriched; flags: string | null } {
+  if (e.enriched !== undefined) return { enriched: e.enriched, flags: e.flags };
+  const { markers, ...enriched } = enrich(e.context, e.channel);
+  const flags =
+    markers.length === 0 ? e.flags : [...(e.flags === null ? [] : [e.flags]), ...markers].join(',');
+  return { enriched, flags };
+}
+
+function bools(values: ReadonlyArray<boolean | null>): Data<Bool> {
+  const n = values.length;
+  const data = new Uint8Array((n + 7) >> 3);
+  for (let i = 0; i < n; i++) if (values[i] === true) data[i >> 3]! |= 1 << (i & 7);
+  return makeData({ type: new Bool(), length: n, data, ...validity((i) => values[i] === null, n) });
+}
 
 function validity(isNull: (i: number) => boolean, n: number): { nullBitmap?: Uint8Array; nullCount: number } {
   const bitmap = new Uint8Array((n + 7) >> 3);
@@ -143,14 +184,21 @@ export function eventsTable(events: readonly LakeEvent[]): Table {
   const eventTime = new Uint32Array(2 * n);
   const receivedAt = new Uint32Array(2 * n);
   const keyVersion = new Int32Array(n);
+  const country = new Array<string | null>(n);
+  const texts = ENRICHED_TEXT.map(() => new Array<string | null>(n));
+  const bot = new Array<boolean | null>(n);
   for (let i = 0; i < n; i++) {
     const e = events[i]!;
+    const row = enrichedRow(e);
+    country[i] = e.country ?? null;
+    for (let c = 0; c < ENRICHED_TEXT.length; c++) texts[c]![i] = row.enriched[ENRICHED_TEXT[c]![1]];
+    bot[i] = row.enriched.bot;
     eventId[i] = e.eventId;
     type[i] = e.type;
     name[i] = e.event;
     properties[i] = e.properties;
     context[i] = e.context;
-    flags[i] = e.flags;
+    flags[i] = row.flags;
     channel[i] = e.channel;
     userHash.set(i, e.userHash);
     anonymousHash.set(i, e.anonymousHash);
@@ -175,6 +223,9 @@ export function eventsTable(events: readonly LakeEvent[]): Table {
     utf8(channel),
     previousUserHash.toData(),
     previousAnonymousHash.toData(),
+    utf8(country),
+    ...texts.map((values) => utf8(values)),
+    bools(bot),
   ];
   const struct = makeData({ type: new Struct(EVENTS_SCHEMA.fields), length: n, children, nullCount: 0 });
   return new Table([new RecordBatch(EVENTS_SCHEMA, struct)]);
@@ -233,6 +284,18 @@ export function parquetToEvents(bytes: Uint8Array, project: string): LakeEvent[]
   const channel = text('channel');
   const previousUserHash = big('previous_user_hash');
   const previousAnonymousHash = big('previous_anonymous_hash');
+  const country = text('country');
+  // Files written before the enrichment columns existed are enriched again when rewritten.
+  const enrichedTexts = column('platform')
+    ? ENRICHED_TEXT.map(([name, key]) => [key, text(name)] as const)
+    : null;
+  const bot = column('bot');
+  const enriched = (i: number): Enriched | undefined => {
+    if (enrichedTexts === null) return undefined;
+    const row = Object.fromEntries(enrichedTexts.map(([key, read]) => [key, read(i)]));
+    const flag = bot?.get(i) as boolean | null | undefined;
+    return { ...row, bot: flag ?? null } as Enriched;
+  };
   return Array.from({ length: table.numRows }, (_, i) => ({
     project,
     eventId: eventId(i) ?? '',
@@ -249,5 +312,7 @@ export function parquetToEvents(bytes: Uint8Array, project: string): LakeEvent[]
     channel: channel(i),
     previousUserHash: previousUserHash(i),
     previousAnonymousHash: previousAnonymousHash(i),
+    country: country(i),
+    enriched: enriched(i),
   }));
 }

@@ -10,9 +10,10 @@ import { BACKSLASH, CLOSE_OBJECT, COMMA, NEWLINE, OPEN_OBJECT, QUOTE } from '../
  *   bytes 1..   Brotli (RFC 7932) of UTF-8 text lines:
  *     an event is three lines:
  *       {"k":"e","project","event_id","type","event","user_hash","anonymous_hash","event_time",
- *        "received_at","key_version","flags","channel"[,"previous_user_hash","previous_anonymous_hash"]}
+ *        "received_at","key_version","flags","channel"[,"country"][,"previous_user_hash","previous_anonymous_hash"]}
  *       (hashes as decimal strings, times epoch ms; "channel" may be absent in records written
- *        before it existed, and the previous_* hashes are written for aliases only: absent reads as null)
+ *        before it existed, "country" (ISO 3166-1 alpha-2) is written when known, and the
+ *        previous_* hashes are written for aliases only: absent reads as null)
  *       the properties as JSON text, or an empty line for none
  *       the context as JSON text, or an empty line for none
  *     a bad row is one line:
@@ -88,6 +89,7 @@ function eventHeader(e: LakeEvent): string {
     `,"anonymous_hash":${e.anonymousHash === null ? 'null' : `"${e.anonymousHash}"`}` +
     `,"event_time":${e.eventTime},"flags":${e.flags === null ? 'null' : quote(e.flags)}` +
     `,"channel":${e.channel === null ? 'null' : quote(e.channel)}` +
+    (e.country == null ? '' : `,"country":${quote(e.country)}`) +
     (e.previousUserHash == null ? '' : `,"previous_user_hash":"${e.previousUserHash}"`) +
     (e.previousAnonymousHash == null ? '' : `,"previous_anonymous_hash":"${e.previousAnonymousHash}"`) +
     '}\n'
@@ -305,6 +307,9 @@ export function parseHash(v: unknown): bigint | null | undefined {
   return n <= MAX_HASH ? n : undefined;
 }
 
+/** A country as the collector writes it: two capital letters (ISO 3166-1 alpha-2). */
+const COUNTRY = /^[A-Z]{2}$/;
+
 function toEvent(
   o: Record<string, unknown>,
   properties: string | null,
@@ -329,6 +334,8 @@ function toEvent(
   if (!strOrNull(o.flags)) return 'flags';
   const channel = o.channel ?? null;
   if (!strOrNull(channel)) return 'channel';
+  const country = o.country ?? null;
+  if (country !== null && (typeof country !== 'string' || !COUNTRY.test(country))) return 'country';
   return {
     project: o.project,
     eventId: o.event_id,
@@ -345,6 +352,7 @@ function toEvent(
     keyVersion: o.key_version,
     flags: o.flags,
     channel,
+    country,
   };
 }
 

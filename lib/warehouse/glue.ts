@@ -19,6 +19,18 @@ export const GLUE_EVENT_COLUMNS = [
   { Name: 'channel', Type: 'string' },
   { Name: 'previous_user_hash', Type: 'bigint' },
   { Name: 'previous_anonymous_hash', Type: 'bigint' },
+  { Name: 'country', Type: 'string' },
+  { Name: 'platform', Type: 'string' },
+  { Name: 'os', Type: 'string' },
+  { Name: 'browser', Type: 'string' },
+  { Name: 'device_type', Type: 'string' },
+  { Name: 'app_version', Type: 'string' },
+  { Name: 'library', Type: 'string' },
+  { Name: 'utm_source', Type: 'string' },
+  { Name: 'utm_medium', Type: 'string' },
+  { Name: 'utm_campaign', Type: 'string' },
+  { Name: 'referrer_domain', Type: 'string' },
+  { Name: 'bot', Type: 'boolean' },
 ];
 
 export const PARQUET_STORAGE = {

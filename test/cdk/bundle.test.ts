@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { countryReader, packagedCountryDb } from '../../lib/enrich/country.js';
 import { encodeRecords } from '../../lib/stream/codec.js';
 import { synth } from '../helpers/cdk.js';
 import { readLakeStore } from '../helpers/duckdb.js';
@@ -13,15 +14,21 @@ import { node24 } from '../helpers/node24.js';
 
 const outdir = mkdtempSync(join(tmpdir(), 'tally-cdk-'));
 let lakeWriterDir: string;
+let collect: { dir: string; env: Record<string, string> };
 let s3: S3Emulator;
 
 beforeAll(async () => {
   const { template, assembly } = synth({}, { bundle: true, outdir });
-  const [, lakeWriter] = Object.entries(template.findResources('AWS::Lambda::Function')).find(([id]) =>
-    id.startsWith('LakeWriterFunction'),
-  )!;
-  const key = (lakeWriter as { Properties: { Code: { S3Key: string } } }).Properties.Code.S3Key;
-  lakeWriterDir = join(assembly.directory, `asset.${key.replace(/\.zip$/, '')}`);
+  const functions = Object.entries(template.findResources('AWS::Lambda::Function')) as Array<
+    [string, { Properties: { Code: { S3Key: string }; Environment: { Variables: Record<string, string> } } }]
+  >;
+  const assetOf = (prefix: string) => {
+    const [, fn] = functions.find(([id]) => id.startsWith(prefix))!;
+    return { dir: join(assembly.directory, `asset.${fn.Properties.Code.S3Key.replace(/\.zip$/, '')}`), fn };
+  };
+  lakeWriterDir = assetOf('LakeWriterFunction').dir;
+  const { dir, fn } = assetOf('Collect');
+  collect = { dir, env: fn.Properties.Environment.Variables };
   s3 = await startS3();
 });
 afterAll(async () => {
@@ -38,6 +45,15 @@ describe('bundling, for real (esbuild, no Docker)', () => {
     expect(statSync(wasm).size).toBe(statSync('node_modules/parquet-wasm/node/parquet_wasm_bg.wasm').size);
     expect([...readFileSync(wasm).subarray(0, 4)]).toEqual([0x00, 0x61, 0x73, 0x6d]);
     expect(existsSync(join(lakeWriterDir, 'node_modules'))).toBe(false);
+  });
+
+  it("puts the country database beside the collector's bundle, where its environment points", () => {
+    // The function's code is unpacked in /var/task.
+    const path = collect.env.TALLY_COUNTRY_DB!.replace(/^\/var\/task\//, `${collect.dir}/`);
+
+    expect(readdirSync(collect.dir)).toEqual(expect.arrayContaining(['index.js', 'dbip-country.mmdb']));
+    expect(statSync(path).size).toBe(statSync(packagedCountryDb()).size);
+    expect(countryReader(path)('81.2.69.160')).toBe('GB');
   });
 
   it.each([

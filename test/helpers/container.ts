@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { startCollectorServer } from '../../container/server.js';
+import type { LakeEvent } from '../../lib/events.js';
 import { hashKey } from '../../lib/ingest/auth.js';
 import type { CollectDeps } from '../../lib/ingest/collect.js';
 import { silentLogger } from '../../lib/log.js';
@@ -77,16 +78,24 @@ export async function eventIdsOnStream(
   streamName: string,
   arn: string,
 ): Promise<string[]> {
+  return (await eventsOnStream(kinesis, streamName, arn)).map((e) => e.eventId);
+}
+
+/** The events on a stream, in order per shard. */
+export async function eventsOnStream(
+  kinesis: KinesisLocal,
+  streamName: string,
+  arn: string,
+): Promise<LakeEvent[]> {
   const reader = new KinesisStreamReader(kinesis.client, streamName, arn);
-  const ids: string[] = [];
+  const ids: LakeEvent[] = [];
   for (const shard of await reader.listShards()) {
     let iterator: string | null = await reader.iterator(shard, null);
     for (let empty = 0; iterator !== null && empty < 2; ) {
       const { records, next } = await reader.read(iterator, 10_000);
       empty = records.length === 0 ? empty + 1 : 0;
       for (const r of records) {
-        for (const item of decodeRecord(r.data).items)
-          if (item.kind === 'event') ids.push(item.event.eventId);
+        for (const item of decodeRecord(r.data).items) if (item.kind === 'event') ids.push(item.event);
       }
       iterator = next;
     }

@@ -20,6 +20,18 @@ export interface LakeRow {
   key_version: number;
   flags: string | null;
   channel: string | null;
+  country: string | null;
+  platform: string | null;
+  os: string | null;
+  browser: string | null;
+  device_type: string | null;
+  app_version: string | null;
+  library: string | null;
+  utm_source: string | null;
+  utm_medium: string | null;
+  utm_campaign: string | null;
+  referrer_domain: string | null;
+  bot: boolean | null;
   file: string;
 }
 
@@ -32,9 +44,10 @@ export async function readLakeDir(root: string): Promise<LakeRow[]> {
     const reader = await db.runAndReadAll(`
       SELECT project, CAST(dt AS VARCHAR) AS dt, event_id, type, event, user_hash, anonymous_hash,
              epoch_ms(event_time) AS event_time_ms, epoch_ms(received_at) AS received_at_ms,
-             properties, context, key_version, flags, channel, filename AS file,
+             properties, context, key_version, flags, channel, country, platform, os, browser, device_type,
+             app_version, library, utm_source, utm_medium, utm_campaign, referrer_domain, bot, filename AS file,
              typeof(event_time) AS time_type, typeof(user_hash) AS hash_type
-      FROM read_parquet('${glob}', hive_partitioning = true, filename = true)
+      FROM read_parquet('${glob}', hive_partitioning = true, filename = true, union_by_name = true)
       ORDER BY event_id`);
     return reader.getRowObjectsJS().map((r) => {
       if (r.time_type !== 'TIMESTAMP WITH TIME ZONE' || r.hash_type !== 'BIGINT') {

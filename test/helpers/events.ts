@@ -19,6 +19,7 @@ export function lakeEvent(over: Partial<LakeEvent> = {}): LakeEvent {
     keyVersion: 1,
     flags: null,
     channel: null,
+    country: null,
     ...over,
   };
 }
@@ -46,5 +47,6 @@ export const lakeEventArb: fc.Arbitrary<LakeEvent> = fc
     keyVersion: fc.integer({ min: 1, max: 1000 }),
     flags: fc.option(fc.constant('future_clamped'), { nil: null }),
     channel: fc.option(fc.string({ maxLength: 64 }), { nil: null }),
+    country: fc.option(fc.constantFrom('US', 'DE', 'BR', 'JP'), { nil: null }),
   })
   .map((e) => e as LakeEvent);

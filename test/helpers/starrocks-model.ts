@@ -67,6 +67,10 @@ const LAKE_COLUMNS = `CAST(NULL AS VARCHAR) AS event_id, CAST(NULL AS VARCHAR) A
   CAST(NULL AS TIMESTAMPTZ) AS received_at, CAST(NULL AS VARCHAR) AS properties, CAST(NULL AS VARCHAR) AS context,
   CAST(NULL AS INTEGER) AS key_version, CAST(NULL AS VARCHAR) AS flags, CAST(NULL AS VARCHAR) AS channel,
   CAST(NULL AS BIGINT) AS previous_user_hash, CAST(NULL AS BIGINT) AS previous_anonymous_hash,
+  CAST(NULL AS VARCHAR) AS country, CAST(NULL AS VARCHAR) AS platform, CAST(NULL AS VARCHAR) AS os,
+  CAST(NULL AS VARCHAR) AS browser, CAST(NULL AS VARCHAR) AS device_type, CAST(NULL AS VARCHAR) AS app_version,
+  CAST(NULL AS VARCHAR) AS library, CAST(NULL AS VARCHAR) AS utm_source, CAST(NULL AS VARCHAR) AS utm_medium,
+  CAST(NULL AS VARCHAR) AS utm_campaign, CAST(NULL AS VARCHAR) AS referrer_domain, CAST(NULL AS BOOLEAN) AS bot,
   CAST(NULL AS VARCHAR) AS project, CAST(NULL AS VARCHAR) AS dt`;
 
 export class StarRocksModel implements SqlClient {

@@ -1,10 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bundleCollector } from '../../cdk/constructs/ingest-containers.js';
+import { writeImageContext } from '../../cdk/constructs/ingest-containers.js';
 import { ensureStream, type KinesisLocal, startKinesisLocal } from '../../local/kinesis-local.js';
-import { eventIdsOnStream, spawnContainer } from '../helpers/container.js';
+import { eventIdsOnStream, eventsOnStream, spawnContainer } from '../helpers/container.js';
 import { node24 } from '../helpers/node24.js';
 
 let kinesis: KinesisLocal;
@@ -103,9 +103,16 @@ describe('the collector container', () => {
 
 describe("the container image's bundle (what the Dockerfile runs)", () => {
   const dir = mkdtempSync(join(tmpdir(), 'tally-collector-image-'));
-  let bundle: string;
+  const bundle = join(dir, 'collector.cjs');
+  // The image's environment (its Dockerfile's ENV), its /app being this directory.
+  const imageEnv: Record<string, string> = {};
   beforeAll(() => {
-    bundle = bundleCollector(dir);
+    writeImageContext(dir, true);
+    const env = readFileSync(join(dir, 'Dockerfile'), 'utf8').match(/^ENV (.*)$/m)![1]!;
+    for (const [, name, value] of env.matchAll(/(\w+)=(\S+)/g)) {
+      // Its port is the test's own.
+      if (name !== 'PORT') imageEnv[name!] = value!.replace(/^\/app\//, `${dir}/`);
+    }
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -116,7 +123,7 @@ describe("the container image's bundle (what the Dockerfile runs)", () => {
     'runs on %s: answers the health check, takes an event onto the stream, drains on SIGTERM',
     async (runtime, streamName) => {
       const node = runtime === 'this Node' ? process.execPath : await node24();
-      const container = await spawnContainer(kinesis, streamName, {}, { node, args: [bundle] });
+      const container = await spawnContainer(kinesis, streamName, imageEnv, { node, args: [bundle] });
       expect((await fetch(`${container.url}/ping`)).status).toBe(200);
       const sent = await fetch(`${container.url}/v1/track`, {
         method: 'POST',
@@ -124,13 +131,19 @@ describe("the container image's bundle (what the Dockerfile runs)", () => {
           'content-type': 'application/json',
           authorization: `Basic ${Buffer.from(`${container.writeKey}:`).toString('base64')}`,
         },
-        body: JSON.stringify({ event: 'Bundled', userId: 'u1', messageId: `m-${streamName}` }),
+        body: JSON.stringify({
+          event: 'Bundled',
+          userId: 'u1',
+          messageId: `m-${streamName}`,
+          context: { ip: '81.2.69.160' },
+        }),
       });
       expect([sent.status, await sent.json()]).toEqual([200, { success: true }]);
       container.child.kill('SIGTERM');
       expect(await container.exited).toBe(0);
       const arn = await ensureStream(kinesis.client, streamName, 1);
-      expect(await eventIdsOnStream(kinesis, streamName, arn)).toEqual([`m-${streamName}`]);
+      const [event, ...others] = await eventsOnStream(kinesis, streamName, arn);
+      expect([event?.eventId, event?.country, others]).toEqual([`m-${streamName}`, 'GB', []]);
     },
     120_000,
   );

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { countryReader, packagedCountryDb } from '../../lib/enrich/country.js';
 import { anonymousHash, identityHash } from '../../lib/ingest/pseudonymize.js';
 import {
   collect,
@@ -254,6 +255,34 @@ describe('collect: events inside a valid batch', () => {
       RECEIVED_AT,
       'future_clamped',
     ]);
+  });
+
+  it("finds the country of a text context.ip, else of the request's address, and keeps neither address", async () => {
+    const d = { ...deps(), countryOf: countryReader(packagedCountryDb()) };
+    const bodies = [
+      '{"batch":[{"type":"track","event":"a","userId":"u","messageId":"m1","context":{"ip":"81.2.69.160"}}]}',
+      '{"batch":[{"type":"track","event":"a","userId":"u","messageId":"m2","context":{"a":{"b":1},"ip":"2a02:8070::1"}}]}',
+      '{ "batch": [ { "type": "track", "event": "a", "userId": "u", "messageId": "m3", "context": { "ip" : "81.2.69.160" } } ] }',
+      '{"batch":[{"type":"track","event":"a","userId":"u","messageId":"m4","context":{"ip":5}}]}',
+      '{"batch":[{"type":"track","event":"a","userId":"u","messageId":"m5"}]}',
+      '{"batch":[{"type":"track","event":"a","userId":"u","messageId":"m6","context":{"ip":"not an address"}}]}',
+    ];
+
+    for (const body of bodies) await collect({ ...request('/v1/batch', body), sourceIp: '8.8.8.8' }, d);
+    await collect(request('/v1/batch', bodies[4]!.replace('m5', 'm7')), d);
+
+    const events = itemsOf(d.stream).flatMap((i) => (i.kind === 'event' ? [i.event] : []));
+    expect(events.map((e) => [e.eventId, e.country])).toEqual([
+      ['m1', 'GB'],
+      ['m2', 'DE'],
+      ['m3', 'GB'],
+      ['m4', 'US'],
+      ['m5', 'US'],
+      ['m6', null],
+      ['m7', null],
+    ]);
+    const written = JSON.stringify(events, (_, v) => (typeof v === 'bigint' ? String(v) : v));
+    for (const ip of ['81.2.69.160', '2a02:8070::1', '8.8.8.8']) expect(written).not.toContain(ip);
   });
 
   it('survives hostile JSON: NUL, lone surrogates, 1e309, __proto__, deep nesting', async () => {

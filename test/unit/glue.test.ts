@@ -1,6 +1,7 @@
 import type { GlueClient } from '@aws-sdk/client-glue';
 import { describe, expect, it } from 'vitest';
-import { registerPartitions } from '../../lib/warehouse/glue.js';
+import { EVENTS_SCHEMA } from '../../lib/lake/parquet.js';
+import { GLUE_EVENT_COLUMNS, registerPartitions } from '../../lib/warehouse/glue.js';
 
 function fakeGlue(errorsFor: (values: string[]) => string | undefined) {
   const inputs: unknown[] = [];
@@ -58,5 +59,24 @@ describe('registerPartitions', () => {
     await expect(registerPartitions(client, table, days)).rejects.toThrow(
       /shop\/2026-01-02: AccessDeniedException/,
     );
+  });
+});
+
+describe('GLUE_EVENT_COLUMNS', () => {
+  it('names every column of an events file, in file order, with the Hive type of its Arrow type', () => {
+    const hive: Record<string, string> = {
+      Utf8: 'string',
+      Int64: 'bigint',
+      Int32: 'int',
+      Bool: 'boolean',
+      Timestamp: 'timestamp',
+    };
+
+    const fromFile = EVENTS_SCHEMA.fields.map((f) => ({
+      Name: f.name,
+      Type: hive[String(f.type).replace(/<.*$/, '')],
+    }));
+
+    expect(GLUE_EVENT_COLUMNS).toEqual(fromFile);
   });
 });

@@ -65,6 +65,104 @@ describe('writeBatch', () => {
     ]);
   });
 
+  it('writes the country and what the context says (platform, browser, campaign...) as columns, bots flagged', async () => {
+    const store = new MemoryStore();
+    const browser = {
+      userAgent:
+        'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Safari/605.1.15',
+      library: { name: 'analytics.js' },
+      page: { referrer: 'https://news.example.org/a' },
+      campaign: { source: 'mail', medium: 'email', name: 'spring' },
+    };
+    const events = [
+      lakeEvent({ eventId: 'web', country: 'DE', context: JSON.stringify(browser) }),
+      lakeEvent({
+        eventId: 'ios',
+        context: JSON.stringify({
+          library: { name: 'analytics-ios' },
+          os: { name: 'iOS' },
+          app: { version: '4.2.0' },
+        }),
+      }),
+      lakeEvent({
+        eventId: 'bot',
+        context: JSON.stringify({ userAgent: 'Mozilla/5.0 (compatible; bingbot/2.0)', campaign: 7 }),
+      }),
+      lakeEvent({ eventId: 'none', context: null, flags: 'future_clamped' }),
+    ];
+
+    await writeBatch([record(0, events)], store);
+
+    const rows = await readLakeStore(store);
+    const columns = (r: (typeof rows)[number]) => [
+      r.event_id,
+      r.country,
+      r.platform,
+      r.os,
+      r.browser,
+      r.device_type,
+      r.app_version,
+      r.library,
+      r.utm_source,
+      r.utm_medium,
+      r.utm_campaign,
+      r.referrer_domain,
+      r.bot,
+      r.flags,
+    ];
+    expect(rows.map(columns)).toEqual([
+      [
+        'bot',
+        null,
+        'web',
+        null,
+        'BingCrawler',
+        'bot',
+        null,
+        null,
+        null,
+        null,
+        null,
+        null,
+        true,
+        'campaign_ignored',
+      ],
+      [
+        'ios',
+        null,
+        'ios',
+        'iOS',
+        null,
+        'mobile',
+        '4.2.0',
+        'analytics-ios',
+        null,
+        null,
+        null,
+        null,
+        null,
+        null,
+      ],
+      ['none', null, null, null, null, null, null, null, null, null, null, null, null, 'future_clamped'],
+      [
+        'web',
+        'DE',
+        'web',
+        'macOS',
+        'Safari',
+        'desktop',
+        null,
+        'analytics.js',
+        'mail',
+        'email',
+        'spring',
+        'news.example.org',
+        false,
+        null,
+      ],
+    ]);
+  });
+
   it('keeps a poison record as a bad row and writes the rest', async () => {
     const store = new MemoryStore();
     const poison: LakeRecord = { ...record(1, []), data: Buffer.from('not a tally record') };

@@ -83,7 +83,11 @@ export const EMPTY_EVENTS = `SELECT NULL::VARCHAR AS event_id, NULL::VARCHAR AS 
   NULL::BIGINT AS user_hash, NULL::BIGINT AS anonymous_hash, NULL::TIMESTAMPTZ AS event_time,
   NULL::TIMESTAMPTZ AS received_at, NULL::VARCHAR AS properties, NULL::VARCHAR AS context,
   NULL::INTEGER AS key_version, NULL::VARCHAR AS flags, NULL::VARCHAR AS channel,
-  NULL::BIGINT AS previous_user_hash, NULL::BIGINT AS previous_anonymous_hash, NULL::VARCHAR AS project, NULL::DATE AS dt WHERE false`;
+  NULL::BIGINT AS previous_user_hash, NULL::BIGINT AS previous_anonymous_hash, NULL::VARCHAR AS country,
+  NULL::VARCHAR AS platform, NULL::VARCHAR AS os, NULL::VARCHAR AS browser, NULL::VARCHAR AS device_type,
+  NULL::VARCHAR AS app_version, NULL::VARCHAR AS library, NULL::VARCHAR AS utm_source, NULL::VARCHAR AS utm_medium,
+  NULL::VARCHAR AS utm_campaign, NULL::VARCHAR AS referrer_domain, NULL::BOOLEAN AS bot,
+  NULL::VARCHAR AS project, NULL::DATE AS dt WHERE false`;
 
 /** `read_parquet` over lake files, with the hive columns typed (a numeric-looking project stays text). */
 export function readLake(globs: string | string[]): string {
