@@ -5,11 +5,12 @@
  * DuckDB, with identity evidence like a web product's: 10% of people are visitors who identify
  * on some day (events before carry their anonymous id only, after both), 20% visitors who never
  * do, the rest users; 1 event in 2,000 an alias to a new user id; 1 in 100 resent 5 minutes
- * later. Each is rebuilt in full, then the same new day of 20,000 events is refreshed: without
- * new links, again with nothing new, and with new links (new visitors who identify, and
- * visitors of the past who identify now, which moves their past days to their user), after a
- * checkpoint (the steady state of a warehouse in use). Then the 90-day active-users query, rolled
- * up and ending with a live today. Every figure is printed with its ratio to the smallest history.
+ * later. Each is rebuilt in full and checkpointed (the steady state of a warehouse in use), then
+ * each of NEW_DAYS new days of 20,000 events is refreshed: without new links, again with
+ * nothing new, and with new links (new visitors who identify, and visitors of the past who
+ * identify now, which moves their past days to their user); each figure is the median over the
+ * new days. Then the 90-day active-users query, rolled up and ending with a live today. Every
+ * figure is printed with its ratio to the smallest history.
  */
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -30,6 +31,7 @@ function spanDays(size: number, smallest: number): number {
   return AXIS === 'time' ? Math.round((DAYS * size) / smallest) : DAYS;
 }
 const NEW_EVENTS = 20_000;
+const NEW_DAYS = 3;
 const QUERY_RUNS = 15;
 
 /** Ids of person k: user hashes in the upper half of the 63 bits, anonymous ones below. */
@@ -94,34 +96,37 @@ async function writeHistory(lake: string, size: number, days = DAYS): Promise<vo
 }
 
 /**
- * A file of today's events. Without links: people of the history, as they are. With links:
- * a fifth are new visitors who identify today, and 2% visitors of the past who identify now.
+ * A file of the events of new day number `n` (0 is TODAY). Without links: people of the history,
+ * as they are. With links: a fifth are new visitors who identify that day, and 2% visitors of the
+ * past who identify now.
  */
-async function writeToday(lake: string, size: number, name: string, withLinks: boolean): Promise<void> {
+async function writeNewDay(lake: string, size: number, n: number, withLinks: boolean): Promise<void> {
   const people = Math.max(1000, Math.floor(size / 10));
-  const dir = join(lake, 'events', 'project=bench', `dt=${TODAY}`);
+  const day = addDays(TODAY, n);
+  const name = `${withLinks ? 'linked' : 'plain'}${n}`;
+  const dir = join(lake, 'events', 'project=bench', `dt=${day}`);
   await mkdir(dir, { recursive: true });
-  const offset = withLinks ? 1 : 0;
+  const offset = 2 * n + (withLinks ? 1 : 0);
   await duck(async (db) => {
-    await db.run(`SELECT setseed(${withLinks ? 0.7 : 0.3})`);
+    await db.run(`SELECT setseed(${withLinks ? 0.7 : 0.3} - ${n} / 10)`);
     const k = withLinks
-      ? `CASE WHEN i % 5 = 0 THEN ${people * 2} + i * 10
+      ? `CASE WHEN i % 5 = 0 THEN ${people * 2} + (${n * NEW_EVENTS} + i) * 10
               WHEN i % 50 = 1 THEN CAST(floor(random() * ${people / 10}) AS BIGINT) * 10 + 1
               ELSE CAST(floor(pow(random(), 2.5) * ${people}) AS BIGINT) END`
       : `CAST(floor(pow(random(), 2.5) * ${people}) AS BIGINT)`;
     const plain = events(
       `SELECT ${NEW_EVENTS * 10} * ${offset + 1} + i AS i, ${k} AS k,
-         TIMESTAMPTZ '${TODAY} 00:00:00+00' + to_seconds(CAST(floor(random() * 43200) AS BIGINT)) AS t
+         TIMESTAMPTZ '${day} 00:00:00+00' + to_seconds(CAST(floor(random() * 43200) AS BIGINT)) AS t
        FROM range(${NEW_EVENTS}) r(i)`,
       people,
-      `TIMESTAMPTZ '${TODAY} 06:00:00+00'`,
+      `TIMESTAMPTZ '${day} 06:00:00+00'`,
       `${name}-`,
     );
     // With links, the past visitors (kind 1) who come back now carry a user id too. Without,
     // people who identify send their user id only, and nobody aliases.
     const sql = withLinks
       ? `SELECT * REPLACE (CASE WHEN anonymous_hash IS NOT NULL AND user_hash IS NULL AND ((anonymous_hash - 3) // 7919) % 10 = 1
-             AND event_time >= TIMESTAMPTZ '${TODAY} 06:00:00+00'
+             AND event_time >= TIMESTAMPTZ '${day} 06:00:00+00'
            THEN ${USER('(anonymous_hash - 3) // 7919')} ELSE user_hash END AS user_hash) FROM (${plain})`
       : `SELECT * REPLACE ('track' AS type, NULL::BIGINT AS previous_user_hash,
              CASE WHEN user_hash IS NOT NULL THEN NULL ELSE anonymous_hash END AS anonymous_hash) FROM (${plain})`;
@@ -170,19 +175,37 @@ async function measure(size: number, days: number, onProgress: (line: string) =>
       // A warehouse in use has its rebuild written to its file long since: the refreshes are
       // measured from there, not while the rebuild's log is still being folded in.
       await warehouse.query('CHECKPOINT');
-      const day = [{ project: 'bench', dt: TODAY }];
-      await writeToday(lake, size, 'plain', false);
-      const noLinks = await seconds(() => warehouse.refresh(day, TODAY));
-      const again = await seconds(() => warehouse.refresh(day, TODAY));
-      await writeToday(lake, size, 'linked', true);
-      const links = await seconds(() => warehouse.refresh(day, TODAY));
+      const noLinks: number[] = [];
+      const again: number[] = [];
+      const links: number[] = [];
+      for (let n = 0; n < NEW_DAYS; n++) {
+        const today = addDays(TODAY, n);
+        const day = [{ project: 'bench', dt: today }];
+        await writeNewDay(lake, size, n, false);
+        noLinks.push(await seconds(() => warehouse.refresh(day, today)));
+        again.push(await seconds(() => warehouse.refresh(day, today)));
+        await writeNewDay(lake, size, n, true);
+        links.push(await seconds(() => warehouse.refresh(day, today)));
+      }
+      const last = addDays(TODAY, NEW_DAYS - 1);
       const rolled: number[] = [];
       const live: number[] = [];
       for (let i = 0; i < QUERY_RUNS; i++) {
-        rolled.push(await seconds(() => warehouse.activeUsers('bench', addDays(TODAY, -DAYS), LAST, TODAY)));
-        live.push(await seconds(() => warehouse.activeUsers('bench', addDays(TODAY, -89), TODAY, TODAY)));
+        rolled.push(
+          await seconds(() => warehouse.activeUsers('bench', addDays(last, -DAYS), addDays(last, -1), last)),
+        );
+        live.push(await seconds(() => warehouse.activeUsers('bench', addDays(last, -89), last, last)));
       }
-      return { size, written, rebuild, noLinks, again, links, rolled: median(rolled), live: median(live) };
+      return {
+        size,
+        written,
+        rebuild,
+        noLinks: median(noLinks),
+        again: median(again),
+        links: median(links),
+        rolled: median(rolled),
+        live: median(live),
+      };
     } finally {
       await warehouse.close();
     }
@@ -213,7 +236,7 @@ export async function benchGrowth(onProgress: (line: string) => void = console.l
     (p) => `  ${p.size.toLocaleString('en').padEnd(12)}${keys.map((k) => cell(p, k)).join('')}`,
   );
   return [
-    `growth (DuckDB, ${AXIS === 'time' ? 'history longer at the same events per day' : 'history denser over the same 90 days'}): the same new day of ${NEW_EVENTS.toLocaleString('en')} events; ratio to the ${base.size.toLocaleString('en')}-event history`,
+    `growth (DuckDB, ${AXIS === 'time' ? 'history longer at the same events per day' : 'history denser over the same 90 days'}): the same ${NEW_DAYS} new days of ${NEW_EVENTS.toLocaleString('en')} events (medians); ratio to the ${base.size.toLocaleString('en')}-event history`,
     header,
     ...rows,
     '  (ratio to the smallest history in parentheses; target: a refresh at 10x the history costs at most 1.5x; queries are medians of 15)',
