@@ -5,6 +5,10 @@ import { addDays } from './days.js';
  * Who counts as one person. Both engines apply these rules; `test/helpers/brute.ts` applies them
  * again by brute force.
  *
+ * 0. **Bots count nowhere.** Rows the lake flags `bot` (a crawler's or a headless browser's user
+ *    agent, `enrich/agent.ts`) are kept in the lake and left out of everything below: they are no
+ *    copy, no identity evidence and no activity. Rows without the flag (written before it, or
+ *    without a user agent) count.
  * 1. **One copy of an event within the duplicate window.** Copies of a `(project, event_id)`
  *    are ordered by `received_at`, then `event_time`, then `user_hash`, then `anonymous_hash`
  *    (nulls first). A copy received within W (`dedupWindowHours`) after an earlier copy is a
@@ -21,6 +25,9 @@ import { addDays } from './days.js';
  *    is the smallest `user_hash` of the group.
  * 4. Otherwise a user is their `user_hash`, an anonymous visitor their `anonymous_hash`.
  */
+
+/** Rule 0 as a predicate on lake rows, in the SQL both engines speak. */
+export const NOT_BOT = 'NOT coalesce(bot, false)';
 
 /**
  * W of rule 1, in hours. A day: the horizon of client resends (an SDK retrying a batch whose

@@ -1,3 +1,4 @@
+import { enrich } from '../../lib/enrich/context.js';
 import type { LakeEvent } from '../../lib/events.js';
 import { utcDate } from '../../lib/events.js';
 import { addDays, daysFrom } from '../../lib/warehouse/days.js';
@@ -17,9 +18,15 @@ function compare(a: readonly (bigint | number)[], b: readonly (bigint | number)[
 const HOUR = 3_600_000;
 const copyOrder = (e: LakeEvent) => [e.receivedAt, e.eventTime, e.userHash ?? -1n, e.anonymousHash ?? -1n];
 
+/** Rule 0: an event the lake writer flags as a bot's (from its context's user agent). */
+export function isBot(e: LakeEvent): boolean {
+  return (e.enriched ?? enrich(e.context, e.channel)).bot === true;
+}
+
 /**
- * Rule 1: per (project, event_id), copies in their order; a copy received within `windowHours`
- * after the previous copy is a duplicate, and copies identical in that order are one copy.
+ * Rules 0-1: bots' events left out; per (project, event_id), copies in their order; a copy
+ * received within `windowHours` after the previous copy is a duplicate, and copies identical in
+ * that order are one copy.
  */
 export function countedCopies(
   events: readonly LakeEvent[],
@@ -27,6 +34,7 @@ export function countedCopies(
 ): LakeEvent[] {
   const byEvent = new Map<string, LakeEvent[]>();
   for (const e of events) {
+    if (isBot(e)) continue;
     const key = `${e.project}\0${e.eventId}`;
     byEvent.set(key, [...(byEvent.get(key) ?? []), e]);
   }

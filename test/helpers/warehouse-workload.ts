@@ -51,8 +51,17 @@ const copyArb = fc.record({
   wave: fc.integer({ min: 0, max: 3 }),
 });
 
+/** User agents of events: none, browsers, and (a fifth of events) bots, whose events count nowhere. */
+const AGENTS = [
+  null,
+  null,
+  'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36',
+  'Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1',
+  'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/126.0.0.0 Safari/537.36',
+];
+
 /**
- * Events of two projects over 70 days in four waves: late waves, copies of an id re-sent with
+ * Events of two projects over 70 days in four waves (a fifth of them from bots): late waves, copies of an id re-sent with
  * other timestamps (and received in any order), ids of users and of anonymous visitors, events
  * carrying both (an identify), aliases between users and from anonymous ids, and quiet days.
  * Every copy of an id carries the same identities; only its times differ.
@@ -68,6 +77,8 @@ export const workloadArb: fc.Arbitrary<Array<{ event: LakeEvent; wave: number }>
       previousUser: fc.integer({ min: 1, max: 25 }),
       previousAnonymous: fc.option(fc.integer({ min: 1, max: 25 }), { nil: null }),
       copies: fc.array(copyArb, { minLength: 1, maxLength: 3 }),
+      /** The event came from a crawler or a headless browser (every copy: they share a context). */
+      agent: fc.constantFrom(...AGENTS),
     }),
     { minLength: 1, maxLength: 120 },
   )
@@ -85,6 +96,7 @@ export const workloadArb: fc.Arbitrary<Array<{ event: LakeEvent; wave: number }>
           previousUserHash: d.kind === 'alias' ? userHash(d.previousUser) : null,
           previousAnonymousHash:
             d.kind === 'alias' && d.previousAnonymous !== null ? BigInt(d.previousAnonymous) : null,
+          context: d.agent === null ? null : JSON.stringify({ userAgent: d.agent }),
         });
       }
       for (const c of d.copies) {

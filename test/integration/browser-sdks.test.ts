@@ -59,8 +59,8 @@ afterAll(async () => {
 });
 
 /** A fresh page of the site, and what goes wrong on it. */
-async function openSite(collectorUrl: string) {
-  const context = await browser.newContext();
+async function openSite(collectorUrl: string, userAgent?: string) {
+  const context = await browser.newContext(userAgent === undefined ? {} : { userAgent });
   const page = await context.newPage();
   const trouble = watchPage(page, collectorUrl);
   await page.goto(`${site.origin}/`);
@@ -76,7 +76,14 @@ function newUser() {
 }
 
 /** The checks every delivery ends with: the events in the lake, typed, on their UTC day, nothing refused. */
-function expectDelivered(rows: LakeRow[], types: string[], sentFrom: number, trouble: PageTrouble): void {
+function expectDelivered(
+  rows: LakeRow[],
+  types: string[],
+  sentFrom: number,
+  trouble: PageTrouble,
+  /** The sender put the browser's user agent in the context, as the SDKs do (a bare beacon does not). */
+  sdk = true,
+): void {
   expect(trouble.failedRequests).toEqual([]);
   const byId = new Map(rows.map((r) => [r.event_id, r]));
   const delivered = [...byId.values()];
@@ -89,6 +96,13 @@ function expectDelivered(rows: LakeRow[], types: string[], sentFrom: number, tro
   }
   expect(delivered.filter((r) => r.type === 'track').map((r) => r.event)).toContain('Order Completed');
   expect(delivered.find((r) => r.type === 'page')?.event).toBe('Pricing');
+  // Headless Chromium says so in its user agent: flagged a bot (kept, counted nowhere). Loopback
+  // has no country. Without a user agent in the context nothing is derived (the request's own
+  // User-Agent header is not read: a server library's would be taken for a bot).
+  const agent = sdk ? ['web', 'Chrome', 'Linux', true, null] : [null, null, null, null, null];
+  expect(
+    new Set(delivered.map((r) => JSON.stringify([r.platform, r.browser, r.os, r.bot, r.country]))),
+  ).toEqual(new Set([JSON.stringify(agent)]));
   // Traits (an email here) never reach the lake.
   expect(JSON.stringify(delivered, (_, v) => (typeof v === 'bigint' ? String(v) : v))).not.toContain(
     'ada@example.com',
@@ -153,6 +167,40 @@ describe.each(fronts)('browser SDKs through %s', (_, collectorUrl) => {
     expectDelivered(rows, SIX_TYPES, sentFrom, trouble);
     const routes = batching ? ['POST /v1/b'] : ['t', 'i', 'p', 's', 'g', 'a'].map((r) => `POST /v1/${r}`);
     expect(new Set(trouble.sent)).toEqual(new Set(routes));
+  });
+
+  it("@segment/analytics-next in a person's desktop browser: platform, browser, OS, device and the country of context.ip, no bot", async () => {
+    // Arrange: a desktop Chrome's user agent, as a person's browser sends it.
+    const url = collectorUrl();
+    const user = newUser();
+    const desktop =
+      'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36';
+    const { page, close } = await openSite(url, desktop);
+
+    // Act: one event with the address a server-side caller would give, one without.
+    await page.evaluate(
+      async ({ writeKey, apiHost, userId }) => {
+        // biome-ignore lint/suspicious/noExplicitAny: the SDK's global, set by the bundle
+        const [analytics] = await (window as any).AnalyticsBrowser.load({
+          writeKey,
+          cdnSettings: { integrations: { 'Segment.io': { apiKey: writeKey, apiHost, protocol: 'http' } } },
+        });
+        await analytics.identify(userId);
+        await analytics.track('Order Completed', { total: 30 }, { context: { ip: '81.2.69.160' } });
+      },
+      { writeKey: pipeline.writeKeys.default!, apiHost: `${new URL(url).host}/v1`, userId: user.userId },
+    );
+    const rows = await waitForRows(lake(), user.match, 2);
+    await close();
+
+    // Assert
+    const columns = rows
+      .map((r) => [r.type, r.platform, r.browser, r.os, r.device_type, r.library, r.bot, r.country])
+      .sort((a, b) => String(a[0]).localeCompare(String(b[0])));
+    expect(columns).toEqual([
+      ['identify', 'web', 'Chrome', 'Windows', 'desktop', 'analytics.js', false, null],
+      ['track', 'web', 'Chrome', 'Windows', 'desktop', 'analytics.js', false, 'GB'],
+    ]);
   });
 
   it('@segment/analytics-next with only cdnURL set to Tally loads its settings there and delivers', async () => {
@@ -271,6 +319,6 @@ describe.each(fronts)('browser SDKs through %s', (_, collectorUrl) => {
 
     // Assert
     expect(queued).toBe(true);
-    expectDelivered(rows, SIX_TYPES, sentFrom, trouble);
+    expectDelivered(rows, SIX_TYPES, sentFrom, trouble, false);
   });
 });

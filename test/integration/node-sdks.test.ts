@@ -101,7 +101,8 @@ describe.each(fronts)('the Node SDKs with their default options, through %s', (_
 
     // Act
     analytics.identify({ userId, traits: { email: 'grace@example.com' } });
-    analytics.track({ userId, event: 'Order Completed' });
+    // A server-side caller may give the person's address: only its country is kept.
+    analytics.track({ userId, event: 'Order Completed', context: { ip: '81.2.69.160' } });
     analytics.page({ userId, name: 'Pricing' });
     analytics.screen({ userId, name: 'Home' });
     analytics.group({ userId, groupId: 'acme' });
@@ -112,5 +113,19 @@ describe.each(fronts)('the Node SDKs with their default options, through %s', (_
     // Assert
     expect(rows.map((r) => r.type).sort()).toEqual(SIX_TYPES);
     for (const r of rows) expect(r.dt).toBe(utcDate(r.event_time_ms));
+    // A server library: platform `server`, no user agent (so no browser and no bot verdict);
+    // the country of the address given, the others' of loopback (none).
+    expect(
+      new Set(rows.map((r) => JSON.stringify([r.platform, r.library, r.browser, r.bot, r.country]))),
+    ).toEqual(
+      new Set([
+        JSON.stringify(['server', '@segment/analytics-node', null, null, null]),
+        JSON.stringify(['server', '@segment/analytics-node', null, null, 'GB']),
+      ]),
+    );
+    expect(rows.find((r) => r.type === 'track')?.country).toBe('GB');
+    expect(JSON.stringify(rows, (_, v) => (typeof v === 'bigint' ? String(v) : v))).not.toContain(
+      '81.2.69.160',
+    );
   });
 });

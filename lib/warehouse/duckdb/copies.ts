@@ -1,6 +1,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type ProjectDay, uniqueProjectDays } from '../days.js';
+import { NOT_BOT } from '../people.js';
 import {
   COPY_ORDER,
   type Db,
@@ -72,7 +73,7 @@ export async function judgeCopies(
     // Copies identical in all that orders them are one copy.
     await db.run(
       `CREATE OR REPLACE TEMP TABLE scan AS SELECT * FROM (
-         SELECT ${SCAN_COLUMNS} FROM ${globs.length > 0 ? lakeRows(globs) : `(${EMPTY_EVENTS})`}
+         SELECT ${SCAN_COLUMNS} FROM ${globs.length > 0 ? lakeRows(globs) : `(${EMPTY_EVENTS})`} WHERE ${NOT_BOT}
        ) QUALIFY row_number() OVER (PARTITION BY ${COPY}
          ORDER BY type, previous_user_hash, previous_anonymous_hash) = 1`,
     );

@@ -2,8 +2,9 @@ import { existsSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { addDays, MAU_DAYS, WAU_DAYS } from '../days.js';
+import { NOT_BOT } from '../people.js';
 import type { ActiveUsersDay } from '../warehouse.js';
-import { type Db, literal, readLake, windowInterval } from './sql.js';
+import { type Db, lakeRows, literal, windowInterval } from './sql.js';
 
 /** Files written this close before a read still count as live: file times are coarse and renames lag writes. */
 const READ_SLACK_MS = 5_000;
@@ -22,7 +23,7 @@ function livePersons(options: LiveOptions, project: string, today: string, files
   const p = literal(project, 'project');
   return `SELECT x.dt, coalesce(m.person, x.id) AS user_hash FROM (
       SELECT dt, md5_number(event_id) AS digest, received_at, coalesce(user_hash, anonymous_hash) AS id
-      FROM ${readLake(files)} WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
+      FROM ${lakeRows(files)} WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL AND ${NOT_BOT}
     ) x
     ANTI JOIN event_index i ON i.project = ${p} AND i.digest = x.digest AND i.dt <> ${literal(today, 'date')}
       AND i.received_at BETWEEN x.received_at - ${windowInterval(options.windowHours)} AND x.received_at

@@ -1,4 +1,5 @@
 import { type ProjectDay, uniqueProjectDays } from '../days.js';
+import { NOT_BOT } from '../people.js';
 import { date, EPOCH, markers, marks, pairsOf, type Run } from './sql.js';
 
 /** Where a refresh or a live scan reads the lake and the event index. */
@@ -76,7 +77,7 @@ SELECT ${COPY}, ${PAYLOAD} FROM (
     user_hash, anonymous_hash, ${PAYLOAD},
     row_number() OVER (PARTITION BY project, dt, event_id, received_at, event_time, user_hash, anonymous_hash
       ORDER BY type, previous_user_hash, previous_anonymous_hash) AS alike
-  FROM ${options.events} WHERE dt IN (${marks(dts)})
+  FROM ${options.events} WHERE dt IN (${marks(dts)}) AND ${NOT_BOT}
 ) l WHERE alike = 1`,
       dts,
     );
