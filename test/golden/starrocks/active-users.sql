@@ -34,6 +34,7 @@ SELECT bitmap_union_count(users) AS n FROM (
   SELECT bitmap_union(to_bitmap(coalesce(p.person, x.id))) AS users FROM (
     SELECT md5sum_numeric(event_id) AS digest, received_at, coalesce(user_hash, anonymous_hash) AS id
     FROM lake.tally_lake.events WHERE project = ? AND dt = ? AND coalesce(user_hash, anonymous_hash) IS NOT NULL
+      AND NOT coalesce(bot, false)
   ) x
   LEFT JOIN (SELECT digest, received_at FROM tally.event_index WHERE received_day >= ? AND project = ? AND dt <> ?) i
     ON i.digest = x.digest AND i.received_at <= x.received_at
@@ -49,6 +50,7 @@ SELECT bitmap_union_count(users) AS n FROM (
   SELECT bitmap_union(to_bitmap(coalesce(p.person, x.id))) AS users FROM (
     SELECT md5sum_numeric(event_id) AS digest, received_at, coalesce(user_hash, anonymous_hash) AS id
     FROM lake.tally_lake.events WHERE project = ? AND dt = ? AND coalesce(user_hash, anonymous_hash) IS NOT NULL
+      AND NOT coalesce(bot, false)
   ) x
   LEFT JOIN (SELECT digest, received_at FROM tally.event_index WHERE received_day >= ? AND project = ? AND dt <> ?) i
     ON i.digest = x.digest AND i.received_at <= x.received_at
@@ -64,6 +66,7 @@ SELECT bitmap_union_count(users) AS n FROM (
   SELECT bitmap_union(to_bitmap(coalesce(p.person, x.id))) AS users FROM (
     SELECT md5sum_numeric(event_id) AS digest, received_at, coalesce(user_hash, anonymous_hash) AS id
     FROM lake.tally_lake.events WHERE project = ? AND dt = ? AND coalesce(user_hash, anonymous_hash) IS NOT NULL
+      AND NOT coalesce(bot, false)
   ) x
   LEFT JOIN (SELECT digest, received_at FROM tally.event_index WHERE received_day >= ? AND project = ? AND dt <> ?) i
     ON i.digest = x.digest AND i.received_at <= x.received_at

@@ -11,7 +11,7 @@ SELECT dt, project, digest, received_at, event_time, user_hash, anonymous_hash, 
     user_hash, anonymous_hash, type, previous_user_hash, previous_anonymous_hash,
     row_number() OVER (PARTITION BY project, dt, event_id, received_at, event_time, user_hash, anonymous_hash
       ORDER BY type, previous_user_hash, previous_anonymous_hash) AS alike
-  FROM lake.tally_lake.events WHERE dt IN (?, ?)
+  FROM lake.tally_lake.events WHERE dt IN (?, ?) AND NOT coalesce(bot, false)
 ) l WHERE alike = 1;
 -- values: ["2026-03-29","2026-03-30"]
 
