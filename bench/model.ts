@@ -116,8 +116,8 @@ export const DEFAULT_INPUTS: ModelInputs = {
   projects: 1,
   // Collect: the median of three `BENCH_ROUNDS=9 BENCH_ONLY=ingest npm run bench` runs on
   // 2026-12-02 with the four-lane hashing (170k-173k ev/s, the floor at 283k-293k; Node 20).
-  // Lake writer: three runs earlier that day; compaction from the 10^7 row of the scaling table
-  // on 2026-11-22.
+  // Lake writer: the median of three runs on 2026-12-05 with enrichment (68.0k-73.1k ev/s; 93.7k
+  // before it, on 2026-12-02); compaction from the 10^7 row of the scaling table on 2026-11-22.
   collectEventsPerCoreSecond: 171_972,
   // Container: `BENCH_ONLY=server npm run bench` on 2026-12-05 with bundled records, 20,000
   // requests of 20 events through 64 keep-alive connections, server CPU only (Node 20; 43.6k
@@ -128,7 +128,7 @@ export const DEFAULT_INPUTS: ModelInputs = {
   newConnectionShare: 0.05,
   containerTargetCpu: 0.5,
   containerMinTasks: 2,
-  lakeWriterEventsPerCoreSecond: 93_670,
+  lakeWriterEventsPerCoreSecond: 72_485,
   compactionEventsPerCoreSecond: 64_067,
   recordBytesPerEvent: 0,
   parquetBytesPerEvent: 0,
