@@ -213,7 +213,7 @@ describe('DuckDB warehouse', () => {
     });
   });
 
-  it('reads lake files written before the alias columns existed', async () => {
+  it('reads lake files written before the alias and enrichment columns existed', async () => {
     await withWarehouse(async (store, warehouse) => {
       // Arrange: a file of the earlier format (no previous_* columns), written by DuckDB itself.
       const day = addDays(TODAY, -1);
@@ -235,12 +235,13 @@ describe('DuckDB warehouse', () => {
       await warehouse.refresh([{ project: 'a', dt: day }], TODAY);
       const [numbers] = await warehouse.activeUsers('a', day, day, TODAY);
       const view = await warehouse.query(
-        'SELECT count(previous_user_hash) AS n, count(*) AS rows FROM events',
+        `SELECT count(previous_user_hash) AS n, count(country) + count(platform) + count(bot) AS enriched,
+           count(*) AS rows FROM events`,
       );
 
-      // Assert
+      // Assert: the columns the file lacks read null, and its rows count (no bot flag).
       expect(numbers).toEqual({ dt: day, dau: 3, wau: 3, mau: 3 });
-      expect(view.rows).toEqual([[0n, 3n]]);
+      expect(view.rows).toEqual([[0n, 0n, 3n]]);
     });
   });
 
