@@ -156,6 +156,24 @@ function renderHealth(h) {
       })
     : [Object.assign(document.createElement('tr'), { innerHTML: '<td colspan="2">none</td>' })];
   $('rejected').tBodies[0].replaceChildren(...rows);
+  const bots = h.bots ?? [];
+  const latest = bots.at(-1);
+  $('bots-today').textContent = latest
+    ? `${format(latest.events)} events from ${format(latest.ids)} ids`
+    : '–';
+  const botDays = bots.filter((b) => b.events > 0).reverse();
+  $('bots').tBodies[0].replaceChildren(
+    ...(botDays.length
+      ? botDays.map((b) => {
+          const tr = document.createElement('tr');
+          tr.innerHTML = '<td></td><td></td><td></td>';
+          tr.cells[0].textContent = b.date;
+          tr.cells[1].textContent = format(b.events);
+          tr.cells[2].textContent = format(b.ids);
+          return tr;
+        })
+      : [Object.assign(document.createElement('tr'), { innerHTML: '<td colspan="3">none</td>' })]),
+  );
   chart(
     $('events-chart'),
     [{ label: 'events/min', stroke: color('--dau'), fill: `${color('--dau')}33`, width: 1 }],

@@ -22,6 +22,7 @@ import { Mutex } from './mutex.js';
 import { checkDedupWindow, DEFAULT_DEDUP_WINDOW_HOURS, indexKeepFrom } from './people.js';
 import {
   type ActiveUsersDay,
+  type BotDay,
   type QueryResult,
   type RefreshStats,
   type Warehouse,
@@ -194,6 +195,26 @@ export class DuckDbWarehouse implements Warehouse {
       } finally {
         await this.reader.run('COMMIT');
       }
+    });
+  }
+
+  async botDays(project: string, from: string, to: string): Promise<BotDay[]> {
+    if (dayNumber(from) > dayNumber(to)) return [];
+    return this.reads.run(async () => {
+      const reader = await this.readConnection.runAndReadAll(
+        `SELECT strftime(dt, '%Y-%m-%d'), events, ids FROM bot_days
+         WHERE project = $1 AND dt BETWEEN CAST($2 AS DATE) AND CAST($3 AS DATE)`,
+        [project, from, to],
+      );
+      const byDay = new Map(
+        reader
+          .getRows()
+          .map(([dt, events, ids]) => [
+            String(dt),
+            { dt: String(dt), events: Number(events), ids: Number(ids) },
+          ]),
+      );
+      return daysFrom(from, to).map((dt) => byDay.get(dt) ?? { dt, events: 0, ids: 0 });
     });
   }
 

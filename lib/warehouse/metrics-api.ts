@@ -164,20 +164,27 @@ export async function activeUsersApi(req: MetricsRequest, deps: MetricsDeps): Pr
   });
 }
 
+/** Days of bots' rows the health route lists, ending today. */
+export const BOT_DAYS = 30;
+
 /**
  * `GET /v1/projects/:project/health`: events that reached the lake per minute over the last hour,
  * this project's refused events by reason, the lake's lag (age of the newest batch), the last
- * rollup. Same read-key rules as active-users.
+ * rollup, and the rows left out as bots' per day of the last 30 (as of the last rollup). Same
+ * read-key rules as active-users.
  */
 async function health(project: string, req: MetricsRequest, deps: MetricsDeps): Promise<ApiResponse> {
   if (!deps.store) return errorResponse(404, 'not_found', 'this deployment has no health route');
-  const [pipeline, rolledUpAt] = await Promise.all([
+  const today = utcDate(req.now.getTime());
+  const [pipeline, rolledUpAt, bots] = await Promise.all([
     pipelineHealth(deps.store, project, req.now, deps.manifestCache),
     deps.warehouse.lastRollup(),
+    deps.warehouse.botDays(project, addDays(today, -(BOT_DAYS - 1)), today),
   ]);
   return jsonResponse({
     project,
     ...pipeline,
+    bots: bots.map((b) => ({ date: b.dt, events: b.events, ids: b.ids })),
     rollup: { lastRun: deps.lastRollup?.() ?? null, rolledUpAt: rolledUpAt?.toISOString() ?? null },
     generatedAt: req.now.toISOString(),
   });

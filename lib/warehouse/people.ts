@@ -26,8 +26,9 @@ import { addDays } from './days.js';
  * 4. Otherwise a user is their `user_hash`, an anonymous visitor their `anonymous_hash`.
  */
 
-/** Rule 0 as a predicate on lake rows, in the SQL both engines speak. */
-export const NOT_BOT = 'NOT coalesce(bot, false)';
+/** Rule 0 as predicates on lake rows, in the SQL both engines speak: a bot's row, and a row that counts. */
+export const BOT = 'coalesce(bot, false)';
+export const NOT_BOT = `NOT ${BOT}`;
 
 /**
  * W of rule 1, in hours. A day: the horizon of client resends (an SDK retrying a batch whose

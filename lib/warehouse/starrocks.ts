@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { dayNumber, daysFrom, type ProjectDay, uniqueProjectDays } from './days.js';
 import { checkDedupWindow, DEFAULT_DEDUP_WINDOW_HOURS, indexKeepFrom } from './people.js';
-import { type CopyOptions, judgeCopies, recordCopies } from './starrocks/copies.js';
+import { type CopyOptions, judgeCopies, recordBots, recordCopies } from './starrocks/copies.js';
 import { counted, movedDays, recordIdentity, resolveChanges, stageEvidence } from './starrocks/identity.js';
 import { liveToday } from './starrocks/live.js';
 import { createSchema } from './starrocks/schema.js';
@@ -18,7 +18,7 @@ import {
   VERSION_QUERY,
 } from './starrocks/sql.js';
 import { WINDOW_CHUNK_DAYS, windowsSelect, writeDailyUsers, writeWindows } from './starrocks/windows.js';
-import type { ActiveUsersDay, QueryResult, RefreshStats, Warehouse } from './warehouse.js';
+import type { ActiveUsersDay, BotDay, QueryResult, RefreshStats, Warehouse } from './warehouse.js';
 import { WarehouseError } from './warehouse.js';
 
 export {
@@ -153,7 +153,22 @@ UNION SELECT DISTINCT project, CAST(dt AS VARCHAR) AS dt FROM ${counted(this.db)
     const windows = await writeWindows(this.run, this.db, days, today);
     await recordIdentity(this.run, this.db, dts, changes > 0);
     await recordCopies(this.run, copies, dts);
+    await recordBots(this.run, copies, dts);
     return { daysRecomputed: days.length, windowsRecomputed: windows };
+  }
+
+  async botDays(name: string, from: string, to: string): Promise<BotDay[]> {
+    project(name);
+    if (dayNumber(from) > dayNumber(to)) return [];
+    const rows = await this.run(
+      `SELECT CAST(dt AS VARCHAR) AS dt, events, ids FROM ${this.db}.bot_days
+WHERE project = ? AND dt BETWEEN ? AND ?`,
+      [name, date(from), date(to)],
+    );
+    const byDay = new Map(
+      rows.map((r) => [String(r.dt), { dt: String(r.dt), events: Number(r.events), ids: Number(r.ids) }]),
+    );
+    return daysFrom(from, to).map((dt) => byDay.get(dt) ?? { dt, events: 0, ids: 0 });
   }
 
   async activeUsers(name: string, from: string, to: string, today: string): Promise<ActiveUsersDay[]> {

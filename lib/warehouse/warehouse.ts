@@ -9,6 +9,15 @@ export interface ActiveUsersDay {
   mau: number;
 }
 
+/** The rows of one project and day that the lake flags as bots' (rule 0 of people.ts: counted nowhere). */
+export interface BotDay {
+  dt: string;
+  /** Rows flagged `bot`. */
+  events: number;
+  /** Distinct ids (user_hash, else anonymous_hash) of those rows. */
+  ids: number;
+}
+
 export interface RefreshStats {
   /** (project, day) pairs whose set of active users was recomputed. */
   daysRecomputed: number;
@@ -38,6 +47,8 @@ export interface Warehouse {
   refresh(changed: readonly ProjectDay[], today: string): Promise<RefreshStats>;
   /** dau/wau/mau per day from `from` to `to` (at most `today`), today's figures from a live scan. */
   activeUsers(project: string, from: string, to: string, today: string): Promise<ActiveUsersDay[]>;
+  /** Bots' rows and ids per day from `from` to `to`, as of the last rollup (days without any: zeros). */
+  botDays(project: string, from: string, to: string): Promise<BotDay[]>;
   /**
    * When the last rollup run finished: the numbers of past days reflect every batch the lake
    * held then, whether or not they changed (null before the first run).

@@ -42,6 +42,23 @@ beforeAll(async () => {
         });
     }
   }
+  // A crawler that ran the site's script yesterday and today: 5 events from 2 ids, left out.
+  for (const [d, id] of [
+    [0, 'bot-a'],
+    [0, 'bot-a'],
+    [0, 'bot-b'],
+    [1, 'bot-a'],
+    [1, 'bot-b'],
+  ] as const) {
+    batch.push({
+      type: 'page',
+      name: 'Home',
+      anonymousId: id,
+      messageId: randomUUID(),
+      timestamp: new Date(now - d * DAY).toISOString(),
+      context: { userAgent: 'Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)' },
+    });
+  }
   const refused = [
     { type: 'track', userId: 'x' },
     { type: 'track', userId: 'y' },
@@ -120,6 +137,11 @@ describe('the dashboard', () => {
     expect(await page.textContent('#freshness')).toContain('Numbers as of');
     expect(await page.textContent('#rejected')).toContain('missing_event_name');
     expect(await page.textContent('#rejected')).toContain('missing_identity');
+    expect(await page.textContent('#bots-today')).toBe('3 events from 2 ids');
+    expect(await page.$$eval('#bots tbody tr', (rows) => rows.map((r) => r.textContent))).toEqual([
+      `${utcDate(Date.now())}32`,
+      `${utcDate(Date.now() - DAY)}22`,
+    ]);
     expect(
       Number((await page.textContent('#events-hour'))!.split(' ')[0]!.replaceAll(',', '')),
     ).toBeGreaterThan(0);

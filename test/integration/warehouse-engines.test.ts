@@ -6,12 +6,13 @@ import { describe, expect, it } from 'vitest';
 import { compactLake } from '../../lib/lake/compaction.js';
 import { FsObjectStore } from '../../lib/lake/fs-store.js';
 import { silentLogger } from '../../lib/log.js';
-import { addDays } from '../../lib/warehouse/days.js';
+import { addDays, daysFrom } from '../../lib/warehouse/days.js';
 import { DuckDbWarehouse } from '../../lib/warehouse/duckdb.js';
 import { runRollup } from '../../lib/warehouse/rollup.js';
 import { StarRocksWarehouse, sessionStatements } from '../../lib/warehouse/starrocks.js';
 import type { Warehouse } from '../../lib/warehouse/warehouse.js';
 import { bruteForce } from '../helpers/brute.js';
+import { readLakeDir } from '../helpers/duckdb.js';
 import { lakeEvent } from '../helpers/events.js';
 import { StarRocksModel } from '../helpers/starrocks-model.js';
 import {
@@ -78,6 +79,19 @@ describe('the StarRocks engine on its executable model, against DuckDB and a bru
             expect(fromStarRocks).toEqual(fromDuckDb);
             expect(fromStarRocks.slice(0, -1)).toEqual(bruteForce(rolled, project, from, addDays(TODAY, -1)));
             expect(fromStarRocks.at(-1)).toEqual(bruteForce(liveToday, project, TODAY, TODAY, rolled)[0]);
+          }
+
+          // Bots' rows per day, once the last wave is rolled up too: as DuckDB reads the Parquet.
+          for (const warehouse of [duckdb, starrocks]) await _rollup(warehouse, store);
+          const lake = await readLakeDir(store.root);
+          for (const project of PROJECTS) {
+            const expected = daysFrom(from, TODAY).map((dt) => {
+              const bots = lake.filter((r) => r.project === project && r.dt === dt && r.bot === true);
+              const ids = new Set(bots.map((r) => r.user_hash ?? r.anonymous_hash));
+              return { dt, events: bots.length, ids: ids.size };
+            });
+            expect(await duckdb.botDays(project, from, TODAY)).toEqual(expected);
+            expect(await starrocks.botDays(project, from, TODAY)).toEqual(expected);
           }
         });
       }),

@@ -1,7 +1,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type ProjectDay, uniqueProjectDays } from '../days.js';
-import { NOT_BOT } from '../people.js';
+import { BOT, NOT_BOT } from '../people.js';
 import {
   COPY_ORDER,
   type Db,
@@ -62,9 +62,10 @@ export async function judgeCopies(
   const within = windowInterval(options.windowHours);
   const horizon = dayStart(options.keepFrom);
   let days = uniqueProjectDays(requested);
+  let globs: string[];
   for (;;) {
     await options.onRead(days);
-    const globs = days
+    globs = days
       .map((d) => join(options.lakeRoot, 'events', `project=${d.project}`, `dt=${d.dt}`))
       // A day whose files were all removed reads as empty (a glob matching nothing fails).
       .filter((dir) => hasParquet(dir))
@@ -111,6 +112,14 @@ export async function judgeCopies(
     const more = uniqueProjectDays([...days, ...flipped]);
     if (more.length === days.length) break;
     days = more;
+  }
+  // Rule 0's rows, counted apart for the days read (their four columns read again).
+  await db.run(deleteReadDays('bot_days'));
+  if (globs.length > 0) {
+    await db.run(
+      `INSERT INTO bot_days SELECT project, dt, count(*), count(DISTINCT coalesce(user_hash, anonymous_hash))
+       FROM ${lakeRows(globs)} WHERE ${BOT} GROUP BY project, dt`,
+    );
   }
   await db.run(deleteReadDays('duplicates'));
   await db.run(`INSERT INTO duplicates SELECT ${COPY} FROM verdicts WHERE scanned AND duplicate`);

@@ -4,7 +4,7 @@ import type { Db } from './sql.js';
  * The layout's version: a database written by an older layout has its derived tables dropped
  * and its rollup watermark cleared, so the next full rollup rebuilds them from the lake.
  */
-export const SCHEMA_VERSION = 5;
+export const SCHEMA_VERSION = 6;
 
 /** Tables derived from the lake, rebuilt whole when the layout changes. */
 const DERIVED = [
@@ -22,6 +22,7 @@ const DERIVED = [
   'people',
   'active_users',
   'day_reads',
+  'bot_days',
 ];
 
 /** A copy of an event: its digest and the four values that order its copies (people.ts, rule 1). */
@@ -60,6 +61,9 @@ const TABLES = [
      event_time TIMESTAMPTZ NOT NULL, received_at TIMESTAMPTZ NOT NULL)`,
   // The person of every id that is not its own person (one row per id, no key: see person_last).
   `CREATE TABLE IF NOT EXISTS people (project VARCHAR NOT NULL, id_hash BIGINT NOT NULL, person BIGINT NOT NULL)`,
+  // Bots' rows and distinct ids per day of the lake (rule 0: counted nowhere, shown apart).
+  `CREATE TABLE IF NOT EXISTS bot_days (project VARCHAR NOT NULL, dt DATE NOT NULL, events BIGINT NOT NULL,
+     ids BIGINT NOT NULL)`,
   `CREATE TABLE IF NOT EXISTS active_users (project VARCHAR NOT NULL, dt DATE NOT NULL, dau BIGINT NOT NULL,
      wau BIGINT NOT NULL, mau BIGINT NOT NULL, computed_at TIMESTAMPTZ NOT NULL, PRIMARY KEY (project, dt))`,
   `CREATE TABLE IF NOT EXISTS rollup_manifests (key VARCHAR PRIMARY KEY, processed_at TIMESTAMPTZ NOT NULL)`,

@@ -1,5 +1,5 @@
 import { type ProjectDay, uniqueProjectDays } from '../days.js';
-import { NOT_BOT } from '../people.js';
+import { BOT, NOT_BOT } from '../people.js';
 import { date, EPOCH, markers, marks, pairsOf, type Run } from './sql.js';
 
 /** Where a refresh or a live scan reads the lake and the event index. */
@@ -124,6 +124,22 @@ WHERE NOT scanned AND duplicate <> recorded`,
     if (more.length === dts.length) return dts;
     dts = more;
   }
+}
+
+/**
+ * Counts rule 0's rows apart: the bots' rows and distinct ids of the days read, every project's
+ * partition of them replaced whole (a marker row where none is left).
+ */
+export async function recordBots(run: Run, options: CopyOptions, dts: readonly string[]): Promise<void> {
+  const { db } = options;
+  await run(
+    `INSERT /*+set_var(dynamic_overwrite = true)*/ OVERWRITE ${db}.bot_days (dt, project, events, ids)
+SELECT CAST(dt AS DATE), project, count(*), count(DISTINCT coalesce(user_hash, anonymous_hash))
+FROM ${options.events} WHERE dt IN (${marks(dts)}) AND ${BOT}
+GROUP BY dt, project
+UNION ALL ${markers(dts, `'', 0, 0`)}`,
+    [...dts, ...dts],
+  );
 }
 
 /**

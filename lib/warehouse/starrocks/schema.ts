@@ -72,6 +72,14 @@ PROPERTIES ("replication_num" = "${options.replicationNum}", "partition_live_num
 ${COPY}
 ) DUPLICATE KEY(dt, project, digest)
 ${byDay}`,
+    // Bots' rows and distinct ids per day of the lake (rule 0: counted nowhere, shown apart).
+    `CREATE TABLE IF NOT EXISTS ${db}.bot_days (
+  dt DATE NOT NULL,
+  project VARCHAR(64) NOT NULL,
+  events BIGINT NOT NULL,
+  ids BIGINT NOT NULL
+) DUPLICATE KEY(dt, project)
+${byDay}`,
     // The lake's rows of the days a refresh reads, copies alike once.
     `CREATE TABLE IF NOT EXISTS ${db}.refresh_rows (
 ${COPY},

@@ -182,3 +182,10 @@ INSERT INTO tally.event_index (received_day, dt, project, digest, received_at, e
 SELECT CAST(received_at AS DATE), dt, project, digest, received_at, event_time, user_hash, anonymous_hash, duplicate FROM tally.refresh_verdicts
 WHERE scanned AND received_at >= ?;
 -- values: ["2026-03-29 00:00:00"]
+
+INSERT /*+set_var(dynamic_overwrite = true)*/ OVERWRITE tally.bot_days (dt, project, events, ids)
+SELECT CAST(dt AS DATE), project, count(*), count(DISTINCT coalesce(user_hash, anonymous_hash))
+FROM lake.tally_lake.events WHERE dt IN (?, ?) AND coalesce(bot, false)
+GROUP BY dt, project
+UNION ALL SELECT CAST(? AS DATE), '', 0, 0 UNION ALL SELECT CAST(? AS DATE), '', 0, 0;
+-- values: ["2026-03-29","2026-03-30","2026-03-29","2026-03-30"]

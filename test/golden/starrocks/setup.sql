@@ -56,6 +56,17 @@ DISTRIBUTED BY HASH(project)
 PROPERTIES ("replication_num" = "1");
 -- values: []
 
+CREATE TABLE IF NOT EXISTS tally.bot_days (
+  dt DATE NOT NULL,
+  project VARCHAR(64) NOT NULL,
+  events BIGINT NOT NULL,
+  ids BIGINT NOT NULL
+) DUPLICATE KEY(dt, project)
+PARTITION BY date_trunc('day', dt)
+DISTRIBUTED BY HASH(project)
+PROPERTIES ("replication_num" = "1");
+-- values: []
+
 CREATE TABLE IF NOT EXISTS tally.refresh_rows (
   dt DATE NOT NULL,
   project VARCHAR(64) NOT NULL,
