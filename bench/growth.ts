@@ -179,7 +179,7 @@ async function measure(size: number, days: number, onProgress: (line: string) =>
     // A warehouse in use has its rebuild written to its file long since and has been refreshing
     // since: the refreshes are measured by a DuckDB instance that opened the file afresh and
     // refreshed the last day once (not measured), not by the one that just did the rebuild (whose
-    // memory still holds it: at 3x10^7 events its refreshes took 2-3 times as long).
+    // memory still holds it: at 3x10^7 events a new day's refresh took about twice as long).
     const warehouse = await open();
     try {
       await warehouse.refresh([{ project: 'bench', dt: LAST }], LAST);
