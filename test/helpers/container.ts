@@ -28,6 +28,21 @@ export interface ContainerProcess {
  * Runs the collector container's entry point (`container/main.ts`) as its own process, as ECS
  * would, against a kinesis-local stream, with one project "default" and a fresh key.
  */
+/** Container processes started and not exited yet: a test that fails before its SIGTERM leaves one. */
+const running = new Set<ChildProcess>();
+
+function spawnTracked(...args: Parameters<typeof spawn>): ChildProcess {
+  const child = spawn(...args);
+  running.add(child);
+  child.once('exit', () => running.delete(child));
+  return child;
+}
+
+/** Kills the container processes still running (a test file's afterAll), so none outlives it. */
+export function stopContainers(): void {
+  for (const child of running) child.kill('SIGKILL');
+}
+
 export async function spawnContainer(
   kinesis: KinesisLocal,
   streamName: string,
@@ -41,7 +56,7 @@ export async function spawnContainer(
   await ensureStream(kinesis.client, streamName, 1);
   const writeKey = randomBytes(24).toString('base64url');
   const port = await freePort();
-  const child = spawn(command.node, command.args, {
+  const child = spawnTracked(command.node, command.args, {
     env: {
       ...process.env,
       PORT: String(port),

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeImageContext } from '../../cdk/constructs/ingest-containers.js';
 import { ensureStream, type KinesisLocal, startKinesisLocal } from '../../local/kinesis-local.js';
-import { eventIdsOnStream, eventsOnStream, spawnContainer } from '../helpers/container.js';
+import { eventIdsOnStream, eventsOnStream, spawnContainer, stopContainers } from '../helpers/container.js';
 import { node24 } from '../helpers/node24.js';
 
 let kinesis: KinesisLocal;
@@ -12,6 +12,7 @@ beforeAll(async () => {
   kinesis = await startKinesisLocal();
 }, 60_000);
 afterAll(async () => {
+  stopContainers();
   await kinesis?.stop();
 });
 
