@@ -95,6 +95,27 @@ function chart(container, series, data) {
   state.charts.push({ plot, container });
 }
 
+/**
+ * Fills a table's body with one row per array of cell texts; with no row and an `empty` text, one
+ * row across every column saying it.
+ */
+function fillTable(id, rows, empty) {
+  const table = $(id);
+  const trs = rows.map((cells) => {
+    const tr = document.createElement('tr');
+    for (const text of cells) tr.insertCell().textContent = text;
+    return tr;
+  });
+  if (trs.length === 0 && empty) {
+    const tr = document.createElement('tr');
+    const td = tr.insertCell();
+    td.colSpan = table.tHead.rows[0].cells.length;
+    td.textContent = empty;
+    trs.push(tr);
+  }
+  table.tBodies[0].replaceChildren(...trs);
+}
+
 function renderDays(result, previous) {
   const days = result.days;
   const last = days[days.length - 1];
@@ -111,16 +132,10 @@ function renderDays(result, previous) {
     `Numbers as of ${rolled ? `${rolled.replace('T', ' ').slice(0, 19)} UTC` : 'no rollup yet'}${
       result.freshness.live ? `; ${result.freshness.live} is counted live` : ''
     }.`;
-  const rows = days.map((d) => {
-    const tr = document.createElement('tr');
-    for (const v of [d.date, format(d.dau), format(d.wau), format(d.mau), percent(d.stickiness)]) {
-      const td = document.createElement('td');
-      td.textContent = v;
-      tr.append(td);
-    }
-    return tr;
-  });
-  $('days').tBodies[0].replaceChildren(...rows);
+  fillTable(
+    'days',
+    days.map((d) => [d.date, format(d.dau), format(d.wau), format(d.mau), percent(d.stickiness)]),
+  );
   const x = days.map((d) => dayMs(d.date) / 1000);
   chart(
     $('chart'),
@@ -146,33 +161,23 @@ function renderHealth(h) {
       ? `numbers last changed ${h.rollup.rolledUpAt.slice(0, 19).replace('T', ' ')} UTC`
       : 'none yet';
   const reasons = Object.entries(h.rejected).sort((a, b) => b[1] - a[1]);
-  const rows = reasons.length
-    ? reasons.map(([reason, n]) => {
-        const tr = document.createElement('tr');
-        tr.innerHTML = '<td></td><td></td>';
-        tr.cells[0].textContent = reason;
-        tr.cells[1].textContent = format(n);
-        return tr;
-      })
-    : [Object.assign(document.createElement('tr'), { innerHTML: '<td colspan="2">none</td>' })];
-  $('rejected').tBodies[0].replaceChildren(...rows);
+  fillTable(
+    'rejected',
+    reasons.map(([reason, n]) => [reason, format(n)]),
+    'none',
+  );
   const bots = h.bots ?? [];
   const latest = bots.at(-1);
   $('bots-today').textContent = latest
     ? `${format(latest.events)} events from ${format(latest.ids)} ids`
     : '–';
-  const botDays = bots.filter((b) => b.events > 0).reverse();
-  $('bots').tBodies[0].replaceChildren(
-    ...(botDays.length
-      ? botDays.map((b) => {
-          const tr = document.createElement('tr');
-          tr.innerHTML = '<td></td><td></td><td></td>';
-          tr.cells[0].textContent = b.date;
-          tr.cells[1].textContent = format(b.events);
-          tr.cells[2].textContent = format(b.ids);
-          return tr;
-        })
-      : [Object.assign(document.createElement('tr'), { innerHTML: '<td colspan="3">none</td>' })]),
+  fillTable(
+    'bots',
+    bots
+      .filter((b) => b.events > 0)
+      .reverse()
+      .map((b) => [b.date, format(b.events), format(b.ids)]),
+    'none',
   );
   chart(
     $('events-chart'),
