@@ -82,6 +82,20 @@ function row(
   return `${name.padEnd(34)} ${Math.round(value).toLocaleString('en').padStart(12)} ev/s   baseline ${Math.round(baseline).toLocaleString('en').padStart(12)} ev/s   ${ratio.toFixed(2)}x${verdict}`;
 }
 
+/** Sends one body to `/v1/batch` through the collector; anything but a 200 fails the bench. */
+async function collectBatch(
+  deps: CollectDeps,
+  headers: Record<string, string>,
+  body: Buffer,
+  now: number,
+): Promise<void> {
+  const { response } = await collect(
+    { method: 'POST', path: '/v1/batch', headers, body, receivedAt: now },
+    deps,
+  );
+  if (response.status !== 200) throw new Error(`collect answered ${response.status}`);
+}
+
 async function benchCollect(): Promise<string> {
   const random = seeded(1);
   const now = Date.now();
@@ -106,13 +120,7 @@ async function benchCollect(): Promise<string> {
   const measured = await paired(
     BODIES * 100,
     async () => {
-      for (const body of bodies) {
-        const { response } = await collect(
-          { method: 'POST', path: '/v1/batch', headers, body, receivedAt: now },
-          deps,
-        );
-        if (response.status !== 200) throw new Error(`collect answered ${response.status}`);
-      }
+      for (const body of bodies) await collectBatch(deps, headers, body, now);
     },
     () => {
       for (const body of bodies) JSON.stringify(JSON.parse(body.toString('utf8')));
@@ -138,13 +146,7 @@ async function benchCountry(
 ): Promise<string> {
   const withCountry: CollectDeps = { ...deps, countryOf: countryReader(packagedCountryDb()) };
   const send = (d: CollectDeps) => async () => {
-    for (const body of bodies) {
-      const { response } = await collect(
-        { method: 'POST', path: '/v1/batch', headers, body, receivedAt: now },
-        d,
-      );
-      if (response.status !== 200) throw new Error(`collect answered ${response.status}`);
-    }
+    for (const body of bodies) await collectBatch(d, headers, body, now);
   };
   const events = bodies.length * 100;
   const measured = await paired(events, send(withCountry), send(deps));
@@ -171,13 +173,7 @@ async function benchWideKeys(
     events.push(event);
   }
   const text = JSON.stringify({ batch: events });
-  const send = (body: Buffer) => async () => {
-    const { response } = await collect(
-      { method: 'POST', path: '/v1/batch', headers, body, receivedAt: now },
-      deps,
-    );
-    if (response.status !== 200) throw new Error(`collect answered ${response.status}`);
-  };
+  const send = (body: Buffer) => () => collectBatch(deps, headers, body, now);
   const measured = await paired(events.length, send(Buffer.from(text)), send(Buffer.from(` ${text}`)));
   return `${row('collect, 64-key objects (hostile)', measured.value, measured.baseline, null, measured.ratio)}\n  (one 490 KB body of ${events.length} events whose properties hold 64 keys sharing a 60-character prefix; baseline: the general path, JSON.parse, on the same text)`;
 }
@@ -198,13 +194,7 @@ async function benchJournal(
   const dir = await mkdtemp(join(tmpdir(), 'tally-bench-journal-'));
   const journal = await Journal.open({ dir, logger: silentLogger, segmentMaxAgeMs: 60_000 });
   const journaled: CollectDeps = { ...deps, stream: journal.wrap(deps.stream) };
-  const send = async (body: Buffer) => {
-    const { response } = await collect(
-      { method: 'POST', path: '/v1/batch', headers, body, receivedAt: now },
-      journaled,
-    );
-    if (response.status !== 200) throw new Error(`collect answered ${response.status}`);
-  };
+  const send = (body: Buffer) => collectBatch(journaled, headers, body, now);
   try {
     const sequential = await rate(bodies.length * 100, async () => {
       for (const body of bodies) await send(body);
