@@ -24,6 +24,20 @@ import {
 import { type Enriched, enrich } from '../enrich/context.js';
 import type { LakeEvent } from '../events.js';
 
+/** The enrichment's text columns (`enrich/context.ts`) and the members of `Enriched` they hold. */
+const ENRICHED_TEXT: ReadonlyArray<[string, Exclude<keyof Enriched, 'bot'>]> = [
+  ['platform', 'platform'],
+  ['os', 'os'],
+  ['browser', 'browser'],
+  ['device_type', 'deviceType'],
+  ['app_version', 'appVersion'],
+  ['library', 'library'],
+  ['utm_source', 'utmSource'],
+  ['utm_medium', 'utmMedium'],
+  ['utm_campaign', 'utmCampaign'],
+  ['referrer_domain', 'referrerDomain'],
+];
+
 /**
  * Columns of an events file. `project` and `dt` are hive partition columns taken from the
  * path, never stored in the file (readers would silently replace an in-file column).
@@ -45,26 +59,9 @@ export const EVENTS_SCHEMA = new Schema([
   new Field('previous_user_hash', new Int64(), true),
   new Field('previous_anonymous_hash', new Int64(), true),
   new Field('country', new Utf8(), true),
-  ...enrichedTextColumns().map(([name]) => new Field(name, new Utf8(), true)),
+  ...ENRICHED_TEXT.map(([name]) => new Field(name, new Utf8(), true)),
   new Field('bot', new Bool(), true),
 ]);
-
-/** The enrichment's text columns (`enrich/context.ts`) and the members of `Enriched` they hold. */
-function enrichedTextColumns(): Array<[string, Exclude<keyof Enriched, 'bot'>]> {
-  return [
-    ['platform', 'platform'],
-    ['os', 'os'],
-    ['browser', 'browser'],
-    ['device_type', 'deviceType'],
-    ['app_version', 'appVersion'],
-    ['library', 'library'],
-    ['utm_source', 'utmSource'],
-    ['utm_medium', 'utmMedium'],
-    ['utm_campaign', 'utmCampaign'],
-    ['referrer_domain', 'referrerDomain'],
-  ];
-}
-const ENRICHED_TEXT = enrichedTextColumns();
 
 /**
  * An event's enrichment as its row holds it: what it carries (read back from a file), else what
