@@ -23,6 +23,7 @@ import { checkDedupWindow, DEFAULT_DEDUP_WINDOW_HOURS, indexKeepFrom } from './p
 import {
   type ActiveUsersDay,
   type BotDay,
+  everyBotDay,
   type QueryResult,
   type RefreshStats,
   type Warehouse,
@@ -206,15 +207,10 @@ export class DuckDbWarehouse implements Warehouse {
          WHERE project = $1 AND dt BETWEEN CAST($2 AS DATE) AND CAST($3 AS DATE)`,
         [project, from, to],
       );
-      const byDay = new Map(
-        reader
-          .getRows()
-          .map(([dt, events, ids]) => [
-            String(dt),
-            { dt: String(dt), events: Number(events), ids: Number(ids) },
-          ]),
-      );
-      return daysFrom(from, to).map((dt) => byDay.get(dt) ?? { dt, events: 0, ids: 0 });
+      const found = reader
+        .getRows()
+        .map(([dt, events, ids]) => ({ dt: String(dt), events: Number(events), ids: Number(ids) }));
+      return everyBotDay(from, to, found);
     });
   }
 

@@ -18,8 +18,15 @@ import {
   VERSION_QUERY,
 } from './starrocks/sql.js';
 import { WINDOW_CHUNK_DAYS, windowsSelect, writeDailyUsers, writeWindows } from './starrocks/windows.js';
-import type { ActiveUsersDay, BotDay, QueryResult, RefreshStats, Warehouse } from './warehouse.js';
-import { WarehouseError } from './warehouse.js';
+import {
+  type ActiveUsersDay,
+  type BotDay,
+  everyBotDay,
+  type QueryResult,
+  type RefreshStats,
+  type Warehouse,
+  WarehouseError,
+} from './warehouse.js';
 
 export {
   type CatalogConfig,
@@ -165,10 +172,8 @@ UNION SELECT DISTINCT project, CAST(dt AS VARCHAR) AS dt FROM ${counted(this.db)
 WHERE project = ? AND dt BETWEEN ? AND ?`,
       [name, date(from), date(to)],
     );
-    const byDay = new Map(
-      rows.map((r) => [String(r.dt), { dt: String(r.dt), events: Number(r.events), ids: Number(r.ids) }]),
-    );
-    return daysFrom(from, to).map((dt) => byDay.get(dt) ?? { dt, events: 0, ids: 0 });
+    const found = rows.map((r) => ({ dt: String(r.dt), events: Number(r.events), ids: Number(r.ids) }));
+    return everyBotDay(from, to, found);
   }
 
   async activeUsers(name: string, from: string, to: string, today: string): Promise<ActiveUsersDay[]> {

@@ -1,5 +1,5 @@
 import { TallyError } from '../errors.js';
-import type { ProjectDay } from './days.js';
+import { daysFrom, type ProjectDay } from './days.js';
 
 /** Active users of one project on one day. */
 export interface ActiveUsersDay {
@@ -16,6 +16,12 @@ export interface BotDay {
   events: number;
   /** Distinct ids (user_hash, else anonymous_hash) of those rows. */
   ids: number;
+}
+
+/** Every day from `from` to `to` with the bots found on it: zeros where none were. */
+export function everyBotDay(from: string, to: string, found: readonly BotDay[]): BotDay[] {
+  const byDay = new Map(found.map((b) => [b.dt, b]));
+  return daysFrom(from, to).map((dt) => byDay.get(dt) ?? { dt, events: 0, ids: 0 });
 }
 
 export interface RefreshStats {

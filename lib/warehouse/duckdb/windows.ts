@@ -1,5 +1,5 @@
 import { addDays, affectedDays, dayNumber, MAU_DAYS, type ProjectDay, WAU_DAYS } from '../days.js';
-import { type Db, dayRange, literal, pairsTable, projectDays } from './sql.js';
+import { type Db, dayRange, inDays, literal, pairsTable, projectDays } from './sql.js';
 
 /** Affected days grouped into runs of consecutive days per project (one window query each). */
 function contiguousRanges(days: readonly ProjectDay[]): Array<{ project: string; from: string; to: string }> {
@@ -98,16 +98,16 @@ async function hasWindowRows(db: Db, day: ProjectDay, today: string): Promise<bo
   return last !== null && hasRows(db, day.project, day.dt, last);
 }
 
+/** Deletes the persons of these days and their marks (`daily_users_gone`), before they are written again. */
+async function clearDays(db: Db, days: readonly ProjectDay[]): Promise<void> {
+  for (const table of ['daily_users_rows', 'daily_users_gone']) {
+    await db.run(`DELETE FROM ${table} WHERE ${inDays(table, days)}`);
+  }
+}
+
 /** Replaces the persons of these days with `new_users`'. */
 async function replaceDays(db: Db, days: readonly ProjectDay[]): Promise<void> {
-  await db.run(
-    `DELETE FROM daily_users_rows USING ${pairsTable(days)}
-     WHERE daily_users_rows.dt ${dayRange(days)} AND daily_users_rows.project = t.project AND daily_users_rows.dt = t.dt`,
-  );
-  await db.run(
-    `DELETE FROM daily_users_gone USING ${pairsTable(days)}
-     WHERE daily_users_gone.project = t.project AND daily_users_gone.dt = t.dt`,
-  );
+  await clearDays(db, days);
   await db.run(
     `INSERT INTO daily_users_rows SELECT n.project, n.dt, n.user_hash FROM new_users n
      JOIN ${pairsTable(days)} ON n.project = t.project AND n.dt = t.dt ORDER BY n.project, n.dt`,
@@ -163,8 +163,7 @@ async function refreshDay(db: Db, day: ProjectDay, today: string): Promise<void>
   );
   const last = horizon(day, today);
   if (last !== null) await correctWindows(db, p, d, literal(last, 'date'));
-  await db.run(`DELETE FROM daily_users_rows WHERE project = ${p} AND dt = ${d}`);
-  await db.run(`DELETE FROM daily_users_gone WHERE project = ${p} AND dt = ${d}`);
+  await clearDays(db, [day]);
   await db.run(`INSERT INTO daily_users_rows SELECT ${p}, ${d}, user_hash FROM day_users ORDER BY user_hash`);
 }
 
