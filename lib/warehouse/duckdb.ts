@@ -2,7 +2,15 @@ import { existsSync } from 'node:fs';
 import { rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import {
+  assembleBreakdown,
+  type Breakdown,
+  checkDimension,
+  type Dimension,
+  dimensionRows,
+} from './breakdowns.js';
 import { dayNumber, daysFrom, type ProjectDay, uniqueProjectDays } from './days.js';
+import { breakdown } from './duckdb/breakdown.js';
 import { judgeCopies } from './duckdb/copies.js';
 import { updateIdentity } from './duckdb/identity.js';
 import { liveDays, withNewerFiles } from './duckdb/live.js';
@@ -149,6 +157,12 @@ export class DuckDbWarehouse implements Warehouse {
           `INSERT INTO day_ids SELECT DISTINCT project, dt, coalesce(user_hash, anonymous_hash) FROM counted
            WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL ORDER BY project, dt`,
         );
+        await this.writer.run(deleteReadDays('day_values'));
+        await this.writer.run(
+          `INSERT INTO day_values SELECT project, dt, dim, value, id_hash FROM (
+             ${dimensionRows('counted', 'coalesce(user_hash, anonymous_hash) IS NOT NULL')}
+           ) ORDER BY project, dt, dim`,
+        );
         const moved = await updateIdentity(this.writer);
         const days = uniqueProjectDays([...scanned, ...moved]);
         const windows = await updateWindows(this.writer, scanned, moved, today);
@@ -193,6 +207,27 @@ export class DuckDbWarehouse implements Warehouse {
         const missing = daysFrom(from, last).filter((d) => !byDay.has(d));
         for (const day of await liveDays(this.reader, live, project, missing, today)) byDay.set(day.dt, day);
         return daysFrom(from, last).map((dt) => byDay.get(dt) ?? { dt, dau: 0, wau: 0, mau: 0 });
+      } finally {
+        await this.reader.run('COMMIT');
+      }
+    });
+  }
+
+  async breakdown(
+    project: string,
+    by: Dimension,
+    range: { from: string; to: string; today: string },
+    limit: number,
+  ): Promise<Breakdown> {
+    const { from, to, today } = range;
+    const last = dayNumber(to) < dayNumber(today) ? to : today;
+    if (dayNumber(from) > dayNumber(last))
+      return assembleBreakdown(by, from, last, { top: [], others: 0 }, []);
+    const live = { lakeRoot: this.lakeRoot, windowHours: this.windowHours };
+    return this.reads.run(async () => {
+      await this.reader.run('BEGIN TRANSACTION');
+      try {
+        return await breakdown(this.reader, live, project, checkDimension(by), { from, last, today }, limit);
       } finally {
         await this.reader.run('COMMIT');
       }

@@ -1,11 +1,18 @@
+import { TallyError } from '../errors.js';
 import { utcDate } from '../events.js';
 import { type ApiResponse, errorResponse, jsonResponse } from '../http.js';
 import type { KeyRing } from '../ingest/auth.js';
 import { PROJECT_ID_PATTERN } from '../ingest/limits.js';
 import type { ObjectStore } from '../lake/store.js';
+import {
+  checkDimension,
+  DEFAULT_BREAKDOWN_LIMIT,
+  type Dimension,
+  MAX_BREAKDOWN_LIMIT,
+} from './breakdowns.js';
 import { addDays, DateError, dayNumber, MAU_DAYS } from './days.js';
 import { type ManifestCache, pipelineHealth } from './health.js';
-import type { Warehouse } from './warehouse.js';
+import type { ActiveUsersDay, Warehouse } from './warehouse.js';
 
 /** Longest range one request may ask for. */
 export const MAX_RANGE_DAYS = 400;
@@ -140,9 +147,16 @@ export async function activeUsersApi(req: MetricsRequest, deps: MetricsDeps): Pr
       `the range holds ${span} days, more than the limit of ${MAX_RANGE_DAYS}`,
     );
   }
-  const [days, rolledUpAt] = await Promise.all([
+  let breakdownOf: { by: Dimension; limit: number } | null;
+  try {
+    breakdownOf = breakdownParams(req.query);
+  } catch (error) {
+    return errorResponse(400, (error as TallyError).code, (error as Error).message);
+  }
+  const [days, rolledUpAt, breakdown] = await Promise.all([
     deps.warehouse.activeUsers(project, from, to, today),
     deps.warehouse.lastRollup(),
+    breakdownOf && deps.warehouse.breakdown(project, breakdownOf.by, { from, to, today }, breakdownOf.limit),
   ]);
   const entries: ActiveUsersEntry[] = days.map((d) => ({
     date: d.dt,
@@ -156,12 +170,51 @@ export async function activeUsersApi(req: MetricsRequest, deps: MetricsDeps): Pr
     from,
     to,
     days: entries,
+    ...(breakdown && breakdownOf
+      ? {
+          breakdown: {
+            by: breakdown.by,
+            limit: breakdownOf.limit,
+            values: breakdown.values.map((v) => ({ value: v.value, days: v.days.map(dayEntry) })),
+            other: breakdown.other && {
+              values: breakdown.other.values,
+              days: breakdown.other.days.map(dayEntry),
+            },
+          },
+        }
+      : {}),
     freshness: {
       rolledUpAt: rolledUpAt?.toISOString() ?? null,
       live: dayNumber(to) >= dayNumber(today) ? today : null,
       generatedAt: req.now.toISOString(),
     },
   });
+}
+
+/** One day of one value of a breakdown. */
+function dayEntry(d: ActiveUsersDay): { date: string; dau: number; wau: number; mau: number } {
+  return { date: d.dt, dau: d.dau, wau: d.wau, mau: d.mau };
+}
+
+/** `by` and `limit` of a breakdown, checked (null without `by`); names the bad value. */
+function breakdownParams(query: Record<string, string | undefined>): { by: Dimension; limit: number } | null {
+  const by = query.by;
+  const limitText = query.limit;
+  if (by === undefined || by === '') {
+    if (limitText !== undefined && limitText !== '')
+      throw new TallyError('invalid_limit', 'limit applies to a breakdown: send it with by=<dimension>');
+    return null;
+  }
+  const dimension = checkDimension(by);
+  if (limitText === undefined || limitText === '') return { by: dimension, limit: DEFAULT_BREAKDOWN_LIMIT };
+  const limit = /^\d{1,3}$/.test(limitText) ? Number(limitText) : Number.NaN;
+  if (!(limit >= 1 && limit <= MAX_BREAKDOWN_LIMIT)) {
+    throw new TallyError(
+      'invalid_limit',
+      `limit must be an integer from 1 to ${MAX_BREAKDOWN_LIMIT}, got ${JSON.stringify(limitText).slice(0, 40)}`,
+    );
+  }
+  return { by: dimension, limit };
 }
 
 /** Days of bots' rows the health route lists, ending today. */

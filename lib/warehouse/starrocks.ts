@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
+import { assembleBreakdown, type Breakdown, checkDimension, type Dimension } from './breakdowns.js';
 import { dayNumber, daysFrom, type ProjectDay, uniqueProjectDays } from './days.js';
 import { checkDedupWindow, DEFAULT_DEDUP_WINDOW_HOURS, indexKeepFrom } from './people.js';
+import { breakdown } from './starrocks/breakdown.js';
 import { type CopyOptions, judgeCopies, recordBots, recordCopies } from './starrocks/copies.js';
 import { counted, movedDays, recordIdentity, resolveChanges, stageEvidence } from './starrocks/identity.js';
 import { liveToday } from './starrocks/live.js';
@@ -162,6 +164,27 @@ UNION SELECT DISTINCT project, CAST(dt AS VARCHAR) AS dt FROM ${counted(this.db)
     await recordCopies(this.run, copies, dts);
     await recordBots(this.run, copies, dts);
     return { daysRecomputed: days.length, windowsRecomputed: windows };
+  }
+
+  async breakdown(
+    name: string,
+    by: Dimension,
+    range: { from: string; to: string; today: string },
+    limit: number,
+  ): Promise<Breakdown> {
+    project(name);
+    const { from, to, today } = range;
+    const last = dayNumber(to) < dayNumber(today) ? date(to) : date(today);
+    if (dayNumber(from) > dayNumber(last))
+      return assembleBreakdown(by, from, last, { top: [], others: 0 }, []);
+    return breakdown(
+      this.run,
+      this.readOptions(today),
+      name,
+      checkDimension(by),
+      { from: date(from), last, today },
+      limit,
+    );
   }
 
   async botDays(name: string, from: string, to: string): Promise<BotDay[]> {

@@ -1,4 +1,5 @@
 import { TallyError } from '../errors.js';
+import type { Breakdown, Dimension } from './breakdowns.js';
 import { daysFrom, type ProjectDay } from './days.js';
 
 /** Active users of one project on one day. */
@@ -53,6 +54,17 @@ export interface Warehouse {
   refresh(changed: readonly ProjectDay[], today: string): Promise<RefreshStats>;
   /** dau/wau/mau per day from `from` to `to` (at most `today`), today's figures from a live scan. */
   activeUsers(project: string, from: string, to: string, today: string): Promise<ActiveUsersDay[]>;
+  /**
+   * dau/wau/mau per value of a dimension from `from` to `to` (at most `today`, live like
+   * `activeUsers`): the `limit` values with the most persons in the last day's MAU window, and the
+   * others together (breakdowns.ts).
+   */
+  breakdown(
+    project: string,
+    by: Dimension,
+    range: { from: string; to: string; today: string },
+    limit: number,
+  ): Promise<Breakdown>;
   /** Bots' rows and ids per day from `from` to `to`, as of the last rollup (days without any: zeros). */
   botDays(project: string, from: string, to: string): Promise<BotDay[]>;
   /**

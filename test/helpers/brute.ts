@@ -1,6 +1,7 @@
 import { enrich } from '../../lib/enrich/context.js';
 import type { LakeEvent } from '../../lib/events.js';
 import { utcDate } from '../../lib/events.js';
+import type { Breakdown, Dimension } from '../../lib/warehouse/breakdowns.js';
 import { addDays, daysFrom } from '../../lib/warehouse/days.js';
 import { DEFAULT_DEDUP_WINDOW_HOURS } from '../../lib/warehouse/people.js';
 import type { ActiveUsersDay } from '../../lib/warehouse/warehouse.js';
@@ -152,4 +153,79 @@ export function liveCopies(
       return !before.some((at) => at <= e.receivedAt && at >= e.receivedAt - windowHours * HOUR);
     })
     .map((e, i) => ({ ...e, eventId: `${e.eventId}#live${i}` }));
+}
+
+/** The value of a lake dimension an event carries, by brute force (null: unknown). */
+function dimensionValue(e: LakeEvent, by: Exclude<Dimension, 'new_vs_returning'>): string | null {
+  if (by === 'country') return e.country ?? null;
+  const enriched = e.enriched ?? enrich(e.context, e.channel);
+  const member = {
+    platform: enriched.platform,
+    os: enriched.os,
+    browser: enriched.browser,
+    device_type: enriched.deviceType,
+    app_version: enriched.appVersion,
+    utm_source: enriched.utmSource,
+    utm_campaign: enriched.utmCampaign,
+    referrer_domain: enriched.referrerDomain,
+  }[by];
+  return member ?? null;
+}
+
+/**
+ * A breakdown by brute force: each value's persons per day (a person's first day `new`, later
+ * days `returning`), unions over the windows, the top `limit` values by MAU of `to` (ties by
+ * value, unknown sorting first) and the union of the rest as `other`.
+ */
+export function bruteBreakdown(
+  events: readonly LakeEvent[],
+  project: string,
+  by: Dimension,
+  from: string,
+  to: string,
+  limit: number,
+  identitiesFrom?: readonly LakeEvent[],
+): Breakdown {
+  const counted = countedCopies(events);
+  const person = personOf(identitiesFrom ? countedCopies(identitiesFrom) : counted, project);
+  const active: Array<{ dt: string; person: bigint; value: string | null }> = [];
+  for (const e of counted) {
+    if (e.project !== project) continue;
+    const id = e.userHash ?? e.anonymousHash;
+    const dt = utcDate(e.eventTime);
+    if (id === null || dt > to) continue;
+    active.push({ dt, person: person(id), value: by === 'new_vs_returning' ? null : dimensionValue(e, by) });
+  }
+  if (by === 'new_vs_returning') {
+    const first = new Map<bigint, string>();
+    for (const a of active)
+      if (!first.has(a.person) || a.dt < first.get(a.person)!) first.set(a.person, a.dt);
+    for (const a of active) a.value = first.get(a.person) === a.dt ? 'new' : 'returning';
+  }
+  const persons = (end: string, days: number, keep: (value: string | null) => boolean) => {
+    const start = addDays(end, -(days - 1));
+    return new Set(active.filter((a) => a.dt >= start && a.dt <= end && keep(a.value)).map((a) => a.person))
+      .size;
+  };
+  const series = (keep: (value: string | null) => boolean) =>
+    daysFrom(from, to).map((dt) => ({
+      dt,
+      dau: persons(dt, 1, keep),
+      wau: persons(dt, 7, keep),
+      mau: persons(dt, 30, keep),
+    }));
+  const windowFrom = addDays(from, -29);
+  const values = [...new Set(active.filter((a) => a.dt >= windowFrom).map((a) => a.value))];
+  const mau = new Map(values.map((v) => [v, persons(to, 30, (x) => x === v)]));
+  const order = (v: string | null) => v ?? '';
+  values.sort(
+    (a, b) => mau.get(b)! - mau.get(a)! || (order(a) < order(b) ? -1 : order(a) > order(b) ? 1 : 0),
+  );
+  const top = values.slice(0, limit);
+  return {
+    by,
+    values: top.map((value) => ({ value, days: series((v) => v === value) })),
+    other:
+      values.length > limit ? { values: values.length - limit, days: series((v) => !top.includes(v)) } : null,
+  };
 }

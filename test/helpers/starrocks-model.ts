@@ -368,6 +368,13 @@ export class StarRocksModel implements SqlClient {
       'bitmap_union',
       ([x]) => `coalesce(list_distinct(flatten(list(${x}) FILTER (WHERE (${x}) IS NOT NULL))), [])`,
     );
+    out = rewriteCalls(out, 'bitmap_and', ([a, b]) => `list_intersect(${a}, ${b})`);
+    out = rewriteCalls(
+      out,
+      'bitmap_andnot',
+      ([a, b]) => `list_filter(${a}, lambda model_x: NOT list_contains(${b}, model_x))`,
+    );
+    out = rewriteCalls(out, 'bitmap_count', ([x]) => `len(${x})`);
     out = rewriteCalls(out, 'date_sub', ([d, interval]) => {
       const m = /^INTERVAL (\d+) DAY$/i.exec(interval!.trim());
       if (!m) throw new Error(`model: date_sub interval not modelled: ${interval}`);

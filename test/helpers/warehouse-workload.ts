@@ -79,6 +79,9 @@ export const workloadArb: fc.Arbitrary<Array<{ event: LakeEvent; wave: number }>
       copies: fc.array(copyArb, { minLength: 1, maxLength: 3 }),
       /** The event came from a crawler or a headless browser (every copy: they share a context). */
       agent: fc.constantFrom(...AGENTS),
+      /** Breakdown values: a campaign in the context, a country found at collection. */
+      campaign: fc.constantFrom(null, 'spring', 'fall'),
+      country: fc.constantFrom(undefined, 'DE', 'US', 'FR'),
     }),
     { minLength: 1, maxLength: 120 },
   )
@@ -96,7 +99,14 @@ export const workloadArb: fc.Arbitrary<Array<{ event: LakeEvent; wave: number }>
           previousUserHash: d.kind === 'alias' ? userHash(d.previousUser) : null,
           previousAnonymousHash:
             d.kind === 'alias' && d.previousAnonymous !== null ? BigInt(d.previousAnonymous) : null,
-          context: d.agent === null ? null : JSON.stringify({ userAgent: d.agent }),
+          context:
+            d.agent === null && d.campaign === null
+              ? null
+              : JSON.stringify({
+                  ...(d.agent === null ? {} : { userAgent: d.agent }),
+                  ...(d.campaign === null ? {} : { campaign: { name: d.campaign, source: 'news' } }),
+                }),
+          ...(d.country === undefined ? {} : { country: d.country }),
         });
       }
       for (const c of d.copies) {

@@ -6,12 +6,13 @@ import { describe, expect, it } from 'vitest';
 import { compactLake } from '../../lib/lake/compaction.js';
 import { FsObjectStore } from '../../lib/lake/fs-store.js';
 import { silentLogger } from '../../lib/log.js';
+import { DIMENSIONS } from '../../lib/warehouse/breakdowns.js';
 import { addDays, daysFrom } from '../../lib/warehouse/days.js';
 import { DuckDbWarehouse } from '../../lib/warehouse/duckdb.js';
 import { runRollup } from '../../lib/warehouse/rollup.js';
 import { StarRocksWarehouse, sessionStatements } from '../../lib/warehouse/starrocks.js';
 import type { Warehouse } from '../../lib/warehouse/warehouse.js';
-import { bruteForce } from '../helpers/brute.js';
+import { bruteBreakdown, bruteForce } from '../helpers/brute.js';
 import { readLakeDir } from '../helpers/duckdb.js';
 import { lakeEvent } from '../helpers/events.js';
 import { StarRocksModel } from '../helpers/starrocks-model.js';
@@ -79,6 +80,32 @@ describe('the StarRocks engine on its executable model, against DuckDB and a bru
             expect(fromStarRocks).toEqual(fromDuckDb);
             expect(fromStarRocks.slice(0, -1)).toEqual(bruteForce(rolled, project, from, addDays(TODAY, -1)));
             expect(fromStarRocks.at(-1)).toEqual(bruteForce(liveToday, project, TODAY, TODAY, rolled)[0]);
+
+            // Breakdowns: past days with two values shown (the rest as other), today live with three.
+            const yesterday = addDays(TODAY, -1);
+            const since = addDays(TODAY, -40);
+            for (const by of DIMENSIONS) {
+              const past = bruteBreakdown(rolled, project, by, since, yesterday, 2);
+              const live = bruteBreakdown(liveToday, project, by, TODAY, TODAY, 3, rolled);
+              for (const warehouse of [duckdb, starrocks]) {
+                const got = await warehouse.breakdown(
+                  project,
+                  by,
+                  { from: since, to: yesterday, today: TODAY },
+                  2,
+                );
+                expect(got).toEqual(past);
+                expect(
+                  await warehouse.breakdown(project, by, { from: TODAY, to: TODAY, today: TODAY }, 3),
+                ).toEqual(live);
+                // Every person has a value each day: the values and other add up to at least the total.
+                fromDuckDb.slice(-41, -1).forEach((total, day) => {
+                  const parts = [...got.values, ...(got.other ? [got.other] : [])].map((v) => v.days[day]!);
+                  for (const n of ['dau', 'wau', 'mau'] as const)
+                    expect(parts.reduce((sum, p) => sum + p[n], 0)).toBeGreaterThanOrEqual(total[n]);
+                });
+              }
+            }
           }
 
           // Bots' rows per day, once the last wave is rolled up too: as DuckDB reads the Parquet.
@@ -97,6 +124,78 @@ describe('the StarRocks engine on its executable model, against DuckDB and a bru
       }),
       { numRuns: 10 },
     );
+  });
+
+  it('moves the values of a past day to the person its visitor became, without reading the day again', async () => {
+    await withEngines(async ({ store, duckdb, starrocks, model }) => {
+      // Arrange: a user on day 10 ago; an anonymous visitor from the spring campaign on day 5 ago;
+      // each rolled up. Then yesterday the visitor identifies as that user (fall campaign).
+      await starrocks.setup();
+      const at = (daysAgo: number) => Date.parse(`${addDays(TODAY, -daysAgo)}T12:00:00Z`);
+      const campaign = (name: string) => JSON.stringify({ campaign: { name } });
+      const events = [
+        lakeEvent({
+          project: 'a',
+          eventId: 'u',
+          userHash: userHash(1),
+          eventTime: at(10),
+          receivedAt: at(10),
+        }),
+        lakeEvent({
+          project: 'a',
+          eventId: 'v',
+          userHash: null,
+          anonymousHash: 7n,
+          context: campaign('spring'),
+          country: 'DE',
+          eventTime: at(5),
+          receivedAt: at(5),
+        }),
+        lakeEvent({
+          project: 'a',
+          eventId: 'w',
+          userHash: userHash(1),
+          anonymousHash: 7n,
+          context: campaign('fall'),
+          eventTime: at(1),
+          receivedAt: at(1),
+        }),
+      ];
+      let lastRollup = 0;
+      for (const event of events) {
+        await land(store, [event], event.receivedAt);
+        lastRollup = model.statements.length;
+        for (const warehouse of [duckdb, starrocks])
+          await runRollup(
+            { store, warehouse, logger: silentLogger },
+            { now: new Date(event.receivedAt + 60_000) },
+          );
+      }
+
+      // Act
+      const from = addDays(TODAY, -12);
+      const range = { from, to: addDays(TODAY, -1), today: TODAY };
+      const answers = async (warehouse: Warehouse) =>
+        Promise.all(DIMENSIONS.map((by) => warehouse.breakdown('a', by, range, 10)));
+
+      // Assert: the visitor's day is the user's (returning, not new), on both engines.
+      const expected = DIMENSIONS.map((by) => bruteBreakdown(events, 'a', by, from, range.to, 10));
+      expect(await answers(starrocks)).toEqual(expected);
+      expect(await answers(duckdb)).toEqual(expected);
+      const byNew = expected[DIMENSIONS.indexOf('new_vs_returning')]!;
+      expect(byNew.values.map((v) => [v.value, v.days.at(-1)!.mau])).toEqual([
+        ['new', 1],
+        ['returning', 1],
+      ]);
+      expect(byNew.values[1]!.days.find((d) => d.dt === addDays(TODAY, -5))!.dau).toBe(1);
+      // The link's rollup did not read the visitor's day from the lake: its values came from day_values.
+      const visitorDay = `'${addDays(TODAY, -5)}'`;
+      const lakeReads = model.statements
+        .slice(lastRollup)
+        .filter((s) => s.includes('lake.tally_lake.events'));
+      expect(lakeReads.length).toBeGreaterThan(0);
+      expect(lakeReads.filter((s) => s.includes(visitorDay))).toEqual([]);
+    });
   });
 
   it('reads a quiet day after the last rollup from the windows, not as zeros', async () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { hashKey, KeyRing } from '../../lib/ingest/auth.js';
+import type { Breakdown, Dimension } from '../../lib/warehouse/breakdowns.js';
 import { daysFrom } from '../../lib/warehouse/days.js';
 import { activeUsersApi, type MetricsRequest } from '../../lib/warehouse/metrics-api.js';
 import type { ActiveUsersDay, Warehouse } from '../../lib/warehouse/warehouse.js';
@@ -15,7 +16,25 @@ const warehouse = {
   async lastRollup() {
     return new Date('2026-03-31T11:59:50Z');
   },
+  async breakdown(
+    _project: string,
+    by: Dimension,
+    range: { from: string; to: string; today: string },
+    limit: number,
+  ): Promise<Breakdown> {
+    breakdowns.push([by, limit]);
+    const days = daysFrom(range.from, range.to).map((dt) => ({ dt, dau: 1, wau: 2, mau: 3 }));
+    return {
+      by,
+      values: [
+        { value: 'ios', days },
+        { value: null, days },
+      ],
+      other: { values: 4, days },
+    };
+  },
 } as unknown as Warehouse;
+const breakdowns: Array<[string, number]> = [];
 const deps = {
   projects: new Set(['shop', 'blog']),
   readKeys: new KeyRing([
@@ -78,6 +97,38 @@ describe('GET /v1/projects/:project/active-users', () => {
   ])('refuses %j with %i %s', async (query, status, code, inMessage) => {
     const response = await activeUsersApi(get('/v1/projects/shop/active-users', query), deps);
     expect(response.status).toBe(status);
+    expect(response.body).toMatchObject({ error: { code, message: expect.stringContaining(inMessage) } });
+  });
+
+  it('adds a breakdown by a dimension, the top 10 values by default, the rest as other', async () => {
+    const response = await activeUsersApi(
+      get('/v1/projects/shop/active-users', { from: '2026-03-31', to: '2026-03-31', by: 'platform' }),
+      deps,
+    );
+    const day = [{ date: '2026-03-31', dau: 1, wau: 2, mau: 3 }];
+    expect(response.status).toBe(200);
+    expect((response.body as Record<string, unknown>).breakdown).toEqual({
+      by: 'platform',
+      limit: 10,
+      values: [
+        { value: 'ios', days: day },
+        { value: null, days: day },
+      ],
+      other: { values: 4, days: day },
+    });
+    await activeUsersApi(get('/v1/projects/shop/active-users', { by: 'country', limit: '3' }), deps);
+    expect(breakdowns.at(-1)).toEqual(['country', 3]);
+  });
+
+  it.each([
+    [{ by: 'city' }, 'invalid_dimension', 'platform, os, browser'],
+    [{ by: 'platform', limit: '0' }, 'invalid_limit', 'from 1 to 100, got "0"'],
+    [{ by: 'platform', limit: '101' }, 'invalid_limit', 'got "101"'],
+    [{ by: 'platform', limit: '2.5' }, 'invalid_limit', 'got "2.5"'],
+    [{ limit: '5' }, 'invalid_limit', 'with by=<dimension>'],
+  ])('refuses the breakdown %j with 400 %s naming the value', async (query, code, inMessage) => {
+    const response = await activeUsersApi(get('/v1/projects/shop/active-users', query), deps);
+    expect(response.status).toBe(400);
     expect(response.body).toMatchObject({ error: { code, message: expect.stringContaining(inMessage) } });
   });
 

@@ -114,6 +114,38 @@ describe('StarRocks engine: the statements it issues', () => {
     golden('active-users', client.statements);
   });
 
+  it('breaks active users down from the bitmaps per value, today live (breakdown.sql)', async () => {
+    const client = new RecordingClient((sql) =>
+      sql.startsWith('SELECT a.value')
+        ? [
+            { value: 'ios', mau: 4 },
+            { value: 'web', mau: 9 },
+            { value: '', mau: 4 },
+          ]
+        : sql.startsWith('SELECT 1 AS n')
+          ? [
+              { n: 1, dt: '2026-03-31', v: 'web', persons: 2 },
+              { n: 7, dt: '2026-03-31', v: 'web', persons: 5 },
+              { n: 30, dt: '2026-03-31', v: 'web', persons: 9 },
+              { n: 30, dt: '2026-03-31', v: null, persons: 6 },
+            ]
+          : [],
+    );
+    const warehouse = new StarRocksWarehouse(client);
+    const range = { from: '2026-03-31', to: '2026-03-31', today: '2026-03-31' };
+    const byPlatform = await warehouse.breakdown('shop', 'platform', range, 2);
+    await warehouse.breakdown('shop', 'new_vs_returning', range, 10);
+    expect(byPlatform).toEqual({
+      by: 'platform',
+      values: [
+        { value: 'web', days: [{ dt: '2026-03-31', dau: 2, wau: 5, mau: 9 }] },
+        { value: null, days: [{ dt: '2026-03-31', dau: 0, wau: 0, mau: 0 }] },
+      ],
+      other: { values: 1, days: [{ dt: '2026-03-31', dau: 0, wau: 0, mau: 6 }] },
+    });
+    golden('breakdown', client.statements);
+  });
+
   it('keeps the rollup watermark in a table (manifests.sql)', async () => {
     const client = new RecordingClient(() => [{ manifest_key: 'manifests/2026-03-31/10/a.json' }]);
     const warehouse = new StarRocksWarehouse(client);

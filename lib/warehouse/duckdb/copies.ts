@@ -1,5 +1,6 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { LAKE_DIMENSIONS } from '../breakdowns.js';
 import { type ProjectDay, uniqueProjectDays } from '../days.js';
 import { BOT, NOT_BOT } from '../people.js';
 import {
@@ -27,7 +28,7 @@ export interface CopyOptions {
 
 /** Columns a refresh reads; files written before the alias columns existed read them as null. */
 const SCAN_COLUMNS = `project, dt, md5_number(event_id) AS digest, type, received_at, event_time, user_hash,
-  anonymous_hash, previous_user_hash, previous_anonymous_hash`;
+  anonymous_hash, previous_user_hash, previous_anonymous_hash, ${LAKE_DIMENSIONS.join(', ')}`;
 const COPY = 'project, dt, digest, received_at, event_time, user_hash, anonymous_hash';
 
 function hasParquet(dir: string): boolean {
@@ -131,7 +132,7 @@ export async function judgeCopies(
   await db.run(
     `CREATE OR REPLACE TEMP TABLE counted AS
      SELECT project, dt, type, received_at, event_time, user_hash, anonymous_hash, previous_user_hash,
-       previous_anonymous_hash
+       previous_anonymous_hash, ${LAKE_DIMENSIONS.join(', ')}
      FROM verdicts WHERE scanned AND NOT duplicate`,
   );
   return days;

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { addDays, MAU_DAYS, WAU_DAYS } from '../days.js';
@@ -17,17 +17,33 @@ export interface LiveOptions {
 /**
  * The persons of lake rows of today not rolled up yet: copies with an indexed copy of another
  * day received within the window before them are duplicates (rule 1), and ids map to persons as
- * of the last rollup (a link made since applies at the next one).
+ * of the last rollup (a link made since applies at the next one). With `column`, each row also
+ * carries that lake column as `value`.
  */
-function livePersons(options: LiveOptions, project: string, today: string, files: string[]): string {
+export function livePersons(
+  options: LiveOptions,
+  project: string,
+  today: string,
+  files: string[],
+  column?: string,
+): string {
   const p = literal(project, 'project');
-  return `SELECT x.dt, coalesce(m.person, x.id) AS user_hash FROM (
-      SELECT dt, md5_number(event_id) AS digest, received_at, coalesce(user_hash, anonymous_hash) AS id
+  const value = column === undefined ? '' : `${column} AS value, `;
+  return `SELECT x.dt, ${column === undefined ? '' : 'x.value, '}coalesce(m.person, x.id) AS user_hash FROM (
+      SELECT dt, ${value}md5_number(event_id) AS digest, received_at, coalesce(user_hash, anonymous_hash) AS id
       FROM ${lakeRows(files)} WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL AND ${NOT_BOT}
     ) x
     ANTI JOIN event_index i ON i.project = ${p} AND i.digest = x.digest AND i.dt <> ${literal(today, 'date')}
       AND i.received_at BETWEEN x.received_at - ${windowInterval(options.windowHours)} AND x.received_at
     LEFT JOIN people m ON m.project = ${p} AND m.id_hash = x.id`;
+}
+
+/** The glob of today's files of a project, or null when there are none. */
+export function todayFiles(options: LiveOptions, project: string, today: string): string | null {
+  const dir = join(options.lakeRoot, 'events', `project=${project}`, `dt=${today}`);
+  return existsSync(dir) && readdirSync(dir).some((n) => n.endsWith('.parquet'))
+    ? join(dir, '*.parquet')
+    : null;
 }
 
 /**
@@ -81,10 +97,10 @@ export async function liveDays(
 ): Promise<ActiveUsersDay[]> {
   if (days.length === 0) return [];
   const first = addDays(days[0]!, -(MAU_DAYS - 1));
-  const todayDir = join(options.lakeRoot, 'events', `project=${project}`, `dt=${today}`);
+  const files = days.includes(today) ? todayFiles(options, project, today) : null;
   const live =
-    days.includes(today) && existsSync(todayDir)
-      ? `UNION ALL SELECT DISTINCT dt, user_hash FROM (${livePersons(options, project, today, [join(todayDir, '*.parquet')])})`
+    files !== null
+      ? `UNION ALL SELECT DISTINCT dt, user_hash FROM (${livePersons(options, project, today, [files])})`
       : '';
   const rows = await db.rows(
     `WITH u AS (

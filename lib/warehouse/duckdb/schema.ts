@@ -4,7 +4,7 @@ import type { Db } from './sql.js';
  * The layout's version: a database written by an older layout has its derived tables dropped
  * and its rollup watermark cleared, so the next full rollup rebuilds them from the lake.
  */
-export const SCHEMA_VERSION = 6;
+export const SCHEMA_VERSION = 7;
 
 /** Tables derived from the lake, rebuilt whole when the layout changes. */
 const DERIVED = [
@@ -15,6 +15,7 @@ const DERIVED = [
   'event_index',
   'duplicates',
   'day_ids',
+  'day_values',
   'links',
   'anon_links',
   'alias_links',
@@ -51,6 +52,10 @@ const TABLES = [
   `CREATE TABLE IF NOT EXISTS duplicates (${COPY_COLUMNS})`,
   // The ids (user_hash, else anonymous_hash) active per day, before they are mapped to persons.
   `CREATE TABLE IF NOT EXISTS day_ids (project VARCHAR NOT NULL, dt DATE NOT NULL, id_hash BIGINT NOT NULL)`,
+  // Each id's values of the lake's dimensions per day (breakdowns.ts; unknown as ''), before
+  // they are mapped to persons: a breakdown maps them as `people` holds them when it is asked.
+  `CREATE TABLE IF NOT EXISTS day_values (project VARCHAR NOT NULL, dt DATE NOT NULL, dim VARCHAR NOT NULL,
+     value VARCHAR NOT NULL, id_hash BIGINT NOT NULL)`,
   // Identity evidence per day: each anonymous id's earliest user that day, and aliases between users.
   `CREATE TABLE IF NOT EXISTS anon_links (project VARCHAR NOT NULL, dt DATE NOT NULL, anon_hash BIGINT NOT NULL,
      user_hash BIGINT NOT NULL, event_time TIMESTAMPTZ NOT NULL, received_at TIMESTAMPTZ NOT NULL)`,

@@ -1,3 +1,4 @@
+import { LAKE_DIMENSIONS } from '../breakdowns.js';
 import { type ProjectDay, uniqueProjectDays } from '../days.js';
 import { BOT, NOT_BOT } from '../people.js';
 import { date, EPOCH, markers, marks, pairsOf, type Run } from './sql.js';
@@ -13,7 +14,7 @@ export interface CopyOptions {
 }
 
 const COPY = 'dt, project, digest, received_at, event_time, user_hash, anonymous_hash';
-const PAYLOAD = 'type, previous_user_hash, previous_anonymous_hash';
+const PAYLOAD = `type, previous_user_hash, previous_anonymous_hash, ${LAKE_DIMENSIONS.join(', ')}`;
 const ORDER = 'received_at, event_time, coalesce(user_hash, -1), coalesce(anonymous_hash, -1)';
 
 /**
@@ -93,7 +94,9 @@ FROM (
   SELECT x.*, lag(received_at) OVER (PARTITION BY project, digest ORDER BY ${ORDER}) AS previous_at
   FROM (
     SELECT s.dt, s.project, s.digest, s.received_at, s.event_time, s.user_hash, s.anonymous_hash, true AS scanned,
-      r.digest IS NOT NULL AS recorded, s.type, s.previous_user_hash, s.previous_anonymous_hash
+      r.digest IS NOT NULL AS recorded, ${PAYLOAD.split(', ')
+        .map((c) => `s.${c}`)
+        .join(', ')}
     FROM ${db}.refresh_rows s
     LEFT JOIN (SELECT * FROM ${db}.duplicates WHERE dt IN (${marks(dts)}) AND project <> '') r
       ON r.dt = s.dt AND r.project = s.project AND r.digest = s.digest
@@ -102,7 +105,9 @@ FROM (
       AND coalesce(r.anonymous_hash, -1) = coalesce(s.anonymous_hash, -1)
     UNION ALL
     SELECT i.dt, i.project, i.digest, i.received_at, i.event_time, i.user_hash, i.anonymous_hash, false,
-      i.duplicate, NULL, NULL, NULL
+      i.duplicate, ${PAYLOAD.split(', ')
+        .map(() => 'NULL')
+        .join(', ')}
     FROM ${db}.event_index i
     JOIN (
       SELECT project, digest FROM ${db}.refresh_rows

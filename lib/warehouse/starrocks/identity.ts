@@ -1,3 +1,4 @@
+import { dimensionRows } from '../breakdowns.js';
 import type { ProjectDay } from '../days.js';
 import { date, EPOCH, markers, marks, pairsOf, type Run } from './sql.js';
 
@@ -231,6 +232,12 @@ WHERE f.first_dt IS NULL OR f.first_dt > c.first_dt`,
 SELECT DISTINCT dt, project, coalesce(user_hash, anonymous_hash) FROM ${rows} c
 WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
 UNION ALL ${markers(dts, "'', 0")}`,
+    dts,
+  );
+  await run(
+    `INSERT /*+set_var(dynamic_overwrite = true)*/ OVERWRITE ${db}.day_values (dt, project, dim, value, id_hash)
+${dimensionRows(`${rows} c`, 'coalesce(user_hash, anonymous_hash) IS NOT NULL')}
+UNION ALL ${markers(dts, "'', '', '', 0")}`,
     dts,
   );
   await run(

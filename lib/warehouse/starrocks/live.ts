@@ -1,8 +1,48 @@
+import { type LakeDimension, UNKNOWN } from '../breakdowns.js';
 import { addDays, MAU_DAYS, WAU_DAYS } from '../days.js';
 import { NOT_BOT } from '../people.js';
 import type { ActiveUsersDay } from '../warehouse.js';
 import type { CopyOptions } from './copies.js';
-import type { Run } from './sql.js';
+import type { Run, SqlValue } from './sql.js';
+
+/** Lists today's files of a project again, so a live scan reads those written since the catalog listed them. */
+export async function refreshToday(
+  run: Run,
+  options: CopyOptions,
+  name: string,
+  today: string,
+): Promise<void> {
+  await run(`REFRESH EXTERNAL TABLE ${options.events} PARTITION ('project=${name}/dt=${today}')`);
+}
+
+/**
+ * The persons of today's lake rows not rolled up (`users`, one bitmap): copies with an indexed
+ * copy of another day received within the window before them are duplicates (rule 1), ids map to
+ * persons as of the last rollup. With `column`, a bitmap per value of that lake column (`value`,
+ * unknown as '').
+ */
+export function liveUsers(
+  options: CopyOptions,
+  name: string,
+  today: string,
+  column?: LakeDimension,
+): { sql: string; values: SqlValue[] } {
+  const { db } = options;
+  const value = column === undefined ? '' : `coalesce(${column}, '${UNKNOWN}') AS value, `;
+  return {
+    sql: `SELECT ${column === undefined ? '' : 'x.value, '}bitmap_union(to_bitmap(coalesce(p.person, x.id))) AS users FROM (
+    SELECT ${value}md5sum_numeric(event_id) AS digest, received_at, coalesce(user_hash, anonymous_hash) AS id
+    FROM ${options.events} WHERE project = ? AND dt = ? AND coalesce(user_hash, anonymous_hash) IS NOT NULL
+      AND ${NOT_BOT}
+  ) x
+  LEFT JOIN (SELECT digest, received_at FROM ${db}.event_index WHERE received_day >= ? AND project = ? AND dt <> ?) i
+    ON i.digest = x.digest AND i.received_at <= x.received_at
+    AND i.received_at >= x.received_at - INTERVAL ${options.windowHours} HOUR
+  LEFT JOIN (SELECT id_hash, person FROM ${db}.people WHERE project = ?) p ON p.id_hash = x.id
+  WHERE i.digest IS NULL${column === undefined ? '' : '\n  GROUP BY x.value'}`,
+    values: [name, today, options.keepFrom, name, today, name],
+  };
+}
 
 /**
  * Today from a live scan of the lake (its partition refreshed first, so files written since the
@@ -17,35 +57,16 @@ export async function liveToday(
   today: string,
 ): Promise<ActiveUsersDay> {
   const { db } = options;
-  await run(`REFRESH EXTERNAL TABLE ${options.events} PARTITION ('project=${name}/dt=${today}')`);
-  const live = `SELECT bitmap_union(to_bitmap(coalesce(p.person, x.id))) AS users FROM (
-    SELECT md5sum_numeric(event_id) AS digest, received_at, coalesce(user_hash, anonymous_hash) AS id
-    FROM ${options.events} WHERE project = ? AND dt = ? AND coalesce(user_hash, anonymous_hash) IS NOT NULL
-      AND ${NOT_BOT}
-  ) x
-  LEFT JOIN (SELECT digest, received_at FROM ${db}.event_index WHERE received_day >= ? AND project = ? AND dt <> ?) i
-    ON i.digest = x.digest AND i.received_at <= x.received_at
-    AND i.received_at >= x.received_at - INTERVAL ${options.windowHours} HOUR
-  LEFT JOIN (SELECT id_hash, person FROM ${db}.people WHERE project = ?) p ON p.id_hash = x.id
-  WHERE i.digest IS NULL`;
+  await refreshToday(run, options, name, today);
+  const live = liveUsers(options, name, today);
   const windowCount = async (days: number) => {
     const rows = await run(
       `SELECT bitmap_union_count(users) AS n FROM (
   SELECT users FROM ${db}.daily_users WHERE project = ? AND dt BETWEEN ? AND ?
   UNION ALL
-  ${live}
+  ${live.sql}
 ) x`,
-      [
-        name,
-        addDays(today, -(days - 1)),
-        addDays(today, -1),
-        name,
-        today,
-        options.keepFrom,
-        name,
-        today,
-        name,
-      ],
+      [name, addDays(today, -(days - 1)), addDays(today, -1), ...live.values],
     );
     return Number(rows[0]?.n ?? 0);
   };

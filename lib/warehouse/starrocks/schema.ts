@@ -1,3 +1,4 @@
+import { LAKE_DIMENSIONS } from '../breakdowns.js';
 import type { Run } from './sql.js';
 
 /** A copy of an event: its day, digest (md5 of event_id as LARGEINT) and what orders its copies. */
@@ -9,10 +10,17 @@ const COPY = `  dt DATE NOT NULL,
   user_hash BIGINT,
   anonymous_hash BIGINT`;
 
+/**
+ * A dimension's value (breakdowns.ts): the enrichment cuts texts to 128 characters and referrer
+ * hosts to 253, at most 4 bytes each in UTF-8.
+ */
+const VALUE = 'VARCHAR(1024)';
+
 /** The lake columns a refresh reads besides a copy's own. */
 const PAYLOAD = `  type VARCHAR(16),
   previous_user_hash BIGINT,
-  previous_anonymous_hash BIGINT`;
+  previous_anonymous_hash BIGINT,
+${LAKE_DIMENSIONS.map((d) => `  ${d} ${VALUE}`).join(',\n')}`;
 
 export interface SchemaOptions {
   db: string;
@@ -39,6 +47,15 @@ export function schemaStatements(options: SchemaOptions): string[] {
   project VARCHAR(64) NOT NULL,
   users BITMAP BITMAP_UNION NOT NULL
 ) AGGREGATE KEY(dt, project)
+${byDay}`,
+    // The persons active per day with each value of each of the lake's dimensions (breakdowns.ts).
+    `CREATE TABLE IF NOT EXISTS ${db}.daily_values (
+  dt DATE NOT NULL,
+  project VARCHAR(64) NOT NULL,
+  dim VARCHAR(32) NOT NULL,
+  value ${VALUE} NOT NULL,
+  users BITMAP BITMAP_UNION NOT NULL
+) AGGREGATE KEY(dt, project, dim, value)
 ${byDay}`,
     `CREATE TABLE IF NOT EXISTS ${db}.active_users (
   dt DATE NOT NULL,
@@ -101,6 +118,15 @@ ${scratch}`,
   project VARCHAR(64) NOT NULL,
   id_hash BIGINT NOT NULL
 ) DUPLICATE KEY(dt, project, id_hash)
+${byDay}`,
+    // Each id's values of the lake's dimensions per day, before they are mapped to persons.
+    `CREATE TABLE IF NOT EXISTS ${db}.day_values (
+  dt DATE NOT NULL,
+  project VARCHAR(64) NOT NULL,
+  dim VARCHAR(32) NOT NULL,
+  value ${VALUE} NOT NULL,
+  id_hash BIGINT NOT NULL
+) DUPLICATE KEY(dt, project, dim)
 ${byDay}`,
     // Each id's first active day: where the days of an id that changed person start.
     `CREATE TABLE IF NOT EXISTS ${db}.id_first_day (

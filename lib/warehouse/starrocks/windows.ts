@@ -1,3 +1,4 @@
+import { dimensionRows } from '../breakdowns.js';
 import { addDays, affectedDays, MAU_DAYS, type ProjectDay, WAU_DAYS } from '../days.js';
 import { counted, ids as refreshIds } from './identity.js';
 import { markers, marks, type Run, type SqlValue } from './sql.js';
@@ -37,10 +38,11 @@ LEFT JOIN (${windowOf(1)}) d ON d.dt = c.dt`,
 }
 
 /**
- * Replaces the persons of these days: the read days' ids from the counted copies, the other
- * days' (whose ids changed person) from `day_ids`, each mapped to its person as the refresh
- * leaves it (the changed ids' new person, else `people`). Every project's rows of a day are
- * written together: a day is one partition, replaced whole.
+ * Replaces the persons of these days, and of each value of the lake's dimensions on them: the
+ * read days' ids from the counted copies, the other days' (whose ids changed person) from
+ * `day_ids` and `day_values`, each mapped to its person as the refresh leaves it (the changed
+ * ids' new person, else `people`). Every project's rows of a day are written together: a day is
+ * one partition, replaced whole.
  */
 export async function writeDailyUsers(
   run: Run,
@@ -50,21 +52,40 @@ export async function writeDailyUsers(
 ): Promise<void> {
   const targets = [...new Set([...read, ...moved])].sort();
   const others = moved.filter((d) => !read.includes(d));
-  const fromDays =
+  const stored = (table: string, columns: string) =>
     others.length > 0
-      ? `UNION ALL SELECT dt, project, id_hash FROM ${db}.day_ids WHERE dt IN (${marks(others)}) AND project <> ''`
+      ? `UNION ALL SELECT dt, project, ${columns} FROM ${db}.${table} WHERE dt IN (${marks(others)}) AND project <> ''`
       : '';
-  await run(
-    `INSERT /*+set_var(dynamic_overwrite = true)*/ OVERWRITE ${db}.daily_users (dt, project, users)
-SELECT i.dt, i.project, bitmap_union(to_bitmap(coalesce(c.person, p.person, i.id_hash))) FROM (
-  SELECT DISTINCT dt, project, coalesce(user_hash, anonymous_hash) AS id_hash FROM ${counted(db)} r
-  WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
-  ${fromDays}
+  const persons = (table: string, keys: string[], ids: string, marker: string) => {
+    const grouped = keys.map((k) => `i.${k}, `).join('');
+    return `INSERT /*+set_var(dynamic_overwrite = true)*/ OVERWRITE ${db}.${table} (dt, project, ${keys.map((k) => `${k}, `).join('')}users)
+SELECT i.dt, i.project, ${grouped}bitmap_union(to_bitmap(coalesce(c.person, p.person, i.id_hash))) FROM (
+  ${ids}
 ) i
 LEFT JOIN ${refreshIds(db, 'changed')} c ON c.project = i.project AND c.id_hash = i.id_hash
 LEFT JOIN ${db}.people p ON p.project = i.project AND p.id_hash = i.id_hash
-GROUP BY i.dt, i.project
-UNION ALL ${markers(targets, "'', bitmap_empty()")}`,
+GROUP BY ${grouped}i.dt, i.project
+UNION ALL ${markers(targets, marker)}`;
+  };
+  await run(
+    persons(
+      'daily_users',
+      [],
+      `SELECT DISTINCT dt, project, coalesce(user_hash, anonymous_hash) AS id_hash FROM ${counted(db)} r
+  WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
+  ${stored('day_ids', 'id_hash')}`,
+      "'', bitmap_empty()",
+    ),
+    [...others, ...targets],
+  );
+  await run(
+    persons(
+      'daily_values',
+      ['dim', 'value'],
+      `${dimensionRows(`${counted(db)} r`, 'coalesce(user_hash, anonymous_hash) IS NOT NULL')}
+  ${stored('day_values', 'dim, value, id_hash')}`,
+      "'', '', '', bitmap_empty()",
+    ),
     [...others, ...targets],
   );
 }

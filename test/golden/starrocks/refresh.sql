@@ -5,26 +5,26 @@ WHERE dt IN (?, ?) AND project <> '';
 REFRESH EXTERNAL TABLE lake.tally_lake.events PARTITION ('project=blog/dt=2026-03-30', 'project=shop/dt=2026-03-29');
 -- values: []
 
-INSERT OVERWRITE tally.refresh_rows (dt, project, digest, received_at, event_time, user_hash, anonymous_hash, type, previous_user_hash, previous_anonymous_hash)
-SELECT dt, project, digest, received_at, event_time, user_hash, anonymous_hash, type, previous_user_hash, previous_anonymous_hash FROM (
+INSERT OVERWRITE tally.refresh_rows (dt, project, digest, received_at, event_time, user_hash, anonymous_hash, type, previous_user_hash, previous_anonymous_hash, platform, os, browser, device_type, country, app_version, utm_source, utm_campaign, referrer_domain)
+SELECT dt, project, digest, received_at, event_time, user_hash, anonymous_hash, type, previous_user_hash, previous_anonymous_hash, platform, os, browser, device_type, country, app_version, utm_source, utm_campaign, referrer_domain FROM (
   SELECT CAST(dt AS DATE) AS dt, project, md5sum_numeric(event_id) AS digest, received_at, event_time,
-    user_hash, anonymous_hash, type, previous_user_hash, previous_anonymous_hash,
+    user_hash, anonymous_hash, type, previous_user_hash, previous_anonymous_hash, platform, os, browser, device_type, country, app_version, utm_source, utm_campaign, referrer_domain,
     row_number() OVER (PARTITION BY project, dt, event_id, received_at, event_time, user_hash, anonymous_hash
       ORDER BY type, previous_user_hash, previous_anonymous_hash) AS alike
   FROM lake.tally_lake.events WHERE dt IN (?, ?) AND NOT coalesce(bot, false)
 ) l WHERE alike = 1;
 -- values: ["2026-03-29","2026-03-30"]
 
-INSERT OVERWRITE tally.refresh_verdicts (dt, project, digest, received_at, event_time, user_hash, anonymous_hash, scanned, duplicate, recorded, type, previous_user_hash, previous_anonymous_hash)
+INSERT OVERWRITE tally.refresh_verdicts (dt, project, digest, received_at, event_time, user_hash, anonymous_hash, scanned, duplicate, recorded, type, previous_user_hash, previous_anonymous_hash, platform, os, browser, device_type, country, app_version, utm_source, utm_campaign, referrer_domain)
 SELECT dt, project, digest, received_at, event_time, user_hash, anonymous_hash, scanned,
   (previous_at IS NOT NULL AND previous_at >= received_at - INTERVAL 24 HOUR)
     OR (received_at - INTERVAL 24 HOUR < ? AND recorded) AS duplicate,
-  recorded, type, previous_user_hash, previous_anonymous_hash
+  recorded, type, previous_user_hash, previous_anonymous_hash, platform, os, browser, device_type, country, app_version, utm_source, utm_campaign, referrer_domain
 FROM (
   SELECT x.*, lag(received_at) OVER (PARTITION BY project, digest ORDER BY received_at, event_time, coalesce(user_hash, -1), coalesce(anonymous_hash, -1)) AS previous_at
   FROM (
     SELECT s.dt, s.project, s.digest, s.received_at, s.event_time, s.user_hash, s.anonymous_hash, true AS scanned,
-      r.digest IS NOT NULL AS recorded, s.type, s.previous_user_hash, s.previous_anonymous_hash
+      r.digest IS NOT NULL AS recorded, s.type, s.previous_user_hash, s.previous_anonymous_hash, s.platform, s.os, s.browser, s.device_type, s.country, s.app_version, s.utm_source, s.utm_campaign, s.referrer_domain
     FROM tally.refresh_rows s
     LEFT JOIN (SELECT * FROM tally.duplicates WHERE dt IN (?, ?) AND project <> '') r
       ON r.dt = s.dt AND r.project = s.project AND r.digest = s.digest
@@ -33,7 +33,7 @@ FROM (
       AND coalesce(r.anonymous_hash, -1) = coalesce(s.anonymous_hash, -1)
     UNION ALL
     SELECT i.dt, i.project, i.digest, i.received_at, i.event_time, i.user_hash, i.anonymous_hash, false,
-      i.duplicate, NULL, NULL, NULL
+      i.duplicate, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
     FROM tally.event_index i
     JOIN (
       SELECT project, digest FROM tally.refresh_rows
@@ -101,6 +101,34 @@ GROUP BY i.dt, i.project
 UNION ALL SELECT CAST(? AS DATE), '', bitmap_empty() UNION ALL SELECT CAST(? AS DATE), '', bitmap_empty();
 -- values: ["2026-03-29","2026-03-30"]
 
+INSERT /*+set_var(dynamic_overwrite = true)*/ OVERWRITE tally.daily_values (dt, project, dim, value, users)
+SELECT i.dt, i.project, i.dim, i.value, bitmap_union(to_bitmap(coalesce(c.person, p.person, i.id_hash))) FROM (
+  SELECT DISTINCT dt, project, 'platform' AS dim, coalesce(platform, '') AS value,
+  coalesce(user_hash, anonymous_hash) AS id_hash FROM (SELECT * FROM tally.refresh_verdicts WHERE scanned AND NOT duplicate) r WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
+UNION ALL SELECT DISTINCT dt, project, 'os' AS dim, coalesce(os, '') AS value,
+  coalesce(user_hash, anonymous_hash) AS id_hash FROM (SELECT * FROM tally.refresh_verdicts WHERE scanned AND NOT duplicate) r WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
+UNION ALL SELECT DISTINCT dt, project, 'browser' AS dim, coalesce(browser, '') AS value,
+  coalesce(user_hash, anonymous_hash) AS id_hash FROM (SELECT * FROM tally.refresh_verdicts WHERE scanned AND NOT duplicate) r WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
+UNION ALL SELECT DISTINCT dt, project, 'device_type' AS dim, coalesce(device_type, '') AS value,
+  coalesce(user_hash, anonymous_hash) AS id_hash FROM (SELECT * FROM tally.refresh_verdicts WHERE scanned AND NOT duplicate) r WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
+UNION ALL SELECT DISTINCT dt, project, 'country' AS dim, coalesce(country, '') AS value,
+  coalesce(user_hash, anonymous_hash) AS id_hash FROM (SELECT * FROM tally.refresh_verdicts WHERE scanned AND NOT duplicate) r WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
+UNION ALL SELECT DISTINCT dt, project, 'app_version' AS dim, coalesce(app_version, '') AS value,
+  coalesce(user_hash, anonymous_hash) AS id_hash FROM (SELECT * FROM tally.refresh_verdicts WHERE scanned AND NOT duplicate) r WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
+UNION ALL SELECT DISTINCT dt, project, 'utm_source' AS dim, coalesce(utm_source, '') AS value,
+  coalesce(user_hash, anonymous_hash) AS id_hash FROM (SELECT * FROM tally.refresh_verdicts WHERE scanned AND NOT duplicate) r WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
+UNION ALL SELECT DISTINCT dt, project, 'utm_campaign' AS dim, coalesce(utm_campaign, '') AS value,
+  coalesce(user_hash, anonymous_hash) AS id_hash FROM (SELECT * FROM tally.refresh_verdicts WHERE scanned AND NOT duplicate) r WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
+UNION ALL SELECT DISTINCT dt, project, 'referrer_domain' AS dim, coalesce(referrer_domain, '') AS value,
+  coalesce(user_hash, anonymous_hash) AS id_hash FROM (SELECT * FROM tally.refresh_verdicts WHERE scanned AND NOT duplicate) r WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
+  
+) i
+LEFT JOIN (SELECT * FROM tally.refresh_ids WHERE kind = 'changed') c ON c.project = i.project AND c.id_hash = i.id_hash
+LEFT JOIN tally.people p ON p.project = i.project AND p.id_hash = i.id_hash
+GROUP BY i.dim, i.value, i.dt, i.project
+UNION ALL SELECT CAST(? AS DATE), '', '', '', bitmap_empty() UNION ALL SELECT CAST(? AS DATE), '', '', '', bitmap_empty();
+-- values: ["2026-03-29","2026-03-30"]
+
 INSERT INTO tally.active_users (dt, project, dau, wau, mau, computed_at)
 SELECT c.dt AS dt, ? AS project, coalesce(d.n, 0) AS dau, coalesce(w.n, 0) AS wau,
   coalesce(m.n, 0) AS mau, now() AS computed_at
@@ -157,6 +185,28 @@ INSERT /*+set_var(dynamic_overwrite = true)*/ OVERWRITE tally.day_ids (dt, proje
 SELECT DISTINCT dt, project, coalesce(user_hash, anonymous_hash) FROM (SELECT * FROM tally.refresh_verdicts WHERE scanned AND NOT duplicate) c
 WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
 UNION ALL SELECT CAST(? AS DATE), '', 0 UNION ALL SELECT CAST(? AS DATE), '', 0;
+-- values: ["2026-03-29","2026-03-30"]
+
+INSERT /*+set_var(dynamic_overwrite = true)*/ OVERWRITE tally.day_values (dt, project, dim, value, id_hash)
+SELECT DISTINCT dt, project, 'platform' AS dim, coalesce(platform, '') AS value,
+  coalesce(user_hash, anonymous_hash) AS id_hash FROM (SELECT * FROM tally.refresh_verdicts WHERE scanned AND NOT duplicate) c WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
+UNION ALL SELECT DISTINCT dt, project, 'os' AS dim, coalesce(os, '') AS value,
+  coalesce(user_hash, anonymous_hash) AS id_hash FROM (SELECT * FROM tally.refresh_verdicts WHERE scanned AND NOT duplicate) c WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
+UNION ALL SELECT DISTINCT dt, project, 'browser' AS dim, coalesce(browser, '') AS value,
+  coalesce(user_hash, anonymous_hash) AS id_hash FROM (SELECT * FROM tally.refresh_verdicts WHERE scanned AND NOT duplicate) c WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
+UNION ALL SELECT DISTINCT dt, project, 'device_type' AS dim, coalesce(device_type, '') AS value,
+  coalesce(user_hash, anonymous_hash) AS id_hash FROM (SELECT * FROM tally.refresh_verdicts WHERE scanned AND NOT duplicate) c WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
+UNION ALL SELECT DISTINCT dt, project, 'country' AS dim, coalesce(country, '') AS value,
+  coalesce(user_hash, anonymous_hash) AS id_hash FROM (SELECT * FROM tally.refresh_verdicts WHERE scanned AND NOT duplicate) c WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
+UNION ALL SELECT DISTINCT dt, project, 'app_version' AS dim, coalesce(app_version, '') AS value,
+  coalesce(user_hash, anonymous_hash) AS id_hash FROM (SELECT * FROM tally.refresh_verdicts WHERE scanned AND NOT duplicate) c WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
+UNION ALL SELECT DISTINCT dt, project, 'utm_source' AS dim, coalesce(utm_source, '') AS value,
+  coalesce(user_hash, anonymous_hash) AS id_hash FROM (SELECT * FROM tally.refresh_verdicts WHERE scanned AND NOT duplicate) c WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
+UNION ALL SELECT DISTINCT dt, project, 'utm_campaign' AS dim, coalesce(utm_campaign, '') AS value,
+  coalesce(user_hash, anonymous_hash) AS id_hash FROM (SELECT * FROM tally.refresh_verdicts WHERE scanned AND NOT duplicate) c WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
+UNION ALL SELECT DISTINCT dt, project, 'referrer_domain' AS dim, coalesce(referrer_domain, '') AS value,
+  coalesce(user_hash, anonymous_hash) AS id_hash FROM (SELECT * FROM tally.refresh_verdicts WHERE scanned AND NOT duplicate) c WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
+UNION ALL SELECT CAST(? AS DATE), '', '', '', 0 UNION ALL SELECT CAST(? AS DATE), '', '', '', 0;
 -- values: ["2026-03-29","2026-03-30"]
 
 INSERT /*+set_var(dynamic_overwrite = true)*/ OVERWRITE tally.anon_links

@@ -14,6 +14,18 @@ DISTRIBUTED BY HASH(project)
 PROPERTIES ("replication_num" = "1");
 -- values: []
 
+CREATE TABLE IF NOT EXISTS tally.daily_values (
+  dt DATE NOT NULL,
+  project VARCHAR(64) NOT NULL,
+  dim VARCHAR(32) NOT NULL,
+  value VARCHAR(1024) NOT NULL,
+  users BITMAP BITMAP_UNION NOT NULL
+) AGGREGATE KEY(dt, project, dim, value)
+PARTITION BY date_trunc('day', dt)
+DISTRIBUTED BY HASH(project)
+PROPERTIES ("replication_num" = "1");
+-- values: []
+
 CREATE TABLE IF NOT EXISTS tally.active_users (
   dt DATE NOT NULL,
   project VARCHAR(64) NOT NULL,
@@ -77,7 +89,16 @@ CREATE TABLE IF NOT EXISTS tally.refresh_rows (
   anonymous_hash BIGINT,
   type VARCHAR(16),
   previous_user_hash BIGINT,
-  previous_anonymous_hash BIGINT
+  previous_anonymous_hash BIGINT,
+  platform VARCHAR(1024),
+  os VARCHAR(1024),
+  browser VARCHAR(1024),
+  device_type VARCHAR(1024),
+  country VARCHAR(1024),
+  app_version VARCHAR(1024),
+  utm_source VARCHAR(1024),
+  utm_campaign VARCHAR(1024),
+  referrer_domain VARCHAR(1024)
 ) DUPLICATE KEY(dt, project)
 DISTRIBUTED BY HASH(project)
 PROPERTIES ("replication_num" = "1");
@@ -96,7 +117,16 @@ CREATE TABLE IF NOT EXISTS tally.refresh_verdicts (
   recorded BOOLEAN NOT NULL,
   type VARCHAR(16),
   previous_user_hash BIGINT,
-  previous_anonymous_hash BIGINT
+  previous_anonymous_hash BIGINT,
+  platform VARCHAR(1024),
+  os VARCHAR(1024),
+  browser VARCHAR(1024),
+  device_type VARCHAR(1024),
+  country VARCHAR(1024),
+  app_version VARCHAR(1024),
+  utm_source VARCHAR(1024),
+  utm_campaign VARCHAR(1024),
+  referrer_domain VARCHAR(1024)
 ) DUPLICATE KEY(dt, project)
 DISTRIBUTED BY HASH(project)
 PROPERTIES ("replication_num" = "1");
@@ -107,6 +137,18 @@ CREATE TABLE IF NOT EXISTS tally.day_ids (
   project VARCHAR(64) NOT NULL,
   id_hash BIGINT NOT NULL
 ) DUPLICATE KEY(dt, project, id_hash)
+PARTITION BY date_trunc('day', dt)
+DISTRIBUTED BY HASH(project)
+PROPERTIES ("replication_num" = "1");
+-- values: []
+
+CREATE TABLE IF NOT EXISTS tally.day_values (
+  dt DATE NOT NULL,
+  project VARCHAR(64) NOT NULL,
+  dim VARCHAR(32) NOT NULL,
+  value VARCHAR(1024) NOT NULL,
+  id_hash BIGINT NOT NULL
+) DUPLICATE KEY(dt, project, dim)
 PARTITION BY date_trunc('day', dt)
 DISTRIBUTED BY HASH(project)
 PROPERTIES ("replication_num" = "1");
