@@ -4,7 +4,7 @@
 
 const DAY_MS = 86_400_000;
 const $ = (id) => document.getElementById(id);
-const state = { project: '', key: '', from: '', to: '', days: 30, charts: [] };
+const state = { project: '', key: '', from: '', to: '', days: 30, charts: [], latest: null, breakdown: null };
 
 function keys() {
   try {
@@ -44,9 +44,9 @@ async function api(path) {
   return body;
 }
 
-function activeUsers(from, to) {
+function activeUsers(from, to, by) {
   const p = encodeURIComponent(state.project);
-  return api(`/v1/projects/${p}/active-users?from=${from}&to=${to}`);
+  return api(`/v1/projects/${p}/active-users?from=${from}&to=${to}${by ? `&by=${by}` : ''}`);
 }
 
 function average(days, field) {
@@ -148,6 +148,104 @@ function renderDays(result, previous) {
   );
 }
 
+/** Distinct colours for up to 10 values and other, readable on light and dark backgrounds. */
+const PALETTE = [
+  '#4e79a7',
+  '#f28e2b',
+  '#e15759',
+  '#76b7b2',
+  '#59a14f',
+  '#edc948',
+  '#b07aa1',
+  '#ff9da7',
+  '#9c755f',
+  '#5fa2ce',
+  '#8c8c8c',
+];
+
+let regions;
+function label(by, value) {
+  if (value === null) return 'Unknown';
+  if (by === 'new_vs_returning') return value === 'new' ? 'New' : 'Returning';
+  if (by === 'country') {
+    regions ??= new Intl.DisplayNames(['en'], { type: 'region' });
+    try {
+      return `${regions.of(value)} (${value})`;
+    } catch {
+      return value;
+    }
+  }
+  return value;
+}
+
+/** The breakdown's series: each top value, then other. */
+function breakdownSeries(b) {
+  const series = b.values.map((v) => ({ name: label(b.by, v.value), days: v.days }));
+  if (b.other) series.push({ name: `Other (${format(b.other.values)} values)`, days: b.other.days });
+  return series;
+}
+
+function renderBreakdown() {
+  const b = state.breakdown;
+  if (!b) return;
+  const metric = $('metric').value;
+  const stacked = $('style').value === 'stacked';
+  const series = breakdownSeries(b);
+  const last = series[0]?.days.length - 1;
+  $('country-attribution').hidden = b.by !== 'country';
+  const caption = $('by').selectedOptions[0].textContent;
+  $('breakdown-caption').textContent = series.length
+    ? `${caption}, ${series[0].days[last].date}`
+    : `${caption}: no active users in this range`;
+  const total = state.latest?.mau ?? 0;
+  fillTable(
+    'breakdown',
+    series.map((s) => {
+      const d = s.days[last];
+      return [s.name, format(d.dau), format(d.wau), format(d.mau), total ? percent(d.mau / total) : '–'];
+    }),
+    'none',
+  );
+  const head = $('breakdown-days').tHead.rows[0];
+  head.replaceChildren(
+    ...['Date', ...series.map((s) => `${s.name} (${metric.toUpperCase()})`)].map((text) =>
+      Object.assign(document.createElement('th'), { scope: 'col', textContent: text }),
+    ),
+  );
+  const dates = series[0]?.days.map((d) => d.date) ?? [];
+  fillTable(
+    'breakdown-days',
+    dates.map((date, i) => [date, ...series.map((s) => format(s.days[i][metric]))]),
+  );
+  // Stacked: each band sits on the ones before it (drawn from the top down, so each shows).
+  const values = series.map((s) => s.days.map((d) => d[metric]));
+  const lines = stacked
+    ? values.map((_, i) => values[0].map((__, j) => values.slice(0, i + 1).reduce((n, v) => n + v[j], 0)))
+    : values;
+  const order = stacked ? [...series.keys()].reverse() : [...series.keys()];
+  chart(
+    $('breakdown-chart'),
+    order.map((i) => ({
+      label: series[i].name,
+      stroke: PALETTE[i % PALETTE.length],
+      width: stacked ? 1 : 2,
+      ...(stacked ? { fill: PALETTE[i % PALETTE.length] } : {}),
+    })),
+    [dates.map((d) => dayMs(d) / 1000), ...order.map((i) => lines[i])],
+  );
+}
+
+async function loadBreakdown() {
+  try {
+    const result = await activeUsers(state.from, state.to, $('by').value);
+    state.breakdown = result.breakdown;
+    state.charts = state.charts.filter((c) => c.container !== $('breakdown-chart'));
+    renderBreakdown();
+  } catch (error) {
+    show(error.message);
+  }
+}
+
 function renderHealth(h) {
   const total = h.eventsPerMinute.reduce((n, m) => n + m.events, 0);
   $('events-hour').textContent = `${format(total)} (${format(Math.round(total / 60))}/min)`;
@@ -171,6 +269,9 @@ function renderHealth(h) {
   $('bots-today').textContent = latest
     ? `${format(latest.events)} events from ${format(latest.ids)} ids`
     : '–';
+  const people = state.latest?.dau ?? 0;
+  $('bot-share').textContent =
+    latest && latest.ids + people > 0 ? percent(latest.ids / (latest.ids + people)) : '–';
   fillTable(
     'bots',
     bots
@@ -199,11 +300,14 @@ async function load() {
     const span = Math.round((dayMs(state.to) - dayMs(state.from)) / DAY_MS) + 1;
     const before = utcDay(dayMs(state.from) - DAY_MS);
     const [result, previous, health] = await Promise.all([
-      activeUsers(state.from, state.to),
+      activeUsers(state.from, state.to, $('by').value),
       activeUsers(utcDay(dayMs(before) - (span - 1) * DAY_MS), before).catch(() => null),
       api(`/v1/projects/${encodeURIComponent(state.project)}/health`).catch(() => null),
     ]);
+    state.latest = result.days.at(-1) ?? null;
+    state.breakdown = result.breakdown;
     renderDays(result, previous);
+    renderBreakdown();
     if (health) renderHealth(health);
     main.dataset.state = 'ready';
   } catch (error) {
@@ -272,6 +376,12 @@ function start() {
     for (const b of document.querySelectorAll('#ranges [data-days]')) b.setAttribute('aria-pressed', 'false');
     load();
   });
+  $('by').addEventListener('change', loadBreakdown);
+  for (const id of ['metric', 'style'])
+    $(id).addEventListener('change', () => {
+      state.charts = state.charts.filter((c) => c.container !== $('breakdown-chart'));
+      renderBreakdown();
+    });
   let resize;
   window.addEventListener('resize', () => {
     clearTimeout(resize);

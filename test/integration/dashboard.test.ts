@@ -24,6 +24,22 @@ interface ApiDay {
   mau: number;
 }
 
+/**
+ * What person `u`'s app sends: an iOS app (a third), a desktop browser (most), nothing (a fifth of
+ * the rest); half of them from an address in Great Britain (the others from loopback: no country).
+ */
+function contextOf(u: number): Record<string, unknown> | undefined {
+  const ip = u % 2 === 0 ? { ip: '81.2.69.160' } : {};
+  if (u % 3 === 0)
+    return { library: { name: 'analytics-ios' }, os: { name: 'iOS' }, app: { version: '4.2.0' }, ...ip };
+  if (u % 5 === 1) return u % 2 === 0 ? ip : undefined;
+  return {
+    userAgent:
+      'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36',
+    ...ip,
+  };
+}
+
 beforeAll(async () => {
   started = await startTestPipeline('dashboard');
   pipeline = started.pipeline;
@@ -39,6 +55,7 @@ beforeAll(async () => {
           userId: `person-${u}`,
           messageId: randomUUID(),
           timestamp: new Date(now - d * DAY).toISOString(),
+          context: contextOf(u),
         });
     }
   }
@@ -122,6 +139,32 @@ async function open(options: { key?: string; width?: number; dark?: boolean } = 
   return { page, trouble, close: () => context.close() };
 }
 
+interface ApiBreakdown {
+  values: Array<{ value: string | null; days: ApiDay[] }>;
+  other: { values: number; days: ApiDay[] } | null;
+}
+
+async function breakdownApi(by: string): Promise<ApiBreakdown> {
+  const to = utcDate(Date.now());
+  const from = utcDate(Date.now() - 29 * DAY);
+  const response = await fetch(
+    `${pipeline.url}/v1/projects/default/active-users?from=${from}&to=${to}&by=${by}`,
+    { headers: { authorization: `Bearer ${pipeline.readKeys.default}` } },
+  );
+  return ((await response.json()) as { breakdown: ApiBreakdown }).breakdown;
+}
+
+/** The rows of the breakdown's table of the last day: the value's name, DAU, WAU, MAU. */
+async function shownValues(page: Page): Promise<string[][]> {
+  return page.$$eval('#breakdown tbody tr', (rows) =>
+    rows.map((r) =>
+      Array.from(r.querySelectorAll('td'))
+        .map((td) => td.textContent ?? '')
+        .slice(0, 4),
+    ),
+  );
+}
+
 const strip = (days: ApiDay[]) => days.map(({ date, dau, wau, mau }) => ({ date, dau, wau, mau }));
 
 describe('the dashboard', () => {
@@ -161,6 +204,58 @@ describe('the dashboard', () => {
     await page.screenshot({ path: `${ARTIFACTS}/dashboard.png`, fullPage: true });
     await close();
 
+    expect(trouble.consoleErrors).toEqual([]);
+    expect(trouble.failedRequests).toEqual([]);
+  });
+
+  it('breaks the people down by platform, by country with its source named, as lines or stacked', async () => {
+    // Arrange
+    const { page, trouble, close } = await open();
+    const row = (name: string, days: ApiDay[]) => {
+      const d = days.at(-1)!;
+      return [name, String(d.dau), String(d.wau), String(d.mau)];
+    };
+
+    // Act and assert: platforms by default.
+    const platforms = await breakdownApi('platform');
+    expect(platforms.values.map((v) => v.value).sort()).toEqual(['ios', 'web', null].sort());
+    expect(await shownValues(page)).toEqual(platforms.values.map((v) => row(v.value ?? 'Unknown', v.days)));
+    expect(await page.isHidden('#country-attribution')).toBe(true);
+    expect(await page.textContent('#bot-share')).toMatch(/^\d+\.\d%$/);
+
+    // Countries, chosen with the keyboard: named, with the database's attribution.
+    const countries = await breakdownApi('country');
+    await page.focus('#by');
+    await page.selectOption('#by', 'country');
+    await page.waitForFunction(() =>
+      document.querySelector('#breakdown-caption')?.textContent?.startsWith('Country'),
+    );
+    expect(await shownValues(page)).toEqual(
+      countries.values.map((v) => row(v.value === 'GB' ? 'United Kingdom (GB)' : 'Unknown', v.days)),
+    );
+    expect(countries.values.map((v) => v.value).sort()).toEqual(['GB', null].sort());
+    expect(await page.isVisible('#country-attribution')).toBe(true);
+    expect(await page.getAttribute('#country-attribution a', 'href')).toBe('https://db-ip.com');
+
+    // DAU as stacked areas: the per-day table follows the metric.
+    await page.selectOption('#metric', 'dau');
+    await page.selectOption('#style', 'stacked');
+    const header = await page.$$eval('#breakdown-days thead th', (ths) => ths.map((th) => th.textContent));
+    expect(header).toEqual([
+      'Date',
+      ...countries.values.map((v) => `${v.value === 'GB' ? 'United Kingdom (GB)' : 'Unknown'} (DAU)`),
+    ]);
+    const perDay = await page.$$eval('#breakdown-days tbody tr', (rows) =>
+      rows.map((r) => Array.from(r.querySelectorAll('td')).map((td) => td.textContent)),
+    );
+    expect(perDay).toEqual(
+      countries.values[0]!.days.map((d, i) => [
+        d.date,
+        ...countries.values.map((v) => String(v.days[i]!.dau)),
+      ]),
+    );
+    await page.screenshot({ path: `${ARTIFACTS}/dashboard-breakdown.png`, fullPage: true });
+    await close();
     expect(trouble.consoleErrors).toEqual([]);
     expect(trouble.failedRequests).toEqual([]);
   });
