@@ -1,6 +1,7 @@
 import { createPool, type Pool } from 'mysql2/promise';
-import { type Env, readDedupWindowHours } from '../lib/config.js';
+import { type Env, readDedupWindowHours, readProjects } from '../lib/config.js';
 import { ConfigError } from '../lib/errors.js';
+import { botCountingProjects } from '../lib/ingest/auth.js';
 import {
   type SqlClient,
   type SqlValue,
@@ -71,6 +72,8 @@ export function starRocksFromEnv(env: Env): StarRocksWarehouse {
     lakeDatabase: env.TALLY_GLUE_DATABASE ?? 'tally_lake',
     replicationNum: replicas,
     dedupWindowHours: readDedupWindowHours(env),
+    // The projects' settings, where the function reads the projects secret (rollup, metrics).
+    countBots: env.TALLY_PROJECTS ? botCountingProjects(readProjects(env)) : [],
   };
   const pool = createPool({
     host: required(env, 'TALLY_STARROCKS_HOST'),

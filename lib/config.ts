@@ -1,5 +1,5 @@
 import { ConfigError } from './errors.js';
-import type { ProjectKey } from './ingest/auth.js';
+import { type ProjectKey, parseCountBots } from './ingest/auth.js';
 import { type CorsPolicy, parseCorsPolicy } from './ingest/cors.js';
 import type { HashKey } from './ingest/pseudonymize.js';
 import { MAX_REQUESTS_PER_SECOND, parseRequestsPerSecond } from './ingest/quota.js';
@@ -66,7 +66,7 @@ export function readPreviousHashKeys(env: Env): HashKey[] {
 
 /**
  * Reads `TALLY_PROJECTS`: a JSON array of `{"project", "writeKeySha256", "readKeySha256"?,
- * "requestsPerSecond"?}` (SHA-256 in hex of each key; the keys themselves are never configured).
+ * "requestsPerSecond"?, "countBots"?}` (SHA-256 in hex of each key; the keys themselves are never configured).
  */
 export function readProjects(env: Env): ProjectKey[] {
   const raw = required(env, 'TALLY_PROJECTS');
@@ -87,11 +87,13 @@ export function readProjects(env: Env): ProjectKey[] {
       throw new ConfigError('TALLY_PROJECTS', `entry ${i}: "readKeySha256" must be a string`);
     }
     const requestsPerSecond = parseRequestsPerSecond(p.requestsPerSecond, `TALLY_PROJECTS entry ${i}`);
+    const countBots = parseCountBots(p.countBots, `TALLY_PROJECTS entry ${i}`);
     return {
       project: p.project,
       writeKeySha256: p.writeKeySha256,
       ...(p.readKeySha256 ? { readKeySha256: p.readKeySha256 } : {}),
       ...(requestsPerSecond === undefined ? {} : { requestsPerSecond }),
+      ...(countBots === undefined ? {} : { countBots }),
     };
   });
 }

@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { readDedupWindowHours } from '../lib/config.js';
 import { TallyError } from '../lib/errors.js';
+import { botCountingProjects } from '../lib/ingest/auth.js';
 import type { CompactionResult } from '../lib/lake/compaction.js';
 import { changedDays, type ErasureRecord, type ErasureRequest, erase } from '../lib/privacy/erasure.js';
 import { eventsAllView, eventsView } from '../lib/warehouse/duckdb.js';
@@ -131,6 +132,7 @@ async function eraseOffline(request: ErasureRequest) {
     store,
     logger: consoleLogger(),
     intervalMs: 0,
+    countBots: botCountingProjects(secrets.projects),
   });
   try {
     return { erasure, recomputed: await local.refreshDays(changedDays(erasure)) };
@@ -254,11 +256,13 @@ async function rollup(args: string[]): Promise<void> {
   const { FsObjectStore } = await import('../lib/lake/fs-store.js');
   const { startLocalWarehouse } = await import('./warehouse.js');
   const paths = warehousePaths(dataDir());
+  const { loadOrCreateSecrets } = await import('./projects.js');
   const local = await startLocalWarehouse({
     dataDir: dataDir(),
     store: new FsObjectStore(paths.lake),
     logger: consoleLogger(),
     intervalMs: 0,
+    countBots: botCountingProjects((await loadOrCreateSecrets(dataDir())).projects),
   });
   try {
     const result = await local.rollupNow({ full });

@@ -4,7 +4,7 @@ import { countryOfEnv } from '../lambdas/collect/deps.js';
 import { createCollectHandler } from '../lambdas/collect/handler.js';
 import { createLakeWriterHandler } from '../lambdas/lake-writer/handler.js';
 import { createMetricsHandler } from '../lambdas/metrics/handler.js';
-import { readKeyRing, writeKeyRing } from '../lib/ingest/auth.js';
+import { botCountingProjects, readKeyRing, writeKeyRing } from '../lib/ingest/auth.js';
 import type { CollectDeps } from '../lib/ingest/collect.js';
 import type { CorsPolicy } from '../lib/ingest/cors.js';
 import { MemoryQuotaCounter, ProjectQuotas, quotaLimits } from '../lib/ingest/quota.js';
@@ -204,6 +204,7 @@ async function startLocked(
           store: baseStore,
           logger,
           intervalMs: options.rollupIntervalMs,
+          countBots: botCountingProjects(secrets.projects),
           compaction:
             baseStore instanceof FsObjectStore
               ? { store: baseStore, intervalMs: options.compactionIntervalMs }

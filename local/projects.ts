@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError } from '../lib/errors.js';
-import { hashKey, type ProjectKey } from '../lib/ingest/auth.js';
+import { hashKey, type ProjectKey, parseCountBots } from '../lib/ingest/auth.js';
 import { PROJECT_ID_PATTERN } from '../lib/ingest/limits.js';
 import type { HashKey } from '../lib/ingest/pseudonymize.js';
 import { parseRequestsPerSecond } from '../lib/ingest/quota.js';
@@ -71,6 +71,7 @@ export async function loadOrCreateSecrets(dataDir: string): Promise<LocalSecrets
   }
   for (const p of config.projects) {
     parseRequestsPerSecond(p.requestsPerSecond, `${configPath}, project ${JSON.stringify(p.project)}`);
+    parseCountBots(p.countBots, `${configPath}, project ${JSON.stringify(p.project)}`);
   }
   const withoutReadKey = config.projects.filter((p) => !p.readKeySha256);
   for (const p of withoutReadKey) {

@@ -54,6 +54,8 @@ export async function startLocalWarehouse(options: {
   store: ObjectStore;
   logger: Logger;
   intervalMs?: number;
+  /** Projects that count their bots (their `countBots` in config.json). */
+  countBots?: readonly string[];
   /** The lake as the compactor sees it (the only store that deletes); none: no compaction. */
   compaction?: { store: DeletingStore; intervalMs?: number };
 }): Promise<LocalWarehouse> {
@@ -64,6 +66,7 @@ export async function startLocalWarehouse(options: {
     lakeRoot: paths.lake,
     homeDirectory: paths.dir,
     dedupWindowHours: readDedupWindowHours(process.env),
+    countBots: options.countBots,
   });
   const one = new Mutex();
   let first = true;

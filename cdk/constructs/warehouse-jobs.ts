@@ -76,6 +76,8 @@ export class WarehouseJobs extends Construct {
     });
     grantLakeAccess(props.bucket, this.rollup, { get: ['manifests/*'] });
     starRocksSecret.grantRead(this.rollup);
+    // The projects' settings (countBots): rule 0 of the counts is per project.
+    props.secrets.bindProjects(this.rollup);
     props.glue.grantRegisterPartitions(this.rollup);
     // One run at a time (the schedule's FIFO group): two overlapping rollups could commit an
     // older snapshot last.

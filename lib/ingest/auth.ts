@@ -12,6 +12,24 @@ export interface ProjectKey {
   readKeySha256?: string;
   /** The project's quota (requests a second across every collector); absent: the deploy's default. */
   requestsPerSecond?: number;
+  /** Counts the project's bots as active users (rule 0 of warehouse/people.ts); absent: false. */
+  countBots?: boolean;
+}
+
+/** Checks a project's `countBots` setting, naming where it was found and the bad value. */
+export function parseCountBots(value: unknown, where: string): boolean | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'boolean')
+    throw new ConfigError(
+      where,
+      `"countBots" must be true or false, got ${JSON.stringify(value).slice(0, 40)}`,
+    );
+  return value;
+}
+
+/** The projects whose setting `countBots` is true. */
+export function botCountingProjects(projects: readonly ProjectKey[]): string[] {
+  return projects.filter((p) => p.countBots === true).map((p) => p.project);
 }
 
 /** The SHA-256 (hex) under which a key is stored. */

@@ -13,7 +13,7 @@ import { dayNumber, daysFrom, type ProjectDay, uniqueProjectDays } from './days.
 import { breakdown } from './duckdb/breakdown.js';
 import { judgeCopies } from './duckdb/copies.js';
 import { updateIdentity } from './duckdb/identity.js';
-import { liveDays, withNewerFiles } from './duckdb/live.js';
+import { type LiveOptions, liveDays, withNewerFiles } from './duckdb/live.js';
 import { createSchema } from './duckdb/schema.js';
 import {
   type Db,
@@ -27,7 +27,7 @@ import {
 } from './duckdb/sql.js';
 import { updateWindows } from './duckdb/windows.js';
 import { Mutex } from './mutex.js';
-import { checkDedupWindow, DEFAULT_DEDUP_WINDOW_HOURS, indexKeepFrom } from './people.js';
+import { checkDedupWindow, countedRows, DEFAULT_DEDUP_WINDOW_HOURS, indexKeepFrom } from './people.js';
 import {
   type ActiveUsersDay,
   type BotDay,
@@ -51,6 +51,8 @@ export interface DuckDbOptions {
   threads?: number;
   /** W of rule 1 (people.ts): copies received within it of the previous copy are duplicates. @default 24 */
   dedupWindowHours?: number;
+  /** Projects that count their bots' rows (rule 0 of people.ts). @default none */
+  countBots?: readonly string[];
 }
 
 /**
@@ -74,6 +76,7 @@ export class DuckDbWarehouse implements Warehouse {
     private readonly readConnection: DuckDBConnection,
     private readonly lakeRoot: string,
     private readonly windowHours: number,
+    private readonly counted: string,
   ) {
     this.writer = db(writeConnection);
     this.reader = db(readConnection);
@@ -102,6 +105,7 @@ export class DuckDbWarehouse implements Warehouse {
       await instance.connect(),
       options.lakeRoot,
       windowHours,
+      countedRows(options.countBots),
     );
     await warehouse.setup();
     return warehouse;
@@ -150,6 +154,7 @@ export class DuckDbWarehouse implements Warehouse {
           lakeRoot: this.lakeRoot,
           windowHours: this.windowHours,
           keepFrom: indexKeepFrom(today, this.windowHours),
+          counted: this.counted,
           onRead: (days) => this.recordRead(days, Date.now()),
         });
         await this.writer.run(deleteReadDays('day_ids'));
@@ -178,6 +183,11 @@ export class DuckDbWarehouse implements Warehouse {
     });
   }
 
+  /** What a live scan of today needs. */
+  private liveOptions(): LiveOptions {
+    return { lakeRoot: this.lakeRoot, windowHours: this.windowHours, counted: this.counted };
+  }
+
   private async recordRead(days: readonly ProjectDay[], readAt: number): Promise<void> {
     await this.writer.run(
       `INSERT OR REPLACE INTO day_reads SELECT project, dt, ${Math.floor(readAt)} FROM ${pairsTable(days)}`,
@@ -187,7 +197,7 @@ export class DuckDbWarehouse implements Warehouse {
   async activeUsers(project: string, from: string, to: string, today: string): Promise<ActiveUsersDay[]> {
     const last = dayNumber(to) < dayNumber(today) ? to : today;
     if (dayNumber(from) > dayNumber(last)) return [];
-    const live = { lakeRoot: this.lakeRoot, windowHours: this.windowHours };
+    const live = this.liveOptions();
     return this.reads.run(async () => {
       // One snapshot: stored rows and today's correction must see the same refresh.
       await this.reader.run('BEGIN TRANSACTION');
@@ -223,7 +233,7 @@ export class DuckDbWarehouse implements Warehouse {
     const last = dayNumber(to) < dayNumber(today) ? to : today;
     if (dayNumber(from) > dayNumber(last))
       return assembleBreakdown(by, from, last, { top: [], others: 0 }, []);
-    const live = { lakeRoot: this.lakeRoot, windowHours: this.windowHours };
+    const live = this.liveOptions();
     return this.reads.run(async () => {
       await this.reader.run('BEGIN TRANSACTION');
       try {

@@ -1,4 +1,5 @@
 import { TallyError } from '../errors.js';
+import { PROJECT_ID_PATTERN } from '../ingest/limits.js';
 import { addDays } from './days.js';
 
 /**
@@ -8,7 +9,7 @@ import { addDays } from './days.js';
  * 0. **Bots count nowhere.** Rows the lake flags `bot` (a crawler's or a headless browser's user
  *    agent, `enrich/agent.ts`) are kept in the lake and left out of everything below: they are no
  *    copy, no identity evidence and no activity. Rows without the flag (written before it, or
- *    without a user agent) count.
+ *    without a user agent) count. A project whose setting `countBots` is true counts them too.
  * 1. **One copy of an event within the duplicate window.** Copies of a `(project, event_id)`
  *    are ordered by `received_at`, then `event_time`, then `user_hash`, then `anonymous_hash`
  *    (nulls first). A copy received within W (`dedupWindowHours`) after an earlier copy is a
@@ -29,6 +30,25 @@ import { addDays } from './days.js';
 /** Rule 0 as predicates on lake rows, in the SQL both engines speak: a bot's row, and a row that counts. */
 export const BOT = 'coalesce(bot, false)';
 export const NOT_BOT = `NOT ${BOT}`;
+
+/**
+ * Rule 0 of a deployment: the rows that count, where the projects in `countBots` (their setting
+ * `countBots`) count their bots' rows like any other.
+ */
+export function countedRows(countBots: readonly string[] = []): string {
+  if (countBots.length === 0) return NOT_BOT;
+  for (const project of countBots) {
+    if (!PROJECT_ID_PATTERN.test(project))
+      throw new TallyError(
+        'invalid_config',
+        `countBots names an invalid project ${JSON.stringify(project).slice(0, 70)}`,
+      );
+  }
+  return `(${NOT_BOT} OR project IN (${[...new Set(countBots)]
+    .sort()
+    .map((p) => `'${p}'`)
+    .join(', ')}))`;
+}
 
 /**
  * W of rule 1, in hours. A day: the horizon of client resends (an SDK retrying a batch whose

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { assembleBreakdown, type Breakdown, checkDimension, type Dimension } from './breakdowns.js';
 import { dayNumber, daysFrom, type ProjectDay, uniqueProjectDays } from './days.js';
-import { checkDedupWindow, DEFAULT_DEDUP_WINDOW_HOURS, indexKeepFrom } from './people.js';
+import { checkDedupWindow, countedRows, DEFAULT_DEDUP_WINDOW_HOURS, indexKeepFrom } from './people.js';
 import { breakdown } from './starrocks/breakdown.js';
 import { type CopyOptions, judgeCopies, recordBots, recordCopies } from './starrocks/copies.js';
 import { counted, movedDays, recordIdentity, resolveChanges, stageEvidence } from './starrocks/identity.js';
@@ -66,6 +66,7 @@ export class StarRocksWarehouse implements Warehouse {
   private readonly events: string;
   private readonly replicationNum: number;
   private readonly windowHours: number;
+  private readonly counted: string;
 
   constructor(
     private readonly client: SqlClient,
@@ -85,6 +86,7 @@ export class StarRocksWarehouse implements Warehouse {
       );
     }
     this.windowHours = checkDedupWindow(config.dedupWindowHours ?? DEFAULT_DEDUP_WINDOW_HOURS);
+    this.counted = countedRows(config.countBots);
   }
 
   private run = (sql: string, values: readonly unknown[] = []): Promise<Array<Record<string, unknown>>> =>
@@ -102,6 +104,7 @@ export class StarRocksWarehouse implements Warehouse {
       events: this.events,
       windowHours: this.windowHours,
       keepFrom: indexKeepFrom(today, this.windowHours),
+      counted: this.counted,
     };
   }
 

@@ -660,6 +660,20 @@ describe('warehouse jobs', () => {
     expect(actions).toEqual(expect.arrayContaining(['glue:BatchCreatePartition']));
   });
 
+  it("give the rollup the projects' settings (countBots): the projects secret's ARN and a read of it", () => {
+    const functions = withWarehouse.template.findResources('AWS::Lambda::Function');
+    const [rollup] = Object.entries(functions).filter(([id]) => id.startsWith('WarehouseRollup'));
+    const variables = (rollup![1] as { Properties: { Environment: { Variables: Record<string, unknown> } } })
+      .Properties.Environment.Variables;
+    const secrets = Object.keys(withWarehouse.template.findResources('AWS::SecretsManager::Secret'));
+    const projects = secrets.find((id) => id.includes('Projects'))!;
+    expect(variables.TALLY_PROJECTS_SECRET_ARN).toEqual({ Ref: projects });
+    const [, policy] = Object.entries(withWarehouse.template.findResources('AWS::IAM::Policy')).find(([id]) =>
+      id.startsWith('WarehouseRollupServiceRoleDefaultPolicy'),
+    )!;
+    expect(JSON.stringify(policy)).toContain(`"Ref":"${projects}"`);
+  });
+
   it('run in the VPC when one is given, with the endpoints they need to reach AWS without a NAT', () => {
     const s = synth({ ...IN_VPC, 'tally:securityGroupId': 'sg-0123456789abcdef0' });
     s.template.hasResourceProperties('AWS::Lambda::Function', {

@@ -25,17 +25,18 @@ export function isBot(e: LakeEvent): boolean {
 }
 
 /**
- * Rules 0-1: bots' events left out; per (project, event_id), copies in their order; a copy
- * received within `windowHours` after the previous copy is a duplicate, and copies identical in
- * that order are one copy.
+ * Rules 0-1: bots' events left out (but for projects that count them); per (project, event_id),
+ * copies in their order; a copy received within `windowHours` after the previous copy is a
+ * duplicate, and copies identical in that order are one copy.
  */
 export function countedCopies(
   events: readonly LakeEvent[],
   windowHours = DEFAULT_DEDUP_WINDOW_HOURS,
+  countBots: ReadonlySet<string> = new Set(),
 ): LakeEvent[] {
   const byEvent = new Map<string, LakeEvent[]>();
   for (const e of events) {
-    if (isBot(e)) continue;
+    if (isBot(e) && !countBots.has(e.project)) continue;
     const key = `${e.project}\0${e.eventId}`;
     byEvent.set(key, [...(byEvent.get(key) ?? []), e]);
   }
@@ -105,9 +106,13 @@ export function bruteForce(
   to: string,
   identitiesFrom?: readonly LakeEvent[],
   windowHours = DEFAULT_DEDUP_WINDOW_HOURS,
+  countBots: ReadonlySet<string> = new Set(),
 ): ActiveUsersDay[] {
-  const counted = countedCopies(events, windowHours);
-  const person = personOf(identitiesFrom ? countedCopies(identitiesFrom, windowHours) : counted, project);
+  const counted = countedCopies(events, windowHours, countBots);
+  const person = personOf(
+    identitiesFrom ? countedCopies(identitiesFrom, windowHours, countBots) : counted,
+    project,
+  );
   const byDay = new Map<string, Set<bigint>>();
   for (const e of counted) {
     if (e.project !== project) continue;
@@ -136,6 +141,7 @@ export function liveCopies(
   fresh: readonly LakeEvent[],
   today: string,
   windowHours = DEFAULT_DEDUP_WINDOW_HOURS,
+  countBots: ReadonlySet<string> = new Set(),
 ): LakeEvent[] {
   const others = new Map<string, number[]>();
   for (const e of rolled) {
@@ -147,6 +153,7 @@ export function liveCopies(
   return countedCopies(
     fresh.filter((e) => utcDate(e.eventTime) === today),
     windowHours,
+    countBots,
   )
     .filter((e) => {
       const before = others.get(`${e.project}\0${e.eventId}`) ?? [];
@@ -185,9 +192,13 @@ export function bruteBreakdown(
   to: string,
   limit: number,
   identitiesFrom?: readonly LakeEvent[],
+  countBots: ReadonlySet<string> = new Set(),
 ): Breakdown {
-  const counted = countedCopies(events);
-  const person = personOf(identitiesFrom ? countedCopies(identitiesFrom) : counted, project);
+  const counted = countedCopies(events, DEFAULT_DEDUP_WINDOW_HOURS, countBots);
+  const person = personOf(
+    identitiesFrom ? countedCopies(identitiesFrom, DEFAULT_DEDUP_WINDOW_HOURS, countBots) : counted,
+    project,
+  );
   const active: Array<{ dt: string; person: bigint; value: string | null }> = [];
   for (const e of counted) {
     if (e.project !== project) continue;

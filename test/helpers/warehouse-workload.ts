@@ -6,6 +6,7 @@ import { type LakeRecord, writeBatch } from '../../lib/lake/writer.js';
 import { silentLogger } from '../../lib/log.js';
 import { encodeRecords } from '../../lib/stream/codec.js';
 import { addDays } from '../../lib/warehouse/days.js';
+import { DEFAULT_DEDUP_WINDOW_HOURS } from '../../lib/warehouse/people.js';
 import { runRollup } from '../../lib/warehouse/rollup.js';
 import type { Warehouse } from '../../lib/warehouse/warehouse.js';
 import { liveCopies } from './brute.js';
@@ -144,6 +145,7 @@ export async function landWaves(
   store: ObjectStore,
   generated: ReadonlyArray<{ event: LakeEvent; wave: number }>,
   warehouses: readonly Warehouse[],
+  countBots: ReadonlySet<string> = new Set(),
 ): Promise<{ rolled: LakeEvent[]; liveToday: LakeEvent[] }> {
   const wave = (n: number) => generated.filter((g) => g.wave === n).map((g) => g.event);
   for (const n of [0, 1, 2]) {
@@ -153,5 +155,8 @@ export async function landWaves(
   }
   await land(store, wave(3), NOW.getTime());
   const rolled = generated.filter((g) => g.wave < 3).map((g) => g.event);
-  return { rolled, liveToday: [...rolled, ...liveCopies(rolled, wave(3), TODAY)] };
+  return {
+    rolled,
+    liveToday: [...rolled, ...liveCopies(rolled, wave(3), TODAY, DEFAULT_DEDUP_WINDOW_HOURS, countBots)],
+  };
 }

@@ -9,6 +9,7 @@ import { silentLogger } from '../../lib/log.js';
 import { DIMENSIONS } from '../../lib/warehouse/breakdowns.js';
 import { addDays, daysFrom } from '../../lib/warehouse/days.js';
 import { DuckDbWarehouse } from '../../lib/warehouse/duckdb.js';
+import { DEFAULT_DEDUP_WINDOW_HOURS } from '../../lib/warehouse/people.js';
 import { runRollup } from '../../lib/warehouse/rollup.js';
 import { StarRocksWarehouse, sessionStatements } from '../../lib/warehouse/starrocks.js';
 import type { Warehouse } from '../../lib/warehouse/warehouse.js';
@@ -25,6 +26,10 @@ import {
   userHash,
   workloadArb,
 } from '../helpers/warehouse-workload.js';
+
+/** Project b counts its bots (its setting `countBots`); project a leaves them out. */
+const COUNT_BOTS: ReadonlySet<string> = new Set(['b']);
+const HOURS = DEFAULT_DEDUP_WINDOW_HOURS;
 
 interface Engines {
   store: FsObjectStore;
@@ -43,11 +48,12 @@ async function withEngines<T>(work: (engines: Engines) => Promise<T>, version?: 
     lakeRoot,
     homeDirectory: dir,
     threads: 1,
+    countBots: [...COUNT_BOTS],
   });
   const model = await StarRocksModel.open({ lakeRoot, version });
   // What the pool runs on every new connection.
   for (const statement of sessionStatements()) await model.query(statement);
-  const starrocks = new StarRocksWarehouse(model, { replicationNum: 1 });
+  const starrocks = new StarRocksWarehouse(model, { replicationNum: 1, countBots: [...COUNT_BOTS] });
   try {
     return await work({ store, duckdb, starrocks, model });
   } finally {
@@ -68,7 +74,7 @@ describe('the StarRocks engine on its executable model, against DuckDB and a bru
           // Arrange: set up twice (idempotent), then each wave lands and both engines roll up.
           await starrocks.setup();
           await starrocks.setup();
-          const { rolled, liveToday } = await landWaves(store, generated, [duckdb, starrocks]);
+          const { rolled, liveToday } = await landWaves(store, generated, [duckdb, starrocks], COUNT_BOTS);
           const from = addDays(TODAY, -75);
 
           for (const project of PROJECTS) {
@@ -78,15 +84,19 @@ describe('the StarRocks engine on its executable model, against DuckDB and a bru
 
             // Assert
             expect(fromStarRocks).toEqual(fromDuckDb);
-            expect(fromStarRocks.slice(0, -1)).toEqual(bruteForce(rolled, project, from, addDays(TODAY, -1)));
-            expect(fromStarRocks.at(-1)).toEqual(bruteForce(liveToday, project, TODAY, TODAY, rolled)[0]);
+            expect(fromStarRocks.slice(0, -1)).toEqual(
+              bruteForce(rolled, project, from, addDays(TODAY, -1), undefined, HOURS, COUNT_BOTS),
+            );
+            expect(fromStarRocks.at(-1)).toEqual(
+              bruteForce(liveToday, project, TODAY, TODAY, rolled, HOURS, COUNT_BOTS)[0],
+            );
 
             // Breakdowns: past days with two values shown (the rest as other), today live with three.
             const yesterday = addDays(TODAY, -1);
             const since = addDays(TODAY, -40);
             for (const by of DIMENSIONS) {
-              const past = bruteBreakdown(rolled, project, by, since, yesterday, 2);
-              const live = bruteBreakdown(liveToday, project, by, TODAY, TODAY, 3, rolled);
+              const past = bruteBreakdown(rolled, project, by, since, yesterday, 2, undefined, COUNT_BOTS);
+              const live = bruteBreakdown(liveToday, project, by, TODAY, TODAY, 3, rolled, COUNT_BOTS);
               for (const warehouse of [duckdb, starrocks]) {
                 const got = await warehouse.breakdown(
                   project,

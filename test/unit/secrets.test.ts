@@ -2,6 +2,8 @@ import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { describe, expect, it } from 'vitest';
 import { withSecrets } from '../../lambdas/secrets.js';
 import { readDefaultQuota, readHashKey, readProjects, readQuotaSettings } from '../../lib/config.js';
+import { botCountingProjects } from '../../lib/ingest/auth.js';
+import { countedRows } from '../../lib/warehouse/people.js';
 
 function fakeClient(secrets: Record<string, string>): SecretsManagerClient {
   return {
@@ -58,6 +60,21 @@ describe('quota settings from the environment', () => {
     expect(() => readProjects(env('150'))).toThrow(
       'TALLY_PROJECTS entry 0: "requestsPerSecond" must be an integer from 1 to 1000000, got "150"',
     );
+  });
+
+  it("read a project's countBots setting, refusing what is not true or false, and turn it into rule 0", () => {
+    const env = (countBots: unknown) => ({ TALLY_PROJECTS: JSON.stringify([{ ...entry, countBots }]) });
+    const projects = readProjects(env(true));
+    expect(projects).toEqual([{ ...entry, countBots: true }]);
+    expect(botCountingProjects([...projects, { ...entry, project: 'blog' }])).toEqual(['shop']);
+    expect(() => readProjects(env('yes'))).toThrow(
+      'TALLY_PROJECTS entry 0: "countBots" must be true or false, got "yes"',
+    );
+    expect(countedRows([])).toBe('NOT coalesce(bot, false)');
+    expect(countedRows(['shop', 'blog', 'shop'])).toBe(
+      "(NOT coalesce(bot, false) OR project IN ('blog', 'shop'))",
+    );
+    expect(() => countedRows(["x') OR true --"])).toThrow(/countBots names an invalid project/);
   });
 
   it('read the table and the default quota, and no quotas without a table', () => {

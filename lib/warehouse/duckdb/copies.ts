@@ -2,7 +2,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { LAKE_DIMENSIONS } from '../breakdowns.js';
 import { type ProjectDay, uniqueProjectDays } from '../days.js';
-import { BOT, NOT_BOT } from '../people.js';
+import { BOT } from '../people.js';
 import {
   COPY_ORDER,
   type Db,
@@ -22,6 +22,8 @@ export interface CopyOptions {
   windowHours: number;
   /** The event index's horizon (`indexKeepFrom`): older receipt days are dropped. */
   keepFrom: string;
+  /** Rule 0: the predicate of lake rows that count (`countedRows`). */
+  counted: string;
   /** Called with the days about to be read, before their files are listed. */
   onRead(days: readonly ProjectDay[]): Promise<void>;
 }
@@ -75,7 +77,7 @@ export async function judgeCopies(
     // Copies identical in all that orders them are one copy.
     await db.run(
       `CREATE OR REPLACE TEMP TABLE scan AS SELECT * FROM (
-         SELECT ${SCAN_COLUMNS} FROM ${globs.length > 0 ? lakeRows(globs) : `(${EMPTY_EVENTS})`} WHERE ${NOT_BOT}
+         SELECT ${SCAN_COLUMNS} FROM ${globs.length > 0 ? lakeRows(globs) : `(${EMPTY_EVENTS})`} WHERE ${options.counted}
        ) QUALIFY row_number() OVER (PARTITION BY ${COPY}
          ORDER BY type, previous_user_hash, previous_anonymous_hash) = 1`,
     );

@@ -2,7 +2,6 @@ import { existsSync, readdirSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { addDays, MAU_DAYS, WAU_DAYS } from '../days.js';
-import { NOT_BOT } from '../people.js';
 import type { ActiveUsersDay } from '../warehouse.js';
 import { type Db, lakeRows, literal, windowInterval } from './sql.js';
 
@@ -12,6 +11,8 @@ const READ_SLACK_MS = 5_000;
 export interface LiveOptions {
   lakeRoot: string;
   windowHours: number;
+  /** Rule 0: the predicate of lake rows that count (`countedRows`). */
+  counted: string;
 }
 
 /**
@@ -31,7 +32,7 @@ export function livePersons(
   const value = column === undefined ? '' : `${column} AS value, `;
   return `SELECT x.dt, ${column === undefined ? '' : 'x.value, '}coalesce(m.person, x.id) AS user_hash FROM (
       SELECT dt, ${value}md5_number(event_id) AS digest, received_at, coalesce(user_hash, anonymous_hash) AS id
-      FROM ${lakeRows(files)} WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL AND ${NOT_BOT}
+      FROM ${lakeRows(files)} WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL AND ${options.counted}
     ) x
     ANTI JOIN event_index i ON i.project = ${p} AND i.digest = x.digest AND i.dt <> ${literal(today, 'date')}
       AND i.received_at BETWEEN x.received_at - ${windowInterval(options.windowHours)} AND x.received_at

@@ -1,6 +1,6 @@
 import { LAKE_DIMENSIONS } from '../breakdowns.js';
 import { type ProjectDay, uniqueProjectDays } from '../days.js';
-import { BOT, NOT_BOT } from '../people.js';
+import { BOT } from '../people.js';
 import { date, EPOCH, markers, marks, pairsOf, type Run } from './sql.js';
 
 /** Where a refresh or a live scan reads the lake and the event index. */
@@ -11,6 +11,8 @@ export interface CopyOptions {
   windowHours: number;
   /** The event index's horizon (`indexKeepFrom`), as `YYYY-MM-DD`. */
   keepFrom: string;
+  /** Rule 0: the predicate of lake rows that count (`countedRows`). */
+  counted: string;
 }
 
 const COPY = 'dt, project, digest, received_at, event_time, user_hash, anonymous_hash';
@@ -78,7 +80,7 @@ SELECT ${COPY}, ${PAYLOAD} FROM (
     user_hash, anonymous_hash, ${PAYLOAD},
     row_number() OVER (PARTITION BY project, dt, event_id, received_at, event_time, user_hash, anonymous_hash
       ORDER BY type, previous_user_hash, previous_anonymous_hash) AS alike
-  FROM ${options.events} WHERE dt IN (${marks(dts)}) AND ${NOT_BOT}
+  FROM ${options.events} WHERE dt IN (${marks(dts)}) AND ${options.counted}
 ) l WHERE alike = 1`,
       dts,
     );

@@ -1,6 +1,5 @@
 import { type LakeDimension, UNKNOWN } from '../breakdowns.js';
 import { addDays, MAU_DAYS, WAU_DAYS } from '../days.js';
-import { NOT_BOT } from '../people.js';
 import type { ActiveUsersDay } from '../warehouse.js';
 import type { CopyOptions } from './copies.js';
 import type { Run, SqlValue } from './sql.js';
@@ -33,7 +32,7 @@ export function liveUsers(
     sql: `SELECT ${column === undefined ? '' : 'x.value, '}bitmap_union(to_bitmap(coalesce(p.person, x.id))) AS users FROM (
     SELECT ${value}md5sum_numeric(event_id) AS digest, received_at, coalesce(user_hash, anonymous_hash) AS id
     FROM ${options.events} WHERE project = ? AND dt = ? AND coalesce(user_hash, anonymous_hash) IS NOT NULL
-      AND ${NOT_BOT}
+      AND ${options.counted}
   ) x
   LEFT JOIN (SELECT digest, received_at FROM ${db}.event_index WHERE received_day >= ? AND project = ? AND dt <> ?) i
     ON i.digest = x.digest AND i.received_at <= x.received_at

@@ -44,6 +44,8 @@ export interface StarRocksConfig {
   timeoutSeconds?: number;
   /** W of rule 1 (people.ts): copies received within it of the previous copy are duplicates. @default 24 */
   dedupWindowHours?: number;
+  /** Projects that count their bots' rows (rule 0 of people.ts). @default none */
+  countBots?: readonly string[];
 }
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
