@@ -109,6 +109,24 @@ function expectDelivered(
   );
 }
 
+/** Today's DAU per value of each dimension, from the metrics API of `npm start`. */
+async function todayBy<D extends string>(dimensions: D[]): Promise<Record<D, Record<string, number>>> {
+  const today = utcDate(Date.now());
+  const out = {} as Record<D, Record<string, number>>;
+  for (const by of dimensions) {
+    const response = await fetch(
+      `${pipeline.url}/v1/projects/default/active-users?from=${today}&to=${today}&by=${by}&limit=100`,
+      { headers: { authorization: `Bearer ${pipeline.readKeys.default}` } },
+    );
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as {
+      breakdown: { values: Array<{ value: string | null; days: Array<{ dau: number }> }> };
+    };
+    out[by] = Object.fromEntries(body.breakdown.values.map((v) => [String(v.value), v.days[0]!.dau]));
+  }
+  return out;
+}
+
 const SIX_TYPES = ['identify', 'track', 'page', 'screen', 'group', 'alias'];
 const lake = () => new FsObjectStore(join(dataDir, 'lake'));
 
@@ -176,6 +194,7 @@ describe.each(fronts)('browser SDKs through %s', (_, collectorUrl) => {
     const desktop =
       'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36';
     const { page, close } = await openSite(url, desktop);
+    const before = await todayBy(['browser', 'country', 'platform']);
 
     // Act: one event with the address a server-side caller would give, one without.
     await page.evaluate(
@@ -201,6 +220,12 @@ describe.each(fronts)('browser SDKs through %s', (_, collectorUrl) => {
       ['identify', 'web', 'Chrome', 'Windows', 'desktop', 'analytics.js', false, null],
       ['track', 'web', 'Chrome', 'Windows', 'desktop', 'analytics.js', false, 'GB'],
     ]);
+    // The API's breakdowns (what the dashboard shows) count this person once more in each.
+    await pipeline.warehouse!.rollupNow();
+    const after = await todayBy(['browser', 'country', 'platform']);
+    expect(after.browser.Chrome).toBe((before.browser.Chrome ?? 0) + 1);
+    expect(after.country.GB).toBe((before.country.GB ?? 0) + 1);
+    expect(after.platform.web).toBe((before.platform.web ?? 0) + 1);
   });
 
   it('@segment/analytics-next with only cdnURL set to Tally loads its settings there and delivers', async () => {
