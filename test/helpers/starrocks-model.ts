@@ -19,6 +19,7 @@ import type { SqlClient, SqlValue } from '../../lib/warehouse/starrocks.js';
  *   (hint or session), else the whole table (StarRocks' rule);
  * - key columns must come first, in key order; NOT NULL columns refuse NULLs (strict inserts);
  * - BITMAP is a list of distinct unsigned 64-bit values; `to_bitmap` of a negative is NULL;
+ *   `bitmap_and`, `bitmap_andnot` and `bitmap_count` are list intersection, difference and length;
  * - the external table is read by partition: each read of it must be followed by a WHERE naming
  *   its days (`dt IN (...)` or `dt = ...`), else it would read every partition; the catalog
  *   caches each partition's file list when it first reads it and until `REFRESH EXTERNAL TABLE`
