@@ -16,6 +16,7 @@ const DAYS = 90;
 const FIRST = '2026-01-01';
 const LAST = addDays(FIRST, DAYS - 1);
 const QUERY_RUNS = 40;
+const BREAKDOWN_RUNS = 10;
 /** Late events landing on the changed day before its refresh. */
 const LATE_EVENTS = 5_000;
 
@@ -61,6 +62,8 @@ async function generateLake(lakeRoot: string): Promise<void> {
           TIMESTAMPTZ '${FIRST} 00:00:00+00' + to_seconds(CAST(floor(random() * ${DAYS * 86_400}) AS BIGINT)) AS event_time,
           TIMESTAMPTZ '${LAST} 23:59:59+00' AS received_at,
           NULL::VARCHAR AS properties, NULL::VARCHAR AS context, 1 AS key_version, NULL::VARCHAR AS flags, NULL::VARCHAR AS channel,
+          ['web', 'ios', 'android'][1 + i % 3] AS platform,
+          ['US', 'DE', 'GB', 'FR', 'BR', 'JP', 'IN', 'CA', 'AU', 'ES', 'IT', 'NL'][1 + CAST(floor(pow(random(), 2) * 12) AS BIGINT)] AS country,
           'bench' AS project
         FROM range(${EVENTS}) t(i)
       )
@@ -89,10 +92,20 @@ export async function benchWarehouse(): Promise<string> {
     const rebuiltMid = await seconds(() => warehouse.refresh([{ project: 'bench', dt: middle }], LAST));
     const rolled: number[] = [];
     const withLive: number[] = [];
+    const byPlatform: number[] = [];
+    const byCountry: number[] = [];
+    const byNew: number[] = [];
     for (let i = 0; i < QUERY_RUNS; i++) {
       // 90 days all rolled up ("today" is the day after), and 90 days ending with a live today.
       rolled.push(await seconds(() => warehouse.activeUsers('bench', FIRST, LAST, addDays(LAST, 1))));
       withLive.push(await seconds(() => warehouse.activeUsers('bench', FIRST, LAST, LAST)));
+    }
+    // Breakdowns of the same 90 days (the last one live), the top 10 values and other.
+    const range = { from: FIRST, to: LAST, today: LAST };
+    for (let i = 0; i < BREAKDOWN_RUNS; i++) {
+      byPlatform.push(await seconds(() => warehouse.breakdown('bench', 'platform', range, 10)));
+      byCountry.push(await seconds(() => warehouse.breakdown('bench', 'country', range, 10)));
+      byNew.push(await seconds(() => warehouse.breakdown('bench', 'new_vs_returning', range, 10)));
     }
     await warehouse.close();
     const ms = (s: number) => `${(s * 1000).toFixed(0)} ms`;
@@ -105,6 +118,9 @@ export async function benchWarehouse(): Promise<string> {
       `  refresh a day again, nothing new      ${ms(rebuiltMid).padStart(9)}   ${share(rebuiltMid)}`,
       `  active-users, 90 days, rolled up      p50 ${ms(percentile(rolled, 0.5))}  p95 ${ms(percentile(rolled, 0.95))} (target p50 <= 50 ms)`,
       `  active-users, 90 days to a live today p50 ${ms(percentile(withLive, 0.5))}  p95 ${ms(percentile(withLive, 0.95))} (rolled-up rows + today's files newer than the rollup)`,
+      `  breakdown by platform (3 values)      p50 ${ms(percentile(byPlatform, 0.5))}  p95 ${ms(percentile(byPlatform, 0.95))} (the same 90 days to a live today, against the line above)`,
+      `  breakdown by country (12 values)      p50 ${ms(percentile(byCountry, 0.5))}  p95 ${ms(percentile(byCountry, 0.95))} (top 10 and other)`,
+      `  breakdown new vs returning            p50 ${ms(percentile(byNew, 0.5))}  p95 ${ms(percentile(byNew, 0.95))} (each person's first day from every day)`,
     ].join('\n');
   } finally {
     await rm(dir, { recursive: true, force: true });
