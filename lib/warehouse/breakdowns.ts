@@ -70,15 +70,26 @@ export function checkDimension(name: string): Dimension {
   return name;
 }
 
+/** The id of a lake row (user_hash, else anonymous_hash), as the day tables hold it. */
+export const ROW_ID = 'coalesce(user_hash, anonymous_hash)';
+
 /**
- * Rows `(dt, project, dim, value, id_hash)` of a dimension's values per id, from a source of lake
- * rows with their enrichment columns (one SELECT per dimension: SQL both engines speak).
+ * Rows `(dt, project, id_hash, <each lake dimension>)`: the distinct combinations of values each
+ * id had per day (one row an id and day, mostly), from lake rows with their enrichment columns.
  */
-export function dimensionRows(source: string, where: string): string {
+export function idValues(source: string): string {
+  return `SELECT DISTINCT dt, project, ${ROW_ID} AS id_hash, ${LAKE_DIMENSIONS.join(', ')}
+  FROM ${source} WHERE ${ROW_ID} IS NOT NULL`;
+}
+
+/**
+ * Rows `(dt, project, dim, value, id_hash)`, a row per dimension, from rows of `idValues`' shape
+ * (one SELECT per dimension: SQL both engines speak).
+ */
+export function dimensionRows(source: string): string {
   return LAKE_DIMENSIONS.map(
     (dim) =>
-      `SELECT DISTINCT dt, project, '${dim}' AS dim, coalesce(${dim}, '${UNKNOWN}') AS value,
-  coalesce(user_hash, anonymous_hash) AS id_hash FROM ${source} WHERE ${where}`,
+      `SELECT DISTINCT dt, project, '${dim}' AS dim, coalesce(${dim}, '${UNKNOWN}') AS value, id_hash FROM ${source}`,
   ).join('\nUNION ALL ');
 }
 

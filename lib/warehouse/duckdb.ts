@@ -7,7 +7,8 @@ import {
   type Breakdown,
   checkDimension,
   type Dimension,
-  dimensionRows,
+  idValues,
+  LAKE_DIMENSIONS,
 } from './breakdowns.js';
 import { dayNumber, daysFrom, type ProjectDay, uniqueProjectDays } from './days.js';
 import { breakdown } from './duckdb/breakdown.js';
@@ -164,9 +165,9 @@ export class DuckDbWarehouse implements Warehouse {
         );
         await this.writer.run(deleteReadDays('day_values'));
         await this.writer.run(
-          `INSERT INTO day_values SELECT project, dt, dim, value, id_hash FROM (
-             ${dimensionRows('counted', 'coalesce(user_hash, anonymous_hash) IS NOT NULL')}
-           ) ORDER BY project, dt, dim`,
+          `INSERT INTO day_values SELECT project, dt, id_hash, ${LAKE_DIMENSIONS.join(', ')} FROM (
+             ${idValues('counted')}
+           ) ORDER BY project, dt`,
         );
         const moved = await updateIdentity(this.writer);
         const days = uniqueProjectDays([...scanned, ...moved]);

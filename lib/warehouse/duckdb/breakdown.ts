@@ -53,9 +53,9 @@ function valueRows(
       ? ''
       : `UNION ALL SELECT dt, coalesce(value, '${UNKNOWN}'), user_hash FROM (${livePersons(options, project, today, [files], by)})`;
   return `r AS (
-    SELECT v.dt, v.value, coalesce(m.person, v.id_hash) AS user_hash FROM day_values v
+    SELECT v.dt, coalesce(v.${by}, '${UNKNOWN}') AS value, coalesce(m.person, v.id_hash) AS user_hash FROM day_values v
     LEFT JOIN people m ON m.project = v.project AND m.id_hash = v.id_hash
-    WHERE v.project = ${p} AND v.dim = '${by}' AND v.dt BETWEEN ${start} AND ${end} AND v.dt <> ${t}
+    WHERE v.project = ${p} AND v.dt BETWEEN ${start} AND ${end} AND v.dt <> ${t}
     ${live})`;
 }
 

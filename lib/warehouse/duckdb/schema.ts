@@ -1,3 +1,4 @@
+import { LAKE_DIMENSIONS } from '../breakdowns.js';
 import type { Db } from './sql.js';
 
 /**
@@ -52,10 +53,10 @@ const TABLES = [
   `CREATE TABLE IF NOT EXISTS duplicates (${COPY_COLUMNS})`,
   // The ids (user_hash, else anonymous_hash) active per day, before they are mapped to persons.
   `CREATE TABLE IF NOT EXISTS day_ids (project VARCHAR NOT NULL, dt DATE NOT NULL, id_hash BIGINT NOT NULL)`,
-  // Each id's values of the lake's dimensions per day (breakdowns.ts; unknown as ''), before
+  // Each id's combinations of values of the lake's dimensions per day (breakdowns.ts), before
   // they are mapped to persons: a breakdown maps them as `people` holds them when it is asked.
-  `CREATE TABLE IF NOT EXISTS day_values (project VARCHAR NOT NULL, dt DATE NOT NULL, dim VARCHAR NOT NULL,
-     value VARCHAR NOT NULL, id_hash BIGINT NOT NULL)`,
+  `CREATE TABLE IF NOT EXISTS day_values (project VARCHAR NOT NULL, dt DATE NOT NULL, id_hash BIGINT NOT NULL,
+     ${LAKE_DIMENSIONS.map((d) => `${d} VARCHAR`).join(', ')})`,
   // Identity evidence per day: each anonymous id's earliest user that day, and aliases between users.
   `CREATE TABLE IF NOT EXISTS anon_links (project VARCHAR NOT NULL, dt DATE NOT NULL, anon_hash BIGINT NOT NULL,
      user_hash BIGINT NOT NULL, event_time TIMESTAMPTZ NOT NULL, received_at TIMESTAMPTZ NOT NULL)`,

@@ -1,4 +1,4 @@
-import { dimensionRows } from '../breakdowns.js';
+import { idValues, LAKE_DIMENSIONS } from '../breakdowns.js';
 import type { ProjectDay } from '../days.js';
 import { date, EPOCH, markers, marks, pairsOf, type Run } from './sql.js';
 
@@ -235,9 +235,9 @@ UNION ALL ${markers(dts, "'', 0")}`,
     dts,
   );
   await run(
-    `INSERT /*+set_var(dynamic_overwrite = true)*/ OVERWRITE ${db}.day_values (dt, project, dim, value, id_hash)
-${dimensionRows(`${rows} c`, 'coalesce(user_hash, anonymous_hash) IS NOT NULL')}
-UNION ALL ${markers(dts, "'', '', '', 0")}`,
+    `INSERT /*+set_var(dynamic_overwrite = true)*/ OVERWRITE ${db}.day_values (dt, project, id_hash, ${LAKE_DIMENSIONS.join(', ')})
+${idValues(`${rows} c`)}
+UNION ALL ${markers(dts, `'', 0, ${LAKE_DIMENSIONS.map(() => 'NULL').join(', ')}`)}`,
     dts,
   );
   await run(

@@ -119,14 +119,14 @@ ${scratch}`,
   id_hash BIGINT NOT NULL
 ) DUPLICATE KEY(dt, project, id_hash)
 ${byDay}`,
-    // Each id's values of the lake's dimensions per day, before they are mapped to persons.
+    // Each id's combinations of values of the lake's dimensions per day, before they are mapped
+    // to persons.
     `CREATE TABLE IF NOT EXISTS ${db}.day_values (
   dt DATE NOT NULL,
   project VARCHAR(64) NOT NULL,
-  dim VARCHAR(32) NOT NULL,
-  value ${VALUE} NOT NULL,
-  id_hash BIGINT NOT NULL
-) DUPLICATE KEY(dt, project, dim)
+  id_hash BIGINT NOT NULL,
+${LAKE_DIMENSIONS.map((d) => `  ${d} ${VALUE}`).join(',\n')}
+) DUPLICATE KEY(dt, project, id_hash)
 ${byDay}`,
     // Each id's first active day: where the days of an id that changed person start.
     `CREATE TABLE IF NOT EXISTS ${db}.id_first_day (

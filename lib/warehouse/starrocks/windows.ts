@@ -1,4 +1,4 @@
-import { dimensionRows } from '../breakdowns.js';
+import { dimensionRows, idValues, LAKE_DIMENSIONS } from '../breakdowns.js';
 import { addDays, affectedDays, MAU_DAYS, type ProjectDay, WAU_DAYS } from '../days.js';
 import { counted, ids as refreshIds } from './identity.js';
 import { markers, marks, type Run, type SqlValue } from './sql.js';
@@ -82,11 +82,14 @@ UNION ALL ${markers(targets, marker)}`;
     persons(
       'daily_values',
       ['dim', 'value'],
-      `${dimensionRows(`${counted(db)} r`, 'coalesce(user_hash, anonymous_hash) IS NOT NULL')}
-  ${stored('day_values', 'dim, value, id_hash')}`,
+      dimensionRows(`(
+    ${idValues(`${counted(db)} r`)}
+    ${stored('day_values', `id_hash, ${LAKE_DIMENSIONS.join(', ')}`)}
+  ) v`),
       "'', '', '', bitmap_empty()",
     ),
-    [...others, ...targets],
+    // The ids' rows are read once per dimension, the stored days' placeholders with them.
+    [...LAKE_DIMENSIONS.flatMap(() => others), ...targets],
   );
 }
 

@@ -103,25 +103,51 @@ UNION ALL SELECT CAST(? AS DATE), '', bitmap_empty() UNION ALL SELECT CAST(? AS 
 
 INSERT /*+set_var(dynamic_overwrite = true)*/ OVERWRITE tally.daily_values (dt, project, dim, value, users)
 SELECT i.dt, i.project, i.dim, i.value, bitmap_union(to_bitmap(coalesce(c.person, p.person, i.id_hash))) FROM (
-  SELECT DISTINCT dt, project, 'platform' AS dim, coalesce(platform, '') AS value,
-  coalesce(user_hash, anonymous_hash) AS id_hash FROM (SELECT * FROM tally.refresh_verdicts WHERE scanned AND NOT duplicate) r WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
-UNION ALL SELECT DISTINCT dt, project, 'os' AS dim, coalesce(os, '') AS value,
-  coalesce(user_hash, anonymous_hash) AS id_hash FROM (SELECT * FROM tally.refresh_verdicts WHERE scanned AND NOT duplicate) r WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
-UNION ALL SELECT DISTINCT dt, project, 'browser' AS dim, coalesce(browser, '') AS value,
-  coalesce(user_hash, anonymous_hash) AS id_hash FROM (SELECT * FROM tally.refresh_verdicts WHERE scanned AND NOT duplicate) r WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
-UNION ALL SELECT DISTINCT dt, project, 'device_type' AS dim, coalesce(device_type, '') AS value,
-  coalesce(user_hash, anonymous_hash) AS id_hash FROM (SELECT * FROM tally.refresh_verdicts WHERE scanned AND NOT duplicate) r WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
-UNION ALL SELECT DISTINCT dt, project, 'country' AS dim, coalesce(country, '') AS value,
-  coalesce(user_hash, anonymous_hash) AS id_hash FROM (SELECT * FROM tally.refresh_verdicts WHERE scanned AND NOT duplicate) r WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
-UNION ALL SELECT DISTINCT dt, project, 'app_version' AS dim, coalesce(app_version, '') AS value,
-  coalesce(user_hash, anonymous_hash) AS id_hash FROM (SELECT * FROM tally.refresh_verdicts WHERE scanned AND NOT duplicate) r WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
-UNION ALL SELECT DISTINCT dt, project, 'utm_source' AS dim, coalesce(utm_source, '') AS value,
-  coalesce(user_hash, anonymous_hash) AS id_hash FROM (SELECT * FROM tally.refresh_verdicts WHERE scanned AND NOT duplicate) r WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
-UNION ALL SELECT DISTINCT dt, project, 'utm_campaign' AS dim, coalesce(utm_campaign, '') AS value,
-  coalesce(user_hash, anonymous_hash) AS id_hash FROM (SELECT * FROM tally.refresh_verdicts WHERE scanned AND NOT duplicate) r WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
-UNION ALL SELECT DISTINCT dt, project, 'referrer_domain' AS dim, coalesce(referrer_domain, '') AS value,
-  coalesce(user_hash, anonymous_hash) AS id_hash FROM (SELECT * FROM tally.refresh_verdicts WHERE scanned AND NOT duplicate) r WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
-  
+  SELECT DISTINCT dt, project, 'platform' AS dim, coalesce(platform, '') AS value, id_hash FROM (
+    SELECT DISTINCT dt, project, coalesce(user_hash, anonymous_hash) AS id_hash, platform, os, browser, device_type, country, app_version, utm_source, utm_campaign, referrer_domain
+  FROM (SELECT * FROM tally.refresh_verdicts WHERE scanned AND NOT duplicate) r WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
+    
+  ) v
+UNION ALL SELECT DISTINCT dt, project, 'os' AS dim, coalesce(os, '') AS value, id_hash FROM (
+    SELECT DISTINCT dt, project, coalesce(user_hash, anonymous_hash) AS id_hash, platform, os, browser, device_type, country, app_version, utm_source, utm_campaign, referrer_domain
+  FROM (SELECT * FROM tally.refresh_verdicts WHERE scanned AND NOT duplicate) r WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
+    
+  ) v
+UNION ALL SELECT DISTINCT dt, project, 'browser' AS dim, coalesce(browser, '') AS value, id_hash FROM (
+    SELECT DISTINCT dt, project, coalesce(user_hash, anonymous_hash) AS id_hash, platform, os, browser, device_type, country, app_version, utm_source, utm_campaign, referrer_domain
+  FROM (SELECT * FROM tally.refresh_verdicts WHERE scanned AND NOT duplicate) r WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
+    
+  ) v
+UNION ALL SELECT DISTINCT dt, project, 'device_type' AS dim, coalesce(device_type, '') AS value, id_hash FROM (
+    SELECT DISTINCT dt, project, coalesce(user_hash, anonymous_hash) AS id_hash, platform, os, browser, device_type, country, app_version, utm_source, utm_campaign, referrer_domain
+  FROM (SELECT * FROM tally.refresh_verdicts WHERE scanned AND NOT duplicate) r WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
+    
+  ) v
+UNION ALL SELECT DISTINCT dt, project, 'country' AS dim, coalesce(country, '') AS value, id_hash FROM (
+    SELECT DISTINCT dt, project, coalesce(user_hash, anonymous_hash) AS id_hash, platform, os, browser, device_type, country, app_version, utm_source, utm_campaign, referrer_domain
+  FROM (SELECT * FROM tally.refresh_verdicts WHERE scanned AND NOT duplicate) r WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
+    
+  ) v
+UNION ALL SELECT DISTINCT dt, project, 'app_version' AS dim, coalesce(app_version, '') AS value, id_hash FROM (
+    SELECT DISTINCT dt, project, coalesce(user_hash, anonymous_hash) AS id_hash, platform, os, browser, device_type, country, app_version, utm_source, utm_campaign, referrer_domain
+  FROM (SELECT * FROM tally.refresh_verdicts WHERE scanned AND NOT duplicate) r WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
+    
+  ) v
+UNION ALL SELECT DISTINCT dt, project, 'utm_source' AS dim, coalesce(utm_source, '') AS value, id_hash FROM (
+    SELECT DISTINCT dt, project, coalesce(user_hash, anonymous_hash) AS id_hash, platform, os, browser, device_type, country, app_version, utm_source, utm_campaign, referrer_domain
+  FROM (SELECT * FROM tally.refresh_verdicts WHERE scanned AND NOT duplicate) r WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
+    
+  ) v
+UNION ALL SELECT DISTINCT dt, project, 'utm_campaign' AS dim, coalesce(utm_campaign, '') AS value, id_hash FROM (
+    SELECT DISTINCT dt, project, coalesce(user_hash, anonymous_hash) AS id_hash, platform, os, browser, device_type, country, app_version, utm_source, utm_campaign, referrer_domain
+  FROM (SELECT * FROM tally.refresh_verdicts WHERE scanned AND NOT duplicate) r WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
+    
+  ) v
+UNION ALL SELECT DISTINCT dt, project, 'referrer_domain' AS dim, coalesce(referrer_domain, '') AS value, id_hash FROM (
+    SELECT DISTINCT dt, project, coalesce(user_hash, anonymous_hash) AS id_hash, platform, os, browser, device_type, country, app_version, utm_source, utm_campaign, referrer_domain
+  FROM (SELECT * FROM tally.refresh_verdicts WHERE scanned AND NOT duplicate) r WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
+    
+  ) v
 ) i
 LEFT JOIN (SELECT * FROM tally.refresh_ids WHERE kind = 'changed') c ON c.project = i.project AND c.id_hash = i.id_hash
 LEFT JOIN tally.people p ON p.project = i.project AND p.id_hash = i.id_hash
@@ -187,26 +213,10 @@ WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
 UNION ALL SELECT CAST(? AS DATE), '', 0 UNION ALL SELECT CAST(? AS DATE), '', 0;
 -- values: ["2026-03-29","2026-03-30"]
 
-INSERT /*+set_var(dynamic_overwrite = true)*/ OVERWRITE tally.day_values (dt, project, dim, value, id_hash)
-SELECT DISTINCT dt, project, 'platform' AS dim, coalesce(platform, '') AS value,
-  coalesce(user_hash, anonymous_hash) AS id_hash FROM (SELECT * FROM tally.refresh_verdicts WHERE scanned AND NOT duplicate) c WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
-UNION ALL SELECT DISTINCT dt, project, 'os' AS dim, coalesce(os, '') AS value,
-  coalesce(user_hash, anonymous_hash) AS id_hash FROM (SELECT * FROM tally.refresh_verdicts WHERE scanned AND NOT duplicate) c WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
-UNION ALL SELECT DISTINCT dt, project, 'browser' AS dim, coalesce(browser, '') AS value,
-  coalesce(user_hash, anonymous_hash) AS id_hash FROM (SELECT * FROM tally.refresh_verdicts WHERE scanned AND NOT duplicate) c WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
-UNION ALL SELECT DISTINCT dt, project, 'device_type' AS dim, coalesce(device_type, '') AS value,
-  coalesce(user_hash, anonymous_hash) AS id_hash FROM (SELECT * FROM tally.refresh_verdicts WHERE scanned AND NOT duplicate) c WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
-UNION ALL SELECT DISTINCT dt, project, 'country' AS dim, coalesce(country, '') AS value,
-  coalesce(user_hash, anonymous_hash) AS id_hash FROM (SELECT * FROM tally.refresh_verdicts WHERE scanned AND NOT duplicate) c WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
-UNION ALL SELECT DISTINCT dt, project, 'app_version' AS dim, coalesce(app_version, '') AS value,
-  coalesce(user_hash, anonymous_hash) AS id_hash FROM (SELECT * FROM tally.refresh_verdicts WHERE scanned AND NOT duplicate) c WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
-UNION ALL SELECT DISTINCT dt, project, 'utm_source' AS dim, coalesce(utm_source, '') AS value,
-  coalesce(user_hash, anonymous_hash) AS id_hash FROM (SELECT * FROM tally.refresh_verdicts WHERE scanned AND NOT duplicate) c WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
-UNION ALL SELECT DISTINCT dt, project, 'utm_campaign' AS dim, coalesce(utm_campaign, '') AS value,
-  coalesce(user_hash, anonymous_hash) AS id_hash FROM (SELECT * FROM tally.refresh_verdicts WHERE scanned AND NOT duplicate) c WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
-UNION ALL SELECT DISTINCT dt, project, 'referrer_domain' AS dim, coalesce(referrer_domain, '') AS value,
-  coalesce(user_hash, anonymous_hash) AS id_hash FROM (SELECT * FROM tally.refresh_verdicts WHERE scanned AND NOT duplicate) c WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
-UNION ALL SELECT CAST(? AS DATE), '', '', '', 0 UNION ALL SELECT CAST(? AS DATE), '', '', '', 0;
+INSERT /*+set_var(dynamic_overwrite = true)*/ OVERWRITE tally.day_values (dt, project, id_hash, platform, os, browser, device_type, country, app_version, utm_source, utm_campaign, referrer_domain)
+SELECT DISTINCT dt, project, coalesce(user_hash, anonymous_hash) AS id_hash, platform, os, browser, device_type, country, app_version, utm_source, utm_campaign, referrer_domain
+  FROM (SELECT * FROM tally.refresh_verdicts WHERE scanned AND NOT duplicate) c WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
+UNION ALL SELECT CAST(? AS DATE), '', 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL UNION ALL SELECT CAST(? AS DATE), '', 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL;
 -- values: ["2026-03-29","2026-03-30"]
 
 INSERT /*+set_var(dynamic_overwrite = true)*/ OVERWRITE tally.anon_links

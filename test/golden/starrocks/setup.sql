@@ -145,10 +145,17 @@ PROPERTIES ("replication_num" = "1");
 CREATE TABLE IF NOT EXISTS tally.day_values (
   dt DATE NOT NULL,
   project VARCHAR(64) NOT NULL,
-  dim VARCHAR(32) NOT NULL,
-  value VARCHAR(1024) NOT NULL,
-  id_hash BIGINT NOT NULL
-) DUPLICATE KEY(dt, project, dim)
+  id_hash BIGINT NOT NULL,
+  platform VARCHAR(1024),
+  os VARCHAR(1024),
+  browser VARCHAR(1024),
+  device_type VARCHAR(1024),
+  country VARCHAR(1024),
+  app_version VARCHAR(1024),
+  utm_source VARCHAR(1024),
+  utm_campaign VARCHAR(1024),
+  referrer_domain VARCHAR(1024)
+) DUPLICATE KEY(dt, project, id_hash)
 PARTITION BY date_trunc('day', dt)
 DISTRIBUTED BY HASH(project)
 PROPERTIES ("replication_num" = "1");
