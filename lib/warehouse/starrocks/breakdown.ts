@@ -44,7 +44,8 @@ function personsPerDay(
  * `(dt, value, users)`: the persons of each value per day from `start` to `last`. A lake
  * dimension's from `daily_values` (today's from a live scan); `new_vs_returning`'s from
  * `daily_users`: a day's persons not active on any day before it are new, the others returning
- * (the days before the window read as one union).
+ * (the days before the window read as one union). Every day has a union of the days before it
+ * (an empty bitmap at least), so no bitmap function meets a NULL.
  */
 function valuesPerDay(
   options: CopyOptions,
@@ -71,14 +72,15 @@ function valuesPerDay(
     ${days.sql}
     UNION ALL SELECT CAST('${BEFORE}' AS DATE) AS dt, bitmap_union(users) AS users FROM ${db}.daily_users
     WHERE project = ? AND dt < ?
+    UNION ALL SELECT CAST('${BEFORE}' AS DATE) AS dt, bitmap_empty() AS users
   ) e ON e.dt < d.dt
   GROUP BY d.dt`,
     values: [...days.values, ...days.values, name, start],
   };
   const kind = (value: string, fn: string) => ({
     sql: `SELECT dt, value, users FROM (
-    SELECT u.dt, '${value}' AS value, ${fn}(u.users, coalesce(p.prior, bitmap_empty())) AS users
-    FROM (${days.sql}) u LEFT JOIN (${prior.sql}) p ON p.dt = u.dt
+    SELECT u.dt, '${value}' AS value, ${fn}(u.users, p.prior) AS users
+    FROM (${days.sql}) u JOIN (${prior.sql}) p ON p.dt = u.dt
   ) k WHERE bitmap_count(users) > 0`,
     values: [...days.values, ...prior.values],
   });

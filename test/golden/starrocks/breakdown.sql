@@ -90,7 +90,7 @@ REFRESH EXTERNAL TABLE lake.tally_lake.events PARTITION ('project=shop/dt=2026-0
 -- values: []
 
 SELECT a.value, coalesce(b.mau, 0) AS mau FROM (SELECT DISTINCT value FROM (SELECT dt, value, users FROM (
-    SELECT u.dt, 'new' AS value, bitmap_andnot(u.users, coalesce(p.prior, bitmap_empty())) AS users
+    SELECT u.dt, 'new' AS value, bitmap_andnot(u.users, p.prior) AS users
     FROM (SELECT dt, users FROM tally.daily_users WHERE project = ? AND dt BETWEEN ? AND ? AND dt < ?
   UNION ALL SELECT CAST(? AS DATE) AS dt, users FROM (SELECT bitmap_union(to_bitmap(coalesce(p.person, x.id))) AS users FROM (
     SELECT md5sum_numeric(event_id) AS digest, received_at, coalesce(user_hash, anonymous_hash) AS id
@@ -101,7 +101,7 @@ SELECT a.value, coalesce(b.mau, 0) AS mau FROM (SELECT DISTINCT value FROM (SELE
     ON i.digest = x.digest AND i.received_at <= x.received_at
     AND i.received_at >= x.received_at - INTERVAL 24 HOUR
   LEFT JOIN (SELECT id_hash, person FROM tally.people WHERE project = ?) p ON p.id_hash = x.id
-  WHERE i.digest IS NULL) l) u LEFT JOIN (SELECT d.dt, bitmap_union(e.users) AS prior FROM (SELECT dt, users FROM tally.daily_users WHERE project = ? AND dt BETWEEN ? AND ? AND dt < ?
+  WHERE i.digest IS NULL) l) u JOIN (SELECT d.dt, bitmap_union(e.users) AS prior FROM (SELECT dt, users FROM tally.daily_users WHERE project = ? AND dt BETWEEN ? AND ? AND dt < ?
   UNION ALL SELECT CAST(? AS DATE) AS dt, users FROM (SELECT bitmap_union(to_bitmap(coalesce(p.person, x.id))) AS users FROM (
     SELECT md5sum_numeric(event_id) AS digest, received_at, coalesce(user_hash, anonymous_hash) AS id
     FROM lake.tally_lake.events WHERE project = ? AND dt = ? AND coalesce(user_hash, anonymous_hash) IS NOT NULL
@@ -126,11 +126,12 @@ SELECT a.value, coalesce(b.mau, 0) AS mau FROM (SELECT DISTINCT value FROM (SELE
   WHERE i.digest IS NULL) l
     UNION ALL SELECT CAST('0000-01-01' AS DATE) AS dt, bitmap_union(users) AS users FROM tally.daily_users
     WHERE project = ? AND dt < ?
+    UNION ALL SELECT CAST('0000-01-01' AS DATE) AS dt, bitmap_empty() AS users
   ) e ON e.dt < d.dt
   GROUP BY d.dt) p ON p.dt = u.dt
   ) k WHERE bitmap_count(users) > 0
 UNION ALL SELECT dt, value, users FROM (
-    SELECT u.dt, 'returning' AS value, bitmap_and(u.users, coalesce(p.prior, bitmap_empty())) AS users
+    SELECT u.dt, 'returning' AS value, bitmap_and(u.users, p.prior) AS users
     FROM (SELECT dt, users FROM tally.daily_users WHERE project = ? AND dt BETWEEN ? AND ? AND dt < ?
   UNION ALL SELECT CAST(? AS DATE) AS dt, users FROM (SELECT bitmap_union(to_bitmap(coalesce(p.person, x.id))) AS users FROM (
     SELECT md5sum_numeric(event_id) AS digest, received_at, coalesce(user_hash, anonymous_hash) AS id
@@ -141,7 +142,7 @@ UNION ALL SELECT dt, value, users FROM (
     ON i.digest = x.digest AND i.received_at <= x.received_at
     AND i.received_at >= x.received_at - INTERVAL 24 HOUR
   LEFT JOIN (SELECT id_hash, person FROM tally.people WHERE project = ?) p ON p.id_hash = x.id
-  WHERE i.digest IS NULL) l) u LEFT JOIN (SELECT d.dt, bitmap_union(e.users) AS prior FROM (SELECT dt, users FROM tally.daily_users WHERE project = ? AND dt BETWEEN ? AND ? AND dt < ?
+  WHERE i.digest IS NULL) l) u JOIN (SELECT d.dt, bitmap_union(e.users) AS prior FROM (SELECT dt, users FROM tally.daily_users WHERE project = ? AND dt BETWEEN ? AND ? AND dt < ?
   UNION ALL SELECT CAST(? AS DATE) AS dt, users FROM (SELECT bitmap_union(to_bitmap(coalesce(p.person, x.id))) AS users FROM (
     SELECT md5sum_numeric(event_id) AS digest, received_at, coalesce(user_hash, anonymous_hash) AS id
     FROM lake.tally_lake.events WHERE project = ? AND dt = ? AND coalesce(user_hash, anonymous_hash) IS NOT NULL
@@ -166,12 +167,13 @@ UNION ALL SELECT dt, value, users FROM (
   WHERE i.digest IS NULL) l
     UNION ALL SELECT CAST('0000-01-01' AS DATE) AS dt, bitmap_union(users) AS users FROM tally.daily_users
     WHERE project = ? AND dt < ?
+    UNION ALL SELECT CAST('0000-01-01' AS DATE) AS dt, bitmap_empty() AS users
   ) e ON e.dt < d.dt
   GROUP BY d.dt) p ON p.dt = u.dt
   ) k WHERE bitmap_count(users) > 0) r) a
 LEFT JOIN (
   SELECT value, bitmap_union_count(users) AS mau FROM (SELECT dt, value, users FROM (
-    SELECT u.dt, 'new' AS value, bitmap_andnot(u.users, coalesce(p.prior, bitmap_empty())) AS users
+    SELECT u.dt, 'new' AS value, bitmap_andnot(u.users, p.prior) AS users
     FROM (SELECT dt, users FROM tally.daily_users WHERE project = ? AND dt BETWEEN ? AND ? AND dt < ?
   UNION ALL SELECT CAST(? AS DATE) AS dt, users FROM (SELECT bitmap_union(to_bitmap(coalesce(p.person, x.id))) AS users FROM (
     SELECT md5sum_numeric(event_id) AS digest, received_at, coalesce(user_hash, anonymous_hash) AS id
@@ -182,7 +184,7 @@ LEFT JOIN (
     ON i.digest = x.digest AND i.received_at <= x.received_at
     AND i.received_at >= x.received_at - INTERVAL 24 HOUR
   LEFT JOIN (SELECT id_hash, person FROM tally.people WHERE project = ?) p ON p.id_hash = x.id
-  WHERE i.digest IS NULL) l) u LEFT JOIN (SELECT d.dt, bitmap_union(e.users) AS prior FROM (SELECT dt, users FROM tally.daily_users WHERE project = ? AND dt BETWEEN ? AND ? AND dt < ?
+  WHERE i.digest IS NULL) l) u JOIN (SELECT d.dt, bitmap_union(e.users) AS prior FROM (SELECT dt, users FROM tally.daily_users WHERE project = ? AND dt BETWEEN ? AND ? AND dt < ?
   UNION ALL SELECT CAST(? AS DATE) AS dt, users FROM (SELECT bitmap_union(to_bitmap(coalesce(p.person, x.id))) AS users FROM (
     SELECT md5sum_numeric(event_id) AS digest, received_at, coalesce(user_hash, anonymous_hash) AS id
     FROM lake.tally_lake.events WHERE project = ? AND dt = ? AND coalesce(user_hash, anonymous_hash) IS NOT NULL
@@ -207,11 +209,12 @@ LEFT JOIN (
   WHERE i.digest IS NULL) l
     UNION ALL SELECT CAST('0000-01-01' AS DATE) AS dt, bitmap_union(users) AS users FROM tally.daily_users
     WHERE project = ? AND dt < ?
+    UNION ALL SELECT CAST('0000-01-01' AS DATE) AS dt, bitmap_empty() AS users
   ) e ON e.dt < d.dt
   GROUP BY d.dt) p ON p.dt = u.dt
   ) k WHERE bitmap_count(users) > 0
 UNION ALL SELECT dt, value, users FROM (
-    SELECT u.dt, 'returning' AS value, bitmap_and(u.users, coalesce(p.prior, bitmap_empty())) AS users
+    SELECT u.dt, 'returning' AS value, bitmap_and(u.users, p.prior) AS users
     FROM (SELECT dt, users FROM tally.daily_users WHERE project = ? AND dt BETWEEN ? AND ? AND dt < ?
   UNION ALL SELECT CAST(? AS DATE) AS dt, users FROM (SELECT bitmap_union(to_bitmap(coalesce(p.person, x.id))) AS users FROM (
     SELECT md5sum_numeric(event_id) AS digest, received_at, coalesce(user_hash, anonymous_hash) AS id
@@ -222,7 +225,7 @@ UNION ALL SELECT dt, value, users FROM (
     ON i.digest = x.digest AND i.received_at <= x.received_at
     AND i.received_at >= x.received_at - INTERVAL 24 HOUR
   LEFT JOIN (SELECT id_hash, person FROM tally.people WHERE project = ?) p ON p.id_hash = x.id
-  WHERE i.digest IS NULL) l) u LEFT JOIN (SELECT d.dt, bitmap_union(e.users) AS prior FROM (SELECT dt, users FROM tally.daily_users WHERE project = ? AND dt BETWEEN ? AND ? AND dt < ?
+  WHERE i.digest IS NULL) l) u JOIN (SELECT d.dt, bitmap_union(e.users) AS prior FROM (SELECT dt, users FROM tally.daily_users WHERE project = ? AND dt BETWEEN ? AND ? AND dt < ?
   UNION ALL SELECT CAST(? AS DATE) AS dt, users FROM (SELECT bitmap_union(to_bitmap(coalesce(p.person, x.id))) AS users FROM (
     SELECT md5sum_numeric(event_id) AS digest, received_at, coalesce(user_hash, anonymous_hash) AS id
     FROM lake.tally_lake.events WHERE project = ? AND dt = ? AND coalesce(user_hash, anonymous_hash) IS NOT NULL
@@ -247,6 +250,7 @@ UNION ALL SELECT dt, value, users FROM (
   WHERE i.digest IS NULL) l
     UNION ALL SELECT CAST('0000-01-01' AS DATE) AS dt, bitmap_union(users) AS users FROM tally.daily_users
     WHERE project = ? AND dt < ?
+    UNION ALL SELECT CAST('0000-01-01' AS DATE) AS dt, bitmap_empty() AS users
   ) e ON e.dt < d.dt
   GROUP BY d.dt) p ON p.dt = u.dt
   ) k WHERE bitmap_count(users) > 0) r WHERE dt >= ? GROUP BY value
@@ -256,7 +260,7 @@ UNION ALL SELECT dt, value, users FROM (
 SELECT 1 AS n, CAST(c.dt AS VARCHAR) AS dt, r.v, bitmap_union_count(r.users) AS persons
   FROM (SELECT CAST(? AS DATE) AS dt) c
   JOIN (SELECT dt, CASE WHEN value IN (?, ?, ?) THEN value END AS v, users FROM (SELECT dt, value, users FROM (
-    SELECT u.dt, 'new' AS value, bitmap_andnot(u.users, coalesce(p.prior, bitmap_empty())) AS users
+    SELECT u.dt, 'new' AS value, bitmap_andnot(u.users, p.prior) AS users
     FROM (SELECT dt, users FROM tally.daily_users WHERE project = ? AND dt BETWEEN ? AND ? AND dt < ?
   UNION ALL SELECT CAST(? AS DATE) AS dt, users FROM (SELECT bitmap_union(to_bitmap(coalesce(p.person, x.id))) AS users FROM (
     SELECT md5sum_numeric(event_id) AS digest, received_at, coalesce(user_hash, anonymous_hash) AS id
@@ -267,7 +271,7 @@ SELECT 1 AS n, CAST(c.dt AS VARCHAR) AS dt, r.v, bitmap_union_count(r.users) AS 
     ON i.digest = x.digest AND i.received_at <= x.received_at
     AND i.received_at >= x.received_at - INTERVAL 24 HOUR
   LEFT JOIN (SELECT id_hash, person FROM tally.people WHERE project = ?) p ON p.id_hash = x.id
-  WHERE i.digest IS NULL) l) u LEFT JOIN (SELECT d.dt, bitmap_union(e.users) AS prior FROM (SELECT dt, users FROM tally.daily_users WHERE project = ? AND dt BETWEEN ? AND ? AND dt < ?
+  WHERE i.digest IS NULL) l) u JOIN (SELECT d.dt, bitmap_union(e.users) AS prior FROM (SELECT dt, users FROM tally.daily_users WHERE project = ? AND dt BETWEEN ? AND ? AND dt < ?
   UNION ALL SELECT CAST(? AS DATE) AS dt, users FROM (SELECT bitmap_union(to_bitmap(coalesce(p.person, x.id))) AS users FROM (
     SELECT md5sum_numeric(event_id) AS digest, received_at, coalesce(user_hash, anonymous_hash) AS id
     FROM lake.tally_lake.events WHERE project = ? AND dt = ? AND coalesce(user_hash, anonymous_hash) IS NOT NULL
@@ -292,11 +296,12 @@ SELECT 1 AS n, CAST(c.dt AS VARCHAR) AS dt, r.v, bitmap_union_count(r.users) AS 
   WHERE i.digest IS NULL) l
     UNION ALL SELECT CAST('0000-01-01' AS DATE) AS dt, bitmap_union(users) AS users FROM tally.daily_users
     WHERE project = ? AND dt < ?
+    UNION ALL SELECT CAST('0000-01-01' AS DATE) AS dt, bitmap_empty() AS users
   ) e ON e.dt < d.dt
   GROUP BY d.dt) p ON p.dt = u.dt
   ) k WHERE bitmap_count(users) > 0
 UNION ALL SELECT dt, value, users FROM (
-    SELECT u.dt, 'returning' AS value, bitmap_and(u.users, coalesce(p.prior, bitmap_empty())) AS users
+    SELECT u.dt, 'returning' AS value, bitmap_and(u.users, p.prior) AS users
     FROM (SELECT dt, users FROM tally.daily_users WHERE project = ? AND dt BETWEEN ? AND ? AND dt < ?
   UNION ALL SELECT CAST(? AS DATE) AS dt, users FROM (SELECT bitmap_union(to_bitmap(coalesce(p.person, x.id))) AS users FROM (
     SELECT md5sum_numeric(event_id) AS digest, received_at, coalesce(user_hash, anonymous_hash) AS id
@@ -307,7 +312,7 @@ UNION ALL SELECT dt, value, users FROM (
     ON i.digest = x.digest AND i.received_at <= x.received_at
     AND i.received_at >= x.received_at - INTERVAL 24 HOUR
   LEFT JOIN (SELECT id_hash, person FROM tally.people WHERE project = ?) p ON p.id_hash = x.id
-  WHERE i.digest IS NULL) l) u LEFT JOIN (SELECT d.dt, bitmap_union(e.users) AS prior FROM (SELECT dt, users FROM tally.daily_users WHERE project = ? AND dt BETWEEN ? AND ? AND dt < ?
+  WHERE i.digest IS NULL) l) u JOIN (SELECT d.dt, bitmap_union(e.users) AS prior FROM (SELECT dt, users FROM tally.daily_users WHERE project = ? AND dt BETWEEN ? AND ? AND dt < ?
   UNION ALL SELECT CAST(? AS DATE) AS dt, users FROM (SELECT bitmap_union(to_bitmap(coalesce(p.person, x.id))) AS users FROM (
     SELECT md5sum_numeric(event_id) AS digest, received_at, coalesce(user_hash, anonymous_hash) AS id
     FROM lake.tally_lake.events WHERE project = ? AND dt = ? AND coalesce(user_hash, anonymous_hash) IS NOT NULL
@@ -332,6 +337,7 @@ UNION ALL SELECT dt, value, users FROM (
   WHERE i.digest IS NULL) l
     UNION ALL SELECT CAST('0000-01-01' AS DATE) AS dt, bitmap_union(users) AS users FROM tally.daily_users
     WHERE project = ? AND dt < ?
+    UNION ALL SELECT CAST('0000-01-01' AS DATE) AS dt, bitmap_empty() AS users
   ) e ON e.dt < d.dt
   GROUP BY d.dt) p ON p.dt = u.dt
   ) k WHERE bitmap_count(users) > 0) x) r
@@ -341,7 +347,7 @@ UNION ALL
 SELECT 7 AS n, CAST(c.dt AS VARCHAR) AS dt, r.v, bitmap_union_count(r.users) AS persons
   FROM (SELECT CAST(? AS DATE) AS dt) c
   JOIN (SELECT dt, CASE WHEN value IN (?, ?, ?) THEN value END AS v, users FROM (SELECT dt, value, users FROM (
-    SELECT u.dt, 'new' AS value, bitmap_andnot(u.users, coalesce(p.prior, bitmap_empty())) AS users
+    SELECT u.dt, 'new' AS value, bitmap_andnot(u.users, p.prior) AS users
     FROM (SELECT dt, users FROM tally.daily_users WHERE project = ? AND dt BETWEEN ? AND ? AND dt < ?
   UNION ALL SELECT CAST(? AS DATE) AS dt, users FROM (SELECT bitmap_union(to_bitmap(coalesce(p.person, x.id))) AS users FROM (
     SELECT md5sum_numeric(event_id) AS digest, received_at, coalesce(user_hash, anonymous_hash) AS id
@@ -352,7 +358,7 @@ SELECT 7 AS n, CAST(c.dt AS VARCHAR) AS dt, r.v, bitmap_union_count(r.users) AS 
     ON i.digest = x.digest AND i.received_at <= x.received_at
     AND i.received_at >= x.received_at - INTERVAL 24 HOUR
   LEFT JOIN (SELECT id_hash, person FROM tally.people WHERE project = ?) p ON p.id_hash = x.id
-  WHERE i.digest IS NULL) l) u LEFT JOIN (SELECT d.dt, bitmap_union(e.users) AS prior FROM (SELECT dt, users FROM tally.daily_users WHERE project = ? AND dt BETWEEN ? AND ? AND dt < ?
+  WHERE i.digest IS NULL) l) u JOIN (SELECT d.dt, bitmap_union(e.users) AS prior FROM (SELECT dt, users FROM tally.daily_users WHERE project = ? AND dt BETWEEN ? AND ? AND dt < ?
   UNION ALL SELECT CAST(? AS DATE) AS dt, users FROM (SELECT bitmap_union(to_bitmap(coalesce(p.person, x.id))) AS users FROM (
     SELECT md5sum_numeric(event_id) AS digest, received_at, coalesce(user_hash, anonymous_hash) AS id
     FROM lake.tally_lake.events WHERE project = ? AND dt = ? AND coalesce(user_hash, anonymous_hash) IS NOT NULL
@@ -377,11 +383,12 @@ SELECT 7 AS n, CAST(c.dt AS VARCHAR) AS dt, r.v, bitmap_union_count(r.users) AS 
   WHERE i.digest IS NULL) l
     UNION ALL SELECT CAST('0000-01-01' AS DATE) AS dt, bitmap_union(users) AS users FROM tally.daily_users
     WHERE project = ? AND dt < ?
+    UNION ALL SELECT CAST('0000-01-01' AS DATE) AS dt, bitmap_empty() AS users
   ) e ON e.dt < d.dt
   GROUP BY d.dt) p ON p.dt = u.dt
   ) k WHERE bitmap_count(users) > 0
 UNION ALL SELECT dt, value, users FROM (
-    SELECT u.dt, 'returning' AS value, bitmap_and(u.users, coalesce(p.prior, bitmap_empty())) AS users
+    SELECT u.dt, 'returning' AS value, bitmap_and(u.users, p.prior) AS users
     FROM (SELECT dt, users FROM tally.daily_users WHERE project = ? AND dt BETWEEN ? AND ? AND dt < ?
   UNION ALL SELECT CAST(? AS DATE) AS dt, users FROM (SELECT bitmap_union(to_bitmap(coalesce(p.person, x.id))) AS users FROM (
     SELECT md5sum_numeric(event_id) AS digest, received_at, coalesce(user_hash, anonymous_hash) AS id
@@ -392,7 +399,7 @@ UNION ALL SELECT dt, value, users FROM (
     ON i.digest = x.digest AND i.received_at <= x.received_at
     AND i.received_at >= x.received_at - INTERVAL 24 HOUR
   LEFT JOIN (SELECT id_hash, person FROM tally.people WHERE project = ?) p ON p.id_hash = x.id
-  WHERE i.digest IS NULL) l) u LEFT JOIN (SELECT d.dt, bitmap_union(e.users) AS prior FROM (SELECT dt, users FROM tally.daily_users WHERE project = ? AND dt BETWEEN ? AND ? AND dt < ?
+  WHERE i.digest IS NULL) l) u JOIN (SELECT d.dt, bitmap_union(e.users) AS prior FROM (SELECT dt, users FROM tally.daily_users WHERE project = ? AND dt BETWEEN ? AND ? AND dt < ?
   UNION ALL SELECT CAST(? AS DATE) AS dt, users FROM (SELECT bitmap_union(to_bitmap(coalesce(p.person, x.id))) AS users FROM (
     SELECT md5sum_numeric(event_id) AS digest, received_at, coalesce(user_hash, anonymous_hash) AS id
     FROM lake.tally_lake.events WHERE project = ? AND dt = ? AND coalesce(user_hash, anonymous_hash) IS NOT NULL
@@ -417,6 +424,7 @@ UNION ALL SELECT dt, value, users FROM (
   WHERE i.digest IS NULL) l
     UNION ALL SELECT CAST('0000-01-01' AS DATE) AS dt, bitmap_union(users) AS users FROM tally.daily_users
     WHERE project = ? AND dt < ?
+    UNION ALL SELECT CAST('0000-01-01' AS DATE) AS dt, bitmap_empty() AS users
   ) e ON e.dt < d.dt
   GROUP BY d.dt) p ON p.dt = u.dt
   ) k WHERE bitmap_count(users) > 0) x) r
@@ -426,7 +434,7 @@ UNION ALL
 SELECT 30 AS n, CAST(c.dt AS VARCHAR) AS dt, r.v, bitmap_union_count(r.users) AS persons
   FROM (SELECT CAST(? AS DATE) AS dt) c
   JOIN (SELECT dt, CASE WHEN value IN (?, ?, ?) THEN value END AS v, users FROM (SELECT dt, value, users FROM (
-    SELECT u.dt, 'new' AS value, bitmap_andnot(u.users, coalesce(p.prior, bitmap_empty())) AS users
+    SELECT u.dt, 'new' AS value, bitmap_andnot(u.users, p.prior) AS users
     FROM (SELECT dt, users FROM tally.daily_users WHERE project = ? AND dt BETWEEN ? AND ? AND dt < ?
   UNION ALL SELECT CAST(? AS DATE) AS dt, users FROM (SELECT bitmap_union(to_bitmap(coalesce(p.person, x.id))) AS users FROM (
     SELECT md5sum_numeric(event_id) AS digest, received_at, coalesce(user_hash, anonymous_hash) AS id
@@ -437,7 +445,7 @@ SELECT 30 AS n, CAST(c.dt AS VARCHAR) AS dt, r.v, bitmap_union_count(r.users) AS
     ON i.digest = x.digest AND i.received_at <= x.received_at
     AND i.received_at >= x.received_at - INTERVAL 24 HOUR
   LEFT JOIN (SELECT id_hash, person FROM tally.people WHERE project = ?) p ON p.id_hash = x.id
-  WHERE i.digest IS NULL) l) u LEFT JOIN (SELECT d.dt, bitmap_union(e.users) AS prior FROM (SELECT dt, users FROM tally.daily_users WHERE project = ? AND dt BETWEEN ? AND ? AND dt < ?
+  WHERE i.digest IS NULL) l) u JOIN (SELECT d.dt, bitmap_union(e.users) AS prior FROM (SELECT dt, users FROM tally.daily_users WHERE project = ? AND dt BETWEEN ? AND ? AND dt < ?
   UNION ALL SELECT CAST(? AS DATE) AS dt, users FROM (SELECT bitmap_union(to_bitmap(coalesce(p.person, x.id))) AS users FROM (
     SELECT md5sum_numeric(event_id) AS digest, received_at, coalesce(user_hash, anonymous_hash) AS id
     FROM lake.tally_lake.events WHERE project = ? AND dt = ? AND coalesce(user_hash, anonymous_hash) IS NOT NULL
@@ -462,11 +470,12 @@ SELECT 30 AS n, CAST(c.dt AS VARCHAR) AS dt, r.v, bitmap_union_count(r.users) AS
   WHERE i.digest IS NULL) l
     UNION ALL SELECT CAST('0000-01-01' AS DATE) AS dt, bitmap_union(users) AS users FROM tally.daily_users
     WHERE project = ? AND dt < ?
+    UNION ALL SELECT CAST('0000-01-01' AS DATE) AS dt, bitmap_empty() AS users
   ) e ON e.dt < d.dt
   GROUP BY d.dt) p ON p.dt = u.dt
   ) k WHERE bitmap_count(users) > 0
 UNION ALL SELECT dt, value, users FROM (
-    SELECT u.dt, 'returning' AS value, bitmap_and(u.users, coalesce(p.prior, bitmap_empty())) AS users
+    SELECT u.dt, 'returning' AS value, bitmap_and(u.users, p.prior) AS users
     FROM (SELECT dt, users FROM tally.daily_users WHERE project = ? AND dt BETWEEN ? AND ? AND dt < ?
   UNION ALL SELECT CAST(? AS DATE) AS dt, users FROM (SELECT bitmap_union(to_bitmap(coalesce(p.person, x.id))) AS users FROM (
     SELECT md5sum_numeric(event_id) AS digest, received_at, coalesce(user_hash, anonymous_hash) AS id
@@ -477,7 +486,7 @@ UNION ALL SELECT dt, value, users FROM (
     ON i.digest = x.digest AND i.received_at <= x.received_at
     AND i.received_at >= x.received_at - INTERVAL 24 HOUR
   LEFT JOIN (SELECT id_hash, person FROM tally.people WHERE project = ?) p ON p.id_hash = x.id
-  WHERE i.digest IS NULL) l) u LEFT JOIN (SELECT d.dt, bitmap_union(e.users) AS prior FROM (SELECT dt, users FROM tally.daily_users WHERE project = ? AND dt BETWEEN ? AND ? AND dt < ?
+  WHERE i.digest IS NULL) l) u JOIN (SELECT d.dt, bitmap_union(e.users) AS prior FROM (SELECT dt, users FROM tally.daily_users WHERE project = ? AND dt BETWEEN ? AND ? AND dt < ?
   UNION ALL SELECT CAST(? AS DATE) AS dt, users FROM (SELECT bitmap_union(to_bitmap(coalesce(p.person, x.id))) AS users FROM (
     SELECT md5sum_numeric(event_id) AS digest, received_at, coalesce(user_hash, anonymous_hash) AS id
     FROM lake.tally_lake.events WHERE project = ? AND dt = ? AND coalesce(user_hash, anonymous_hash) IS NOT NULL
@@ -502,6 +511,7 @@ UNION ALL SELECT dt, value, users FROM (
   WHERE i.digest IS NULL) l
     UNION ALL SELECT CAST('0000-01-01' AS DATE) AS dt, bitmap_union(users) AS users FROM tally.daily_users
     WHERE project = ? AND dt < ?
+    UNION ALL SELECT CAST('0000-01-01' AS DATE) AS dt, bitmap_empty() AS users
   ) e ON e.dt < d.dt
   GROUP BY d.dt) p ON p.dt = u.dt
   ) k WHERE bitmap_count(users) > 0) x) r
