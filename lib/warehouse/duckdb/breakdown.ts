@@ -8,9 +8,10 @@ import {
   UNKNOWN,
   windowStart,
 } from '../breakdowns.js';
-import { daysFrom, MAU_DAYS, WAU_DAYS } from '../days.js';
+import { daysFrom, MAU_DAYS } from '../days.js';
 import { type LiveOptions, livePersons, todayFiles } from './live.js';
 import { type Db, literal } from './sql.js';
+import { coverageChanges } from './windows.js';
 
 /** A text as a DuckDB string literal (standard strings: a quote is doubled, nothing else is special). */
 function text(value: string): string {
@@ -82,23 +83,16 @@ export async function breakdown(
     limit,
   );
   if (ranked.top.length === 0) return assembleBreakdown(by, from, last, ranked, []);
-  // Coverage, as for the totals (windows.ts): each active day of a person with a value counts
-  // them in that value's DAU of the day, WAU of the next 7 days and MAU of the next 30, up to
-  // their next active day with it; running sums of the changes give every day after one sort.
+  // Coverage, as for the totals (windows.ts), per value shown and for the others together;
+  // running sums of the changes at the days they happen, each calendar day reading the last.
   const shown = ranked.top.map(text).join(', ');
   const counts = await db.rows(
     `WITH ${rows},
-     m AS (SELECT DISTINCT dt, value IN (${shown}) AS shown, CASE WHEN value IN (${shown}) THEN value ELSE '' END AS v,
+     mapped AS (SELECT DISTINCT dt, value IN (${shown}) AS shown, CASE WHEN value IN (${shown}) THEN value ELSE '' END AS v,
        user_hash FROM r),
-     days AS (SELECT shown, v, dt, lead(dt) OVER (PARTITION BY shown, v, user_hash ORDER BY dt) AS next_dt FROM m),
-     changes AS (
-       SELECT shown, v, dt AS day, 1 AS d, 1 AS w, 1 AS mo FROM days
-       UNION ALL SELECT shown, v, dt + 1, -1, 0, 0 FROM days
-       UNION ALL SELECT shown, v, least(coalesce(next_dt, dt + ${WAU_DAYS}), dt + ${WAU_DAYS}), 0, -1, 0 FROM days
-       UNION ALL SELECT shown, v, least(coalesce(next_dt, dt + ${MAU_DAYS}), dt + ${MAU_DAYS}), 0, 0, -1 FROM days
-     ),
+     ${coverageChanges('mapped', ['shown', 'v'])},
      running AS (
-       SELECT shown, v, day, sum(sum(d)) OVER w AS dau, sum(sum(w)) OVER w AS wau, sum(sum(mo)) OVER w AS mau
+       SELECT shown, v, day, sum(sum(d)) OVER w AS dau, sum(sum(w)) OVER w AS wau, sum(sum(m)) OVER w AS mau
        FROM changes GROUP BY shown, v, day
        WINDOW w AS (PARTITION BY shown, v ORDER BY day ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
      ),
@@ -106,7 +100,7 @@ export async function breakdown(
        SELECT t.dt, k.shown, k.v FROM (VALUES ${daysFrom(from, last)
          .map((d) => `(${literal(d, 'date')})`)
          .join(', ')}) AS t(dt)
-       CROSS JOIN (SELECT DISTINCT shown, v FROM m) k
+       CROSS JOIN (SELECT DISTINCT shown, v FROM mapped) k
      )
      SELECT strftime(c.dt, '%Y-%m-%d'), CASE WHEN c.shown THEN c.v END, x.dau, x.wau, x.mau
      FROM calendar c ASOF JOIN running x ON x.shown = c.shown AND x.v = c.v AND x.day <= c.dt`,

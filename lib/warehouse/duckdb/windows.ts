@@ -13,27 +13,35 @@ function contiguousRanges(days: readonly ProjectDay[]): Array<{ project: string;
 }
 
 /**
- * dau/wau/mau of every day of a range, by coverage instead of one distinct count per window:
- * each active day of a user counts them in the MAU of the next 30 days, up to (not including)
- * their next active day, which starts a new stretch; likewise 7 days for WAU and 1 for DAU.
- * Summing +1 at each stretch's start and -1 at its end, day by day, gives the exact number of
- * distinct users of every window after one sort of the range's (user, day) rows.
+ * Coverage instead of one distinct count per window: each active day of a user counts them in the
+ * MAU of the next 30 days, up to (not including) their next active day, which starts a new
+ * stretch; likewise 7 days for WAU and 1 for DAU. Summing +1 at each stretch's start and -1 at its
+ * end, day by day, gives the exact number of distinct users of every window after one sort of the
+ * (user, day) rows. These are the CTEs `days` and `changes (<keys>, day, d, w, m)` over `source`,
+ * distinct rows of `(<keys>, user_hash, dt)`; each combination of the keys is counted apart.
  */
+export function coverageChanges(source: string, keys: readonly string[] = []): string {
+  const k = keys.map((key) => `${key}, `).join('');
+  return `days AS (
+      SELECT ${k}dt, lead(dt) OVER (PARTITION BY ${k}user_hash ORDER BY dt) AS next_dt FROM ${source}
+    ),
+    changes AS (
+      SELECT ${k}dt AS day, 1 AS d, 1 AS w, 1 AS m FROM days
+      UNION ALL SELECT ${k}dt + 1, -1, 0, 0 FROM days
+      UNION ALL SELECT ${k}least(coalesce(next_dt, dt + ${WAU_DAYS}), dt + ${WAU_DAYS}), 0, -1, 0 FROM days
+      UNION ALL SELECT ${k}least(coalesce(next_dt, dt + ${MAU_DAYS}), dt + ${MAU_DAYS}), 0, 0, -1 FROM days
+    )`;
+}
+
+/** dau/wau/mau of every day of a range, by coverage (`coverageChanges`). */
 function windowsSql(range: { project: string; from: string; to: string }): string {
   const project = literal(range.project, 'project');
   const from = literal(range.from, 'date');
   const to = literal(range.to, 'date');
   return `INSERT INTO active_users
-    WITH days AS (
-      SELECT user_hash, dt, lead(dt) OVER (PARTITION BY user_hash ORDER BY dt) AS next_dt
-      FROM daily_users WHERE project = ${project} AND dt BETWEEN ${from} - ${MAU_DAYS - 1} AND ${to}
-    ),
-    changes AS (
-      SELECT dt AS day, 1 AS d, 1 AS w, 1 AS m FROM days
-      UNION ALL SELECT dt + 1, -1, 0, 0 FROM days
-      UNION ALL SELECT least(coalesce(next_dt, dt + ${WAU_DAYS}), dt + ${WAU_DAYS}), 0, -1, 0 FROM days
-      UNION ALL SELECT least(coalesce(next_dt, dt + ${MAU_DAYS}), dt + ${MAU_DAYS}), 0, 0, -1 FROM days
-    ),
+    WITH ${coverageChanges(
+      `(SELECT user_hash, dt FROM daily_users WHERE project = ${project} AND dt BETWEEN ${from} - ${MAU_DAYS - 1} AND ${to})`,
+    )},
     per_day AS (SELECT day, sum(d) AS d, sum(w) AS w, sum(m) AS m FROM changes GROUP BY day),
     calendar AS (
       SELECT CAST(day AS DATE) AS day FROM generate_series(CAST(${from} - ${MAU_DAYS - 1} AS TIMESTAMP), CAST(${to} AS TIMESTAMP), INTERVAL 1 DAY) g(day)
