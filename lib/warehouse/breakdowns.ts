@@ -1,5 +1,6 @@
 import { TallyError } from '../errors.js';
 import { addDays, daysFrom, MAU_DAYS } from './days.js';
+import { ROW_ID } from './people.js';
 import type { ActiveUsersDay } from './warehouse.js';
 
 /**
@@ -69,9 +70,6 @@ export function checkDimension(name: string): Dimension {
   }
   return name;
 }
-
-/** The id of a lake row (user_hash, else anonymous_hash), as the day tables hold it. */
-export const ROW_ID = 'coalesce(user_hash, anonymous_hash)';
 
 /**
  * Rows `(dt, project, id_hash, <each lake dimension>)`: the distinct combinations of values each

@@ -27,6 +27,9 @@ import { addDays } from './days.js';
  * 4. Otherwise a user is their `user_hash`, an anonymous visitor their `anonymous_hash`.
  */
 
+/** The id of a lake row (rule 4: user_hash, else anonymous_hash), as the day tables hold it. */
+export const ROW_ID = 'coalesce(user_hash, anonymous_hash)';
+
 /** Rule 0 as predicates on lake rows, in the SQL both engines speak: a bot's row, and a row that counts. */
 export const BOT = 'coalesce(bot, false)';
 export const NOT_BOT = `NOT ${BOT}`;

@@ -1,6 +1,6 @@
 import { LAKE_DIMENSIONS } from '../breakdowns.js';
 import { type ProjectDay, uniqueProjectDays } from '../days.js';
-import { BOT } from '../people.js';
+import { BOT, ROW_ID } from '../people.js';
 import { date, EPOCH, markers, marks, pairsOf, type Run } from './sql.js';
 
 /** Where a refresh or a live scan reads the lake and the event index. */
@@ -141,7 +141,7 @@ export async function recordBots(run: Run, options: CopyOptions, dts: readonly s
   const { db } = options;
   await run(
     `INSERT /*+set_var(dynamic_overwrite = true)*/ OVERWRITE ${db}.bot_days (dt, project, events, ids)
-SELECT CAST(dt AS DATE), project, count(*), count(DISTINCT coalesce(user_hash, anonymous_hash))
+SELECT CAST(dt AS DATE), project, count(*), count(DISTINCT ${ROW_ID})
 FROM ${options.events} WHERE dt IN (${marks(dts)}) AND ${BOT}
 GROUP BY dt, project
 UNION ALL ${markers(dts, `'', 0, 0`)}`,
