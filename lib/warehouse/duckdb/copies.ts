@@ -1,14 +1,14 @@
-import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { LAKE_DIMENSIONS } from '../breakdowns.js';
 import { type ProjectDay, uniqueProjectDays } from '../days.js';
-import { BOT } from '../people.js';
+import { BOT, ROW_ID } from '../people.js';
 import {
   COPY_ORDER,
   type Db,
   dayStart,
   deleteReadDays,
   EMPTY_EVENTS,
+  hasParquet,
   inDays,
   lakeRows,
   pairsTable,
@@ -32,14 +32,6 @@ export interface CopyOptions {
 const SCAN_COLUMNS = `project, dt, md5_number(event_id) AS digest, type, received_at, event_time, user_hash,
   anonymous_hash, previous_user_hash, previous_anonymous_hash, ${LAKE_DIMENSIONS.join(', ')}`;
 const COPY = 'project, dt, digest, received_at, event_time, user_hash, anonymous_hash';
-
-function hasParquet(dir: string): boolean {
-  try {
-    return readdirSync(dir).some((name) => name.endsWith('.parquet'));
-  } catch {
-    return false;
-  }
-}
 
 /** The same copy in two tables (a copy is its day, digest and the four values that order it). */
 function sameCopy(a: string, b: string): string {
@@ -120,7 +112,7 @@ export async function judgeCopies(
   await db.run(deleteReadDays('bot_days'));
   if (globs.length > 0) {
     await db.run(
-      `INSERT INTO bot_days SELECT project, dt, count(*), count(DISTINCT coalesce(user_hash, anonymous_hash))
+      `INSERT INTO bot_days SELECT project, dt, count(*), count(DISTINCT ${ROW_ID})
        FROM ${lakeRows(globs)} WHERE ${BOT} GROUP BY project, dt`,
     );
   }

@@ -1,9 +1,8 @@
-import { existsSync, readdirSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { addDays, MAU_DAYS, WAU_DAYS } from '../days.js';
 import type { ActiveUsersDay } from '../warehouse.js';
-import { type Db, lakeRows, literal, windowInterval } from './sql.js';
+import { type Db, hasParquet, lakeRows, literal, windowInterval } from './sql.js';
 
 /** Files written this close before a read still count as live: file times are coarse and renames lag writes. */
 const READ_SLACK_MS = 5_000;
@@ -42,9 +41,7 @@ export function livePersons(
 /** The glob of today's files of a project, or null when there are none. */
 export function todayFiles(options: LiveOptions, project: string, today: string): string | null {
   const dir = join(options.lakeRoot, 'events', `project=${project}`, `dt=${today}`);
-  return existsSync(dir) && readdirSync(dir).some((n) => n.endsWith('.parquet'))
-    ? join(dir, '*.parquet')
-    : null;
+  return hasParquet(dir) ? join(dir, '*.parquet') : null;
 }
 
 /**

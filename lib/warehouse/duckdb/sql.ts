@@ -1,3 +1,4 @@
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { PROJECT_ID_PATTERN } from '../../ingest/limits.js';
@@ -88,6 +89,15 @@ export const EMPTY_EVENTS = `SELECT NULL::VARCHAR AS event_id, NULL::VARCHAR AS 
   NULL::VARCHAR AS app_version, NULL::VARCHAR AS library, NULL::VARCHAR AS utm_source, NULL::VARCHAR AS utm_medium,
   NULL::VARCHAR AS utm_campaign, NULL::VARCHAR AS referrer_domain, NULL::BOOLEAN AS bot,
   NULL::VARCHAR AS project, NULL::DATE AS dt WHERE false`;
+
+/** Whether a lake directory holds a Parquet file (a glob matching nothing fails a read). */
+export function hasParquet(dir: string): boolean {
+  try {
+    return readdirSync(dir).some((name) => name.endsWith('.parquet'));
+  } catch {
+    return false;
+  }
+}
 
 /** `read_parquet` over lake files, with the hive columns typed (a numeric-looking project stays text). */
 export function readLake(globs: string | string[]): string {
