@@ -10,13 +10,8 @@ import {
 import { addDays, daysFrom, MAU_DAYS, WAU_DAYS } from '../days.js';
 import type { CopyOptions } from './copies.js';
 import { liveUsers, refreshToday } from './live.js';
-import type { Run, SqlValue } from './sql.js';
-import { WINDOW_CHUNK_DAYS } from './windows.js';
-
-interface Query {
-  sql: string;
-  values: SqlValue[];
-}
+import type { Query, Run } from './sql.js';
+import { calendarOf, WINDOW_CHUNK_DAYS } from './windows.js';
 
 /** The first day StarRocks' DATE holds: the history before a window, as one row. */
 const BEFORE = '0000-01-01';
@@ -122,7 +117,7 @@ LEFT JOIN (
     const days = daysFrom(from, last);
     for (let i = 0; i < days.length; i += WINDOW_CHUNK_DAYS) {
       const chunk = days.slice(i, i + WINDOW_CHUNK_DAYS);
-      const calendar = chunk.map(() => 'SELECT CAST(? AS DATE) AS dt').join(' UNION ALL ');
+      const calendar = calendarOf(chunk);
       const shown = ranked.top.map(() => '?').join(', ');
       const windowOf = (n: number) =>
         `SELECT ${n} AS n, CAST(c.dt AS VARCHAR) AS dt, r.v, bitmap_union_count(r.users) AS persons

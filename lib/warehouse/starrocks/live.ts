@@ -2,7 +2,7 @@ import { type LakeDimension, UNKNOWN } from '../breakdowns.js';
 import { addDays, MAU_DAYS, WAU_DAYS } from '../days.js';
 import type { ActiveUsersDay } from '../warehouse.js';
 import type { CopyOptions } from './copies.js';
-import type { Run, SqlValue } from './sql.js';
+import type { Query, Run } from './sql.js';
 
 /** Lists today's files of a project again, so a live scan reads those written since the catalog listed them. */
 export async function refreshToday(
@@ -20,12 +20,7 @@ export async function refreshToday(
  * persons as of the last rollup. With `column`, a bitmap per value of that lake column (`value`,
  * unknown as '').
  */
-export function liveUsers(
-  options: CopyOptions,
-  name: string,
-  today: string,
-  column?: LakeDimension,
-): { sql: string; values: SqlValue[] } {
+export function liveUsers(options: CopyOptions, name: string, today: string, column?: LakeDimension): Query {
   const { db } = options;
   const value = column === undefined ? '' : `coalesce(${column}, '${UNKNOWN}') AS value, `;
   return {

@@ -14,6 +14,12 @@ export interface SqlClient {
 /** The only values the engine passes: mysql2 would expand arrays and objects into SQL. */
 export type SqlValue = string | number;
 
+/** A statement, or a part of one, with the values of its placeholders in order. */
+export interface Query {
+  sql: string;
+  values: SqlValue[];
+}
+
 /** Where the lake's external catalog reads its metadata. */
 export type CatalogConfig =
   | { type: 'glue'; region: string; iamRoleArn?: string }

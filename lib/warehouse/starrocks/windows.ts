@@ -1,7 +1,12 @@
 import { dimensionRows, idValues, LAKE_DIMENSIONS } from '../breakdowns.js';
 import { addDays, affectedDays, MAU_DAYS, type ProjectDay, WAU_DAYS } from '../days.js';
 import { counted, ids as refreshIds } from './identity.js';
-import { markers, marks, type Run, type SqlValue } from './sql.js';
+import { markers, marks, type Query, type Run } from './sql.js';
+
+/** A table `(dt)` of these days, one placeholder each. */
+export function calendarOf(days: readonly string[]): string {
+  return days.map(() => 'SELECT CAST(? AS DATE) AS dt').join(' UNION ALL ');
+}
 
 /** Days of one window statement (one `SELECT CAST(? AS DATE)` each in its calendar). */
 export const WINDOW_CHUNK_DAYS = 62;
@@ -11,14 +16,10 @@ export const WINDOW_CHUNK_DAYS = 62;
  * reads 0 for DAU and the windows' persons for WAU/MAU). Every join has constant `dt` bounds,
  * so only the partitions of the windows are read.
  */
-export function windowsSelect(
-  db: string,
-  name: string,
-  days: readonly string[],
-): { sql: string; values: SqlValue[] } {
+export function windowsSelect(db: string, name: string, days: readonly string[]): Query {
   const first = addDays(days[0]!, -(MAU_DAYS - 1));
   const last = days[days.length - 1]!;
-  const calendar = days.map(() => 'SELECT CAST(? AS DATE) AS dt').join(' UNION ALL ');
+  const calendar = calendarOf(days);
   const windowOf = (n: number) =>
     `SELECT c.dt, bitmap_union_count(u.users) AS n
   FROM (${calendar}) c
