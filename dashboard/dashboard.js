@@ -92,6 +92,8 @@ function chart(container, series, data) {
     data,
     container,
   );
+  // A container holds one plot: the one it replaces is not resized any more.
+  state.charts = state.charts.filter((c) => c.container !== container);
   state.charts.push({ plot, container });
 }
 
@@ -239,7 +241,6 @@ async function loadBreakdown() {
   try {
     const result = await activeUsers(state.from, state.to, $('by').value);
     state.breakdown = result.breakdown;
-    state.charts = state.charts.filter((c) => c.container !== $('breakdown-chart'));
     renderBreakdown();
   } catch (error) {
     show(error.message);
@@ -377,11 +378,7 @@ function start() {
     load();
   });
   $('by').addEventListener('change', loadBreakdown);
-  for (const id of ['metric', 'style'])
-    $(id).addEventListener('change', () => {
-      state.charts = state.charts.filter((c) => c.container !== $('breakdown-chart'));
-      renderBreakdown();
-    });
+  for (const id of ['metric', 'style']) $(id).addEventListener('change', renderBreakdown);
   let resize;
   window.addEventListener('resize', () => {
     clearTimeout(resize);
