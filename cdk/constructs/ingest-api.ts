@@ -1,10 +1,10 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
-import { type CfnStage, HttpApi, HttpMethod } from 'aws-cdk-lib/aws-apigatewayv2';
+import { type CfnStage, HttpApi, HttpMethod, HttpRoute, HttpRouteKey } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import type { IFunction, Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { collectorRoutes, READ_ROUTES, SOURCE_CONFIG_PATH } from '../../lib/ingest/routes.js';
+import { collectorRoutes, READ_ROUTES } from '../../lib/ingest/routes.js';
 
 /**
  * The API's access-log line. No path: a write key may be in it (analytics.js' settings route).
@@ -62,13 +62,11 @@ export class IngestApi extends Construct {
     for (const { path, method } of collectorRoutes()) {
       this.api.addRoutes({ path, methods: [HttpMethod[method], HttpMethod.OPTIONS], integration });
     }
-    // rudder-sdk-js 1.x asks for `/sourceConfig/?...`; an HTTP API route cannot end with a slash,
-    // and a greedy parameter takes the slash (the collector answers other tails 404).
-    this.api.addRoutes({
-      path: `${SOURCE_CONFIG_PATH}/{tail+}`,
-      methods: [HttpMethod.GET, HttpMethod.OPTIONS],
-      integration,
-    });
+    // rudder-sdk-js 1.x asks for `/sourceConfig/?...`: an HTTP API route cannot end with a slash,
+    // and a greedy parameter (`/sourceConfig/{tail+}`) needs at least one character after it. The
+    // API's `$default` route takes every request no other route matches to the collector, which
+    // ignores trailing slashes and answers any other path `404 not_found` with CORS headers.
+    new HttpRoute(this, 'Default', { httpApi: this.api, routeKey: HttpRouteKey.DEFAULT, integration });
     const accessLogs = new LogGroup(this, 'AccessLogs', {
       retention: props.logRetention,
       removalPolicy: RemovalPolicy.DESTROY,
@@ -97,7 +95,11 @@ export class IngestApi extends Construct {
     const integration = new HttpLambdaIntegration('Metrics', metrics, { scopePermissionToRoute: false });
     const settings: Record<string, typeof this.readThrottle> = {};
     for (const path of READ_ROUTES) {
-      this.api.addRoutes({ path, methods: [HttpMethod.GET], integration });
+      for (const route of this.api.addRoutes({ path, methods: [HttpMethod.GET], integration })) {
+        // API Gateway refuses route settings that name a route it does not have yet ("Unable
+        // to find Route by key"), and CloudFormation creates the stage and routes in parallel.
+        this.stage.node.addDependency(route);
+      }
       settings[`GET ${path}`] = this.readThrottle;
     }
     // Their own budget: a flood on the collection routes never leaves these unanswered.

@@ -53,11 +53,18 @@ export function environmentOf(template: Template, prefix: string): Record<string
   >;
 }
 
-/** API Gateway's matching of a route key (`GET /v1/projects/{project}/settings`) to a request. */
+/**
+ * API Gateway's matching of a route key (`GET /v1/projects/{project}/settings`) to a request: a
+ * parameter takes one non-empty segment, a greedy one (`{tail+}`) one or more characters, slashes
+ * included (so `/sourceConfig/{tail+}` does not match `/sourceConfig/`); `$default` is tried last.
+ */
 function routeMatches(routeKey: string, method: string, path: string): boolean {
   const [routeMethod, routePath = ''] = routeKey.split(' ');
   if (routeMethod !== method && routeMethod !== 'ANY') return false;
-  const pattern = routePath.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\\?\{[^}]+\}/g, '[^/]+');
+  const pattern = routePath
+    .replace(/[.*+?^$()|[\]\\]/g, '\\$&')
+    .replace(/\{[^}]+\\\+\}/g, '.+')
+    .replace(/\{[^}]+\}/g, '[^/]+');
   return new RegExp(`^${pattern}$`).test(path);
 }
 
@@ -106,7 +113,8 @@ export function httpApiStandIn(template: Template, handlers: Record<string, Http
         body: '',
       };
     }
-    const functionId = [...routes].find(([key]) => routeMatches(key, method, event.rawPath))?.[1];
+    const functionId =
+      [...routes].find(([key]) => routeMatches(key, method, event.rawPath))?.[1] ?? routes.get('$default');
     if (functionId === undefined) return json(404, { message: 'Not Found' });
     const result = await handlerOf(functionId)({ ...event, routeKey: `${method} ${event.rawPath}` });
     if (!cors) return result;

@@ -347,3 +347,20 @@ describe.each(fronts)('browser SDKs through %s', (_, collectorUrl) => {
     expectDelivered(rows, SIX_TYPES, sentFrom, trouble, false);
   });
 });
+
+describe('the HTTP API as the template declares it', () => {
+  it("routes rudder-sdk-js 1.x's `/sourceConfig/` (an empty tail) and any unknown path to the collector", async () => {
+    // Arrange
+    const key = encodeURIComponent(pipeline.writeKeys.default!);
+
+    // Act
+    const config = await fetch(`${standIn.url}/sourceConfig/?p=npm&v=1.1.21&writeKey=${key}`);
+    const unknown = await fetch(`${standIn.url}/v2/nothing-here`);
+
+    // Assert
+    expect(config.status).toBe(200);
+    expect(await config.json()).toMatchObject({ source: { enabled: true, destinations: [] } });
+    expect(unknown.status).toBe(404);
+    expect(await unknown.json()).toMatchObject({ error: { code: 'not_found' } });
+  });
+});
