@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { METRICS } from '../../lib/metrics.js';
 
 const ROOT = join(import.meta.dirname, '../..');
 const PAGES = [
@@ -58,6 +59,18 @@ describe('the docs', () => {
   it('reach every page from the README', () => {
     const linked = new Set(links('README.md').map((l) => l.target));
     for (const page of PAGES.filter((p) => p !== 'README.md')) expect(linked, page).toContain(page);
+  });
+
+  it("list every metric the functions publish in operations.md's table", () => {
+    const rows = readFileSync(join(ROOT, 'docs/operations.md'), 'utf8')
+      .split('\n')
+      .filter((line) => line.startsWith('| `'));
+    for (const name of Object.values(METRICS)) {
+      expect(
+        rows.some((row) => row.split('|')[1]!.includes(`\`${name}\``)),
+        name,
+      ).toBe(true);
+    }
   });
 
   it('check what they claim: a broken link is caught', () => {
