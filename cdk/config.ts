@@ -107,6 +107,11 @@ export interface TallySettings {
   logRetentionDays: number;
   /** Rollup schedule, in minutes. @default 5 */
   rollupEveryMinutes: number;
+  /**
+   * Minutes without a record put on the stream before the `StreamSilent` alarm pages; 0 turns it
+   * off (a stage nobody sends to). @default 30
+   */
+  silentMinutes: number;
   starRocks: StarRocksSettings | null;
   vpc: VpcSettings | null;
   /** Where alarms are mailed (an SNS email subscription). @default none: subscribe to the AlarmTopic output yourself */
@@ -210,6 +215,7 @@ export function readSettings(node: Node): TallySettings {
     noncurrentVersionDays: int(node, 'noncurrentVersionDays', 30, 1, 3650),
     logRetentionDays: int(node, 'logRetentionDays', 30, 1, 3653),
     rollupEveryMinutes: int(node, 'rollupEveryMinutes', 5, 1, 1440),
+    silentMinutes: int(node, 'silentMinutes', 30, 0, 1440),
     starRocks:
       host && secretArn
         ? {

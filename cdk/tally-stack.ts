@@ -128,6 +128,8 @@ export class TallyStack extends Stack {
         missedTicks: compaction.missedTicks,
         everyMinutes: compaction.everyMinutes,
         service: 'compact',
+        function: compaction.function,
+        timeout: compaction.function.timeout!,
       },
     };
     const functions: Record<string, PipelineFunction> = {
@@ -153,6 +155,8 @@ export class TallyStack extends Stack {
         missedTicks: warehouse.missedTicks,
         everyMinutes: s.rollupEveryMinutes,
         service: 'rollup',
+        function: warehouse.rollup,
+        timeout: warehouse.rollup.timeout!,
       };
     }
     const monitoring = new Monitoring(this, 'Monitoring', {
@@ -162,6 +166,7 @@ export class TallyStack extends Stack {
       lakeWriterMapping: lakeWriter.mappingId,
       functions,
       jobs,
+      silentMinutes: s.silentMinutes,
       ...(containers ? { containers } : {}),
     });
 

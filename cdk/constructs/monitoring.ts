@@ -27,7 +27,7 @@ import { type IQueue, Queue, QueueEncryption, RedrivePermission } from 'aws-cdk-
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
 import { METRIC_NAMESPACE, METRICS } from '../../lib/metrics.js';
-import { TICK_RECEIVES } from './schedule.js';
+import { TICK_RECEIVES, tickRetryDelay } from './schedule.js';
 
 export interface MonitoringProps {
   /** An address subscribed to the alarm topic. @default none */
@@ -38,8 +38,20 @@ export interface MonitoringProps {
   lakeWriterMapping: string;
   /** Every function, by name in the pipeline's words. */
   functions: Record<string, IFunction>;
-  /** Each scheduled job's missed-ticks queue and its interval, by job name. */
-  jobs: Record<string, { missedTicks: IQueue; everyMinutes: number; service: string }>;
+  /**
+   * Each scheduled job, by job name: its missed-ticks queue, interval, service, function and that
+   * function's timeout.
+   */
+  jobs: Record<
+    string,
+    { missedTicks: IQueue; everyMinutes: number; service: string; function: IFunction; timeout: Duration }
+  >;
+  /**
+   * Minutes without a record put on the stream before `StreamSilent` pages (a front door down
+   * whole answers nothing, so no error rate sees it); 0: no such alarm, for a stage that is quiet.
+   * @default 30
+   */
+  silentMinutes?: number;
   /** The container tier, when there is one: its load balancer, target group and fewest tasks. */
   containers?: {
     loadBalancer: IApplicationLoadBalancer;
@@ -54,8 +66,10 @@ interface AlarmSpec {
   metric: IMetric;
   threshold: number;
   comparison?: ComparisonOperator;
-  /** Periods in a row that must breach. @default 1 */
+  /** Periods evaluated. @default 1 */
   periods?: number;
+  /** Of those, how many must breach. @default all of them (in a row) */
+  datapoints?: number;
   /** What no data means. @default not breaching (no traffic is not a failure) */
   missing?: TreatMissingData;
   description: string;
@@ -126,7 +140,7 @@ export class Monitoring extends Construct {
         metric: spec.metric,
         threshold: spec.threshold,
         evaluationPeriods: spec.periods ?? 1,
-        datapointsToAlarm: spec.periods ?? 1,
+        datapointsToAlarm: spec.datapoints ?? spec.periods ?? 1,
         comparisonOperator: spec.comparison ?? ComparisonOperator.GREATER_THAN_THRESHOLD,
         treatMissingData: spec.missing ?? TreatMissingData.NOT_BREACHING,
         alarmDescription: `${spec.description} (docs/operations.md#${(spec.doc ?? spec.name).toLowerCase()})`,
@@ -181,6 +195,22 @@ export class Monitoring extends Construct {
       periods: 3,
       description: 'The stream has throttled records for 15 minutes: traffic is above what it has scaled to',
     });
+
+    // A front door down whole: no request reaches a function, so no error rate exists to alarm
+    // on; what stops is the records put on the stream (by either front door).
+    const silentMinutes = props.silentMinutes ?? 30;
+    if (silentMinutes > 0) {
+      add({
+        name: 'StreamSilent',
+        metric: props.stream.metricIncomingRecords({ statistic: 'Sum', period: FIVE_MINUTES }),
+        threshold: 1,
+        comparison: ComparisonOperator.LESS_THAN_THRESHOLD,
+        periods: Math.ceil(silentMinutes / 5),
+        // No data: nothing was put at all.
+        missing: TreatMissingData.BREACHING,
+        description: `No record was put on the stream for ${silentMinutes} minutes: no events are arriving`,
+      });
+    }
 
     // Events given up or lost between the stream and the lake (the mapping's event counts).
     const mappingMetric = (metricName: string) =>
@@ -256,7 +286,10 @@ export class Monitoring extends Construct {
       add({
         name: 'Collector5xx',
         metric: new MathExpression({
-          expression: 'IF(requests >= 20, 100 * (alb + tasks) / requests, 0)',
+          // The load balancer's 5xx counts exist only when non-zero (FILL them), and a 503 it
+          // answers with no healthy task is not in RequestCount (so it is added to it).
+          expression:
+            'IF(FILL(requests, 0) + FILL(alb, 0) >= 20, 100 * (FILL(alb, 0) + FILL(tasks, 0)) / (FILL(requests, 0) + FILL(alb, 0)), 0)',
           usingMetrics: {
             alb: loadBalancer.metrics.httpCodeElb(HttpCodeElb.ELB_5XX_COUNT, sum),
             tasks: targetGroup.metrics.httpCodeTarget(HttpCodeTarget.TARGET_5XX_COUNT, sum),
@@ -331,16 +364,25 @@ export class Monitoring extends Construct {
       new GraphWidget({ title: 'Events sent to the on-failure bucket', left: [failed] }),
       new GraphWidget({ title: 'Records put on the stream', left: [props.stream.metricIncomingRecords()] }),
     ];
+    const jobs = Object.values(props.jobs);
     for (const [name, fn] of Object.entries(props.functions)) {
       const errors = fn.metricErrors({ period: FIVE_MINUTES });
       const throttles = fn.metricThrottles({ period: FIVE_MINUTES });
-      // Persistent, not a blip: three periods in a row (a scheduled job fails every run).
+      const job = jobs.find((j) => j.function === fn);
+      // Persistent, not a blip: three periods in a row. A scheduled job's failed tick comes back
+      // only after its retry delay (and a run may take its whole timeout before it fails), so its
+      // errors never fill periods in a row: two failures within that span page instead.
+      const retry = job ? tickRetryDelay(job.timeout) : undefined;
+      const span = job && retry ? Math.ceil(retry.plus(job.timeout).toMinutes() / 5) + 1 : 3;
       add({
         name: `${name}Errors`,
         metric: errors,
         threshold: 0,
-        periods: 3,
-        description: `The ${name} function has failed for 15 minutes`,
+        periods: span,
+        datapoints: job ? 2 : 3,
+        description: job
+          ? `The ${name} function failed twice in ${span * 5} minutes (a failed tick is tried again after ${retry!.toMinutes()} minutes)`
+          : `The ${name} function has failed for 15 minutes`,
         doc: 'FunctionErrors',
       });
       add({

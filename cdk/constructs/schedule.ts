@@ -10,6 +10,11 @@ import type { PipelineFunction } from './pipeline-function.js';
 /** Receives of one tick before it is kept in the missed-ticks queue. */
 export const TICK_RECEIVES = 3;
 
+/** How long a tick in flight hides its group (twice the run's timeout): a failed tick's retry delay. */
+export function tickRetryDelay(timeout: Duration): Duration {
+  return timeout.plus(timeout);
+}
+
 /**
  * Runs `fn` every `everyMinutes`, one run at a time, on any account: EventBridge puts a tick on a
  * FIFO queue (children `Ticks`, `MissedTicks` and `Schedule` of `scope`) whose messages all share
@@ -49,7 +54,7 @@ export function runOnSchedule(
     encryption: QueueEncryption.SQS_MANAGED,
     enforceSSL: true,
     // A tick in flight hides its group: twice the run's timeout, then it is tried again.
-    visibilityTimeout: props.timeout.plus(props.timeout),
+    visibilityTimeout: tickRetryDelay(props.timeout),
     retentionPeriod: Duration.days(1),
     deadLetterQueue: { queue: missedTicks, maxReceiveCount: TICK_RECEIVES },
   });

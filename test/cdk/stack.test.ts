@@ -860,6 +860,7 @@ describe('monitoring', () => {
       ],
       ['StreamRefusing', 'Tally', 'StreamUnavailable', 'Sum', 0, GT, 2, 2, 'notBreaching'],
       ['StreamThrottling', 'AWS/Kinesis', 'PutRecords.ThrottledRecords', 'Sum', 0, GT, 3, 3, 'notBreaching'],
+      ['StreamSilent', 'AWS/Kinesis', 'IncomingRecords', 'Sum', 1, 'LessThanThreshold', 6, 6, 'breaching'],
       [
         'FailedBatches',
         'AWS/Lambda',
@@ -909,10 +910,26 @@ describe('monitoring', () => {
       ['RollupSilent', 'Tally', 'RunsSucceeded', 'Sum', 1, 'LessThanThreshold', 3, 3, 'breaching'],
       ...['collect', 'lakeWriter', 'erase', 'compact', 'rollup', 'metrics'].flatMap(
         (fn): Array<[string, string, string, string, number, string, number, number, string]> => [
-          [`${fn}Errors`, 'AWS/Lambda', 'Errors', 'Sum', 0, GT, 3, 3, 'notBreaching'],
           [`${fn}Throttles`, 'AWS/Lambda', 'Throttles', 'Sum', 0, GT, 3, 3, 'notBreaching'],
         ],
       ),
+      ...['collect', 'lakeWriter', 'erase', 'metrics'].map(
+        (fn): [string, string, string, string, number, string, number, number, string] => [
+          `${fn}Errors`,
+          'AWS/Lambda',
+          'Errors',
+          'Sum',
+          0,
+          GT,
+          3,
+          3,
+          'notBreaching',
+        ],
+      ),
+      // A scheduled job's failed tick is tried again only after twice its timeout (10 and 15
+      // minutes): two failures within that delay plus a run page.
+      ['rollupErrors', 'AWS/Lambda', 'Errors', 'Sum', 0, GT, 7, 2, 'notBreaching'],
+      ['compactErrors', 'AWS/Lambda', 'Errors', 'Sum', 0, GT, 10, 2, 'notBreaching'],
     ];
     for (const [
       name,
@@ -988,6 +1005,14 @@ describe('monitoring', () => {
     );
   });
 
+  it('pages when no record reaches the stream for tally:silentMinutes, and not at all with 0', () => {
+    const quiet = (minutes: string) =>
+      alarms(synth({ 'tally:silentMinutes': minutes })).get('StreamSilent') as AlarmProps | undefined;
+    expect(quiet('60')).toMatchObject({ EvaluationPeriods: 12, DatapointsToAlarm: 12, Period: 300 });
+    expect(quiet('0')).toBeUndefined();
+    expect(() => quiet('-5')).toThrow(/tally:silentMinutes must be an integer from 0 to 1440, got "-5"/);
+  });
+
   it("publishes through a customer key whose policy lets CloudWatch use it (an AWS-managed key's would not)", () => {
     const topic = Object.values(withWarehouse.template.findResources('AWS::SNS::Topic'))[0] as {
       Properties: { KmsMasterKeyId: { 'Fn::GetAtt': [string, string] } };
@@ -1052,6 +1077,7 @@ const VARIANTS: Array<[string, Record<string, string>]> = [
       'tally:noncurrentVersionDays': '7',
       'tally:logRetentionDays': '14',
       'tally:rollupEveryMinutes': '10',
+      'tally:silentMinutes': '45',
       'tally:compactionMemoryMb': '10240',
       'tally:projectRequestsPerSecond': '200',
       'tally:collectTracing': 'active',
@@ -1512,9 +1538,21 @@ describe('the container tier (tally:ingest=containers)', () => {
       EvaluationPeriods: 2,
       ComparisonOperator: 'GreaterThanThreshold',
     });
-    expect(errors.Metrics!.find((m) => m.Expression)!.Expression).toBe(
-      'IF(requests >= 20, 100 * (alb + tasks) / requests, 0)',
-    );
+    // The expression evaluated on a 5-minute period, a metric with no data point as undefined.
+    const expression = errors.Metrics!.find((m) => m.Expression)!.Expression!;
+    const rate = (values: { requests?: number; alb?: number; tasks?: number }) =>
+      new Function(
+        'requests',
+        'alb',
+        'tasks',
+        `const IF = (c, a, b) => (c ? a : b); return ${expression.replace(/FILL\((\w+), 0\)/g, '($1 ?? 0)')};`,
+      )(values.requests, values.alb, values.tasks) as number;
+    // No healthy task: the load balancer answers 503 itself, and RequestCount does not count them.
+    expect(rate({ alb: 600 })).toBe(100);
+    // Tasks failing: the load balancer's own 5xx count does not exist when it is zero.
+    expect(rate({ requests: 1000, tasks: 50 })).toBe(5);
+    expect(rate({ requests: 1000 })).toBe(0);
+    expect(rate({ requests: 10, tasks: 10 })).toBe(0);
     expect(
       errors.Metrics!.flatMap((m) => (m.MetricStat ? [m.MetricStat.Metric.MetricName] : [])).sort(),
     ).toEqual(['HTTPCode_ELB_5XX_Count', 'HTTPCode_Target_5XX_Count', 'RequestCount']);
