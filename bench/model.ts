@@ -75,7 +75,7 @@ export interface ModelInputs {
   /**
    * Bytes the Lambda tier logs a request: the collect function's log line and metric document
    * (measured at start from the real handler), the API's access-log line (its format with typical
-   * values) and Lambda's START/END/REPORT lines (~270 B in the text format).
+   * values); Lambda's own START/END/REPORT lines are not written (its system logs at WARN).
    */
   lambdaLogBytesPerRequest: number;
   /** Share of requests that open a new connection (keep-alive reuses the rest). */
@@ -243,11 +243,11 @@ function containerFrontDoor(i: ModelInputs): { costs: CostLine[]; tasks: number 
         monthlyUsd: 730 * tasks * taskHour,
       },
       {
-        // The tasks log once a minute; the ALB logs a line a request to S3, gzipped.
+        // The tasks log once a minute; the ALB's access logs (a line a request to S3, gzipped)
+        // are off unless tally:albAccessLogs=true: priced, not counted in the total.
         part: 'ALB access logs (S3)',
-        detail: `${fmt((requestsPerSecond * ALB_LOG_GZIP_BYTES * 86_400 * ALB_LOG_DAYS) / 1e12, 1)} TB kept ${ALB_LOG_DAYS} days`,
-        monthlyUsd:
-          ((requestsPerSecond * ALB_LOG_GZIP_BYTES * 86_400 * ALB_LOG_DAYS) / 1e9) * PRICES.s3GbMonth,
+        detail: `off (tally:albAccessLogs=true: ${fmt((requestsPerSecond * ALB_LOG_GZIP_BYTES * 86_400 * ALB_LOG_DAYS) / 1e12, 1)} TB kept ${ALB_LOG_DAYS} days, $${fmt(((requestsPerSecond * ALB_LOG_GZIP_BYTES * 86_400 * ALB_LOG_DAYS) / 1e9) * PRICES.s3GbMonth)} a month)`,
+        monthlyUsd: 0,
       },
       {
         // The tasks have no public address: what they put on the stream goes through the Kinesis
@@ -358,7 +358,7 @@ export function planFor(i: ModelInputs): Plan {
     },
     {
       part: 'CloudWatch Logs (collect)',
-      detail: `${fmt(i.lambdaLogBytesPerRequest)} B a request (the function's line and metrics, the access log, Lambda's own lines): ${fmt((monthlyRequests * i.lambdaLogBytesPerRequest) / 1e12, 1)} TB a month`,
+      detail: `${fmt(i.lambdaLogBytesPerRequest)} B a request (the function's metric document and the access log): ${fmt((monthlyRequests * i.lambdaLogBytesPerRequest) / 1e12, 1)} TB a month`,
       monthlyUsd: ((monthlyRequests * i.lambdaLogBytesPerRequest) / 1e9) * PRICES.logsGbIngested,
     },
     { part: 'Kinesis (provisioned)', detail: `${fmt(shards)} shards`, monthlyUsd: provisioned },

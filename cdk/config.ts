@@ -56,6 +56,12 @@ export interface ContainerSettings {
   maxTasks: number;
   /** Requests a minute per task the request-count scaling keeps. @default 60000 */
   requestsPerTaskMinute: number;
+  /**
+   * The load balancer's access logs (30 days in the access-log bucket): a line a request with
+   * the client's address and the whole URL, a write key in `/settings` paths or `?writeKey=`
+   * included. @default false
+   */
+  accessLogs: boolean;
 }
 
 /** Everything the app reads from CDK context (`cdk deploy -c key=value` or cdk.json), with defaults. */
@@ -362,6 +368,7 @@ function containerSettings(node: Node): ContainerSettings {
     minTasks,
     maxTasks,
     requestsPerTaskMinute: int(node, 'containerRequestsPerTaskMinute', 60_000, 100, 10_000_000),
+    accessLogs: oneOf(node, 'albAccessLogs', ['true', 'false'] as const, 'false') === 'true',
   };
 }
 

@@ -60,7 +60,7 @@ export interface IngestContainersProps {
   defaultRequestsPerSecond: number | undefined;
   /** The collector's environment besides the stream, secrets and quotas (CORS). */
   environment: Record<string, string>;
-  /** Where the load balancer writes its access logs (kept 30 days under `collector-alb/`). */
+  /** Where the load balancer writes its access logs when they are on (kept 30 days under `collector-alb/`). */
   accessLogs: Bucket;
   logRetention: RetentionDays;
 }
@@ -253,9 +253,19 @@ export class IngestContainers extends Construct {
       desyncMitigationMode: DesyncMitigationMode.DEFENSIVE,
       idleTimeout: Duration.seconds(60),
     });
-    this.loadBalancer.logAccessLogs(props.accessLogs, ALB_LOG_PREFIX);
-    // A line a request: at tens of thousands a second, a month is what a flood needs looking into.
-    props.accessLogs.addLifecycleRule({ prefix: `${ALB_LOG_PREFIX}/`, expiration: Duration.days(30) });
+    if (s.accessLogs) {
+      this.loadBalancer.logAccessLogs(props.accessLogs, ALB_LOG_PREFIX);
+      // A line a request: at tens of thousands a second, a month is what a flood needs looking into.
+      props.accessLogs.addLifecycleRule({ prefix: `${ALB_LOG_PREFIX}/`, expiration: Duration.days(30) });
+    } else {
+      NagSuppressions.addResourceSuppressions(this.loadBalancer, [
+        {
+          id: 'AwsSolutions-ELB2',
+          reason:
+            "An ALB access-log line holds the client's address and the whole URL, where analytics.js and beacons put write keys (`/v1/projects/<key>/settings`, `?writeKey=`); off unless tally:albAccessLogs=true. The tasks log what they refuse, and the metrics count every answer.",
+        },
+      ]);
+    }
     albSecurityGroup.addEgressRule(tasks, Port.tcp(CONTAINER_PORT), 'to the collector tasks');
     tasks.addIngressRule(albSecurityGroup, Port.tcp(CONTAINER_PORT), 'from the load balancer');
 

@@ -2,6 +2,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import { readEndpoint, readLakeBucket, readProjects } from '../../lib/config.js';
 import { errorResponse } from '../../lib/http.js';
 import { readKeyRing } from '../../lib/ingest/auth.js';
+import { loggablePath } from '../../lib/ingest/routes.js';
 import { S3ObjectStore } from '../../lib/lake/s3-store.js';
 import type { Logger } from '../../lib/log.js';
 import { activeUsersApi, type MetricsDeps } from '../../lib/warehouse/metrics-api.js';
@@ -32,10 +33,14 @@ export function createMetricsHandler(deps: MetricsDeps, logger: Logger): Metrics
         },
         deps,
       );
-      logger.info('active-users', { path: line.path, status: response.status });
+      // A line only for what went wrong; the path as it may be logged (a key a client put where
+      // the project goes is not).
+      if (response.status >= 400) {
+        logger.warn('active-users', { path: loggablePath(line.path), status: response.status });
+      }
       return toProxyResult(response);
     } catch (error) {
-      logger.error('active-users failed', { path: line.path, error: (error as Error).message });
+      logger.error('active-users failed', { path: loggablePath(line.path), error: (error as Error).message });
       return toProxyResult(
         errorResponse(503, 'warehouse_unavailable', 'the warehouse did not answer; retry later', {
           'retry-after': '5',

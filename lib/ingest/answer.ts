@@ -7,8 +7,8 @@ import { loggablePath } from './routes.js';
 
 /**
  * One collector request, whatever server carries it (the Lambda behind API Gateway, the
- * container behind a load balancer): the collector's answer, one log line (route words only, no
- * ids, keys or payloads), one count; an unexpected failure is a logged 500 with CORS headers.
+ * container behind a load balancer): the collector's answer, one count, and a log line (route
+ * words only, no ids, keys or payloads) when it or some of its events were refused; an unexpected failure is a logged 500 with CORS headers.
  */
 export async function answerCollect(
   request: CollectRequest,
@@ -18,8 +18,12 @@ export async function answerCollect(
 ): Promise<ApiResponse> {
   try {
     const { response, stats } = await collect(request, deps);
-    const level = response.status >= 500 ? 'error' : 'info';
-    logger[level]('collect', { path: loggablePath(request.path), status: response.status, ...stats });
+    // A line only for what went wrong: what went right is in the metric document (`count`),
+    // and a line a request is most of the Lambda tier's log bill at volume.
+    if (response.status >= 400 || stats.rejected > 0) {
+      const level = response.status >= 500 ? 'error' : 'warn';
+      logger[level]('collect', { path: loggablePath(request.path), status: response.status, ...stats });
+    }
     count(collectCount(stats, response));
     return response;
   } catch (error) {

@@ -365,6 +365,15 @@ describe('every function', () => {
         TracingConfig: { Mode: collect ? 'PassThrough' : 'Active' },
       });
     }
+    // Lambda's own lines only for what went wrong; the functions' lines by their level.
+    for (const fn of fns) {
+      expect((fn.Properties as { LoggingConfig?: object }).LoggingConfig).toEqual({
+        LogFormat: 'JSON',
+        SystemLogLevel: 'WARN',
+        ApplicationLogLevel: 'INFO',
+        LogGroup: expect.anything(),
+      });
+    }
     synth({ 'tally:collectTracing': 'active' }).template.hasResourceProperties('AWS::Lambda::Function', {
       Environment: { Variables: Match.objectLike({ POWERTOOLS_SERVICE_NAME: 'collect' }) },
       TracingConfig: { Mode: 'Active' },
@@ -612,16 +621,15 @@ describe('the stream and the API', () => {
     expect(JSON.stringify(permissions).length).toBeLessThan(5_000);
   });
 
-  it('logs who called (source IP, user agent) but never the path, which may hold a write key', () => {
+  it('logs who called (source IP), lean, and never the path, which may hold a write key', () => {
     const stage = Object.values(withWarehouse.template.findResources('AWS::ApiGatewayV2::Stage'))[0] as {
       Properties: { AccessLogSettings: { Format: string } };
     };
     const format = JSON.parse(stage.Properties.AccessLogSettings.Format) as Record<string, string>;
-    expect(format).toMatchObject({
-      ip: '$context.identity.sourceIp',
-      userAgent: '$context.identity.userAgent',
-    });
+    expect(format).toMatchObject({ ip: '$context.identity.sourceIp', status: '$context.status' });
     expect(JSON.stringify(format)).not.toMatch(/path|routeKey.*\{/i);
+    // Paid by the byte at a line a request: no user agent, no time (CloudWatch stamps each line).
+    expect(Object.keys(format).sort()).toEqual(['error', 'ip', 'latency', 'requestId', 'route', 'status']);
   });
 
   it("leaves CORS to the collect function, so the API's setting does not open the read-key route", () => {
@@ -1110,6 +1118,10 @@ const VARIANTS: Array<[string, Record<string, string>]> = [
       'tally:containerRequestsPerTaskMinute': '30000',
     },
   ],
+  [
+    'the container tier with its load balancer access logs on',
+    { 'tally:ingest': 'containers', 'tally:certificateArn': CERTIFICATE, 'tally:albAccessLogs': 'true' },
+  ],
   ['in a VPC through a NAT gateway', { ...IN_VPC, 'tally:vpcEgress': 'nat', 'tally:routeTableIds': '' }],
   [
     'a second stage with its own StarRocks role and a kept HMAC key',
@@ -1340,7 +1352,6 @@ describe('the container tier (tally:ingest=containers)', () => {
         { Key: 'idle_timeout.timeout_seconds', Value: '60' },
         { Key: 'routing.http.drop_invalid_header_fields.enabled', Value: 'true' },
         { Key: 'routing.http.desync_mitigation_mode', Value: 'defensive' },
-        { Key: 'access_logs.s3.enabled', Value: 'true' },
       ]),
     });
     const listeners = (s: Synth) =>
@@ -1384,8 +1395,18 @@ describe('the container tier (tally:ingest=containers)', () => {
     ).toThrow('tally:ingest=containers needs the region at synthesis');
   });
 
-  it("keeps the load balancer's access logs 30 days", () => {
-    https.template.hasResourceProperties('AWS::S3::Bucket', {
+  it('writes no load balancer access log (whole URLs, write keys in them) unless tally:albAccessLogs=true, then keeps them 30 days', () => {
+    const attributes = (s: Synth) =>
+      JSON.stringify(s.template.findResources('AWS::ElasticLoadBalancingV2::LoadBalancer'));
+    expect(attributes(https)).not.toContain('access_logs.s3.enabled');
+    expect(JSON.stringify(https.template.toJSON())).not.toContain('collector-alb');
+    const logged = synth({
+      'tally:ingest': 'containers',
+      'tally:certificateArn': CERTIFICATE,
+      'tally:albAccessLogs': 'true',
+    });
+    expect(attributes(logged)).toMatch(/"Key":"access_logs\.s3\.enabled","Value":"true"/);
+    logged.template.hasResourceProperties('AWS::S3::Bucket', {
       LifecycleConfiguration: {
         Rules: Match.arrayWith([
           Match.objectLike({ Prefix: 'collector-alb/', ExpirationInDays: 30, Status: 'Enabled' }),

@@ -111,6 +111,40 @@ async function contentsOf(file: string, db: Awaited<ReturnType<DuckDBInstance['c
 }
 
 describe('a privacy scan of everything the pipeline keeps', () => {
+  it('logs no key a client put in a path, on the read routes or none', async () => {
+    // Arrange: keys where a project id goes, on every read route, with a slash, a method the
+    // route refuses, and on no route at all.
+    const keys = [pipeline.writeKeys.default!, pipeline.readKeys.default!];
+    const requests = keys.flatMap((key) => [
+      ['GET', `/v1/projects/${key}/active-users`],
+      ['GET', `/v1/projects/${key}/health`],
+      ['GET', `/v1/projects/${key}/active-users/`],
+      ['POST', `/v1/projects/${key}/active-users`],
+      ['GET', `/v1/projects/${encodeURIComponent(key)}/breakdown`],
+      ['GET', `/${key}`],
+    ]);
+    const before = logged.length;
+
+    // Act
+    const statuses: number[] = [];
+    for (const [method, path] of requests) {
+      const response = await fetch(`${pipeline.url}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${keys[1]}` },
+      });
+      await response.text();
+      statuses.push(response.status);
+    }
+
+    // Assert: every request was refused (and so logged), none with a key in the line.
+    expect(statuses.every((status) => status >= 400)).toBe(true);
+    const lines = logged.slice(before);
+    expect(lines.length).toBeGreaterThanOrEqual(requests.length);
+    for (const key of keys) {
+      for (const line of lines) expect(line).not.toContain(key.slice(0, 12));
+    }
+  });
+
   it('finds no raw id, email, phone or IP anywhere under the data dir or in the logs', async () => {
     // Arrange: valid events of every type and invalid ones, each carrying every identity field.
     const valid = [

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { countryReader, packagedCountryDb } from '../../lib/enrich/country.js';
+import { answerCollect } from '../../lib/ingest/answer.js';
 import { anonymousHash, identityHash } from '../../lib/ingest/pseudonymize.js';
 import {
   collect,
@@ -308,5 +309,33 @@ describe('collect: events inside a valid batch', () => {
       { kind: 'bad', badRow: { reason: 'invalid_text', message: expect.stringContaining('event') } },
       { kind: 'bad', badRow: { reason: 'invalid_number', message: expect.stringContaining('properties.n') } },
     ]);
+  });
+});
+
+describe('collect: what a request logs', () => {
+  it('writes a line only for a request refused, or with events refused, and counts every one', async () => {
+    // Arrange
+    const lines: Array<[string, string, unknown]> = [];
+    const logger = {
+      info: (m: string, f?: unknown) => lines.push(['info', m, f]),
+      warn: (m: string, f?: unknown) => lines.push(['warn', m, f]),
+      error: (m: string, f?: unknown) => lines.push(['error', m, f]),
+    };
+    const counts: number[] = [];
+    const count = (c: { status: number }) => counts.push(c.status);
+
+    // Act
+    await answerCollect(request('/v1/batch', { batch: [track()] }), deps(), logger, count);
+    const afterAccepted = lines.length;
+    await answerCollect(request('/v1/batch', { batch: [track(), { type: 'nope' }] }), deps(), logger, count);
+    await answerCollect(request('/v1/batch', '{'), deps(), logger, count);
+
+    // Assert
+    expect(afterAccepted).toBe(0);
+    expect(lines.map(([level, , fields]) => [level, (fields as { status: number }).status])).toEqual([
+      ['warn', 200],
+      ['warn', 400],
+    ]);
+    expect(counts).toEqual([200, 200, 400]);
   });
 });
