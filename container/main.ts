@@ -21,6 +21,14 @@ export async function runCollectorContainer(): Promise<void> {
   const port = intVar(process.env, 'PORT', 8080, 0, 65_535);
   const refreshSeconds = intVar(process.env, 'TALLY_SECRETS_REFRESH_SECONDS', 300, 0, 86_400);
   const drainSeconds = intVar(process.env, 'TALLY_DRAIN_SECONDS', 25, 0, 120);
+  // ECS may stop a task that is still starting (a deployment rolled back, a scale-in): until the
+  // server listens there is nothing in flight to drain, so a signal ends it at once, cleanly.
+  let stop = (signal: string): void => {
+    logger.info('stopped before it listened', { signal });
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
   const env = await withSecrets(process.env);
   // Concurrent requests share PutRecords calls and, bundled, stream records of a PUT unit each.
   const stream = new CoalescingWriter(
@@ -55,7 +63,7 @@ export async function runCollectorContainer(): Promise<void> {
   refresh?.unref();
   logger.info('collector listening', { url: server.url });
   let stopping = false;
-  const stop = (signal: string) => {
+  stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
     if (refresh) clearInterval(refresh);
@@ -78,6 +86,4 @@ export async function runCollectorContainer(): Promise<void> {
         process.exit(1);
       });
   };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
 }

@@ -1,10 +1,20 @@
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeImageContext } from '../../cdk/constructs/ingest-containers.js';
 import { ensureStream, type KinesisLocal, startKinesisLocal } from '../../local/kinesis-local.js';
-import { eventIdsOnStream, eventsOnStream, spawnContainer, stopContainers } from '../helpers/container.js';
+import { waitFor } from '../../local/ports.js';
+import {
+  CONTAINER_MAIN,
+  eventIdsOnStream,
+  eventsOnStream,
+  spawnContainer,
+  stopContainers,
+} from '../helpers/container.js';
 import { node24 } from '../helpers/node24.js';
 
 let kinesis: KinesisLocal;
@@ -100,6 +110,56 @@ describe('the collector container', () => {
     expect(summary.answers['200']).toBe(Number(total.EventsAccepted) / 5);
     expect(lines.filter((l) => l.includes('"message":"collect"'))).toEqual([]);
   }, 120_000);
+});
+
+describe('the collector container while it starts', () => {
+  it('exits 0 at once on SIGTERM while its start-up still waits on Secrets Manager', async () => {
+    // Arrange: a Secrets Manager that takes connections and never answers.
+    const sockets: Socket[] = [];
+    const silent = createServer((socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const port = (silent.address() as AddressInfo).port;
+    const child = spawn(process.execPath, ['--import', 'tsx', CONTAINER_MAIN], {
+      env: {
+        ...process.env,
+        PORT: '0',
+        AWS_ENDPOINT_URL: `http://127.0.0.1:${port}`,
+        AWS_REGION: 'eu-west-1',
+        AWS_ACCESS_KEY_ID: 'test',
+        AWS_SECRET_ACCESS_KEY: 'test',
+        TALLY_STREAM_NAME: 'never-used',
+        TALLY_HMAC_KEY: randomBytes(32).toString('base64'),
+        TALLY_PROJECTS: undefined,
+        TALLY_PROJECTS_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:projects-AbCdEf',
+        POWERTOOLS_DEV: 'false',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+    const exited = new Promise<number | string>((resolve) =>
+      child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')),
+    );
+    try {
+      await waitFor('the secrets request', async () => sockets.length > 0, 30_000, 20);
+
+      // Act
+      child.kill('SIGTERM');
+      const code = await Promise.race([
+        exited,
+        new Promise<string>((resolve) => setTimeout(() => resolve('still running'), 10_000)),
+      ]);
+
+      // Assert
+      expect(code).toBe(0);
+      expect(output).toContain('"message":"stopped before it listened"');
+    } finally {
+      child.kill('SIGKILL');
+      for (const socket of sockets) socket.destroy();
+      silent.close();
+    }
+  }, 60_000);
 });
 
 describe("the container image's bundle (what the Dockerfile runs)", () => {
