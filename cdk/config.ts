@@ -62,6 +62,12 @@ export interface ContainerSettings {
    * included. @default false
    */
   accessLogs: boolean;
+  /**
+   * WAF rate rules on the load balancer: requests a minute per client address, and per write key.
+   * @default none (no web ACL)
+   */
+  wafRequestsPerIpMinute?: number;
+  wafRequestsPerKeyMinute?: number;
 }
 
 /** Everything the app reads from CDK context (`cdk deploy -c key=value` or cdk.json), with defaults. */
@@ -369,6 +375,12 @@ function containerSettings(node: Node): ContainerSettings {
     maxTasks,
     requestsPerTaskMinute: int(node, 'containerRequestsPerTaskMinute', 60_000, 100, 10_000_000),
     accessLogs: oneOf(node, 'albAccessLogs', ['true', 'false'] as const, 'false') === 'true',
+    ...(get(node, 'wafRequestsPerIpMinute') === undefined
+      ? {}
+      : { wafRequestsPerIpMinute: int(node, 'wafRequestsPerIpMinute', 0, 10, 2_000_000_000) }),
+    ...(get(node, 'wafRequestsPerKeyMinute') === undefined
+      ? {}
+      : { wafRequestsPerKeyMinute: int(node, 'wafRequestsPerKeyMinute', 0, 10, 2_000_000_000) }),
   };
 }
 

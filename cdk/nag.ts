@@ -106,6 +106,12 @@ export const GUARD_ACCEPTED: Array<{ rule: string; reason: string; resources?: s
       'The collector load balancer holds no data and is rebuilt by a deploy; deletion protection would make `cdk destroy` fail until someone turns it off by hand.',
   },
   {
+    rule: 'CT.ELASTICLOADBALANCING.PR.6',
+    resources: ['IngestContainersLoadBalancer'],
+    reason:
+      "Only while tally:albAccessLogs is false, its default: an access-log line holds the client's address and the whole URL, where browser SDKs put write keys (`/v1/projects/<key>/settings`, `?writeKey=`). The tasks log what they refuse, and the metrics count every answer.",
+  },
+  {
     rule: 'CT.S3.PR.2',
     resources: ['LakeAccessLogs'],
     reason: 'This is the access-log bucket of the lake; logging it to itself would loop.',

@@ -42,6 +42,7 @@ import { Construct } from 'constructs';
 import { HEALTH_PATH } from '../../container/server.js';
 import { COUNTRY_DB_FILE, COUNTRY_DB_PACKAGE_PATH } from '../../lib/enrich/country.js';
 import type { ContainerSettings } from '../config.js';
+import { CollectorWaf } from './collector-waf.js';
 import { PROJECT_ROOT } from './pipeline-function.js';
 import type { QuotaTable } from './quotas.js';
 import type { PipelineSecrets } from './secrets.js';
@@ -167,8 +168,8 @@ export class IngestContainers extends Construct {
     // HTTPS out to anywhere, which from isolated subnets reaches only the endpoints below (their
     // route tables have no internet route; S3 and DynamoDB are gateway endpoints on them).
     tasks.addEgressRule(Peer.anyIpv4(), Port.tcp(443), 'HTTPS to the AWS service endpoints');
-    vpc.addGatewayEndpoint('S3', { service: GatewayVpcEndpointAwsService.S3 });
-    vpc.addGatewayEndpoint('DynamoDb', { service: GatewayVpcEndpointAwsService.DYNAMODB });
+    const s3 = vpc.addGatewayEndpoint('S3', { service: GatewayVpcEndpointAwsService.S3 });
+    const dynamoDb = vpc.addGatewayEndpoint('DynamoDb', { service: GatewayVpcEndpointAwsService.DYNAMODB });
     const interfaces = {
       Kinesis: InterfaceVpcEndpointAwsService.KINESIS_STREAMS,
       SecretsManager: InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
@@ -176,13 +177,17 @@ export class IngestContainers extends Construct {
       EcrDocker: InterfaceVpcEndpointAwsService.ECR_DOCKER,
       Logs: InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS,
     };
+    // The tasks pull their image, read their secrets and write their logs through these: the
+    // service waits for every one (a task started before them fails, and so does the deploy).
+    const reached: Construct[] = [s3, dynamoDb];
     for (const [name, service] of Object.entries(interfaces)) {
-      vpc.addInterfaceEndpoint(name, {
+      const endpoint = vpc.addInterfaceEndpoint(name, {
         service,
         securityGroups: [endpoints],
         subnets: { subnetType: SubnetType.PRIVATE_ISOLATED },
         open: false,
       });
+      reached.push(endpoint);
     }
 
     const cluster = new Cluster(this, 'Cluster', { vpc, containerInsightsV2: ContainerInsights.ENABLED });
@@ -225,10 +230,12 @@ export class IngestContainers extends Construct {
     props.secrets.bind(bindable(task.taskRole, container));
     props.quotas.bind(bindable(task.taskRole, container), props.defaultRequestsPerSecond);
 
+    // No DesiredCount: CloudFormation would set the service back to it at every update, whatever
+    // autoscaling had scaled it to (under load, each deploy would drop to the minimum). A new
+    // service starts with one task; registering the scalable target raises it to minTasks.
     this.service = new FargateService(this, 'Service', {
       cluster,
       taskDefinition: task,
-      desiredCount: s.minTasks,
       minHealthyPercent: 100,
       maxHealthyPercent: 200,
       circuitBreaker: { enable: true, rollback: true },
@@ -238,6 +245,7 @@ export class IngestContainers extends Construct {
       platformVersion: FargatePlatformVersion.LATEST,
       healthCheckGracePeriod: Duration.seconds(30),
     });
+    this.service.node.addDependency(...reached);
 
     const albSecurityGroup = new SecurityGroup(this, 'LoadBalancerSecurityGroup', {
       vpc,
@@ -325,6 +333,16 @@ export class IngestContainers extends Construct {
       scaleOutCooldown: Duration.seconds(60),
       scaleInCooldown: Duration.seconds(300),
     });
+
+    if (s.wafRequestsPerIpMinute !== undefined || s.wafRequestsPerKeyMinute !== undefined) {
+      new CollectorWaf(this, 'Waf', {
+        loadBalancerArn: this.loadBalancer.loadBalancerArn,
+        ...(s.wafRequestsPerIpMinute !== undefined ? { requestsPerIpMinute: s.wafRequestsPerIpMinute } : {}),
+        ...(s.wafRequestsPerKeyMinute !== undefined
+          ? { requestsPerKeyMinute: s.wafRequestsPerKeyMinute }
+          : {}),
+      });
+    }
 
     const scheme = s.certificateArn ? 'https' : 'http';
     this.url = `${scheme}://${this.loadBalancer.loadBalancerDnsName}`;

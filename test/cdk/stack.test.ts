@@ -1119,8 +1119,14 @@ const VARIANTS: Array<[string, Record<string, string>]> = [
     },
   ],
   [
-    'the container tier with its load balancer access logs on',
-    { 'tally:ingest': 'containers', 'tally:certificateArn': CERTIFICATE, 'tally:albAccessLogs': 'true' },
+    'the container tier behind a WAF, its load balancer access logs on',
+    {
+      'tally:ingest': 'containers',
+      'tally:certificateArn': CERTIFICATE,
+      'tally:albAccessLogs': 'true',
+      'tally:wafRequestsPerIpMinute': '600',
+      'tally:wafRequestsPerKeyMinute': '60000',
+    },
   ],
   ['in a VPC through a NAT gateway', { ...IN_VPC, 'tally:vpcEgress': 'nat', 'tally:routeTableIds': '' }],
   [
@@ -1433,7 +1439,8 @@ describe('the container tier (tally:ingest=containers)', () => {
     https.template.hasResourceProperties('AWS::ECS::Service', {
       LaunchType: 'FARGATE',
       PlatformVersion: 'LATEST',
-      DesiredCount: 2,
+      // CloudFormation would reset the service to it at every update, under load included.
+      DesiredCount: Match.absent(),
       DeploymentConfiguration: Match.objectLike({
         DeploymentCircuitBreaker: { Enable: true, Rollback: true },
         MinimumHealthyPercent: 100,
@@ -1510,6 +1517,82 @@ describe('the container tier (tally:ingest=containers)', () => {
       MinCapacity: 2,
       MaxCapacity: 50,
     });
+  });
+
+  it('starts the service only once every VPC endpoint its tasks reach AWS through exists', () => {
+    const resources = https.template.toJSON().Resources as Record<
+      string,
+      { Type: string; DependsOn?: string[] }
+    >;
+    const endpoints = Object.entries(resources)
+      .filter(([, r]) => r.Type === 'AWS::EC2::VPCEndpoint')
+      .map(([id]) => id);
+    const [, service] = Object.entries(resources).find(([, r]) => r.Type === 'AWS::ECS::Service')!;
+    expect(endpoints).toHaveLength(7);
+    for (const id of endpoints) expect(service.DependsOn ?? [], id).toContain(id);
+  });
+
+  it('puts rate rules per address and per write key in a WAF on the load balancer when asked, answering 429', () => {
+    expect(Object.keys(https.template.findResources('AWS::WAFv2::WebACL'))).toHaveLength(0);
+    const guarded = synth({
+      'tally:ingest': 'containers',
+      'tally:certificateArn': CERTIFICATE,
+      'tally:wafRequestsPerIpMinute': '600',
+      'tally:wafRequestsPerKeyMinute': '60000',
+    });
+    const acl = Object.values(guarded.template.findResources('AWS::WAFv2::WebACL'))[0] as {
+      Properties: {
+        Scope: string;
+        DefaultAction: object;
+        Rules: Array<{
+          Name: string;
+          Action: { Block: { CustomResponse: { ResponseCode: number } } };
+          Statement: {
+            RateBasedStatement: {
+              Limit: number;
+              EvaluationWindowSec: number;
+              AggregateKeyType: string;
+              CustomKeys?: object[];
+            };
+          };
+        }>;
+      };
+    };
+    expect(acl.Properties).toMatchObject({ Scope: 'REGIONAL', DefaultAction: { Allow: {} } });
+    expect(
+      acl.Properties.Rules.map((r) => [
+        r.Name,
+        r.Statement.RateBasedStatement.AggregateKeyType,
+        r.Statement.RateBasedStatement.CustomKeys ?? null,
+        r.Statement.RateBasedStatement.Limit,
+        r.Statement.RateBasedStatement.EvaluationWindowSec,
+        r.Action.Block.CustomResponse.ResponseCode,
+      ]),
+    ).toEqual([
+      ['RequestsPerIp', 'IP', null, 600, 60, 429],
+      [
+        'RequestsPerKeyHeader',
+        'CUSTOM_KEYS',
+        [{ Header: { Name: 'authorization', TextTransformations: [{ Priority: 0, Type: 'NONE' }] } }],
+        60000,
+        60,
+        429,
+      ],
+      [
+        'RequestsPerKeyQuery',
+        'CUSTOM_KEYS',
+        [{ QueryArgument: { Name: 'writeKey', TextTransformations: [{ Priority: 0, Type: 'NONE' }] } }],
+        60000,
+        60,
+        429,
+      ],
+    ]);
+    guarded.template.hasResourceProperties('AWS::WAFv2::WebACLAssociation', {
+      ResourceArn: { Ref: Match.stringLikeRegexp('^IngestContainersLoadBalancer') },
+    });
+    expect(() =>
+      synth({ 'tally:ingest': 'containers', 'tally:allowHttp': 'true', 'tally:wafRequestsPerIpMinute': '5' }),
+    ).toThrow(/tally:wafRequestsPerIpMinute must be an integer from 10 to 2000000000, got "5"/);
   });
 
   it('lets the task put records on the stream, read the two secrets and count quotas, nothing else', () => {
