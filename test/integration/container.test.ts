@@ -177,6 +177,11 @@ describe("the container image's bundle (what the Dockerfile runs)", () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+  it('builds on a base image pinned by digest, so a rebuild takes the same base', () => {
+    const from = readFileSync(join(dir, 'Dockerfile'), 'utf8').match(/^FROM (\S+)$/m)![1]!;
+    expect(from).toMatch(/^public\.ecr\.aws\/docker\/library\/node:24-[a-z-]+@sha256:[0-9a-f]{64}$/);
+  });
+
   it.each([
     ['this Node', 'bundle-20'],
     ["the image's Node 24", 'bundle-24'],
