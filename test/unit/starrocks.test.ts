@@ -68,6 +68,12 @@ describe('StarRocks engine: the statements it issues', () => {
         s3Keys: { accessKey: 'AKIAEXAMPLE', secretKey: 'wJalr/K7MDENG+bPxRfiCYEXAMPLEKEY=' },
       }),
     ]);
+    golden('catalog-hive-ha', [
+      catalogStatement('lake', {
+        type: 'hive',
+        metastoreUris: 'thrift://hms-1.internal:9083, thrift://hms-2.internal:9083',
+      }),
+    ]);
     golden('catalog-hive', [
       catalogStatement('lake', {
         type: 'hive',
@@ -169,6 +175,17 @@ describe('StarRocks engine: what it refuses', () => {
     expect(() => catalogStatement('lake', { type: 'glue', region: 'eu-west-1" , "x' })).toThrow(
       /unexpected characters/,
     );
+    for (const [uris, bad] of [
+      ['thrift://hms-1:9083,http://hms-2:9083', 'http://hms-2:9083'],
+      ['thrift://hms-1:9083,', ''],
+      ['thrift://hms-1:9083,thrift://hms-2:99999', 'thrift://hms-2:99999'],
+      ['thrift://hms-1:9083", "x" = "y', 'thrift://hms-1:9083"'],
+      ['thrift://hms 1:9083', 'thrift://hms 1:9083'],
+    ]) {
+      expect(() => catalogStatement('lake', { type: 'hive', metastoreUris: uris! }), uris).toThrow(
+        `metastore URI ${JSON.stringify(bad)} is not thrift://<host>:<port>`,
+      );
+    }
   });
 
   it('refuses a project id or date that is not one, before any statement', async () => {

@@ -25,6 +25,10 @@ export type CatalogConfig =
   | { type: 'glue'; region: string; iamRoleArn?: string }
   | {
       type: 'hive';
+      /**
+       * The metastore's thrift URI, or several separated by commas (a highly available metastore:
+       * Hive's client tries them in turn), each `thrift://<host>:<port>`.
+       */
       metastoreUris: string;
       /** An S3-compatible store instead of AWS S3 (MinIO): path-style access. */
       s3Endpoint?: string;
@@ -97,6 +101,22 @@ export function sessionStatements(config: StarRocksConfig = {}): string[] {
   return [`SET time_zone = '+00:00'`, `SET query_timeout = ${timeout}`, `SET insert_timeout = ${timeout}`];
 }
 
+const THRIFT_URI = /^thrift:\/\/[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?:([1-9][0-9]{0,4})$/;
+
+/** One or more metastore URIs, comma-separated (spaces around commas dropped), each checked. */
+function metastoreUris(value: string): string {
+  const uris = value.split(',').map((uri) => uri.trim());
+  for (const uri of uris) {
+    const port = Number(THRIFT_URI.exec(uri)?.[2] ?? 0);
+    if (port < 1 || port > 65_535)
+      throw new WarehouseError(
+        'invalid_config',
+        `metastore URI ${JSON.stringify(uri).slice(0, 80)} is not thrift://<host>:<port>${uris.length > 1 ? ` (in ${JSON.stringify(value).slice(0, 120)})` : ''}`,
+      );
+  }
+  return uris.join(',');
+}
+
 /** `CREATE EXTERNAL CATALOG` for the lake, on Glue or a Hive Metastore. */
 export function catalogStatement(catalogName: string, catalog: CatalogConfig): string {
   const name = identifier(catalogName, 'catalog');
@@ -127,7 +147,7 @@ export function catalogStatement(catalogName: string, catalog: CatalogConfig): s
       : [
           ['type', '"hive"'],
           ['hive.metastore.type', '"hive"'],
-          ['hive.metastore.uris', quote(catalog.metastoreUris, 'metastore URI')],
+          ['hive.metastore.uris', `"${metastoreUris(catalog.metastoreUris)}"`],
           ...(catalog.s3Region
             ? ([['aws.s3.region', quote(catalog.s3Region, 'region')]] as Array<[string, string]>)
             : []),
