@@ -18,7 +18,9 @@ export class MemoryQuotaCounter implements QuotaCounter {
 
   async add(project: string, second: number, n: number): Promise<number> {
     const count = this.counts.get(project);
-    if (count === undefined || count.second !== second) {
+    // A report for an earlier second than the last (a request stamped before one that finished
+    // first) counts in the current second: moving back would start an empty window again.
+    if (count === undefined || second > count.second) {
       this.counts.set(project, { second, used: n });
       return n;
     }
@@ -83,8 +85,11 @@ export class ProjectQuotas {
   admit(project: string, now: number): Promise<boolean> | boolean {
     const limit = this.limits.get(project);
     if (limit === undefined) return true;
-    const second = Math.floor(now / 1000);
     let window = this.windows.get(project);
+    // Windows only move forward: requests finish out of order (a slow body stamped in the next
+    // second, then a fast one still in this one), and a window started again for an earlier
+    // second would forget what it admitted and admit the quota once more.
+    const second = Math.max(Math.floor(now / 1000), window?.second ?? 0);
     if (window === undefined || window.second !== second) {
       window = { second, known: 0, pending: 0, reporting: 0, waiting: [] };
       this.windows.set(project, window);

@@ -34,6 +34,20 @@ describe('per-project quotas', () => {
     expect(await admitted(quotas, 'a', 6_000, 400)).toBe(250);
   });
 
+  it('admit at most the quota a second when requests are stamped out of order across a second boundary', async () => {
+    // Arrange: concurrent requests whose bodies end on either side of a second boundary, so
+    // their stamps alternate between the two seconds (a slow body finished first, then a fast one).
+    const quotas = new ProjectQuotas(new Map([['a', 20]]), new MemoryQuotaCounter());
+    const stamps = Array.from({ length: 400 }, (_, i) => (i % 2 === 0 ? 9_999 : 10_000));
+
+    // Act
+    const answers = await Promise.all(stamps.map((now) => quotas.admit('a', now)));
+
+    // Assert: two windows at most, each of the quota.
+    expect(answers.filter(Boolean).length).toBeLessThanOrEqual(40);
+    expect(answers.filter(Boolean).length).toBeGreaterThanOrEqual(20);
+  });
+
   it('leave projects without a quota alone, and other projects unslowed', async () => {
     const counter = new CountingCounter();
     const quotas = new ProjectQuotas(new Map([['a', 10]]), counter);
