@@ -32,7 +32,7 @@ export async function runCollectorContainer(): Promise<void> {
   const env = await withSecrets(process.env);
   // Concurrent requests share PutRecords calls and, bundled, stream records of a PUT unit each.
   const stream = new CoalescingWriter(
-    new KinesisStreamWriter(kinesisClient(readEndpoint(env)), readStreamRef(env)),
+    new KinesisStreamWriter(kinesisClient(readEndpoint(env, 'KINESIS')), readStreamRef(env)),
     { bundleBytes: PUT_PAYLOAD_UNIT_BYTES },
   );
   const deps = collectDepsFromEnv(env, stream, logger);

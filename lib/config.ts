@@ -179,13 +179,22 @@ export function readGlueNames(env: Env): { database: string; table: string } {
   return { database, table };
 }
 
-/** `AWS_ENDPOINT_URL`: set only against emulators (fauxqs, kinesis-local, LocalStack). */
-export function readEndpoint(env: Env): string | undefined {
-  const url = env.AWS_ENDPOINT_URL?.trim();
-  if (!url) return undefined;
-  if (!/^https?:\/\/[^\s]+$/.test(url))
-    throw new ConfigError('AWS_ENDPOINT_URL', `is not an http(s) URL: ${url.slice(0, 80)}`);
-  return url;
+/** The services Tally's own clients call, by the suffix of the SDK's per-service endpoint variable. */
+export type EndpointService = 'KINESIS' | 'DYNAMODB' | 'S3';
+
+/**
+ * The endpoint override of one service: `AWS_ENDPOINT_URL_<SERVICE>` (the AWS SDKs' own
+ * per-service variable: `AWS_ENDPOINT_URL_KINESIS`, `_DYNAMODB`, `_S3`), else `AWS_ENDPOINT_URL`
+ * for every service. Set only against emulators (fauxqs, kinesis-local, dynalite, LocalStack).
+ */
+export function readEndpoint(env: Env, service: EndpointService): string | undefined {
+  for (const name of [`AWS_ENDPOINT_URL_${service}`, 'AWS_ENDPOINT_URL']) {
+    const url = env[name]?.trim();
+    if (!url) continue;
+    if (!/^https?:\/\/[^\s]+$/.test(url)) throw new ConfigError(name, `is not an http(s) URL: ${url.slice(0, 80)}`);
+    return url;
+  }
+  return undefined;
 }
 
 /**

@@ -25,7 +25,7 @@ function quotasOf(
   if (settings === null) return undefined;
   const limits = quotaLimits(projects, settings.fallback);
   if (limits.size === 0) return undefined;
-  const counter = new DynamoDbQuotaCounter(dynamoDbClient(readEndpoint(env)), settings.table);
+  const counter = new DynamoDbQuotaCounter(dynamoDbClient(readEndpoint(env, 'DYNAMODB')), settings.table);
   return new ProjectQuotas(limits, counter, {
     onCounterError: (error) =>
       logger.warn('quota counter failed; the request is admitted', { error: (error as Error).message }),

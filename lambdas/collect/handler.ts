@@ -52,7 +52,7 @@ const metrics = new LambdaMetrics('collect');
 const fromEnv = onColdStart(async () => {
   const env = await withSecrets(process.env);
   const logger = lambdaLogger('collect');
-  const stream = new KinesisStreamWriter(kinesisClient(readEndpoint(env)), readStreamRef(env));
+  const stream = new KinesisStreamWriter(kinesisClient(readEndpoint(env, 'KINESIS')), readStreamRef(env));
   return createCollectHandler(collectDepsFromEnv(env, stream, logger), logger, (c) => metrics.collected(c));
 });
 

@@ -43,7 +43,7 @@ export function createCompactionHandler(
 const fromEnv = onColdStart(async () => {
   const env = process.env;
   return createCompactionHandler(
-    new S3ObjectStore(s3Client(readEndpoint(env)), readLakeBucket(env)),
+    new S3ObjectStore(s3Client(readEndpoint(env, 'S3')), readLakeBucket(env)),
     readCompactionSettings(env, { targetBytes: DEFAULT_TARGET_BYTES, graceMs: DEFAULT_GRACE_MS }),
     lambdaLogger('compact'),
   );

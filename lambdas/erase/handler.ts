@@ -34,7 +34,7 @@ export function createEraseHandler(store: ObjectStore, keys: HashKey[], logger: 
 const fromEnv = onColdStart(async () => {
   const env = await withSecrets(process.env);
   return createEraseHandler(
-    new S3ObjectStore(s3Client(readEndpoint(env)), readLakeBucket(env)),
+    new S3ObjectStore(s3Client(readEndpoint(env, 'S3')), readLakeBucket(env)),
     [readHashKey(env), ...readPreviousHashKeys(env)],
     lambdaLogger('erase'),
   );

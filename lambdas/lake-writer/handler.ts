@@ -67,7 +67,7 @@ const fromEnv = onColdStart(() => {
     ? { client: glueClient(), ...readGlueNames(process.env) }
     : null;
   return createLakeWriterHandler(
-    new S3ObjectStore(s3Client(readEndpoint(process.env)), bucket),
+    new S3ObjectStore(s3Client(readEndpoint(process.env, 'S3')), bucket),
     lambdaLogger('lake-writer'),
     glue
       ? onlyNewPartitions((days) =>

@@ -60,7 +60,7 @@ const fromEnv = onColdStart(async () => {
       warehouse: starRocksFromEnv(env),
       ...(env.TALLY_LAKE_BUCKET
         ? {
-            store: new S3ObjectStore(s3Client(readEndpoint(env)), readLakeBucket(env)),
+            store: new S3ObjectStore(s3Client(readEndpoint(env, 'S3')), readLakeBucket(env)),
             manifestCache: new Map(),
           }
         : {}),

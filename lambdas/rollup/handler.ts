@@ -47,7 +47,7 @@ const fromEnv = onColdStart(async () => {
   const logger = lambdaLogger('rollup');
   return createRollupHandler(
     {
-      store: new S3ObjectStore(s3Client(readEndpoint(env)), bucket),
+      store: new S3ObjectStore(s3Client(readEndpoint(env, 'S3')), bucket),
       warehouse: starRocksFromEnv(env),
       logger,
       registerPartitions: async (days) => {

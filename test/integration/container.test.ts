@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeImageContext } from '../../cdk/constructs/ingest-containers.js';
 import { ensureStream, type KinesisLocal, startKinesisLocal } from '../../local/kinesis-local.js';
@@ -15,6 +16,7 @@ import {
   spawnContainer,
   stopContainers,
 } from '../helpers/container.js';
+import { startDynamoDb } from '../helpers/emulators.js';
 import { node24 } from '../helpers/node24.js';
 
 let kinesis: KinesisLocal;
@@ -110,6 +112,49 @@ describe('the collector container', () => {
     expect(summary.answers['200']).toBe(Number(total.EventsAccepted) / 5);
     expect(lines.filter((l) => l.includes('"message":"collect"'))).toEqual([]);
   }, 120_000);
+});
+
+describe('the collector container with a quota', () => {
+  it('counts quotas in the DynamoDB of its own endpoint variable, beside the stream of its own', async () => {
+    // Arrange: kinesis-local and dynalite, each named by the SDK's per-service variable only.
+    const dynamo = await startDynamoDb();
+    try {
+      const table = await dynamo.table('tally-container-quotas');
+      const container = await spawnContainer(kinesis, 'container-quota', {
+        AWS_ENDPOINT_URL: undefined as unknown as string,
+        AWS_ENDPOINT_URL_KINESIS: kinesis.endpoint,
+        AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+        TALLY_QUOTA_TABLE: table,
+        TALLY_PROJECT_REQUESTS_PER_SECOND: '5',
+      });
+      const auth = `Basic ${Buffer.from(`${container.writeKey}:`).toString('base64')}`;
+
+      // Act: 60 requests at once, well within a second.
+      const statuses = await Promise.all(
+        Array.from({ length: 60 }, (_, i) =>
+          fetch(`${container.url}/v1/track`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', authorization: auth },
+            body: JSON.stringify({ event: 'Quota', userId: 'u1', messageId: `q-${i}` }),
+          }).then(async (r) => [r.status, ((await r.json()) as { error?: { code: string } }).error?.code]),
+        ),
+      );
+      container.child.kill('SIGTERM');
+      await container.exited;
+
+      // Assert: the quota held (a counter it could not reach would have admitted every request).
+      const admitted = statuses.filter(([status]) => status === 200).length;
+      expect(admitted).toBeGreaterThanOrEqual(5);
+      expect(admitted).toBeLessThanOrEqual(20);
+      expect(statuses.filter(([status, code]) => status === 429 && code === 'quota_exceeded').length).toBe(
+        60 - admitted,
+      );
+      const counts = await dynamo.client.send(new ScanCommand({ TableName: table }));
+      expect(counts.Items?.length).toBeGreaterThan(0);
+    } finally {
+      await dynamo.stop();
+    }
+  }, 60_000);
 });
 
 describe('the collector container while it starts', () => {
