@@ -107,6 +107,8 @@ export class Journal {
   private timer: NodeJS.Timeout | null = null;
   private ticking: Promise<void> = Promise.resolve();
   private closed = false;
+  /** Aborted by close(): stream calls of re-drives in flight are abandoned. */
+  private readonly closing = new AbortController();
   private stream: StreamWriter | null = null;
   private checkpoint: Checkpoint = () => null;
 
@@ -377,12 +379,12 @@ export class Journal {
     this.logger.info('re-driving journal segment', { segment: segment.name, records: entries.length });
     let pending = entries;
     for (let attempt = 0; pending.length > 0; attempt++) {
-      if (this.closed || this.epoch !== epoch) return;
       if (attempt > 0) await sleep(Math.min(100 * 2 ** attempt, 5000));
+      if (this.closed || this.closing.signal.aborted || this.epoch !== epoch) return;
       const failed: PutEntry[] = [];
       for (const call of planCalls(pending)) {
         try {
-          const outcomes = await stream.putRecords(call);
+          const outcomes = await stream.putRecords(call, this.closing.signal);
           this.accept(call, outcomes, epoch);
           call.forEach((entry, i) => {
             if (!outcomes[i] || outcomes[i]!.errorCode) failed.push(entry);
@@ -400,6 +402,8 @@ export class Journal {
     while (this.flushing || this.queue.length > 0) await sleep(5);
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    // A re-drive waiting on the stream is abandoned: its segment stays on disk for the next start.
+    this.closing.abort(new Error('the journal is closing'));
     await this.ticking;
     if (this.active) await this.closeSegment(this.active);
     this.closed = true;

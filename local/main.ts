@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { readCorsPolicy, readDefaultQuota } from '../lib/config.js';
+import { intVar, readCorsPolicy, readDefaultQuota } from '../lib/config.js';
 import { dashboardUrl } from './demo/run.js';
 import { consoleLogger } from './logger.js';
 import { type Pipeline, type PipelineOptions, startPipeline } from './pipeline.js';
@@ -41,11 +41,20 @@ export async function runTally(extra: Partial<PipelineOptions> = {}): Promise<Pi
   }
   if (readKey) console.log(`Dashboard: ${dashboardUrl(pipeline.url, 'default', readKey)}`);
   console.log('Press Ctrl-C to stop.\n');
+  const stopSeconds = intVar(process.env, 'TALLY_STOP_SECONDS', 60, 1, 3600);
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info('stopping: flushing the stream to the lake', { signal });
+    // Whatever the emulator or a disk does, a stop ends: what the lake does not hold yet stays
+    // in the journal, and the next start puts it on the stream again.
+    setTimeout(() => {
+      logger.error('stop did not finish in time; exiting (the journal keeps what the lake does not hold)', {
+        seconds: stopSeconds,
+      });
+      process.exit(1);
+    }, stopSeconds * 1000).unref();
     pipeline
       .stop()
       .then(() => {

@@ -131,6 +131,7 @@ async function startLocked(
   }
   const checkpoints = new FileCheckpoints(join(dataDir, 'checkpoints'), streamName);
   let poller: LocalPoller | null = null;
+  let stopping = false;
   // kinesis-local keeps its stream in memory: it starts empty, and the journal refills it.
   const kinesisLocal = options.kinesisEndpoint
     ? null
@@ -139,10 +140,12 @@ async function startLocked(
         onRestart: async (reason) => {
           journal.streamRestarted();
           logger.error('kinesis-local went away and was started again; the journal refills it', { reason });
+          // A stop under way does not wait on the new emulator, nor start the poller again.
+          if (stopping) return;
           await ensureStream(kinesisLocal!.client, streamName, options.shards ?? 1);
           await poller?.stop();
           await checkpoints.reset();
-          await poller?.start();
+          if (!stopping) await poller?.start();
         },
       });
   if (kinesisLocal) undo.push(() => kinesisLocal.stop());
@@ -260,7 +263,6 @@ async function startLocked(
     '127.0.0.1',
     { budgets: options.budgets },
   );
-  let stopped = false;
   return {
     url: http.url,
     writeKeys: secrets.writeKeys,
@@ -273,8 +275,8 @@ async function startLocked(
     journal,
     emulatorPid: () => kinesisLocal?.pid(),
     async stop() {
-      if (stopped) return;
-      stopped = true;
+      if (stopping) return;
+      stopping = true;
       // Stop taking requests (those in flight finish), drain the stream into the lake, then
       // close the journal: what the lake holds is deleted from it, the rest waits for next start.
       await http.close(options.stopGraceMs ?? 10_000);

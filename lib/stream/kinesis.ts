@@ -18,7 +18,7 @@ export class KinesisStreamWriter implements StreamWriter {
     private readonly stream: StreamRef,
   ) {}
 
-  async putRecords(entries: readonly PutEntry[]): Promise<PutOutcome[]> {
+  async putRecords(entries: readonly PutEntry[], signal?: AbortSignal): Promise<PutOutcome[]> {
     const out = await this.client.send(
       new PutRecordsCommand({
         ...('streamArn' in this.stream
@@ -26,6 +26,7 @@ export class KinesisStreamWriter implements StreamWriter {
           : { StreamName: this.stream.streamName }),
         Records: entries.map((e) => ({ Data: e.data, PartitionKey: e.partitionKey })),
       }),
+      { abortSignal: signal },
     );
     const results = out.Records ?? [];
     return entries.map((_, i) => {
@@ -58,7 +59,7 @@ export class KinesisStreamReader implements StreamReader {
     return shards;
   }
 
-  async iterator(shardId: string, afterSequenceNumber: string | null): Promise<string> {
+  async iterator(shardId: string, afterSequenceNumber: string | null, signal?: AbortSignal): Promise<string> {
     const out = await this.client.send(
       new GetShardIteratorCommand({
         StreamName: this.streamName,
@@ -67,14 +68,20 @@ export class KinesisStreamReader implements StreamReader {
           ? { ShardIteratorType: 'AFTER_SEQUENCE_NUMBER', StartingSequenceNumber: afterSequenceNumber }
           : { ShardIteratorType: 'TRIM_HORIZON' }),
       }),
+      { abortSignal: signal },
     );
     if (!out.ShardIterator) throw new Error(`no shard iterator for ${shardId}`);
     return out.ShardIterator;
   }
 
-  async read(iterator: string, limit: number): Promise<{ records: ShardRecord[]; next: string | null }> {
+  async read(
+    iterator: string,
+    limit: number,
+    signal?: AbortSignal,
+  ): Promise<{ records: ShardRecord[]; next: string | null }> {
     const out = await this.client.send(
       new GetRecordsCommand({ ShardIterator: iterator, Limit: Math.min(limit, 10_000) }),
+      { abortSignal: signal },
     );
     const records = (out.Records ?? []).map((r) => ({
       sequenceNumber: r.SequenceNumber ?? '',

@@ -13,9 +13,13 @@ export interface ShardRecord {
 export interface StreamReader {
   readonly streamArn: string;
   listShards(): Promise<string[]>;
-  /** An iterator after `sequenceNumber`, or at the oldest record when it is null. */
-  iterator(shardId: string, afterSequenceNumber: string | null): Promise<string>;
-  read(iterator: string, limit: number): Promise<{ records: ShardRecord[]; next: string | null }>;
+  /** An iterator after `sequenceNumber`, or at the oldest record when it is null; `signal` abandons the call. */
+  iterator(shardId: string, afterSequenceNumber: string | null, signal?: AbortSignal): Promise<string>;
+  read(
+    iterator: string,
+    limit: number,
+    signal?: AbortSignal,
+  ): Promise<{ records: ShardRecord[]; next: string | null }>;
 }
 
 /** Where each shard's progress is kept, so a restart resumes after the last processed record. */
@@ -79,6 +83,8 @@ function lowestFailure(response: KinesisStreamBatchResponse | undefined, batch: 
 export class LocalPoller {
   private running = false;
   private loops: Promise<void>[] = [];
+  /** Abandons the stream calls in flight when the poller stops: a stop never waits on the stream. */
+  private reads = new AbortController();
   private readonly options: Required<Omit<PollerOptions, 'region'>> & { region: string };
 
   constructor(
@@ -101,13 +107,19 @@ export class LocalPoller {
 
   async start(): Promise<void> {
     this.running = true;
+    this.reads = new AbortController();
     const shards = await this.reader.listShards();
     this.loops = shards.map((shard) => this.guard(shard));
   }
 
-  /** Stops reading, finishes the records already read (flush), and resolves when every shard is idle. */
+  /**
+   * Stops reading (a read or iterator call in flight is abandoned: what it would have read is read
+   * again after the checkpoint next time), finishes the records already read (flush), and
+   * resolves when every shard is idle.
+   */
   async stop(): Promise<void> {
     this.running = false;
+    this.reads.abort(new Error('the poller is stopping'));
     await Promise.all(this.loops);
   }
 
@@ -121,6 +133,7 @@ export class LocalPoller {
         await this.pollShard(shardId);
         return;
       } catch (error) {
+        if (!this.running) return;
         failures++;
         this.logger.error('shard loop failed; resuming from its checkpoint', {
           shardId,
@@ -137,8 +150,9 @@ export class LocalPoller {
    * records the lake already has makes duplicates the readers remove, skipping would lose events.
    */
   private async open(shardId: string, after: string | null): Promise<string> {
+    const signal = this.reads.signal;
     try {
-      return await this.reader.iterator(shardId, after);
+      return await this.reader.iterator(shardId, after, signal);
     } catch (error) {
       const name = (error as { name?: string }).name;
       if (after === null || (name !== 'ResourceNotFoundException' && name !== 'InvalidArgumentException')) {
@@ -148,7 +162,7 @@ export class LocalPoller {
         shardId,
         checkpoint: after,
       });
-      return this.reader.iterator(shardId, null);
+      return this.reader.iterator(shardId, null, signal);
     }
   }
 
@@ -225,7 +239,11 @@ export class LocalPoller {
       let readNothing = true;
       if (this.running && iterator !== null && buffer.length < this.options.batchSize) {
         try {
-          const { records, next } = await this.reader.read(iterator, this.options.batchSize - buffer.length);
+          const { records, next } = await this.reader.read(
+            iterator,
+            this.options.batchSize - buffer.length,
+            this.reads.signal,
+          );
           iterator = next;
           if (records.length > 0) {
             if (buffer.length === 0) windowStart = Date.now();
@@ -234,6 +252,7 @@ export class LocalPoller {
             readNothing = false;
           }
         } catch (error) {
+          if (!this.running) continue;
           this.logger.warn('read failed, reopening the shard', { shardId, error: (error as Error).message });
           await sleep(this.options.idleMs);
           iterator = await this.open(shardId, lastRead).catch(() => iterator);

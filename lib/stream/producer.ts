@@ -20,7 +20,8 @@ export interface PutOutcome {
  * failed (network, timeout); otherwise it reports each entry, as Kinesis PutRecords does.
  */
 export interface StreamWriter {
-  putRecords(entries: readonly PutEntry[]): Promise<PutOutcome[]>;
+  /** Puts the entries; `signal` abandons the call (a stop that must not wait on the stream). */
+  putRecords(entries: readonly PutEntry[], signal?: AbortSignal): Promise<PutOutcome[]>;
 }
 
 export interface RetryPolicy {

@@ -118,6 +118,38 @@ describe('crash safety on one machine', () => {
     expect(await readdir(dataDir)).not.toContain('tally.pid');
   });
 
+  it('Ctrl-C right after kinesis-local was killed still ends the process, and the next start delivers every acknowledged event', async () => {
+    // Arrange
+    const dataDir = await mkdtemp(join(tmpdir(), 'tally-stop-'));
+    dirs.push(dataDir);
+    const env = { ...process.env, TALLY_DATA_DIR: dataDir, PORT: '0' };
+    const first = spawnTally(MAIN, env);
+    const { url, writeKey } = await first.ready;
+    const [emulator] = emulatorsOf(first.child.pid!);
+    const { ids, body } = batchOf('stop', 400);
+    expect(await post(url, writeKey, body)).toBe(200);
+
+    // Act: the emulator dies, and the stop begins before the supervisor could restart it.
+    process.kill(emulator!, 'SIGKILL');
+    first.child.kill('SIGINT');
+    const code = await Promise.race([
+      new Promise((resolve) => first.child.once('exit', (c, signal) => resolve(c ?? signal))),
+      new Promise((resolve) => setTimeout(() => resolve('still running after 90 s'), 90_000)),
+    ]);
+
+    // Assert: it ended within its bound (60 s), and nothing acknowledged was lost.
+    expect([0, 1]).toContain(code);
+    const again = spawnTally(MAIN, env);
+    await again.ready;
+    try {
+      const rows = await waitForLake(new FsObjectStore(join(dataDir, 'lake')), ids, 60_000);
+      expect(new Set(rows.map((r) => r.event_id))).toEqual(new Set(ids));
+    } finally {
+      again.child.kill('SIGINT');
+      await new Promise((resolve) => again.child.once('exit', resolve));
+    }
+  }, 240_000);
+
   it('a short chaos run: kills from outside and faults inside, then nothing lost, nothing doubled, exact counts', async () => {
     const report = await runChaos({
       events: 20_000,

@@ -163,6 +163,35 @@ describe('Journal', () => {
     await journal.close();
   });
 
+  it('closes while a re-drive waits on a stream that never answers, keeping the segment for the next start', async () => {
+    // Arrange: a crash left a segment; the stream then takes calls and never answers them.
+    const first = await open();
+    await putAll(first.wrap(new NumberingStream()), [entry('a')]);
+    const journal = await open();
+    let calls = 0;
+    const silent: StreamWriter = {
+      putRecords: (_entries, signal) => {
+        calls += 1;
+        return new Promise((_, reject) => signal?.addEventListener('abort', () => reject(signal.reason)));
+      },
+    };
+    journal.start(silent, () => null, 10);
+    await waitUntil('the re-drive to call the stream', () => calls > 0);
+
+    // Act
+    const closed = await Promise.race([
+      journal.close().then(() => 'closed'),
+      new Promise((r) => setTimeout(() => r('still waiting'), 2000)),
+    ]);
+
+    // Assert
+    expect(closed).toBe('closed');
+    const again = await open();
+    expect(again.recoveredRecords).toBe(1);
+    await again.close();
+    await first.close();
+  });
+
   it('keeps unconfirmed segments on close, for the next start', async () => {
     const journal = await open();
     const stream = new NumberingStream();

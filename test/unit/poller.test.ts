@@ -166,4 +166,45 @@ describe('LocalPoller', () => {
     ]);
     expect(checkpoints.saved).toEqual(['101']);
   });
+
+  it('stops while a read hangs on a stream that went away: the read is abandoned, what was read is delivered', async () => {
+    // Arrange: a first read answers, every later one waits until its signal aborts it.
+    const delivered: string[] = [];
+    let reads = 0;
+    const reader: StreamReader = {
+      streamArn: 'arn:aws:kinesis:us-east-1:000000000000:stream/test',
+      listShards: async () => ['shardId-000000000000'],
+      iterator: async () => '0',
+      read: (_iterator, _limit, signal) => {
+        reads += 1;
+        if (reads === 1) return Promise.resolve({ records: records(2), next: '2' });
+        return new Promise((_, reject) => {
+          signal?.addEventListener('abort', () => reject(signal.reason));
+        });
+      },
+    };
+    const poller = new LocalPoller(
+      reader,
+      new MemoryCheckpoints(),
+      async (e) => {
+        delivered.push(...seqs(e));
+        return undefined;
+      },
+      silentLogger,
+      { batchSize: 4, batchingWindowMs: 60_000, idleMs: 1, onFailure: async () => {} },
+    );
+    await poller.start();
+    const deadline = Date.now() + 5000;
+    while (reads < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+
+    // Act
+    const stopped = await Promise.race([
+      poller.stop().then(() => 'stopped'),
+      new Promise((r) => setTimeout(() => r('still waiting'), 2000)),
+    ]);
+
+    // Assert
+    expect(stopped).toBe('stopped');
+    expect(delivered).toEqual(['100', '101']);
+  });
 });
