@@ -40,19 +40,20 @@ function objectOf(value: unknown): Json | null {
 }
 
 /**
- * A text member as it is kept: strings (and finite numbers, as apps send versions) cut to `max`
- * characters; anything else is ignored. Either correction adds a marker named after `field`.
+ * A text member as it is kept: a string cut to `max` characters; with `numbers`, a finite number
+ * as its text too (apps send versions and campaign ids as numbers: `3`, `2.1`); anything else is
+ * ignored. Either correction adds a marker named after `field`.
  */
 function textOf(
   value: unknown,
   field: string,
   markers: string[],
-  max = ENRICHED_TEXT_MAX_CHARS,
+  { max = ENRICHED_TEXT_MAX_CHARS, numbers = false }: { max?: number; numbers?: boolean } = {},
 ): string | null {
   if (value === undefined || value === null || value === '') return null;
   let text: string;
   if (typeof value === 'string') text = value.trim();
-  else if (typeof value === 'number' && Number.isFinite(value)) text = String(value);
+  else if (numbers && typeof value === 'number' && Number.isFinite(value)) text = String(value);
   else {
     markers.push(`${field}_ignored`);
     return null;
@@ -61,6 +62,19 @@ function textOf(
   const cut = truncateCodePoints(text, max);
   if (cut.length !== text.length) markers.push(`${field}_cut`);
   return cut;
+}
+
+/** A browser name as kept: letters or digits first, then plain punctuation, at most 64 characters. */
+const BROWSER_NAME = /^[\p{L}\p{N}][\p{L}\p{N} .'&+_()-]{0,63}$/u;
+
+/**
+ * The device type of an event without a user agent (a native mobile SDK's): from its operating
+ * system, `context.os.name` (iOS or Android: `mobile`, `tablet` when `context.device.model` is an
+ * iPad); null for any other system or none. With a user agent, Bowser's type wins.
+ */
+function appDeviceType(os: string | null, model: string): string | null {
+  if (!/^(ios|ipados|android)$/i.test(os ?? '')) return null;
+  return /^ipad/i.test(model) || /^ipados$/i.test(os ?? '') ? 'tablet' : 'mobile';
 }
 
 /** The host of a referrer URL, lower case and without `www.`; null when it is not a URL with a host. */
@@ -114,8 +128,13 @@ export function enrich(contextText: string | null, channel: string | null): Enri
       markers.push('context_ignored');
     }
   }
-  const userAgent = textOf(context?.userAgent, 'user_agent', markers, USER_AGENT_MAX_CHARS);
+  // Only a string is a user agent: a number read as one would be taken for a bot.
+  const userAgent = textOf(context?.userAgent, 'user_agent', markers, { max: USER_AGENT_MAX_CHARS });
   const agent = userAgent === null ? null : agentFacts(userAgent);
+  // Bowser names a browser it does not know by the agent's first product token, of any length
+  // and any characters: a name that is not a plain one is not kept.
+  const browser = agent?.browser ?? null;
+  if (browser !== null && !BROWSER_NAME.test(browser)) markers.push('browser_ignored');
   const library = textOf(objectOf(context?.library)?.name, 'library', markers);
   const os = textOf(objectOf(context?.os)?.name, 'os', markers) ?? agent?.os ?? null;
   const campaign = objectOf(context?.campaign);
@@ -126,21 +145,19 @@ export function enrich(contextText: string | null, channel: string | null): Enri
   return {
     platform: platformOf(context, channel, library, os, userAgent),
     os,
-    browser: agent?.browser ?? null,
-    deviceType:
-      agent?.deviceType ??
-      (/^(ios|android)$/i.test(os ?? '') ? (/^ipad/i.test(model) ? 'tablet' : 'mobile') : null),
-    appVersion: textOf(objectOf(context?.app)?.version, 'app_version', markers),
+    browser: browser !== null && BROWSER_NAME.test(browser) ? browser : null,
+    deviceType: agent?.deviceType ?? appDeviceType(os, model),
+    appVersion: textOf(objectOf(context?.app)?.version, 'app_version', markers, { numbers: true }),
     library,
-    utmSource: textOf(campaign?.source, 'utm_source', markers),
-    utmMedium: textOf(campaign?.medium, 'utm_medium', markers),
-    utmCampaign: textOf(campaign?.name, 'utm_campaign', markers),
+    utmSource: textOf(campaign?.source, 'utm_source', markers, { numbers: true }),
+    utmMedium: textOf(campaign?.medium, 'utm_medium', markers, { numbers: true }),
+    utmCampaign: textOf(campaign?.name, 'utm_campaign', markers, { numbers: true }),
     referrerDomain: referrerHost(
       textOf(
         objectOf(context?.page)?.referrer ?? objectOf(context?.referrer)?.url,
         'referrer',
         markers,
-        2048,
+        { max: 2048 },
       ),
       markers,
     ),

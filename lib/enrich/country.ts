@@ -28,6 +28,8 @@ export function packagedCountryDb(): string {
 
 export class CountryDbError extends TallyError {}
 
+const IPV4_MAPPED = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i;
+
 /** Opens a MaxMind-format country database (the whole file in memory, about 8 MB). */
 export function countryReader(path: string): CountryOf {
   let reader: Reader<Response>;
@@ -39,8 +41,11 @@ export function countryReader(path: string): CountryOf {
       `cannot read the country database ${path}: ${(error as Error).message}`,
     );
   }
-  return (ip) => {
-    if (ip === undefined || isIP(ip) === 0) return null;
+  return (given) => {
+    if (given === undefined || isIP(given) === 0) return null;
+    // An IPv4 address as a dual-stack socket or proxy writes it (`::ffff:81.2.69.160`) is
+    // looked up as the IPv4 address it is (the database keys IPv4 apart from IPv6).
+    const ip = IPV4_MAPPED.exec(given)?.[1] ?? given;
     // DB-IP's files (as ip-location-db builds them) hold `country_code`, not MaxMind's layout.
     const code = (reader.get(ip) as { country_code?: unknown } | null)?.country_code;
     return typeof code === 'string' && COUNTRY_CODE.test(code) ? code : null;

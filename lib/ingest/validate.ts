@@ -70,7 +70,15 @@ function inspect(value: object, max: number, keys: string[] = []): Reject | null
     const before = visited;
     // `keys` is one stack for the whole walk: the path is only spelled out for a refusal.
     keys.push(key);
-    if (typeof child === 'string' && !child.isWellFormed()) return loneSurrogate(keys);
+    if (typeof child === 'string' && !child.isWellFormed()) {
+      const field = keys[0] === 'context' ? DERIVED_MEMBERS[keys.join('.')] : undefined;
+      if (field === undefined) return loneSurrogate(keys);
+      // Only that member goes, as a member of the wrong type would: the event stays.
+      delete (value as Record<string, unknown>)[key];
+      ignoredMembers.push(`${field}_ignored`);
+      keys.pop();
+      continue;
+    }
     if (typeof child === 'number' && !Number.isFinite(child)) {
       return new Reject(
         'invalid_number',
@@ -96,6 +104,26 @@ function inspect(value: object, max: number, keys: string[] = []): Reject | null
 let visited = 0;
 let propertiesVisited = 0;
 let contextVisited = 0;
+/** Markers of the context members `inspect` left out (`user_agent_ignored`...), for the row's flags. */
+let ignoredMembers: string[] = [];
+
+/**
+ * The context members the lake writer derives columns from, by the marker of their field: text
+ * that is only read for a breakdown (a user agent, a campaign), not an id. One with a lone
+ * surrogate is left out of the context and flagged; anywhere else a lone surrogate refuses the event.
+ */
+const DERIVED_MEMBERS: Readonly<Record<string, string>> = {
+  'context.userAgent': 'user_agent',
+  'context.library.name': 'library',
+  'context.os.name': 'os',
+  'context.app.version': 'app_version',
+  'context.campaign.source': 'utm_source',
+  'context.campaign.medium': 'utm_medium',
+  'context.campaign.name': 'utm_campaign',
+  'context.page.referrer': 'referrer',
+  'context.referrer.url': 'referrer',
+  'context.device.model': 'device_model',
+};
 
 function loneSurrogate(keys: string[]): Reject {
   return new Reject(
@@ -291,8 +319,11 @@ function normalize(raw: unknown, ctx: RequestContext, source: EventSource | null
   visited = 0;
   propertiesVisited = -1;
   contextVisited = -1;
+  ignoredMembers = [];
   const flaw = inspect(raw, MAX_EVENT_DEPTH);
   if (flaw) throw flaw;
+  // A member left out: the context is written from what was parsed, not copied from the body.
+  if (ignoredMembers.length > 0) contextVisited = -1;
   const rawProperties = optionalObject(raw, 'properties');
   const rawContext = optionalObject(raw, 'context');
   const { propertiesJson, contextJson } = jsonTexts(rawProperties, rawContext, source);
@@ -302,7 +333,9 @@ function normalize(raw: unknown, ctx: RequestContext, source: EventSource | null
   if (bytes !== null) {
     throw new Reject('size', `the event is ${bytes} bytes, over the limit of ${MAX_EVENT_BYTES}`);
   }
-  return normalizeFields(raw, ctx, propertiesJson ?? null, contextJson ?? null, rawContext?.ip);
+  const row = normalizeFields(raw, ctx, propertiesJson ?? null, contextJson ?? null, rawContext?.ip);
+  if (ignoredMembers.length > 0) row.flags = [row.flags, ...ignoredMembers].filter(Boolean).join(',');
+  return row;
 }
 
 /**

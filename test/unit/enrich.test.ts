@@ -91,6 +91,39 @@ describe('enrich', () => {
     );
     expect(enrich('{not json', null).markers).toEqual(['context_ignored']);
   });
+
+  it("keeps no browser name Bowser made of an agent's first token when it is not a plain name, saying so", () => {
+    for (const userAgent of [`${'x'.repeat(500)}/1.0 (X11)`, '<script>alert(1)</script>/2.0 (X11)']) {
+      const enriched = enrich(JSON.stringify({ userAgent }), null);
+      expect(enriched.browser, userAgent.slice(0, 20)).toBeNull();
+      expect(enriched.markers).toContain('browser_ignored');
+    }
+    // Real names keep theirs, spaces and all.
+    expect(enrich(JSON.stringify({ userAgent: IPHONE }), null)).toMatchObject({
+      browser: 'Safari',
+      markers: [],
+    });
+  });
+
+  it('takes numbers as text for versions and campaigns, never as a user agent (which would read as a bot)', () => {
+    const enriched = enrich(
+      JSON.stringify({ userAgent: 42, app: { version: 3 }, campaign: { source: 7, name: 2.5 } }),
+      null,
+    );
+    expect(enriched).toMatchObject({ appVersion: '3', utmSource: '7', utmCampaign: '2.5', bot: null });
+    expect(enriched.markers).toEqual(['user_agent_ignored']);
+  });
+
+  it("says a native app's device from its OS when it sends no user agent, an iPad as a tablet", () => {
+    const deviceOf = (os: string, model?: string) =>
+      enrich(JSON.stringify({ os: { name: os }, device: { model } }), 'mobile').deviceType;
+    expect([deviceOf('iOS', 'iPhone15,2'), deviceOf('iOS', 'iPad13,4'), deviceOf('Android')]).toEqual([
+      'mobile',
+      'tablet',
+      'mobile',
+    ]);
+    expect([deviceOf('iPadOS'), deviceOf('Windows'), deviceOf('tvOS')]).toEqual(['tablet', null, null]);
+  });
 });
 
 describe('countryReader', () => {
@@ -102,6 +135,12 @@ describe('countryReader', () => {
     expect(countryOf('2a02:8070::1')).toBe('DE');
     for (const ip of ['127.0.0.1', '10.0.0.1', '::1', 'not an ip', '', undefined])
       expect(countryOf(ip)).toBeNull();
+  });
+
+  it('gives an IPv4-mapped IPv6 address (a dual-stack socket, a proxy) the country of its IPv4 address', () => {
+    expect(countryOf('::ffff:81.2.69.160')).toBe('GB');
+    expect(countryOf('::FFFF:8.8.8.8')).toBe('US');
+    expect(countryOf('::ffff:127.0.0.1')).toBeNull();
   });
 
   it('refuses a file that is not a country database, naming it', () => {

@@ -109,6 +109,34 @@ describe('text every reader can read', () => {
     expect(item?.kind === 'bad' && item.badRow.message).toContain(where);
   });
 
+  it.each([
+    ['the user agent', { userAgent: 'Mozilla/5.0 \ud800' }, 'user_agent_ignored'],
+    ['a campaign source', { campaign: { source: 'news\udfff', name: 'spring' } }, 'utm_source_ignored'],
+    ['the app version', { app: { version: '\ud83d1.2' } }, 'app_version_ignored'],
+  ])(
+    'leaves out only %s when it holds a lone surrogate, flagged, and accepts the event',
+    async (_, context, flag) => {
+      // Arrange: a single-event route, where refusing the event would refuse the whole request.
+      const d = deps();
+      const sent = { ...track({ messageId: 'm-ua' }), context: { ...context, locale: 'en-GB' } };
+
+      // Act
+      const { response } = await collect(request('/v1/track', sent), d);
+
+      // Assert
+      expect(response.status).toBe(200);
+      const [item] = itemsOf(d.stream);
+      if (item?.kind !== 'event')
+        throw new Error(`expected an event, got ${JSON.stringify(item).slice(0, 200)}`);
+      expect(item.event.flags).toBe(flag);
+      const kept = JSON.parse(item.event.context!) as Record<string, unknown>;
+      expect(kept.locale).toBe('en-GB');
+      expect(item.event.context!.isWellFormed()).toBe(true);
+      expect(item.event.context).not.toMatch(/\\u[dD][89a-fA-F]/);
+      if ('campaign' in context) expect(kept.campaign).toEqual({ name: 'spring' });
+    },
+  );
+
   it('keeps ids that differ only in lone surrogates apart: both refused, none merged', async () => {
     const d = deps();
     const batch = ['\ud800', '\udc00', '\ufffd'].map((u, i) => track({ userId: u, messageId: `m-${i}` }));
