@@ -135,7 +135,7 @@ async function eraseOffline(request: ErasureRequest) {
     countBots: botCountingProjects(secrets.projects),
   });
   try {
-    return { erasure, recomputed: await local.refreshDays(changedDays(erasure)) };
+    return { erasure, recomputed: await local.refreshErased(changedDays(erasure)) };
   } finally {
     await local.stop();
   }

@@ -243,7 +243,7 @@ async function startLocked(
       { store, keys: [secrets.hashKey, ...secrets.previousHashKeys], now: new Date() },
       erasureRequestOf(request),
     );
-    const stats = local ? await local.refreshDays(changedDays(record)) : null;
+    const stats = local ? await local.refreshErased(changedDays(record)) : null;
     logger.info('erased', {
       project: record.project,
       rows: record.eventRowsRemoved,

@@ -30,8 +30,11 @@ export interface LocalWarehouse {
   rollupNow(options?: { full?: boolean }): Promise<RollupResult>;
   /** The last rollup that ran, for the health route. */
   lastRun(): RollupRun | null;
-  /** Recomputes these days now (after an erasure), one at a time with the rollups. */
-  refreshDays(days: readonly ProjectDay[]): Promise<RefreshStats>;
+  /**
+   * After an erasure: recomputes the changed days now, one at a time with the rollups, then writes
+   * the database file anew, so no block of it keeps an erased person's hash.
+   */
+  refreshErased(days: readonly ProjectDay[]): Promise<RefreshStats>;
   /** Compacts the lake now, one at a time with the rollups (none when compaction is off). */
   compactNow(): Promise<CompactionResult | null>;
   stop(): Promise<void>;
@@ -128,16 +131,17 @@ export async function startLocalWarehouse(options: {
       });
   };
   if (compaction && compactionInterval > 0) compactionTimer = setTimeout(compactTick, compactionInterval);
-  const refreshDays = (days: readonly ProjectDay[]) =>
+  const refreshErased = (days: readonly ProjectDay[]) =>
     one.run(async () => {
       const stats = await warehouse.refresh(days, utcDate(Date.now()));
       await warehouse.exportActiveUsers(paths.activeUsersExport);
+      await warehouse.rewrite();
       return stats;
     });
   return {
     warehouse,
     rollupNow,
-    refreshDays,
+    refreshErased,
     lastRun: () => lastRun,
     compactNow,
     async stop() {

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { rename } from 'node:fs/promises';
+import { rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import {
@@ -67,15 +67,15 @@ export interface DuckDbOptions {
 export class DuckDbWarehouse implements Warehouse {
   private readonly writes = new Mutex();
   private readonly reads = new Mutex();
-  private readonly writer: Db;
-  private readonly reader: Db;
+  private writer: Db;
+  private reader: Db;
   private viewsOverFiles = false;
 
   private constructor(
-    private readonly instance: DuckDBInstance,
-    private readonly writeConnection: DuckDBConnection,
-    private readonly readConnection: DuckDBConnection,
-    private readonly lakeRoot: string,
+    private instance: DuckDBInstance,
+    private writeConnection: DuckDBConnection,
+    private readConnection: DuckDBConnection,
+    private readonly options: DuckDbOptions,
     private readonly windowHours: number,
     private readonly counted: string,
   ) {
@@ -83,8 +83,12 @@ export class DuckDbWarehouse implements Warehouse {
     this.reader = db(readConnection);
   }
 
-  static async open(options: DuckDbOptions): Promise<DuckDbWarehouse> {
-    const windowHours = checkDedupWindow(options.dedupWindowHours ?? DEFAULT_DEDUP_WINDOW_HOURS);
+  private get lakeRoot(): string {
+    return this.options.lakeRoot;
+  }
+
+  /** DuckDB on the options' file, with its two connections. */
+  private static async connect(options: DuckDbOptions) {
     const config: Record<string, string> = {
       home_directory: options.homeDirectory,
       autoinstall_known_extensions: 'false',
@@ -100,16 +104,61 @@ export class DuckDbWarehouse implements Warehouse {
         `cannot open DuckDB at ${options.path}: ${(error as Error).message}`,
       );
     }
+    return { instance, writes: await instance.connect(), reads: await instance.connect() };
+  }
+
+  static async open(options: DuckDbOptions): Promise<DuckDbWarehouse> {
+    const windowHours = checkDedupWindow(options.dedupWindowHours ?? DEFAULT_DEDUP_WINDOW_HOURS);
+    const { instance, writes, reads } = await DuckDbWarehouse.connect(options);
     const warehouse = new DuckDbWarehouse(
       instance,
-      await instance.connect(),
-      await instance.connect(),
-      options.lakeRoot,
+      writes,
+      reads,
+      options,
       windowHours,
       countedRows(options.countBots),
     );
     await warehouse.setup();
     return warehouse;
+  }
+
+  /**
+   * Writes the database anew: every table, view and sequence copied into a new file, which then
+   * replaces this one. DuckDB reuses the blocks of deleted rows but never clears them, so after an
+   * erasure the erased people's hashes stay in the file's free blocks (and its WAL) until this
+   * runs. Costs a copy of the warehouse (not of the lake); reads and refreshes wait meanwhile.
+   */
+  async rewrite(): Promise<void> {
+    const path = this.options.path;
+    if (path === ':memory:' || path === '') return;
+    const fresh = `${path}.rewrite`;
+    await this.writes.run(() =>
+      this.reads.run(async () => {
+        await rm(fresh, { force: true });
+        await rm(`${fresh}.wal`, { force: true });
+        const [[name]] = (await this.writer.rows('SELECT current_database()')) as [[string]];
+        await this.writer.run(`ATTACH ${sqlPath(fresh)} AS tally_rewrite`);
+        try {
+          await this.writer.run(`COPY FROM DATABASE "${name.replaceAll('"', '""')}" TO tally_rewrite`);
+        } finally {
+          await this.writer.run('DETACH tally_rewrite');
+        }
+        this.writeConnection.closeSync();
+        this.readConnection.closeSync();
+        this.instance.closeSync();
+        await rename(fresh, path);
+        await rm(`${path}.wal`, { force: true });
+        const { instance, writes, reads } = await DuckDbWarehouse.connect(this.options);
+        this.instance = instance;
+        this.writeConnection = writes;
+        this.readConnection = reads;
+        this.writer = db(writes);
+        this.reader = db(reads);
+        this.viewsOverFiles = false;
+        await createSchema(this.writer);
+        await this.ensureViews(this.writer);
+      }),
+    );
   }
 
   /** (Re)creates `events_all` and `events` over the lake once it has files; typed and empty before. */

@@ -1,15 +1,24 @@
 import { randomUUID } from 'node:crypto';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LakeEvent, utcDate } from '../../lib/events.js';
+import { identityHash } from '../../lib/ingest/pseudonymize.js';
 import { FsObjectStore } from '../../lib/lake/fs-store.js';
+import { silentLogger } from '../../lib/log.js';
+import { changedDays, erase } from '../../lib/privacy/erasure.js';
 import { encodeRecords } from '../../lib/stream/codec.js';
 import { putAll } from '../../lib/stream/producer.js';
 import { addDays } from '../../lib/warehouse/days.js';
 import type { Pipeline } from '../../local/pipeline.js';
+import { startLocalWarehouse, warehousePaths } from '../../local/warehouse.js';
 import { bruteForce } from '../helpers/brute.js';
 import { readLakeStore } from '../helpers/duckdb.js';
+import { lakeEvent } from '../helpers/events.js';
 import { expectedAnonymousHash, expectedHash, waitForLake } from '../helpers/lake.js';
 import { startTestPipeline, type TestPipeline } from '../helpers/pipeline.js';
+import { land } from '../helpers/warehouse-workload.js';
 
 const DAY = 86_400_000;
 let started: TestPipeline;
@@ -145,4 +154,65 @@ describe('tally erase on the local pipeline', () => {
     expect(after.map((r) => r.event_id)).toContain('marker');
     expect(after.map((r) => r.event_id)).not.toContain('ada-late');
   });
+});
+
+describe('an erasure in the DuckDB warehouse file', () => {
+  it('leaves no block of the file, nor of its WAL, holding an erased hash, after checkpoints, a restart and a full rollup', async () => {
+    // Arrange: 500 people over 20 days, rolled up and checkpointed (the warehouse closed), then
+    // opened again as `tally erase` does.
+    const dataDir = await mkdtemp(join(tmpdir(), 'tally-erase-bytes-'));
+    try {
+      const key = { version: 1, secret: Buffer.alloc(32, 7) };
+      const store = new FsObjectStore(warehousePaths(dataDir).lake);
+      const now = Date.parse('2026-03-31T18:00:00Z');
+      const events: LakeEvent[] = [];
+      for (let d = 0; d < 20; d++) {
+        for (let u = 0; u < 500; u++) {
+          if ((u + d) % 2 !== 0) continue;
+          const at = now - d * DAY;
+          const userHash = identityHash(key, 'shop', `person-${u}`);
+          events.push(
+            lakeEvent({ project: 'shop', eventId: `e-${d}-${u}`, userHash, eventTime: at, receivedAt: at }),
+          );
+        }
+      }
+      await land(store, events, now);
+      const open = () => startLocalWarehouse({ dataDir, store, logger: silentLogger, intervalMs: 0 });
+      const first = await open();
+      await first.rollupNow({ full: true });
+      await first.stop();
+
+      // Act
+      const again = await open();
+      const record = await erase(
+        { store, keys: [key], now: new Date(now) },
+        {
+          project: 'shop',
+          userIds: ['person-6'],
+          anonymousIds: [],
+        },
+      );
+      await again.refreshErased(changedDays(record));
+      await again.rollupNow({ full: true });
+      await again.stop();
+
+      // Assert: her hash in neither byte order, anywhere in the warehouse's directory; the same
+      // scan finds a person who was not erased.
+      const dir = warehousePaths(dataDir).dir;
+      const files = await Promise.all((await readdir(dir)).map((name) => readFile(join(dir, name))));
+      const bytesOf = (hash: bigint) => {
+        const little = Buffer.alloc(8);
+        little.writeBigInt64LE(hash);
+        const big = Buffer.alloc(8);
+        big.writeBigInt64BE(hash);
+        return [little, big];
+      };
+      const found = (hash: bigint) => files.some((file) => bytesOf(hash).some((b) => file.includes(b)));
+      expect(record.eventRowsRemoved).toBe(10);
+      expect(found(identityHash(key, 'shop', 'person-6'))).toBe(false);
+      expect(found(identityHash(key, 'shop', 'person-8'))).toBe(true);
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
