@@ -132,6 +132,10 @@ export interface TallySettings {
   stage?: string;
   /** An existing HMAC key secret to use instead of creating one (e.g. the one a destroyed stack kept). @default a new secret */
   hmacSecretArn?: string;
+  /** An existing projects secret to use instead of creating one (the one a destroyed stack kept). @default a new secret */
+  projectsSecretArn?: string;
+  /** An existing lake bucket to adopt instead of creating one (the one a destroyed stack kept). @default a new bucket */
+  lakeBucketName?: string;
   /**
    * Who may read the lake as StarRocks: `ec2` (an instance profile for the StarRocks nodes) or the
    * ARN of a principal that assumes the role. @default `ec2` when tally:starrocksHost is set, else no role
@@ -255,6 +259,12 @@ export function readSettings(node: Node): TallySettings {
     alarmEmail: email(node),
     stage: stageName,
     hmacSecretArn: arn(node, 'hmacSecretArn', /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/),
+    projectsSecretArn: arn(
+      node,
+      'projectsSecretArn',
+      /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/,
+    ),
+    lakeBucketName: bucketName(node, 'lakeBucketName'),
     starRocksTrust: starRocksTrust(node, host),
   };
 }
@@ -344,6 +354,22 @@ function arn(node: Node, key: string, pattern: RegExp): string | undefined {
   if (value !== undefined && !pattern.test(value)) {
     throw new SettingsError(
       `context tally:${key} is not such an ARN: ${JSON.stringify(value).slice(0, 120)}`,
+    );
+  }
+  return value;
+}
+
+/** An S3 bucket name as S3 takes it: 3-63 lower-case letters, digits, dots and hyphens. */
+function bucketName(node: Node, key: string): string | undefined {
+  const value = text(node, key);
+  if (
+    value !== undefined &&
+    (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(value) ||
+      value.includes('..') ||
+      /^\d+\.\d+\.\d+\.\d+$/.test(value))
+  ) {
+    throw new SettingsError(
+      `context tally:${key} is not an S3 bucket name (3-63 lower-case letters, digits, dots and hyphens): ${JSON.stringify(value).slice(0, 80)}`,
     );
   }
   return value;

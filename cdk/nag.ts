@@ -9,7 +9,12 @@ import type { IConstruct } from 'constructs';
  * Every cdk-nag finding this app accepts, each with its reason. Anything else fails the tests
  * (`test/cdk/nag.test.ts`).
  */
-export function suppressWithReasons(stack: Stack): void {
+export function suppressWithReasons(stack: Stack, options: { lakeBucketName?: string } = {}): void {
+  // The lake bucket as the policies name it: a created one by its logical id, an adopted one
+  // (tally:lakeBucketName) by its ARN.
+  const lake = options.lakeBucketName
+    ? `arn:<AWS::Partition>:s3:::${options.lakeBucketName.replaceAll('.', '\\.')}`
+    : '<LakeBucket[A-Za-z0-9]+\\.Arn>';
   NagSuppressions.addStackSuppressions(stack, [
     {
       id: 'AwsSolutions-IAM4',
@@ -27,15 +32,10 @@ export function suppressWithReasons(stack: Stack): void {
       appliesTo: [
         'Action::s3:Abort*',
         'Resource::*',
-        { regex: '/^Resource::<LakeBucket[A-Za-z0-9]+\\.Arn>\\/\\*$/g' },
+        { regex: `/^Resource::${lake}\\/\\*$/g` },
         { regex: '/^Resource::<LakeWriterFailedBatches[A-Za-z0-9]+\\.Arn>\\/\\*$/g' },
-        {
-          regex:
-            '/^Resource::<LakeBucket[A-Za-z0-9]+\\.Arn>\\/(manifests|erasures|events|bad|compactions)\\/\\*$/g',
-        },
-        {
-          regex: '/^Resource::<LakeBucket[A-Za-z0-9]+\\.Arn>\\/compactions\\/(pending\\/|project=)\\*$/g',
-        },
+        { regex: `/^Resource::${lake}\\/(manifests|erasures|events|bad|compactions)\\/\\*$/g` },
+        { regex: `/^Resource::${lake}\\/compactions\\/(pending\\/|project=)\\*$/g` },
       ],
     },
     {

@@ -38,7 +38,10 @@ export class TallyStack extends Stack {
     super(scope, id, props);
     const s = props.settings;
     const logRetention = retention(s.logRetentionDays);
-    const secrets = new PipelineSecrets(this, 'Secrets', { hmacSecretArn: s.hmacSecretArn });
+    const secrets = new PipelineSecrets(this, 'Secrets', {
+      hmacSecretArn: s.hmacSecretArn,
+      projectsSecretArn: s.projectsSecretArn,
+    });
     const stream = new Stream(this, 'Stream', {
       streamMode: StreamMode.ON_DEMAND,
       encryption: StreamEncryption.MANAGED,
@@ -51,6 +54,7 @@ export class TallyStack extends Stack {
       stage: s.stage,
       badRowRetentionDays: s.badRowRetentionDays,
       noncurrentVersionDays: s.noncurrentVersionDays,
+      bucketName: s.lakeBucketName,
     });
 
     const collect = new PipelineFunction(this, 'Collect', {
@@ -194,7 +198,7 @@ export class TallyStack extends Stack {
         'Erase people: aws lambda invoke with {"project", "userIds", "anonymousIds"} (see docs/privacy.md)',
     });
     if (s.starRocksTrust) new StarRocksAccess(this, 'StarRocks', { lake, trust: s.starRocksTrust });
-    suppressWithReasons(this);
+    suppressWithReasons(this, { lakeBucketName: s.lakeBucketName });
     Aspects.of(this).add(new PermissionSourceAccount());
   }
 }

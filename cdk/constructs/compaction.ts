@@ -1,6 +1,6 @@
 import { Duration } from 'aws-cdk-lib';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
-import type { Bucket } from 'aws-cdk-lib/aws-s3';
+import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { grantLakeAccess } from './lake.js';
@@ -17,7 +17,7 @@ export function compactionTargetBytes(memoryMb: number): number {
 }
 
 export interface CompactionProps {
-  bucket: Bucket;
+  bucket: IBucket;
   logRetention: RetentionDays;
   /** @default 60 */
   everyMinutes?: number;

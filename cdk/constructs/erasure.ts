@@ -1,13 +1,13 @@
 import { Duration } from 'aws-cdk-lib';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
-import type { Bucket } from 'aws-cdk-lib/aws-s3';
+import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { grantLakeAccess } from './lake.js';
 import { PipelineFunction } from './pipeline-function.js';
 import type { PipelineSecrets } from './secrets.js';
 
 export interface ErasureProps {
-  bucket: Bucket;
+  bucket: IBucket;
   secrets: PipelineSecrets;
   logRetention: RetentionDays;
 }

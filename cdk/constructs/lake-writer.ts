@@ -5,14 +5,20 @@ import type { DlqDestinationConfig, IEventSourceDlq, IFunction } from 'aws-cdk-l
 import { MetricType, StartingPosition } from 'aws-cdk-lib/aws-lambda';
 import { KinesisEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
-import { BlockPublicAccess, Bucket, BucketEncryption, ObjectOwnership } from 'aws-cdk-lib/aws-s3';
+import {
+  BlockPublicAccess,
+  Bucket,
+  BucketEncryption,
+  type IBucket,
+  ObjectOwnership,
+} from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
 import { grantLakeAccess } from './lake.js';
 import { PipelineFunction } from './pipeline-function.js';
 
 export interface LakeWriterProps {
   stream: IStream;
-  bucket: Bucket;
+  bucket: IBucket;
   batchSize: number;
   batchingWindowSeconds: number;
   retryAttempts: number;

@@ -54,6 +54,11 @@ export interface LakeProps {
   noncurrentVersionDays: number;
   /** Names the Glue database `tally_lake_<stage>` so stages coexist in one account. */
   stage?: string;
+  /**
+   * An existing lake bucket to adopt (the one a destroyed stack kept) instead of creating one:
+   * its settings (versioning, lifecycle, access logs) stay as they are. @default a new bucket
+   */
+  bucketName?: string;
 }
 
 /**
@@ -64,7 +69,7 @@ export interface LakeProps {
  * (and again by the rollup, harmlessly), not projected.
  */
 export class Lake extends Construct {
-  readonly bucket: Bucket;
+  readonly bucket: IBucket;
   /** Server access logs of the lake's buckets. */
   readonly accessLogs: Bucket;
   readonly glueDatabase: string;
@@ -95,32 +100,9 @@ export class Lake extends Construct {
         reason: 'This is the access-log bucket of the lake; logging it to itself would loop.',
       },
     ]);
-    this.bucket = new Bucket(this, 'Bucket', {
-      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
-      enforceSSL: true,
-      encryption: BucketEncryption.S3_MANAGED,
-      objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      versioned: true,
-      serverAccessLogsBucket: accessLogs,
-      serverAccessLogsPrefix: 'lake/',
-      removalPolicy: RemovalPolicy.RETAIN,
-      lifecycleRules: [
-        {
-          id: 'tidy',
-          abortIncompleteMultipartUploadAfter: Duration.days(1),
-          noncurrentVersionExpiration: Duration.days(props.noncurrentVersionDays),
-          // Compaction's deletes leave a delete marker once the version under it has expired.
-          expiredObjectDeleteMarker: true,
-        },
-        { id: 'bad-rows', prefix: 'bad/', expiration: Duration.days(props.badRowRetentionDays) },
-        // Compaction's audit records of finished work; manifests stay (a full rebuild reads them).
-        {
-          id: 'compactions-done',
-          prefix: 'compactions/done/',
-          expiration: Duration.days(props.badRowRetentionDays),
-        },
-      ],
-    });
+    this.bucket = props.bucketName
+      ? Bucket.fromBucketName(this, 'Bucket', props.bucketName)
+      : this.newBucket(accessLogs, props);
     // Stages in one account each get their own database (Glue names: lower case, digits, _).
     this.glueDatabase = props.stage ? `tally_lake_${props.stage.replaceAll('-', '_')}` : 'tally_lake';
     this.glueTable = 'events';
@@ -158,6 +140,36 @@ export class Lake extends Construct {
     // new deploy, `npm run partitions` registers the partitions of the kept lake again.
     database.applyRemovalPolicy(RemovalPolicy.DESTROY);
     table.applyRemovalPolicy(RemovalPolicy.DESTROY);
+  }
+
+  /** The lake bucket of a first deploy, hardened and with its lifecycle. */
+  private newBucket(accessLogs: Bucket, props: LakeProps): Bucket {
+    return new Bucket(this, 'Bucket', {
+      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      encryption: BucketEncryption.S3_MANAGED,
+      objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      versioned: true,
+      serverAccessLogsBucket: accessLogs,
+      serverAccessLogsPrefix: 'lake/',
+      removalPolicy: RemovalPolicy.RETAIN,
+      lifecycleRules: [
+        {
+          id: 'tidy',
+          abortIncompleteMultipartUploadAfter: Duration.days(1),
+          noncurrentVersionExpiration: Duration.days(props.noncurrentVersionDays),
+          // Compaction's deletes leave a delete marker once the version under it has expired.
+          expiredObjectDeleteMarker: true,
+        },
+        { id: 'bad-rows', prefix: 'bad/', expiration: Duration.days(props.badRowRetentionDays) },
+        // Compaction's audit records of finished work; manifests stay (a full rebuild reads them).
+        {
+          id: 'compactions-done',
+          prefix: 'compactions/done/',
+          expiration: Duration.days(props.badRowRetentionDays),
+        },
+      ],
+    });
   }
 
   /** The Glue catalog, database and events table: what every Glue permission here names. */

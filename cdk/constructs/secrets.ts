@@ -11,10 +11,17 @@ import { Construct } from 'constructs';
  */
 export class PipelineSecrets extends Construct {
   readonly hmac: ISecret;
-  readonly projects: Secret;
+  readonly projects: ISecret;
 
-  /** `hmacSecretArn`: use that secret (say, the one a destroyed stack kept) instead of a new key. */
-  constructor(scope: Construct, id: string, props: { hmacSecretArn?: string } = {}) {
+  /**
+   * `hmacSecretArn`, `projectsSecretArn`: use those secrets (say, the ones a destroyed stack
+   * kept) instead of new ones.
+   */
+  constructor(
+    scope: Construct,
+    id: string,
+    props: { hmacSecretArn?: string; projectsSecretArn?: string } = {},
+  ) {
     super(scope, id);
     const created: Secret[] = [];
     this.hmac = props.hmacSecretArn
@@ -31,17 +38,19 @@ export class PipelineSecrets extends Construct {
           removalPolicy: RemovalPolicy.RETAIN,
         });
     if (this.hmac instanceof Secret) created.push(this.hmac);
-    this.projects = new Secret(this, 'Projects', {
-      description: 'Tally: projects and the SHA-256 of their write and read keys ({"projects": [...]})',
-      generateSecretString: {
-        secretStringTemplate: JSON.stringify({ projects: [] }),
-        generateStringKey: 'unused',
-        passwordLength: 16,
-      },
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
-    created.push(this.projects);
-    NagSuppressions.addResourceSuppressions(created, PipelineSecrets.NO_ROTATION);
+    this.projects = props.projectsSecretArn
+      ? Secret.fromSecretCompleteArn(this, 'Projects', props.projectsSecretArn)
+      : new Secret(this, 'Projects', {
+          description: 'Tally: projects and the SHA-256 of their write and read keys ({"projects": [...]})',
+          generateSecretString: {
+            secretStringTemplate: JSON.stringify({ projects: [] }),
+            generateStringKey: 'unused',
+            passwordLength: 16,
+          },
+          removalPolicy: RemovalPolicy.RETAIN,
+        });
+    if (this.projects instanceof Secret) created.push(this.projects);
+    if (created.length > 0) NagSuppressions.addResourceSuppressions(created, PipelineSecrets.NO_ROTATION);
   }
 
   private static readonly NO_ROTATION = [

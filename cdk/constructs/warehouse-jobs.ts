@@ -15,7 +15,7 @@ import {
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
-import type { Bucket } from 'aws-cdk-lib/aws-s3';
+import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Queue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
@@ -29,7 +29,7 @@ import type { PipelineSecrets } from './secrets.js';
 export interface WarehouseJobsProps {
   starRocks: StarRocksSettings;
   vpc: VpcSettings | null;
-  bucket: Bucket;
+  bucket: IBucket;
   /** The lake's Glue table, where the rollup registers partitions too. */
   glue: { grantRegisterPartitions(fn: PipelineFunction): void };
   secrets: PipelineSecrets;

@@ -1130,12 +1130,14 @@ const VARIANTS: Array<[string, Record<string, string>]> = [
   ],
   ['in a VPC through a NAT gateway', { ...IN_VPC, 'tally:vpcEgress': 'nat', 'tally:routeTableIds': '' }],
   [
-    'a second stage with its own StarRocks role and a kept HMAC key',
+    'a second stage with its own StarRocks role, a kept HMAC key, projects and lake',
     {
       ...WITH_STARROCKS,
       'tally:stage': 'staging',
       'tally:starrocksTrust': 'arn:aws:iam::123456789012:role/starrocks-nodes',
       'tally:hmacSecretArn': 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:tally-hmac-AbCdEf',
+      'tally:projectsSecretArn': 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:tally-projects-AbCdEf',
+      'tally:lakeBucketName': 'tally-lakebucket-0a1b2c3d4e5f',
     },
   ],
 ];
@@ -1287,6 +1289,51 @@ describe('stages, what outlives the stack, and StarRocks access', () => {
     });
     expect(() => synth({ 'tally:hmacSecretArn': 'tally-hmac' })).toThrow(
       /tally:hmacSecretArn is not such an ARN/,
+    );
+  });
+
+  it('adopts a kept lake bucket and projects secret by name, so a new stack reads the old lake and keys', () => {
+    // Arrange
+    const bucket = 'tally-lakebucket-0a1b2c3d4e5f';
+    const projects = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:tally-projects-AbCdEf';
+
+    // Act
+    const s = synth({
+      ...WITH_STARROCKS,
+      'tally:lakeBucketName': bucket,
+      'tally:projectsSecretArn': projects,
+    });
+
+    // Assert: neither is created; every function that reads them is pointed at them, the
+    // policies and the Glue table name the kept bucket.
+    expect(s.template.toJSON().Resources.LakeBucketD47E3D23).toBeUndefined();
+    expect(
+      Object.keys(s.template.findResources('AWS::S3::Bucket')).some((id) => /^LakeBucket/.test(id)),
+    ).toBe(false);
+    s.template.resourceCountIs('AWS::SecretsManager::Secret', 1);
+    const fns = Object.values(s.template.findResources('AWS::Lambda::Function')) as Array<{
+      Properties: { Environment: { Variables: Record<string, unknown> } };
+    }>;
+    const lakeReaders = fns.filter((f) => 'TALLY_LAKE_BUCKET' in f.Properties.Environment.Variables);
+    expect(lakeReaders.length).toBeGreaterThanOrEqual(4);
+    for (const f of lakeReaders) expect(f.Properties.Environment.Variables.TALLY_LAKE_BUCKET).toBe(bucket);
+    const projectReaders = fns.filter(
+      (f) => 'TALLY_PROJECTS_SECRET_ARN' in f.Properties.Environment.Variables,
+    );
+    expect(projectReaders.length).toBeGreaterThanOrEqual(2);
+    for (const f of projectReaders)
+      expect(f.Properties.Environment.Variables.TALLY_PROJECTS_SECRET_ARN).toBe(projects);
+    const policies = JSON.stringify(s.template.findResources('AWS::IAM::Policy'));
+    expect(policies).toContain(`:s3:::${bucket}/events/*`);
+    expect(policies).toContain(projects);
+    s.template.hasResourceProperties('AWS::Glue::Table', {
+      TableInput: Match.objectLike({
+        StorageDescriptor: Match.objectLike({ Location: `s3://${bucket}/events/` }),
+      }),
+    });
+    expect(s.template.findOutputs('LakeBucket').LakeBucket!.Value).toBe(bucket);
+    expect(() => synth({ 'tally:lakeBucketName': 'Tally_Lake' })).toThrow(
+      /tally:lakeBucketName is not an S3 bucket name .*"Tally_Lake"/,
     );
   });
 
