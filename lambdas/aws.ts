@@ -1,5 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GlueClient } from '@aws-sdk/client-glue';
+import { IAMClient } from '@aws-sdk/client-iam';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
@@ -50,4 +51,9 @@ export function s3Client(endpoint?: string, region = 'us-east-1'): S3Client {
 /** Glue has no emulator here; the rollup uses it on AWS only. */
 export function glueClient(): GlueClient {
   return new GlueClient({});
+}
+
+/** IAM, for the custom resource that makes sure a service-linked role exists (AWS only). */
+export function iamClient(): IAMClient {
+  return new IAMClient({});
 }

@@ -46,6 +46,7 @@ import { CollectorWaf } from './collector-waf.js';
 import { PROJECT_ROOT } from './pipeline-function.js';
 import type { QuotaTable } from './quotas.js';
 import type { PipelineSecrets } from './secrets.js';
+import { ServiceLinkedRole } from './service-linked-role.js';
 
 /** Where the load balancer's access logs go in the access-log bucket. */
 const ALB_LOG_PREFIX = 'collector-alb';
@@ -191,6 +192,14 @@ export class IngestContainers extends Construct {
     }
 
     const cluster = new Cluster(this, 'Cluster', { vpc, containerInsightsV2: ContainerInsights.ENABLED });
+    // A new account has no ECS service-linked role until its first cluster makes one, and the
+    // service can fail to assume it right after: the cluster waits until it exists.
+    cluster.node.addDependency(
+      new ServiceLinkedRole(this, 'EcsRole', {
+        service: 'ecs.amazonaws.com',
+        logRetention: props.logRetention,
+      }),
+    );
     const task = new FargateTaskDefinition(this, 'Task', {
       cpu: 1024,
       memoryLimitMiB: 2048,

@@ -1617,6 +1617,28 @@ describe('the container tier (tally:ingest=containers)', () => {
     });
   });
 
+  it("creates its cluster only once ECS's service-linked role exists (a new account has none), never deleting it", () => {
+    const resources = https.template.toJSON().Resources as Record<
+      string,
+      { Type: string; DependsOn?: string[]; Properties: Record<string, unknown> }
+    >;
+    const [roleId, role] = Object.entries(resources).find(([, r]) => r.Type === 'Custom::ServiceLinkedRole')!;
+    expect(role.Properties).toMatchObject({
+      AWSServiceName: 'ecs.amazonaws.com',
+      RoleName: 'AWSServiceRoleForECS',
+    });
+    const [, cluster] = Object.entries(resources).find(([, r]) => r.Type === 'AWS::ECS::Cluster')!;
+    expect(cluster.DependsOn ?? []).toContain(roleId);
+    const statements = JSON.stringify(statementsOf(https, 'IngestContainersEcsRoleFunction'));
+    expect(statements).toContain('"Action":"iam:CreateServiceLinkedRole"');
+    expect(statements).toContain('"Condition":{"StringEquals":{"iam:AWSServiceName":"ecs.amazonaws.com"}}');
+    expect(statements).toContain('aws-service-role/ecs.amazonaws.com/AWSServiceRoleForECS');
+    expect(statements).not.toContain("iam:DeleteServiceLinkedRole");
+    expect(
+      Object.values(ingestOnly.template.toJSON().Resources).map((r) => (r as { Type: string }).Type),
+    ).not.toContain('Custom::ServiceLinkedRole');
+  });
+
   it('starts the service only once every VPC endpoint its tasks reach AWS through exists', () => {
     const resources = https.template.toJSON().Resources as Record<
       string,
