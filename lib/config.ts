@@ -191,7 +191,8 @@ export function readEndpoint(env: Env, service: EndpointService): string | undef
   for (const name of [`AWS_ENDPOINT_URL_${service}`, 'AWS_ENDPOINT_URL']) {
     const url = env[name]?.trim();
     if (!url) continue;
-    if (!/^https?:\/\/[^\s]+$/.test(url)) throw new ConfigError(name, `is not an http(s) URL: ${url.slice(0, 80)}`);
+    if (!/^https?:\/\/[^\s]+$/.test(url))
+      throw new ConfigError(name, `is not an http(s) URL: ${url.slice(0, 80)}`);
     return url;
   }
   return undefined;

@@ -153,12 +153,9 @@ export function enrich(contextText: string | null, channel: string | null): Enri
     utmMedium: textOf(campaign?.medium, 'utm_medium', markers, { numbers: true }),
     utmCampaign: textOf(campaign?.name, 'utm_campaign', markers, { numbers: true }),
     referrerDomain: referrerHost(
-      textOf(
-        objectOf(context?.page)?.referrer ?? objectOf(context?.referrer)?.url,
-        'referrer',
-        markers,
-        { max: 2048 },
-      ),
+      textOf(objectOf(context?.page)?.referrer ?? objectOf(context?.referrer)?.url, 'referrer', markers, {
+        max: 2048,
+      }),
       markers,
     ),
     bot: agent?.bot ?? null,

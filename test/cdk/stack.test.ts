@@ -1633,7 +1633,7 @@ describe('the container tier (tally:ingest=containers)', () => {
     expect(statements).toContain('"Action":"iam:CreateServiceLinkedRole"');
     expect(statements).toContain('"Condition":{"StringEquals":{"iam:AWSServiceName":"ecs.amazonaws.com"}}');
     expect(statements).toContain('aws-service-role/ecs.amazonaws.com/AWSServiceRoleForECS');
-    expect(statements).not.toContain("iam:DeleteServiceLinkedRole");
+    expect(statements).not.toContain('iam:DeleteServiceLinkedRole');
     expect(
       Object.values(ingestOnly.template.toJSON().Resources).map((r) => (r as { Type: string }).Type),
     ).not.toContain('Custom::ServiceLinkedRole');
