@@ -60,6 +60,36 @@ afterAll(async () => {
   for (const d of dirs) await rm(d, { recursive: true, force: true });
 });
 
+/** `npm start`'s process on a data dir of its own, ready, with its kinesis-local's pid. */
+async function startTally(prefix: string) {
+  const dataDir = await mkdtemp(join(tmpdir(), `tally-${prefix}-`));
+  dirs.push(dataDir);
+  const env = { ...process.env, TALLY_DATA_DIR: dataDir, PORT: '0' };
+  const first = spawnTally(MAIN, env);
+  const { url, writeKey } = await first.ready;
+  const [emulator] = emulatorsOf(first.child.pid!);
+  return { dataDir, env, first, url, writeKey, emulator };
+}
+
+/** Starts `npm start` again on the data dir, waits until the lake holds `ids`, then stops it with Ctrl-C. */
+async function restartUntilLanded(
+  env: NodeJS.ProcessEnv,
+  dataDir: string,
+  ids: string[],
+  alsoCheck: () => Promise<void> = async () => {},
+) {
+  const again = spawnTally(MAIN, env);
+  await again.ready;
+  try {
+    const rows = await waitForLake(new FsObjectStore(join(dataDir, 'lake')), ids, 60_000);
+    expect(new Set(rows.map((r) => r.event_id))).toEqual(new Set(ids));
+    await alsoCheck();
+  } finally {
+    again.child.kill('SIGINT');
+    await new Promise((resolve) => again.child.once('exit', resolve));
+  }
+}
+
 describe('crash safety on one machine', () => {
   it('an event acknowledged just before kinesis-local is killed reaches the lake: the emulator is restarted and refilled from the journal', async () => {
     const test = await startTestPipeline('crash-emulator');
@@ -83,12 +113,7 @@ describe('crash safety on one machine', () => {
   });
 
   it('kill -9 of the whole process right after a 200 loses nothing; a second start on the data dir is refused while one runs; the emulator dies with its parent', async () => {
-    const dataDir = await mkdtemp(join(tmpdir(), 'tally-crash-'));
-    dirs.push(dataDir);
-    const env = { ...process.env, TALLY_DATA_DIR: dataDir, PORT: '0' };
-    const first = spawnTally(MAIN, env);
-    const { url, writeKey } = await first.ready;
-    const [emulator] = emulatorsOf(first.child.pid!);
+    const { dataDir, env, first, url, writeKey, emulator } = await startTally('crash');
     expect(emulator).toBeGreaterThan(0);
 
     const second = spawnTally(MAIN, env);
@@ -103,16 +128,9 @@ describe('crash safety on one machine', () => {
     await mkdir(join(dataDir, 'kinesis'), { recursive: true });
     await writeFile(join(dataDir, 'kinesis', 'kinesis-data.json'), '');
 
-    const again = spawnTally(MAIN, env);
-    await again.ready;
-    try {
-      const rows = await waitForLake(new FsObjectStore(join(dataDir, 'lake')), ids, 60_000);
-      expect(new Set(rows.map((r) => r.event_id))).toEqual(new Set(ids));
+    await restartUntilLanded(env, dataDir, ids, async () => {
       expect(await readdir(join(dataDir, 'kinesis'))).toEqual(['kinesis-data.json.damaged']);
-    } finally {
-      again.child.kill('SIGINT');
-      await new Promise((resolve) => again.child.once('exit', resolve));
-    }
+    });
     // The graceful stop drained everything: nothing is left for the next start to re-drive.
     expect(await readdir(join(dataDir, 'journal'))).toEqual([]);
     expect(await readdir(dataDir)).not.toContain('tally.pid');
@@ -120,12 +138,7 @@ describe('crash safety on one machine', () => {
 
   it('Ctrl-C right after kinesis-local was killed still ends the process, and the next start delivers every acknowledged event', async () => {
     // Arrange
-    const dataDir = await mkdtemp(join(tmpdir(), 'tally-stop-'));
-    dirs.push(dataDir);
-    const env = { ...process.env, TALLY_DATA_DIR: dataDir, PORT: '0' };
-    const first = spawnTally(MAIN, env);
-    const { url, writeKey } = await first.ready;
-    const [emulator] = emulatorsOf(first.child.pid!);
+    const { dataDir, env, first, url, writeKey, emulator } = await startTally('stop');
     const { ids, body } = batchOf('stop', 400);
     expect(await post(url, writeKey, body)).toBe(200);
 
@@ -139,15 +152,7 @@ describe('crash safety on one machine', () => {
 
     // Assert: it ended within its bound (60 s), and nothing acknowledged was lost.
     expect([0, 1]).toContain(code);
-    const again = spawnTally(MAIN, env);
-    await again.ready;
-    try {
-      const rows = await waitForLake(new FsObjectStore(join(dataDir, 'lake')), ids, 60_000);
-      expect(new Set(rows.map((r) => r.event_id))).toEqual(new Set(ids));
-    } finally {
-      again.child.kill('SIGINT');
-      await new Promise((resolve) => again.child.once('exit', resolve));
-    }
+    await restartUntilLanded(env, dataDir, ids);
   }, 240_000);
 
   it('a short chaos run: kills from outside and faults inside, then nothing lost, nothing doubled, exact counts', async () => {
