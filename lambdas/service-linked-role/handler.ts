@@ -47,8 +47,9 @@ export function createServiceLinkedRoleHandler(deps: ServiceLinkedRoleDeps) {
         RequestId: event.RequestId,
         LogicalResourceId: event.LogicalResourceId,
       });
-    if (roleName === undefined)
-      return answer('FAILED', `no service-linked role is known for ${JSON.stringify(service)}`);
+    if (roleName === undefined || service === '') {
+      return answer('FAILED', 'the resource needs AWSServiceName and RoleName (AWSServiceRoleFor...)');
+    }
     if (event.RequestType === 'Delete') return answer('SUCCESS');
     try {
       await deps.iam.send(new CreateServiceLinkedRoleCommand({ AWSServiceName: service }));

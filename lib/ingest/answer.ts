@@ -8,7 +8,8 @@ import { loggablePath } from './routes.js';
 /**
  * One collector request, whatever server carries it (the Lambda behind API Gateway, the
  * container behind a load balancer): the collector's answer, one count, and a log line (route
- * words only, no ids, keys or payloads) when it or some of its events were refused; an unexpected failure is a logged 500 with CORS headers.
+ * words only, no ids, keys or payloads) when it or some of its events were refused; an
+ * unexpected failure is a logged 500 with CORS headers.
  */
 export async function answerCollect(
   request: CollectRequest,
