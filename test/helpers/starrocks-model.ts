@@ -24,7 +24,8 @@ import type { SqlClient, SqlValue } from '../../lib/warehouse/starrocks.js';
  *   its days (`dt IN (...)` or `dt = ...`), else it would read every partition; the catalog
  *   caches each partition's file list when it first reads it and until `REFRESH EXTERNAL TABLE`
  *   names it: files written since are not read, and a listed file gone (compaction, erasure)
- *   fails the read.
+ *   fails the read; a REFRESH naming a partition the metastore lacks (no file was ever written
+ *   there) fails as StarRocks does on Glue, with a NullPointerException.
  * What it does not model (concurrency, labels, the caches' expiry, grammar details outside
  * these statements) is said in docs/active-users.md. A statement it does not recognise fails loudly.
  */
@@ -176,11 +177,24 @@ export class StarRocksModel implements SqlClient {
         'refresh external table',
         async (m) => {
           if (m[1] !== this.eventsTable) throw new Error(`model: unknown external table ${m[1]}`);
-          for (const name of splitList(m[2]!)) {
+          const partitions = splitList(m[2]!).map((name) => {
             const partition = /^'(project=[a-z0-9-]+\/dt=\d{4}-\d{2}-\d{2})'$/.exec(name)?.[1];
             if (!partition) throw new Error(`model: partition name not modelled: ${name}`);
-            this.fileLists.set(partition, this.listFiles(partition));
+            return partition;
+          });
+          // A partition the metastore does not have (the lake writer registers each one it writes):
+          // StarRocks 3.4/3.5 on Glue fails the whole statement, its batch lookup having left the
+          // partition out of a map that takes no null (StarRocks issues 13771, 23374).
+          const missing = partitions.find((p) => !existsSync(join(this.options.lakeRoot, 'events', p)));
+          if (missing !== undefined) {
+            throw Object.assign(
+              new Error(
+                `com.google.common.util.concurrent.UncheckedExecutionException: java.lang.NullPointerException: null value in entry: ${missing}=null`,
+              ),
+              { errno: 1064, code: 'ER_PARSE_ERROR' },
+            );
           }
+          for (const partition of partitions) this.fileLists.set(partition, this.listFiles(partition));
           return [];
         },
       ],

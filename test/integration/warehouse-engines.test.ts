@@ -265,6 +265,51 @@ describe('the StarRocks engine on its executable model, against DuckDB and a bru
     });
   });
 
+  it("answers today before a project's first file of the day, when Glue has no partition to refresh", async () => {
+    await withEngines(async ({ store, duckdb, starrocks, model }) => {
+      // Arrange: project a active yesterday, rolled up; project b has a file today, a has none.
+      await starrocks.setup();
+      const yesterday = Date.parse(`${addDays(TODAY, -1)}T12:00:00Z`);
+      const event = (project: string, n: number, at: number) => ({
+        ...lakeEvent({
+          project,
+          eventId: `${project}${n}`,
+          userHash: userHash(n),
+          eventTime: at,
+          receivedAt: at,
+        }),
+        previousUserHash: null,
+        previousAnonymousHash: null,
+      });
+      const past = [1, 2].map((n) => event('a', n, yesterday));
+      await land(store, past, yesterday);
+      for (const warehouse of [duckdb, starrocks])
+        await runRollup({ store, warehouse, logger: silentLogger }, { now: new Date(yesterday + 3_600_000) });
+      await land(store, [event('b', 3, NOW.getTime())], NOW.getTime());
+
+      // Act
+      const totals = await starrocks.activeUsers('a', TODAY, TODAY, TODAY);
+      const byPlatform = await starrocks.breakdown(
+        'a',
+        'platform',
+        { from: TODAY, to: TODAY, today: TODAY },
+        3,
+      );
+
+      // Assert: the refresh StarRocks refuses for a's day was left out; today reads from the
+      // windows, as DuckDB says; b's partition, which Glue has, is read.
+      expect(totals).toEqual(await duckdb.activeUsers('a', TODAY, TODAY, TODAY));
+      expect(totals).toEqual([{ dt: TODAY, dau: 0, wau: 2, mau: 2 }]);
+      expect(byPlatform).toEqual(
+        await duckdb.breakdown('a', 'platform', { from: TODAY, to: TODAY, today: TODAY }, 3),
+      );
+      await expect(
+        model.query(`REFRESH EXTERNAL TABLE lake.tally_lake.events PARTITION ('project=a/dt=${TODAY}')`),
+      ).rejects.toThrow(/NullPointerException: null value in entry: project=a\/dt=.*=null/);
+      expect((await starrocks.activeUsers('b', TODAY, TODAY, TODAY))[0]).toMatchObject({ dau: 1 });
+    });
+  });
+
   it('reads a day again after compaction replaced its files, refreshing every partition of it first', async () => {
     await withEngines(async ({ store, duckdb, starrocks, model }) => {
       // Arrange: project b's day in two batches, rolled up (the catalog lists its two files), then

@@ -1,7 +1,7 @@
 import { LAKE_DIMENSIONS } from '../breakdowns.js';
 import { type ProjectDay, uniqueProjectDays } from '../days.js';
 import { BOT, ROW_ID } from '../people.js';
-import { date, EPOCH, markers, marks, pairsOf, type Run } from './sql.js';
+import { date, EPOCH, markers, marks, pairsOf, type Run, refreshPartitions } from './sql.js';
 
 /** Where a refresh or a live scan reads the lake and the event index. */
 export interface CopyOptions {
@@ -25,7 +25,7 @@ const ORDER = 'received_at, event_time, coalesce(user_hash, -1), coalesce(anonym
  * They are refreshed before the read: compaction and erasure replace files that the catalog's
  * cached file lists would still name.
  */
-async function refreshPartitions(
+async function refreshDays(
   run: Run,
   options: CopyOptions,
   dts: readonly string[],
@@ -42,13 +42,9 @@ WHERE dt IN (${marks(dts)}) AND project <> ''`,
   const names = uniqueProjectDays([...known.filter((d) => dts.includes(d.dt)), ...seen])
     .map((d) => `project=${d.project}/dt=${d.dt}`)
     .filter((name) => !refreshed.has(name));
-  for (let i = 0; i < names.length; i += 100) {
-    const chunk = names.slice(i, i + 100);
-    await run(
-      `REFRESH EXTERNAL TABLE ${options.events} PARTITION (${chunk.map((n) => `'${n}'`).join(', ')})`,
-    );
-    for (const name of chunk) refreshed.add(name);
-  }
+  await refreshPartitions(run, options.events, names);
+  // A partition the metastore lacks is not asked for again either: it reads as empty.
+  for (const name of names) refreshed.add(name);
 }
 
 /**
@@ -71,7 +67,7 @@ export async function judgeCopies(
   const horizon = `${options.keepFrom} 00:00:00`;
   const within = `INTERVAL ${options.windowHours} HOUR`;
   for (;;) {
-    await refreshPartitions(run, options, dts, known, refreshed);
+    await refreshDays(run, options, dts, known, refreshed);
     // The lake's rows of these days, read once; copies alike kept once.
     await run(
       `INSERT OVERWRITE ${db}.refresh_rows (${COPY}, ${PAYLOAD})

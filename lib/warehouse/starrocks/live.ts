@@ -2,16 +2,19 @@ import { type LakeDimension, UNKNOWN } from '../breakdowns.js';
 import { addDays, MAU_DAYS, WAU_DAYS } from '../days.js';
 import type { ActiveUsersDay } from '../warehouse.js';
 import type { CopyOptions } from './copies.js';
-import type { Query, Run } from './sql.js';
+import { type Query, type Run, refreshPartitions } from './sql.js';
 
-/** Lists today's files of a project again, so a live scan reads those written since the catalog listed them. */
+/**
+ * Lists today's files of a project again, so a live scan reads those written since the catalog
+ * listed them; before its first file of the day the metastore has no partition, and today reads empty.
+ */
 export async function refreshToday(
   run: Run,
   options: CopyOptions,
   name: string,
   today: string,
 ): Promise<void> {
-  await run(`REFRESH EXTERNAL TABLE ${options.events} PARTITION ('project=${name}/dt=${today}')`);
+  await refreshPartitions(run, options.events, [`project=${name}/dt=${today}`]);
 }
 
 /**

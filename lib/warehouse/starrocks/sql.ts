@@ -218,3 +218,47 @@ export type Run = (sql: string, values?: readonly unknown[]) => Promise<Array<Re
 export function pairsOf(rows: Array<Record<string, unknown>>): Array<{ project: string; dt: string }> {
   return rows.map((r) => ({ project: String(r.project), dt: date(String(r.dt)) }));
 }
+
+/**
+ * StarRocks' failure of `REFRESH EXTERNAL TABLE ... PARTITION` naming a partition the metastore
+ * does not have: on Glue (3.4, 3.5) a NullPointerException, "null value in entry: <partition>=null"
+ * (the batch lookup leaves the partition out of a map that takes no null; issues 13771, 23374).
+ */
+export function isMissingPartition(error: unknown): boolean {
+  return /NullPointerException|null value in entry/.test(String((error as Error | undefined)?.message));
+}
+
+/**
+ * Lists these partitions' files again in the catalog (100 a statement), so a read sees the files
+ * written and not those replaced since it cached them. A partition the metastore lacks (a
+ * project's day before its first file) has nothing to read: it is left out, not failing the
+ * statement and every read after it. Answers the partitions refreshed.
+ */
+export async function refreshPartitions(
+  run: Run,
+  table: string,
+  names: readonly string[],
+): Promise<string[]> {
+  const refreshed: string[] = [];
+  const refresh = (chunk: readonly string[]) =>
+    run(`REFRESH EXTERNAL TABLE ${table} PARTITION (${chunk.map((n) => `'${n}'`).join(', ')})`);
+  for (let i = 0; i < names.length; i += 100) {
+    const chunk = names.slice(i, i + 100);
+    try {
+      await refresh(chunk);
+      refreshed.push(...chunk);
+    } catch (error) {
+      if (!isMissingPartition(error)) throw error;
+      // One statement fails for any partition missing: each on its own, to find which.
+      for (const name of chunk) {
+        try {
+          await refresh([name]);
+          refreshed.push(name);
+        } catch (single) {
+          if (!isMissingPartition(single)) throw single;
+        }
+      }
+    }
+  }
+  return refreshed;
+}
