@@ -6,7 +6,7 @@ import { breakdown } from './starrocks/breakdown.js';
 import { type CopyOptions, judgeCopies, recordBots, recordCopies } from './starrocks/copies.js';
 import { counted, movedDays, recordIdentity, resolveChanges, stageEvidence } from './starrocks/identity.js';
 import { liveToday } from './starrocks/live.js';
-import { createSchema } from './starrocks/schema.js';
+import { createSchema, derivedTables } from './starrocks/schema.js';
 import {
   checkValues,
   date,
@@ -118,7 +118,9 @@ export class StarRocksWarehouse implements Warehouse {
     await this.checkVersion();
     // The index keeps its receipt days back to the horizon, and today.
     const indexDays = Math.ceil(this.windowHours / 24) + 2;
-    await createSchema(this.run, { db: this.db, replicationNum: this.replicationNum, indexDays });
+    const schema = { db: this.db, replicationNum: this.replicationNum, indexDays };
+    await this.refuseMissingTables(derivedTables(schema));
+    await createSchema(this.run, schema);
     try {
       await this.run(`SELECT digest, received_day, duplicate FROM ${this.db}.event_index WHERE 1 = 0`);
     } catch {
@@ -127,6 +129,32 @@ export class StarRocksWarehouse implements Warehouse {
         `${this.db}.event_index has the layout of an earlier Tally: drop the tables of database ${this.db} (they are derived from the lake) and run the rollup with {"full": true}`,
       );
     }
+  }
+
+  /**
+   * Refuses a database the rollup filled before some of its tables existed (one an earlier Tally
+   * made, before breakdowns): created now, they would hold nothing of the days already rolled up
+   * (a breakdown of them would read zeros, a day changing person would be rebuilt from nothing),
+   * and a full rollup skips the manifests it processed. Checked before any table is created, so
+   * the refusal stands until the operator rebuilds.
+   */
+  private async refuseMissingTables(tables: readonly string[]): Promise<void> {
+    const present = new Set(
+      (
+        await this.run('SELECT table_name AS name FROM information_schema.tables WHERE table_schema = ?', [
+          this.db,
+        ])
+      ).map((r) => String(r.name)),
+    );
+    if (!present.has('rollup_manifests')) return;
+    const missing = tables.filter((t) => !present.has(t));
+    if (missing.length === 0) return;
+    const rolled = await this.run(`SELECT manifest_key FROM ${this.db}.rollup_manifests LIMIT 1`);
+    if (rolled.length === 0) return;
+    throw new WarehouseError(
+      'old_layout',
+      `database ${this.db} was rolled up before its tables ${missing.join(', ')} existed (an earlier Tally): drop the tables of database ${this.db} (they are derived from the lake) and run the rollup with {"full": true}`,
+    );
   }
 
   /**

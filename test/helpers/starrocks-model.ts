@@ -59,6 +59,7 @@ export type StatementKind =
   | 'insert into'
   | 'insert overwrite'
   | 'delete'
+  | 'drop table'
   | 'refresh external table'
   | 'select';
 
@@ -132,6 +133,16 @@ export class StarRocksModel implements SqlClient {
         'create database',
         async (m) => {
           await this.db.run(`CREATE SCHEMA IF NOT EXISTS ${m[1]}`);
+          return [];
+        },
+      ],
+      [
+        // What an operator runs to rebuild the derived tables (docs: an old layout).
+        /^DROP TABLE (IF EXISTS )?(\w+)\.(\w+)$/i,
+        'drop table',
+        async (m) => {
+          await this.db.run(`DROP TABLE ${m[1] ?? ''}${m[2]}.${m[3]}`);
+          this.tables.delete(`${m[2]}.${m[3]}`);
           return [];
         },
       ],

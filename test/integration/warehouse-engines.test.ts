@@ -353,6 +353,40 @@ describe('the StarRocks engine on its executable model, against DuckDB and a bru
     });
   });
 
+  it('refuses a database rolled up before some of its tables existed, naming them, until its tables are rebuilt', async () => {
+    await withEngines(async ({ store, starrocks, model }) => {
+      // Arrange: a database rolled up once, then as an earlier Tally had it (no breakdown tables).
+      await starrocks.setup();
+      const at = NOW.getTime() - 86_400_000;
+      await land(
+        store,
+        [lakeEvent({ project: 'a', eventId: 'old-1', userHash: userHash(1), eventTime: at, receivedAt: at })],
+        at,
+      );
+      await runRollup({ store, warehouse: starrocks, logger: silentLogger }, { now: NOW });
+      for (const table of ['day_values', 'daily_values']) await model.query(`DROP TABLE tally.${table}`);
+
+      // Act and assert: refused, and refused again (nothing was created in between).
+      for (let i = 0; i < 2; i++) {
+        await expect(starrocks.setup()).rejects.toThrow(
+          /database tally was rolled up before its tables daily_values, day_values existed .* drop the tables of database tally .* run the rollup with \{"full": true\}/,
+        );
+      }
+      const tables = await model.query(
+        "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'tally'",
+      );
+      expect(tables.map((t) => t.name)).not.toContain('day_values');
+
+      // The remedy: every table dropped, set up again, rolled up from every manifest.
+      for (const { name } of tables) await model.query(`DROP TABLE tally.${String(name)}`);
+      await starrocks.setup();
+      await runRollup({ store, warehouse: starrocks, logger: silentLogger }, { now: NOW, full: true });
+      expect(await starrocks.activeUsers('a', addDays(TODAY, -1), addDays(TODAY, -1), TODAY)).toEqual([
+        { dt: addDays(TODAY, -1), dau: 1, wau: 1, mau: 1 },
+      ]);
+    });
+  });
+
   it('refuses a cluster older than 3.4 at setup, naming its version', async () => {
     await withEngines(async ({ starrocks }) => {
       await expect(starrocks.setup()).rejects.toThrow(/StarRocks "3\.3\.9-model" is older than 3\.4/);

@@ -216,3 +216,10 @@ ${replicas}`,
 export async function createSchema(run: Run, options: SchemaOptions): Promise<void> {
   for (const statement of schemaStatements(options)) await run(statement);
 }
+
+/** The tables the schema creates that hold what the rollup derived (not one refresh's scratch rows). */
+export function derivedTables(options: SchemaOptions): string[] {
+  return schemaStatements(options)
+    .map((statement) => /^CREATE TABLE IF NOT EXISTS \w+\.(\w+)/.exec(statement)?.[1])
+    .filter((name): name is string => name !== undefined && !name.startsWith('refresh_'));
+}

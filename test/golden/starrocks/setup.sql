@@ -1,6 +1,9 @@
 SELECT current_version() AS version;
 -- values: []
 
+SELECT table_name AS name FROM information_schema.tables WHERE table_schema = ?;
+-- values: ["tally"]
+
 CREATE DATABASE IF NOT EXISTS tally;
 -- values: []
 
