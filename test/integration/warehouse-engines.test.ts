@@ -310,48 +310,63 @@ describe('the StarRocks engine on its executable model, against DuckDB and a bru
     });
   });
 
-  it('reads a day again after compaction replaced its files, refreshing every partition of it first', async () => {
-    await withEngines(async ({ store, duckdb, starrocks, model }) => {
-      // Arrange: project b's day in two batches, rolled up (the catalog lists its two files), then
-      // compacted into one file (the two deleted); then a late event of project a that day, so
-      // the refresh reads the whole day again, b's partition included.
-      const day = addDays(TODAY, -3);
-      const event = (project: string, id: string, user: number) =>
-        lakeEvent({
-          project,
-          eventId: id,
-          userHash: userHash(user),
-          eventTime: Date.parse(`${day}T10:00:00Z`),
-          receivedAt: NOW.getTime() - 3_600_000,
-        });
-      await starrocks.setup();
-      await land(store, [event('b', 'one', 1)], NOW.getTime() - 3_600_000);
-      await land(store, [event('b', 'two', 2)], NOW.getTime() - 3_600_000);
-      for (const warehouse of [duckdb, starrocks])
-        await runRollup({ store, warehouse, logger: silentLogger }, { now: NOW });
-      await compactLake(store, { now: NOW, graceMs: 0, logger: silentLogger });
-      await land(store, [event('a', 'three', 3)], NOW.getTime());
+  it.each([
+    ['people', 'b', 'a', null, 2],
+    // No ids that day: only its bots (bot_days) say the partition was read. Project a leaves its
+    // bots out (b counts them).
+    [
+      'only bots',
+      'a',
+      'b',
+      JSON.stringify({ userAgent: 'Googlebot/2.1 (+http://www.google.com/bot.html)' }),
+      0,
+    ],
+  ])(
+    'reads a day again after compaction replaced its files, refreshing every partition of it first (one holding %s)',
+    async (_, held, late, context, people) => {
+      await withEngines(async ({ store, duckdb, starrocks, model }) => {
+        // Arrange: one project's day in two batches, rolled up (the catalog lists its two files),
+        // then compacted into one file (the two deleted); then a late event of the other project
+        // that day, so the refresh reads the whole day again, the first one's partition included.
+        const day = addDays(TODAY, -3);
+        const event = (project: string, id: string, user: number) =>
+          lakeEvent({
+            project,
+            eventId: id,
+            userHash: userHash(user),
+            eventTime: Date.parse(`${day}T10:00:00Z`),
+            receivedAt: NOW.getTime() - 3_600_000,
+            context: project === held ? context : null,
+          });
+        await starrocks.setup();
+        await land(store, [event(held, 'one', 1)], NOW.getTime() - 3_600_000);
+        await land(store, [event(held, 'two', 2)], NOW.getTime() - 3_600_000);
+        for (const warehouse of [duckdb, starrocks])
+          await runRollup({ store, warehouse, logger: silentLogger }, { now: NOW });
+        await compactLake(store, { now: NOW, graceMs: 0, logger: silentLogger });
+        await land(store, [event(late, 'three', 3)], NOW.getTime());
 
-      // Act
-      for (const warehouse of [duckdb, starrocks])
-        await runRollup({ store, warehouse, logger: silentLogger }, { now: NOW });
-      const answer = async (warehouse: Warehouse) => [
-        ...(await warehouse.activeUsers('a', day, day, TODAY)),
-        ...(await warehouse.activeUsers('b', day, day, TODAY)),
-      ];
+        // Act
+        for (const warehouse of [duckdb, starrocks])
+          await runRollup({ store, warehouse, logger: silentLogger }, { now: NOW });
+        const answer = async (warehouse: Warehouse) => [
+          ...(await warehouse.activeUsers(late, day, day, TODAY)),
+          ...(await warehouse.activeUsers(held, day, day, TODAY)),
+        ];
 
-      // Assert: the compacted file is read, the deleted inputs are not.
-      expect((await store.list(`events/project=b/dt=${day}/`)).some((k) => k.includes('compacted'))).toBe(
-        true,
-      );
-      expect(await answer(starrocks)).toEqual([
-        { dt: day, dau: 1, wau: 1, mau: 1 },
-        { dt: day, dau: 2, wau: 2, mau: 2 },
-      ]);
-      expect(await answer(starrocks)).toEqual(await answer(duckdb));
-      expect(model.statements.some((s) => s.includes(`'project=b/dt=${day}'`))).toBe(true);
-    });
-  });
+        // Assert: the compacted file is read, the deleted inputs are not.
+        expect(
+          (await store.list(`events/project=${held}/dt=${day}/`)).some((k) => k.includes('compacted')),
+        ).toBe(true);
+        expect(await answer(starrocks)).toEqual([
+          { dt: day, dau: 1, wau: 1, mau: 1 },
+          { dt: day, dau: people, wau: people, mau: people },
+        ]);
+        expect(await answer(starrocks)).toEqual(await answer(duckdb));
+        expect(model.statements.some((s) => s.includes(`'project=${held}/dt=${day}'`))).toBe(true);
+      });
+    },
+  );
 
   it('refuses a database rolled up before some of its tables existed, naming them, until its tables are rebuilt', async () => {
     await withEngines(async ({ store, starrocks, model }) => {

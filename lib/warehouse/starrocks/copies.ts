@@ -21,7 +21,8 @@ const ORDER = 'received_at, event_time, coalesce(user_hash, -1), coalesce(anonym
 
 /**
  * The external table's partitions of these days that a refresh reads: those the rollup was
- * handed, and every project's partition of those days read before (its ids are in `day_ids`).
+ * handed, and every project's partition of those days read before (its ids, bots or duplicates
+ * are in `day_ids`, `bot_days`, `duplicates`).
  * They are refreshed before the read: compaction and erasure replace files that the catalog's
  * cached file lists would still name.
  */
@@ -32,11 +33,17 @@ async function refreshDays(
   known: readonly ProjectDay[],
   refreshed: Set<string>,
 ): Promise<void> {
+  // Every partition of these days read before leaves a trace in one of these: its ids, its bots
+  // (a day of bots only has no ids), or its duplicates (nor has a day of resent copies only).
   const seen = pairsOf(
     await run(
-      `SELECT DISTINCT project, CAST(dt AS VARCHAR) AS dt FROM ${options.db}.day_ids
+      ['day_ids', 'bot_days', 'duplicates']
+        .map(
+          (table) => `SELECT DISTINCT project, CAST(dt AS VARCHAR) AS dt FROM ${options.db}.${table}
 WHERE dt IN (${marks(dts)}) AND project <> ''`,
-      dts,
+        )
+        .join('\nUNION '),
+      [...dts, ...dts, ...dts],
     ),
   );
   const names = uniqueProjectDays([...known.filter((d) => dts.includes(d.dt)), ...seen])

@@ -1,6 +1,10 @@
 SELECT DISTINCT project, CAST(dt AS VARCHAR) AS dt FROM tally.day_ids
+WHERE dt IN (?, ?) AND project <> ''
+UNION SELECT DISTINCT project, CAST(dt AS VARCHAR) AS dt FROM tally.bot_days
+WHERE dt IN (?, ?) AND project <> ''
+UNION SELECT DISTINCT project, CAST(dt AS VARCHAR) AS dt FROM tally.duplicates
 WHERE dt IN (?, ?) AND project <> '';
--- values: ["2026-03-29","2026-03-30"]
+-- values: ["2026-03-29","2026-03-30","2026-03-29","2026-03-30","2026-03-29","2026-03-30"]
 
 REFRESH EXTERNAL TABLE lake.tally_lake.events PARTITION ('project=blog/dt=2026-03-30', 'project=shop/dt=2026-03-29');
 -- values: []
