@@ -11,6 +11,7 @@ import {
   checkValues,
   date,
   identifier,
+  isMissingPartition,
   marks,
   pairsOf,
   project,
@@ -128,6 +129,14 @@ export class StarRocksWarehouse implements Warehouse {
         'old_layout',
         `${this.db}.event_index has the layout of an earlier Tally: drop the tables of database ${this.db} (they are derived from the lake) and run the rollup with {"full": true}`,
       );
+    }
+    // The lake's table as Glue has it now: the catalog caches a table's columns until its cache
+    // turns over (a day), and the PARTITION form refreshes file lists only, so columns the table
+    // gained (the enrichment's) would read as missing until then.
+    try {
+      await this.run(`REFRESH EXTERNAL TABLE ${this.events}`);
+    } catch (error) {
+      if (!isMissingPartition(error)) throw error;
     }
   }
 

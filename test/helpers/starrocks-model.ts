@@ -184,6 +184,16 @@ export class StarRocksModel implements SqlClient {
         },
       ],
       [
+        // The whole table: its columns and every partition's file list are read again.
+        /^REFRESH EXTERNAL TABLE ([\w.]+)$/i,
+        'refresh external table',
+        async (m) => {
+          if (m[1] !== this.eventsTable) throw new Error(`model: unknown external table ${m[1]}`);
+          this.fileLists.clear();
+          return [];
+        },
+      ],
+      [
         /^REFRESH EXTERNAL TABLE ([\w.]+) PARTITION \((.+)\)$/is,
         'refresh external table',
         async (m) => {

@@ -499,6 +499,28 @@ describe('the StarRocks model holds StarRocks to its rules', () => {
     });
   });
 
+  it("refreshes the lake's whole table at setup (its columns, and every file list a cache kept)", async () => {
+    await withEngines(async ({ model, store, starrocks }) => {
+      // Arrange: a day read once (its file list cached), then a second file on it.
+      const day = '2026-03-30';
+      const event = (id: string) =>
+        lakeEvent({ project: 'a', eventId: id, eventTime: Date.parse(`${day}T10:00:00Z`) });
+      await land(store, [event('one')], NOW.getTime());
+      const count = `SELECT count(*) AS n FROM lake.tally_lake.events WHERE dt IN ('${day}')`;
+      await model.query(count);
+      await land(store, [event('two')], NOW.getTime());
+      const stale = await model.query(count);
+
+      // Act: a rollup instance starting.
+      await starrocks.setup();
+
+      // Assert
+      expect(stale).toEqual([{ n: '1' }]);
+      expect(await model.query(count)).toEqual([{ n: '2' }]);
+      expect(model.statements).toContain('REFRESH EXTERNAL TABLE lake.tally_lake.events');
+    });
+  });
+
   it('reads the lake by the partitions a WHERE names, from file lists cached until a refresh', async () => {
     await withEngines(async ({ model, store }) => {
       // Arrange: one file on a day, read once (the catalog lists it).

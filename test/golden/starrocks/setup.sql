@@ -264,3 +264,6 @@ PROPERTIES ("replication_num" = "1");
 
 SELECT digest, received_day, duplicate FROM tally.event_index WHERE 1 = 0;
 -- values: []
+
+REFRESH EXTERNAL TABLE lake.tally_lake.events;
+-- values: []
