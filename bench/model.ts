@@ -43,6 +43,11 @@ export const PRICES = {
   /** Fargate on Linux/ARM (Graviton), per vCPU-hour and per GB-hour. */
   fargateArmVcpuHour: 0.03238,
   fargateArmGbHour: 0.00356,
+  /** EC2 on demand: r7g.8xlarge (32 vCPU, 256 GiB: a StarRocks compute node), m7g.2xlarge (8 vCPU, 32 GiB: a frontend). */
+  ec2R7g8xlargeHour: 1.7136,
+  ec2M7g2xlargeHour: 0.3264,
+  /** EBS gp3, per GB-month (a compute node's local cache). */
+  ebsGp3GbMonth: 0.08,
 } as const;
 
 /**
@@ -108,6 +113,11 @@ export interface ModelInputs {
   eventsPerIdPerDay: number;
   /** Share of a day's ids that are anonymous ids linked to a user (identity evidence). */
   linkedIdShare: number;
+  /**
+   * Lake rows a StarRocks core scans a second (Parquet, a few columns, a filter on the partition):
+   * an assumption, not measured here (no StarRocks cluster).
+   */
+  starRocksRowsPerCoreSecond: number;
 }
 
 export const DEFAULT_INPUTS: ModelInputs = {
@@ -143,6 +153,7 @@ export const DEFAULT_INPUTS: ModelInputs = {
   dedupWindowHours: 24,
   eventsPerIdPerDay: 50,
   linkedIdShare: 0.1,
+  starRocksRowsPerCoreSecond: 10_000_000,
 };
 
 /**
@@ -194,6 +205,10 @@ export interface Plan {
   total: number;
   /** `tally:ingest=containers`: the same pipeline behind an ALB and Fargate tasks. */
   containers: { costs: CostLine[]; total: number; tasks: number };
+  /** StarRocks (shared-data) with 5-minute rollups: the same behind either front door. */
+  warehouse: { costs: CostLine[]; total: number; computeNodes: number };
+  /** Events a month, for the price per billion events. */
+  monthlyEvents: number;
 }
 
 /** The parts of the Lambda tier's costs that the container tier replaces. */
@@ -440,7 +455,76 @@ export function planFor(i: ModelInputs): Plan {
     total: containerCosts.reduce((sum, c) => sum + c.monthlyUsd, 0),
     tasks: front.tasks,
   };
-  return { sizing, costs, alternatives, total, containers };
+  return {
+    sizing,
+    costs,
+    alternatives,
+    total,
+    containers,
+    warehouse: warehouseCosts(i, filesPerHour),
+    monthlyEvents: eps * MONTH_S,
+  };
+}
+
+/** A StarRocks compute node's memory a refresh may use (256 GiB, a fifth kept for the system and caches). */
+const CN_QUERY_BYTES = 0.8 * 256 * 2 ** 30;
+const CN_CORES = 32;
+const FRONTENDS = 3;
+
+/**
+ * StarRocks in shared-data mode at this rate, as the refresh is built today (it reads each
+ * changed day whole, so every 5 minutes today's partition so far): compute nodes for the larger of
+ * the refresh's memory (its largest MAU union or the copies of a changed day, `warehouseSizing`)
+ * and its scan (half a day of rows on average, every 5 minutes, at the assumed rows per core
+ * second); three frontends; each node's cache disk for the two days a refresh reads and the event
+ * index; S3 for the native tables (bytes before compression) and a GET of every file of today's
+ * partition at each refresh.
+ */
+function warehouseCosts(
+  i: ModelInputs,
+  lakeFilesPerHour: number,
+): { costs: CostLine[]; total: number; computeNodes: number } {
+  const eventsPerDay = i.eventsPerSecond * 86_400;
+  const idsPerDay = eventsPerDay / i.eventsPerIdPerDay;
+  const indexDays = Math.ceil(i.dedupWindowHours / 24) + 2;
+  const memory = Math.max(30 * idsPerDay * BITMAP_BYTES_PER_ID, eventsPerDay * INDEX_ROW_BYTES);
+  const scanRowsPerSecond = eventsPerDay / 2 / 300;
+  const forMemory = Math.ceil(memory / CN_QUERY_BYTES);
+  const forScan = Math.ceil(scanRowsPerSecond / (i.starRocksRowsPerCoreSecond * CN_CORES));
+  const computeNodes = Math.max(1, forMemory, forScan);
+  const indexBytes = eventsPerDay * indexDays * INDEX_ROW_BYTES;
+  const cacheGb = (2 * eventsPerDay * i.parquetBytesPerEvent + indexBytes) / 1e9;
+  const nativeGb = (indexBytes + 365 * idsPerDay * (DAY_ID_ROW_BYTES + BITMAP_BYTES_PER_ID)) / 1e9;
+  const refreshesPerMonth = MONTH_S / 300;
+  const getsPerMonth = refreshesPerMonth * lakeFilesPerHour * 12;
+  const costs: CostLine[] = [
+    {
+      part: 'StarRocks compute nodes',
+      detail: `${fmt(computeNodes)} r7g.8xlarge: ${fmt(forMemory)} for a refresh's ${fmt(memory / 2 ** 40, 1)} TiB of memory, ${fmt(forScan)} for ${fmt(scanRowsPerSecond / 1e6, 0)} M rows/s of scan (at an assumed ${fmt(i.starRocksRowsPerCoreSecond / 1e6, 0)} M a core)`,
+      monthlyUsd: computeNodes * 730 * PRICES.ec2R7g8xlargeHour,
+    },
+    {
+      part: 'StarRocks frontends',
+      detail: `${FRONTENDS} m7g.2xlarge`,
+      monthlyUsd: FRONTENDS * 730 * PRICES.ec2M7g2xlargeHour,
+    },
+    {
+      part: 'StarRocks cache disk',
+      detail: `${fmt(cacheGb / 1000, 1)} TB of gp3: two days of Parquet and the event index`,
+      monthlyUsd: cacheGb * PRICES.ebsGp3GbMonth,
+    },
+    {
+      part: 'StarRocks S3 storage',
+      detail: `${fmt(nativeGb / 1000, 1)} TB of native tables (the event index, a year of day ids and bitmaps, before compression)`,
+      monthlyUsd: nativeGb * PRICES.s3GbMonth,
+    },
+    {
+      part: 'StarRocks S3 GETs',
+      detail: `${fmt(getsPerMonth / 1e9, 1)} B a month: every file of today's partition (${fmt(lakeFilesPerHour * 12)} on average) at each of ${fmt(refreshesPerMonth)} refreshes`,
+      monthlyUsd: (getsPerMonth / 1000) * PRICES.s3PerThousandGet,
+    },
+  ];
+  return { costs, total: costs.reduce((sum, c) => sum + c.monthlyUsd, 0), computeNodes };
 }
 
 /**
@@ -496,5 +580,20 @@ export function formatPlan(inputs: ModelInputs, plan: Plan): string {
     ...plan.containers.costs.map((c) => `  ${c.part.padEnd(26)} ${usd(c.monthlyUsd)}   ${c.detail}`),
     `  ${'total'.padEnd(26)} ${usd(plan.containers.total)}   ${(plan.containers.total / plan.total).toFixed(3)} of the Lambda tier's${inputs.eventsPerSecond === 1_000_000 ? ` (target at 1M events/s <= 0.2: ${plan.containers.total <= plan.total / 5 ? 'meets' : 'MISSES'})` : ''}`,
     `  ${'crossover'.padEnd(26)} ${crossover === null ? 'never below 10^8 events/s' : `containers cost less from ${fmt(crossover)} events/s (${fmt(crossover / inputs.eventsPerRequest, 1)} requests/s)`}`,
+    '',
+    '  warehouse (StarRocks shared-data, 5-minute rollups, as the refresh reads today), monthly',
+    ...plan.warehouse.costs.map((c) => `  ${c.part.padEnd(26)} ${usd(c.monthlyUsd)}   ${c.detail}`),
+    `  ${'total'.padEnd(26)} ${usd(plan.warehouse.total)}`,
+    '',
+    '  the whole pipeline (ingest, lake and warehouse), monthly',
+    ...(
+      [
+        ['Lambda tier', plan.total],
+        ['container tier', plan.containers.total],
+      ] as const
+    ).map(([tier, ingest]) => {
+      const whole = ingest + plan.warehouse.total;
+      return `  ${tier.padEnd(26)} ${usd(whole)}   $${fmt(whole / (plan.monthlyEvents / 1e9), 2)} per billion events`;
+    }),
   ].join('\n');
 }

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { crossoverEventsPerSecond, DEFAULT_INPUTS, type ModelInputs, planFor } from '../../bench/model.js';
+import {
+  crossoverEventsPerSecond,
+  DEFAULT_INPUTS,
+  formatPlan,
+  type ModelInputs,
+  planFor,
+} from '../../bench/model.js';
 
 const inputs = (over: Partial<ModelInputs> = {}): ModelInputs => ({
   ...DEFAULT_INPUTS,
@@ -75,5 +81,39 @@ describe('the scale model', () => {
     const parts = plan.containers.costs.map((c) => c.part);
     expect(parts).not.toContain('CloudWatch Logs (collect)');
     expect(parts).toContain('ALB access logs (S3)');
+  });
+});
+
+describe('the scale model: the warehouse', () => {
+  it('prices StarRocks from the refresh as built (memory of a changed day, its scan, the GETs of today) and the whole pipeline per billion events', () => {
+    // Arrange
+    const plan = planFor(inputs());
+    const half = planFor(inputs({ eventsPerSecond: 500_000 }));
+    const part = (p: typeof plan, name: string) => p.warehouse.costs.find((c) => c.part === name)!.monthlyUsd;
+
+    // Assert: every part priced; memory sets the nodes at this rate; the scan does when a core scans little.
+    expect(plan.warehouse.costs.map((c) => c.part)).toEqual([
+      'StarRocks compute nodes',
+      'StarRocks frontends',
+      'StarRocks cache disk',
+      'StarRocks S3 storage',
+      'StarRocks S3 GETs',
+    ]);
+    expect(plan.warehouse.total).toBeCloseTo(
+      plan.warehouse.costs.reduce((sum, c) => sum + c.monthlyUsd, 0),
+      6,
+    );
+    expect(plan.warehouse.computeNodes).toBeGreaterThan(half.warehouse.computeNodes);
+    expect(planFor(inputs({ starRocksRowsPerCoreSecond: 100_000 })).warehouse.computeNodes).toBeGreaterThan(
+      plan.warehouse.computeNodes,
+    );
+    // Every 5 minutes the refresh reads every file of today's partition so far: twice the rate, twice the GETs.
+    expect(part(plan, 'StarRocks S3 GETs') / part(half, 'StarRocks S3 GETs')).toBeCloseTo(2, 1);
+    expect(plan.monthlyEvents).toBe(1_000_000 * 730 * 3600);
+    const text = formatPlan(inputs(), plan);
+    const perBillion = (plan.total + plan.warehouse.total) / (plan.monthlyEvents / 1e9);
+    expect(text).toContain(
+      `$${perBillion.toLocaleString('en', { maximumFractionDigits: 2 })} per billion events`,
+    );
   });
 });
