@@ -244,6 +244,8 @@ function containerFrontDoor(i: ModelInputs): { costs: CostLine[]; tasks: number 
   const bundleBytes = 1 + perBundle * (requestRecordBytes + 4);
   const stream = provisionedStream(i, requestsPerSecond / perBundle, bundleBytes);
   const streamGbMonth = ((requestsPerSecond / perBundle) * bundleBytes * MONTH_S) / 1e9;
+  // What the ALB's access logs would keep (a gzipped line a request, ALB_LOG_DAYS days) when turned on.
+  const albLogBytes = requestsPerSecond * ALB_LOG_GZIP_BYTES * 86_400 * ALB_LOG_DAYS;
   return {
     tasks,
     costs: [
@@ -261,7 +263,7 @@ function containerFrontDoor(i: ModelInputs): { costs: CostLine[]; tasks: number 
         // The tasks log once a minute; the ALB's access logs (a line a request to S3, gzipped)
         // are off unless tally:albAccessLogs=true: priced, not counted in the total.
         part: 'ALB access logs (S3)',
-        detail: `off (tally:albAccessLogs=true: ${fmt((requestsPerSecond * ALB_LOG_GZIP_BYTES * 86_400 * ALB_LOG_DAYS) / 1e12, 1)} TB kept ${ALB_LOG_DAYS} days, $${fmt(((requestsPerSecond * ALB_LOG_GZIP_BYTES * 86_400 * ALB_LOG_DAYS) / 1e9) * PRICES.s3GbMonth)} a month)`,
+        detail: `off (tally:albAccessLogs=true: ${fmt(albLogBytes / 1e12, 1)} TB kept ${ALB_LOG_DAYS} days, $${fmt((albLogBytes / 1e9) * PRICES.s3GbMonth)} a month)`,
         monthlyUsd: 0,
       },
       {

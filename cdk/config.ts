@@ -150,6 +150,9 @@ export function stackName(settings: Pick<TallySettings, 'stage'>): string {
 
 class SettingsError extends Error {}
 
+/** A Secrets Manager secret's ARN (the kept HMAC key, the kept projects). */
+const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/;
+
 function get(node: Node, key: string): unknown {
   return node.tryGetContext(`tally:${key}`);
 }
@@ -258,12 +261,8 @@ export function readSettings(node: Node): TallySettings {
     vpc: vpcId ? vpcSettings(node, vpcId) : null,
     alarmEmail: email(node),
     stage: stageName,
-    hmacSecretArn: arn(node, 'hmacSecretArn', /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/),
-    projectsSecretArn: arn(
-      node,
-      'projectsSecretArn',
-      /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/,
-    ),
+    hmacSecretArn: arn(node, 'hmacSecretArn', SECRET_ARN),
+    projectsSecretArn: arn(node, 'projectsSecretArn', SECRET_ARN),
     lakeBucketName: bucketName(node, 'lakeBucketName'),
     starRocksTrust: starRocksTrust(node, host),
   };

@@ -133,7 +133,6 @@ export class TallyStack extends Stack {
         everyMinutes: compaction.everyMinutes,
         service: 'compact',
         function: compaction.function,
-        timeout: compaction.function.timeout!,
       },
     };
     const functions: Record<string, PipelineFunction> = {
@@ -160,7 +159,6 @@ export class TallyStack extends Stack {
         everyMinutes: s.rollupEveryMinutes,
         service: 'rollup',
         function: warehouse.rollup,
-        timeout: warehouse.rollup.timeout!,
       };
     }
     const monitoring = new Monitoring(this, 'Monitoring', {

@@ -20,7 +20,7 @@ import {
 import { AnyPrincipal, Effect, PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { IStream } from 'aws-cdk-lib/aws-kinesis';
 import { Key } from 'aws-cdk-lib/aws-kms';
-import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import type { IFunction, Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { type IQueue, Queue, QueueEncryption, RedrivePermission } from 'aws-cdk-lib/aws-sqs';
@@ -38,13 +38,10 @@ export interface MonitoringProps {
   lakeWriterMapping: string;
   /** Every function, by name in the pipeline's words. */
   functions: Record<string, IFunction>;
-  /**
-   * Each scheduled job, by job name: its missed-ticks queue, interval, service, function and that
-   * function's timeout.
-   */
+  /** Each scheduled job, by job name: its missed-ticks queue, interval, service and function. */
   jobs: Record<
     string,
-    { missedTicks: IQueue; everyMinutes: number; service: string; function: IFunction; timeout: Duration }
+    { missedTicks: IQueue; everyMinutes: number; service: string; function: LambdaFunction }
   >;
   /**
    * Minutes without a record put on the stream before `StreamSilent` pages (a front door down
@@ -368,20 +365,20 @@ export class Monitoring extends Construct {
     for (const [name, fn] of Object.entries(props.functions)) {
       const errors = fn.metricErrors({ period: FIVE_MINUTES });
       const throttles = fn.metricThrottles({ period: FIVE_MINUTES });
-      const job = jobs.find((j) => j.function === fn);
       // Persistent, not a blip: three periods in a row. A scheduled job's failed tick comes back
       // only after its retry delay (and a run may take its whole timeout before it fails), so its
       // errors never fill periods in a row: two failures within that span page instead.
-      const retry = job ? tickRetryDelay(job.timeout) : undefined;
-      const span = job && retry ? Math.ceil(retry.plus(job.timeout).toMinutes() / 5) + 1 : 3;
+      const timeout = jobs.find((j) => j.function === fn)?.function.timeout;
+      const retry = timeout && tickRetryDelay(timeout);
+      const span = timeout && retry ? Math.ceil(retry.plus(timeout).toMinutes() / 5) + 1 : 3;
       add({
         name: `${name}Errors`,
         metric: errors,
         threshold: 0,
         periods: span,
-        datapoints: job ? 2 : 3,
-        description: job
-          ? `The ${name} function failed twice in ${span * 5} minutes (a failed tick is tried again after ${retry!.toMinutes()} minutes)`
+        datapoints: retry ? 2 : 3,
+        description: retry
+          ? `The ${name} function failed twice in ${span * 5} minutes (a failed tick is tried again after ${retry.toMinutes()} minutes)`
           : `The ${name} function has failed for 15 minutes`,
         doc: 'FunctionErrors',
       });

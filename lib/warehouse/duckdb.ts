@@ -155,8 +155,7 @@ export class DuckDbWarehouse implements Warehouse {
         this.writer = db(writes);
         this.reader = db(reads);
         this.viewsOverFiles = false;
-        await createSchema(this.writer);
-        await this.ensureViews(this.writer);
+        await this.prepare();
       }),
     );
   }
@@ -179,10 +178,13 @@ export class DuckDbWarehouse implements Warehouse {
   }
 
   async setup(): Promise<void> {
-    await this.writes.run(async () => {
-      await createSchema(this.writer);
-      await this.ensureViews(this.writer);
-    });
+    await this.writes.run(() => this.prepare());
+  }
+
+  /** The tables and the views over the lake, on the write connection (its lock held). */
+  private async prepare(): Promise<void> {
+    await createSchema(this.writer);
+    await this.ensureViews(this.writer);
   }
 
   /**

@@ -232,33 +232,25 @@ export function isMissingPartition(error: unknown): boolean {
  * Lists these partitions' files again in the catalog (100 a statement), so a read sees the files
  * written and not those replaced since it cached them. A partition the metastore lacks (a
  * project's day before its first file) has nothing to read: it is left out, not failing the
- * statement and every read after it. Answers the partitions refreshed.
+ * statement and every read after it.
  */
-export async function refreshPartitions(
-  run: Run,
-  table: string,
-  names: readonly string[],
-): Promise<string[]> {
-  const refreshed: string[] = [];
+export async function refreshPartitions(run: Run, table: string, names: readonly string[]): Promise<void> {
   const refresh = (chunk: readonly string[]) =>
     run(`REFRESH EXTERNAL TABLE ${table} PARTITION (${chunk.map((n) => `'${n}'`).join(', ')})`);
   for (let i = 0; i < names.length; i += 100) {
     const chunk = names.slice(i, i + 100);
     try {
       await refresh(chunk);
-      refreshed.push(...chunk);
     } catch (error) {
       if (!isMissingPartition(error)) throw error;
       // One statement fails for any partition missing: each on its own, to find which.
       for (const name of chunk) {
         try {
           await refresh([name]);
-          refreshed.push(name);
         } catch (single) {
           if (!isMissingPartition(single)) throw single;
         }
       }
     }
   }
-  return refreshed;
 }
