@@ -102,11 +102,24 @@ export interface ValueRank {
   mau: number;
 }
 
-/** The values shown, most persons first (ties by value), and how many fall in `other`. */
+/**
+ * Two texts in the order of their code points: the order of their UTF-8 bytes, in which SQL
+ * engines sort text (JavaScript's `<` compares UTF-16 units, which puts U+E000-U+FFFF after
+ * characters beyond U+FFFF).
+ */
+export function compareText(a: string, b: string): number {
+  const x = [...a];
+  const y = [...b];
+  for (let i = 0; i < Math.min(x.length, y.length); i++) {
+    const d = x[i]!.codePointAt(0)! - y[i]!.codePointAt(0)!;
+    if (d !== 0) return d;
+  }
+  return x.length - y.length;
+}
+
+/** The values shown, most persons first (ties by value, `compareText`), and how many fall in `other`. */
 export function topValues(ranks: readonly ValueRank[], limit: number): { top: string[]; others: number } {
-  const sorted = [...ranks].sort((a, b) =>
-    b.mau !== a.mau ? b.mau - a.mau : a.value < b.value ? -1 : a.value > b.value ? 1 : 0,
-  );
+  const sorted = [...ranks].sort((a, b) => (b.mau !== a.mau ? b.mau - a.mau : compareText(a.value, b.value)));
   return { top: sorted.slice(0, limit).map((r) => r.value), others: Math.max(0, sorted.length - limit) };
 }
 

@@ -10,7 +10,7 @@ import {
   idValues,
   LAKE_DIMENSIONS,
 } from './breakdowns.js';
-import { dayNumber, daysFrom, type ProjectDay, uniqueProjectDays } from './days.js';
+import { affectedDays, dayNumber, daysFrom, type ProjectDay, uniqueProjectDays } from './days.js';
 import { breakdown } from './duckdb/breakdown.js';
 import { judgeCopies } from './duckdb/copies.js';
 import { updateIdentity } from './duckdb/identity.js';
@@ -26,6 +26,7 @@ import {
   pairsTable,
   sqlPath,
 } from './duckdb/sql.js';
+import { writeValueWindows } from './duckdb/values.js';
 import { updateWindows } from './duckdb/windows.js';
 import { Mutex } from './mutex.js';
 import { checkDedupWindow, countedRows, DEFAULT_DEDUP_WINDOW_HOURS, indexKeepFrom } from './people.js';
@@ -222,7 +223,11 @@ export class DuckDbWarehouse implements Warehouse {
         );
         const moved = await updateIdentity(this.writer);
         const days = uniqueProjectDays([...scanned, ...moved]);
-        const windows = await updateWindows(this.writer, scanned, moved, today);
+        const { windows, firstDays } = await updateWindows(this.writer, scanned, moved, today);
+        await writeValueWindows(
+          this.writer,
+          uniqueProjectDays([...windows, ...affectedDays(firstDays, today)]),
+        );
         await this.writer.run('COMMIT');
         return { daysRecomputed: days.length, windowsRecomputed: windows.length };
       } catch (error) {

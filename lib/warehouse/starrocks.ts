@@ -20,7 +20,13 @@ import {
   supportedVersion,
   VERSION_QUERY,
 } from './starrocks/sql.js';
-import { WINDOW_CHUNK_DAYS, windowsSelect, writeDailyUsers, writeWindows } from './starrocks/windows.js';
+import {
+  WINDOW_CHUNK_DAYS,
+  windowsSelect,
+  writeDailyUsers,
+  writeFirstDays,
+  writeWindows,
+} from './starrocks/windows.js';
 import {
   type ActiveUsersDay,
   type BotDay,
@@ -197,7 +203,9 @@ UNION SELECT DISTINCT project, CAST(dt AS VARCHAR) AS dt FROM ${counted(this.db)
       await resolveChanges(this.run, this.db, dts);
       moved.push(...(await movedDays(this.run, this.db, dts)));
     }
-    await writeDailyUsers(this.run, this.db, dts, [...new Set(moved.map((m) => m.dt))]);
+    const movedDts = [...new Set(moved.map((m) => m.dt))];
+    await writeDailyUsers(this.run, this.db, dts, movedDts);
+    await writeFirstDays(this.run, this.db, [...dts, ...movedDts]);
     const days = uniqueProjectDays([...requested, ...moved, ...present]);
     const windows = await writeWindows(this.run, this.db, days, today);
     await recordIdentity(this.run, this.db, dts, changes > 0);

@@ -228,10 +228,9 @@ export function bruteBreakdown(
   const windowFrom = addDays(from, -29);
   const values = [...new Set(active.filter((a) => a.dt >= windowFrom).map((a) => a.value))];
   const mau = new Map(values.map((v) => [v, persons(to, 30, (x) => x === v)]));
-  const order = (v: string | null) => v ?? '';
-  values.sort(
-    (a, b) => mau.get(b)! - mau.get(a)! || (order(a) < order(b) ? -1 : order(a) > order(b) ? 1 : 0),
-  );
+  // Ties by value in the order of its UTF-8 bytes, as SQL engines sort text.
+  const order = (v: string | null) => Buffer.from(v ?? '', 'utf8');
+  values.sort((a, b) => mau.get(b)! - mau.get(a)! || Buffer.compare(order(a), order(b)));
   const top = values.slice(0, limit);
   return {
     by,

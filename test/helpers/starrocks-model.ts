@@ -220,7 +220,7 @@ export class StarRocksModel implements SqlClient {
         },
       ],
       [
-        /^SELECT\b[\s\S]*$/i,
+        /^(?:WITH|SELECT)\b[\s\S]*$/i,
         'select',
         async (m) => {
           const reader = await this.db.runAndReadAll(this.expressions(m[0]));

@@ -210,6 +210,58 @@ describe('the StarRocks engine on its executable model, against DuckDB and a bru
     });
   });
 
+  it("moves a person's first day back past a month, by a late event and by a visitor who identifies", async () => {
+    await withEngines(async ({ store, duckdb, starrocks }) => {
+      // Arrange: user 1 first seen 40 days ago, user 2 20 days ago, a visitor 60 days ago; each
+      // rolled up. Yesterday an event of user 1 from 80 days ago arrives late, and the visitor
+      // identifies as user 2: their first days become 80 and 60 days ago, so the days they were
+      // new on (40 and 20 days ago, whose windows no changed day's windows hold) are returning.
+      await starrocks.setup();
+      const at = (daysAgo: number) => Date.parse(`${addDays(TODAY, -daysAgo)}T12:00:00Z`);
+      const event = (
+        eventId: string,
+        daysAgo: number,
+        receivedDaysAgo: number,
+        ids: { user?: number; anon?: bigint },
+      ) =>
+        lakeEvent({
+          project: 'a',
+          eventId,
+          userHash: ids.user === undefined ? null : userHash(ids.user),
+          anonymousHash: ids.anon ?? null,
+          eventTime: at(daysAgo),
+          receivedAt: at(receivedDaysAgo),
+        });
+      const events = [
+        event('v', 60, 60, { anon: 7n }),
+        event('u1', 40, 40, { user: 1 }),
+        event('u2', 20, 20, { user: 2 }),
+        event('late', 80, 1, { user: 1 }),
+        event('link', 1, 1, { user: 2, anon: 7n }),
+      ];
+      for (const batch of [[events[0]!], [events[1]!], [events[2]!], [events[3]!, events[4]!]]) {
+        const receivedAt = batch[0]!.receivedAt;
+        await land(store, batch, receivedAt);
+        for (const warehouse of [duckdb, starrocks])
+          await runRollup({ store, warehouse, logger: silentLogger }, { now: new Date(receivedAt + 60_000) });
+      }
+
+      // Act
+      const range = { from: addDays(TODAY, -85), to: addDays(TODAY, -1), today: TODAY };
+      const fromDuckDb = await duckdb.breakdown('a', 'new_vs_returning', range, 10);
+      const fromStarRocks = await starrocks.breakdown('a', 'new_vs_returning', range, 10);
+
+      // Assert
+      const expected = bruteBreakdown(events, 'a', 'new_vs_returning', range.from, range.to, 10);
+      expect(fromDuckDb).toEqual(expected);
+      expect(fromStarRocks).toEqual(expected);
+      const returning = expected.values.find((v) => v.value === 'returning')!;
+      for (const daysAgo of [40, 20]) {
+        expect(returning.days.find((d) => d.dt === addDays(TODAY, -daysAgo))!.dau).toBe(1);
+      }
+    });
+  });
+
   it('reads a quiet day after the last rollup from the windows, not as zeros', async () => {
     await withEngines(async ({ store, duckdb, starrocks, model }) => {
       // Arrange: one active day, rolled up then; nothing since.

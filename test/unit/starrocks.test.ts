@@ -121,21 +121,19 @@ describe('StarRocks engine: the statements it issues', () => {
   });
 
   it('breaks active users down from the bitmaps per value, today live (breakdown.sql)', async () => {
+    // One statement answers the ranks (n = 0) and the windows of the values shown.
     const client = new RecordingClient((sql) =>
-      sql.startsWith('SELECT a.value')
+      sql.startsWith('WITH')
         ? [
-            { value: 'ios', mau: 4 },
-            { value: 'web', mau: 9 },
-            { value: '', mau: 4 },
+            { n: 0, dt: null, v: 'ios', persons: 4 },
+            { n: 0, dt: null, v: 'web', persons: 9 },
+            { n: 0, dt: null, v: '', persons: 4 },
+            { n: 1, dt: '2026-03-31', v: 'web', persons: 2 },
+            { n: 7, dt: '2026-03-31', v: 'web', persons: 5 },
+            { n: 30, dt: '2026-03-31', v: 'web', persons: 9 },
+            { n: 30, dt: '2026-03-31', v: null, persons: 6 },
           ]
-        : sql.startsWith('SELECT 1 AS n')
-          ? [
-              { n: 1, dt: '2026-03-31', v: 'web', persons: 2 },
-              { n: 7, dt: '2026-03-31', v: 'web', persons: 5 },
-              { n: 30, dt: '2026-03-31', v: 'web', persons: 9 },
-              { n: 30, dt: '2026-03-31', v: null, persons: 6 },
-            ]
-          : [],
+        : [],
     );
     const warehouse = new StarRocksWarehouse(client);
     const range = { from: '2026-03-31', to: '2026-03-31', today: '2026-03-31' };

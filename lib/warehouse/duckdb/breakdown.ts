@@ -2,15 +2,14 @@ import {
   assembleBreakdown,
   type Breakdown,
   type Dimension,
-  NEW,
-  RETURNING,
   topValues,
-  UNKNOWN,
+  type ValueDay,
   windowStart,
 } from '../breakdowns.js';
-import { daysFrom, MAU_DAYS } from '../days.js';
-import { type LiveOptions, livePersons, todayFiles } from './live.js';
+import { daysFrom, MAU_DAYS, WAU_DAYS } from '../days.js';
+import { type LiveOptions, newerFiles } from './live.js';
 import { type Db, literal } from './sql.js';
+import { liveRows, storedRows } from './values.js';
 import { coverageChanges } from './windows.js';
 
 /** A text as a DuckDB string literal (standard strings: a quote is doubled, nothing else is special). */
@@ -18,51 +17,93 @@ function text(value: string): string {
   return `'${value.replaceAll("'", "''")}'`;
 }
 
-/**
- * `r (dt, value, user_hash)`: the persons of each value per day from the MAU window of `from` to
- * `last`, past days from `day_values` mapped by `people` (or from `daily_users` for
- * `new_vs_returning`), today from a live scan of its files.
- */
-function valueRows(
-  options: LiveOptions,
-  project: string,
-  by: Dimension,
-  from: string,
-  last: string,
-  today: string,
-) {
-  const p = literal(project, 'project');
-  const start = literal(windowStart(from), 'date');
-  const end = literal(last, 'date');
-  const t = literal(today, 'date');
-  const files = last === today ? todayFiles(options, project, today) : null;
-  if (by === 'new_vs_returning') {
-    const live =
-      files === null
-        ? ''
-        : `UNION ALL SELECT dt, user_hash FROM (${livePersons(options, project, today, [files])})`;
-    // A person's first day is read from every day before the window too.
-    return `r AS (
-      SELECT * FROM (
-        SELECT dt, CASE WHEN dt = min(dt) OVER (PARTITION BY user_hash) THEN '${NEW}' ELSE '${RETURNING}' END AS value, user_hash
-        FROM (SELECT DISTINCT dt, user_hash FROM (
-          SELECT dt, user_hash FROM daily_users WHERE project = ${p} AND dt <= ${end} AND dt <> ${t} ${live}))
-      ) WHERE dt >= ${start})`;
-  }
-  const live =
-    files === null
-      ? ''
-      : `UNION ALL SELECT dt, coalesce(value, '${UNKNOWN}'), user_hash FROM (${livePersons(options, project, today, [files], by)})`;
-  return `r AS (
-    SELECT v.dt, coalesce(v.${by}, '${UNKNOWN}') AS value, coalesce(m.person, v.id_hash) AS user_hash FROM day_values v
-    LEFT JOIN people m ON m.project = v.project AND m.id_hash = v.id_hash
-    WHERE v.project = ${p} AND v.dt BETWEEN ${start} AND ${end} AND v.dt <> ${t}
-    ${live})`;
+/** The rows of today's files not rolled up yet, read once per breakdown. */
+const LIVE = 'breakdown_live';
+
+function valueDay(row: unknown[]): ValueDay {
+  const [dt, value, dau, wau, mau] = row;
+  return {
+    dt: String(dt),
+    value: value === null ? null : String(value),
+    dau: Number(dau),
+    wau: Number(wau),
+    mau: Number(mau),
+  };
 }
 
 /**
- * DAU/WAU/MAU per value of a dimension, from `from` to `last` (at most today): the values ranked
- * by their persons in the MAU window of `last`, the top `limit` shown, the rest counted together.
+ * What today's files newer than the rollup add to today's rolled-up row of each value: the
+ * persons they hold with a value they did not have today, nor in the last 6 (WAU) or 29 (MAU)
+ * days, looked up among those persons' rows only.
+ */
+async function liveAdditions(db: Db, project: string, by: Dimension, today: string): Promise<ValueDay[]> {
+  const p = literal(project, 'project');
+  const t = literal(today, 'date');
+  const rows = await db.rows(
+    `WITH fresh AS MATERIALIZED (
+       SELECT value, user_hash FROM ${LIVE} EXCEPT SELECT value, user_hash FROM (${storedRows(by, p, t, t)})
+     ),
+     seen AS (
+       SELECT f.value, f.user_hash, max(s.dt) AS prev_dt FROM fresh f
+       LEFT JOIN (${storedRows(by, p, `${t} - ${MAU_DAYS - 1}`, `${t} - 1`, 'fresh')}) s
+         ON s.value = f.value AND s.user_hash = f.user_hash
+       GROUP BY f.value, f.user_hash
+     )
+     SELECT '${today}', value, count(*), count(*) FILTER (WHERE prev_dt IS NULL OR prev_dt < ${t} - ${WAU_DAYS - 1}),
+       count(*) FILTER (WHERE prev_dt IS NULL)
+     FROM seen GROUP BY value`,
+  );
+  return rows.map(valueDay);
+}
+
+/**
+ * dau/wau/mau of these days computed from the persons of their months (the rolled-up days'
+ * stored rows, today's newer files): per value, or with `shown` one row per day for the persons
+ * of every value not shown (value null). Coverage as for the totals (windows.ts): running sums
+ * of the changes at the days they happen, each calendar day reading the last.
+ */
+async function computed(
+  db: Db,
+  project: string,
+  by: Dimension,
+  days: readonly string[],
+  today: string,
+  live: boolean,
+  shown?: readonly string[],
+): Promise<ValueDay[]> {
+  const p = literal(project, 'project');
+  const last = days[days.length - 1]!;
+  const stored = storedRows(by, p, literal(windowStart(days[0]!), 'date'), literal(last, 'date'));
+  const rows = `SELECT dt, value, user_hash FROM (${stored})${last >= today && live ? ` UNION ALL SELECT dt, value, user_hash FROM ${LIVE}` : ''}`;
+  const mapped =
+    shown === undefined
+      ? `SELECT DISTINCT dt, value, user_hash FROM (${rows})`
+      : `SELECT DISTINCT dt, '' AS value, user_hash FROM (${rows}) WHERE value NOT IN (${shown.map(text).join(', ')})`;
+  const found = await db.rows(
+    `WITH mapped AS MATERIALIZED (${mapped}),
+     ${coverageChanges('mapped', ['value'])},
+     running AS (
+       SELECT value, day, sum(sum(d)) OVER w AS dau, sum(sum(w)) OVER w AS wau, sum(sum(m)) OVER w AS mau
+       FROM changes GROUP BY value, day
+       WINDOW w AS (PARTITION BY value ORDER BY day ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+     ),
+     calendar AS (
+       SELECT t.dt, k.value FROM (VALUES ${days.map((d) => `(${literal(d, 'date')})`).join(', ')}) AS t(dt)
+       CROSS JOIN (SELECT DISTINCT value FROM mapped) k
+     )
+     SELECT strftime(c.dt, '%Y-%m-%d'), c.value, x.dau, x.wau, x.mau
+     FROM calendar c ASOF JOIN running x ON x.value = c.value AND x.day <= c.dt
+     WHERE x.mau > 0`,
+  );
+  return found.map((row) => ({ ...valueDay(row), value: shown === undefined ? String(row[1]) : null }));
+}
+
+/**
+ * DAU/WAU/MAU per value of a dimension, from `from` to `last` (at most today): the rollup's rows
+ * per value (`active_values`), today's plus what its files newer than the rollup add; the values
+ * ranked by their persons in the MAU window of `last`, the top `limit` shown, the persons of the
+ * rest counted together from their rows. Days the rollup has not written (today before its first
+ * rollup) are computed from the persons of their months.
  */
 export async function breakdown(
   db: Db,
@@ -73,49 +114,58 @@ export async function breakdown(
   limit: number,
 ): Promise<Breakdown> {
   const { from, last, today } = range;
-  const rows = valueRows(options, project, by, from, last, today);
-  const end = literal(last, 'date');
-  const ranks = await db.rows(
-    `WITH ${rows} SELECT value, count(DISTINCT user_hash) FILTER (WHERE dt > ${end} - ${MAU_DAYS}) FROM r GROUP BY value`,
+  const p = literal(project, 'project');
+  const between = `BETWEEN ${literal(from, 'date')} AND ${literal(last, 'date')}`;
+  const rolled = new Set(
+    (
+      await db.rows(
+        `SELECT strftime(dt, '%Y-%m-%d') FROM active_users WHERE project = ${p} AND dt ${between}`,
+      )
+    ).map(([dt]) => String(dt)),
   );
-  const ranked = topValues(
-    ranks.map(([value, mau]) => ({ value: String(value), mau: Number(mau) })),
-    limit,
+  const counts = new Map<string, ValueDay>();
+  const add = (row: ValueDay) => {
+    const key = `${row.value}/${row.dt}`;
+    const before = counts.get(key);
+    counts.set(
+      key,
+      before
+        ? { ...before, dau: before.dau + row.dau, wau: before.wau + row.wau, mau: before.mau + row.mau }
+        : row,
+    );
+  };
+  const stored = await db.rows(
+    `SELECT strftime(dt, '%Y-%m-%d'), value, dau, wau, mau FROM active_values
+     WHERE project = ${p} AND dim = ${text(by)} AND dt ${between}`,
   );
-  if (ranked.top.length === 0) return assembleBreakdown(by, from, last, ranked, []);
-  // Coverage, as for the totals (windows.ts), per value shown and for the others together;
-  // running sums of the changes at the days they happen, each calendar day reading the last.
-  const shown = ranked.top.map(text).join(', ');
-  const counts = await db.rows(
-    `WITH ${rows},
-     mapped AS (SELECT DISTINCT dt, value IN (${shown}) AS shown, CASE WHEN value IN (${shown}) THEN value ELSE '' END AS v,
-       user_hash FROM r),
-     ${coverageChanges('mapped', ['shown', 'v'])},
-     running AS (
-       SELECT shown, v, day, sum(sum(d)) OVER w AS dau, sum(sum(w)) OVER w AS wau, sum(sum(m)) OVER w AS mau
-       FROM changes GROUP BY shown, v, day
-       WINDOW w AS (PARTITION BY shown, v ORDER BY day ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
-     ),
-     calendar AS (
-       SELECT t.dt, k.shown, k.v FROM (VALUES ${daysFrom(from, last)
-         .map((d) => `(${literal(d, 'date')})`)
-         .join(', ')}) AS t(dt)
-       CROSS JOIN (SELECT DISTINCT shown, v FROM mapped) k
-     )
-     SELECT strftime(c.dt, '%Y-%m-%d'), CASE WHEN c.shown THEN c.v END, x.dau, x.wau, x.mau
-     FROM calendar c ASOF JOIN running x ON x.shown = c.shown AND x.v = c.v AND x.day <= c.dt`,
-  );
-  return assembleBreakdown(
-    by,
-    from,
-    last,
-    ranked,
-    counts.map(([dt, value, dau, wau, mau]) => ({
-      dt: String(dt),
-      value: value === null ? null : String(value),
-      dau: Number(dau),
-      wau: Number(wau),
-      mau: Number(mau),
-    })),
-  );
+  for (const row of stored) add(valueDay(row));
+  const files = last === today ? await newerFiles(db, options, project, today) : [];
+  const live = files.length > 0;
+  if (live) {
+    await db.run(
+      `CREATE OR REPLACE TEMP TABLE ${LIVE} AS SELECT DISTINCT dt, value, user_hash FROM (${liveRows(options, project, by, today, files)})`,
+    );
+  }
+  try {
+    if (live && rolled.has(today)) for (const row of await liveAdditions(db, project, by, today)) add(row);
+    const missing = daysFrom(from, last).filter((d) => !rolled.has(d));
+    if (missing.length > 0) {
+      for (const row of await computed(db, project, by, missing, today, live)) add(row);
+    }
+    const mau = new Map<string, number>();
+    for (const row of counts.values()) {
+      mau.set(row.value!, (mau.get(row.value!) ?? 0) + (row.dt === last ? row.mau : 0));
+    }
+    const ranked = topValues(
+      [...mau].map(([value, n]) => ({ value, mau: n })),
+      limit,
+    );
+    const rows = [...counts.values()];
+    if (ranked.others > 0) {
+      rows.push(...(await computed(db, project, by, daysFrom(from, last), today, live, ranked.top)));
+    }
+    return assembleBreakdown(by, from, last, ranked, rows);
+  } finally {
+    if (live) await db.run(`DROP TABLE IF EXISTS ${LIVE}`);
+  }
 }

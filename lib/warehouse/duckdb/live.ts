@@ -44,6 +44,27 @@ export function todayFiles(options: LiveOptions, project: string, today: string)
   return hasParquet(dir) ? join(dir, '*.parquet') : null;
 }
 
+/** Today's files of a project written since the rollup last read the day: every file when it never did. */
+export async function newerFiles(
+  db: Db,
+  options: LiveOptions,
+  project: string,
+  today: string,
+): Promise<string[]> {
+  const [read] = await db.rows(
+    `SELECT read_at_ms FROM day_reads WHERE project = ${literal(project, 'project')} AND dt = ${literal(today, 'date')}`,
+  );
+  const readAt = Number(read?.[0] ?? 0);
+  const dir = join(options.lakeRoot, 'events', `project=${project}`, `dt=${today}`);
+  const files: string[] = [];
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    if (!name.endsWith('.parquet')) continue;
+    const info = await stat(join(dir, name)).catch(() => null);
+    if (info && info.mtimeMs >= readAt - READ_SLACK_MS) files.push(join(dir, name));
+  }
+  return files;
+}
+
 /**
  * Today's rolled-up row plus the files of today written since the rollup read them: the users
  * they add who were not active today, nor in the last 6 (WAU) or 29 (MAU) days, so a query
@@ -58,15 +79,7 @@ export async function withNewerFiles(
 ): Promise<ActiveUsersDay> {
   const p = literal(project, 'project');
   const t = literal(today, 'date');
-  const [read] = await db.rows(`SELECT read_at_ms FROM day_reads WHERE project = ${p} AND dt = ${t}`);
-  const readAt = Number(read?.[0] ?? 0);
-  const dir = join(options.lakeRoot, 'events', `project=${project}`, `dt=${today}`);
-  const files: string[] = [];
-  for (const name of await readdir(dir).catch(() => [] as string[])) {
-    if (!name.endsWith('.parquet')) continue;
-    const info = await stat(join(dir, name)).catch(() => null);
-    if (info && info.mtimeMs >= readAt - READ_SLACK_MS) files.push(join(dir, name));
-  }
+  const files = await newerFiles(db, options, project, today);
   if (files.length === 0) return rolled;
   const [added] = await db.rows(
     `WITH live AS (SELECT DISTINCT user_hash FROM (${livePersons(options, project, today, files)})),

@@ -5,7 +5,7 @@ import type { Db } from './sql.js';
  * The layout's version: a database written by an older layout has its derived tables dropped
  * and its rollup watermark cleared, so the next full rollup rebuilds them from the lake.
  */
-export const SCHEMA_VERSION = 7;
+export const SCHEMA_VERSION = 8;
 
 /** Tables derived from the lake, rebuilt whole when the layout changes. */
 const DERIVED = [
@@ -13,6 +13,7 @@ const DERIVED = [
   'daily_users_rows',
   'daily_users_gone',
   'person_last',
+  'person_first',
   'event_index',
   'duplicates',
   'day_ids',
@@ -23,6 +24,7 @@ const DERIVED = [
   'anon_first',
   'people',
   'active_users',
+  'active_values',
   'day_reads',
   'bot_days',
 ];
@@ -45,6 +47,8 @@ const TABLES = [
   // that grow with every person ever seen have no key: DuckDB loads a key's ART index whole and
   // writes all of it at every checkpoint, a cost of the history; the refresh keeps them unique.
   `CREATE TABLE IF NOT EXISTS person_last (project VARCHAR NOT NULL, user_hash BIGINT NOT NULL, last_dt DATE NOT NULL)`,
+  // Each person's first active day: `new` on it, `returning` after (new_vs_returning, breakdowns.ts).
+  `CREATE TABLE IF NOT EXISTS person_first (project VARCHAR NOT NULL, user_hash BIGINT NOT NULL, first_dt DATE NOT NULL)`,
   // Every copy received since the index's horizon (indexKeepFrom in people.ts), by the md5 of
   // its event_id: where a copy looks for one received within the window before it.
   `CREATE TABLE IF NOT EXISTS event_index (${COPY_COLUMNS})`,
@@ -72,6 +76,11 @@ const TABLES = [
      ids BIGINT NOT NULL)`,
   `CREATE TABLE IF NOT EXISTS active_users (project VARCHAR NOT NULL, dt DATE NOT NULL, dau BIGINT NOT NULL,
      wau BIGINT NOT NULL, mau BIGINT NOT NULL, computed_at TIMESTAMPTZ NOT NULL, PRIMARY KEY (project, dt))`,
+  // dau/wau/mau per value of every dimension (breakdowns.ts; unknown as ''), written with
+  // `active_users` for the same days; a value without a row on a rolled-up day has no person in
+  // that day's month.
+  `CREATE TABLE IF NOT EXISTS active_values (project VARCHAR NOT NULL, dim VARCHAR NOT NULL, value VARCHAR NOT NULL,
+     dt DATE NOT NULL, dau BIGINT NOT NULL, wau BIGINT NOT NULL, mau BIGINT NOT NULL)`,
   `CREATE TABLE IF NOT EXISTS rollup_manifests (key VARCHAR PRIMARY KEY, processed_at TIMESTAMPTZ NOT NULL)`,
   // When the last rollup run finished.
   `CREATE TABLE IF NOT EXISTS rollup_runs (name VARCHAR PRIMARY KEY, ran_at TIMESTAMPTZ NOT NULL)`,

@@ -2,7 +2,9 @@ import { addDays, affectedDays, dayNumber, MAU_DAYS, type ProjectDay, WAU_DAYS }
 import { type Db, dayRange, inDays, literal, pairsTable, projectDays } from './sql.js';
 
 /** Affected days grouped into runs of consecutive days per project (one window query each). */
-function contiguousRanges(days: readonly ProjectDay[]): Array<{ project: string; from: string; to: string }> {
+export function contiguousRanges(
+  days: readonly ProjectDay[],
+): Array<{ project: string; from: string; to: string }> {
   const ranges: Array<{ project: string; from: string; to: string }> = [];
   for (const d of days) {
     const last = ranges[ranges.length - 1];
@@ -326,6 +328,62 @@ async function updateLastDays(db: Db): Promise<void> {
 }
 
 /**
+ * Brings `person_first` up to date with the days just written, as `updateLastDays` does
+ * `person_last`: persons gaining an earlier day move their first day back; a person losing the
+ * day that was their first gets it again from `daily_users`, or leaves the table. Returns the
+ * days whose new persons changed: each changed person's old and new first day.
+ */
+async function updateFirstDays(db: Db): Promise<ProjectDay[]> {
+  await db.run(
+    `CREATE OR REPLACE TEMP TABLE first_moves AS
+     SELECT g.project, g.user_hash, f.first_dt AS old_dt, g.first_dt AS new_dt FROM (
+       SELECT project, user_hash, min(dt) AS first_dt FROM (
+         SELECT project, dt, user_hash FROM new_users
+         UNION ALL SELECT project, dt, user_hash FROM day_changes WHERE sign = 1
+       ) GROUP BY project, user_hash
+     ) g
+     LEFT JOIN person_first f ON f.project = g.project AND f.user_hash = g.user_hash
+     WHERE f.first_dt IS NULL OR g.first_dt < f.first_dt`,
+  );
+  await db.run(
+    `DELETE FROM person_first USING first_moves m
+     WHERE person_first.project = m.project AND person_first.user_hash = m.user_hash`,
+  );
+  await db.run(`INSERT INTO person_first SELECT project, user_hash, new_dt FROM first_moves`);
+  await db.run(
+    `CREATE OR REPLACE TEMP TABLE lost_first AS
+     SELECT DISTINCT f.project, f.user_hash, f.first_dt FROM person_first f
+     JOIN (
+       SELECT project, dt, user_hash FROM lost_users
+       UNION ALL SELECT project, dt, user_hash FROM day_changes WHERE sign = -1
+     ) x ON x.project = f.project AND x.user_hash = f.user_hash AND x.dt = f.first_dt`,
+  );
+  const [row] = await db.rows(`SELECT count(*) FROM lost_first`);
+  if (Number(row?.[0] ?? 0) > 0) {
+    await db.run(
+      `DELETE FROM person_first USING lost_first x
+       WHERE person_first.project = x.project AND person_first.user_hash = x.user_hash`,
+    );
+    await db.run(
+      `INSERT INTO person_first SELECT u.project, u.user_hash, min(u.dt) FROM daily_users u
+       SEMI JOIN lost_first x ON x.project = u.project AND x.user_hash = u.user_hash
+       GROUP BY u.project, u.user_hash`,
+    );
+    await db.run(
+      `INSERT INTO first_moves SELECT x.project, x.user_hash, x.first_dt, f.first_dt FROM lost_first x
+       LEFT JOIN person_first f ON f.project = x.project AND f.user_hash = x.user_hash`,
+    );
+  }
+  return projectDays(
+    await db.rows(
+      `SELECT DISTINCT project, strftime(dt, '%Y-%m-%d') FROM (
+         SELECT project, old_dt AS dt FROM first_moves UNION ALL SELECT project, new_dt FROM first_moves
+       ) WHERE dt IS NOT NULL ORDER BY 1, 2`,
+    ),
+  );
+}
+
+/**
  * Brings the persons per day and dau/wau/mau up to date. Days read again (`scanned`) get their
  * persons from `day_ids` and `people`: where dau/wau/mau rows already exist for the days whose
  * windows hold such a day, they are corrected by the persons who joined or left it (a person
@@ -333,14 +391,15 @@ async function updateLastDays(db: Db): Promise<void> {
  * costs a lookup of the few persons it adds, not a recount of 30 windows. Days not read again
  * whose ids changed person (`moved`) are changed by those ids alone. Rows that do not exist yet
  * are computed at the end: a lone new day by three distinct counts, runs of days (a first build)
- * by coverage. Returns the days whose rows were written.
+ * by coverage. Returns the days whose rows were written, and the days where a person's first
+ * active day was or is now (`updateFirstDays`).
  */
 export async function updateWindows(
   db: Db,
   scanned: readonly ProjectDay[],
   moved: readonly ProjectDay[],
   today: string,
-): Promise<ProjectDay[]> {
+): Promise<{ windows: ProjectDay[]; firstDays: ProjectDay[] }> {
   await db.run(
     `CREATE OR REPLACE TEMP TABLE new_users AS
      SELECT DISTINCT d.project, d.dt, coalesce(p.person, d.id_hash) AS user_hash
@@ -373,6 +432,7 @@ export async function updateWindows(
     await applyChanges(db);
   }
   await updateLastDays(db);
+  const firstDays = await updateFirstDays(db);
   const windows = affectedDays([...scanned, ...movedOnly], today);
   if (windows.length > 0) {
     const missing = projectDays(
@@ -391,5 +451,5 @@ export async function updateWindows(
       if (!(await hasRows(db, day.project, day.dt, day.dt))) await db.run(oneDaySql(day));
     }
   }
-  return windows;
+  return { windows, firstDays };
 }

@@ -57,6 +57,14 @@ ${byDay}`,
   users BITMAP BITMAP_UNION NOT NULL
 ) AGGREGATE KEY(dt, project, dim, value)
 ${byDay}`,
+    // The persons first active on each day (new_vs_returning, breakdowns.ts): each person in one
+    // day's set, so these sets together hold each person once.
+    `CREATE TABLE IF NOT EXISTS ${db}.first_days (
+  dt DATE NOT NULL,
+  project VARCHAR(64) NOT NULL,
+  users BITMAP BITMAP_UNION NOT NULL
+) AGGREGATE KEY(dt, project)
+${byDay}`,
     `CREATE TABLE IF NOT EXISTS ${db}.active_users (
   dt DATE NOT NULL,
   project VARCHAR(64) NOT NULL,

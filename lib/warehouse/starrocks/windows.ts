@@ -8,8 +8,11 @@ export function calendarOf(days: readonly string[]): string {
   return days.map(() => 'SELECT CAST(? AS DATE) AS dt').join(' UNION ALL ');
 }
 
-/** Days of one window statement (one `SELECT CAST(? AS DATE)` each in its calendar). */
-export const WINDOW_CHUNK_DAYS = 62;
+/**
+ * Days of one window statement (one `SELECT CAST(? AS DATE)` each in its calendar): a breakdown
+ * of 90 days is one statement, its persons per value computed once.
+ */
+export const WINDOW_CHUNK_DAYS = 100;
 
 /**
  * dau/wau/mau of these days of a project from `daily_users`, a row for every day (a quiet day
@@ -91,6 +94,43 @@ UNION ALL ${markers(targets, marker)}`;
     ),
     // The ids' rows are read once per dimension, the stored days' placeholders with them.
     [...LAKE_DIMENSIONS.flatMap(() => others), ...targets],
+  );
+}
+
+/** The first day StarRocks' DATE holds: an empty set of persons before every day. */
+const BEFORE = '0000-01-01';
+
+/**
+ * Replaces the persons first active on each day from the earliest of these days (whose persons
+ * were just written) to the last day rolled up: a day's persons not active before it. The persons
+ * active before the earliest day are the union of the first-day sets before it (each person once,
+ * not every day's persons), those of the days after it their own persons.
+ */
+export async function writeFirstDays(run: Run, db: string, written: readonly string[]): Promise<void> {
+  const start = [...written].sort()[0];
+  if (start === undefined) return;
+  const later = await run(
+    `SELECT DISTINCT CAST(dt AS VARCHAR) AS dt FROM ${db}.daily_users WHERE dt >= ? AND project <> ''`,
+    [start],
+  );
+  const days = [...new Set([...written, ...later.map((r) => String(r.dt))])].sort();
+  const these = (t: string) => `${t}.dt IN (${marks(days)}) AND ${t}.project <> ''`;
+  await run(
+    `INSERT /*+set_var(dynamic_overwrite = true)*/ OVERWRITE ${db}.first_days (dt, project, users)
+SELECT d.dt, d.project, bitmap_andnot(d.users, p.before) FROM ${db}.daily_users d
+JOIN (
+  SELECT d.dt, d.project, bitmap_union(e.users) AS before FROM ${db}.daily_users d
+  JOIN (
+    SELECT dt, project, users FROM ${db}.first_days WHERE dt < ? AND project <> ''
+    UNION ALL SELECT u.dt, u.project, u.users FROM ${db}.daily_users u WHERE ${these('u')}
+    UNION ALL SELECT CAST('${BEFORE}' AS DATE) AS dt, u.project, bitmap_empty() AS users FROM ${db}.daily_users u WHERE ${these('u')}
+  ) e ON e.project = d.project AND e.dt < d.dt
+  WHERE ${these('d')}
+  GROUP BY d.dt, d.project
+) p ON p.dt = d.dt AND p.project = d.project
+WHERE ${these('d')}
+UNION ALL ${markers(days, "'', bitmap_empty()")}`,
+    [start, ...days, ...days, ...days, ...days, ...days],
   );
 }
 

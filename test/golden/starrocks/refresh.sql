@@ -159,6 +159,25 @@ GROUP BY i.dim, i.value, i.dt, i.project
 UNION ALL SELECT CAST(? AS DATE), '', '', '', bitmap_empty() UNION ALL SELECT CAST(? AS DATE), '', '', '', bitmap_empty();
 -- values: ["2026-03-29","2026-03-30"]
 
+SELECT DISTINCT CAST(dt AS VARCHAR) AS dt FROM tally.daily_users WHERE dt >= ? AND project <> '';
+-- values: ["2026-03-29"]
+
+INSERT /*+set_var(dynamic_overwrite = true)*/ OVERWRITE tally.first_days (dt, project, users)
+SELECT d.dt, d.project, bitmap_andnot(d.users, p.before) FROM tally.daily_users d
+JOIN (
+  SELECT d.dt, d.project, bitmap_union(e.users) AS before FROM tally.daily_users d
+  JOIN (
+    SELECT dt, project, users FROM tally.first_days WHERE dt < ? AND project <> ''
+    UNION ALL SELECT u.dt, u.project, u.users FROM tally.daily_users u WHERE u.dt IN (?, ?) AND u.project <> ''
+    UNION ALL SELECT CAST('0000-01-01' AS DATE) AS dt, u.project, bitmap_empty() AS users FROM tally.daily_users u WHERE u.dt IN (?, ?) AND u.project <> ''
+  ) e ON e.project = d.project AND e.dt < d.dt
+  WHERE d.dt IN (?, ?) AND d.project <> ''
+  GROUP BY d.dt, d.project
+) p ON p.dt = d.dt AND p.project = d.project
+WHERE d.dt IN (?, ?) AND d.project <> ''
+UNION ALL SELECT CAST(? AS DATE), '', bitmap_empty() UNION ALL SELECT CAST(? AS DATE), '', bitmap_empty();
+-- values: ["2026-03-29","2026-03-29","2026-03-30","2026-03-29","2026-03-30","2026-03-29","2026-03-30","2026-03-29","2026-03-30","2026-03-29","2026-03-30"]
+
 INSERT INTO tally.active_users (dt, project, dau, wau, mau, computed_at)
 SELECT c.dt AS dt, ? AS project, coalesce(d.n, 0) AS dau, coalesce(w.n, 0) AS wau,
   coalesce(m.n, 0) AS mau, now() AS computed_at

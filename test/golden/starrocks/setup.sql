@@ -29,6 +29,16 @@ DISTRIBUTED BY HASH(project)
 PROPERTIES ("replication_num" = "1");
 -- values: []
 
+CREATE TABLE IF NOT EXISTS tally.first_days (
+  dt DATE NOT NULL,
+  project VARCHAR(64) NOT NULL,
+  users BITMAP BITMAP_UNION NOT NULL
+) AGGREGATE KEY(dt, project)
+PARTITION BY date_trunc('day', dt)
+DISTRIBUTED BY HASH(project)
+PROPERTIES ("replication_num" = "1");
+-- values: []
+
 CREATE TABLE IF NOT EXISTS tally.active_users (
   dt DATE NOT NULL,
   project VARCHAR(64) NOT NULL,
