@@ -10,7 +10,7 @@ import {
   idValues,
   LAKE_DIMENSIONS,
 } from './breakdowns.js';
-import { affectedDays, dayNumber, daysFrom, type ProjectDay, uniqueProjectDays } from './days.js';
+import { dayNumber, daysFrom, type ProjectDay, uniqueProjectDays } from './days.js';
 import { breakdown } from './duckdb/breakdown.js';
 import { judgeCopies } from './duckdb/copies.js';
 import { updateIdentity } from './duckdb/identity.js';
@@ -26,7 +26,7 @@ import {
   pairsTable,
   sqlPath,
 } from './duckdb/sql.js';
-import { writeValueWindows } from './duckdb/values.js';
+import { keepOldValues, writeValueWindows } from './duckdb/values.js';
 import { updateWindows } from './duckdb/windows.js';
 import { Mutex } from './mutex.js';
 import { checkDedupWindow, countedRows, DEFAULT_DEDUP_WINDOW_HOURS, indexKeepFrom } from './people.js';
@@ -215,6 +215,7 @@ export class DuckDbWarehouse implements Warehouse {
           `INSERT INTO day_ids SELECT DISTINCT project, dt, coalesce(user_hash, anonymous_hash) FROM counted
            WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL ORDER BY project, dt`,
         );
+        await keepOldValues(this.writer);
         await this.writer.run(deleteReadDays('day_values'));
         await this.writer.run(
           `INSERT INTO day_values SELECT project, dt, id_hash, ${LAKE_DIMENSIONS.join(', ')} FROM (
@@ -223,11 +224,8 @@ export class DuckDbWarehouse implements Warehouse {
         );
         const moved = await updateIdentity(this.writer);
         const days = uniqueProjectDays([...scanned, ...moved]);
-        const { windows, firstDays } = await updateWindows(this.writer, scanned, moved, today);
-        await writeValueWindows(
-          this.writer,
-          uniqueProjectDays([...windows, ...affectedDays(firstDays, today)]),
-        );
+        const windows = await updateWindows(this.writer, scanned, moved, today);
+        await writeValueWindows(this.writer, windows);
         await this.writer.run('COMMIT');
         return { daysRecomputed: days.length, windowsRecomputed: windows.length };
       } catch (error) {

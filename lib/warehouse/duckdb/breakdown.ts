@@ -1,21 +1,18 @@
 import {
   assembleBreakdown,
   type Breakdown,
+  compareText,
   type Dimension,
+  type LakeDimension,
   topValues,
   type ValueDay,
   windowStart,
 } from '../breakdowns.js';
 import { daysFrom, MAU_DAYS, WAU_DAYS } from '../days.js';
 import { type LiveOptions, newerFiles } from './live.js';
-import { type Db, literal } from './sql.js';
-import { liveRows, storedRows } from './values.js';
+import { type Db, literal, text } from './sql.js';
+import { liveRows, otherOf, STORED_TOP, storedRows } from './values.js';
 import { coverageChanges } from './windows.js';
-
-/** A text as a DuckDB string literal (standard strings: a quote is doubled, nothing else is special). */
-function text(value: string): string {
-  return `'${value.replaceAll("'", "''")}'`;
-}
 
 /** The rows of today's files not rolled up yet, read once per breakdown. */
 const LIVE = 'breakdown_live';
@@ -32,20 +29,40 @@ function valueDay(row: unknown[]): ValueDay {
 }
 
 /**
- * What today's files newer than the rollup add to today's rolled-up row of each value: the
- * persons they hold with a value they did not have today, nor in the last 6 (WAU) or 29 (MAU)
- * days, looked up among those persons' rows only.
+ * `(dt, value, user_hash)` rows as they count: each value's, or with `shown` the persons of every
+ * other value together (value '').
  */
-async function liveAdditions(db: Db, project: string, by: Dimension, today: string): Promise<ValueDay[]> {
+function asCounted(rows: string, shown?: readonly string[]): string {
+  return shown === undefined
+    ? rows
+    : `SELECT DISTINCT dt, '' AS value, user_hash FROM (${rows}) WHERE value NOT IN (${shown.map(text).join(', ')})`;
+}
+
+/**
+ * What today's files newer than the rollup add to today's rolled-up row of each value (or, with
+ * `shown`, of the other values together, value null): the persons they hold with a value they
+ * did not have today, nor in the last 6 (WAU) or 29 (MAU) days, looked up among those persons'
+ * rows only.
+ */
+async function liveAdditions(
+  db: Db,
+  project: string,
+  by: Dimension,
+  today: string,
+  shown?: readonly string[],
+): Promise<ValueDay[]> {
   const p = literal(project, 'project');
   const t = literal(today, 'date');
+  const stored = (start: string, end: string, persons?: string) =>
+    asCounted(`SELECT dt, value, user_hash FROM (${storedRows(by, p, start, end, persons)})`, shown);
   const rows = await db.rows(
     `WITH fresh AS MATERIALIZED (
-       SELECT value, user_hash FROM ${LIVE} EXCEPT SELECT value, user_hash FROM (${storedRows(by, p, t, t)})
+       SELECT value, user_hash FROM (${asCounted(`SELECT dt, value, user_hash FROM ${LIVE}`, shown)})
+       EXCEPT SELECT value, user_hash FROM (${stored(t, t)})
      ),
      seen AS (
        SELECT f.value, f.user_hash, max(s.dt) AS prev_dt FROM fresh f
-       LEFT JOIN (${storedRows(by, p, `${t} - ${MAU_DAYS - 1}`, `${t} - 1`, 'fresh')}) s
+       LEFT JOIN (${stored(`${t} - ${MAU_DAYS - 1}`, `${t} - 1`, 'fresh')}) s
          ON s.value = f.value AND s.user_hash = f.user_hash
        GROUP BY f.value, f.user_hash
      )
@@ -53,7 +70,7 @@ async function liveAdditions(db: Db, project: string, by: Dimension, today: stri
        count(*) FILTER (WHERE prev_dt IS NULL)
      FROM seen GROUP BY value`,
   );
-  return rows.map(valueDay);
+  return rows.map((row) => ({ ...valueDay(row), value: shown === undefined ? String(row[1]) : null }));
 }
 
 /**
@@ -75,10 +92,7 @@ async function computed(
   const last = days[days.length - 1]!;
   const stored = storedRows(by, p, literal(windowStart(days[0]!), 'date'), literal(last, 'date'));
   const rows = `SELECT dt, value, user_hash FROM (${stored})${last >= today && live ? ` UNION ALL SELECT dt, value, user_hash FROM ${LIVE}` : ''}`;
-  const mapped =
-    shown === undefined
-      ? `SELECT DISTINCT dt, value, user_hash FROM (${rows})`
-      : `SELECT DISTINCT dt, '' AS value, user_hash FROM (${rows}) WHERE value NOT IN (${shown.map(text).join(', ')})`;
+  const mapped = `SELECT DISTINCT dt, value, user_hash FROM (${asCounted(rows, shown)})`;
   const found = await db.rows(
     `WITH mapped AS MATERIALIZED (${mapped}),
      ${coverageChanges('mapped', ['value'])},
@@ -96,6 +110,66 @@ async function computed(
      WHERE x.mau > 0`,
   );
   return found.map((row) => ({ ...valueDay(row), value: shown === undefined ? String(row[1]) : null }));
+}
+
+/**
+ * `other`'s rows: the rollup's (`other:<dimension>`) when the values shown are those it keeps
+ * `other` for (`value_tops`: the default limit's top values of the latest day), plus what today's
+ * newer files add, and days never rolled up computed; else computed for every day from the
+ * persons of the values not shown.
+ */
+async function otherRows(
+  db: Db,
+  project: string,
+  by: Dimension,
+  range: { from: string; last: string; today: string },
+  live: boolean,
+  shown: readonly string[],
+): Promise<ValueDay[]> {
+  const { from, last, today } = range;
+  const p = literal(project, 'project');
+  const days = daysFrom(from, last);
+  const kept =
+    by === 'new_vs_returning' || shown.length !== STORED_TOP
+      ? null
+      : (
+          await db.rows(
+            `SELECT CAST(to_json(coalesce(list(value ORDER BY value), [])) AS VARCHAR) FROM value_tops
+             WHERE project = ${p} AND dim = ${text(by)}`,
+          )
+        )[0]?.[0];
+  const sorted = [...shown].sort(compareText);
+  const tops = typeof kept === 'string' ? (JSON.parse(kept) as string[]) : null;
+  if (tops === null || tops.length !== sorted.length || tops.some((v, i) => v !== sorted[i]))
+    return computed(db, project, by, days, today, live, shown);
+  const rows = (
+    await db.rows(
+      `SELECT strftime(dt, '%Y-%m-%d'), NULL, dau, wau, mau FROM active_values
+       WHERE project = ${p} AND dim = ${text(otherOf(by as LakeDimension))}
+       AND dt BETWEEN ${literal(from, 'date')} AND ${literal(last, 'date')}`,
+    )
+  ).map(valueDay);
+  const rolled = new Set(
+    (
+      await db.rows(
+        `SELECT strftime(dt, '%Y-%m-%d') FROM active_users WHERE project = ${p}
+         AND dt BETWEEN ${literal(from, 'date')} AND ${literal(last, 'date')}`,
+      )
+    ).map(([dt]) => String(dt)),
+  );
+  if (live && rolled.has(today)) rows.push(...(await liveAdditions(db, project, by, today, shown)));
+  const missing = days.filter((d) => !rolled.has(d));
+  if (missing.length > 0) rows.push(...(await computed(db, project, by, missing, today, live, shown)));
+  // Today's rolled-up row and what its newer files add, as one.
+  const byDay = new Map<string, ValueDay>();
+  for (const r of rows) {
+    const before = byDay.get(r.dt);
+    byDay.set(
+      r.dt,
+      before ? { ...r, dau: before.dau + r.dau, wau: before.wau + r.wau, mau: before.mau + r.mau } : r,
+    );
+  }
+  return [...byDay.values()];
 }
 
 /**
@@ -161,9 +235,8 @@ export async function breakdown(
       limit,
     );
     const rows = [...counts.values()];
-    if (ranked.others > 0) {
-      rows.push(...(await computed(db, project, by, daysFrom(from, last), today, live, ranked.top)));
-    }
+    if (ranked.others > 0)
+      rows.push(...(await otherRows(db, project, by, { from, last, today }, live, ranked.top)));
     return assembleBreakdown(by, from, last, ranked, rows);
   } finally {
     if (live) await db.run(`DROP TABLE IF EXISTS ${LIVE}`);

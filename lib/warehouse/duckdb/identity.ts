@@ -60,6 +60,9 @@ export async function updateIdentity(db: Db): Promise<ProjectDay[]> {
     await db.run(
       `CREATE OR REPLACE TEMP TABLE move_pairs (project VARCHAR, dt DATE, old_person BIGINT, new_person BIGINT)`,
     );
+    await db.run(
+      `CREATE OR REPLACE TEMP TABLE changed_ids (project VARCHAR, id_hash BIGINT, old_person BIGINT, new_person BIGINT)`,
+    );
     return [];
   }
 

@@ -25,6 +25,7 @@ const DERIVED = [
   'people',
   'active_users',
   'active_values',
+  'value_tops',
   'day_reads',
   'bot_days',
 ];
@@ -78,9 +79,12 @@ const TABLES = [
      wau BIGINT NOT NULL, mau BIGINT NOT NULL, computed_at TIMESTAMPTZ NOT NULL, PRIMARY KEY (project, dt))`,
   // dau/wau/mau per value of every dimension (breakdowns.ts; unknown as ''), written with
   // `active_users` for the same days; a value without a row on a rolled-up day has no person in
-  // that day's month.
+  // that day's month. `other:<dimension>` (value '') counts the persons of the values not in
+  // `value_tops` together.
   `CREATE TABLE IF NOT EXISTS active_values (project VARCHAR NOT NULL, dim VARCHAR NOT NULL, value VARCHAR NOT NULL,
      dt DATE NOT NULL, dau BIGINT NOT NULL, wau BIGINT NOT NULL, mau BIGINT NOT NULL)`,
+  // The values of each lake dimension whose persons `other:<dimension>` leaves out (values.ts).
+  `CREATE TABLE IF NOT EXISTS value_tops (project VARCHAR NOT NULL, dim VARCHAR NOT NULL, value VARCHAR NOT NULL)`,
   `CREATE TABLE IF NOT EXISTS rollup_manifests (key VARCHAR PRIMARY KEY, processed_at TIMESTAMPTZ NOT NULL)`,
   // When the last rollup run finished.
   `CREATE TABLE IF NOT EXISTS rollup_runs (name VARCHAR PRIMARY KEY, ran_at TIMESTAMPTZ NOT NULL)`,

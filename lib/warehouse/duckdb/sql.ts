@@ -36,6 +36,11 @@ export function literal(value: string, kind: 'project' | 'date'): string {
   return kind === 'date' ? `DATE '${value}'` : `'${value}'`;
 }
 
+/** A text as a DuckDB string literal (standard strings: a quote is doubled, nothing else is special). */
+export function text(value: string): string {
+  return `'${value.replaceAll("'", "''")}'`;
+}
+
 /** The first instant of a UTC day, as a TIMESTAMPTZ literal. */
 export function dayStart(dt: string): string {
   literal(dt, 'date');

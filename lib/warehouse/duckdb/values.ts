@@ -1,15 +1,35 @@
-import { type Dimension, LAKE_DIMENSIONS, NEW, RETURNING, UNKNOWN } from '../breakdowns.js';
+import {
+  DEFAULT_BREAKDOWN_LIMIT,
+  DIMENSIONS,
+  type Dimension,
+  LAKE_DIMENSIONS,
+  type LakeDimension,
+  NEW,
+  RETURNING,
+  UNKNOWN,
+} from '../breakdowns.js';
 import { MAU_DAYS, type ProjectDay, WAU_DAYS } from '../days.js';
 import { type LiveOptions, livePersons } from './live.js';
-import { type Db, literal, pairsTable, projectDays } from './sql.js';
+import { type Db, literal, pairsTable, projectDays, text } from './sql.js';
 import { contiguousRanges, coverageChanges } from './windows.js';
 
 /**
  * The persons of each value of the dimensions per day, as the rollup leaves them, and the
  * dau/wau/mau per value it writes from them (`active_values`): a lake dimension's from each id's
  * values (`day_values`) mapped by `people`, `new_vs_returning`'s from `daily_users` and each
- * person's first day (`person_first`).
+ * person's first day (`person_first`). For each lake dimension the rollup also keeps the
+ * `STORED_TOP` values with the most persons in the month of the project's latest day
+ * (`value_tops`), and the persons of all its other values together as the dimension
+ * `other:<dimension>` (value ''): a breakdown showing those values reads its `other` too.
  */
+
+/** How many values of a dimension the rollup keeps `other` for: the default limit of a breakdown. */
+export const STORED_TOP = DEFAULT_BREAKDOWN_LIMIT;
+
+/** The dimension under which `active_values` holds the persons of a dimension's values not in `value_tops`. */
+export function otherOf(dim: LakeDimension): string {
+  return `other:${dim}`;
+}
 
 /**
  * `(dt, value, user_hash)` of one dimension for a project's days from `start` to `end` (SQL
@@ -56,67 +76,359 @@ export function liveRows(
   return `SELECT dt, coalesce(value, '${UNKNOWN}') AS value, user_hash FROM (${livePersons(options, project, today, files, by)})`;
 }
 
-/** Distinct `(dt, dim, value, user_hash)` of every dimension for a project's days from `start` to `end`. */
+/**
+ * Distinct `(project, dt, dim, value, user_hash)` of every lake dimension, and of each
+ * dimension's values not in `value_tops` as `other:<dimension>`, from rows of `day_values`' columns
+ * with `user_hash`.
+ */
+function unpivoted(rows: string): string {
+  return `SELECT * FROM (
+    WITH u AS (
+      SELECT DISTINCT project, dt, dim, value, user_hash FROM (
+        UNPIVOT (SELECT project, dt, user_hash, ${LAKE_DIMENSIONS.map((d) => `coalesce(${d}, '${UNKNOWN}') AS ${d}`).join(', ')} FROM (${rows}))
+        ON ${LAKE_DIMENSIONS.join(', ')} INTO NAME dim VALUE value)
+    )
+    SELECT * FROM u
+    UNION ALL SELECT DISTINCT project, dt, 'other:' || dim, '', user_hash FROM u
+    ANTI JOIN value_tops t ON t.project = u.project AND t.dim = u.dim AND t.value = u.value
+  )`;
+}
+
+/** Distinct `(project, dt, dim, value, user_hash)` of every dimension (and `other:`) for a project's days from `start` to `end`. */
 function everyDimension(p: string, start: string, end: string): string {
-  const ids = `SELECT v.dt, coalesce(m.person, v.id_hash) AS user_hash,
-      ${LAKE_DIMENSIONS.map((d) => `coalesce(v.${d}, '${UNKNOWN}') AS ${d}`).join(', ')}
-    FROM day_values v LEFT JOIN people m ON m.project = v.project AND m.id_hash = v.id_hash
-    WHERE v.project = ${p} AND v.dt BETWEEN ${start} AND ${end}`;
-  return `SELECT DISTINCT dt, dim, value, user_hash FROM (
-      SELECT dt, dim, value, user_hash FROM (UNPIVOT (${ids}) ON ${LAKE_DIMENSIONS.join(', ')} INTO NAME dim VALUE value)
-      UNION ALL SELECT dt, 'new_vs_returning', value, user_hash FROM (${storedRows('new_vs_returning', p, start, end)})
-    )`;
+  return `${unpivoted(
+    `SELECT v.*, coalesce(m.person, v.id_hash) AS user_hash
+     FROM day_values v LEFT JOIN people m ON m.project = v.project AND m.id_hash = v.id_hash
+     WHERE v.project = ${p} AND v.dt BETWEEN ${start} AND ${end}`,
+  )}
+  UNION ALL SELECT DISTINCT ${p}, dt, 'new_vs_returning', value, user_hash FROM (${storedRows('new_vs_returning', p, start, end)})`;
 }
 
 /**
- * Writes dau/wau/mau per value of every dimension for these days (those whose totals the refresh
- * wrote, and the windows of days whose new persons changed) that have totals, replacing what they had: a lone day
- * by distinct counts over its month, runs of days by coverage (`coverageChanges`), only values
- * with a person in the day's month.
+ * `(dt, value, user_hash)` of a dimension, or of `other:<dimension>` (value ''), for a project's
+ * days from `start` to `end`, distinct.
+ */
+function dimensionRows(dim: string, p: string, start: string, end: string): string {
+  const lake = dim.startsWith('other:') ? dim.slice('other:'.length) : null;
+  if (lake === null)
+    return `SELECT DISTINCT dt, value, user_hash FROM (${storedRows(dim as Dimension, p, start, end)})`;
+  return `SELECT DISTINCT dt, '' AS value, user_hash FROM (${storedRows(lake as Dimension, p, start, end)})
+    WHERE value NOT IN (SELECT value FROM value_tops WHERE project = ${p} AND dim = ${text(lake)})`;
+}
+
+/** Inserts dau/wau/mau per value of `dim` (a dimension or `other:`) for a project's days `from`-`to` (SQL dates) by coverage. */
+async function insertCoverage(db: Db, p: string, dim: string, from: string, to: string): Promise<void> {
+  await db.run(
+    `INSERT INTO active_values
+     WITH r AS MATERIALIZED (${dimensionRows(dim, p, `${from} - ${MAU_DAYS - 1}`, to)}),
+     ${coverageChanges('r', ['value'])},
+     running AS (
+       SELECT value, day, sum(sum(d)) OVER w AS dau, sum(sum(w)) OVER w AS wau, sum(sum(m)) OVER w AS mau
+       FROM changes GROUP BY value, day
+       WINDOW w AS (PARTITION BY value ORDER BY day ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+     ),
+     calendar AS (
+       SELECT CAST(g.day AS DATE) AS dt, k.value
+       FROM generate_series(CAST(${from} AS TIMESTAMP), CAST(${to} AS TIMESTAMP), INTERVAL 1 DAY) g(day)
+       CROSS JOIN (SELECT DISTINCT value FROM r) k
+       SEMI JOIN active_users a ON a.project = ${p} AND a.dt = CAST(g.day AS DATE)
+     )
+     SELECT ${p}, ${text(dim)}, c.value, c.dt, x.dau, x.wau, x.mau
+     FROM calendar c ASOF JOIN running x ON x.value = c.value AND x.day <= c.dt
+     WHERE x.mau > 0`,
+  );
+}
+
+/** Rows of `table` (with `project`, `dt`) on the days a refresh reads (`scan_days`). */
+function onReadDays(table: string): string {
+  return `SELECT v.* FROM ${table} v SEMI JOIN scan_days s ON v.project = s.project AND v.dt = s.dt`;
+}
+
+/**
+ * Before a refresh rewrites `day_values`: the rows of the days it reads, and the days of their
+ * projects that had dau/wau/mau rows (those a refresh corrects rather than computes; identity is
+ * per project, so no other project's days change).
+ */
+export async function keepOldValues(db: Db): Promise<void> {
+  await db.run(`CREATE OR REPLACE TEMP TABLE old_day_values AS ${onReadDays('day_values')}`);
+  await db.run(
+    `CREATE OR REPLACE TEMP TABLE rolled_before AS SELECT a.project, a.dt FROM active_users a
+     SEMI JOIN (SELECT DISTINCT project FROM scan_days) s ON s.project = a.project`,
+  );
+}
+
+/**
+ * The changes of the refresh's days to each value's persons, as `value_changes (project, dt, dim,
+ * value, user_hash, sign)`, on days whose windows hold a day that had rows before. A lake
+ * dimension's: for each day and person with an id whose values or person changed (rows of the
+ * read days that differ from before, every day of an id that changed person), the person's values
+ * before and after. `new_vs_returning`'s: for each person whose days or first day changed, the
+ * label of those days before and after.
+ */
+async function valueChanges(db: Db): Promise<void> {
+  // Days whose windows hold a day rolled up before.
+  await db.run(
+    `CREATE OR REPLACE TEMP TABLE correctable AS
+     SELECT DISTINCT r.project, CAST(r.dt - CAST(k.i AS INTEGER) AS DATE) AS dt
+     FROM rolled_before r CROSS JOIN range(${MAU_DAYS}) k(i)`,
+  );
+  await db.run(
+    `CREATE OR REPLACE TEMP TABLE value_ids AS
+     SELECT DISTINCT project, dt, id_hash FROM (
+       (SELECT * FROM old_day_values EXCEPT ${onReadDays('day_values')})
+       UNION ALL (${onReadDays('day_values')} EXCEPT SELECT * FROM old_day_values)
+     ) SEMI JOIN correctable c USING (project, dt)
+     UNION
+     SELECT d.project, d.dt, d.id_hash FROM day_ids d
+     SEMI JOIN changed_ids c ON c.project = d.project AND c.id_hash = d.id_hash
+     SEMI JOIN correctable k ON k.project = d.project AND k.dt = d.dt`,
+  );
+  await db.run(
+    `CREATE OR REPLACE TEMP TABLE value_persons AS
+     SELECT i.project, i.dt, coalesce(m.person, i.id_hash) AS user_hash FROM value_ids i
+     LEFT JOIN people m ON m.project = i.project AND m.id_hash = i.id_hash
+     UNION
+     SELECT i.project, i.dt, coalesce(c.old_person, m.person, i.id_hash) FROM value_ids i
+     LEFT JOIN people m ON m.project = i.project AND m.id_hash = i.id_hash
+     LEFT JOIN changed_ids c ON c.project = i.project AND c.id_hash = i.id_hash`,
+  );
+  const days =
+    'SEMI JOIN (SELECT DISTINCT project, dt FROM value_persons) d ON d.project = v.project AND d.dt = v.dt';
+  const persons =
+    'SEMI JOIN value_persons p ON p.project = x.project AND p.dt = x.dt AND p.user_hash = x.user_hash';
+  await db.run(
+    `CREATE OR REPLACE TEMP TABLE values_after AS ${unpivoted(
+      `SELECT x.* FROM (
+         SELECT v.*, coalesce(m.person, v.id_hash) AS user_hash FROM day_values v ${days}
+         LEFT JOIN people m ON m.project = v.project AND m.id_hash = v.id_hash
+       ) x ${persons}`,
+    )}`,
+  );
+  await db.run(
+    `CREATE OR REPLACE TEMP TABLE values_before AS ${unpivoted(
+      `SELECT x.* FROM (
+         SELECT v.*, coalesce(c.old_person, m.person, v.id_hash) AS user_hash FROM (
+           SELECT * FROM old_day_values
+           UNION ALL SELECT * FROM day_values v ANTI JOIN scan_days s ON v.project = s.project AND v.dt = s.dt
+         ) v ${days}
+         LEFT JOIN people m ON m.project = v.project AND m.id_hash = v.id_hash
+         LEFT JOIN changed_ids c ON c.project = v.project AND c.id_hash = v.id_hash
+       ) x ${persons}`,
+    )}`,
+  );
+  // new_vs_returning: the days whose label may differ (each changed day, the old and new first day).
+  await db.run(
+    `CREATE OR REPLACE TEMP TABLE first_changes AS
+     SELECT t.project, t.user_hash, b.first_dt AS old_dt, f.first_dt AS new_dt FROM (
+       SELECT DISTINCT project, user_hash FROM person_changes
+     ) t
+     LEFT JOIN first_before b ON b.project = t.project AND b.user_hash = t.user_hash
+     LEFT JOIN person_first f ON f.project = t.project AND f.user_hash = t.user_hash
+     WHERE b.first_dt IS DISTINCT FROM f.first_dt`,
+  );
+  await db.run(
+    `CREATE OR REPLACE TEMP TABLE label_days AS
+     SELECT DISTINCT c.project, c.user_hash, c.dt,
+       u.user_hash IS NOT NULL AS active_after,
+       (u.user_hash IS NOT NULL AND g.sign IS DISTINCT FROM 1) OR g.sign = -1 AS active_before
+     FROM (
+       SELECT project, user_hash, dt FROM person_changes
+       UNION SELECT project, user_hash, old_dt FROM first_changes WHERE old_dt IS NOT NULL
+       UNION SELECT project, user_hash, new_dt FROM first_changes WHERE new_dt IS NOT NULL
+     ) c
+     SEMI JOIN correctable k ON k.project = c.project AND k.dt = c.dt
+     LEFT JOIN daily_users u ON u.project = c.project AND u.dt = c.dt AND u.user_hash = c.user_hash
+     LEFT JOIN person_changes g ON g.project = c.project AND g.dt = c.dt AND g.user_hash = c.user_hash`,
+  );
+  const label = (first: string) =>
+    `CASE WHEN ${first} IS NULL OR l.dt <= ${first} THEN '${NEW}' ELSE '${RETURNING}' END`;
+  await db.run(
+    `INSERT INTO values_after SELECT l.project, l.dt, 'new_vs_returning', ${label('f.first_dt')}, l.user_hash
+     FROM label_days l LEFT JOIN person_first f ON f.project = l.project AND f.user_hash = l.user_hash
+     WHERE l.active_after`,
+  );
+  await db.run(
+    `INSERT INTO values_before SELECT l.project, l.dt, 'new_vs_returning',
+       ${label('CASE WHEN c.user_hash IS NOT NULL THEN c.old_dt ELSE f.first_dt END')}, l.user_hash
+     FROM label_days l LEFT JOIN person_first f ON f.project = l.project AND f.user_hash = l.user_hash
+     LEFT JOIN first_changes c ON c.project = l.project AND c.user_hash = l.user_hash
+     WHERE l.active_before`,
+  );
+  await db.run(
+    `CREATE OR REPLACE TEMP TABLE value_changes AS
+     SELECT *, 1 AS sign FROM (SELECT * FROM values_after EXCEPT SELECT * FROM values_before)
+     UNION ALL SELECT *, -1 FROM (SELECT * FROM values_before EXCEPT SELECT * FROM values_after)`,
+  );
+}
+
+/**
+ * Applies `value_changes` to the per-value rows of the days rolled up before: for every (value,
+ * person) changed and every such day whose month holds a changed day, whether they were in the
+ * day's day, week and month before and after (their last day with the value up to it, an ASOF
+ * join), so several changed days of one person are counted once. A value's row is added where it had none, removed where its
+ * month is left empty.
+ */
+async function correctValues(db: Db): Promise<void> {
+  await valueChanges(db);
+  const [count] = await db.rows(`SELECT count(*) FROM value_changes`);
+  if (Number(count?.[0] ?? 0) === 0) return;
+  await db.run(
+    `CREATE OR REPLACE TEMP TABLE key_persons AS SELECT DISTINCT project, user_hash FROM value_changes`,
+  );
+  // Each key's days after the refresh, from the changes' first day minus a month to their last
+  // plus one: a lake dimension's from its persons' ids, new_vs_returning's from daily_users.
+  const [bounds] = await db.rows(
+    `SELECT strftime(min(dt), '%Y-%m-%d'), strftime(max(dt), '%Y-%m-%d') FROM value_changes`,
+  );
+  const lo = `${literal(String(bounds![0]), 'date')} - ${MAU_DAYS - 1}`;
+  const hi = `${literal(String(bounds![1]), 'date')} + ${MAU_DAYS - 1}`;
+  await db.run(
+    `CREATE OR REPLACE TEMP TABLE key_rows_after AS
+     SELECT r.* FROM (${unpivoted(
+       `SELECT v.*, i.person AS user_hash FROM day_values v JOIN (
+          SELECT m.project, m.id_hash, m.person FROM people m
+          SEMI JOIN key_persons k ON k.project = m.project AND k.user_hash = m.person
+          UNION ALL SELECT k.project, k.user_hash, k.user_hash FROM key_persons k
+          ANTI JOIN people m ON m.project = k.project AND m.id_hash = k.user_hash
+        ) i ON i.project = v.project AND i.id_hash = v.id_hash
+        WHERE v.dt BETWEEN ${lo} AND ${hi}`,
+     )}
+       UNION ALL SELECT u.project, u.dt, 'new_vs_returning',
+         CASE WHEN f.first_dt IS NULL OR u.dt <= f.first_dt THEN '${NEW}' ELSE '${RETURNING}' END, u.user_hash
+       FROM daily_users u SEMI JOIN key_persons k ON k.project = u.project AND k.user_hash = u.user_hash
+       LEFT JOIN person_first f ON f.project = u.project AND f.user_hash = u.user_hash
+       WHERE u.dt BETWEEN ${lo} AND ${hi}
+     ) r SEMI JOIN (SELECT DISTINCT project, dim, value, user_hash FROM value_changes) c
+       ON c.project = r.project AND c.dim = r.dim AND c.value = r.value AND c.user_hash = r.user_hash`,
+  );
+  await db.run(
+    `CREATE OR REPLACE TEMP TABLE key_rows_before AS
+     (SELECT * FROM key_rows_after EXCEPT SELECT project, dt, dim, value, user_hash FROM value_changes WHERE sign = 1)
+     UNION SELECT project, dt, dim, value, user_hash FROM value_changes WHERE sign = -1`,
+  );
+  // The windows each changed (value, person) can move: the days rolled up before whose month holds
+  // a changed day; in each, the person's last day with the value up to it, before and after.
+  await db.run(
+    `CREATE OR REPLACE TEMP TABLE key_windows AS
+     SELECT DISTINCT c.project, c.dim, c.value, c.user_hash, r.dt AS w FROM value_changes c
+     JOIN rolled_before r ON r.project = c.project AND r.dt BETWEEN c.dt AND c.dt + ${MAU_DAYS - 1}`,
+  );
+  const last = (rows: string, name: string) =>
+    `SELECT k.project, k.dim, k.value, k.user_hash, k.w, x.dt AS ${name} FROM key_windows k
+     ASOF LEFT JOIN ${rows} x ON x.project = k.project AND x.dim = k.dim AND x.value = k.value
+       AND x.user_hash = k.user_hash AND x.dt <= k.w`;
+  const flags = (column: string) =>
+    [`${column} = a.w`, `${column} > a.w - ${WAU_DAYS}`, `${column} > a.w - ${MAU_DAYS}`].map(
+      (test) => `CASE WHEN ${test} THEN 1 ELSE 0 END`,
+    );
+  const [nd, nw, nm] = flags('a.after_dt');
+  const [od, ow, om] = flags('b.before_dt');
+  await db.run(
+    `CREATE OR REPLACE TEMP TABLE value_deltas AS
+     SELECT a.project, a.dim, a.value, a.w AS dt,
+       sum(${nd} - ${od}) AS dd, sum(${nw} - ${ow}) AS dw, sum(${nm} - ${om}) AS dm
+     FROM (${last('key_rows_after', 'after_dt')}) a
+     JOIN (${last('key_rows_before', 'before_dt')}) b
+       ON b.project = a.project AND b.dim = a.dim AND b.value = a.value AND b.user_hash = a.user_hash AND b.w = a.w
+     GROUP BY a.project, a.dim, a.value, a.w
+     HAVING sum(${nd} - ${od}) <> 0 OR sum(${nw} - ${ow}) <> 0 OR sum(${nm} - ${om}) <> 0`,
+  );
+  const match = (t: string) =>
+    `${t}.project = d.project AND ${t}.dim = d.dim AND ${t}.value = d.value AND ${t}.dt = d.dt`;
+  await db.run(
+    `UPDATE active_values SET dau = dau + d.dd, wau = wau + d.dw, mau = mau + d.dm
+     FROM value_deltas d WHERE ${match('active_values')}`,
+  );
+  await db.run(
+    `INSERT INTO active_values SELECT d.project, d.dim, d.value, d.dt, d.dd, d.dw, d.dm FROM value_deltas d
+     ANTI JOIN active_values a ON ${match('a')}`,
+  );
+  await db.run(
+    `DELETE FROM active_values USING value_deltas d WHERE ${match('active_values')} AND active_values.mau = 0`,
+  );
+}
+
+/** Every dimension `active_values` holds: the dimensions, and each lake dimension's `other:`. */
+const STORED_DIMENSIONS = [...DIMENSIONS, ...LAKE_DIMENSIONS.map(otherOf)];
+
+/**
+ * Keeps `value_tops` the `STORED_TOP` values of each lake dimension with the most persons in the
+ * month of each project's latest day (ties by value), and, where they change, computes that
+ * dimension's `other:` anew for every day of the project (rare: a value entering or leaving the
+ * top).
+ */
+async function updateTops(db: Db, projects: readonly string[]): Promise<void> {
+  for (const project of projects) {
+    const p = literal(project, 'project');
+    const [span] = await db.rows(
+      `SELECT strftime(min(dt), '%Y-%m-%d'), strftime(max(dt), '%Y-%m-%d') FROM active_users WHERE project = ${p}`,
+    );
+    if (span?.[1] === null || span?.[1] === undefined) continue;
+    const [first, latest] = [literal(String(span[0]), 'date'), literal(String(span[1]), 'date')];
+    for (const dim of LAKE_DIMENSIONS) {
+      const [row] = await db.rows(
+        `SELECT
+           (SELECT CAST(to_json(coalesce(list(value ORDER BY value), [])) AS VARCHAR) FROM (
+              SELECT value FROM active_values WHERE project = ${p} AND dim = ${text(dim)} AND dt = ${latest}
+              ORDER BY mau DESC, value LIMIT ${STORED_TOP})),
+           (SELECT CAST(to_json(coalesce(list(value ORDER BY value), [])) AS VARCHAR) FROM value_tops
+            WHERE project = ${p} AND dim = ${text(dim)})`,
+      );
+      if (row?.[0] === row?.[1]) continue;
+      const top = JSON.parse(String(row?.[0])) as string[];
+      await db.run(`DELETE FROM value_tops WHERE project = ${p} AND dim = ${text(dim)}`);
+      if (top.length > 0)
+        await db.run(
+          `INSERT INTO value_tops VALUES ${top.map((v) => `(${p}, ${text(dim)}, ${text(v)})`).join(', ')}`,
+        );
+      await db.run(`DELETE FROM active_values WHERE project = ${p} AND dim = ${text(otherOf(dim))}`);
+      await insertCoverage(db, p, otherOf(dim), first, latest);
+    }
+  }
+}
+
+/**
+ * Brings dau/wau/mau per value of every dimension up to date: the days rolled up before are
+ * corrected by the persons the refresh changed (`correctValues`); of these days (those whose
+ * totals the refresh wrote), those new since are written: a lone day by each (value, person)'s
+ * last day in its month, runs of days by coverage (`coverageChanges`, a dimension at a time: a
+ * sort of its rows, not of every dimension's at once), only values with a person in the day's
+ * month. Then the top values kept for `other` (`updateTops`).
  */
 export async function writeValueWindows(db: Db, days: readonly ProjectDay[]): Promise<void> {
-  if (days.length === 0) return;
-  // Only days with totals: a breakdown computes the others from their persons, as the totals do.
-  const rolled = projectDays(
-    await db.rows(
-      `SELECT t.project, strftime(t.dt, '%Y-%m-%d') FROM ${pairsTable(days)}
-       SEMI JOIN active_users a ON a.project = t.project AND a.dt = t.dt ORDER BY 1, 2`,
-    ),
-  );
-  for (const range of contiguousRanges(rolled)) {
+  await correctValues(db);
+  const fresh =
+    days.length === 0
+      ? []
+      : projectDays(
+          await db.rows(
+            `SELECT t.project, strftime(t.dt, '%Y-%m-%d') FROM ${pairsTable(days)}
+             SEMI JOIN active_users a ON a.project = t.project AND a.dt = t.dt
+             ANTI JOIN rolled_before b ON b.project = t.project AND b.dt = t.dt ORDER BY 1, 2`,
+          ),
+        );
+  for (const range of contiguousRanges(fresh)) {
     const p = literal(range.project, 'project');
     const from = literal(range.from, 'date');
     const to = literal(range.to, 'date');
     await db.run(`DELETE FROM active_values WHERE project = ${p} AND dt BETWEEN ${from} AND ${to}`);
-    const rows = everyDimension(p, `${from} - ${MAU_DAYS - 1}`, to);
-    if (range.from === range.to) {
-      await db.run(
-        `INSERT INTO active_values
-         SELECT ${p}, dim, value, ${from},
-           count(DISTINCT user_hash) FILTER (WHERE dt = ${from}),
-           count(DISTINCT user_hash) FILTER (WHERE dt > ${from} - ${WAU_DAYS}),
-           count(DISTINCT user_hash)
-         FROM (${rows}) GROUP BY dim, value`,
-      );
+    if (range.from !== range.to) {
+      for (const dim of STORED_DIMENSIONS) await insertCoverage(db, p, dim, from, to);
       continue;
     }
     await db.run(
       `INSERT INTO active_values
-       WITH r AS MATERIALIZED (${rows}),
-       ${coverageChanges('r', ['dim', 'value'])},
-       running AS (
-         SELECT dim, value, day, sum(sum(d)) OVER w AS dau, sum(sum(w)) OVER w AS wau, sum(sum(m)) OVER w AS mau
-         FROM changes GROUP BY dim, value, day
-         WINDOW w AS (PARTITION BY dim, value ORDER BY day ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
-       ),
-       calendar AS (
-         SELECT CAST(g.day AS DATE) AS dt, k.dim, k.value
-         FROM generate_series(CAST(${from} AS TIMESTAMP), CAST(${to} AS TIMESTAMP), INTERVAL 1 DAY) g(day)
-         CROSS JOIN (SELECT DISTINCT dim, value FROM r) k
-       )
-       SELECT ${p}, c.dim, c.value, c.dt, x.dau, x.wau, x.mau
-       FROM calendar c ASOF JOIN running x ON x.dim = c.dim AND x.value = c.value AND x.day <= c.dt
-       WHERE x.mau > 0`,
+       SELECT ${p}, dim, value, ${from}, count(*) FILTER (WHERE last_dt = ${from}),
+         count(*) FILTER (WHERE last_dt > ${from} - ${WAU_DAYS}), count(*)
+       FROM (
+         SELECT dim, value, user_hash, max(dt) AS last_dt FROM (${everyDimension(p, `${from} - ${MAU_DAYS - 1}`, to)})
+         GROUP BY dim, value, user_hash
+       ) GROUP BY dim, value`,
     );
   }
+  const projects = await db.rows(`SELECT DISTINCT project FROM scan_days ORDER BY 1`);
+  await updateTops(
+    db,
+    projects.map(([project]) => String(project)),
+  );
 }

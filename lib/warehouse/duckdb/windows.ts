@@ -330,13 +330,20 @@ async function updateLastDays(db: Db): Promise<void> {
 /**
  * Brings `person_first` up to date with the days just written, as `updateLastDays` does
  * `person_last`: persons gaining an earlier day move their first day back; a person losing the
- * day that was their first gets it again from `daily_users`, or leaves the table. Returns the
- * days whose new persons changed: each changed person's old and new first day.
+ * day that was their first gets it again from `daily_users`, or leaves the table. What the
+ * persons touched had before is left in `first_before`.
  */
-async function updateFirstDays(db: Db): Promise<ProjectDay[]> {
+async function updateFirstDays(db: Db): Promise<void> {
+  await db.run(
+    `CREATE OR REPLACE TEMP TABLE first_before AS
+     SELECT f.* FROM person_first f SEMI JOIN (
+       SELECT project, user_hash FROM new_users UNION SELECT project, user_hash FROM lost_users
+       UNION SELECT project, user_hash FROM day_changes
+     ) t ON t.project = f.project AND t.user_hash = f.user_hash`,
+  );
   await db.run(
     `CREATE OR REPLACE TEMP TABLE first_moves AS
-     SELECT g.project, g.user_hash, f.first_dt AS old_dt, g.first_dt AS new_dt FROM (
+     SELECT g.project, g.user_hash, g.first_dt FROM (
        SELECT project, user_hash, min(dt) AS first_dt FROM (
          SELECT project, dt, user_hash FROM new_users
          UNION ALL SELECT project, dt, user_hash FROM day_changes WHERE sign = 1
@@ -349,37 +356,25 @@ async function updateFirstDays(db: Db): Promise<ProjectDay[]> {
     `DELETE FROM person_first USING first_moves m
      WHERE person_first.project = m.project AND person_first.user_hash = m.user_hash`,
   );
-  await db.run(`INSERT INTO person_first SELECT project, user_hash, new_dt FROM first_moves`);
+  await db.run(`INSERT INTO person_first SELECT project, user_hash, first_dt FROM first_moves`);
   await db.run(
     `CREATE OR REPLACE TEMP TABLE lost_first AS
-     SELECT DISTINCT f.project, f.user_hash, f.first_dt FROM person_first f
+     SELECT DISTINCT f.project, f.user_hash FROM person_first f
      JOIN (
        SELECT project, dt, user_hash FROM lost_users
        UNION ALL SELECT project, dt, user_hash FROM day_changes WHERE sign = -1
      ) x ON x.project = f.project AND x.user_hash = f.user_hash AND x.dt = f.first_dt`,
   );
   const [row] = await db.rows(`SELECT count(*) FROM lost_first`);
-  if (Number(row?.[0] ?? 0) > 0) {
-    await db.run(
-      `DELETE FROM person_first USING lost_first x
-       WHERE person_first.project = x.project AND person_first.user_hash = x.user_hash`,
-    );
-    await db.run(
-      `INSERT INTO person_first SELECT u.project, u.user_hash, min(u.dt) FROM daily_users u
-       SEMI JOIN lost_first x ON x.project = u.project AND x.user_hash = u.user_hash
-       GROUP BY u.project, u.user_hash`,
-    );
-    await db.run(
-      `INSERT INTO first_moves SELECT x.project, x.user_hash, x.first_dt, f.first_dt FROM lost_first x
-       LEFT JOIN person_first f ON f.project = x.project AND f.user_hash = x.user_hash`,
-    );
-  }
-  return projectDays(
-    await db.rows(
-      `SELECT DISTINCT project, strftime(dt, '%Y-%m-%d') FROM (
-         SELECT project, old_dt AS dt FROM first_moves UNION ALL SELECT project, new_dt FROM first_moves
-       ) WHERE dt IS NOT NULL ORDER BY 1, 2`,
-    ),
+  if (Number(row?.[0] ?? 0) === 0) return;
+  await db.run(
+    `DELETE FROM person_first USING lost_first x
+     WHERE person_first.project = x.project AND person_first.user_hash = x.user_hash`,
+  );
+  await db.run(
+    `INSERT INTO person_first SELECT u.project, u.user_hash, min(u.dt) FROM daily_users u
+     SEMI JOIN lost_first x ON x.project = u.project AND x.user_hash = u.user_hash
+     GROUP BY u.project, u.user_hash`,
   );
 }
 
@@ -391,15 +386,15 @@ async function updateFirstDays(db: Db): Promise<ProjectDay[]> {
  * costs a lookup of the few persons it adds, not a recount of 30 windows. Days not read again
  * whose ids changed person (`moved`) are changed by those ids alone. Rows that do not exist yet
  * are computed at the end: a lone new day by three distinct counts, runs of days (a first build)
- * by coverage. Returns the days whose rows were written, and the days where a person's first
- * active day was or is now (`updateFirstDays`).
+ * by coverage. Returns the days whose rows were written. Leaves each day's persons gained (+1)
+ * and lost (-1) in `person_changes`, and what `person_first` held before in `first_before`.
  */
 export async function updateWindows(
   db: Db,
   scanned: readonly ProjectDay[],
   moved: readonly ProjectDay[],
   today: string,
-): Promise<{ windows: ProjectDay[]; firstDays: ProjectDay[] }> {
+): Promise<ProjectDay[]> {
   await db.run(
     `CREATE OR REPLACE TEMP TABLE new_users AS
      SELECT DISTINCT d.project, d.dt, coalesce(p.person, d.id_hash) AS user_hash
@@ -414,6 +409,16 @@ export async function updateWindows(
      SEMI JOIN ${pairsTable(scanned)} ON u.project = t.project AND u.dt = t.dt
      WHERE u.dt ${dayRange(scanned)}
      EXCEPT SELECT project, dt, user_hash FROM new_users`,
+  );
+  await db.run(
+    `CREATE OR REPLACE TEMP TABLE person_changes AS
+     SELECT project, dt, user_hash, 1 AS sign FROM (
+       SELECT project, dt, user_hash FROM new_users
+       EXCEPT SELECT u.project, u.dt, u.user_hash FROM daily_users u
+       SEMI JOIN ${pairsTable(scanned)} ON u.project = t.project AND u.dt = t.dt
+       WHERE u.dt ${dayRange(scanned)}
+     )
+     UNION ALL SELECT project, dt, user_hash, -1 FROM lost_users`,
   );
   // Days whose windows have no rows yet (first build, new days) are replaced in bulk; their
   // windows are computed whole below, and they lie in no existing row's window.
@@ -431,8 +436,9 @@ export async function updateWindows(
     await movedChanges(db, movedOnly);
     await applyChanges(db);
   }
+  await db.run(`INSERT INTO person_changes SELECT project, dt, user_hash, sign FROM day_changes`);
   await updateLastDays(db);
-  const firstDays = await updateFirstDays(db);
+  await updateFirstDays(db);
   const windows = affectedDays([...scanned, ...movedOnly], today);
   if (windows.length > 0) {
     const missing = projectDays(
@@ -451,5 +457,5 @@ export async function updateWindows(
       if (!(await hasRows(db, day.project, day.dt, day.dt))) await db.run(oneDaySql(day));
     }
   }
-  return { windows, firstDays };
+  return windows;
 }
