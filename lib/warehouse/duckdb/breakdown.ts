@@ -4,6 +4,7 @@ import {
   compareText,
   type Dimension,
   type LakeDimension,
+  RETURNING,
   topValues,
   type ValueDay,
   windowStart,
@@ -53,6 +54,7 @@ async function liveAdditions(
 ): Promise<ValueDay[]> {
   const p = literal(project, 'project');
   const t = literal(today, 'date');
+  if (by === 'new_vs_returning' && shown === undefined) return liveNewAndReturning(db, p, t, today);
   const stored = (start: string, end: string, persons?: string) =>
     asCounted(`SELECT dt, value, user_hash FROM (${storedRows(by, p, start, end, persons)})`, shown);
   const rows = await db.rows(
@@ -71,6 +73,35 @@ async function liveAdditions(
      FROM seen GROUP BY value`,
   );
   return rows.map((row) => ({ ...valueDay(row), value: shown === undefined ? String(row[1]) : null }));
+}
+
+/**
+ * `liveAdditions` for new_vs_returning: a live person's label is the rolled-up one (their first
+ * day), so the persons added are those not active today before; a returning one's last
+ * returning day in the window is their last day after their first.
+ */
+async function liveNewAndReturning(db: Db, p: string, t: string, today: string): Promise<ValueDay[]> {
+  const rows = await db.rows(
+    `WITH fresh AS MATERIALIZED (
+       SELECT DISTINCT l.value, l.user_hash FROM ${LIVE} l
+       ANTI JOIN daily_users u ON u.project = ${p} AND u.dt = ${t} AND u.user_hash = l.user_hash
+     ),
+     firsts AS (
+       SELECT user_hash, first_dt FROM person_first
+       WHERE project = ${p} AND user_hash IN (SELECT user_hash FROM fresh)
+     ),
+     seen AS (
+       SELECT f.value, f.user_hash, max(u.dt) AS prev_dt FROM fresh f
+       LEFT JOIN firsts pf ON pf.user_hash = f.user_hash
+       LEFT JOIN daily_users u ON u.project = ${p} AND u.user_hash = f.user_hash AND f.value = '${RETURNING}'
+         AND u.dt BETWEEN ${t} - ${MAU_DAYS - 1} AND ${t} - 1 AND u.dt > pf.first_dt
+       GROUP BY f.value, f.user_hash
+     )
+     SELECT '${today}', value, count(*), count(*) FILTER (WHERE prev_dt IS NULL OR prev_dt < ${t} - ${WAU_DAYS - 1}),
+       count(*) FILTER (WHERE prev_dt IS NULL)
+     FROM seen GROUP BY value`,
+  );
+  return rows.map(valueDay);
 }
 
 /**

@@ -69,9 +69,14 @@ export function liveRows(
   files: string[],
 ): string {
   if (by === 'new_vs_returning') {
-    return `SELECT l.dt, CASE WHEN f.first_dt IS NULL OR f.first_dt >= l.dt THEN '${NEW}' ELSE '${RETURNING}' END AS value,
-      l.user_hash FROM (${livePersons(options, project, today, files)}) l
-      LEFT JOIN person_first f ON f.project = ${literal(project, 'project')} AND f.user_hash = l.user_hash`;
+    // person_first looked up for the live persons only (it holds every person ever seen).
+    return `WITH l AS MATERIALIZED (${livePersons(options, project, today, files)})
+      SELECT l.dt, CASE WHEN f.first_dt IS NULL OR f.first_dt >= l.dt THEN '${NEW}' ELSE '${RETURNING}' END AS value,
+      l.user_hash FROM l
+      LEFT JOIN (
+        SELECT user_hash, first_dt FROM person_first
+        WHERE project = ${literal(project, 'project')} AND user_hash IN (SELECT user_hash FROM l)
+      ) f ON f.user_hash = l.user_hash`;
   }
   return `SELECT dt, coalesce(value, '${UNKNOWN}') AS value, user_hash FROM (${livePersons(options, project, today, files, by)})`;
 }
@@ -116,8 +121,26 @@ function dimensionRows(dim: string, p: string, start: string, end: string): stri
     WHERE value NOT IN (SELECT value FROM value_tops WHERE project = ${p} AND dim = ${text(lake)})`;
 }
 
-/** Inserts dau/wau/mau per value of `dim` (a dimension or `other:`) for a project's days `from`-`to` (SQL dates) by coverage. */
+/**
+ * Inserts dau/wau/mau per value of `dim` (a dimension or `other:`) for a project's days
+ * `from`-`to` (SQL dates) by coverage. A lake dimension with one value in those days' months (a
+ * column the product never fills reads '' everywhere) has the totals' numbers under that value.
+ */
 async function insertCoverage(db: Db, p: string, dim: string, from: string, to: string): Promise<void> {
+  if (dim === 'new_vs_returning') return insertNewAndReturning(db, p, from, to);
+  if ((LAKE_DIMENSIONS as readonly string[]).includes(dim)) {
+    const [row] = await db.rows(
+      `SELECT count(DISTINCT coalesce(${dim}, '${UNKNOWN}')), min(coalesce(${dim}, '${UNKNOWN}')) FROM day_values
+       WHERE project = ${p} AND dt BETWEEN ${from} - ${MAU_DAYS - 1} AND ${to}`,
+    );
+    if (Number(row?.[0]) === 1) {
+      await db.run(
+        `INSERT INTO active_values SELECT project, ${text(dim)}, ${text(String(row?.[1]))}, dt, dau, wau, mau
+         FROM active_users WHERE project = ${p} AND dt BETWEEN ${from} AND ${to} AND mau > 0`,
+      );
+      return;
+    }
+  }
   await db.run(
     `INSERT INTO active_values
      WITH r AS MATERIALIZED (${dimensionRows(dim, p, `${from} - ${MAU_DAYS - 1}`, to)}),
@@ -166,6 +189,12 @@ export async function keepOldValues(db: Db): Promise<void> {
  * label of those days before and after.
  */
 async function valueChanges(db: Db): Promise<void> {
+  await db.run(
+    `CREATE OR REPLACE TEMP TABLE value_changes (project VARCHAR, dt DATE, dim VARCHAR, value VARCHAR, user_hash BIGINT, sign INTEGER)`,
+  );
+  // A first build: no day had rows before, nothing to correct.
+  const [before] = await db.rows(`SELECT count(*) FROM rolled_before`);
+  if (Number(before?.[0] ?? 0) === 0) return;
   // Days whose windows hold a day rolled up before.
   await db.run(
     `CREATE OR REPLACE TEMP TABLE correctable AS
@@ -173,11 +202,17 @@ async function valueChanges(db: Db): Promise<void> {
      FROM rolled_before r CROSS JOIN range(${MAU_DAYS}) k(i)`,
   );
   await db.run(
+    `CREATE OR REPLACE TEMP TABLE value_days AS
+     SELECT s.project, s.dt FROM scan_days s SEMI JOIN correctable c ON c.project = s.project AND c.dt = s.dt`,
+  );
+  const onValueDays = (table: string) =>
+    `SELECT v.* FROM ${table} v SEMI JOIN value_days s ON v.project = s.project AND v.dt = s.dt`;
+  await db.run(
     `CREATE OR REPLACE TEMP TABLE value_ids AS
      SELECT DISTINCT project, dt, id_hash FROM (
-       (SELECT * FROM old_day_values EXCEPT ${onReadDays('day_values')})
-       UNION ALL (${onReadDays('day_values')} EXCEPT SELECT * FROM old_day_values)
-     ) SEMI JOIN correctable c USING (project, dt)
+       (${onValueDays('old_day_values')} EXCEPT ${onValueDays('day_values')})
+       UNION ALL (${onValueDays('day_values')} EXCEPT ${onValueDays('old_day_values')})
+     )
      UNION
      SELECT d.project, d.dt, d.id_hash FROM day_ids d
      SEMI JOIN changed_ids c ON c.project = d.project AND c.id_hash = d.id_hash
@@ -217,15 +252,22 @@ async function valueChanges(db: Db): Promise<void> {
     )}`,
   );
   // new_vs_returning: the days whose label may differ (each changed day, the old and new first day).
+  // Every person whose first day moved, on any day read (a new day too: a person first seen
+  // long before now has a later day that is no longer their first).
   await db.run(
     `CREATE OR REPLACE TEMP TABLE first_changes AS
      SELECT t.project, t.user_hash, b.first_dt AS old_dt, f.first_dt AS new_dt FROM (
-       SELECT DISTINCT project, user_hash FROM person_changes
+       SELECT project, user_hash FROM new_users UNION SELECT project, user_hash FROM lost_users
+       UNION SELECT project, user_hash FROM day_changes
      ) t
      LEFT JOIN first_before b ON b.project = t.project AND b.user_hash = t.user_hash
      LEFT JOIN person_first f ON f.project = t.project AND f.user_hash = t.user_hash
      WHERE b.first_dt IS DISTINCT FROM f.first_dt`,
   );
+  const [changed] = await db.rows(
+    `SELECT (SELECT count(*) FROM value_ids) + (SELECT count(*) FROM person_changes) + (SELECT count(*) FROM first_changes)`,
+  );
+  if (Number(changed?.[0] ?? 0) === 0) return;
   await db.run(
     `CREATE OR REPLACE TEMP TABLE label_days AS
      SELECT DISTINCT c.project, c.user_hash, c.dt,
@@ -255,7 +297,7 @@ async function valueChanges(db: Db): Promise<void> {
      WHERE l.active_before`,
   );
   await db.run(
-    `CREATE OR REPLACE TEMP TABLE value_changes AS
+    `INSERT INTO value_changes
      SELECT *, 1 AS sign FROM (SELECT * FROM values_after EXCEPT SELECT * FROM values_before)
      UNION ALL SELECT *, -1 FROM (SELECT * FROM values_before EXCEPT SELECT * FROM values_after)`,
   );
@@ -348,6 +390,46 @@ async function correctValues(db: Db): Promise<void> {
   );
 }
 
+/**
+ * `insertCoverage` for new_vs_returning: `new` counts each person once, on their first day, so its
+ * numbers are counts of `person_first` by day summed over each window; `returning` is coverage of
+ * `daily_users` without each person's first day.
+ */
+async function insertNewAndReturning(db: Db, p: string, from: string, to: string): Promise<void> {
+  const calendar = `SELECT CAST(g.day AS DATE) AS dt
+    FROM generate_series(CAST(${from} AS TIMESTAMP), CAST(${to} AS TIMESTAMP), INTERVAL 1 DAY) g(day)
+    SEMI JOIN active_users a ON a.project = ${p} AND a.dt = CAST(g.day AS DATE)`;
+  await db.run(
+    `INSERT INTO active_values
+     WITH firsts AS (
+       SELECT first_dt, count(*) AS n FROM person_first
+       WHERE project = ${p} AND first_dt BETWEEN ${from} - ${MAU_DAYS - 1} AND ${to} GROUP BY first_dt
+     )
+     SELECT ${p}, 'new_vs_returning', '${NEW}', c.dt,
+       coalesce(sum(f.n) FILTER (WHERE f.first_dt = c.dt), 0),
+       coalesce(sum(f.n) FILTER (WHERE f.first_dt > c.dt - ${WAU_DAYS}), 0), sum(f.n)
+     FROM (${calendar}) c JOIN firsts f ON f.first_dt BETWEEN c.dt - ${MAU_DAYS - 1} AND c.dt
+     GROUP BY c.dt`,
+  );
+  await db.run(
+    `INSERT INTO active_values
+     WITH r AS MATERIALIZED (
+       SELECT u.dt, '${RETURNING}' AS value, u.user_hash FROM daily_users u
+       ANTI JOIN person_first f ON f.project = u.project AND f.user_hash = u.user_hash AND f.first_dt = u.dt
+       WHERE u.project = ${p} AND u.dt BETWEEN ${from} - ${MAU_DAYS - 1} AND ${to}
+     ),
+     ${coverageChanges('r', ['value'])},
+     running AS (
+       SELECT day, sum(sum(d)) OVER w AS dau, sum(sum(w)) OVER w AS wau, sum(sum(m)) OVER w AS mau
+       FROM changes GROUP BY day
+       WINDOW w AS (ORDER BY day ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+     )
+     SELECT ${p}, 'new_vs_returning', '${RETURNING}', c.dt, x.dau, x.wau, x.mau
+     FROM (${calendar}) c ASOF JOIN running x ON x.day <= c.dt
+     WHERE x.mau > 0`,
+  );
+}
+
 /** Every dimension `active_values` holds: the dimensions, and each lake dimension's `other:`. */
 const STORED_DIMENSIONS = [...DIMENSIONS, ...LAKE_DIMENSIONS.map(otherOf)];
 
@@ -360,29 +442,33 @@ const STORED_DIMENSIONS = [...DIMENSIONS, ...LAKE_DIMENSIONS.map(otherOf)];
 async function updateTops(db: Db, projects: readonly string[]): Promise<void> {
   for (const project of projects) {
     const p = literal(project, 'project');
+    const top = `SELECT dim, value FROM (
+        SELECT dim, value, row_number() OVER (PARTITION BY dim ORDER BY mau DESC, value) AS n FROM active_values
+        WHERE project = ${p} AND dim IN (${LAKE_DIMENSIONS.map(text).join(', ')})
+          AND dt = (SELECT max(dt) FROM active_users WHERE project = ${p})
+      ) WHERE n <= ${STORED_TOP}`;
+    const kept = `SELECT dim, value FROM value_tops WHERE project = ${p}`;
+    const changed = (
+      await db.rows(
+        `SELECT DISTINCT dim FROM ((${top} EXCEPT ${kept}) UNION ALL (${kept} EXCEPT ${top})) ORDER BY 1`,
+      )
+    ).map(([dim]) => String(dim) as LakeDimension);
+    if (changed.length === 0) continue;
+    const dims = changed.map(text).join(', ');
+    await db.run(`DELETE FROM value_tops WHERE project = ${p} AND dim IN (${dims})`);
+    await db.run(`INSERT INTO value_tops SELECT ${p}, dim, value FROM (${top}) WHERE dim IN (${dims})`);
     const [span] = await db.rows(
       `SELECT strftime(min(dt), '%Y-%m-%d'), strftime(max(dt), '%Y-%m-%d') FROM active_users WHERE project = ${p}`,
     );
-    if (span?.[1] === null || span?.[1] === undefined) continue;
-    const [first, latest] = [literal(String(span[0]), 'date'), literal(String(span[1]), 'date')];
-    for (const dim of LAKE_DIMENSIONS) {
-      const [row] = await db.rows(
-        `SELECT
-           (SELECT CAST(to_json(coalesce(list(value ORDER BY value), [])) AS VARCHAR) FROM (
-              SELECT value FROM active_values WHERE project = ${p} AND dim = ${text(dim)} AND dt = ${latest}
-              ORDER BY mau DESC, value LIMIT ${STORED_TOP})),
-           (SELECT CAST(to_json(coalesce(list(value ORDER BY value), [])) AS VARCHAR) FROM value_tops
-            WHERE project = ${p} AND dim = ${text(dim)})`,
-      );
-      if (row?.[0] === row?.[1]) continue;
-      const top = JSON.parse(String(row?.[0])) as string[];
-      await db.run(`DELETE FROM value_tops WHERE project = ${p} AND dim = ${text(dim)}`);
-      if (top.length > 0)
-        await db.run(
-          `INSERT INTO value_tops VALUES ${top.map((v) => `(${p}, ${text(dim)}, ${text(v)})`).join(', ')}`,
-        );
+    for (const dim of changed) {
       await db.run(`DELETE FROM active_values WHERE project = ${p} AND dim = ${text(otherOf(dim))}`);
-      await insertCoverage(db, p, otherOf(dim), first, latest);
+      await insertCoverage(
+        db,
+        p,
+        otherOf(dim),
+        literal(String(span![0]), 'date'),
+        literal(String(span![1]), 'date'),
+      );
     }
   }
 }
@@ -413,7 +499,16 @@ export async function writeValueWindows(db: Db, days: readonly ProjectDay[]): Pr
     const to = literal(range.to, 'date');
     await db.run(`DELETE FROM active_values WHERE project = ${p} AND dt BETWEEN ${from} AND ${to}`);
     if (range.from !== range.to) {
-      for (const dim of STORED_DIMENSIONS) await insertCoverage(db, p, dim, from, to);
+      // other: only for dimensions with top values kept (`updateTops` counts the others' whole).
+      const kept = new Set(
+        (await db.rows(`SELECT DISTINCT dim FROM value_tops WHERE project = ${p}`)).map(([d]) =>
+          otherOf(d as LakeDimension),
+        ),
+      );
+      for (const dim of STORED_DIMENSIONS) {
+        if (dim.startsWith('other:') && !kept.has(dim)) continue;
+        await insertCoverage(db, p, dim, from, to);
+      }
       continue;
     }
     await db.run(

@@ -410,21 +410,29 @@ export async function updateWindows(
      WHERE u.dt ${dayRange(scanned)}
      EXCEPT SELECT project, dt, user_hash FROM new_users`,
   );
-  await db.run(
-    `CREATE OR REPLACE TEMP TABLE person_changes AS
-     SELECT project, dt, user_hash, 1 AS sign FROM (
-       SELECT project, dt, user_hash FROM new_users
-       EXCEPT SELECT u.project, u.dt, u.user_hash FROM daily_users u
-       SEMI JOIN ${pairsTable(scanned)} ON u.project = t.project AND u.dt = t.dt
-       WHERE u.dt ${dayRange(scanned)}
-     )
-     UNION ALL SELECT project, dt, user_hash, -1 FROM lost_users`,
-  );
   // Days whose windows have no rows yet (first build, new days) are replaced in bulk; their
   // windows are computed whole below, and they lie in no existing row's window.
   const corrected: ProjectDay[] = [];
   const bulk: ProjectDay[] = [];
   for (const day of scanned) ((await hasWindowRows(db, day, today)) ? corrected : bulk).push(day);
+  // The persons each day gained and lost, where rows of its windows exist to correct.
+  await db.run(
+    `CREATE OR REPLACE TEMP TABLE person_changes (project VARCHAR, dt DATE, user_hash BIGINT, sign INTEGER)`,
+  );
+  if (corrected.length > 0) {
+    await db.run(
+      `INSERT INTO person_changes
+       SELECT project, dt, user_hash, 1 FROM (
+         SELECT n.project, n.dt, n.user_hash FROM new_users n
+         SEMI JOIN ${pairsTable(corrected)} ON n.project = t.project AND n.dt = t.dt
+         EXCEPT SELECT u.project, u.dt, u.user_hash FROM daily_users u
+         SEMI JOIN ${pairsTable(corrected)} ON u.project = t.project AND u.dt = t.dt
+         WHERE u.dt ${dayRange(corrected)}
+       )
+       UNION ALL SELECT l.project, l.dt, l.user_hash, -1 FROM lost_users l
+       SEMI JOIN ${pairsTable(corrected)} ON l.project = t.project AND l.dt = t.dt`,
+    );
+  }
   if (bulk.length > 0) await replaceDays(db, bulk);
   for (const day of corrected) await refreshDay(db, day, today);
   const read = new Set(scanned.map((d) => `${d.project}/${d.dt}`));
