@@ -102,12 +102,18 @@ export async function benchWarehouse(): Promise<string> {
       rolled.push(await seconds(() => warehouse.activeUsers('bench', FIRST, LAST, addDays(LAST, 1))));
       withLive.push(await seconds(() => warehouse.activeUsers('bench', FIRST, LAST, LAST)));
     }
-    // Breakdowns of the same 90 days (the last one live), the top 10 values and other.
+    // Breakdowns of the same 90 days (the last one live), the top 10 values and other; then all
+    // rolled up ("today" the day after), and other for top values the rollup does not keep.
     const range = { from: FIRST, to: LAST, today: LAST };
+    const rolledRange = { from: FIRST, to: LAST, today: addDays(LAST, 1) };
+    const rolledUp: number[] = [];
+    const otherTop: number[] = [];
     for (let i = 0; i < BREAKDOWN_RUNS; i++) {
       byPlatform.push(await seconds(() => warehouse.breakdown('bench', 'platform', range, 10)));
       byCountry.push(await seconds(() => warehouse.breakdown('bench', 'country', range, 10)));
       byNew.push(await seconds(() => warehouse.breakdown('bench', 'new_vs_returning', range, 10)));
+      rolledUp.push(await seconds(() => warehouse.breakdown('bench', 'country', rolledRange, 10)));
+      otherTop.push(await seconds(() => warehouse.breakdown('bench', 'country', rolledRange, 5)));
     }
     await warehouse.close();
     const ms = (s: number) => `${(s * 1000).toFixed(0)} ms`;
@@ -123,6 +129,8 @@ export async function benchWarehouse(): Promise<string> {
       `  breakdown by platform (3 values)      p50 ${ms(percentile(byPlatform, 0.5))}  p95 ${ms(percentile(byPlatform, 0.95))} (the same 90 days to a live today, against the line above)`,
       `  breakdown by country (12 values)      p50 ${ms(percentile(byCountry, 0.5))}  p95 ${ms(percentile(byCountry, 0.95))} (top 10 and other)`,
       `  breakdown new vs returning            p50 ${ms(percentile(byNew, 0.5))}  p95 ${ms(percentile(byNew, 0.95))} (each person's first day, kept by the rollup)`,
+      `  breakdown by country, rolled up       p50 ${ms(percentile(rolledUp, 0.5))}  p95 ${ms(percentile(rolledUp, 0.95))} (90 days all rolled up, top 10 and other: rows the rollup wrote)`,
+      `  breakdown by country, top 5           p50 ${ms(percentile(otherTop, 0.5))}  p95 ${ms(percentile(otherTop, 0.95))} (rolled up; other of values the rollup keeps none for, counted when asked)`,
     ].join('\n');
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -18,6 +18,9 @@ import { coverageChanges } from './windows.js';
 /** The rows of today's files not rolled up yet, read once per breakdown. */
 const LIVE = 'breakdown_live';
 
+/** The rolled-up rows of today and the 29 days before of the persons in those files, read once. */
+const PRIOR = 'breakdown_prior';
+
 function valueDay(row: unknown[]): ValueDay {
   const [dt, value, dau, wau, mau] = row;
   return {
@@ -43,7 +46,7 @@ function asCounted(rows: string, shown?: readonly string[]): string {
  * What today's files newer than the rollup add to today's rolled-up row of each value (or, with
  * `shown`, of the other values together, value null): the persons they hold with a value they
  * did not have today, nor in the last 6 (WAU) or 29 (MAU) days, looked up among those persons'
- * rows only.
+ * rows only (`PRIOR`).
  */
 async function liveAdditions(
   db: Db,
@@ -55,17 +58,16 @@ async function liveAdditions(
   const p = literal(project, 'project');
   const t = literal(today, 'date');
   if (by === 'new_vs_returning' && shown === undefined) return liveNewAndReturning(db, p, t, today);
-  const stored = (start: string, end: string, persons?: string) =>
-    asCounted(`SELECT dt, value, user_hash FROM (${storedRows(by, p, start, end, persons)})`, shown);
+  const prior = (test: string) =>
+    asCounted(`SELECT dt, value, user_hash FROM ${PRIOR} WHERE dt ${test}`, shown);
   const rows = await db.rows(
     `WITH fresh AS MATERIALIZED (
        SELECT value, user_hash FROM (${asCounted(`SELECT dt, value, user_hash FROM ${LIVE}`, shown)})
-       EXCEPT SELECT value, user_hash FROM (${stored(t, t)})
+       EXCEPT SELECT value, user_hash FROM (${prior(`= ${t}`)})
      ),
      seen AS (
        SELECT f.value, f.user_hash, max(s.dt) AS prev_dt FROM fresh f
-       LEFT JOIN (${stored(`${t} - ${MAU_DAYS - 1}`, `${t} - 1`, 'fresh')}) s
-         ON s.value = f.value AND s.user_hash = f.user_hash
+       LEFT JOIN (${prior(`< ${t}`)}) s ON s.value = f.value AND s.user_hash = f.user_hash
        GROUP BY f.value, f.user_hash
      )
      SELECT '${today}', value, count(*), count(*) FILTER (WHERE prev_dt IS NULL OR prev_dt < ${t} - ${WAU_DAYS - 1}),
@@ -91,10 +93,12 @@ async function liveNewAndReturning(db: Db, p: string, t: string, today: string):
        WHERE project = ${p} AND user_hash IN (SELECT user_hash FROM fresh)
      ),
      seen AS (
-       SELECT f.value, f.user_hash, max(u.dt) AS prev_dt FROM fresh f
+       SELECT f.value, f.user_hash,
+         max(u.dt) FILTER (WHERE f.value = '${RETURNING}' AND u.dt > pf.first_dt) AS prev_dt
+       FROM fresh f
        LEFT JOIN firsts pf ON pf.user_hash = f.user_hash
-       LEFT JOIN daily_users u ON u.project = ${p} AND u.user_hash = f.user_hash AND f.value = '${RETURNING}'
-         AND u.dt BETWEEN ${t} - ${MAU_DAYS - 1} AND ${t} - 1 AND u.dt > pf.first_dt
+       LEFT JOIN daily_users u ON u.user_hash = f.user_hash AND u.project = ${p}
+         AND u.dt BETWEEN ${t} - ${MAU_DAYS - 1} AND ${t} - 1
        GROUP BY f.value, f.user_hash
      )
      SELECT '${today}', value, count(*), count(*) FILTER (WHERE prev_dt IS NULL OR prev_dt < ${t} - ${WAU_DAYS - 1}),
@@ -252,6 +256,12 @@ export async function breakdown(
     );
   }
   try {
+    if (live && rolled.has(today) && by !== 'new_vs_returning') {
+      const t = literal(today, 'date');
+      await db.run(
+        `CREATE OR REPLACE TEMP TABLE ${PRIOR} AS SELECT DISTINCT dt, value, user_hash FROM (${storedRows(by, p, `${t} - ${MAU_DAYS - 1}`, t, LIVE)})`,
+      );
+    }
     if (live && rolled.has(today)) for (const row of await liveAdditions(db, project, by, today)) add(row);
     const missing = daysFrom(from, last).filter((d) => !rolled.has(d));
     if (missing.length > 0) {
@@ -270,6 +280,9 @@ export async function breakdown(
       rows.push(...(await otherRows(db, project, by, { from, last, today }, live, ranked.top)));
     return assembleBreakdown(by, from, last, ranked, rows);
   } finally {
-    if (live) await db.run(`DROP TABLE IF EXISTS ${LIVE}`);
+    if (live) {
+      await db.run(`DROP TABLE IF EXISTS ${LIVE}`);
+      await db.run(`DROP TABLE IF EXISTS ${PRIOR}`);
+    }
   }
 }

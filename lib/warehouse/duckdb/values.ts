@@ -306,8 +306,8 @@ async function valueChanges(db: Db): Promise<void> {
 /**
  * Applies `value_changes` to the per-value rows of the days rolled up before: for every (value,
  * person) changed and every such day whose month holds a changed day, whether they were in the
- * day's day, week and month before and after (their last day with the value up to it, an ASOF
- * join), so several changed days of one person are counted once. A value's row is added where it had none, removed where its
+ * day's day, week and month before and after (their last day with the value up to it), so several
+ * changed days of one person are counted once. A value's row is added where it had none, removed where its
  * month is left empty.
  */
 async function correctValues(db: Db): Promise<void> {
@@ -349,30 +349,40 @@ async function correctValues(db: Db): Promise<void> {
      UNION SELECT project, dt, dim, value, user_hash FROM value_changes WHERE sign = -1`,
   );
   // The windows each changed (value, person) can move: the days rolled up before whose month holds
-  // a changed day; in each, the person's last day with the value up to it, before and after.
+  // a changed day.
   await db.run(
     `CREATE OR REPLACE TEMP TABLE key_windows AS
      SELECT DISTINCT c.project, c.dim, c.value, c.user_hash, r.dt AS w FROM value_changes c
      JOIN rolled_before r ON r.project = c.project AND r.dt BETWEEN c.dt AND c.dt + ${MAU_DAYS - 1}`,
   );
-  const last = (rows: string, name: string) =>
-    `SELECT k.project, k.dim, k.value, k.user_hash, k.w, x.dt AS ${name} FROM key_windows k
-     ASOF LEFT JOIN ${rows} x ON x.project = k.project AND x.dim = k.dim AND x.value = k.value
-       AND x.user_hash = k.user_hash AND x.dt <= k.w`;
+  // Each window's last day of the key before and after, up to it: a running max over the key's
+  // days and windows in order (a window function; an ASOF join partitioned by so many keys is far
+  // slower in DuckDB).
   const flags = (column: string) =>
-    [`${column} = a.w`, `${column} > a.w - ${WAU_DAYS}`, `${column} > a.w - ${MAU_DAYS}`].map(
+    [`${column} = w`, `${column} > w - ${WAU_DAYS}`, `${column} > w - ${MAU_DAYS}`].map(
       (test) => `CASE WHEN ${test} THEN 1 ELSE 0 END`,
     );
-  const [nd, nw, nm] = flags('a.after_dt');
-  const [od, ow, om] = flags('b.before_dt');
+  const [nd, nw, nm] = flags('after_dt');
+  const [od, ow, om] = flags('before_dt');
   await db.run(
     `CREATE OR REPLACE TEMP TABLE value_deltas AS
-     SELECT a.project, a.dim, a.value, a.w AS dt,
+     WITH marks AS (
+       SELECT project, dim, value, user_hash, dt AS day, 0 AS k, 1 AS after FROM key_rows_after
+       UNION ALL SELECT project, dim, value, user_hash, dt, 0, 0 FROM key_rows_before
+       UNION ALL SELECT project, dim, value, user_hash, w, 1, NULL FROM key_windows
+     ),
+     lasts AS (
+       SELECT project, dim, value, day AS w, k,
+         max(CASE WHEN k = 0 AND after = 1 THEN day END) OVER s AS after_dt,
+         max(CASE WHEN k = 0 AND after = 0 THEN day END) OVER s AS before_dt
+       FROM marks
+       WINDOW s AS (PARTITION BY project, dim, value, user_hash ORDER BY day, k
+         ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+     )
+     SELECT project, dim, value, w AS dt,
        sum(${nd} - ${od}) AS dd, sum(${nw} - ${ow}) AS dw, sum(${nm} - ${om}) AS dm
-     FROM (${last('key_rows_after', 'after_dt')}) a
-     JOIN (${last('key_rows_before', 'before_dt')}) b
-       ON b.project = a.project AND b.dim = a.dim AND b.value = a.value AND b.user_hash = a.user_hash AND b.w = a.w
-     GROUP BY a.project, a.dim, a.value, a.w
+     FROM lasts WHERE k = 1
+     GROUP BY project, dim, value, w
      HAVING sum(${nd} - ${od}) <> 0 OR sum(${nw} - ${ow}) <> 0 OR sum(${nm} - ${om}) <> 0`,
   );
   const match = (t: string) =>
