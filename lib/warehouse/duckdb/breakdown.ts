@@ -13,7 +13,7 @@ import { daysFrom, MAU_DAYS, WAU_DAYS } from '../days.js';
 import { type LiveOptions, newerFiles } from './live.js';
 import { type Db, literal, text } from './sql.js';
 import { liveRows, otherOf, STORED_TOP, storedRows } from './values.js';
-import { coverageChanges } from './windows.js';
+import { runningByValue } from './windows.js';
 
 /** The rows of today's files not rolled up yet, read once per breakdown. */
 const LIVE = 'breakdown_live';
@@ -130,12 +130,7 @@ async function computed(
   const mapped = `SELECT DISTINCT dt, value, user_hash FROM (${asCounted(rows, shown)})`;
   const found = await db.rows(
     `WITH mapped AS MATERIALIZED (${mapped}),
-     ${coverageChanges('mapped', ['value'])},
-     running AS (
-       SELECT value, day, sum(sum(d)) OVER w AS dau, sum(sum(w)) OVER w AS wau, sum(sum(m)) OVER w AS mau
-       FROM changes GROUP BY value, day
-       WINDOW w AS (PARTITION BY value ORDER BY day ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
-     ),
+     ${runningByValue('mapped')},
      calendar AS (
        SELECT t.dt, k.value FROM (VALUES ${days.map((d) => `(${literal(d, 'date')})`).join(', ')}) AS t(dt)
        CROSS JOIN (SELECT DISTINCT value FROM mapped) k

@@ -11,7 +11,7 @@ import {
 import { MAU_DAYS, type ProjectDay, WAU_DAYS } from '../days.js';
 import { type LiveOptions, livePersons } from './live.js';
 import { type Db, literal, pairsTable, projectDays, text } from './sql.js';
-import { contiguousRanges, coverageChanges } from './windows.js';
+import { contiguousRanges, coverageChanges, runningByValue } from './windows.js';
 
 /**
  * The persons of each value of the dimensions per day, as the rollup leaves them, and the
@@ -144,12 +144,7 @@ async function insertCoverage(db: Db, p: string, dim: string, from: string, to: 
   await db.run(
     `INSERT INTO active_values
      WITH r AS MATERIALIZED (${dimensionRows(dim, p, `${from} - ${MAU_DAYS - 1}`, to)}),
-     ${coverageChanges('r', ['value'])},
-     running AS (
-       SELECT value, day, sum(sum(d)) OVER w AS dau, sum(sum(w)) OVER w AS wau, sum(sum(m)) OVER w AS mau
-       FROM changes GROUP BY value, day
-       WINDOW w AS (PARTITION BY value ORDER BY day ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
-     ),
+     ${runningByValue('r')},
      calendar AS (
        SELECT CAST(g.day AS DATE) AS dt, k.value
        FROM generate_series(CAST(${from} AS TIMESTAMP), CAST(${to} AS TIMESTAMP), INTERVAL 1 DAY) g(day)

@@ -35,6 +35,19 @@ export function coverageChanges(source: string, keys: readonly string[] = []): s
     )`;
 }
 
+/**
+ * `coverageChanges` over `source` (distinct `(value, user_hash, dt)`), then `running (value, day,
+ * dau, wau, mau)`: each value's numbers from the day of each change on.
+ */
+export function runningByValue(source: string): string {
+  return `${coverageChanges(source, ['value'])},
+    running AS (
+      SELECT value, day, sum(sum(d)) OVER w AS dau, sum(sum(w)) OVER w AS wau, sum(sum(m)) OVER w AS mau
+      FROM changes GROUP BY value, day
+      WINDOW w AS (PARTITION BY value ORDER BY day ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+    )`;
+}
+
 /** dau/wau/mau of every day of a range, by coverage (`coverageChanges`). */
 function windowsSql(range: { project: string; from: string; to: string }): string {
   const project = literal(range.project, 'project');
@@ -283,57 +296,62 @@ async function foldGone(db: Db): Promise<void> {
   await db.run(`DELETE FROM daily_users_gone`);
 }
 
+/** Each person's last active day (`person_last`) or first (`person_first`). */
+const BOUNDS = {
+  last: { table: 'person_last', column: 'last_dt', pick: 'max', beyond: '<' },
+  first: { table: 'person_first', column: 'first_dt', pick: 'min', beyond: '>' },
+} as const;
+
 /**
- * Brings `person_last` up to date with the days just written: persons gaining a day move their
- * last day forward; a person losing the day that was their last gets it again from `daily_users`
- * (rare: late identity links and erasures), or leaves the table when no day is left.
+ * Brings `person_last` or `person_first` up to date with the days just written: persons gaining
+ * a day past their bound move it; a person losing the day that was their bound gets it again from
+ * `daily_users` (rare: late identity links and erasures), or leaves the table when no day is left.
  */
-async function updateLastDays(db: Db): Promise<void> {
+async function updateBound(db: Db, bound: (typeof BOUNDS)[keyof typeof BOUNDS]): Promise<void> {
+  const { table, column, pick, beyond } = bound;
   // Without a key index: DuckDB keeps an ART index whole in memory and writes all of it at every
   // checkpoint, a cost of every person ever seen; these joins read the new persons and the table.
   await db.run(
-    `CREATE OR REPLACE TEMP TABLE gained_last AS
-     SELECT project, user_hash, max(dt) AS last_dt FROM (
+    `CREATE OR REPLACE TEMP TABLE gained_bound AS
+     SELECT project, user_hash, ${pick}(dt) AS dt FROM (
        SELECT project, dt, user_hash FROM new_users
        UNION ALL SELECT project, dt, user_hash FROM day_changes WHERE sign = 1
      ) GROUP BY project, user_hash`,
   );
   await db.run(
-    `DELETE FROM person_last USING gained_last g
-     WHERE person_last.project = g.project AND person_last.user_hash = g.user_hash AND person_last.last_dt < g.last_dt`,
+    `DELETE FROM ${table} USING gained_bound g
+     WHERE ${table}.project = g.project AND ${table}.user_hash = g.user_hash AND ${table}.${column} ${beyond} g.dt`,
   );
   await db.run(
-    `INSERT INTO person_last SELECT g.project, g.user_hash, g.last_dt FROM gained_last g
-     ANTI JOIN person_last l ON l.project = g.project AND l.user_hash = g.user_hash`,
+    `INSERT INTO ${table} SELECT g.project, g.user_hash, g.dt FROM gained_bound g
+     ANTI JOIN ${table} l ON l.project = g.project AND l.user_hash = g.user_hash`,
   );
   await db.run(
-    `CREATE OR REPLACE TEMP TABLE lost_last AS
-     SELECT DISTINCT l.project, l.user_hash FROM person_last l
+    `CREATE OR REPLACE TEMP TABLE lost_bound AS
+     SELECT DISTINCT l.project, l.user_hash FROM ${table} l
      JOIN (
        SELECT project, dt, user_hash FROM lost_users
        UNION ALL SELECT project, dt, user_hash FROM day_changes WHERE sign = -1
-     ) x ON x.project = l.project AND x.user_hash = l.user_hash AND x.dt = l.last_dt`,
+     ) x ON x.project = l.project AND x.user_hash = l.user_hash AND x.dt = l.${column}`,
   );
-  const [row] = await db.rows(`SELECT count(*) FROM lost_last`);
+  const [row] = await db.rows(`SELECT count(*) FROM lost_bound`);
   if (Number(row?.[0] ?? 0) === 0) return;
   await db.run(
-    `DELETE FROM person_last USING lost_last x
-     WHERE person_last.project = x.project AND person_last.user_hash = x.user_hash`,
+    `DELETE FROM ${table} USING lost_bound x
+     WHERE ${table}.project = x.project AND ${table}.user_hash = x.user_hash`,
   );
   await db.run(
-    `INSERT INTO person_last SELECT u.project, u.user_hash, max(u.dt) FROM daily_users u
-     SEMI JOIN lost_last x ON x.project = u.project AND x.user_hash = u.user_hash
+    `INSERT INTO ${table} SELECT u.project, u.user_hash, ${pick}(u.dt) FROM daily_users u
+     SEMI JOIN lost_bound x ON x.project = u.project AND x.user_hash = u.user_hash
      GROUP BY u.project, u.user_hash`,
   );
 }
 
 /**
- * Brings `person_first` up to date with the days just written, as `updateLastDays` does
- * `person_last`: persons gaining an earlier day move their first day back; a person losing the
- * day that was their first gets it again from `daily_users`, or leaves the table. What the
- * persons touched had before is left in `first_before`.
+ * Brings `person_last` and `person_first` up to date; what `person_first` held before for the
+ * persons touched is left in `first_before` (new_vs_returning's corrections read it).
  */
-async function updateFirstDays(db: Db): Promise<void> {
+async function updateBounds(db: Db): Promise<void> {
   await db.run(
     `CREATE OR REPLACE TEMP TABLE first_before AS
      SELECT f.* FROM person_first f SEMI JOIN (
@@ -341,41 +359,8 @@ async function updateFirstDays(db: Db): Promise<void> {
        UNION SELECT project, user_hash FROM day_changes
      ) t ON t.project = f.project AND t.user_hash = f.user_hash`,
   );
-  await db.run(
-    `CREATE OR REPLACE TEMP TABLE first_moves AS
-     SELECT g.project, g.user_hash, g.first_dt FROM (
-       SELECT project, user_hash, min(dt) AS first_dt FROM (
-         SELECT project, dt, user_hash FROM new_users
-         UNION ALL SELECT project, dt, user_hash FROM day_changes WHERE sign = 1
-       ) GROUP BY project, user_hash
-     ) g
-     LEFT JOIN person_first f ON f.project = g.project AND f.user_hash = g.user_hash
-     WHERE f.first_dt IS NULL OR g.first_dt < f.first_dt`,
-  );
-  await db.run(
-    `DELETE FROM person_first USING first_moves m
-     WHERE person_first.project = m.project AND person_first.user_hash = m.user_hash`,
-  );
-  await db.run(`INSERT INTO person_first SELECT project, user_hash, first_dt FROM first_moves`);
-  await db.run(
-    `CREATE OR REPLACE TEMP TABLE lost_first AS
-     SELECT DISTINCT f.project, f.user_hash FROM person_first f
-     JOIN (
-       SELECT project, dt, user_hash FROM lost_users
-       UNION ALL SELECT project, dt, user_hash FROM day_changes WHERE sign = -1
-     ) x ON x.project = f.project AND x.user_hash = f.user_hash AND x.dt = f.first_dt`,
-  );
-  const [row] = await db.rows(`SELECT count(*) FROM lost_first`);
-  if (Number(row?.[0] ?? 0) === 0) return;
-  await db.run(
-    `DELETE FROM person_first USING lost_first x
-     WHERE person_first.project = x.project AND person_first.user_hash = x.user_hash`,
-  );
-  await db.run(
-    `INSERT INTO person_first SELECT u.project, u.user_hash, min(u.dt) FROM daily_users u
-     SEMI JOIN lost_first x ON x.project = u.project AND x.user_hash = u.user_hash
-     GROUP BY u.project, u.user_hash`,
-  );
+  await updateBound(db, BOUNDS.last);
+  await updateBound(db, BOUNDS.first);
 }
 
 /**
@@ -445,8 +430,7 @@ export async function updateWindows(
     await applyChanges(db);
   }
   await db.run(`INSERT INTO person_changes SELECT project, dt, user_hash, sign FROM day_changes`);
-  await updateLastDays(db);
-  await updateFirstDays(db);
+  await updateBounds(db);
   const windows = affectedDays([...scanned, ...movedOnly], today);
   if (windows.length > 0) {
     const missing = projectDays(
