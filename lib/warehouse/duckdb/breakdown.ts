@@ -32,6 +32,20 @@ function valueDay(row: unknown[]): ValueDay {
   };
 }
 
+/** Rows of the same value and day as one: a rolled-up row and what newer files add to it. */
+function summed(rows: readonly ValueDay[]): ValueDay[] {
+  const byKey = new Map<string, ValueDay>();
+  for (const r of rows) {
+    const key = JSON.stringify([r.value, r.dt]);
+    const before = byKey.get(key);
+    byKey.set(
+      key,
+      before ? { ...r, dau: before.dau + r.dau, wau: before.wau + r.wau, mau: before.mau + r.mau } : r,
+    );
+  }
+  return [...byKey.values()];
+}
+
 /**
  * `(dt, value, user_hash)` rows as they count: each value's, or with `shown` the persons of every
  * other value together (value '').
@@ -155,6 +169,7 @@ async function otherRows(
   range: { from: string; last: string; today: string },
   live: boolean,
   shown: readonly string[],
+  rolled: ReadonlySet<string>,
 ): Promise<ValueDay[]> {
   const { from, last, today } = range;
   const p = literal(project, 'project');
@@ -179,27 +194,11 @@ async function otherRows(
        AND dt BETWEEN ${literal(from, 'date')} AND ${literal(last, 'date')}`,
     )
   ).map(valueDay);
-  const rolled = new Set(
-    (
-      await db.rows(
-        `SELECT strftime(dt, '%Y-%m-%d') FROM active_users WHERE project = ${p}
-         AND dt BETWEEN ${literal(from, 'date')} AND ${literal(last, 'date')}`,
-      )
-    ).map(([dt]) => String(dt)),
-  );
   if (live && rolled.has(today)) rows.push(...(await liveAdditions(db, project, by, today, shown)));
   const missing = days.filter((d) => !rolled.has(d));
   if (missing.length > 0) rows.push(...(await computed(db, project, by, missing, today, live, shown)));
   // Today's rolled-up row and what its newer files add, as one.
-  const byDay = new Map<string, ValueDay>();
-  for (const r of rows) {
-    const before = byDay.get(r.dt);
-    byDay.set(
-      r.dt,
-      before ? { ...r, dau: before.dau + r.dau, wau: before.wau + r.wau, mau: before.mau + r.mau } : r,
-    );
-  }
-  return [...byDay.values()];
+  return summed(rows);
 }
 
 /**
@@ -227,22 +226,12 @@ export async function breakdown(
       )
     ).map(([dt]) => String(dt)),
   );
-  const counts = new Map<string, ValueDay>();
-  const add = (row: ValueDay) => {
-    const key = `${row.value}/${row.dt}`;
-    const before = counts.get(key);
-    counts.set(
-      key,
-      before
-        ? { ...before, dau: before.dau + row.dau, wau: before.wau + row.wau, mau: before.mau + row.mau }
-        : row,
-    );
-  };
+  const parts: ValueDay[] = [];
   const stored = await db.rows(
     `SELECT strftime(dt, '%Y-%m-%d'), value, dau, wau, mau FROM active_values
      WHERE project = ${p} AND dim = ${text(by)} AND dt ${between}`,
   );
-  for (const row of stored) add(valueDay(row));
+  parts.push(...stored.map(valueDay));
   const files = last === today ? await newerFiles(db, options, project, today) : [];
   const live = files.length > 0;
   if (live) {
@@ -257,22 +246,20 @@ export async function breakdown(
         `CREATE OR REPLACE TEMP TABLE ${PRIOR} AS SELECT DISTINCT dt, value, user_hash FROM (${storedRows(by, p, `${t} - ${MAU_DAYS - 1}`, t, LIVE)})`,
       );
     }
-    if (live && rolled.has(today)) for (const row of await liveAdditions(db, project, by, today)) add(row);
+    if (live && rolled.has(today)) parts.push(...(await liveAdditions(db, project, by, today)));
     const missing = daysFrom(from, last).filter((d) => !rolled.has(d));
-    if (missing.length > 0) {
-      for (const row of await computed(db, project, by, missing, today, live)) add(row);
-    }
+    if (missing.length > 0) parts.push(...(await computed(db, project, by, missing, today, live)));
+    const rows = summed(parts);
     const mau = new Map<string, number>();
-    for (const row of counts.values()) {
+    for (const row of rows) {
       mau.set(row.value!, (mau.get(row.value!) ?? 0) + (row.dt === last ? row.mau : 0));
     }
     const ranked = topValues(
       [...mau].map(([value, n]) => ({ value, mau: n })),
       limit,
     );
-    const rows = [...counts.values()];
     if (ranked.others > 0)
-      rows.push(...(await otherRows(db, project, by, { from, last, today }, live, ranked.top)));
+      rows.push(...(await otherRows(db, project, by, { from, last, today }, live, ranked.top, rolled)));
     return assembleBreakdown(by, from, last, ranked, rows);
   } finally {
     if (live) {

@@ -11,7 +11,7 @@ import {
 import { MAU_DAYS, type ProjectDay, WAU_DAYS } from '../days.js';
 import { type LiveOptions, livePersons } from './live.js';
 import { type Db, literal, pairsTable, projectDays, text } from './sql.js';
-import { contiguousRanges, coverageChanges, runningByValue } from './windows.js';
+import { contiguousRanges, runningByValue } from './windows.js';
 
 /**
  * The persons of each value of the dimensions per day, as the rollup leaves them, and the
@@ -26,9 +26,17 @@ import { contiguousRanges, coverageChanges, runningByValue } from './windows.js'
 /** How many values of a dimension the rollup keeps `other` for: the default limit of a breakdown. */
 export const STORED_TOP = DEFAULT_BREAKDOWN_LIMIT;
 
+/** How `active_values` names the dimension of a lake dimension's values not in `value_tops`. */
+const OTHER = 'other:';
+
 /** The dimension under which `active_values` holds the persons of a dimension's values not in `value_tops`. */
 export function otherOf(dim: LakeDimension): string {
-  return `other:${dim}`;
+  return `${OTHER}${dim}`;
+}
+
+/** A person's new_vs_returning value on `day`, from their first day (none yet: new). */
+function newOrReturning(day: string, first: string): string {
+  return `CASE WHEN ${first} IS NULL OR ${day} <= ${first} THEN '${NEW}' ELSE '${RETURNING}' END`;
 }
 
 /**
@@ -37,8 +45,7 @@ export function otherOf(dim: LakeDimension): string {
  */
 export function storedRows(by: Dimension, p: string, start: string, end: string, persons?: string): string {
   if (by === 'new_vs_returning') {
-    return `SELECT u.dt, CASE WHEN f.first_dt IS NULL OR u.dt <= f.first_dt THEN '${NEW}' ELSE '${RETURNING}' END AS value,
-      u.user_hash FROM daily_users u
+    return `SELECT u.dt, ${newOrReturning('u.dt', 'f.first_dt')} AS value, u.user_hash FROM daily_users u
       LEFT JOIN person_first f ON f.project = u.project AND f.user_hash = u.user_hash
       WHERE u.project = ${p} AND u.dt BETWEEN ${start} AND ${end}
       ${persons === undefined ? '' : `AND u.user_hash IN (SELECT user_hash FROM ${persons})`}`;
@@ -71,8 +78,7 @@ export function liveRows(
   if (by === 'new_vs_returning') {
     // person_first looked up for the live persons only (it holds every person ever seen).
     return `WITH l AS MATERIALIZED (${livePersons(options, project, today, files)})
-      SELECT l.dt, CASE WHEN f.first_dt IS NULL OR f.first_dt >= l.dt THEN '${NEW}' ELSE '${RETURNING}' END AS value,
-      l.user_hash FROM l
+      SELECT l.dt, ${newOrReturning('l.dt', 'f.first_dt')} AS value, l.user_hash FROM l
       LEFT JOIN (
         SELECT user_hash, first_dt FROM person_first
         WHERE project = ${literal(project, 'project')} AND user_hash IN (SELECT user_hash FROM l)
@@ -94,7 +100,7 @@ function unpivoted(rows: string): string {
         ON ${LAKE_DIMENSIONS.join(', ')} INTO NAME dim VALUE value)
     )
     SELECT * FROM u
-    UNION ALL SELECT DISTINCT project, dt, 'other:' || dim, '', user_hash FROM u
+    UNION ALL SELECT DISTINCT project, dt, '${OTHER}' || dim, '', user_hash FROM u
     ANTI JOIN value_tops t ON t.project = u.project AND t.dim = u.dim AND t.value = u.value
   )`;
 }
@@ -114,7 +120,7 @@ function everyDimension(p: string, start: string, end: string): string {
  * days from `start` to `end`, distinct.
  */
 function dimensionRows(dim: string, p: string, start: string, end: string): string {
-  const lake = dim.startsWith('other:') ? dim.slice('other:'.length) : null;
+  const lake = dim.startsWith(OTHER) ? dim.slice(OTHER.length) : null;
   if (lake === null)
     return `SELECT DISTINCT dt, value, user_hash FROM (${storedRows(dim as Dimension, p, start, end)})`;
   return `SELECT DISTINCT dt, '' AS value, user_hash FROM (${storedRows(lake as Dimension, p, start, end)})
@@ -277,16 +283,14 @@ async function valueChanges(db: Db): Promise<void> {
      LEFT JOIN daily_users u ON u.project = c.project AND u.dt = c.dt AND u.user_hash = c.user_hash
      LEFT JOIN person_changes g ON g.project = c.project AND g.dt = c.dt AND g.user_hash = c.user_hash`,
   );
-  const label = (first: string) =>
-    `CASE WHEN ${first} IS NULL OR l.dt <= ${first} THEN '${NEW}' ELSE '${RETURNING}' END`;
   await db.run(
-    `INSERT INTO values_after SELECT l.project, l.dt, 'new_vs_returning', ${label('f.first_dt')}, l.user_hash
+    `INSERT INTO values_after SELECT l.project, l.dt, 'new_vs_returning', ${newOrReturning('l.dt', 'f.first_dt')}, l.user_hash
      FROM label_days l LEFT JOIN person_first f ON f.project = l.project AND f.user_hash = l.user_hash
      WHERE l.active_after`,
   );
   await db.run(
     `INSERT INTO values_before SELECT l.project, l.dt, 'new_vs_returning',
-       ${label('CASE WHEN c.user_hash IS NOT NULL THEN c.old_dt ELSE f.first_dt END')}, l.user_hash
+       ${newOrReturning('l.dt', 'CASE WHEN c.user_hash IS NOT NULL THEN c.old_dt ELSE f.first_dt END')}, l.user_hash
      FROM label_days l LEFT JOIN person_first f ON f.project = l.project AND f.user_hash = l.user_hash
      LEFT JOIN first_changes c ON c.project = l.project AND c.user_hash = l.user_hash
      WHERE l.active_before`,
@@ -330,8 +334,7 @@ async function correctValues(db: Db): Promise<void> {
         ) i ON i.project = v.project AND i.id_hash = v.id_hash
         WHERE v.dt BETWEEN ${lo} AND ${hi}`,
      )}
-       UNION ALL SELECT u.project, u.dt, 'new_vs_returning',
-         CASE WHEN f.first_dt IS NULL OR u.dt <= f.first_dt THEN '${NEW}' ELSE '${RETURNING}' END, u.user_hash
+       UNION ALL SELECT u.project, u.dt, 'new_vs_returning', ${newOrReturning('u.dt', 'f.first_dt')}, u.user_hash
        FROM daily_users u SEMI JOIN key_persons k ON k.project = u.project AND k.user_hash = u.user_hash
        LEFT JOIN person_first f ON f.project = u.project AND f.user_hash = u.user_hash
        WHERE u.dt BETWEEN ${lo} AND ${hi}
@@ -423,12 +426,7 @@ async function insertNewAndReturning(db: Db, p: string, from: string, to: string
        ANTI JOIN person_first f ON f.project = u.project AND f.user_hash = u.user_hash AND f.first_dt = u.dt
        WHERE u.project = ${p} AND u.dt BETWEEN ${from} - ${MAU_DAYS - 1} AND ${to}
      ),
-     ${coverageChanges('r', ['value'])},
-     running AS (
-       SELECT day, sum(sum(d)) OVER w AS dau, sum(sum(w)) OVER w AS wau, sum(sum(m)) OVER w AS mau
-       FROM changes GROUP BY day
-       WINDOW w AS (ORDER BY day ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
-     )
+     ${runningByValue('r')}
      SELECT ${p}, 'new_vs_returning', '${RETURNING}', c.dt, x.dau, x.wau, x.mau
      FROM (${calendar}) c ASOF JOIN running x ON x.day <= c.dt
      WHERE x.mau > 0`,
@@ -511,7 +509,7 @@ export async function writeValueWindows(db: Db, days: readonly ProjectDay[]): Pr
         ),
       );
       for (const dim of STORED_DIMENSIONS) {
-        if (dim.startsWith('other:') && !kept.has(dim)) continue;
+        if (dim.startsWith(OTHER) && !kept.has(dim)) continue;
         await insertCoverage(db, p, dim, from, to);
       }
       continue;
