@@ -243,7 +243,7 @@ export async function breakdown(
     if (live && rolled.has(today) && by !== 'new_vs_returning') {
       const t = literal(today, 'date');
       await db.run(
-        `CREATE OR REPLACE TEMP TABLE ${PRIOR} AS SELECT DISTINCT dt, value, user_hash FROM (${storedRows(by, p, `${t} - ${MAU_DAYS - 1}`, t, LIVE)})`,
+        `CREATE OR REPLACE TEMP TABLE ${PRIOR} AS SELECT DISTINCT dt, value, user_hash FROM (${storedRows(by, p, `${t} - ${MAU_DAYS - 1}`, t, `(SELECT DISTINCT ${p} AS project, user_hash FROM ${LIVE})`)})`,
       );
     }
     if (live && rolled.has(today)) parts.push(...(await liveAdditions(db, project, by, today)));

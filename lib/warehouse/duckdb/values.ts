@@ -40,27 +40,34 @@ function newOrReturning(day: string, first: string): string {
 }
 
 /**
+ * `(project, id_hash, person)`: the ids of the persons in `persons` (a table or parenthesized
+ * query of distinct `(project, user_hash)`): those `people` maps to them, and each one's own id
+ * unless `people` maps it to another person.
+ */
+function personIds(persons: string): string {
+  return `SELECT m.project, m.id_hash, m.person FROM people m
+    SEMI JOIN ${persons} k ON k.project = m.project AND k.user_hash = m.person
+    UNION ALL SELECT k.project, k.user_hash, k.user_hash FROM ${persons} k
+    ANTI JOIN people m ON m.project = k.project AND m.id_hash = k.user_hash`;
+}
+
+/**
  * `(dt, value, user_hash)` of one dimension for a project's days from `start` to `end` (SQL
- * expressions); with `persons` (a table of `user_hash`), only theirs.
+ * expressions); for a lake dimension with `persons` (as `personIds` takes them), only theirs.
  */
 export function storedRows(by: Dimension, p: string, start: string, end: string, persons?: string): string {
   if (by === 'new_vs_returning') {
     return `SELECT u.dt, ${newOrReturning('u.dt', 'f.first_dt')} AS value, u.user_hash FROM daily_users u
       LEFT JOIN person_first f ON f.project = u.project AND f.user_hash = u.user_hash
-      WHERE u.project = ${p} AND u.dt BETWEEN ${start} AND ${end}
-      ${persons === undefined ? '' : `AND u.user_hash IN (SELECT user_hash FROM ${persons})`}`;
+      WHERE u.project = ${p} AND u.dt BETWEEN ${start} AND ${end}`;
   }
   if (persons === undefined) {
     return `SELECT v.dt, coalesce(v.${by}, '${UNKNOWN}') AS value, coalesce(m.person, v.id_hash) AS user_hash
       FROM day_values v LEFT JOIN people m ON m.project = v.project AND m.id_hash = v.id_hash
       WHERE v.project = ${p} AND v.dt BETWEEN ${start} AND ${end}`;
   }
-  // The persons' ids: each person's own, and those people maps to it.
-  return `SELECT v.dt, coalesce(v.${by}, '${UNKNOWN}') AS value, k.person AS user_hash FROM day_values v
-    JOIN (
-      SELECT user_hash AS id_hash, user_hash AS person FROM ${persons}
-      UNION SELECT m.id_hash, m.person FROM people m WHERE m.project = ${p} AND m.person IN (SELECT user_hash FROM ${persons})
-    ) k ON k.id_hash = v.id_hash
+  return `SELECT v.dt, coalesce(v.${by}, '${UNKNOWN}') AS value, i.person AS user_hash FROM day_values v
+    JOIN (${personIds(persons)}) i ON i.project = v.project AND i.id_hash = v.id_hash
     WHERE v.project = ${p} AND v.dt BETWEEN ${start} AND ${end}`;
 }
 
@@ -326,12 +333,8 @@ async function correctValues(db: Db): Promise<void> {
   await db.run(
     `CREATE OR REPLACE TEMP TABLE key_rows_after AS
      SELECT r.* FROM (${unpivoted(
-       `SELECT v.*, i.person AS user_hash FROM day_values v JOIN (
-          SELECT m.project, m.id_hash, m.person FROM people m
-          SEMI JOIN key_persons k ON k.project = m.project AND k.user_hash = m.person
-          UNION ALL SELECT k.project, k.user_hash, k.user_hash FROM key_persons k
-          ANTI JOIN people m ON m.project = k.project AND m.id_hash = k.user_hash
-        ) i ON i.project = v.project AND i.id_hash = v.id_hash
+       `SELECT v.*, i.person AS user_hash FROM day_values v
+        JOIN (${personIds('key_persons')}) i ON i.project = v.project AND i.id_hash = v.id_hash
         WHERE v.dt BETWEEN ${lo} AND ${hi}`,
      )}
        UNION ALL SELECT u.project, u.dt, 'new_vs_returning', ${newOrReturning('u.dt', 'f.first_dt')}, u.user_hash
