@@ -65,17 +65,20 @@ before AS (
 ),
 `
         : ''
-    }firsts AS (
+    }persons AS (
+  ${persons}
+),
+firsts AS (
   SELECT dt, bitmap_union(users) AS users FROM (
     ${firsts}
-    UNION ALL SELECT dt, bitmap_empty() AS users FROM (${persons}) e
+    UNION ALL SELECT dt, bitmap_empty() AS users FROM persons
   ) f GROUP BY dt
 ),
 r AS (
   SELECT dt, value, users FROM (
     SELECT dt, '${NEW}' AS value, users FROM firsts
     UNION ALL SELECT u.dt, '${RETURNING}' AS value, bitmap_andnot(u.users, f.users) AS users
-    FROM (${persons}) u JOIN firsts f ON f.dt = u.dt${
+    FROM persons u JOIN firsts f ON f.dt = u.dt${
       live
         ? `
     UNION ALL SELECT CAST(? AS DATE) AS dt, '${NEW}' AS value, bitmap_andnot(l.users, b.users) AS users FROM live l, before b
@@ -86,7 +89,6 @@ r AS (
 )`,
     values: [
       ...(live ? [...live.values, name, today] : []),
-      ...days,
       ...days,
       ...days,
       ...(live ? [today, today] : []),

@@ -57,17 +57,20 @@ before AS (
     UNION ALL SELECT bitmap_empty() AS users
   ) b
 ),
+persons AS (
+  SELECT dt, users FROM tally.daily_users WHERE project = ? AND dt BETWEEN ? AND ? AND dt < ?
+),
 firsts AS (
   SELECT dt, bitmap_union(users) AS users FROM (
     SELECT dt, users FROM tally.first_days WHERE project = ? AND dt BETWEEN ? AND ? AND dt < ?
-    UNION ALL SELECT dt, bitmap_empty() AS users FROM (SELECT dt, users FROM tally.daily_users WHERE project = ? AND dt BETWEEN ? AND ? AND dt < ?) e
+    UNION ALL SELECT dt, bitmap_empty() AS users FROM persons
   ) f GROUP BY dt
 ),
 r AS (
   SELECT dt, value, users FROM (
     SELECT dt, 'new' AS value, users FROM firsts
     UNION ALL SELECT u.dt, 'returning' AS value, bitmap_andnot(u.users, f.users) AS users
-    FROM (SELECT dt, users FROM tally.daily_users WHERE project = ? AND dt BETWEEN ? AND ? AND dt < ?) u JOIN firsts f ON f.dt = u.dt
+    FROM persons u JOIN firsts f ON f.dt = u.dt
     UNION ALL SELECT CAST(? AS DATE) AS dt, 'new' AS value, bitmap_andnot(l.users, b.users) AS users FROM live l, before b
     UNION ALL SELECT CAST(? AS DATE) AS dt, 'returning' AS value, bitmap_and(l.users, b.users) AS users FROM live l, before b
   ) k WHERE bitmap_count(users) > 0
@@ -92,4 +95,4 @@ UNION ALL
 SELECT 30 AS n, CAST(c.dt AS VARCHAR) AS dt, t.v, bitmap_union_count(t.users) AS persons
 FROM c JOIN t ON t.dt BETWEEN date_sub(c.dt, INTERVAL 29 DAY) AND c.dt
 GROUP BY c.dt, t.v;
--- values: ["shop","2026-03-31","2026-03-29","shop","2026-03-31","shop","shop","2026-03-31","shop","2026-03-02","2026-03-31","2026-03-31","shop","2026-03-02","2026-03-31","2026-03-31","shop","2026-03-02","2026-03-31","2026-03-31","2026-03-31","2026-03-31","2026-03-31","2026-03-02"]
+-- values: ["shop","2026-03-31","2026-03-29","shop","2026-03-31","shop","shop","2026-03-31","shop","2026-03-02","2026-03-31","2026-03-31","shop","2026-03-02","2026-03-31","2026-03-31","2026-03-31","2026-03-31","2026-03-31","2026-03-02"]
