@@ -14,7 +14,7 @@ import { dayNumber, daysFrom, type ProjectDay, uniqueProjectDays } from './days.
 import { breakdown } from './duckdb/breakdown.js';
 import { judgeCopies } from './duckdb/copies.js';
 import { updateIdentity } from './duckdb/identity.js';
-import { type LiveOptions, liveDays, withNewerFiles } from './duckdb/live.js';
+import { type LiveOptions, LiveRows, liveDays, withNewerFiles } from './duckdb/live.js';
 import { createSchema } from './duckdb/schema.js';
 import {
   type Db,
@@ -71,6 +71,8 @@ export class DuckDbWarehouse implements Warehouse {
   private writer: Db;
   private reader: Db;
   private viewsOverFiles = false;
+  /** Today's judged rows of files newer than the rollup, kept on the read connection between reads. */
+  private readonly live = new LiveRows();
 
   private constructor(
     private instance: DuckDBInstance,
@@ -156,6 +158,7 @@ export class DuckDbWarehouse implements Warehouse {
         this.writer = db(writes);
         this.reader = db(reads);
         this.viewsOverFiles = false;
+        this.live.forget();
         await this.prepare();
       }),
     );
@@ -227,6 +230,7 @@ export class DuckDbWarehouse implements Warehouse {
         const windows = await updateWindows(this.writer, scanned, moved, today);
         await writeValueWindows(this.writer, windows);
         await this.writer.run('COMMIT');
+        this.live.refreshed();
         return { daysRecomputed: days.length, windowsRecomputed: windows.length };
       } catch (error) {
         await this.writer.run('ROLLBACK').catch(() => undefined);
@@ -240,7 +244,13 @@ export class DuckDbWarehouse implements Warehouse {
 
   /** What a live scan of today needs. */
   private liveOptions(): LiveOptions {
-    return { lakeRoot: this.lakeRoot, windowHours: this.windowHours, counted: this.counted };
+    return {
+      lakeRoot: this.lakeRoot,
+      windowHours: this.windowHours,
+      counted: this.counted,
+      cache: this.live,
+      generation: this.live.generation,
+    };
   }
 
   private async recordRead(days: readonly ProjectDay[], readAt: number): Promise<void> {
@@ -272,6 +282,9 @@ export class DuckDbWarehouse implements Warehouse {
         const missing = daysFrom(from, last).filter((d) => !byDay.has(d));
         for (const day of await liveDays(this.reader, live, project, missing, today)) byDay.set(day.dt, day);
         return daysFrom(from, last).map((dt) => byDay.get(dt) ?? { dt, dau: 0, wau: 0, mau: 0 });
+      } catch (error) {
+        this.live.forget();
+        throw error;
       } finally {
         await this.reader.run('COMMIT');
       }
@@ -293,6 +306,9 @@ export class DuckDbWarehouse implements Warehouse {
       await this.reader.run('BEGIN TRANSACTION');
       try {
         return await breakdown(this.reader, live, project, checkDimension(by), { from, last, today }, limit);
+      } catch (error) {
+        this.live.forget();
+        throw error;
       } finally {
         await this.reader.run('COMMIT');
       }

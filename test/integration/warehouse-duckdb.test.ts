@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
@@ -278,6 +278,57 @@ describe('DuckDB warehouse', () => {
 
       expect(today).toEqual({ dt: TODAY, dau: 3, wau: 3, mau: 3 });
       expect(await warehouse.lastRollup()).toBeNull();
+    });
+  });
+
+  it('judges a file of today once between refreshes, and again after a refresh or when it is written again', async () => {
+    await withWarehouse(async (store, warehouse) => {
+      // Arrange: today rolled up with user 1, then a file of user 2 newer than that rollup.
+      const at = NOW.getTime() - 60_000;
+      const event = (eventId: string, user: number, eventTime = at, receivedAt = at) =>
+        lakeEvent({ project: 'c', eventId, userHash: BigInt(user), eventTime, receivedAt });
+      const today = async () => (await warehouse.activeUsers('c', TODAY, TODAY, TODAY))[0];
+      const country = async () =>
+        (await warehouse.breakdown('c', 'country', { from: TODAY, to: TODAY, today: TODAY }, 10)).values[0]
+          ?.days[0];
+      const dir = join(store.root, 'events', 'project=c', `dt=${TODAY}`);
+      const files = async () => (await readdir(dir)).filter((name) => name.endsWith('.parquet'));
+      await land(store, [event('a', 1)], at);
+      await runRollup({ store, warehouse, logger: silentLogger }, { now: NOW });
+      await land(store, [event('b', 2)], at);
+      const live = { before: await today(), country: await country() };
+
+      // Act 1: a refresh of yesterday indexes a copy of b timed yesterday, received before b's
+      // copy of today: that copy is now a duplicate, though its file was judged already.
+      await land(store, [event('b', 2, at - DAY, at - 30_000)], at);
+      await warehouse.refresh([{ project: 'c', dt: addDays(TODAY, -1) }], TODAY);
+      const afterRefresh = { totals: await today(), country: await country() };
+
+      // Act 2: a new file of user 3, read live; then the same path written with users 4 and 5.
+      const known = new Set(await files());
+      await land(store, [event('c', 3)], at);
+      const [written] = (await files()).filter((name) => !known.has(name));
+      const beforeRewrite = await today();
+      const other = new FsObjectStore(join(store.root, '..', 'other-lake'));
+      await land(other, [event('d', 4), event('e', 5)], at);
+      const [again] = await readdir(join(other.root, 'events', 'project=c', `dt=${TODAY}`));
+      await copyFile(join(other.root, 'events', 'project=c', `dt=${TODAY}`, again!), join(dir, written!));
+      const afterRewrite = { totals: await today(), country: await country() };
+
+      // Assert
+      expect(live).toEqual({
+        before: { dt: TODAY, dau: 2, wau: 2, mau: 2 },
+        country: { dt: TODAY, dau: 2, wau: 2, mau: 2 },
+      });
+      expect(afterRefresh).toEqual({
+        totals: { dt: TODAY, dau: 1, wau: 2, mau: 2 },
+        country: { dt: TODAY, dau: 1, wau: 2, mau: 2 },
+      });
+      expect(beforeRewrite).toEqual({ dt: TODAY, dau: 2, wau: 3, mau: 3 });
+      expect(afterRewrite).toEqual({
+        totals: { dt: TODAY, dau: 3, wau: 4, mau: 4 },
+        country: { dt: TODAY, dau: 3, wau: 4, mau: 4 },
+      });
     });
   });
 

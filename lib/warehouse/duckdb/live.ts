@@ -1,8 +1,9 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { LAKE_DIMENSIONS } from '../breakdowns.js';
 import { addDays, MAU_DAYS, WAU_DAYS } from '../days.js';
 import type { ActiveUsersDay } from '../warehouse.js';
-import { type Db, hasParquet, lakeRows, literal, windowInterval } from './sql.js';
+import { type Db, hasParquet, lakeRows, literal, sqlPath, windowInterval } from './sql.js';
 
 /** Files written this close before a read still count as live: file times are coarse and renames lag writes. */
 const READ_SLACK_MS = 5_000;
@@ -12,6 +13,15 @@ export interface LiveOptions {
   windowHours: number;
   /** Rule 0: the predicate of lake rows that count (`countedRows`). */
   counted: string;
+  /** Today's judged rows kept between reads, and the refreshes it had seen when the read began. */
+  cache: LiveRows;
+  generation: number;
+}
+
+/** A lake file of today: its path, and its time and size (a file written again reads anew). */
+export interface LiveFile {
+  path: string;
+  version: string;
 }
 
 /**
@@ -27,15 +37,92 @@ export function livePersons(
   files: string[],
   column?: string,
 ): string {
-  const p = literal(project, 'project');
   const value = column === undefined ? '' : `${column} AS value, `;
   return `SELECT x.dt, ${column === undefined ? '' : 'x.value, '}coalesce(m.person, x.id) AS user_hash FROM (
       SELECT dt, ${value}md5_number(event_id) AS digest, received_at, coalesce(user_hash, anonymous_hash) AS id
       FROM ${lakeRows(files)} WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL AND ${options.counted}
-    ) x
-    ANTI JOIN event_index i ON i.project = ${p} AND i.digest = x.digest AND i.dt <> ${literal(today, 'date')}
+    ) x ${judged(options, project, today)}`;
+}
+
+/** Rule 1 against the event index and the ids' persons, for rows `x` of today's files. */
+function judged(options: LiveOptions, project: string, today: string): string {
+  const p = literal(project, 'project');
+  return `ANTI JOIN event_index i ON i.project = ${p} AND i.digest = x.digest AND i.dt <> ${literal(today, 'date')}
       AND i.received_at BETWEEN x.received_at - ${windowInterval(options.windowHours)} AND x.received_at
     LEFT JOIN people m ON m.project = ${p} AND m.id_hash = x.id`;
+}
+
+/** The temporary table of judged rows of today's files, on the read connection. */
+const CACHE = 'live_rows';
+
+/**
+ * Today's rows not rolled up yet as they count (`livePersons`, with every lake dimension), kept
+ * per file between reads: the event index scan that judges them costs the same for one file as
+ * for many, and a dashboard asks for the totals and several breakdowns of the same files. Rows
+ * are judged by the event index and people of the last refresh, so a refresh's commit drops
+ * them all; a file written again (new time or size) is judged again.
+ */
+export class LiveRows {
+  private readonly held = new Map<string, string>();
+  private holding = -1;
+  private seen = 0;
+
+  /** The refreshes committed so far; a read takes it before its transaction begins. */
+  get generation(): number {
+    return this.seen;
+  }
+
+  /** A refresh committed: the index and people every held row was judged by have changed. */
+  refreshed(): void {
+    this.seen += 1;
+  }
+
+  /** Forgets every held row: after a failed read (its transaction may have lost them) or a new connection. */
+  forget(): void {
+    this.held.clear();
+    this.holding = -1;
+  }
+
+  /**
+   * The SQL of `(dt, user_hash, <lake dimensions>)` of these files of a project's today, judging
+   * first the files not held yet. `generation` is the one taken before the read's transaction:
+   * rows judged in a snapshot older than a refresh that committed since are never kept past it.
+   */
+  async rows(
+    db: Db,
+    options: LiveOptions,
+    project: string,
+    today: string,
+    files: readonly LiveFile[],
+  ): Promise<string> {
+    const p = literal(project, 'project');
+    const dims = LAKE_DIMENSIONS.join(', ');
+    await db.run(
+      `CREATE TEMP TABLE IF NOT EXISTS ${CACHE} (project VARCHAR, file VARCHAR, dt DATE, user_hash BIGINT, ${LAKE_DIMENSIONS.map((d) => `${d} VARCHAR`).join(', ')})`,
+    );
+    if (this.holding !== options.generation) {
+      await db.run(`DELETE FROM ${CACHE}`);
+      this.held.clear();
+      this.holding = options.generation;
+    }
+    const stale = files.filter((f) => this.held.get(f.path) !== f.version);
+    if (stale.length > 0) {
+      const paths = stale.map((f) => f.path);
+      await db.run(
+        `DELETE FROM ${CACHE} WHERE project = ${p} AND file IN (${paths.map(sqlPath).join(', ')})`,
+      );
+      await db.run(
+        `INSERT INTO ${CACHE} SELECT ${p}, x.file, x.dt, coalesce(m.person, x.id), ${LAKE_DIMENSIONS.map((d) => `x.${d}`).join(', ')} FROM (
+           SELECT filename AS file, dt, md5_number(event_id) AS digest, received_at,
+             coalesce(user_hash, anonymous_hash) AS id, ${dims}
+           FROM ${lakeRows(paths, true)} WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL AND ${options.counted}
+         ) x ${judged(options, project, today)}`,
+      );
+      for (const file of stale) this.held.set(file.path, file.version);
+    }
+    return `(SELECT dt, user_hash, ${dims} FROM ${CACHE}
+      WHERE project = ${p} AND file IN (${files.map((f) => sqlPath(f.path)).join(', ')}))`;
+  }
 }
 
 /** The glob of today's files of a project, or null when there are none. */
@@ -50,17 +137,19 @@ export async function newerFiles(
   options: LiveOptions,
   project: string,
   today: string,
-): Promise<string[]> {
+): Promise<LiveFile[]> {
   const [read] = await db.rows(
     `SELECT read_at_ms FROM day_reads WHERE project = ${literal(project, 'project')} AND dt = ${literal(today, 'date')}`,
   );
   const readAt = Number(read?.[0] ?? 0);
   const dir = join(options.lakeRoot, 'events', `project=${project}`, `dt=${today}`);
-  const files: string[] = [];
+  const files: LiveFile[] = [];
   for (const name of await readdir(dir).catch(() => [] as string[])) {
     if (!name.endsWith('.parquet')) continue;
-    const info = await stat(join(dir, name)).catch(() => null);
-    if (info && info.mtimeMs >= readAt - READ_SLACK_MS) files.push(join(dir, name));
+    const path = join(dir, name);
+    const info = await stat(path).catch(() => null);
+    if (info && info.mtimeMs >= readAt - READ_SLACK_MS)
+      files.push({ path, version: `${info.mtimeMs}:${info.size}` });
   }
   return files;
 }
@@ -81,8 +170,9 @@ export async function withNewerFiles(
   const t = literal(today, 'date');
   const files = await newerFiles(db, options, project, today);
   if (files.length === 0) return rolled;
+  const rows = await options.cache.rows(db, options, project, today, files);
   const [added] = await db.rows(
-    `WITH live AS (SELECT DISTINCT user_hash FROM (${livePersons(options, project, today, files)})),
+    `WITH live AS (SELECT DISTINCT user_hash FROM ${rows}),
      fresh AS (SELECT user_hash FROM live EXCEPT SELECT user_hash FROM daily_users WHERE project = ${p} AND dt = ${t}),
      seen AS (
        SELECT f.user_hash, max(u.dt) AS prev_dt FROM fresh f

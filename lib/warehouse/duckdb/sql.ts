@@ -104,18 +104,21 @@ export function hasParquet(dir: string): boolean {
   }
 }
 
-/** `read_parquet` over lake files, with the hive columns typed (a numeric-looking project stays text). */
-export function readLake(globs: string | string[]): string {
+/**
+ * `read_parquet` over lake files, with the hive columns typed (a numeric-looking project stays
+ * text); `withFile` adds each row's path as given as the column `filename`.
+ */
+export function readLake(globs: string | string[], withFile = false): string {
   const paths = Array.isArray(globs) ? `[${globs.map(sqlPath).join(', ')}]` : sqlPath(globs);
-  return `read_parquet(${paths}, hive_partitioning = true, hive_types = {'project': VARCHAR, 'dt': DATE}, union_by_name = true)`;
+  return `read_parquet(${paths}, hive_partitioning = true, hive_types = {'project': VARCHAR, 'dt': DATE}, union_by_name = true${withFile ? ', filename = true' : ''})`;
 }
 
 /**
  * Rows of lake files with every column of today's files: a column added since a file was written
  * (e.g. `previous_user_hash`) reads null there, even when no file has it yet.
  */
-export function lakeRows(globs: string | string[]): string {
-  return `(SELECT * FROM ${readLake(globs)} UNION ALL BY NAME SELECT * FROM (${EMPTY_EVENTS}))`;
+export function lakeRows(globs: string | string[], withFile = false): string {
+  return `(SELECT * FROM ${readLake(globs, withFile)} UNION ALL BY NAME SELECT * FROM (${EMPTY_EVENTS}))`;
 }
 
 /** The `events_all` view: every row of the lake under `lakeRoot`. Fails to bind while there is no file. */

@@ -9,7 +9,6 @@ import {
   UNKNOWN,
 } from '../breakdowns.js';
 import { MAU_DAYS, type ProjectDay, WAU_DAYS } from '../days.js';
-import { type LiveOptions, livePersons } from './live.js';
 import { type Db, literal, pairsTable, projectDays, text } from './sql.js';
 import { contiguousRanges, runningByValue } from './windows.js';
 
@@ -72,26 +71,20 @@ export function storedRows(by: Dimension, p: string, start: string, end: string,
 }
 
 /**
- * `(dt, value, user_hash)` of one dimension in today's lake files `files` (not rolled up yet:
- * `livePersons`); a person without a first day before today is new.
+ * `(dt, value, user_hash)` of one dimension in `live`, the judged rows of today's files not rolled
+ * up yet (`LiveRows`); a person without a first day before today is new.
  */
-export function liveRows(
-  options: LiveOptions,
-  project: string,
-  by: Dimension,
-  today: string,
-  files: string[],
-): string {
+export function liveRows(project: string, by: Dimension, live: string): string {
   if (by === 'new_vs_returning') {
     // person_first looked up for the live persons only (it holds every person ever seen).
-    return `WITH l AS MATERIALIZED (${livePersons(options, project, today, files)})
+    return `WITH l AS MATERIALIZED (SELECT DISTINCT dt, user_hash FROM ${live})
       SELECT l.dt, ${newOrReturning('l.dt', 'f.first_dt')} AS value, l.user_hash FROM l
       LEFT JOIN (
         SELECT user_hash, first_dt FROM person_first
         WHERE project = ${literal(project, 'project')} AND user_hash IN (SELECT user_hash FROM l)
       ) f ON f.user_hash = l.user_hash`;
   }
-  return `SELECT dt, coalesce(value, '${UNKNOWN}') AS value, user_hash FROM (${livePersons(options, project, today, files, by)})`;
+  return `SELECT dt, coalesce(${by}, '${UNKNOWN}') AS value, user_hash FROM ${live}`;
 }
 
 /**
