@@ -263,6 +263,60 @@ describe('the StarRocks engine on its executable model, against DuckDB and a bru
     });
   });
 
+  it("corrects a value's week and month at their edges, for late events a week and a month after a person's last day", async () => {
+    await withEngines(async ({ store, duckdb, starrocks }) => {
+      // Arrange: user 0 active every day (FR) and users 1-4 on day 60 ago (DE), rolled up; then
+      // late DE events of user 1 on day 53 ago (a week after), 2 on 54 (six days), 3 on 30 (a
+      // month) and 4 on 31 (29 days), rolled up: each lands at an edge of their previous day's windows.
+      await starrocks.setup();
+      const at = (daysAgo: number) => Date.parse(`${addDays(TODAY, -daysAgo)}T12:00:00Z`);
+      const event = (
+        eventId: string,
+        user: number,
+        daysAgo: number,
+        country: string,
+        receivedDaysAgo: number,
+      ) =>
+        lakeEvent({
+          project: 'a',
+          eventId,
+          userHash: userHash(user),
+          eventTime: at(daysAgo),
+          receivedAt: at(receivedDaysAgo),
+          country,
+        });
+      const first = [
+        ...Array.from({ length: 70 }, (_, i) => event(`fr${i}`, 0, i + 1, 'FR', 2)),
+        ...[1, 2, 3, 4].map((user) => event(`de${user}`, user, 60, 'DE', 2)),
+      ];
+      const late = [
+        event('l1', 1, 53, 'DE', 1),
+        event('l2', 2, 54, 'DE', 1),
+        event('l3', 3, 30, 'DE', 1),
+        event('l4', 4, 31, 'DE', 1),
+      ];
+      for (const batch of [first, late]) {
+        const receivedAt = batch[0]!.receivedAt;
+        await land(store, batch, receivedAt);
+        for (const warehouse of [duckdb, starrocks])
+          await runRollup({ store, warehouse, logger: silentLogger }, { now: new Date(receivedAt + 60_000) });
+      }
+
+      // Act
+      const range = { from: addDays(TODAY, -70), to: addDays(TODAY, -1), today: TODAY };
+      const fromDuckDb = await duckdb.breakdown('a', 'country', range, 10);
+      const fromStarRocks = await starrocks.breakdown('a', 'country', range, 10);
+
+      // Assert
+      const expected = bruteBreakdown([...first, ...late], 'a', 'country', range.from, range.to, 10);
+      expect(fromDuckDb).toEqual(expected);
+      expect(fromStarRocks).toEqual(expected);
+      const de = expected.values.find((v) => v.value === 'DE')!.days;
+      const on = (daysAgo: number) => de.find((d) => d.dt === addDays(TODAY, -daysAgo))!;
+      expect([on(53).wau, on(47).wau, on(30).mau, on(1).mau]).toEqual([2, 1, 4, 1]);
+    });
+  });
+
   it('keeps other for the default top values through late events, a visitor who identifies and a live today', async () => {
     await withEngines(async ({ store, duckdb, starrocks }) => {
       // Arrange: 68 users over 40 days with 13 campaigns (c0 the most common, c12 the rarest),

@@ -303,18 +303,25 @@ async function valueChanges(db: Db): Promise<void> {
 }
 
 /**
- * Applies `value_changes` to the per-value rows of the days rolled up before: for every (value,
- * person) changed and every such day whose month holds a changed day, whether they were in the
- * day's day, week and month before and after (their last day with the value up to it), so several
- * changed days of one person are counted once. A value's row is added where it had none, removed where its
- * month is left empty.
+ * Applies `value_changes` to the per-value rows of the days rolled up before. A (value, person)
+ * changed on one day (a late event, a new day: nearly all) moves the windows from that day up to
+ * the key's next day, as far as its previous day no longer reaches: closed form from those two
+ * days. A key changed on several days (a first day moved, an id that changed person) is in the
+ * day, week and month of each rolled-up day whose month holds a change before and after as its
+ * last day up to that day says, so its changes are counted once. A value's row is added where it
+ * had none, removed where its month is left empty.
  */
 async function correctValues(db: Db): Promise<void> {
   await valueChanges(db);
   const [count] = await db.rows(`SELECT count(*) FROM value_changes`);
   if (Number(count?.[0] ?? 0) === 0) return;
   await db.run(
-    `CREATE OR REPLACE TEMP TABLE key_persons AS SELECT DISTINCT project, user_hash FROM value_changes`,
+    `CREATE OR REPLACE TEMP TABLE key_days AS
+     SELECT project, dim, value, user_hash, count(*) AS days, min(dt) AS dt, min(sign) AS sign
+     FROM value_changes GROUP BY project, dim, value, user_hash`,
+  );
+  await db.run(
+    `CREATE OR REPLACE TEMP TABLE key_persons AS SELECT DISTINCT project, user_hash FROM key_days`,
   );
   // Each key's days after the refresh, from the changes' first day minus a month to their last
   // plus one: a lake dimension's from its persons' ids, new_vs_returning's from daily_users.
@@ -323,6 +330,8 @@ async function correctValues(db: Db): Promise<void> {
   );
   const lo = `${literal(String(bounds![0]), 'date')} - ${MAU_DAYS - 1}`;
   const hi = `${literal(String(bounds![1]), 'date')} + ${MAU_DAYS - 1}`;
+  const sameKey = (a: string, b: string) =>
+    `${a}.project = ${b}.project AND ${a}.dim = ${b}.dim AND ${a}.value = ${b}.value AND ${a}.user_hash = ${b}.user_hash`;
   await db.run(
     `CREATE OR REPLACE TEMP TABLE key_rows_after AS
      SELECT r.* FROM (${unpivoted(
@@ -334,24 +343,66 @@ async function correctValues(db: Db): Promise<void> {
        FROM daily_users u SEMI JOIN key_persons k ON k.project = u.project AND k.user_hash = u.user_hash
        LEFT JOIN person_first f ON f.project = u.project AND f.user_hash = u.user_hash
        WHERE u.dt BETWEEN ${lo} AND ${hi}
-     ) r SEMI JOIN (SELECT DISTINCT project, dim, value, user_hash FROM value_changes) c
-       ON c.project = r.project AND c.dim = r.dim AND c.value = r.value AND c.user_hash = r.user_hash`,
+     ) r SEMI JOIN key_days c ON ${sameKey('c', 'r')}`,
   );
+  // One day c, sign s: the key's other days are the same before and after; with prev and next the
+  // nearest of them, the day c is in the windows w from c to next - 1 where prev is not: w = c
+  // (DAU), prev + 7 <= w <= c + 6 (WAU), prev + 30 <= w <= c + 29 (MAU).
+  await db.run(
+    `CREATE OR REPLACE TEMP TABLE value_deltas AS
+     WITH near AS (
+       SELECT k.project, k.dim, k.value, k.dt AS c, k.sign,
+         max(r.dt) FILTER (WHERE r.dt < k.dt) AS prev, min(r.dt) FILTER (WHERE r.dt > k.dt) AS next
+       FROM key_days k
+       LEFT JOIN key_rows_after r ON ${sameKey('r', 'k')} AND r.dt BETWEEN k.dt - ${MAU_DAYS - 1} AND k.dt + ${MAU_DAYS - 1}
+       WHERE k.days = 1
+       GROUP BY k.project, k.dim, k.value, k.user_hash, k.dt, k.sign
+     )
+     SELECT n.project, n.dim, n.value, w.dt,
+       sum(CASE WHEN w.dt = n.c THEN n.sign ELSE 0 END) AS dd,
+       sum(CASE WHEN w.dt <= n.c + ${WAU_DAYS - 1} AND (n.prev IS NULL OR w.dt >= n.prev + ${WAU_DAYS}) THEN n.sign ELSE 0 END) AS dw,
+       sum(CASE WHEN n.prev IS NULL OR w.dt >= n.prev + ${MAU_DAYS} THEN n.sign ELSE 0 END) AS dm
+     FROM near n JOIN rolled_before w ON w.project = n.project
+       AND w.dt BETWEEN n.c AND least(n.c + ${MAU_DAYS - 1}, coalesce(n.next - 1, n.c + ${MAU_DAYS - 1}))
+     GROUP BY n.project, n.dim, n.value, w.dt`,
+  );
+  const [several] = await db.rows(`SELECT count(*) FROM key_days WHERE days > 1`);
+  if (Number(several?.[0] ?? 0) > 0) await addSeveralDayDeltas(db, sameKey);
+  const match = (t: string) =>
+    `${t}.project = d.project AND ${t}.dim = d.dim AND ${t}.value = d.value AND ${t}.dt = d.dt`;
+  await db.run(
+    `CREATE OR REPLACE TEMP TABLE value_sums AS
+     SELECT project, dim, value, dt, sum(dd) AS dd, sum(dw) AS dw, sum(dm) AS dm FROM value_deltas
+     GROUP BY project, dim, value, dt HAVING sum(dd) <> 0 OR sum(dw) <> 0 OR sum(dm) <> 0`,
+  );
+  await db.run(
+    `UPDATE active_values SET dau = dau + d.dd, wau = wau + d.dw, mau = mau + d.dm
+     FROM value_sums d WHERE ${match('active_values')}`,
+  );
+  await db.run(
+    `INSERT INTO active_values SELECT d.project, d.dim, d.value, d.dt, d.dd, d.dw, d.dm FROM value_sums d
+     ANTI JOIN active_values a ON ${match('a')}`,
+  );
+  await db.run(
+    `DELETE FROM active_values USING value_sums d WHERE ${match('active_values')} AND active_values.mau = 0`,
+  );
+}
+
+/**
+ * Adds to `value_deltas` those of the keys changed on several days: for each rolled-up day whose
+ * month holds a change of the key, its last day up to that day before and after, by a running max
+ * over the key's days and those windows in order (a window function; an ASOF join partitioned by
+ * so many keys is far slower in DuckDB).
+ */
+async function addSeveralDayDeltas(db: Db, sameKey: (a: string, b: string) => string): Promise<void> {
+  const keys = `SEMI JOIN key_days k ON ${sameKey('k', 'x')} AND k.days > 1`;
+  await db.run(`CREATE OR REPLACE TEMP TABLE several_changes AS SELECT x.* FROM value_changes x ${keys}`);
   await db.run(
     `CREATE OR REPLACE TEMP TABLE key_rows_before AS
-     (SELECT * FROM key_rows_after EXCEPT SELECT project, dt, dim, value, user_hash FROM value_changes WHERE sign = 1)
-     UNION SELECT project, dt, dim, value, user_hash FROM value_changes WHERE sign = -1`,
+     (SELECT x.* FROM key_rows_after x ${keys}
+      EXCEPT SELECT project, dt, dim, value, user_hash FROM several_changes WHERE sign = 1)
+     UNION SELECT project, dt, dim, value, user_hash FROM several_changes WHERE sign = -1`,
   );
-  // The windows each changed (value, person) can move: the days rolled up before whose month holds
-  // a changed day.
-  await db.run(
-    `CREATE OR REPLACE TEMP TABLE key_windows AS
-     SELECT DISTINCT c.project, c.dim, c.value, c.user_hash, r.dt AS w FROM value_changes c
-     JOIN rolled_before r ON r.project = c.project AND r.dt BETWEEN c.dt AND c.dt + ${MAU_DAYS - 1}`,
-  );
-  // Each window's last day of the key before and after, up to it: a running max over the key's
-  // days and windows in order (a window function; an ASOF join partitioned by so many keys is far
-  // slower in DuckDB).
   const flags = (column: string) =>
     [`${column} = w`, `${column} > w - ${WAU_DAYS}`, `${column} > w - ${MAU_DAYS}`].map(
       (test) => `CASE WHEN ${test} THEN 1 ELSE 0 END`,
@@ -359,11 +410,12 @@ async function correctValues(db: Db): Promise<void> {
   const [nd, nw, nm] = flags('after_dt');
   const [od, ow, om] = flags('before_dt');
   await db.run(
-    `CREATE OR REPLACE TEMP TABLE value_deltas AS
+    `INSERT INTO value_deltas
      WITH marks AS (
-       SELECT project, dim, value, user_hash, dt AS day, 0 AS k, 1 AS after FROM key_rows_after
+       SELECT x.project, x.dim, x.value, x.user_hash, x.dt AS day, 0 AS k, 1 AS after FROM key_rows_after x ${keys}
        UNION ALL SELECT project, dim, value, user_hash, dt, 0, 0 FROM key_rows_before
-       UNION ALL SELECT project, dim, value, user_hash, w, 1, NULL FROM key_windows
+       UNION ALL SELECT DISTINCT c.project, c.dim, c.value, c.user_hash, r.dt, 1, NULL FROM several_changes c
+         JOIN rolled_before r ON r.project = c.project AND r.dt BETWEEN c.dt AND c.dt + ${MAU_DAYS - 1}
      ),
      lasts AS (
        SELECT project, dim, value, day AS w, k,
@@ -376,21 +428,7 @@ async function correctValues(db: Db): Promise<void> {
      SELECT project, dim, value, w AS dt,
        sum(${nd} - ${od}) AS dd, sum(${nw} - ${ow}) AS dw, sum(${nm} - ${om}) AS dm
      FROM lasts WHERE k = 1
-     GROUP BY project, dim, value, w
-     HAVING sum(${nd} - ${od}) <> 0 OR sum(${nw} - ${ow}) <> 0 OR sum(${nm} - ${om}) <> 0`,
-  );
-  const match = (t: string) =>
-    `${t}.project = d.project AND ${t}.dim = d.dim AND ${t}.value = d.value AND ${t}.dt = d.dt`;
-  await db.run(
-    `UPDATE active_values SET dau = dau + d.dd, wau = wau + d.dw, mau = mau + d.dm
-     FROM value_deltas d WHERE ${match('active_values')}`,
-  );
-  await db.run(
-    `INSERT INTO active_values SELECT d.project, d.dim, d.value, d.dt, d.dd, d.dw, d.dm FROM value_deltas d
-     ANTI JOIN active_values a ON ${match('a')}`,
-  );
-  await db.run(
-    `DELETE FROM active_values USING value_deltas d WHERE ${match('active_values')} AND active_values.mau = 0`,
+     GROUP BY project, dim, value, w`,
   );
 }
 
