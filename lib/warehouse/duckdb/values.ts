@@ -332,13 +332,26 @@ async function correctValues(db: Db): Promise<void> {
   const hi = `${literal(String(bounds![1]), 'date')} + ${MAU_DAYS - 1}`;
   const sameKey = (a: string, b: string) =>
     `${a}.project = ${b}.project AND ${a}.dim = ${b}.dim AND ${a}.value = ${b}.value AND ${a}.user_hash = ${b}.user_hash`;
+  // Per dimension, the rows of the changed keys alone (unpivoting every dimension of these
+  // persons' rows first writes them all).
+  const keyed = (dim: string, value: string) =>
+    `SEMI JOIN key_days k ON k.project = b.project AND k.dim = ${text(dim)} AND k.value = ${value} AND k.user_hash = b.user_hash`;
   await db.run(
     `CREATE OR REPLACE TEMP TABLE key_rows_after AS
-     SELECT r.* FROM (${unpivoted(
-       `SELECT v.*, i.person AS user_hash FROM day_values v
-        JOIN (${personIds('key_persons')}) i ON i.project = v.project AND i.id_hash = v.id_hash
-        WHERE v.dt BETWEEN ${lo} AND ${hi}`,
-     )}
+     WITH b AS MATERIALIZED (
+       SELECT v.*, i.person AS user_hash FROM day_values v
+       JOIN (${personIds('key_persons')}) i ON i.project = v.project AND i.id_hash = v.id_hash
+       WHERE v.dt BETWEEN ${lo} AND ${hi}
+     )
+     SELECT DISTINCT * FROM (
+       ${LAKE_DIMENSIONS.map(
+         (
+           d,
+         ) => `SELECT b.project, b.dt, ${text(d)} AS dim, coalesce(b.${d}, '${UNKNOWN}') AS value, b.user_hash FROM b
+           ${keyed(d, `coalesce(b.${d}, '${UNKNOWN}')`)}
+         UNION ALL SELECT b.project, b.dt, ${text(otherOf(d))}, '', b.user_hash FROM b ${keyed(otherOf(d), "''")}
+           ANTI JOIN value_tops t ON t.project = b.project AND t.dim = ${text(d)} AND t.value = coalesce(b.${d}, '${UNKNOWN}')`,
+       ).join('\n       UNION ALL ')}
        UNION ALL SELECT u.project, u.dt, 'new_vs_returning', ${newOrReturning('u.dt', 'f.first_dt')}, u.user_hash
        FROM daily_users u SEMI JOIN key_persons k ON k.project = u.project AND k.user_hash = u.user_hash
        LEFT JOIN person_first f ON f.project = u.project AND f.user_hash = u.user_hash
