@@ -3,7 +3,8 @@ import { utcDate } from '../events.js';
 
 /** Lake keys stay within `[a-z0-9=./-]`: safe in S3, on disk, and in emulators that sort by locale. */
 const KEY = /^[a-z0-9=./-]+$/;
-const SHARD = /^shardid-\d{1,20}$/;
+/** A Kinesis shard (`shardId-000000000000`) or a Kafka partition (`partition-3`). */
+const SHARD = /^(shardid|partition)-\d{1,20}$/;
 const SEQUENCE = /^\d{1,128}$/;
 
 export class KeyError extends TallyError {}

@@ -1,0 +1,226 @@
+import { Admin, Consumer, ProduceAcks, Producer } from '@platformatic/kafka';
+import { TallyError } from '../errors.js';
+import type { ShardRecord, StreamReader } from './poller.js';
+import type { PutEntry, PutOutcome, StreamWriter } from './producer.js';
+
+/**
+ * The stream on a Kafka-compatible cluster (Apache Kafka, Amazon MSK, Confluent, Redpanda): one
+ * topic whose partitions play Kinesis' shards (`partition-<n>`) and whose offsets its sequence
+ * numbers, so the collector, the poller, the lake writer's keys (partition and first offset) and
+ * the checkpoints work unchanged. Records are keyed by the collector's partition key, so one
+ * person's events stay in order in one partition; the topic stamps each record with the time the
+ * broker appended it (`LogAppendTime`), as Kinesis stamps its arrival.
+ */
+
+/** The name of a partition as a shard: lake keys and checkpoints take it as they take Kinesis'. */
+export function partitionShard(partition: number): string {
+  return `partition-${partition}`;
+}
+
+function shardPartition(shardId: string): number {
+  const match = /^partition-(\d{1,9})$/.exec(shardId);
+  if (!match) throw new TallyError('invalid_config', `not a Kafka partition: ${JSON.stringify(shardId)}`);
+  return Number(match[1]);
+}
+
+/** The broker addresses of `TALLY_KAFKA_BROKERS` (`host:port`, comma-separated), each checked. */
+export function parseBrokers(text: string): string[] {
+  const brokers = text
+    .split(',')
+    .map((b) => b.trim())
+    .filter((b) => b !== '');
+  if (brokers.length === 0) throw new TallyError('invalid_config', 'no Kafka broker given');
+  for (const broker of brokers) {
+    if (!/^[A-Za-z0-9.-]+:\d{1,5}$/.test(broker))
+      throw new TallyError(
+        'invalid_config',
+        `not a Kafka broker address (host:port): ${JSON.stringify(broker)}`,
+      );
+  }
+  return brokers;
+}
+
+/** Creates the events topic when it does not exist: its partitions, retention and append-time stamps. */
+export async function ensureTopic(
+  brokers: readonly string[],
+  topic: string,
+  options: { partitions: number; retentionHours: number },
+): Promise<void> {
+  const admin = new Admin({ clientId: 'tally-admin', bootstrapBrokers: [...brokers] });
+  try {
+    const existing = await admin.listTopics();
+    if (existing.includes(topic)) return;
+    await admin.createTopics({
+      topics: [topic],
+      partitions: options.partitions,
+      replicas: 1,
+      configs: [
+        { name: 'message.timestamp.type', value: 'LogAppendTime' },
+        { name: 'retention.ms', value: String(options.retentionHours * 3_600_000) },
+      ],
+    });
+  } finally {
+    await admin.close();
+  }
+}
+
+/** The collector's writer: a produce per call, acknowledged by every in-sync replica. */
+export class KafkaStreamWriter implements StreamWriter {
+  private readonly producer: Producer<Buffer, Buffer, Buffer, Buffer>;
+
+  constructor(
+    brokers: readonly string[],
+    private readonly topic: string,
+  ) {
+    this.producer = new Producer({
+      clientId: 'tally-collector',
+      bootstrapBrokers: [...brokers],
+      acks: ProduceAcks.ALL,
+      retries: 0,
+    });
+  }
+
+  /** A produce either takes every entry or throws: the caller retries the call whole (`putAll`). */
+  async putRecords(entries: readonly PutEntry[], signal?: AbortSignal): Promise<PutOutcome[]> {
+    signal?.throwIfAborted();
+    const sent = this.producer.send({
+      messages: entries.map((e) => ({
+        topic: this.topic,
+        key: Buffer.from(e.partitionKey),
+        value: Buffer.from(e.data.buffer, e.data.byteOffset, e.data.byteLength),
+      })),
+    });
+    if (signal) {
+      await Promise.race([
+        sent,
+        new Promise((_, reject) =>
+          signal.addEventListener('abort', () => reject(signal.reason), { once: true }),
+        ),
+      ]);
+    } else {
+      await sent;
+    }
+    return entries.map(() => ({}));
+  }
+
+  async close(): Promise<void> {
+    await this.producer.close();
+  }
+}
+
+/** What a fetch may return per partition: the poller takes at most its batch size from it. */
+const PARTITION_MAX_BYTES = 8 * 1024 * 1024;
+
+/**
+ * The poller's reader: fetches from a partition's leader by offset, without a consumer group
+ * (the poller keeps its own checkpoints, as it does for Kinesis). An iterator is
+ * `partition-<n>@<offset>`, the next offset to read.
+ */
+export class KafkaStreamReader implements StreamReader {
+  readonly streamArn: string;
+  private readonly consumer: Consumer<Buffer, Buffer, Buffer, Buffer>;
+
+  constructor(
+    brokers: readonly string[],
+    private readonly topic: string,
+  ) {
+    this.streamArn = `kafka:${topic}`;
+    this.consumer = new Consumer({
+      clientId: 'tally-lake-writer',
+      groupId: 'tally-lake-writer',
+      bootstrapBrokers: [...brokers],
+    });
+  }
+
+  private async partitionMetadata(partition: number) {
+    const metadata = await this.consumer.metadata({ topics: [this.topic] });
+    const topic = metadata.topics.get(this.topic);
+    const leader = topic?.partitions[partition]?.leader;
+    if (!topic || leader === undefined || leader < 0)
+      throw new TallyError('stream_unavailable', `no leader for ${this.topic} partition ${partition}`);
+    return { topicId: topic.id, leader };
+  }
+
+  async listShards(): Promise<string[]> {
+    const metadata = await this.consumer.metadata({ topics: [this.topic] });
+    const topic = metadata.topics.get(this.topic);
+    if (!topic) throw new TallyError('stream_unavailable', `no Kafka topic ${this.topic}`);
+    return Array.from({ length: topic.partitionsCount }, (_, i) => partitionShard(i));
+  }
+
+  async iterator(shardId: string, afterSequenceNumber: string | null, signal?: AbortSignal): Promise<string> {
+    signal?.throwIfAborted();
+    const partition = shardPartition(shardId);
+    if (afterSequenceNumber !== null) return `${shardId}@${BigInt(afterSequenceNumber) + 1n}`;
+    // The oldest offset still kept (retention may have dropped the first ones).
+    const offsets = await this.consumer.listOffsets({
+      topics: [this.topic],
+      partitions: { [this.topic]: [partition] },
+      timestamp: -2n,
+    });
+    const oldest = offsets.get(this.topic)?.[partition] ?? 0n;
+    return `${shardId}@${oldest}`;
+  }
+
+  async read(
+    iterator: string,
+    limit: number,
+    signal?: AbortSignal,
+  ): Promise<{ records: ShardRecord[]; next: string | null }> {
+    signal?.throwIfAborted();
+    const [shardId, at] = iterator.split('@') as [string, string];
+    const partition = shardPartition(shardId);
+    const from = BigInt(at);
+    const { topicId, leader } = await this.partitionMetadata(partition);
+    const response = await this.consumer.fetch({
+      node: leader,
+      topics: [
+        {
+          topicId,
+          partitions: [
+            {
+              partition,
+              fetchOffset: from,
+              currentLeaderEpoch: -1,
+              lastFetchedEpoch: -1,
+              partitionMaxBytes: PARTITION_MAX_BYTES,
+            },
+          ],
+        },
+      ],
+      maxWaitTime: 0,
+      minBytes: 1,
+      maxBytes: PARTITION_MAX_BYTES,
+    });
+    const records: ShardRecord[] = [];
+    for (const topic of response.responses) {
+      for (const part of topic.partitions) {
+        if (part.errorCode !== 0)
+          throw new TallyError(
+            'stream_unavailable',
+            `Kafka fetch of ${this.topic} partition ${partition} failed with error code ${part.errorCode}`,
+          );
+        for (const batch of part.records ?? []) {
+          // With LogAppendTime (attribute bit 3) the batch's max timestamp is every record's.
+          const appended = (batch.attributes & 0x08) !== 0;
+          for (const record of batch.records) {
+            const offset = batch.firstOffset + BigInt(record.offsetDelta);
+            if (offset < from || records.length >= limit) continue;
+            records.push({
+              sequenceNumber: String(offset),
+              partitionKey: record.key?.toString() ?? '',
+              data: new Uint8Array(record.value ?? Buffer.alloc(0)),
+              arrivalMs: Number(appended ? batch.maxTimestamp : batch.firstTimestamp + record.timestampDelta),
+            });
+          }
+        }
+      }
+    }
+    const last = records.at(-1);
+    return { records, next: `${shardId}@${last ? BigInt(last.sequenceNumber) + 1n : from}` };
+  }
+
+  async close(): Promise<void> {
+    await this.consumer.close();
+  }
+}

@@ -1,0 +1,172 @@
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Admin } from '@platformatic/kafka';
+import { TallyError } from '../lib/errors.js';
+import { freePorts } from './ports.js';
+
+/** How long a start may take before it is given up. */
+const START_TIMEOUT_MS = 60_000;
+
+/** The broker's jars, copied from Maven Central by `kafka/pom.xml`. */
+export const KAFKA_LIB = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'kafka', 'lib');
+
+/** The command that fetches them (what `.ci/run` runs before the tests). */
+export const KAFKA_FETCH_COMMAND =
+  'mvn -q -B -f kafka/pom.xml dependency:copy-dependencies -DoutputDirectory=lib -DincludeScope=runtime';
+
+export interface KafkaBroker {
+  /** `host:port` of the broker's client listener. */
+  brokers: string[];
+  pid(): number | undefined;
+  /** Kills the broker at once (SIGKILL), as a crash would; `start()` brings it back on the same ports and data. */
+  kill(): Promise<void>;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface KafkaBrokerOptions {
+  /** The broker's log directory and config; kept between starts. */
+  dataDir: string;
+  /** Where the broker's own output goes. @default ignored */
+  onOutput?: (line: string) => void;
+}
+
+/** Why a broker cannot start here, naming what is missing; null when the jars and Java are present. */
+export function kafkaMissing(): string | null {
+  if (!existsSync(KAFKA_LIB) || !readdirSync(KAFKA_LIB).some((f) => f.startsWith('kafka_2.13-')))
+    return `the Kafka broker's jars are not in ${KAFKA_LIB}: run \`${KAFKA_FETCH_COMMAND}\` (needs Maven and Maven Central)`;
+  const java = spawnSync('java', ['-version'], { encoding: 'utf8' });
+  if (java.error) return `a Kafka broker needs Java 17 or newer on the PATH: ${java.error.message}`;
+  return null;
+}
+
+/** A KRaft cluster id: 16 random bytes, base64url without padding, as Kafka's storage tool makes them. */
+function clusterId(): string {
+  return randomBytes(16).toString('base64url');
+}
+
+function config(dataDir: string, client: number, controller: number): string {
+  return [
+    'process.roles=broker,controller',
+    'node.id=1',
+    `controller.quorum.voters=1@127.0.0.1:${controller}`,
+    `listeners=PLAINTEXT://127.0.0.1:${client},CONTROLLER://127.0.0.1:${controller}`,
+    `advertised.listeners=PLAINTEXT://127.0.0.1:${client}`,
+    'controller.listener.names=CONTROLLER',
+    'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+    'inter.broker.listener.name=PLAINTEXT',
+    `log.dirs=${join(dataDir, 'logs')}`,
+    'offsets.topic.replication.factor=1',
+    'transaction.state.log.replication.factor=1',
+    'transaction.state.log.min.isr=1',
+    'group.initial.rebalance.delay.ms=0',
+    '',
+  ].join('\n');
+}
+
+function java(args: string[], onOutput?: (line: string) => void): ChildProcess {
+  const child = spawn('java', ['-Xmx512m', '-cp', join(KAFKA_LIB, '*'), ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  for (const stream of [child.stdout, child.stderr]) {
+    stream?.setEncoding('utf8');
+    stream?.on('data', (chunk: string) => {
+      for (const line of chunk.split('\n')) if (line.trim() !== '') onOutput?.(line);
+    });
+  }
+  return child;
+}
+
+async function answers(brokers: string[]): Promise<boolean> {
+  const admin = new Admin({ clientId: 'tally-probe', bootstrapBrokers: brokers, retries: 0 });
+  try {
+    await admin.listTopics();
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await admin.close().catch(() => undefined);
+  }
+}
+
+/**
+ * Starts a single-node Apache Kafka broker in KRaft mode (broker and controller in one process)
+ * from the jars Maven copied into `kafka/lib`, on free ports, formatting its storage the first
+ * time; waits until it answers. No Docker: a JVM child process, stopped with this process.
+ */
+export async function startKafkaBroker(options: KafkaBrokerOptions): Promise<KafkaBroker> {
+  const missing = kafkaMissing();
+  if (missing) throw new TallyError('kafka_unavailable', missing);
+  mkdirSync(options.dataDir, { recursive: true });
+  const [client, controller] = (await freePorts(2)) as [number, number];
+  const properties = join(options.dataDir, 'server.properties');
+  writeFileSync(properties, config(options.dataDir, client, controller));
+  if (!existsSync(join(options.dataDir, 'logs', 'meta.properties'))) {
+    const format = spawnSync(
+      'java',
+      [
+        '-cp',
+        join(KAFKA_LIB, '*'),
+        'kafka.tools.StorageTool',
+        'format',
+        `--cluster-id=${clusterId()}`,
+        `--config=${properties}`,
+      ],
+      { encoding: 'utf8' },
+    );
+    if (format.status !== 0)
+      throw new TallyError(
+        'kafka_unavailable',
+        `formatting the broker's storage failed: ${format.stderr.slice(-500)}`,
+      );
+  }
+  const brokers = [`127.0.0.1:${client}`];
+  let child: ChildProcess | null = null;
+  const exited = (c: ChildProcess) =>
+    new Promise<void>((done) =>
+      c.exitCode !== null || c.signalCode !== null ? done() : c.once('exit', () => done()),
+    );
+  const onExit = () => child?.kill('SIGKILL');
+  process.once('exit', onExit);
+  const broker: KafkaBroker = {
+    brokers,
+    pid: () => child?.pid,
+    async start() {
+      child = java(['kafka.Kafka', properties], options.onOutput);
+      const started = child;
+      const deadline = Date.now() + START_TIMEOUT_MS;
+      while (!(await answers(brokers))) {
+        if (started.exitCode !== null)
+          throw new TallyError('kafka_unavailable', `the Kafka broker exited with code ${started.exitCode}`);
+        if (Date.now() > deadline)
+          throw new TallyError(
+            'kafka_unavailable',
+            `the Kafka broker did not answer within ${START_TIMEOUT_MS} ms`,
+          );
+        await new Promise((done) => setTimeout(done, 250));
+      }
+    },
+    async kill() {
+      const running = child;
+      if (!running) return;
+      running.kill('SIGKILL');
+      await exited(running);
+      child = null;
+    },
+    async stop() {
+      process.removeListener('exit', onExit);
+      const running = child;
+      if (!running) return;
+      running.kill('SIGTERM');
+      const timer = setTimeout(() => running.kill('SIGKILL'), 10_000);
+      await exited(running);
+      clearTimeout(timer);
+      child = null;
+    },
+  };
+  await broker.start();
+  return broker;
+}

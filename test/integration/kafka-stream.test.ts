@@ -1,0 +1,156 @@
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLakeWriterHandler } from '../../lambdas/lake-writer/handler.js';
+import { FsObjectStore } from '../../lib/lake/fs-store.js';
+import { silentLogger } from '../../lib/log.js';
+import { encodeRecords } from '../../lib/stream/codec.js';
+import { ensureTopic, KafkaStreamReader, KafkaStreamWriter } from '../../lib/stream/kafka.js';
+import { LocalPoller } from '../../lib/stream/poller.js';
+import { type PutEntry, putAll, StreamUnavailableError } from '../../lib/stream/producer.js';
+import { FileCheckpoints } from '../../local/checkpoints.js';
+import { type KafkaBroker, kafkaMissing, startKafkaBroker } from '../../local/kafka-broker.js';
+import { lakeEvent } from '../helpers/events.js';
+
+const missing = kafkaMissing();
+
+/** Stream records of `count` events (one event per record), keyed by user as the collector keys them. */
+function records(prefix: string, count: number): { entries: PutEntry[]; ids: string[] } {
+  const ids = Array.from({ length: count }, (_, i) => `${prefix}-${i}`);
+  const entries = ids.map((eventId, i) => ({
+    partitionKey: `user-${i % 17}`,
+    data: encodeRecords([
+      {
+        kind: 'event',
+        event: lakeEvent({ project: 'k', eventId, userHash: BigInt(i % 17), eventTime: Date.now() }),
+      },
+    ])[0]!,
+  }));
+  return { entries, ids };
+}
+
+/** Every event id in the lake's Parquet files, read back by DuckDB (a second reader), with repeats. */
+async function lakeEventIds(lake: string): Promise<string[]> {
+  const files = (await readdir(lake, { recursive: true }).catch(() => [] as string[])).filter((f) =>
+    f.endsWith('.parquet'),
+  );
+  if (files.length === 0) return [];
+  const instance = await DuckDBInstance.create(':memory:');
+  const db = await instance.connect();
+  try {
+    const reader = await db.runAndReadAll(
+      `SELECT event_id FROM read_parquet([${files.map((f) => `'${join(lake, f)}'`).join(', ')}])`,
+    );
+    return reader.getRows().map(([id]) => String(id));
+  } finally {
+    db.closeSync();
+    instance.closeSync();
+  }
+}
+
+/** Polls the topic into the lake until `expected` event ids are there (or the deadline passes). */
+async function pollUntil(
+  brokers: string[],
+  topic: string,
+  dir: string,
+  expected: number,
+): Promise<{ ids: string[]; files: number }> {
+  const reader = new KafkaStreamReader(brokers, topic);
+  const lake = join(dir, 'lake');
+  const poller = new LocalPoller(
+    reader,
+    new FileCheckpoints(join(dir, 'checkpoints'), topic),
+    createLakeWriterHandler(new FsObjectStore(lake), silentLogger),
+    silentLogger,
+    { batchSize: 100, batchingWindowMs: 50, idleMs: 50, onFailure: async () => undefined },
+  );
+  await poller.start();
+  const deadline = Date.now() + 60_000;
+  let ids = await lakeEventIds(lake);
+  while (new Set(ids).size < expected && Date.now() < deadline) {
+    await new Promise((done) => setTimeout(done, 200));
+    ids = await lakeEventIds(lake);
+  }
+  await poller.stop();
+  await reader.close();
+  const files = (await readdir(lake, { recursive: true })).filter((f) => f.endsWith('.parquet')).length;
+  return { ids: await lakeEventIds(lake), files };
+}
+
+describe('the Kafka stream, against a real Apache Kafka broker', () => {
+  let broker: KafkaBroker | null = null;
+  let dir = '';
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'tally-kafka-'));
+    if (missing) {
+      if (process.env.TALLY_REQUIRE_KAFKA) throw new Error(`a Kafka broker is required here: ${missing}`);
+      console.warn(`no Kafka broker here, its tests are skipped: ${missing}`);
+      return;
+    }
+    broker = await startKafkaBroker({ dataDir: join(dir, 'broker') });
+  }, 120_000);
+
+  afterAll(async () => {
+    await broker?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("carries the collector's records to the lake, each once, and a second poller resumes after the first's checkpoints", async (ctx) => {
+    if (!broker) return ctx.skip();
+    // Arrange: a topic of 3 partitions and 300 events put by the collector's writer.
+    const topic = 'events-once';
+    await ensureTopic(broker.brokers, topic, { partitions: 3, retentionHours: 168 });
+    const writer = new KafkaStreamWriter(broker.brokers, topic);
+    const first = records('a', 300);
+    await putAll(writer, first.entries);
+
+    // Act: poll into the lake; then put 100 more and poll again with a new poller.
+    const one = await pollUntil(broker.brokers, topic, join(dir, 'once'), 300);
+    const second = records('b', 100);
+    await putAll(writer, second.entries);
+    const two = await pollUntil(broker.brokers, topic, join(dir, 'once'), 400);
+    await writer.close();
+
+    // Assert: every event once; the second poller wrote only the new events' files.
+    expect(one.ids.sort()).toEqual([...first.ids].sort());
+    expect(two.ids.sort()).toEqual([...first.ids, ...second.ids].sort());
+    expect(two.files).toBeGreaterThan(one.files);
+  }, 120_000);
+
+  it('loses no acknowledged record when the broker is killed with SIGKILL mid-load and started again', async (ctx) => {
+    if (!broker) return ctx.skip();
+    // Arrange
+    const topic = 'events-kill';
+    await ensureTopic(broker.brokers, topic, { partitions: 2, retentionHours: 168 });
+    const writer = new KafkaStreamWriter(broker.brokers, topic);
+    const acknowledged: string[] = [];
+    const refused: string[] = [];
+
+    // Act: 30 calls of 20 records; the broker is killed after the 10th and started after the 15th.
+    for (let call = 0; call < 30; call++) {
+      const batch = records(`c${call}`, 20);
+      if (call === 10) await broker.kill();
+      if (call === 15) await broker.start();
+      try {
+        await putAll(writer, batch.entries, { policy: { maxAttempts: 3, baseDelayMs: 50, maxDelayMs: 200 } });
+        acknowledged.push(...batch.ids);
+      } catch (error) {
+        expect(error).toBeInstanceOf(StreamUnavailableError);
+        refused.push(...batch.ids);
+      }
+    }
+    await writer.close();
+    const { ids } = await pollUntil(broker.brokers, topic, join(dir, 'kill'), acknowledged.length);
+
+    // Assert: the calls while the broker was down were refused, every acknowledged one is in the
+    // lake once, and a refused one at most once (a produce may land after its call gave up).
+    expect(refused.length).toBeGreaterThan(0);
+    expect(acknowledged.length).toBeGreaterThanOrEqual(20 * 20);
+    const inLake = new Set(ids);
+    expect(acknowledged.filter((id) => !inLake.has(id))).toEqual([]);
+    expect(ids.length).toBe(inLake.size);
+  }, 180_000);
+});
