@@ -74,7 +74,9 @@ function java(args: string[], onOutput?: (line: string) => void): ChildProcess {
   for (const stream of [child.stdout, child.stderr]) {
     stream?.setEncoding('utf8');
     stream?.on('data', (chunk: string) => {
-      for (const line of chunk.split('\n')) if (line.trim() !== '') onOutput?.(line);
+      // SLF4J's notice that no logging backend is on the class path says nothing about the broker.
+      for (const line of chunk.split('\n'))
+        if (line.trim() !== '' && !line.startsWith('SLF4J:')) onOutput?.(line);
     });
   }
   return child;

@@ -1,9 +1,28 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { intVar, readCorsPolicy, readDefaultQuota } from '../lib/config.js';
+import { parseBrokers } from '../lib/stream/kafka.js';
 import { dashboardUrl } from './demo/run.js';
 import { consoleLogger } from './logger.js';
 import { type Pipeline, type PipelineOptions, startPipeline } from './pipeline.js';
+
+/**
+ * `TALLY_STREAM`: `kinesis` (the default: kinesis-local) or `kafka` (the brokers of
+ * `TALLY_KAFKA_BROKERS`, else a broker started here from `kafka/lib`). Null for Kinesis.
+ */
+export function readStream(env: NodeJS.ProcessEnv): { brokers?: string[] } | null {
+  const stream = env.TALLY_STREAM ?? 'kinesis';
+  if (stream === 'kinesis') {
+    if (env.TALLY_KAFKA_BROKERS)
+      throw new Error(
+        'TALLY_KAFKA_BROKERS is set but TALLY_STREAM is not kafka: set TALLY_STREAM=kafka to use it',
+      );
+    return null;
+  }
+  if (stream !== 'kafka')
+    throw new Error(`TALLY_STREAM must be kinesis or kafka, got ${JSON.stringify(stream).slice(0, 40)}`);
+  return env.TALLY_KAFKA_BROKERS ? { brokers: parseBrokers(env.TALLY_KAFKA_BROKERS) } : {};
+}
 
 /**
  * `npm start`: the whole pipeline on this machine, until SIGINT/SIGTERM (graceful stop) or the
@@ -20,7 +39,16 @@ export async function runTally(extra: Partial<PipelineOptions> = {}): Promise<Pi
   logger.info('starting tally', { dataDir });
   const cors = readCorsPolicy(process.env);
   const projectRequestsPerSecond = readDefaultQuota(process.env);
-  const pipeline = await startPipeline({ dataDir, port, logger, cors, projectRequestsPerSecond, ...extra });
+  const kafka = readStream(process.env);
+  const pipeline = await startPipeline({
+    dataDir,
+    port,
+    logger,
+    cors,
+    projectRequestsPerSecond,
+    ...(kafka ? { kafka } : {}),
+    ...extra,
+  });
   const writeKey = pipeline.writeKeys.default;
   console.log('');
   console.log(`Tally is collecting on ${pipeline.url}  (lake: ${pipeline.lakeRoot})`);

@@ -13,12 +13,15 @@ import type { ObjectStore } from '../lib/lake/store.js';
 import type { Logger } from '../lib/log.js';
 import { changedDays, erase, erasureRequestOf } from '../lib/privacy/erasure.js';
 import { failedBatchKey, failedBatchRecord } from '../lib/stream/failed-batch.js';
+import { ensureTopic, KafkaStreamReader, KafkaStreamWriter } from '../lib/stream/kafka.js';
 import { KinesisStreamReader, KinesisStreamWriter } from '../lib/stream/kinesis.js';
+import type { StreamReader } from '../lib/stream/poller.js';
 import { type KinesisHandler, LocalPoller } from '../lib/stream/poller.js';
 import type { PutOptions, StreamWriter } from '../lib/stream/producer.js';
 import type { MetricsDeps } from '../lib/warehouse/metrics-api.js';
 import { FileCheckpoints } from './checkpoints.js';
 import { Journal } from './journal.js';
+import { type KafkaBroker, startKafkaBroker } from './kafka-broker.js';
 import { ensureStream, startKinesisLocal } from './kinesis-local.js';
 import { importLegacyStream } from './legacy-stream.js';
 import { type DataDirLock, lockDataDir } from './lock.js';
@@ -33,6 +36,11 @@ export interface PipelineOptions {
   logger: Logger;
   /** Use this Kinesis endpoint instead of starting kinesis-local. */
   kinesisEndpoint?: string;
+  /**
+   * The stream is a Kafka topic (named `streamName`) instead of Kinesis: on these brokers, or on a
+   * single-node broker this pipeline starts (its data in `<dataDir>/kafka`) when none is given.
+   */
+  kafka?: { brokers?: string[] };
   /** Where the lake goes. @default the directory `<dataDir>/lake` */
   store?: ObjectStore;
   /** @default 'tally-events' */
@@ -123,41 +131,70 @@ async function startLocked(
   const secrets = await loadOrCreateSecrets(dataDir);
   const journal = await Journal.open({ dir: join(dataDir, 'journal'), logger, sync: options.journalSync });
   undo.push(() => journal.close());
-  if (!options.kinesisEndpoint) await importLegacyStream(dataDir, streamName, journal, logger);
+  if (!options.kinesisEndpoint && !options.kafka)
+    await importLegacyStream(dataDir, streamName, journal, logger);
   if (journal.recoveredRecords > 0) {
     logger.info('putting what the journal holds from the last run on the stream again', {
       records: journal.recoveredRecords,
     });
   }
-  const checkpoints = new FileCheckpoints(join(dataDir, 'checkpoints'), streamName);
+  const checkpoints = new FileCheckpoints(
+    join(dataDir, 'checkpoints'),
+    options.kafka ? `kafka-${streamName}` : streamName,
+  );
   let poller: LocalPoller | null = null;
   let stopping = false;
-  // kinesis-local keeps its stream in memory: it starts empty, and the journal refills it.
-  const kinesisLocal = options.kinesisEndpoint
-    ? null
-    : await startKinesisLocal({
-        onOutput: (l) => logger.warn('kinesis-local', { output: l }),
-        onRestart: async (reason) => {
-          journal.streamRestarted();
-          logger.error('kinesis-local went away and was started again; the journal refills it', { reason });
-          // A stop under way does not wait on the new emulator, nor start the poller again.
-          if (stopping) return;
-          await ensureStream(kinesisLocal!.client, streamName, options.shards ?? 1);
-          await poller?.stop();
-          await checkpoints.reset();
-          if (!stopping) await poller?.start();
-        },
+  let kinesisLocal: Awaited<ReturnType<typeof startKinesisLocal>> | null = null;
+  let kafkaBroker: KafkaBroker | null = null;
+  let streamWriter: StreamWriter & { close?: () => Promise<void> };
+  let streamReader: StreamReader & { close?: () => Promise<void> };
+  let closeClient = () => {};
+  if (options.kafka) {
+    // A broker keeps its log on disk: the checkpoints stay valid across starts.
+    if (!options.kafka.brokers) {
+      kafkaBroker = await startKafkaBroker({
+        dataDir: join(dataDir, 'kafka'),
+        onOutput: (l) => logger.warn('kafka', { output: l }),
       });
-  if (kinesisLocal) undo.push(() => kinesisLocal.stop());
-  const client = kinesisLocal?.client ?? kinesisClient(options.kinesisEndpoint);
-  const streamArn = await ensureStream(client, streamName, options.shards ?? 1);
-  if (kinesisLocal) await checkpoints.reset();
+      const started = kafkaBroker;
+      undo.push(() => started.stop());
+    }
+    const brokers = options.kafka.brokers ?? kafkaBroker!.brokers;
+    await ensureTopic(brokers, streamName, { partitions: options.shards ?? 1, retentionHours: 168 });
+    streamWriter = new KafkaStreamWriter(brokers, streamName);
+    streamReader = new KafkaStreamReader(brokers, streamName);
+  } else {
+    // kinesis-local keeps its stream in memory: it starts empty, and the journal refills it.
+    kinesisLocal = options.kinesisEndpoint
+      ? null
+      : await startKinesisLocal({
+          onOutput: (l) => logger.warn('kinesis-local', { output: l }),
+          onRestart: async (reason) => {
+            journal.streamRestarted();
+            logger.error('kinesis-local went away and was started again; the journal refills it', { reason });
+            // A stop under way does not wait on the new emulator, nor start the poller again.
+            if (stopping) return;
+            await ensureStream(kinesisLocal!.client, streamName, options.shards ?? 1);
+            await poller?.stop();
+            await checkpoints.reset();
+            if (!stopping) await poller?.start();
+          },
+        });
+    const emulator = kinesisLocal;
+    if (emulator) undo.push(() => emulator.stop());
+    const client = emulator?.client ?? kinesisClient(options.kinesisEndpoint);
+    if (!emulator) closeClient = () => client.destroy();
+    const arn = await ensureStream(client, streamName, options.shards ?? 1);
+    if (emulator) await checkpoints.reset();
+    streamWriter = new KinesisStreamWriter(client, { streamName });
+    streamReader = new KinesisStreamReader(client, streamName, arn);
+  }
+  const streamArn = streamReader.streamArn;
 
   const lakeRoot = options.store ? null : join(dataDir, 'lake');
   const baseStore = options.store ?? new FsObjectStore(join(dataDir, 'lake'));
   const store = options.wrapStore ? options.wrapStore(baseStore) : baseStore;
-  const kinesisWriter = new KinesisStreamWriter(client, { streamName });
-  const writer = options.wrapWriter ? options.wrapWriter(kinesisWriter) : kinesisWriter;
+  const writer = options.wrapWriter ? options.wrapWriter(streamWriter) : streamWriter;
   // One process serves every request here: its own count is the shared count, asked every time.
   const quotaCounter = new MemoryQuotaCounter();
   const quotasOf = () =>
@@ -176,7 +213,7 @@ async function startLocked(
   const collectHandler = createCollectHandler(collectDeps, logger);
   const failures = new FsObjectStore(join(dataDir, 'failed-batches'));
   poller = new LocalPoller(
-    new KinesisStreamReader(client, streamName, streamArn),
+    streamReader,
     checkpoints,
     options.wrapHandler
       ? options.wrapHandler(createLakeWriterHandler(store, logger))
@@ -273,7 +310,7 @@ async function startLocked(
     streamArn,
     collectDeps,
     journal,
-    emulatorPid: () => kinesisLocal?.pid(),
+    emulatorPid: () => kinesisLocal?.pid() ?? kafkaBroker?.pid(),
     async stop() {
       if (stopping) return;
       stopping = true;
@@ -288,8 +325,11 @@ async function startLocked(
           .catch((error: Error) => logger.warn('last rollup failed', { error: error.message }));
         await local.stop();
       }
+      await streamWriter.close?.();
+      await streamReader.close?.();
       if (kinesisLocal) await kinesisLocal.stop();
-      else client.destroy();
+      else closeClient();
+      await kafkaBroker?.stop();
       await lock.release();
     },
   };

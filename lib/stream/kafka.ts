@@ -1,4 +1,4 @@
-import { Admin, Consumer, ProduceAcks, Producer } from '@platformatic/kafka';
+import { Admin, Consumer, murmur2, ProduceAcks, Producer } from '@platformatic/kafka';
 import { TallyError } from '../errors.js';
 import type { ShardRecord, StreamReader } from './poller.js';
 import type { PutEntry, PutOutcome, StreamWriter } from './producer.js';
@@ -40,6 +40,9 @@ export function parseBrokers(text: string): string[] {
   return brokers;
 }
 
+/** The largest record batch the topic takes: above the collector's 5 MB calls. */
+const MAX_BATCH_BYTES = 8 * 1024 * 1024;
+
 /** Creates the events topic when it does not exist: its partitions, retention and append-time stamps. */
 export async function ensureTopic(
   brokers: readonly string[],
@@ -49,24 +52,43 @@ export async function ensureTopic(
   const admin = new Admin({ clientId: 'tally-admin', bootstrapBrokers: [...brokers] });
   try {
     const existing = await admin.listTopics();
-    if (existing.includes(topic)) return;
-    await admin.createTopics({
-      topics: [topic],
-      partitions: options.partitions,
-      replicas: 1,
-      configs: [
-        { name: 'message.timestamp.type', value: 'LogAppendTime' },
-        { name: 'retention.ms', value: String(options.retentionHours * 3_600_000) },
-      ],
-    });
+    if (!existing.includes(topic)) {
+      await admin.createTopics({
+        topics: [topic],
+        partitions: options.partitions,
+        replicas: 1,
+        configs: [
+          { name: 'message.timestamp.type', value: 'LogAppendTime' },
+          { name: 'retention.ms', value: String(options.retentionHours * 3_600_000) },
+          // A call carries up to 5 MB (the collector's Kinesis-sized calls), one batch per partition.
+          { name: 'max.message.bytes', value: String(MAX_BATCH_BYTES) },
+        ],
+      });
+    }
+    // A new topic's partitions take a moment to get their leaders: writes wait for them here.
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const metadata = await admin.metadata({ topics: [topic], forceUpdate: true });
+      const partitions = metadata.topics.get(topic)?.partitions ?? [];
+      if (partitions.length > 0 && partitions.every((p) => p.leader >= 0)) return;
+      if (Date.now() > deadline)
+        throw new TallyError('stream_unavailable', `the partitions of Kafka topic ${topic} have no leader`);
+      await new Promise((done) => setTimeout(done, 100));
+    }
   } finally {
     await admin.close();
   }
 }
 
-/** The collector's writer: a produce per call, acknowledged by every in-sync replica. */
+/**
+ * The collector's writer: a produce per call, acknowledged by every in-sync replica. Each record
+ * goes to the partition of its key as Kafka's default partitioner picks it (murmur2, positive,
+ * modulo the partitions), set here so each entry's partition and offset are known: a partition's
+ * records of one call are one batch, at consecutive offsets from the one the broker returns.
+ */
 export class KafkaStreamWriter implements StreamWriter {
   private readonly producer: Producer<Buffer, Buffer, Buffer, Buffer>;
+  private partitions: number | null = null;
 
   constructor(
     brokers: readonly string[],
@@ -80,27 +102,60 @@ export class KafkaStreamWriter implements StreamWriter {
     });
   }
 
+  private async partitionCount(): Promise<number> {
+    if (this.partitions === null) {
+      const metadata = await this.producer.metadata({ topics: [this.topic] });
+      const count = metadata.topics.get(this.topic)?.partitionsCount ?? 0;
+      if (count === 0) throw new TallyError('stream_unavailable', `no Kafka topic ${this.topic}`);
+      this.partitions = count;
+    }
+    return this.partitions;
+  }
+
   /** A produce either takes every entry or throws: the caller retries the call whole (`putAll`). */
   async putRecords(entries: readonly PutEntry[], signal?: AbortSignal): Promise<PutOutcome[]> {
     signal?.throwIfAborted();
+    const count = await this.partitionCount();
+    const keys = entries.map((e) => Buffer.from(e.partitionKey));
+    const partitions = keys.map((key) => (murmur2(key) & 0x7fffffff) % count);
     const sent = this.producer.send({
-      messages: entries.map((e) => ({
+      messages: entries.map((e, i) => ({
         topic: this.topic,
-        key: Buffer.from(e.partitionKey),
+        partition: partitions[i]!,
+        key: keys[i]!,
         value: Buffer.from(e.data.buffer, e.data.byteOffset, e.data.byteLength),
       })),
     });
-    if (signal) {
-      await Promise.race([
-        sent,
-        new Promise((_, reject) =>
-          signal.addEventListener('abort', () => reject(signal.reason), { once: true }),
-        ),
-      ]);
-    } else {
-      await sent;
+    let result: { offsets?: { partition: number; offset: bigint }[] };
+    let failure = 'missing_offset';
+    try {
+      result = signal
+        ? await Promise.race([
+            sent,
+            new Promise<never>((_, reject) =>
+              signal.addEventListener('abort', () => reject(signal.reason), { once: true }),
+            ),
+          ])
+        : await sent;
+    } catch (error) {
+      // The partitions a failed produce did append are reported with it: only the others' entries
+      // are failed (and retried), as Kinesis reports its entries one by one.
+      const produced = (error as { produced?: typeof result }).produced;
+      if (!produced?.offsets) throw error;
+      result = produced;
+      failure = (error as { code?: string }).code ?? 'produce_failed';
     }
-    return entries.map(() => ({}));
+    const base = new Map(
+      (result.offsets ?? []).filter((o) => o.offset >= 0n).map((o) => [o.partition, o.offset]),
+    );
+    const seen = new Map<number, bigint>();
+    return partitions.map((partition) => {
+      const first = base.get(partition);
+      if (first === undefined) return { errorCode: failure };
+      const index = seen.get(partition) ?? 0n;
+      seen.set(partition, index + 1n);
+      return { shardId: partitionShard(partition), sequenceNumber: String(first + index) };
+    });
   }
 
   async close(): Promise<void> {

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +14,8 @@ import { type PutEntry, putAll, StreamUnavailableError } from '../../lib/stream/
 import { FileCheckpoints } from '../../local/checkpoints.js';
 import { type KafkaBroker, kafkaMissing, startKafkaBroker } from '../../local/kafka-broker.js';
 import { lakeEvent } from '../helpers/events.js';
+import { waitForLake } from '../helpers/lake.js';
+import { sendBatch, startTestPipeline } from '../helpers/pipeline.js';
 
 const missing = kafkaMissing();
 
@@ -120,6 +123,46 @@ describe('the Kafka stream, against a real Apache Kafka broker', () => {
     expect(two.files).toBeGreaterThan(one.files);
   }, 120_000);
 
+  it("tells the collector each record's partition and offset, where the reader finds it", async (ctx) => {
+    if (!broker) return ctx.skip();
+    // Arrange
+    const topic = 'events-offsets';
+    await ensureTopic(broker.brokers, topic, { partitions: 3, retentionHours: 168 });
+    const writer = new KafkaStreamWriter(broker.brokers, topic);
+    const batch = records('o', 50);
+    const again = batch.entries.slice(0, 10);
+
+    // Act: two calls (the second puts ten of the first's records again); then read every partition.
+    const outcomes = [...(await writer.putRecords(batch.entries)), ...(await writer.putRecords(again))];
+    await writer.close();
+    const reader = new KafkaStreamReader(broker.brokers, topic);
+    const found = new Map<string, { key: string; data: string }>();
+    for (const shard of await reader.listShards()) {
+      const read = await reader.read(await reader.iterator(shard, null), 1000);
+      for (const r of read.records)
+        found.set(`${shard}@${r.sequenceNumber}`, {
+          key: r.partitionKey,
+          data: Buffer.from(r.data).toString('base64'),
+        });
+    }
+    await reader.close();
+
+    // Assert: each outcome names the record's place; one key's records share a partition.
+    const put = [...batch.entries, ...again].map((e) => ({
+      key: e.partitionKey,
+      data: Buffer.from(e.data).toString('base64'),
+    }));
+    expect(outcomes.map((o) => found.get(`${o.shardId}@${o.sequenceNumber}`))).toEqual(put);
+    expect(found.size).toBe(60);
+    const shardsOfKey = new Map<string, Set<string>>();
+    for (const [i, o] of outcomes.entries()) {
+      const key = put[i]!.key;
+      shardsOfKey.set(key, (shardsOfKey.get(key) ?? new Set()).add(o.shardId!));
+    }
+    expect([...shardsOfKey.values()].every((shards) => shards.size === 1)).toBe(true);
+    expect(new Set(outcomes.map((o) => o.shardId)).size).toBe(3);
+  }, 120_000);
+
   it('loses no acknowledged record when the broker is killed with SIGKILL mid-load and started again', async (ctx) => {
     if (!broker) return ctx.skip();
     // Arrange
@@ -152,5 +195,46 @@ describe('the Kafka stream, against a real Apache Kafka broker', () => {
     const inLake = new Set(ids);
     expect(acknowledged.filter((id) => !inLake.has(id))).toEqual([]);
     expect(ids.length).toBe(inLake.size);
+  }, 180_000);
+
+  it('runs the whole pipeline on a broker it starts itself: the API counts the people sent to the collector', async (ctx) => {
+    if (!broker) return ctx.skip();
+    // Arrange: the local pipeline on Kafka (TALLY_STREAM=kafka, no brokers given), three people.
+    const started = await startTestPipeline('kafka', { kafka: {} });
+    try {
+      const { pipeline } = started;
+      const now = new Date().toISOString();
+      const batch = ['ana', 'ben', 'cy', 'ana'].map((userId) => ({
+        type: 'track',
+        event: 'Viewed',
+        userId,
+        messageId: randomUUID(),
+        timestamp: now,
+      }));
+
+      // Act
+      const response = await sendBatch(pipeline, batch);
+      await waitForLake(
+        new FsObjectStore(pipeline.lakeRoot!),
+        batch.map((e) => e.messageId),
+      );
+      await pipeline.warehouse!.rollupNow();
+      const today = now.slice(0, 10);
+      const answer = await fetch(
+        `${pipeline.url}/v1/projects/default/active-users?from=${today}&to=${today}`,
+        {
+          headers: { authorization: `Bearer ${pipeline.readKeys.default}` },
+        },
+      );
+
+      // Assert
+      expect(response.status).toBe(200);
+      expect(pipeline.streamArn).toBe('kafka:tally-events');
+      expect(((await answer.json()) as { days: unknown[] }).days).toEqual([
+        expect.objectContaining({ date: today, dau: 3, wau: 3, mau: 3 }),
+      ]);
+    } finally {
+      await started.close();
+    }
   }, 180_000);
 });
