@@ -67,9 +67,13 @@ function config(dataDir: string, client: number, controller: number): string {
   ].join('\n');
 }
 
-function java(args: string[], onOutput?: (line: string) => void): ChildProcess {
-  const child = spawn('java', ['-Xmx512m', '-cp', join(KAFKA_LIB, '*'), ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
+/** The broker's launcher, which ends it when this process goes away (kafka/Watchdog.java). */
+const WATCHDOG = join(KAFKA_LIB, '..', 'Watchdog.java');
+
+/** The broker as a child: its stdin a pipe this process never writes, so it ends with this process. */
+function spawnBroker(properties: string, onOutput?: (line: string) => void): ChildProcess {
+  const child = spawn('java', ['-Xmx512m', '-cp', join(KAFKA_LIB, '*'), WATCHDOG, properties], {
+    stdio: ['pipe', 'pipe', 'pipe'],
   });
   for (const stream of [child.stdout, child.stderr]) {
     stream?.setEncoding('utf8');
@@ -97,7 +101,8 @@ async function answers(brokers: string[]): Promise<boolean> {
 /**
  * Starts a single-node Apache Kafka broker in KRaft mode (broker and controller in one process)
  * from the jars Maven copied into `kafka/lib`, on free ports, formatting its storage the first
- * time; waits until it answers. No Docker: a JVM child process, stopped with this process.
+ * time; waits until it answers. No Docker: a JVM child process that ends with this process, even
+ * when this one is killed (kafka/Watchdog.java).
  */
 export async function startKafkaBroker(options: KafkaBrokerOptions): Promise<KafkaBroker> {
   const missing = kafkaMissing();
@@ -137,7 +142,7 @@ export async function startKafkaBroker(options: KafkaBrokerOptions): Promise<Kaf
     brokers,
     pid: () => child?.pid,
     async start() {
-      child = java(['kafka.Kafka', properties], options.onOutput);
+      child = spawnBroker(properties, options.onOutput);
       const started = child;
       const deadline = Date.now() + START_TIMEOUT_MS;
       while (!(await answers(brokers))) {
