@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger } from '../../lib/log.js';
@@ -50,4 +50,32 @@ export function sendBatch(pipeline: Pipeline, events: unknown[]): Promise<Respon
     },
     body: JSON.stringify({ batch: events }),
   });
+}
+
+/**
+ * The same pipeline on a Kafka topic (a broker it starts itself): a data dir of its own with the
+ * projects, keys and HMAC key of `test` copied in, so the same write keys work and the same ids
+ * hash alike; only the stream and the lake differ.
+ */
+export async function startKafkaTwin(test: TestPipeline, name: string): Promise<TestPipeline> {
+  const dataDir = await mkdtemp(join(tmpdir(), `tally-${name}-`));
+  for (const file of ['config.json', 'write-keys.json', 'read-keys.json'])
+    await copyFile(join(test.dataDir, file), join(dataDir, file));
+  const pipeline = await startPipeline({
+    dataDir,
+    port: 0,
+    logger: silentLogger,
+    batchingWindowMs: 200,
+    rollupIntervalMs: 0,
+    kafka: {},
+  });
+  return {
+    dataDir,
+    pipeline,
+    secret: await localHmacKey(dataDir),
+    async close() {
+      await pipeline.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
 }

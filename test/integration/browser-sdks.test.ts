@@ -6,6 +6,7 @@ import { utcDate } from '../../lib/events.js';
 import { parseCorsPolicy } from '../../lib/ingest/cors.js';
 import { FsObjectStore } from '../../lib/lake/fs-store.js';
 import { silentLogger } from '../../lib/log.js';
+import { kafkaMissing } from '../../local/kafka-broker.js';
 import type { Pipeline } from '../../local/pipeline.js';
 import { serveHandler } from '../../local/server.js';
 import {
@@ -20,7 +21,7 @@ import { startContainerFront } from '../helpers/container.js';
 import type { LakeRow } from '../helpers/duckdb.js';
 import { environmentOf, httpApiStandIn } from '../helpers/http-api-standin.js';
 import { expectedHash, waitForRows } from '../helpers/lake.js';
-import { startTestPipeline, type TestPipeline } from '../helpers/pipeline.js';
+import { startKafkaTwin, startTestPipeline, type TestPipeline } from '../helpers/pipeline.js';
 
 /**
  * The browser SDKs, unchanged and with their default options, in headless Chromium on a page of
@@ -37,6 +38,9 @@ let standIn: { url: string; close(): Promise<void> };
 let container: Awaited<ReturnType<typeof startContainerFront>>;
 let secret: Buffer;
 let runs = 0;
+/** The same pipeline on a Kafka topic (none where no broker can run: reported, and required in CI). */
+let onKafka: TestPipeline | null = null;
+const kafka = kafkaMissing();
 
 beforeAll(async () => {
   started = await startTestPipeline('browser');
@@ -48,6 +52,9 @@ beforeAll(async () => {
   container = await startContainerFront({ ...pipeline.collectDeps, cors });
   site = await serveSite(await bundleBrowserSdks());
   browser = await launchChromium();
+  if (kafka && process.env.TALLY_REQUIRE_KAFKA) throw new Error(`a Kafka broker is required here: ${kafka}`);
+  if (kafka) console.warn(`no Kafka broker here, the browser SDKs are not run through Kafka: ${kafka}`);
+  else onKafka = await startKafkaTwin(started, 'browser-kafka');
 }, 120_000);
 
 afterAll(async () => {
@@ -56,6 +63,7 @@ afterAll(async () => {
   await standIn?.close();
   await container?.close();
   await started?.close();
+  await onKafka?.close();
 });
 
 /** A fresh page of the site, and what goes wrong on it. */
@@ -109,13 +117,20 @@ function expectDelivered(
   );
 }
 
-/** Today's DAU per value of each dimension, from the metrics API of `npm start`. */
-async function todayBy<D extends string>(dimensions: D[]): Promise<Record<D, Record<string, number>>> {
+/** The pipeline behind a collector: the Kafka twin for its URL, else `npm start`'s. */
+const behind = (collectorUrl: string): Pipeline =>
+  onKafka && collectorUrl === onKafka.pipeline.url ? onKafka.pipeline : pipeline;
+
+/** Today's DAU per value of each dimension, from the metrics API of the pipeline behind a collector. */
+async function todayBy<D extends string>(
+  dimensions: D[],
+  collectorUrl: string,
+): Promise<Record<D, Record<string, number>>> {
   const today = utcDate(Date.now());
   const out = {} as Record<D, Record<string, number>>;
   for (const by of dimensions) {
     const response = await fetch(
-      `${pipeline.url}/v1/projects/default/active-users?from=${today}&to=${today}&by=${by}&limit=100`,
+      `${behind(collectorUrl).url}/v1/projects/default/active-users?from=${today}&to=${today}&by=${by}&limit=100`,
       { headers: { authorization: `Bearer ${pipeline.readKeys.default}` } },
     );
     expect(response.status).toBe(200);
@@ -128,12 +143,17 @@ async function todayBy<D extends string>(dimensions: D[]): Promise<Record<D, Rec
 }
 
 const SIX_TYPES = ['identify', 'track', 'page', 'screen', 'group', 'alias'];
-const lake = () => new FsObjectStore(join(dataDir, 'lake'));
+/** The lake behind a collector: the Kafka twin's for its URL, else the pipeline's. */
+const lake = (collectorUrl: string) =>
+  new FsObjectStore(
+    join(onKafka && collectorUrl === onKafka.pipeline.url ? onKafka.dataDir : dataDir, 'lake'),
+  );
 
 const fronts: Array<[string, () => string]> = [
   ['npm start', () => pipeline.url],
   ['the HTTP API of the synthesized template', () => standIn.url],
   ['the collector container', () => container.url],
+  ...(kafka ? [] : [['npm start on a Kafka topic', () => onKafka!.pipeline.url] as [string, () => string]]),
 ];
 
 describe.each(fronts)('browser SDKs through %s', (_, collectorUrl) => {
@@ -178,7 +198,7 @@ describe.each(fronts)('browser SDKs through %s', (_, collectorUrl) => {
         aliasId: user.aliasId,
       },
     );
-    const rows = await waitForRows(lake(), user.match, 6);
+    const rows = await waitForRows(lake(collectorUrl()), user.match, 6);
     await close();
 
     // Assert
@@ -194,7 +214,7 @@ describe.each(fronts)('browser SDKs through %s', (_, collectorUrl) => {
     const desktop =
       'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36';
     const { page, close } = await openSite(url, desktop);
-    const before = await todayBy(['browser', 'country', 'platform']);
+    const before = await todayBy(['browser', 'country', 'platform'], url);
 
     // Act: one event with the address a server-side caller would give, one without.
     await page.evaluate(
@@ -209,7 +229,7 @@ describe.each(fronts)('browser SDKs through %s', (_, collectorUrl) => {
       },
       { writeKey: pipeline.writeKeys.default!, apiHost: `${new URL(url).host}/v1`, userId: user.userId },
     );
-    const rows = await waitForRows(lake(), user.match, 2);
+    const rows = await waitForRows(lake(collectorUrl()), user.match, 2);
     await close();
 
     // Assert
@@ -221,8 +241,8 @@ describe.each(fronts)('browser SDKs through %s', (_, collectorUrl) => {
       ['track', 'web', 'Chrome', 'Windows', 'desktop', 'analytics.js', false, 'GB'],
     ]);
     // The API's breakdowns (what the dashboard shows) count this person once more in each.
-    await pipeline.warehouse!.rollupNow();
-    const after = await todayBy(['browser', 'country', 'platform']);
+    await behind(url).warehouse!.rollupNow();
+    const after = await todayBy(['browser', 'country', 'platform'], url);
     expect(after.browser.Chrome).toBe((before.browser.Chrome ?? 0) + 1);
     expect(after.country.GB).toBe((before.country.GB ?? 0) + 1);
     expect(after.platform.web).toBe((before.platform.web ?? 0) + 1);
@@ -249,7 +269,7 @@ describe.each(fronts)('browser SDKs through %s', (_, collectorUrl) => {
       },
       { writeKey: pipeline.writeKeys.default!, url, userId: user.userId, aliasId: user.aliasId },
     );
-    const rows = await waitForRows(lake(), user.match, 6);
+    const rows = await waitForRows(lake(collectorUrl()), user.match, 6);
     await close();
 
     // Assert
@@ -289,7 +309,7 @@ describe.each(fronts)('browser SDKs through %s', (_, collectorUrl) => {
       },
       { writeKey: pipeline.writeKeys.default!, url, useBeacon, userId: user.userId, aliasId: user.aliasId },
     );
-    const rows = await waitForRows(lake(), user.match, 6);
+    const rows = await waitForRows(lake(collectorUrl()), user.match, 6);
     await close();
 
     // Assert
@@ -339,7 +359,7 @@ describe.each(fronts)('browser SDKs through %s', (_, collectorUrl) => {
         aliasId: user.aliasId,
       },
     );
-    const rows = await waitForRows(lake(), user.match, 6);
+    const rows = await waitForRows(lake(collectorUrl()), user.match, 6);
     await close();
 
     // Assert
