@@ -22,6 +22,7 @@ import { benchPseudonyms } from './pseudonyms.js';
 import { benchRecords } from './records.js';
 import { benchScale } from './scale.js';
 import { benchServer } from './server.js';
+import { benchStream } from './stream.js';
 import { benchWarehouse } from './warehouse.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -338,7 +339,7 @@ async function benchLakeWriter(): Promise<string> {
   ].join('\n');
 }
 
-/** `BENCH_ONLY=ingest`, `server`, `records`, `warehouse`, `growth` or `scale` runs one part. */
+/** `BENCH_ONLY=ingest`, `server`, `records`, `stream`, `warehouse`, `growth` or `scale` runs one part. */
 async function main(): Promise<void> {
   const only = process.env.BENCH_ONLY;
   console.log(`tally bench: node ${process.version}, ${os.cpus().length} cores\n`);
@@ -351,6 +352,7 @@ async function main(): Promise<void> {
   }
   if (only === undefined || only === 'server') console.log(`${(await benchServer()).text}\n`);
   if (only === undefined || only === 'records') console.log(`${benchRecords()}\n`);
+  if (only === undefined || only === 'stream') console.log(`${await benchStream()}\n`);
   if (only === undefined || only === 'warehouse') console.log(await benchWarehouse());
   if (only === undefined || only === 'growth') console.log(`\n${await benchGrowth()}`);
   if (only === undefined || only === 'scale') console.log(`\n${await benchScale()}`);
