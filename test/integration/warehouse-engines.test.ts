@@ -317,6 +317,67 @@ describe('the StarRocks engine on its executable model, against DuckDB and a bru
     });
   });
 
+  it('counts in other the people of a backfilled month whose only campaign is not among the top ten', async () => {
+    await withEngines(async ({ store, duckdb, starrocks }) => {
+      // Arrange: 11 campaigns over the last 20 days (c10 the rarest, left out of the top ten),
+      // rolled up; then a backfill of days 80-76 ago whose events all carry c10 (the only value
+      // in those days' months), rolled up: the top ten stay those of the latest day.
+      await starrocks.setup();
+      const at = (daysAgo: number) => Date.parse(`${addDays(TODAY, -daysAgo)}T12:00:00Z`);
+      const campaign = (n: number) => JSON.stringify({ campaign: { name: `c${n}` } });
+      const sizes = [6, 6, 5, 5, 4, 4, 3, 3, 2, 2, 1];
+      const campaignOf = sizes.flatMap((size, c) => Array.from({ length: size }, () => c));
+      const recent = Array.from({ length: 20 }, (_, d) =>
+        campaignOf.map((c, user) =>
+          lakeEvent({
+            project: 'a',
+            eventId: `r${d}u${user}`,
+            userHash: userHash(user),
+            context: campaign(c),
+            eventTime: at(d + 1),
+            receivedAt: at(1),
+          }),
+        ),
+      ).flat();
+      const backfill = Array.from({ length: 5 }, (_, d) =>
+        [100, 101, 102].map((user) =>
+          lakeEvent({
+            project: 'a',
+            eventId: `b${d}u${user}`,
+            userHash: userHash(user),
+            context: campaign(10),
+            eventTime: at(76 + d),
+            receivedAt: at(0) - 3_600_000,
+          }),
+        ),
+      ).flat();
+      for (const batch of [recent, backfill]) {
+        const receivedAt = batch[0]!.receivedAt;
+        await land(store, batch, receivedAt);
+        for (const warehouse of [duckdb, starrocks])
+          await runRollup({ store, warehouse, logger: silentLogger }, { now: new Date(receivedAt + 60_000) });
+      }
+
+      // Act: the default limit over days 80 ago to yesterday (its top ten are the ones kept).
+      const range = { from: addDays(TODAY, -80), to: addDays(TODAY, -1), today: TODAY };
+      const fromDuckDb = await duckdb.breakdown('a', 'utm_campaign', range, 10);
+      const fromStarRocks = await starrocks.breakdown('a', 'utm_campaign', range, 10);
+
+      // Assert: the backfilled days' people are in other.
+      const expected = bruteBreakdown(
+        [...recent, ...backfill],
+        'a',
+        'utm_campaign',
+        range.from,
+        range.to,
+        10,
+      );
+      expect(fromDuckDb).toEqual(expected);
+      expect(fromStarRocks).toEqual(expected);
+      expect(expected.other?.days.find((d) => d.dt === addDays(TODAY, -78))?.dau).toBe(3);
+    });
+  });
+
   it('keeps other for the default top values through late events, a visitor who identifies and a live today', async () => {
     await withEngines(async ({ store, duckdb, starrocks }) => {
       // Arrange: 68 users over 40 days with 13 campaigns (c0 the most common, c12 the rarest),
