@@ -128,61 +128,24 @@ function dimensionRows(dim: string, p: string, start: string, end: string): stri
 }
 
 /**
- * For each lake dimension with one value in a project's days from `from` - 29 to `to` (SQL dates),
- * that value (a column the product never fills reads '' everywhere): one scan for all of them.
- */
-async function singleValues(db: Db, p: string, from: string, to: string): Promise<Map<string, string>> {
-  const [row] = await db.rows(
-    `SELECT ${LAKE_DIMENSIONS.map((d) => `count(DISTINCT coalesce(${d}, '${UNKNOWN}')), min(coalesce(${d}, '${UNKNOWN}'))`).join(', ')}
-     FROM day_values WHERE project = ${p} AND dt BETWEEN ${from} - ${MAU_DAYS - 1} AND ${to}`,
-  );
-  const single = new Map<string, string>();
-  LAKE_DIMENSIONS.forEach((dim, i) => {
-    if (Number(row?.[2 * i]) === 1) single.set(dim, String(row?.[2 * i + 1]));
-  });
-  return single;
-}
-
-/** Copies a project's totals from `from` to `to` as the rows of one value of `dim`. */
-async function copyTotals(
-  db: Db,
-  p: string,
-  dim: string,
-  value: string,
-  from: string,
-  to: string,
-): Promise<void> {
-  await db.run(
-    `INSERT INTO active_values SELECT project, ${text(dim)}, ${text(value)}, dt, dau, wau, mau
-     FROM active_users WHERE project = ${p} AND dt BETWEEN ${from} AND ${to} AND mau > 0`,
-  );
-}
-
-/**
  * Inserts dau/wau/mau per value of `dim` (a dimension or `other:`) for a project's days
- * `from`-`to` (SQL dates) by coverage. A lake dimension with one value in those days' months
- * (`single`) has the totals' numbers under that value, and its `other:` either the same (the
- * value is not among the top values kept) or no row.
+ * `from`-`to` (SQL dates) by coverage. A lake dimension with one value in those days' months (a
+ * column the product never fills reads '' everywhere) has the totals' numbers under that value.
  */
-async function insertCoverage(
-  db: Db,
-  p: string,
-  dim: string,
-  from: string,
-  to: string,
-  single: ReadonlyMap<string, string>,
-): Promise<void> {
+async function insertCoverage(db: Db, p: string, dim: string, from: string, to: string): Promise<void> {
   if (dim === 'new_vs_returning') return insertNewAndReturning(db, p, from, to);
-  const only = single.get(dim);
-  if (only !== undefined) return copyTotals(db, p, dim, only, from, to);
-  const lake = dim.startsWith(OTHER) ? dim.slice(OTHER.length) : null;
-  const onlyOfLake = lake === null ? undefined : single.get(lake);
-  if (lake !== null && onlyOfLake !== undefined) {
-    const [kept] = await db.rows(
-      `SELECT count(*) FROM value_tops WHERE project = ${p} AND dim = ${text(lake)} AND value = ${text(onlyOfLake)}`,
+  if ((LAKE_DIMENSIONS as readonly string[]).includes(dim)) {
+    const [row] = await db.rows(
+      `SELECT count(DISTINCT coalesce(${dim}, '${UNKNOWN}')), min(coalesce(${dim}, '${UNKNOWN}')) FROM day_values
+       WHERE project = ${p} AND dt BETWEEN ${from} - ${MAU_DAYS - 1} AND ${to}`,
     );
-    if (Number(kept?.[0]) === 0) await copyTotals(db, p, dim, '', from, to);
-    return;
+    if (Number(row?.[0]) === 1) {
+      await db.run(
+        `INSERT INTO active_values SELECT project, ${text(dim)}, ${text(String(row?.[1]))}, dt, dau, wau, mau
+         FROM active_users WHERE project = ${p} AND dt BETWEEN ${from} AND ${to} AND mau > 0`,
+      );
+      return;
+    }
   }
   await db.run(
     `INSERT INTO active_values
@@ -547,12 +510,15 @@ async function updateTops(db: Db, projects: readonly string[]): Promise<void> {
     const [span] = await db.rows(
       `SELECT strftime(min(dt), '%Y-%m-%d'), strftime(max(dt), '%Y-%m-%d') FROM active_users WHERE project = ${p}`,
     );
-    const from = literal(String(span![0]), 'date');
-    const to = literal(String(span![1]), 'date');
-    const single = await singleValues(db, p, from, to);
     for (const dim of changed) {
       await db.run(`DELETE FROM active_values WHERE project = ${p} AND dim = ${text(otherOf(dim))}`);
-      await insertCoverage(db, p, otherOf(dim), from, to, single);
+      await insertCoverage(
+        db,
+        p,
+        otherOf(dim),
+        literal(String(span![0]), 'date'),
+        literal(String(span![1]), 'date'),
+      );
     }
   }
 }
@@ -589,10 +555,9 @@ export async function writeValueWindows(db: Db, days: readonly ProjectDay[]): Pr
           otherOf(d as LakeDimension),
         ),
       );
-      const single = await singleValues(db, p, from, to);
       for (const dim of STORED_DIMENSIONS) {
         if (dim.startsWith(OTHER) && !kept.has(dim)) continue;
-        await insertCoverage(db, p, dim, from, to, single);
+        await insertCoverage(db, p, dim, from, to);
       }
       continue;
     }
