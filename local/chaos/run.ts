@@ -109,13 +109,29 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 
 /** The kinesis-local processes a pipeline process started (not tsx's esbuild service). */
 export function emulatorsOf(pid: number): number[] {
+  return childrenOf(pid, 'kinesis-child');
+}
+
+/** The children of a process whose command line matches `pattern` (pgrep -f). */
+export function childrenOf(pid: number, pattern: string): number[] {
   try {
-    return execFileSync('pgrep', ['-P', String(pid), '-f', 'kinesis-child'], { encoding: 'utf8' })
+    return execFileSync('pgrep', ['-P', String(pid), '-f', pattern], { encoding: 'utf8' })
       .split('\n')
       .filter(Boolean)
       .map(Number);
   } catch {
     return [];
+  }
+}
+
+/** Whether a process is running (signal 0). */
+export function alive(pid: number | undefined): boolean {
+  if (!pid) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
   }
 }
 

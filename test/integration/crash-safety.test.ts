@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FsObjectStore } from '../../lib/lake/fs-store.js';
 import {
+  alive,
   emulatorsOf,
   formatReport,
   KILL_KINDS,
@@ -14,7 +15,7 @@ import {
 } from '../../local/chaos/run.js';
 import { waitFor } from '../../local/ports.js';
 import { waitForLake } from '../helpers/lake.js';
-import { startTestPipeline, type TestPipeline } from '../helpers/pipeline.js';
+import { postBatch, startTestPipeline, type TestPipeline } from '../helpers/pipeline.js';
 
 const MAIN = fileURLToPath(new URL('../../local/main.ts', import.meta.url));
 
@@ -29,29 +30,6 @@ const batchOf = (prefix: string, n: number) => ({
     })),
   }),
 });
-
-async function post(url: string, writeKey: string, body: string): Promise<number> {
-  const response = await fetch(`${url}/v1/batch`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      authorization: `Basic ${Buffer.from(`${writeKey}:`).toString('base64')}`,
-    },
-    body,
-  });
-  await response.arrayBuffer();
-  return response.status;
-}
-
-const alive = (pid: number | undefined) => {
-  if (!pid) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 const dirs: string[] = [];
 const opened: TestPipeline[] = [];
@@ -97,7 +75,7 @@ describe('crash safety on one machine', () => {
     const { pipeline } = test;
     const before = pipeline.emulatorPid();
     const { ids, body } = batchOf('emu', 300);
-    expect(await post(pipeline.url, pipeline.writeKeys.default!, body)).toBe(200);
+    expect(await postBatch(pipeline.url, pipeline.writeKeys.default!, body)).toBe(200);
     process.kill(before!, 'SIGKILL');
 
     await waitFor(
@@ -108,7 +86,7 @@ describe('crash safety on one machine', () => {
     expect(new Set(rows.map((r) => r.event_id))).toEqual(new Set(ids));
     // Collection works on the restarted emulator too.
     const more = batchOf('emu-after', 50);
-    expect(await post(pipeline.url, pipeline.writeKeys.default!, more.body)).toBe(200);
+    expect(await postBatch(pipeline.url, pipeline.writeKeys.default!, more.body)).toBe(200);
     await waitForLake(new FsObjectStore(join(test.dataDir, 'lake')), [...ids, ...more.ids], 60_000);
   });
 
@@ -120,7 +98,7 @@ describe('crash safety on one machine', () => {
     await expect(second.ready).rejects.toThrow(/another Tally \(pid \d+\) is running on the data dir/);
 
     const { ids, body } = batchOf('kill', 500);
-    expect(await post(url, writeKey, body)).toBe(200);
+    expect(await postBatch(url, writeKey, body)).toBe(200);
     process.kill(first.child.pid!, 'SIGKILL');
     await waitFor('kinesis-local to exit with its parent', async () => !alive(emulator), 10_000);
 
@@ -140,7 +118,7 @@ describe('crash safety on one machine', () => {
     // Arrange
     const { dataDir, env, first, url, writeKey, emulator } = await startTally('stop');
     const { ids, body } = batchOf('stop', 400);
-    expect(await post(url, writeKey, body)).toBe(200);
+    expect(await postBatch(url, writeKey, body)).toBe(200);
 
     // Act: the emulator dies, and the stop begins before the supervisor could restart it.
     process.kill(emulator!, 'SIGKILL');

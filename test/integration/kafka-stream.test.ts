@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -13,38 +12,16 @@ import { encodeRecords } from '../../lib/stream/codec.js';
 import { ensureTopic, KafkaStreamReader, KafkaStreamWriter } from '../../lib/stream/kafka.js';
 import { LocalPoller } from '../../lib/stream/poller.js';
 import { type PutEntry, putAll, StreamUnavailableError } from '../../lib/stream/producer.js';
-import { spawnTally } from '../../local/chaos/run.js';
+import { alive, childrenOf, spawnTally } from '../../local/chaos/run.js';
 import { FileCheckpoints } from '../../local/checkpoints.js';
 import { type KafkaBroker, kafkaMissing, startKafkaBroker } from '../../local/kafka-broker.js';
 import { waitFor } from '../../local/ports.js';
 import { lakeEvent } from '../helpers/events.js';
 import { waitForLake } from '../helpers/lake.js';
-import { sendBatch, startTestPipeline } from '../helpers/pipeline.js';
+import { postBatch, sendBatch, startTestPipeline } from '../helpers/pipeline.js';
 
 const missing = kafkaMissing();
 const MAIN = fileURLToPath(new URL('../../local/main.ts', import.meta.url));
-
-/** The broker (a java child) of an `npm start` process. */
-function brokersOf(pid: number): number[] {
-  try {
-    return execFileSync('pgrep', ['-P', String(pid), '-f', 'server.properties'], { encoding: 'utf8' })
-      .split('\n')
-      .filter(Boolean)
-      .map(Number);
-  } catch {
-    return [];
-  }
-}
-
-const alive = (pid: number | undefined) => {
-  if (!pid) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 /** Stream records of `count` events (one event per record), keyed by user as the collector keys them. */
 function records(prefix: string, count: number): { entries: PutEntry[]; ids: string[] } {
@@ -272,7 +249,7 @@ describe('the Kafka stream, against a real Apache Kafka broker', () => {
     const env = { ...process.env, TALLY_DATA_DIR: dataDir, PORT: '0', TALLY_STREAM: 'kafka' };
     const first = spawnTally(MAIN, env);
     const { url, writeKey } = await first.ready;
-    const [java] = brokersOf(first.child.pid!);
+    const [java] = childrenOf(first.child.pid!, 'server.properties');
     const ids = Array.from({ length: 400 }, (_, i) => `crash-${i}`);
     const body = JSON.stringify({
       batch: ids.map((messageId, i) => ({
@@ -284,14 +261,7 @@ describe('the Kafka stream, against a real Apache Kafka broker', () => {
     });
 
     // Act: a 200, then SIGKILL at once; then start again and wait for the lake.
-    const response = await fetch(`${url}/v1/batch`, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        authorization: `Basic ${Buffer.from(`${writeKey}:`).toString('base64')}`,
-      },
-      body,
-    });
+    const status = await postBatch(url, writeKey, body);
     process.kill(first.child.pid!, 'SIGKILL');
     await waitFor('the broker to end with its parent', async () => !alive(java), 15_000);
     const again = spawnTally(MAIN, env);
@@ -305,7 +275,7 @@ describe('the Kafka stream, against a real Apache Kafka broker', () => {
     }
 
     // Assert: acknowledged, the broker gone with its parent, every event in the lake once.
-    expect(response.status).toBe(200);
+    expect(status).toBe(200);
     expect(java).toBeGreaterThan(0);
     expect(rows.map((r) => r.event_id).sort()).toEqual([...ids].sort());
   }, 240_000);
