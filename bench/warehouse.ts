@@ -33,13 +33,13 @@ function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
 }
 
-/** Late events for one day: another file in its partition, from users drawn like the rest. */
+/** Late events for one day: another file in its partition, from users drawn like the rest, ids its own (file and day). */
 async function addLateEvents(lakeRoot: string, dt: string, count: number, file = 'late'): Promise<void> {
   const instance = await DuckDBInstance.create(':memory:');
   const db = await instance.connect();
   await db.run(`SET TimeZone = 'UTC'`);
   await db.run(`COPY (
-      SELECT '${file}' || i AS event_id, 'track' AS type, 'Viewed' AS event,
+      SELECT '${file}-${dt}-' || i AS event_id, 'track' AS type, 'Viewed' AS event,
         CAST(floor(pow(random(), 2.5) * ${USERS}) AS BIGINT) * 7919 + 1 AS user_hash, NULL::BIGINT AS anonymous_hash,
         TIMESTAMPTZ '${dt} 12:00:00+00' AS event_time, TIMESTAMPTZ '${LAST} 23:59:59+00' AS received_at,
         NULL::VARCHAR AS properties, NULL::VARCHAR AS context, 1 AS key_version, NULL::VARCHAR AS flags, NULL::VARCHAR AS channel
