@@ -25,29 +25,19 @@ export interface LiveFile {
 }
 
 /**
- * The persons of lake rows of today not rolled up yet: copies with an indexed copy of another
- * day received within the window before them are duplicates (rule 1), and ids map to persons as
- * of the last rollup (a link made since applies at the next one). With `column`, each row also
- * carries that lake column as `value`.
+ * The rows of today's files not rolled up yet as they count, `(file, dt, user_hash, <lake
+ * dimensions>)`: copies with an indexed copy of another day received within the window before
+ * them are duplicates (rule 1), and ids map to persons as of the last rollup (a link made since
+ * applies at the next one).
  */
-export function livePersons(
-  options: LiveOptions,
-  project: string,
-  today: string,
-  files: string[],
-  column?: string,
-): string {
-  const value = column === undefined ? '' : `${column} AS value, `;
-  return `SELECT x.dt, ${column === undefined ? '' : 'x.value, '}coalesce(m.person, x.id) AS user_hash FROM (
-      SELECT dt, ${value}md5_number(event_id) AS digest, received_at, coalesce(user_hash, anonymous_hash) AS id
-      FROM ${lakeRows(files)} WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL AND ${options.counted}
-    ) x ${judged(options, project, today)}`;
-}
-
-/** Rule 1 against the event index and the ids' persons, for rows `x` of today's files. */
-function judged(options: LiveOptions, project: string, today: string): string {
+export function livePersons(options: LiveOptions, project: string, today: string, files: string[]): string {
   const p = literal(project, 'project');
-  return `ANTI JOIN event_index i ON i.project = ${p} AND i.digest = x.digest AND i.dt <> ${literal(today, 'date')}
+  return `SELECT x.file, x.dt, coalesce(m.person, x.id) AS user_hash, ${LAKE_DIMENSIONS.map((d) => `x.${d}`).join(', ')} FROM (
+      SELECT filename AS file, dt, md5_number(event_id) AS digest, received_at,
+        coalesce(user_hash, anonymous_hash) AS id, ${LAKE_DIMENSIONS.join(', ')}
+      FROM ${lakeRows(files, true)} WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL AND ${options.counted}
+    ) x
+    ANTI JOIN event_index i ON i.project = ${p} AND i.digest = x.digest AND i.dt <> ${literal(today, 'date')}
       AND i.received_at BETWEEN x.received_at - ${windowInterval(options.windowHours)} AND x.received_at
     LEFT JOIN people m ON m.project = ${p} AND m.id_hash = x.id`;
 }
@@ -56,7 +46,7 @@ function judged(options: LiveOptions, project: string, today: string): string {
 const CACHE = 'live_rows';
 
 /**
- * Today's rows not rolled up yet as they count (`livePersons`, with every lake dimension), kept
+ * Today's rows not rolled up yet as they count (`livePersons`), kept
  * per file between reads: the event index scan that judges them costs the same for one file as
  * for many, and a dashboard asks for the totals and several breakdowns of the same files. Rows
  * are judged by the event index and people of the last refresh, so a refresh's commit drops
@@ -112,11 +102,8 @@ export class LiveRows {
         `DELETE FROM ${CACHE} WHERE project = ${p} AND file IN (${paths.map(sqlPath).join(', ')})`,
       );
       await db.run(
-        `INSERT INTO ${CACHE} SELECT ${p}, x.file, x.dt, coalesce(m.person, x.id), ${LAKE_DIMENSIONS.map((d) => `x.${d}`).join(', ')} FROM (
-           SELECT filename AS file, dt, md5_number(event_id) AS digest, received_at,
-             coalesce(user_hash, anonymous_hash) AS id, ${dims}
-           FROM ${lakeRows(paths, true)} WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL AND ${options.counted}
-         ) x ${judged(options, project, today)}`,
+        `INSERT INTO ${CACHE} SELECT ${p}, file, dt, user_hash, ${dims}
+         FROM (${livePersons(options, project, today, paths)})`,
       );
       for (const file of stale) this.held.set(file.path, file.version);
     }

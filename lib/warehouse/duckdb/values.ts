@@ -302,6 +302,11 @@ async function valueChanges(db: Db): Promise<void> {
   );
 }
 
+/** The same (value, person) key in two tables with `project, dim, value, user_hash`. */
+function sameKey(a: string, b: string): string {
+  return `${a}.project = ${b}.project AND ${a}.dim = ${b}.dim AND ${a}.value = ${b}.value AND ${a}.user_hash = ${b}.user_hash`;
+}
+
 /**
  * Applies `value_changes` to the per-value rows of the days rolled up before. A (value, person)
  * changed on one day (a late event, a new day: nearly all) moves the windows from that day up to
@@ -330,8 +335,6 @@ async function correctValues(db: Db): Promise<void> {
   );
   const lo = `${literal(String(bounds![0]), 'date')} - ${MAU_DAYS - 1}`;
   const hi = `${literal(String(bounds![1]), 'date')} + ${MAU_DAYS - 1}`;
-  const sameKey = (a: string, b: string) =>
-    `${a}.project = ${b}.project AND ${a}.dim = ${b}.dim AND ${a}.value = ${b}.value AND ${a}.user_hash = ${b}.user_hash`;
   // Per dimension, the rows of the changed keys alone (unpivoting every dimension of these
   // persons' rows first writes them all).
   const keyed = (dim: string, value: string) =>
@@ -380,7 +383,7 @@ async function correctValues(db: Db): Promise<void> {
      GROUP BY n.project, n.dim, n.value, w.dt`,
   );
   const [several] = await db.rows(`SELECT count(*) FROM key_days WHERE days > 1`);
-  if (Number(several?.[0] ?? 0) > 0) await addSeveralDayDeltas(db, sameKey);
+  if (Number(several?.[0] ?? 0) > 0) await addSeveralDayDeltas(db);
   const match = (t: string) =>
     `${t}.project = d.project AND ${t}.dim = d.dim AND ${t}.value = d.value AND ${t}.dt = d.dt`;
   await db.run(
@@ -407,7 +410,7 @@ async function correctValues(db: Db): Promise<void> {
  * over the key's days and those windows in order (a window function; an ASOF join partitioned by
  * so many keys is far slower in DuckDB).
  */
-async function addSeveralDayDeltas(db: Db, sameKey: (a: string, b: string) => string): Promise<void> {
+async function addSeveralDayDeltas(db: Db): Promise<void> {
   const keys = `SEMI JOIN key_days k ON ${sameKey('k', 'x')} AND k.days > 1`;
   await db.run(`CREATE OR REPLACE TEMP TABLE several_changes AS SELECT x.* FROM value_changes x ${keys}`);
   await db.run(
