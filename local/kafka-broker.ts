@@ -136,8 +136,6 @@ export async function startKafkaBroker(options: KafkaBrokerOptions): Promise<Kaf
     new Promise<void>((done) =>
       c.exitCode !== null || c.signalCode !== null ? done() : c.once('exit', () => done()),
     );
-  const onExit = () => child?.kill('SIGKILL');
-  process.once('exit', onExit);
   const broker: KafkaBroker = {
     brokers,
     pid: () => child?.pid,
@@ -164,7 +162,6 @@ export async function startKafkaBroker(options: KafkaBrokerOptions): Promise<Kaf
       child = null;
     },
     async stop() {
-      process.removeListener('exit', onExit);
       const running = child;
       if (!running) return;
       running.kill('SIGTERM');
@@ -174,6 +171,10 @@ export async function startKafkaBroker(options: KafkaBrokerOptions): Promise<Kaf
       child = null;
     },
   };
-  await broker.start();
+  // A broker that never answered is not left running.
+  await broker.start().catch(async (error: unknown) => {
+    await broker.stop();
+    throw error;
+  });
   return broker;
 }

@@ -15,8 +15,7 @@ import { changedDays, erase, erasureRequestOf } from '../lib/privacy/erasure.js'
 import { failedBatchKey, failedBatchRecord } from '../lib/stream/failed-batch.js';
 import { ensureTopic, KafkaStreamReader, KafkaStreamWriter } from '../lib/stream/kafka.js';
 import { KinesisStreamReader, KinesisStreamWriter } from '../lib/stream/kinesis.js';
-import type { StreamReader } from '../lib/stream/poller.js';
-import { type KinesisHandler, LocalPoller } from '../lib/stream/poller.js';
+import { type KinesisHandler, LocalPoller, type StreamReader } from '../lib/stream/poller.js';
 import type { PutOptions, StreamWriter } from '../lib/stream/producer.js';
 import type { MetricsDeps } from '../lib/warehouse/metrics-api.js';
 import { FileCheckpoints } from './checkpoints.js';
@@ -161,8 +160,14 @@ async function startLocked(
     }
     const brokers = options.kafka.brokers ?? kafkaBroker!.brokers;
     await ensureTopic(brokers, streamName, { partitions: options.shards ?? 1, retentionHours: 168 });
-    streamWriter = new KafkaStreamWriter(brokers, streamName);
-    streamReader = new KafkaStreamReader(brokers, streamName);
+    const kafkaWriter = new KafkaStreamWriter(brokers, streamName);
+    const kafkaReader = new KafkaStreamReader(brokers, streamName);
+    undo.push(async () => {
+      await kafkaWriter.close();
+      await kafkaReader.close();
+    });
+    streamWriter = kafkaWriter;
+    streamReader = kafkaReader;
   } else {
     // kinesis-local keeps its stream in memory: it starts empty, and the journal refills it.
     kinesisLocal = options.kinesisEndpoint

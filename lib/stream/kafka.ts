@@ -40,6 +40,24 @@ export function parseBrokers(text: string): string[] {
   return brokers;
 }
 
+/**
+ * `work`, or the signal's reason when it is aborted first (the work is abandoned, not stopped);
+ * the listener goes with the call, so a signal kept for many calls gathers none.
+ */
+async function unlessAborted<T>(work: Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (!signal) return work;
+  let onAbort = () => {};
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([work, aborted]);
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
+}
+
 /** The largest record batch the topic takes: above the collector's 5 MB calls. */
 const MAX_BATCH_BYTES = 8 * 1024 * 1024;
 
@@ -112,7 +130,11 @@ export class KafkaStreamWriter implements StreamWriter {
     return this.partitions;
   }
 
-  /** A produce either takes every entry or throws: the caller retries the call whole (`putAll`). */
+  /**
+   * Reports each entry as Kinesis does: its partition and offset, or an error code when the
+   * produce did not append its partition (the caller retries those entries: `putAll`); throws when
+   * the call failed as a whole.
+   */
   async putRecords(entries: readonly PutEntry[], signal?: AbortSignal): Promise<PutOutcome[]> {
     signal?.throwIfAborted();
     const count = await this.partitionCount();
@@ -129,14 +151,7 @@ export class KafkaStreamWriter implements StreamWriter {
     let result: { offsets?: { partition: number; offset: bigint }[] };
     let failure = 'missing_offset';
     try {
-      result = signal
-        ? await Promise.race([
-            sent,
-            new Promise<never>((_, reject) =>
-              signal.addEventListener('abort', () => reject(signal.reason), { once: true }),
-            ),
-          ])
-        : await sent;
+      result = await unlessAborted(sent, signal);
     } catch (error) {
       // The partitions a failed produce did append are reported with it: only the others' entries
       // are failed (and retried), as Kinesis reports its entries one by one.
@@ -187,19 +202,15 @@ export class KafkaStreamReader implements StreamReader {
     });
   }
 
-  private async partitionMetadata(partition: number) {
-    const metadata = await this.consumer.metadata({ topics: [this.topic] });
-    const topic = metadata.topics.get(this.topic);
-    const leader = topic?.partitions[partition]?.leader;
-    if (!topic || leader === undefined || leader < 0)
-      throw new TallyError('stream_unavailable', `no leader for ${this.topic} partition ${partition}`);
-    return { topicId: topic.id, leader };
-  }
-
-  async listShards(): Promise<string[]> {
+  private async topicMetadata() {
     const metadata = await this.consumer.metadata({ topics: [this.topic] });
     const topic = metadata.topics.get(this.topic);
     if (!topic) throw new TallyError('stream_unavailable', `no Kafka topic ${this.topic}`);
+    return topic;
+  }
+
+  async listShards(): Promise<string[]> {
+    const topic = await this.topicMetadata();
     return Array.from({ length: topic.partitionsCount }, (_, i) => partitionShard(i));
   }
 
@@ -226,12 +237,15 @@ export class KafkaStreamReader implements StreamReader {
     const [shardId, at] = iterator.split('@') as [string, string];
     const partition = shardPartition(shardId);
     const from = BigInt(at);
-    const { topicId, leader } = await this.partitionMetadata(partition);
+    const topic = await this.topicMetadata();
+    const leader = topic.partitions[partition]?.leader ?? -1;
+    if (leader < 0)
+      throw new TallyError('stream_unavailable', `no leader for ${this.topic} partition ${partition}`);
     const response = await this.consumer.fetch({
       node: leader,
       topics: [
         {
-          topicId,
+          topicId: topic.id,
           partitions: [
             {
               partition,
@@ -248,8 +262,8 @@ export class KafkaStreamReader implements StreamReader {
       maxBytes: PARTITION_MAX_BYTES,
     });
     const records: ShardRecord[] = [];
-    for (const topic of response.responses) {
-      for (const part of topic.partitions) {
+    for (const answer of response.responses) {
+      for (const part of answer.partitions) {
         if (part.errorCode !== 0)
           throw new TallyError(
             'stream_unavailable',
