@@ -1,6 +1,7 @@
 import type { Node } from 'constructs';
 import { parseCorsPolicy } from '../lib/ingest/cors.js';
 import { MAX_REQUESTS_PER_SECOND } from '../lib/ingest/quota.js';
+import { parseBrokers } from '../lib/stream/kafka-connection.js';
 import { DEFAULT_DEDUP_WINDOW_HOURS, MAX_DEDUP_WINDOW_HOURS } from '../lib/warehouse/people.js';
 
 /** The StarRocks cluster the warehouse jobs drive (the stack does not create one). */
@@ -41,9 +42,39 @@ export interface VpcSettings {
   routeTableIds: string[];
 }
 
-/** The VPC endpoints the warehouse jobs may need, by the names `tally:vpcEndpoints` takes. */
-export const VPC_ENDPOINTS = ['s3', 'glue', 'secretsmanager', 'xray'] as const;
+/**
+ * The VPC endpoints the functions in the VPC may need, by the names `tally:vpcEndpoints` takes:
+ * the warehouse jobs' (S3, Glue, Secrets Manager, X-Ray), and with `tally:stream=kafka` those of
+ * the collector, the topic's custom resource and the Kafka event source mapping's pollers
+ * (S3, DynamoDB, Secrets Manager, Lambda, STS, the MSK API).
+ */
+export const VPC_ENDPOINTS = [
+  's3',
+  'glue',
+  'secretsmanager',
+  'xray',
+  'dynamodb',
+  'lambda',
+  'sts',
+  'kafka',
+] as const;
 export type VpcEndpointName = (typeof VPC_ENDPOINTS)[number];
+
+/** The stream on Kafka (`tally:stream=kafka`). */
+export interface KafkaSettings {
+  /**
+   * The brokers of an existing cluster (MSK provisioned, Confluent, Redpanda...), which the
+   * collector and the event source mapping reach with SASL/SCRAM-SHA-512 over TLS. None: the stack
+   * creates an Amazon MSK Serverless cluster in `tally:vpcId`, with IAM authentication.
+   */
+  bootstrapServers?: string[];
+  /** The SCRAM secret (`{"username", "password"}`) of the existing cluster. */
+  secretArn?: string;
+  /** @default 'tally-events' */
+  topic: string;
+  /** Partitions of the topic (each takes about 5 MB/s of writes on MSK Serverless). @default 12 */
+  partitions: number;
+}
 
 /** The container tier's settings (`tally:ingest=containers`). */
 export interface ContainerSettings {
@@ -104,6 +135,9 @@ export interface TallySettings {
    * anyone lower: ~$22 a day at 1,000 requests a second). @default passthrough
    */
   collectTracing: 'passthrough' | 'active';
+  /** The stream: an on-demand Kinesis stream, or a topic on Kafka. @default kinesis */
+  stream: 'kinesis' | 'kafka';
+  kafka?: KafkaSettings;
   /** Lake writer event source mapping. @default 10000 records, 60 s, 10 retries, 6 h */
   batchSize: number;
   batchingWindowSeconds: number;
@@ -211,6 +245,9 @@ export function readSettings(node: Node): TallySettings {
     );
   }
   const ingest = oneOf(node, 'ingest', ['lambda', 'containers'] as const, 'lambda');
+  const stream = oneOf(node, 'stream', ['kinesis', 'kafka'] as const, 'kinesis');
+  const vpc = vpcId ? vpcSettings(node, vpcId, stream) : null;
+  const kafka = stream === 'kafka' ? kafkaSettings(node, vpc, ingest) : undefined;
   return {
     allowedOrigins: origins(node),
     throttleRate: int(node, 'throttleRate', 1000, 1, 100_000),
@@ -224,6 +261,8 @@ export function readSettings(node: Node): TallySettings {
     collectTracing: oneOf(node, 'collectTracing', ['passthrough', 'active'] as const, 'passthrough'),
     ingest,
     ...(ingest === 'containers' ? { containers: containerSettings(node) } : {}),
+    stream,
+    ...(kafka ? { kafka } : {}),
     batchSize: int(node, 'batchSize', 10_000, 1, 10_000),
     batchingWindowSeconds: int(node, 'batchingWindowSeconds', 60, 0, 300),
     retryAttempts: int(node, 'retryAttempts', 10, 0, 10_000),
@@ -258,7 +297,7 @@ export function readSettings(node: Node): TallySettings {
             ),
           }
         : null,
-    vpc: vpcId ? vpcSettings(node, vpcId) : null,
+    vpc,
     alarmEmail: email(node),
     stage: stageName,
     hmacSecretArn: arn(node, 'hmacSecretArn', SECRET_ARN),
@@ -268,8 +307,59 @@ export function readSettings(node: Node): TallySettings {
   };
 }
 
+/**
+ * `tally:stream=kafka`: an existing cluster's brokers with their SCRAM secret, or an MSK
+ * Serverless cluster the stack creates in the VPC (two subnets in two zones at least).
+ */
+function kafkaSettings(node: Node, vpc: VpcSettings | null, ingest: string): KafkaSettings {
+  if (ingest === 'containers') {
+    throw new SettingsError(
+      'tally:stream=kafka takes the Lambda front door only (tally:ingest=lambda): the container tier runs in a VPC of its own, which does not reach the cluster',
+    );
+  }
+  const servers = text(node, 'kafkaBootstrapServers');
+  let bootstrapServers: string[] | undefined;
+  if (servers !== undefined) {
+    try {
+      bootstrapServers = parseBrokers(servers);
+    } catch (error) {
+      throw new SettingsError(`context tally:kafkaBootstrapServers: ${(error as Error).message}`);
+    }
+  }
+  const secretArn = arn(node, 'kafkaSecretArn', SECRET_ARN);
+  if (bootstrapServers && !secretArn) {
+    throw new SettingsError(
+      'context tally:kafkaSecretArn is required with tally:kafkaBootstrapServers: the SASL/SCRAM secret ({"username", "password"}) the collector and the lake writer sign in with',
+    );
+  }
+  if (!bootstrapServers) {
+    if (secretArn) {
+      throw new SettingsError(
+        'context tally:kafkaSecretArn is for an existing cluster (tally:kafkaBootstrapServers); the MSK Serverless cluster the stack creates signs in with IAM',
+      );
+    }
+    if (!vpc || new Set(vpc.availabilityZones).size < 2) {
+      throw new SettingsError(
+        'tally:stream=kafka without tally:kafkaBootstrapServers creates an MSK Serverless cluster, which needs tally:vpcId with subnets in two availability zones at least (tally:subnetIds, tally:availabilityZones)',
+      );
+    }
+  }
+  const topic = text(node, 'kafkaTopic') ?? 'tally-events';
+  if (!/^[A-Za-z0-9._-]{1,249}$/.test(topic)) {
+    throw new SettingsError(
+      `context tally:kafkaTopic is not a Kafka topic name (letters, digits, . _ -): ${JSON.stringify(topic).slice(0, 80)}`,
+    );
+  }
+  return {
+    ...(bootstrapServers ? { bootstrapServers } : {}),
+    ...(secretArn ? { secretArn } : {}),
+    topic,
+    partitions: int(node, 'kafkaPartitions', 12, 1, 2000),
+  };
+}
+
 /** The VPC settings, complete: one availability zone per subnet (CDK needs both to import the VPC). */
-function vpcSettings(node: Node, vpcId: string): VpcSettings {
+function vpcSettings(node: Node, vpcId: string, stream: 'kinesis' | 'kafka'): VpcSettings {
   const subnetIds = list(node, 'subnetIds');
   const availabilityZones = list(node, 'availabilityZones');
   if (subnetIds.length === 0) {
@@ -283,8 +373,13 @@ function vpcSettings(node: Node, vpcId: string): VpcSettings {
     );
   }
   const egress = oneOf(node, 'vpcEgress', ['endpoints', 'nat'] as const, 'endpoints');
-  const endpoints = egress === 'nat' ? [] : vpcEndpoints(node);
+  const endpoints = egress === 'nat' ? [] : vpcEndpoints(node, stream);
   const routeTableIds = list(node, 'routeTableIds');
+  if (stream === 'kafka' && endpoints.includes('dynamodb') && routeTableIds.length === 0) {
+    throw new SettingsError(
+      'context tally:routeTableIds is required with tally:vpcId and tally:stream=kafka: the route tables of tally:subnetIds, for the DynamoDB gateway endpoint the collector needs (or leave dynamodb out of tally:vpcEndpoints when the route tables already have one)',
+    );
+  }
   if (endpoints.includes('s3') && routeTableIds.length === 0) {
     throw new SettingsError(
       'context tally:routeTableIds is required with tally:vpcId: the route tables of tally:subnetIds, for the S3 gateway endpoint the stack creates (or leave s3 out of tally:vpcEndpoints when the route tables already have one, or set tally:vpcEgress=nat when the subnets reach AWS through a NAT gateway)',
@@ -301,9 +396,13 @@ function vpcSettings(node: Node, vpcId: string): VpcSettings {
   };
 }
 
-/** `tally:vpcEndpoints`: a comma-separated subset of VPC_ENDPOINTS, or `none`. */
-function vpcEndpoints(node: Node): VpcEndpointName[] {
-  if (get(node, 'vpcEndpoints') === undefined) return [...VPC_ENDPOINTS];
+/**
+ * `tally:vpcEndpoints`: a comma-separated subset of VPC_ENDPOINTS, or `none`; unset, the
+ * warehouse jobs' four, and the Kafka variant's too with `tally:stream=kafka`.
+ */
+function vpcEndpoints(node: Node, stream: 'kinesis' | 'kafka'): VpcEndpointName[] {
+  if (get(node, 'vpcEndpoints') === undefined)
+    return stream === 'kafka' ? [...VPC_ENDPOINTS] : ['s3', 'glue', 'secretsmanager', 'xray'];
   const names = list(node, 'vpcEndpoints');
   if (names.length === 1 && names[0] === 'none') return [];
   for (const name of names) {

@@ -5,11 +5,12 @@ import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { NagSuppressions } from 'cdk-nag';
 import type { Construct } from 'constructs';
 import { COUNTRY_DB_FILE, COUNTRY_DB_PACKAGE_PATH } from '../lib/enrich/country.js';
-import type { TallySettings } from './config.js';
+import type { TallySettings, VpcEndpointName } from './config.js';
 import { Compaction } from './constructs/compaction.js';
 import { Erasure } from './constructs/erasure.js';
 import { IngestApi } from './constructs/ingest-api.js';
 import { IngestContainers } from './constructs/ingest-containers.js';
+import { KafkaStream } from './constructs/kafka-stream.js';
 import { Lake } from './constructs/lake.js';
 import { LakeWriter } from './constructs/lake-writer.js';
 import { Monitoring, type MonitoringProps } from './constructs/monitoring.js';
@@ -23,6 +24,9 @@ import { PermissionSourceAccount, suppressWithReasons } from './nag.js';
 export interface TallyStackProps extends StackProps {
   settings: TallySettings;
 }
+
+/** The endpoints the warehouse jobs make in their VPC (cdk/constructs/warehouse-jobs.ts). */
+const WAREHOUSE_ENDPOINTS: readonly VpcEndpointName[] = ['s3', 'glue', 'secretsmanager', 'xray'];
 
 /** Log retention in days as CDK's enum (which only has fixed values). */
 function retention(days: number): RetentionDays {
@@ -42,14 +46,28 @@ export class TallyStack extends Stack {
       hmacSecretArn: s.hmacSecretArn,
       projectsSecretArn: s.projectsSecretArn,
     });
-    const stream = new Stream(this, 'Stream', {
-      streamMode: StreamMode.ON_DEMAND,
-      encryption: StreamEncryption.MANAGED,
-      retentionPeriod: Duration.hours(s.streamRetentionHours),
-      // Destroying the stack stops its bill; what the stream still held is in the lake already
-      // unless the lake writer was failing (then its FailedBatchesBucket, which stays, holds it).
-      removalPolicy: RemovalPolicy.DESTROY,
-    });
+    // The stream: a Kafka topic (an MSK Serverless cluster, or an existing cluster's), or Kinesis.
+    const kafka = s.kafka
+      ? new KafkaStream(this, 'Kafka', {
+          settings: s.kafka,
+          vpc: s.vpc,
+          retentionHours: s.streamRetentionHours,
+          endpointsMadeElsewhere:
+            s.starRocks && s.vpc ? s.vpc.endpoints.filter((n) => WAREHOUSE_ENDPOINTS.includes(n)) : [],
+          stage: s.stage,
+          logRetention,
+        })
+      : undefined;
+    const stream = kafka
+      ? undefined
+      : new Stream(this, 'Stream', {
+          streamMode: StreamMode.ON_DEMAND,
+          encryption: StreamEncryption.MANAGED,
+          retentionPeriod: Duration.hours(s.streamRetentionHours),
+          // Destroying the stack stops its bill; what the stream still held is in the lake already
+          // unless the lake writer was failing (then its FailedBatchesBucket, which stays, holds it).
+          removalPolicy: RemovalPolicy.DESTROY,
+        });
     const lake = new Lake(this, 'Lake', {
       stage: s.stage,
       badRowRetentionDays: s.badRowRetentionDays,
@@ -65,16 +83,26 @@ export class TallyStack extends Stack {
       logRetention,
       tracing: s.collectTracing,
       // The country database ships beside the bundle (`/var/task`, the function's directory).
-      environment: { TALLY_STREAM_ARN: stream.streamArn, TALLY_COUNTRY_DB: `/var/task/${COUNTRY_DB_FILE}` },
+      environment: {
+        ...(kafka
+          ? { ...kafka.clientEnvironment(), TALLY_KAFKA_BROKERS: kafka.brokers }
+          : { TALLY_STREAM_ARN: stream!.streamArn }),
+        TALLY_COUNTRY_DB: `/var/task/${COUNTRY_DB_FILE}`,
+      },
       copyFiles: [COUNTRY_DB_PACKAGE_PATH],
+      // In the cluster's VPC when the stream is a topic there.
+      ...(kafka?.network ?? {}),
     });
-    // Only PutRecord(s): grantWrite would add ListShards and DescribeStreamSummary too.
-    collect.addToRolePolicy(
-      new PolicyStatement({
-        actions: ['kinesis:PutRecord', 'kinesis:PutRecords'],
-        resources: [stream.streamArn],
-      }),
-    );
+    if (kafka) kafka.grantProduce(collect);
+    else {
+      // Only PutRecord(s): grantWrite would add ListShards and DescribeStreamSummary too.
+      collect.addToRolePolicy(
+        new PolicyStatement({
+          actions: ['kinesis:PutRecord', 'kinesis:PutRecords'],
+          resources: [stream!.streamArn],
+        }),
+      );
+    }
     secrets.bind(collect);
     const quotas = new QuotaTable(this, 'Quotas');
     quotas.bind(collect, s.projectRequestsPerSecond);
@@ -101,7 +129,7 @@ export class TallyStack extends Stack {
       ? undefined
       : new IngestContainers(this, 'IngestContainers', {
           settings: s.containers,
-          stream,
+          stream: stream!,
           secrets,
           quotas,
           defaultRequestsPerSecond: s.projectRequestsPerSecond,
@@ -110,7 +138,7 @@ export class TallyStack extends Stack {
           logRetention,
         });
     const lakeWriter = new LakeWriter(this, 'LakeWriter', {
-      stream,
+      ...(kafka ? { kafka } : { stream: stream! }),
       bucket: lake.bucket,
       batchSize: s.batchSize,
       batchingWindowSeconds: s.batchingWindowSeconds,
@@ -152,6 +180,8 @@ export class TallyStack extends Stack {
         logRetention,
       });
       ingest.addMetrics(warehouse.metrics);
+      // The Kafka clients reach AWS through the endpoints the warehouse jobs made in the same VPC.
+      if (kafka) for (const endpoint of warehouse.interfaceEndpoints) kafka.allowTo(endpoint);
       functions.rollup = warehouse.rollup;
       functions.metrics = warehouse.metrics;
       jobs.rollup = {
@@ -164,7 +194,7 @@ export class TallyStack extends Stack {
     const monitoring = new Monitoring(this, 'Monitoring', {
       alarmEmail: s.alarmEmail,
       api: ingest.api,
-      stream,
+      ...(stream ? { stream } : {}),
       lakeWriterMapping: lakeWriter.mappingId,
       functions,
       jobs,
@@ -177,7 +207,11 @@ export class TallyStack extends Stack {
       description: 'Send events to <ApiUrl>/v1/batch',
     });
     new CfnOutput(this, 'LakeBucket', { value: lake.bucket.bucketName });
-    new CfnOutput(this, 'StreamName', { value: stream.streamName });
+    if (stream) new CfnOutput(this, 'StreamName', { value: stream.streamName });
+    if (kafka) {
+      new CfnOutput(this, 'KafkaTopic', { value: kafka.topic, description: 'The events topic' });
+      new CfnOutput(this, 'KafkaBrokers', { value: kafka.brokers, description: 'Its bootstrap brokers' });
+    }
     new CfnOutput(this, 'ProjectsSecret', {
       value: secrets.projects.secretArn,
       description: 'Add projects here (see docs/deploy.md, Projects and keys)',

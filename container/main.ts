@@ -1,17 +1,17 @@
-import { kinesisClient } from '../lambdas/aws.js';
 import { collectDepsFromEnv } from '../lambdas/collect/deps.js';
 import { lambdaLogger } from '../lambdas/logger.js';
 import { IntervalMetrics } from '../lambdas/metrics-emf.js';
 import { withSecrets } from '../lambdas/secrets.js';
-import { intVar, readEndpoint, readStreamRef } from '../lib/config.js';
+import { streamWriterFromEnv } from '../lambdas/stream.js';
+import { intVar } from '../lib/config.js';
 import type { Logger } from '../lib/log.js';
 import { CoalescingWriter, PUT_PAYLOAD_UNIT_BYTES } from '../lib/stream/coalesce.js';
-import { KinesisStreamWriter } from '../lib/stream/kinesis.js';
 import { startCollectorServer } from './server.js';
 
 /**
  * The collector container: the same collector as the Lambda, in a long-lived server whose
- * concurrent requests share PutRecords calls. Configuration as the Lambda's (`TALLY_STREAM_ARN`,
+ * concurrent requests share PutRecords calls. Configuration as the Lambda's (`TALLY_STREAM_ARN` or
+ * `TALLY_STREAM=kafka` and `TALLY_KAFKA_*`,
  * the secrets' ARNs, `TALLY_QUOTA_TABLE`...), plus `PORT` (8080), `TALLY_SECRETS_REFRESH_SECONDS`
  * (300: new projects and keys without a restart) and `TALLY_DRAIN_SECONDS` (25: what SIGTERM
  * lets requests in flight finish in; ECS waits 30 s before it kills).
@@ -31,10 +31,7 @@ export async function runCollectorContainer(): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'));
   const env = await withSecrets(process.env);
   // Concurrent requests share PutRecords calls and, bundled, stream records of a PUT unit each.
-  const stream = new CoalescingWriter(
-    new KinesisStreamWriter(kinesisClient(readEndpoint(env, 'KINESIS')), readStreamRef(env)),
-    { bundleBytes: PUT_PAYLOAD_UNIT_BYTES },
-  );
+  const stream = new CoalescingWriter(streamWriterFromEnv(env), { bundleBytes: PUT_PAYLOAD_UNIT_BYTES });
   const deps = collectDepsFromEnv(env, stream, logger);
   // Per request only what went wrong; what went right is summed and written once a minute (one
   // log line and one metric document per project), not a line a request at thousands a second.

@@ -9,6 +9,7 @@ import { ConfigError } from '../lib/errors.js';
  *   "previousKeys": [{"hmacKey", "hmacKeyVersion"}]}` (older keys, optional: erasure uses them)
  * - `TALLY_PROJECTS_SECRET_ARN`: `{"projects": [{"project", "writeKeySha256", "readKeySha256", "requestsPerSecond"}]}`
  * - `TALLY_STARROCKS_SECRET_ARN`: `{"username", "password"}`
+ * - `TALLY_KAFKA_SECRET_ARN`: `{"username", "password"}` (SASL/SCRAM to an existing Kafka cluster)
  * A variable set directly wins over its secret (local runs, tests).
  */
 export async function withSecrets(
@@ -38,6 +39,11 @@ export async function withSecrets(
   if (starrocks) {
     out.TALLY_STARROCKS_USER ??= String(starrocks.username ?? 'root');
     out.TALLY_STARROCKS_PASSWORD ??= String(starrocks.password ?? '');
+  }
+  const kafka = await read('TALLY_KAFKA_SECRET_ARN');
+  if (kafka) {
+    out.TALLY_KAFKA_USERNAME ??= String(kafka.username ?? '');
+    out.TALLY_KAFKA_PASSWORD ??= String(kafka.password ?? '');
   }
   return out;
 }

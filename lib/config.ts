@@ -3,6 +3,7 @@ import { type ProjectKey, parseCountBots } from './ingest/auth.js';
 import { type CorsPolicy, parseCorsPolicy } from './ingest/cors.js';
 import type { HashKey } from './ingest/pseudonymize.js';
 import { MAX_REQUESTS_PER_SECOND, parseRequestsPerSecond } from './ingest/quota.js';
+import { type KafkaConnection, parseBrokers } from './stream/kafka-connection.js';
 import type { StreamRef } from './stream/kinesis.js';
 import { DEFAULT_DEDUP_WINDOW_HOURS, MAX_DEDUP_WINDOW_HOURS } from './warehouse/people.js';
 
@@ -127,6 +128,66 @@ export function readStreamRef(env: Env): StreamRef {
   if (!name)
     throw new ConfigError('TALLY_STREAM_ARN', 'is required (or TALLY_STREAM_NAME) but neither is set');
   return { streamName: name };
+}
+
+/** Which stream the collector writes: `TALLY_STREAM`, `kinesis` (the default) or `kafka`. */
+export function readStreamKind(env: Env): 'kinesis' | 'kafka' {
+  const kind = env.TALLY_STREAM?.trim() || 'kinesis';
+  if (kind !== 'kinesis' && kind !== 'kafka')
+    throw new ConfigError(
+      'TALLY_STREAM',
+      `must be kinesis or kafka, got ${JSON.stringify(kind).slice(0, 40)}`,
+    );
+  return kind;
+}
+
+/** The events topic's name: `TALLY_KAFKA_TOPIC`, `tally-events` when unset. */
+export function readKafkaTopic(env: Env): string {
+  const topic = env.TALLY_KAFKA_TOPIC?.trim() || 'tally-events';
+  if (!/^[A-Za-z0-9._-]{1,249}$/.test(topic))
+    throw new ConfigError(
+      'TALLY_KAFKA_TOPIC',
+      `is not a Kafka topic name: ${JSON.stringify(topic).slice(0, 80)}`,
+    );
+  return topic;
+}
+
+/**
+ * The cluster of `TALLY_KAFKA_BROKERS`, authenticated as `TALLY_KAFKA_AUTH` says: `none` (the
+ * default: a local broker, plain text), `scram` (SASL/SCRAM-SHA-512 over TLS with
+ * `TALLY_KAFKA_USERNAME` and `TALLY_KAFKA_PASSWORD`, which the Lambdas read from the secret of
+ * `TALLY_KAFKA_SECRET_ARN`) or `iam` (MSK's IAM authentication over TLS: `iamToken` makes the
+ * token of each connection).
+ */
+export function readKafkaConnection(env: Env, iamToken?: () => Promise<string>): KafkaConnection {
+  let brokers: string[];
+  try {
+    brokers = parseBrokers(required(env, 'TALLY_KAFKA_BROKERS'));
+  } catch (error) {
+    if (error instanceof ConfigError) throw error;
+    throw new ConfigError('TALLY_KAFKA_BROKERS', (error as Error).message);
+  }
+  const auth = env.TALLY_KAFKA_AUTH?.trim() || 'none';
+  if (auth === 'none') return { brokers };
+  if (auth === 'scram') {
+    return {
+      brokers,
+      tls: env.TALLY_KAFKA_TLS?.trim() !== 'false',
+      sasl: {
+        mechanism: 'SCRAM-SHA-512',
+        username: required(env, 'TALLY_KAFKA_USERNAME'),
+        password: required(env, 'TALLY_KAFKA_PASSWORD'),
+      },
+    };
+  }
+  if (auth === 'iam') {
+    if (!iamToken) throw new ConfigError('TALLY_KAFKA_AUTH', 'iam needs AWS credentials to sign its tokens');
+    return { brokers, tls: true, sasl: { mechanism: 'OAUTHBEARER', token: iamToken } };
+  }
+  throw new ConfigError(
+    'TALLY_KAFKA_AUTH',
+    `must be none, scram or iam, got ${JSON.stringify(auth).slice(0, 40)}`,
+  );
 }
 
 /**

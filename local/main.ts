@@ -1,27 +1,31 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { intVar, readCorsPolicy, readDefaultQuota } from '../lib/config.js';
-import { parseBrokers } from '../lib/stream/kafka.js';
+import {
+  intVar,
+  readCorsPolicy,
+  readDefaultQuota,
+  readKafkaConnection,
+  readStreamKind,
+} from '../lib/config.js';
+import type { KafkaConnection } from '../lib/stream/kafka-connection.js';
 import { dashboardUrl } from './demo/run.js';
 import { consoleLogger } from './logger.js';
 import { type Pipeline, type PipelineOptions, startPipeline } from './pipeline.js';
 
 /**
- * `TALLY_STREAM`: `kinesis` (the default: kinesis-local) or `kafka` (the brokers of
- * `TALLY_KAFKA_BROKERS`, else a broker started here from `kafka/lib`). Null for Kinesis.
+ * `TALLY_STREAM`: `kinesis` (the default: kinesis-local) or `kafka` (the cluster of
+ * `TALLY_KAFKA_BROKERS`, with `TALLY_KAFKA_AUTH=scram` where it asks for SASL/SCRAM, else a broker
+ * started here from `kafka/lib`). Null for Kinesis.
  */
-export function readStream(env: NodeJS.ProcessEnv): { brokers?: string[] } | null {
-  const stream = env.TALLY_STREAM ?? 'kinesis';
-  if (stream === 'kinesis') {
+export function readStream(env: NodeJS.ProcessEnv): { connection?: KafkaConnection } | null {
+  if (readStreamKind(env) === 'kinesis') {
     if (env.TALLY_KAFKA_BROKERS)
       throw new Error(
         'TALLY_KAFKA_BROKERS is set but TALLY_STREAM is not kafka: set TALLY_STREAM=kafka to use it',
       );
     return null;
   }
-  if (stream !== 'kafka')
-    throw new Error(`TALLY_STREAM must be kinesis or kafka, got ${JSON.stringify(stream).slice(0, 40)}`);
-  return env.TALLY_KAFKA_BROKERS ? { brokers: parseBrokers(env.TALLY_KAFKA_BROKERS) } : {};
+  return env.TALLY_KAFKA_BROKERS ? { connection: readKafkaConnection(env) } : {};
 }
 
 /**

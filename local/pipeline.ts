@@ -14,6 +14,7 @@ import type { Logger } from '../lib/log.js';
 import { changedDays, erase, erasureRequestOf } from '../lib/privacy/erasure.js';
 import { failedBatchKey, failedBatchRecord } from '../lib/stream/failed-batch.js';
 import { ensureTopic, KafkaStreamReader, KafkaStreamWriter } from '../lib/stream/kafka.js';
+import type { KafkaConnection } from '../lib/stream/kafka-connection.js';
 import { KinesisStreamReader, KinesisStreamWriter } from '../lib/stream/kinesis.js';
 import { type KinesisHandler, LocalPoller, type StreamReader } from '../lib/stream/poller.js';
 import type { PutOptions, StreamWriter } from '../lib/stream/producer.js';
@@ -36,10 +37,10 @@ export interface PipelineOptions {
   /** Use this Kinesis endpoint instead of starting kinesis-local. */
   kinesisEndpoint?: string;
   /**
-   * The stream is a Kafka topic (named `streamName`) instead of Kinesis: on these brokers, or on a
+   * The stream is a Kafka topic (named `streamName`) instead of Kinesis: on this cluster, or on a
    * single-node broker this pipeline starts (its data in `<dataDir>/kafka`) when none is given.
    */
-  kafka?: { brokers?: string[] };
+  kafka?: { connection?: KafkaConnection };
   /** Where the lake goes. @default the directory `<dataDir>/lake` */
   store?: ObjectStore;
   /** @default 'tally-events' */
@@ -150,7 +151,7 @@ async function startLocked(
   let closeClient = () => {};
   if (options.kafka) {
     // A broker keeps its log on disk: the checkpoints stay valid across starts.
-    if (!options.kafka.brokers) {
+    if (!options.kafka.connection) {
       kafkaBroker = await startKafkaBroker({
         dataDir: join(dataDir, 'kafka'),
         onOutput: (l) => logger.warn('kafka', { output: l }),
@@ -158,10 +159,10 @@ async function startLocked(
       const started = kafkaBroker;
       undo.push(() => started.stop());
     }
-    const brokers = options.kafka.brokers ?? kafkaBroker!.brokers;
-    await ensureTopic(brokers, streamName, { partitions: options.shards ?? 1, retentionHours: 168 });
-    const kafkaWriter = new KafkaStreamWriter(brokers, streamName);
-    const kafkaReader = new KafkaStreamReader(brokers, streamName);
+    const connection = options.kafka.connection ?? { brokers: kafkaBroker!.brokers };
+    await ensureTopic(connection, streamName, { partitions: options.shards ?? 1, retentionHours: 168 });
+    const kafkaWriter = new KafkaStreamWriter(connection, streamName);
+    const kafkaReader = new KafkaStreamReader(connection, streamName);
     undo.push(async () => {
       await kafkaWriter.close();
       await kafkaReader.close();

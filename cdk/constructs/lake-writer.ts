@@ -2,7 +2,12 @@ import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { IStream } from 'aws-cdk-lib/aws-kinesis';
 import type { DlqDestinationConfig, IEventSourceDlq, IFunction } from 'aws-cdk-lib/aws-lambda';
-import { MetricType, StartingPosition } from 'aws-cdk-lib/aws-lambda';
+import {
+  EventSourceMapping,
+  MetricType,
+  SourceAccessConfigurationType,
+  StartingPosition,
+} from 'aws-cdk-lib/aws-lambda';
 import { KinesisEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import {
@@ -13,11 +18,14 @@ import {
   ObjectOwnership,
 } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { type KafkaStream, LAKE_WRITER_GROUP } from './kafka-stream.js';
 import { grantLakeAccess } from './lake.js';
 import { PipelineFunction } from './pipeline-function.js';
 
 export interface LakeWriterProps {
-  stream: IStream;
+  /** The Kinesis stream it reads, or the Kafka topic. */
+  stream?: IStream;
+  kafka?: KafkaStream;
   bucket: IBucket;
   batchSize: number;
   batchingWindowSeconds: number;
@@ -94,7 +102,12 @@ export class LakeWriter extends Construct {
         },
       ],
     });
-    const source = new KinesisEventSource(props.stream, {
+    const onFailure = new FailedBatchBucket(this.failures);
+    if (props.kafka) {
+      this.mappingId = this.readKafka(props.kafka, props, onFailure);
+      return;
+    }
+    const source = new KinesisEventSource(props.stream!, {
       startingPosition: StartingPosition.TRIM_HORIZON,
       batchSize: props.batchSize,
       maxBatchingWindow: Duration.seconds(props.batchingWindowSeconds),
@@ -103,11 +116,59 @@ export class LakeWriter extends Construct {
       retryAttempts: props.retryAttempts,
       maxRecordAge: Duration.hours(props.maxRecordAgeHours),
       parallelizationFactor: 1,
-      onFailure: new FailedBatchBucket(this.failures),
+      onFailure,
       // Counts of events delivered, dropped and sent to the on-failure destination.
       metricsConfig: { metrics: [MetricType.EVENT_COUNT] },
     });
     this.function.addEventSource(source);
     this.mappingId = source.eventSourceMappingId;
+  }
+
+  /**
+   * The Kafka event source mapping: the same batch, retry, record-age and S3 on-failure settings
+   * as Kinesis' (Kafka mappings take them in provisioned mode only, so one poller at least runs),
+   * a named consumer group (IAM names it), no partial batch responses: a delivery fails or
+   * succeeds whole, and its offsets are committed only then (the function fails a delivery whose
+   * partitions it could not all write).
+   */
+  private readKafka(kafka: KafkaStream, props: LakeWriterProps, onFailure: FailedBatchBucket): string {
+    kafka.grantConsume(this.function);
+    const network = kafka.network;
+    const mapping = new EventSourceMapping(this, 'KafkaMapping', {
+      target: this.function,
+      kafkaTopic: kafka.topic,
+      kafkaConsumerGroupId: LAKE_WRITER_GROUP,
+      startingPosition: StartingPosition.TRIM_HORIZON,
+      batchSize: props.batchSize,
+      maxBatchingWindow: Duration.seconds(props.batchingWindowSeconds),
+      bisectBatchOnError: true,
+      retryAttempts: props.retryAttempts,
+      maxRecordAge: Duration.hours(props.maxRecordAgeHours),
+      provisionedPollerConfig: { minimumPollers: 1, maximumPollers: Math.max(2, kafka.settings.partitions) },
+      onFailure,
+      metricsConfig: { metrics: [MetricType.EVENT_COUNT, MetricType.ERROR_COUNT, MetricType.KAFKA_METRICS] },
+      ...(kafka.clusterArn
+        ? { eventSourceArn: kafka.clusterArn }
+        : {
+            kafkaBootstrapServers: kafka.bootstrapServers!,
+            sourceAccessConfigurations: [
+              { type: SourceAccessConfigurationType.SASL_SCRAM_512_AUTH, uri: kafka.secret!.secretArn },
+              ...(network
+                ? [
+                    ...network.vpcSubnets.subnets.map((s) => ({
+                      type: SourceAccessConfigurationType.VPC_SUBNET,
+                      uri: `subnet:${s.subnetId}`,
+                    })),
+                    ...network.securityGroups.map((g) => ({
+                      type: SourceAccessConfigurationType.VPC_SECURITY_GROUP,
+                      uri: `security_group:${g.securityGroupId}`,
+                    })),
+                  ]
+                : []),
+            ],
+          }),
+    });
+    mapping.node.addDependency(kafka);
+    return mapping.eventSourceMappingId;
   }
 }

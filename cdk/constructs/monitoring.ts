@@ -33,7 +33,8 @@ export interface MonitoringProps {
   /** An address subscribed to the alarm topic. @default none */
   alarmEmail?: string;
   api: IHttpApi;
-  stream: IStream;
+  /** The Kinesis stream; none when the stream is a Kafka topic (its lag is the lake writer's). */
+  stream?: IStream;
   /** The lake writer's event source mapping (UUID), for its event counts. */
   lakeWriterMapping: string;
   /** Every function, by name in the pipeline's words. */
@@ -75,6 +76,9 @@ interface AlarmSpec {
 }
 
 const FIVE_MINUTES = Duration.minutes(5);
+
+/** Records of the topic the lake writer may be behind before it pages (Kafka). */
+export const KAFKA_LAG_RECORDS = 1_000_000;
 
 /**
  * What pages a person, and why. Every alarm and its recovery go to one SNS topic, encrypted with
@@ -149,18 +153,28 @@ export class Monitoring extends Construct {
     };
 
     // The stream: read by someone, and taking what the collector puts.
-    const readAge = props.stream.metricGetRecordsIteratorAgeMilliseconds({
-      statistic: 'Maximum',
-      period: FIVE_MINUTES,
-    });
+    const lakeWriter = props.functions.lakeWriter;
+    const readAge = props.stream
+      ? props.stream.metricGetRecordsIteratorAgeMilliseconds({ statistic: 'Maximum', period: FIVE_MINUTES })
+      : // Kafka: how many records of the topic the lake writer's group has not committed yet.
+        new Metric({
+          namespace: 'AWS/Lambda',
+          metricName: 'OffsetLag',
+          dimensionsMap: { FunctionName: lakeWriter!.functionName },
+          statistic: 'Maximum',
+          period: FIVE_MINUTES,
+        });
     add({
       name: 'LakeWriterBehind',
       metric: readAge,
-      threshold: 15 * 60 * 1000,
-      // The event source mapping polls every shard about once a second, events or not: no reads
-      // at all means the mapping stopped.
+      threshold: props.stream ? 15 * 60 * 1000 : KAFKA_LAG_RECORDS,
+      ...(props.stream ? {} : { periods: 3 }),
+      // The event source mapping polls every shard about once a second, events or not (and a
+      // Kafka mapping reports its lag as long as it runs): no data means the mapping stopped.
       missing: TreatMissingData.BREACHING,
-      description: 'The lake writer is more than 15 minutes behind the stream, or nothing reads it',
+      description: props.stream
+        ? 'The lake writer is more than 15 minutes behind the stream, or nothing reads it'
+        : `The lake writer's group is more than ${KAFKA_LAG_RECORDS.toLocaleString('en-US')} records behind the topic for 15 minutes, or nothing reads it`,
     });
     // One line per project: a search over the collector's per-project dimension set.
     const perProject = (metricName: string) =>
@@ -185,13 +199,16 @@ export class Monitoring extends Construct {
       description:
         'The collector answered 503 stream_unavailable: the stream refused its records after retries, so clients are holding or losing events',
     });
-    add({
-      name: 'StreamThrottling',
-      metric: props.stream.metricPutRecordsThrottledRecords({ statistic: 'Sum', period: FIVE_MINUTES }),
-      threshold: 0,
-      periods: 3,
-      description: 'The stream has throttled records for 15 minutes: traffic is above what it has scaled to',
-    });
+    if (props.stream) {
+      add({
+        name: 'StreamThrottling',
+        metric: props.stream.metricPutRecordsThrottledRecords({ statistic: 'Sum', period: FIVE_MINUTES }),
+        threshold: 0,
+        periods: 3,
+        description:
+          'The stream has throttled records for 15 minutes: traffic is above what it has scaled to',
+      });
+    }
 
     // A front door down whole: no request reaches a function, so no error rate exists to alarm
     // on; what stops is the records put on the stream (by either front door).
@@ -199,7 +216,9 @@ export class Monitoring extends Construct {
     if (silentMinutes > 0) {
       add({
         name: 'StreamSilent',
-        metric: props.stream.metricIncomingRecords({ statistic: 'Sum', period: FIVE_MINUTES }),
+        metric:
+          props.stream?.metricIncomingRecords({ statistic: 'Sum', period: FIVE_MINUTES }) ??
+          collector('eventsAccepted'),
         threshold: 1,
         comparison: ComparisonOperator.LESS_THAN_THRESHOLD,
         periods: Math.ceil(silentMinutes / 5),
@@ -233,7 +252,6 @@ export class Monitoring extends Construct {
       description:
         'The lake writer event source mapping dropped events (past the record age or the retention)',
     });
-    const lakeWriter = props.functions.lakeWriter;
     if (lakeWriter) {
       add({
         name: 'FailedBatchDeliveryFailures',
@@ -345,7 +363,10 @@ export class Monitoring extends Construct {
     }
 
     const widgets: GraphWidget[] = [
-      new GraphWidget({ title: 'Stream read lag (ms)', left: [readAge] }),
+      new GraphWidget({
+        title: props.stream ? 'Stream read lag (ms)' : 'Topic lag (records)',
+        left: [readAge],
+      }),
       new GraphWidget({
         title: 'Collector: events accepted, refused; requests refused by the stream',
         left: [collector('eventsAccepted'), collector('eventsRejected'), collector('streamUnavailable')],
@@ -359,7 +380,10 @@ export class Monitoring extends Construct {
         left: [perProject(METRICS.requestsRefused), perProject(METRICS.requestsOverQuota)],
       }),
       new GraphWidget({ title: 'Events sent to the on-failure bucket', left: [failed] }),
-      new GraphWidget({ title: 'Records put on the stream', left: [props.stream.metricIncomingRecords()] }),
+      new GraphWidget({
+        title: 'Records put on the stream',
+        left: [props.stream?.metricIncomingRecords() ?? collector('eventsAccepted')],
+      }),
     ];
     const jobs = Object.values(props.jobs);
     for (const [name, fn] of Object.entries(props.functions)) {

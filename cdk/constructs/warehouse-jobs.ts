@@ -48,6 +48,8 @@ export class WarehouseJobs extends Construct {
   readonly metrics: PipelineFunction;
   /** Rollup ticks that could not be delivered. */
   readonly missedTicks: Queue;
+  /** The interface endpoints made in the VPC (others in it may be let through). */
+  readonly interfaceEndpoints: InterfaceVpcEndpoint[] = [];
 
   constructor(scope: Construct, id: string, props: WarehouseJobsProps) {
     super(scope, id);
@@ -156,6 +158,7 @@ export class WarehouseJobs extends Construct {
       });
       for (const fn of functions)
         endpoint.connections.allowDefaultPortFrom(fn, 'HTTPS from the warehouse jobs');
+      this.interfaceEndpoints.push(endpoint);
     }
   }
 

@@ -1,10 +1,8 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { readEndpoint, readStreamRef } from '../../lib/config.js';
 import { answerCollect } from '../../lib/ingest/answer.js';
 import type { CollectDeps, CollectRequest } from '../../lib/ingest/collect.js';
 import type { Logger } from '../../lib/log.js';
 import type { CollectCount } from '../../lib/metrics.js';
-import { KinesisStreamWriter } from '../../lib/stream/kinesis.js';
 import {
   lowerCaseHeaders,
   NOT_AN_HTTP_REQUEST,
@@ -12,11 +10,11 @@ import {
   requestLineOf,
   toProxyResult,
 } from '../api-gateway.js';
-import { kinesisClient } from '../aws.js';
 import { onColdStart } from '../cold-start.js';
 import { lambdaLogger } from '../logger.js';
 import { LambdaMetrics } from '../metrics-emf.js';
 import { withSecrets } from '../secrets.js';
+import { streamWriterFromEnv } from '../stream.js';
 import { collectDepsFromEnv } from './deps.js';
 
 export type CollectHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
@@ -52,7 +50,7 @@ const metrics = new LambdaMetrics('collect');
 const fromEnv = onColdStart(async () => {
   const env = await withSecrets(process.env);
   const logger = lambdaLogger('collect');
-  const stream = new KinesisStreamWriter(kinesisClient(readEndpoint(env, 'KINESIS')), readStreamRef(env));
+  const stream = streamWriterFromEnv(env);
   return createCollectHandler(collectDepsFromEnv(env, stream, logger), logger, (c) => metrics.collected(c));
 });
 

@@ -1,19 +1,9 @@
-import { request } from 'node:https';
 import { CreateServiceLinkedRoleCommand, GetRoleCommand, type IAMClient } from '@aws-sdk/client-iam';
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import type { Logger } from '../../lib/log.js';
 import { iamClient } from '../aws.js';
+import { type CustomResourceResponse, putResponse } from '../custom-resource.js';
 import { lambdaLogger } from '../logger.js';
-
-/** What a CloudFormation custom resource answers at its response URL. */
-export interface CustomResourceResponse {
-  Status: 'SUCCESS' | 'FAILED';
-  Reason?: string;
-  PhysicalResourceId: string;
-  StackId: string;
-  RequestId: string;
-  LogicalResourceId: string;
-}
 
 export interface ServiceLinkedRoleDeps {
   iam: Pick<IAMClient, 'send'>;
@@ -72,25 +62,6 @@ export function createServiceLinkedRoleHandler(deps: ServiceLinkedRoleDeps) {
     }
     return answer('FAILED', `${roleName} did not appear in IAM within a minute`);
   };
-}
-
-/** The response as CloudFormation's pre-signed S3 URL takes it: a PUT with no content type. */
-function putResponse(url: string, response: CustomResourceResponse): Promise<void> {
-  const body = Buffer.from(JSON.stringify(response));
-  return new Promise((resolve, reject) => {
-    const req = request(
-      url,
-      { method: 'PUT', headers: { 'content-type': '', 'content-length': body.length } },
-      (res) => {
-        res.resume();
-        res.on('end', () =>
-          res.statusCode === 200 ? resolve() : reject(new Error(`CloudFormation answered ${res.statusCode}`)),
-        );
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
 }
 
 /** Lambda entry point (the custom resource's service token). */

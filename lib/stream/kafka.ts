@@ -1,5 +1,6 @@
 import { Admin, Consumer, murmur2, ProduceAcks, Producer } from '@platformatic/kafka';
 import { TallyError } from '../errors.js';
+import { type KafkaConnection, partitionShard } from './kafka-connection.js';
 import type { ShardRecord, StreamReader } from './poller.js';
 import type { PutEntry, PutOutcome, StreamWriter } from './producer.js';
 
@@ -12,32 +13,24 @@ import type { PutEntry, PutOutcome, StreamWriter } from './producer.js';
  * broker appended it (`LogAppendTime`), as Kinesis stamps its arrival.
  */
 
-/** The name of a partition as a shard: lake keys and checkpoints take it as they take Kinesis'. */
-export function partitionShard(partition: number): string {
-  return `partition-${partition}`;
-}
-
 function shardPartition(shardId: string): number {
   const match = /^partition-(\d{1,9})$/.exec(shardId);
   if (!match) throw new TallyError('invalid_config', `not a Kafka partition: ${JSON.stringify(shardId)}`);
   return Number(match[1]);
 }
 
-/** The broker addresses of `TALLY_KAFKA_BROKERS` (`host:port`, comma-separated), each checked. */
-export function parseBrokers(text: string): string[] {
-  const brokers = text
-    .split(',')
-    .map((b) => b.trim())
-    .filter((b) => b !== '');
-  if (brokers.length === 0) throw new TallyError('invalid_config', 'no Kafka broker given');
-  for (const broker of brokers) {
-    if (!/^[A-Za-z0-9.-]+:\d{1,5}$/.test(broker))
-      throw new TallyError(
-        'invalid_config',
-        `not a Kafka broker address (host:port): ${JSON.stringify(broker)}`,
-      );
-  }
-  return brokers;
+/** The client options of a connection: the brokers, TLS with the broker's name for SNI, SASL. */
+function clientOptions(connection: KafkaConnection | readonly string[]) {
+  const c: KafkaConnection = isBrokerList(connection) ? { brokers: connection } : connection;
+  return {
+    bootstrapBrokers: [...c.brokers],
+    ...(c.tls ? { tls: {}, tlsServerName: true } : {}),
+    ...(c.sasl ? { sasl: c.sasl } : {}),
+  };
+}
+
+function isBrokerList(c: KafkaConnection | readonly string[]): c is readonly string[] {
+  return Array.isArray(c);
 }
 
 /**
@@ -61,20 +54,26 @@ async function unlessAborted<T>(work: Promise<T>, signal?: AbortSignal): Promise
 /** The largest record batch the topic takes: above the collector's 5 MB calls. */
 const MAX_BATCH_BYTES = 8 * 1024 * 1024;
 
-/** Creates the events topic when it does not exist: its partitions, retention and append-time stamps. */
+/**
+ * Creates the events topic when it does not exist (its partitions, retention and append-time
+ * stamps, the cluster's own replication factor), or adds partitions to one that has fewer than
+ * asked (Kafka never removes any; a key's partition changes for records written after).
+ * Answers the partitions the topic has.
+ */
 export async function ensureTopic(
-  brokers: readonly string[],
+  connection: KafkaConnection | readonly string[],
   topic: string,
   options: { partitions: number; retentionHours: number },
-): Promise<void> {
-  const admin = new Admin({ clientId: 'tally-admin', bootstrapBrokers: [...brokers] });
+): Promise<number> {
+  const admin = new Admin({ clientId: 'tally-admin', ...clientOptions(connection) });
   try {
     const existing = await admin.listTopics();
     if (!existing.includes(topic)) {
       await admin.createTopics({
         topics: [topic],
         partitions: options.partitions,
-        replicas: 1,
+        // The broker's default (MSK Serverless takes no other; a local broker's is 1).
+        replicas: -1,
         configs: [
           { name: 'message.timestamp.type', value: 'LogAppendTime' },
           { name: 'retention.ms', value: String(options.retentionHours * 3_600_000) },
@@ -82,13 +81,20 @@ export async function ensureTopic(
           { name: 'max.message.bytes', value: String(MAX_BATCH_BYTES) },
         ],
       });
+    } else {
+      const metadata = await admin.metadata({ topics: [topic], forceUpdate: true });
+      const count = metadata.topics.get(topic)?.partitionsCount ?? 0;
+      if (count < options.partitions) {
+        await admin.createPartitions({ topics: [{ name: topic, count: options.partitions }] });
+      }
     }
     // A new topic's partitions take a moment to get their leaders: writes wait for them here.
     const deadline = Date.now() + 30_000;
     for (;;) {
       const metadata = await admin.metadata({ topics: [topic], forceUpdate: true });
       const partitions = metadata.topics.get(topic)?.partitions ?? [];
-      if (partitions.length > 0 && partitions.every((p) => p.leader >= 0)) return;
+      if (partitions.length >= options.partitions && partitions.every((p) => p.leader >= 0))
+        return partitions.length;
       if (Date.now() > deadline)
         throw new TallyError('stream_unavailable', `the partitions of Kafka topic ${topic} have no leader`);
       await new Promise((done) => setTimeout(done, 100));
@@ -109,12 +115,12 @@ export class KafkaStreamWriter implements StreamWriter {
   private partitions: number | null = null;
 
   constructor(
-    brokers: readonly string[],
+    connection: KafkaConnection | readonly string[],
     private readonly topic: string,
   ) {
     this.producer = new Producer({
       clientId: 'tally-collector',
-      bootstrapBrokers: [...brokers],
+      ...clientOptions(connection),
       acks: ProduceAcks.ALL,
       retries: 0,
     });
@@ -191,14 +197,14 @@ export class KafkaStreamReader implements StreamReader {
   private readonly consumer: Consumer<Buffer, Buffer, Buffer, Buffer>;
 
   constructor(
-    brokers: readonly string[],
+    connection: KafkaConnection | readonly string[],
     private readonly topic: string,
   ) {
     this.streamArn = `kafka:${topic}`;
     this.consumer = new Consumer({
       clientId: 'tally-lake-writer',
       groupId: 'tally-lake-writer',
-      bootstrapBrokers: [...brokers],
+      ...clientOptions(connection),
     });
   }
 

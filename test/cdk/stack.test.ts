@@ -757,8 +757,8 @@ describe('warehouse jobs', () => {
     expect(services.join()).toMatch(/glue/);
     expect(services.join()).toMatch(/xray/);
     synth({ ...IN_VPC, 'tally:vpcEndpoints': 'none' }).template.resourceCountIs('AWS::EC2::VPCEndpoint', 0);
-    expect(() => synth({ ...IN_VPC, 'tally:vpcEndpoints': 's3,sts' })).toThrow(
-      /tally:vpcEndpoints takes s3, glue, secretsmanager, xray or none, got "sts"/,
+    expect(() => synth({ ...IN_VPC, 'tally:vpcEndpoints': 's3,sqs' })).toThrow(
+      /tally:vpcEndpoints takes s3, glue, secretsmanager, xray, dynamodb, lambda, sts, kafka or none, got "sqs"/,
     );
     expect(() => synth({ ...IN_VPC, 'tally:vpcEndpoints': 's3', 'tally:routeTableIds': '' })).toThrow(
       /tally:routeTableIds is required/,
@@ -826,6 +826,255 @@ describe('warehouse jobs', () => {
     expect(() => synth({ 'tally:starrocksHost': 'x' })).toThrow(/tally:starrocksSecretArn/);
     expect(() => synth({ 'tally:batchSize': '20000' })).toThrow(
       /tally:batchSize must be an integer from 1 to 10000, got "20000"/,
+    );
+  });
+});
+
+/** An existing Kafka cluster, reached with SASL/SCRAM. */
+const ON_KAFKA_CLUSTER = {
+  'tally:stream': 'kafka',
+  'tally:kafkaBootstrapServers': 'b-1.example.com:9096,b-2.example.com:9096',
+  'tally:kafkaSecretArn': 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:AmazonMSK_tally-AbCdEf',
+};
+
+/** The resources of one type, by logical id, with their properties. */
+function resourcesOf(s: Synth, type: string): Array<[string, Record<string, unknown>]> {
+  return Object.entries(s.template.findResources(type)).map(([id, r]) => [
+    id,
+    (r as { Properties: Record<string, unknown> }).Properties,
+  ]);
+}
+
+describe('the stream on Kafka', () => {
+  let msk: Synth;
+  let existing: Synth;
+  beforeAll(async () => {
+    msk = synth({ ...IN_VPC, 'tally:stream': 'kafka', 'tally:kafkaPartitions': '24' });
+    await yieldToEventLoop();
+    existing = synth({ ...ON_KAFKA_CLUSTER, 'tally:kafkaTopic': 'events' });
+  });
+  beforeEach(yieldToEventLoop);
+
+  it('creates an MSK Serverless cluster in the VPC, IAM authentication only, and no Kinesis stream', () => {
+    msk.template.resourceCountIs('AWS::Kinesis::Stream', 0);
+    msk.template.hasResourceProperties('AWS::MSK::ServerlessCluster', {
+      ClientAuthentication: { Sasl: { Iam: { Enabled: true } } },
+      VpcConfigs: [{ SubnetIds: ['subnet-aaa', 'subnet-bbb'], SecurityGroups: Match.anyValue() }],
+    });
+    // Its topic, made at deploy with the partitions and the stream's retention.
+    msk.template.hasResourceProperties('Custom::KafkaTopic', {
+      Topic: 'tally-events',
+      Partitions: 24,
+      RetentionHours: 168,
+      ClusterArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^KafkaCluster'), 'Arn'] },
+    });
+    // Only the clients' and the pollers' groups reach the brokers, on the IAM port.
+    const ingress = resourcesOf(msk, 'AWS::EC2::SecurityGroupIngress').filter(([, p]) => p.FromPort === 9098);
+    expect(ingress).toHaveLength(2);
+    for (const [, p] of ingress) expect(p).toMatchObject({ ToPort: 9098, IpProtocol: 'tcp' });
+    expect(JSON.stringify(msk.template.findResources('AWS::EC2::SecurityGroup'))).not.toContain('9098');
+  });
+
+  it('runs the collector in the VPC with the brokers the topic resource answers, signing in with IAM', () => {
+    msk.template.hasResourceProperties('AWS::Lambda::Function', {
+      Handler: Match.anyValue(),
+      Environment: {
+        Variables: Match.objectLike({
+          POWERTOOLS_SERVICE_NAME: 'collect',
+          TALLY_STREAM: 'kafka',
+          TALLY_KAFKA_TOPIC: 'tally-events',
+          TALLY_KAFKA_AUTH: 'iam',
+          TALLY_KAFKA_BROKERS: { 'Fn::GetAtt': [Match.stringLikeRegexp('^KafkaTopic'), 'Brokers'] },
+        }),
+      },
+      VpcConfig: { SubnetIds: ['subnet-aaa', 'subnet-bbb'], SecurityGroupIds: Match.anyValue() },
+    });
+    const collect = resourcesOf(msk, 'AWS::Lambda::Function').find(
+      ([, p]) =>
+        (p.Environment as { Variables: Record<string, unknown> }).Variables.POWERTOOLS_SERVICE_NAME ===
+        'collect',
+    )!;
+    expect(JSON.stringify(collect[1])).not.toContain('TALLY_STREAM_ARN');
+  });
+
+  it('grants the Kafka actions on the cluster, the topic and the lake writer group only', () => {
+    const kafkaStatements = resourcesOf(msk, 'AWS::IAM::Policy').flatMap(([id, p]) =>
+      (
+        p.PolicyDocument as { Statement: Array<{ Action: string | string[]; Resource: unknown }> }
+      ).Statement.filter((st) => JSON.stringify(st.Action).includes('kafka')).map((st) => ({
+        id,
+        actions: [st.Action].flat(),
+        resource: JSON.stringify(st.Resource),
+      })),
+    );
+    const of = (prefix: string) => kafkaStatements.filter((st) => st.id.startsWith(prefix));
+    expect(
+      of('Collect')
+        .flatMap((st) => st.actions)
+        .sort(),
+    ).toEqual([
+      'kafka-cluster:Connect',
+      'kafka-cluster:DescribeClusterDynamicConfiguration',
+      'kafka-cluster:DescribeTopic',
+      'kafka-cluster:WriteData',
+    ]);
+    expect(
+      of('LakeWriter')
+        .flatMap((st) => st.actions)
+        .sort(),
+    ).toEqual([
+      'kafka-cluster:AlterGroup',
+      'kafka-cluster:Connect',
+      'kafka-cluster:DescribeClusterDynamicConfiguration',
+      'kafka-cluster:DescribeGroup',
+      'kafka-cluster:DescribeTopic',
+      'kafka-cluster:ReadData',
+      'kafka:DescribeClusterV2',
+      'kafka:GetBootstrapBrokers',
+    ]);
+    for (const st of kafkaStatements) {
+      expect(st.actions.join()).not.toMatch(/\*/);
+      expect(st.resource).not.toBe('"*"');
+      const kind = st.actions.some((a) => /Topic|Data/.test(a))
+        ? ':topic/'
+        : st.actions.some((a) => /Group/.test(a))
+          ? ':group/'
+          : 'KafkaCluster';
+      expect(st.resource).toContain(kind);
+    }
+    expect(of('LakeWriter').find((st) => st.resource.includes(':group/'))!.resource).toContain(
+      '/tally-lake-writer',
+    );
+    expect(of('Collect').find((st) => st.resource.includes(':topic/'))!.resource).toContain('/tally-events');
+    // Nobody writes with a wildcard topic or reads as any group.
+    expect(JSON.stringify(kafkaStatements)).not.toMatch(/topic\/[^"]*\*|group\/[^"]*\*/);
+  });
+
+  it('feeds the lake writer through a Kafka event source mapping with the Kinesis settings and an S3 on-failure bucket', () => {
+    msk.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      EventSourceArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^KafkaCluster'), 'Arn'] },
+      Topics: ['tally-events'],
+      AmazonManagedKafkaEventSourceConfig: { ConsumerGroupId: 'tally-lake-writer' },
+      StartingPosition: 'TRIM_HORIZON',
+      BatchSize: 10000,
+      MaximumBatchingWindowInSeconds: 60,
+      BisectBatchOnFunctionError: true,
+      MaximumRetryAttempts: 10,
+      MaximumRecordAgeInSeconds: 21600,
+      ProvisionedPollerConfig: { MinimumPollers: 1, MaximumPollers: 24 },
+      DestinationConfig: {
+        OnFailure: {
+          Destination: { 'Fn::GetAtt': [Match.stringLikeRegexp('^LakeWriterFailedBatches'), 'Arn'] },
+        },
+      },
+    });
+    // A delivery succeeds or fails whole (the handler fails it when a partition was not written).
+    const mapping = resourcesOf(msk, 'AWS::Lambda::EventSourceMapping').find(([, p]) => p.Topics)!;
+    expect(mapping[1].FunctionResponseTypes).toBeUndefined();
+  });
+
+  it('reaches AWS from the VPC through the endpoints the warehouse jobs do not already make', () => {
+    const services = resourcesOf(msk, 'AWS::EC2::VPCEndpoint').map(([, p]) => JSON.stringify(p.ServiceName));
+    for (const service of ['.s3', 'secretsmanager', 'glue', 'xray', 'dynamodb', 'lambda', 'sts', 'kafka']) {
+      expect(
+        services.filter((s) => s.includes(service)),
+        service,
+      ).toHaveLength(1);
+    }
+    // The warehouse's Secrets Manager endpoint lets the collector in (it reads its keys there).
+    const clients = resourcesOf(msk, 'AWS::EC2::SecurityGroup').find(([, p]) =>
+      String(p.GroupDescription).includes('clients of the Kafka cluster'),
+    )![0];
+    const secretsEndpoint = resourcesOf(msk, 'AWS::EC2::VPCEndpoint').find(([id]) =>
+      id.startsWith('WarehouseSecretsManagerEndpoint'),
+    )!;
+    const groupOf = JSON.stringify(secretsEndpoint[1].SecurityGroupIds);
+    const ingress = resourcesOf(msk, 'AWS::EC2::SecurityGroupIngress').filter(
+      ([, p]) =>
+        JSON.stringify(p.GroupId) === groupOf.slice(1, -1) &&
+        JSON.stringify(p.SourceSecurityGroupId).includes(clients),
+    );
+    expect(ingress.length).toBeGreaterThan(0);
+  });
+
+  it('pages on the lake writer group lag and on silence, with no Kinesis alarm left', () => {
+    msk.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: 'Tally-LakeWriterBehind',
+      Namespace: 'AWS/Lambda',
+      MetricName: 'OffsetLag',
+      Statistic: 'Maximum',
+      Threshold: 1_000_000,
+      EvaluationPeriods: 3,
+      TreatMissingData: 'breaching',
+    });
+    msk.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: 'Tally-StreamSilent',
+      MetricName: 'EventsAccepted',
+    });
+    expect(JSON.stringify(msk.template.findResources('AWS::CloudWatch::Alarm'))).not.toContain('AWS/Kinesis');
+  });
+
+  it('uses an existing cluster with SASL/SCRAM: its brokers and secret, no cluster, no VPC', () => {
+    existing.template.resourceCountIs('AWS::MSK::ServerlessCluster', 0);
+    existing.template.resourceCountIs('AWS::Kinesis::Stream', 0);
+    const secret = ON_KAFKA_CLUSTER['tally:kafkaSecretArn'];
+    existing.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      Topics: ['events'],
+      SelfManagedEventSource: {
+        Endpoints: { KafkaBootstrapServers: ['b-1.example.com:9096', 'b-2.example.com:9096'] },
+      },
+      SelfManagedKafkaEventSourceConfig: { ConsumerGroupId: 'tally-lake-writer' },
+      SourceAccessConfigurations: [{ Type: 'SASL_SCRAM_512_AUTH', URI: secret }],
+    });
+    existing.template.hasResourceProperties('Custom::KafkaTopic', {
+      Topic: 'events',
+      Partitions: 12,
+      Brokers: 'b-1.example.com:9096,b-2.example.com:9096',
+    });
+    existing.template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({
+          POWERTOOLS_SERVICE_NAME: 'collect',
+          TALLY_KAFKA_AUTH: 'scram',
+          TALLY_KAFKA_SECRET_ARN: secret,
+        }),
+      },
+    });
+    for (const [, p] of resourcesOf(existing, 'AWS::Lambda::Function')) expect(p.VpcConfig).toBeUndefined();
+    // The collector, the lake writer and the topic function read the secret, and nothing else does.
+    const readers = resourcesOf(existing, 'AWS::IAM::Policy')
+      .filter(([, p]) => JSON.stringify(p).includes(secret))
+      .map(([id]) => id.replace(/ServiceRole.*$/, '').replace(/Function$/, ''));
+    expect(readers.sort()).toEqual(['Collect', 'KafkaTopic', 'LakeWriter']);
+  });
+
+  it('refuses a Kafka stream it cannot build, naming the context key', () => {
+    expect(() => synth({ 'tally:stream': 'kafka' })).toThrow(
+      /MSK Serverless cluster, which needs tally:vpcId/,
+    );
+    expect(() =>
+      synth({
+        ...IN_VPC,
+        'tally:stream': 'kafka',
+        'tally:subnetIds': 'subnet-aaa',
+        'tally:availabilityZones': 'eu-west-1a',
+      }),
+    ).toThrow(/two availability zones/);
+    expect(() => synth({ ...ON_KAFKA_CLUSTER, 'tally:kafkaSecretArn': '' })).toThrow(
+      /tally:kafkaSecretArn is required with tally:kafkaBootstrapServers/,
+    );
+    expect(() =>
+      synth({ ...ON_KAFKA_CLUSTER, 'tally:kafkaBootstrapServers': 'b-1:9096,http://b-2' }),
+    ).toThrow(/tally:kafkaBootstrapServers: not a Kafka broker address \(host:port\): "http:\/\/b-2"/);
+    expect(() => synth({ ...ON_KAFKA_CLUSTER, 'tally:kafkaTopic': 'my topic' })).toThrow(/"my topic"/);
+    expect(() => synth({ ...ON_KAFKA_CLUSTER, 'tally:kafkaPartitions': '0' })).toThrow(
+      /tally:kafkaPartitions must be an integer from 1 to 2000, got "0"/,
+    );
+    expect(() =>
+      synth({ ...ON_KAFKA_CLUSTER, 'tally:ingest': 'containers', 'tally:allowHttp': 'true' }),
+    ).toThrow(/tally:stream=kafka takes the Lambda front door only/);
+    expect(() => synth({ 'tally:stream': 'pulsar' })).toThrow(
+      /tally:stream must be "kinesis" or "kafka", got "pulsar"/,
     );
   });
 });
@@ -1132,6 +1381,14 @@ const VARIANTS: Array<[string, Record<string, string>]> = [
     },
   ],
   ['in a VPC through a NAT gateway', { ...IN_VPC, 'tally:vpcEgress': 'nat', 'tally:routeTableIds': '' }],
+  [
+    'the stream on MSK Serverless, the warehouse in the same VPC',
+    { ...IN_VPC, 'tally:stream': 'kafka', 'tally:kafkaPartitions': '24' },
+  ],
+  [
+    'the stream on an existing Kafka cluster with SASL/SCRAM',
+    { ...ON_KAFKA_CLUSTER, 'tally:kafkaTopic': 'events' },
+  ],
   [
     'a second stage with its own StarRocks role, a kept HMAC key, projects and lake',
     {

@@ -1,10 +1,8 @@
 import { GetRoleCommand } from '@aws-sdk/client-iam';
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
-import {
-  type CustomResourceResponse,
-  createServiceLinkedRoleHandler,
-} from '../../lambdas/service-linked-role/handler.js';
+import type { CustomResourceResponse } from '../../lambdas/custom-resource.js';
+import { createServiceLinkedRoleHandler } from '../../lambdas/service-linked-role/handler.js';
 import { silentLogger } from '../../lib/log.js';
 
 /** An IAM error as the SDK throws it: its name and message. */
