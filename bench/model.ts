@@ -48,7 +48,31 @@ export const PRICES = {
   ec2M7g2xlargeHour: 0.3264,
   /** EBS gp3, per GB-month (a compute node's local cache). */
   ebsGp3GbMonth: 0.08,
+  /**
+   * Amazon MSK Serverless: per cluster-hour, per partition-hour, per GB written, per GB read, per
+   * GB-month stored (us-east-1, from the MSK pricing page as last read; not fetched here).
+   */
+  mskServerlessClusterHour: 0.75,
+  mskServerlessPartitionHour: 0.0015,
+  mskServerlessGbIn: 0.1,
+  mskServerlessGbOut: 0.05,
+  mskServerlessGbMonth: 0.1,
+  /** Amazon MSK provisioned (Standard brokers): kafka.m7g.xlarge per broker-hour, storage per GB-month. */
+  mskM7gXlargeHour: 0.408,
+  mskStorageGbMonth: 0.1,
+  /** Data between availability zones, per GB each way (MSK provisioned: clients to brokers in other zones). */
+  crossAzGbEachWay: 0.01,
+  /** Lambda's Kafka event source mapping in provisioned mode (what its retry settings need), per event poller unit-hour. */
+  lambdaEventPollerUnitHour: 0.185,
 } as const;
+
+/**
+ * MSK Serverless' quotas per cluster (AWS documentation): 200 MiB/s written, 5 MiB/s written per
+ * partition. An event poller unit of Lambda's provisioned mode reads up to 20 MB/s (an assumption
+ * from AWS' description of the mode).
+ */
+const MSK_SERVERLESS = { clusterMBps: 200 * 1.048576, partitionMBps: 5 * 1.048576 };
+const EVENT_POLLER_UNIT_MBPS = 20;
 
 /**
  * An ALB LCU is the largest of: 25 new connections a second, 3,000 active connections a minute,
@@ -118,6 +142,12 @@ export interface ModelInputs {
    * an assumption, not measured here (no StarRocks cluster).
    */
   starRocksRowsPerCoreSecond: number;
+  /**
+   * MB/s of producer writes a kafka.m7g.xlarge broker of MSK provisioned sustains with
+   * replication factor 3 and one consumer group (an assumption to check against MSK's sizing
+   * guide, not measured here).
+   */
+  mskBrokerIngressMBps: number;
 }
 
 export const DEFAULT_INPUTS: ModelInputs = {
@@ -154,6 +184,7 @@ export const DEFAULT_INPUTS: ModelInputs = {
   eventsPerIdPerDay: 50,
   linkedIdShare: 0.1,
   starRocksRowsPerCoreSecond: 10_000_000,
+  mskBrokerIngressMBps: 40,
 };
 
 /**
@@ -209,6 +240,8 @@ export interface Plan {
   warehouse: { costs: CostLine[]; total: number; computeNodes: number };
   /** Events a month, for the price per billion events. */
   monthlyEvents: number;
+  /** The stream on each choice of `tally:stream` (Kinesis provisioned is the one in `costs`). */
+  streams: CostLine[];
 }
 
 /** The parts of the Lambda tier's costs that the container tier replaces. */
@@ -305,6 +338,60 @@ export function crossoverEventsPerSecond(i: ModelInputs): number | null {
 }
 
 const fmt = (n: number, digits = 0) => n.toLocaleString('en', { maximumFractionDigits: digits });
+
+/**
+ * The stream at this rate on each choice: Kinesis provisioned (the default) and on demand, MSK
+ * Serverless (clusters of 200 MiB/s, partitions of 5 MiB/s, data in and out, storage for the
+ * retention) and MSK provisioned (m7g.xlarge brokers in three zones, storage for the retention
+ * three times over, clients' bytes to brokers in other zones); a Kafka stream adds the lake
+ * writer mapping's event poller units. One consumer: the lake writer reads every byte once.
+ */
+function streamChoices(
+  i: ModelInputs,
+  recordsPerSecond: number,
+  recordBytes: number,
+  kinesis: { provisioned: number; onDemand: number; shards: number; gbIn: number },
+): CostLine[] {
+  const mbps = (recordsPerSecond * recordBytes) / 1e6;
+  const gbMonth = (mbps * MONTH_S) / 1e3;
+  const retainedGb = (mbps * i.retentionHours * 3600) / 1e3;
+  const epus = Math.max(1, Math.ceil(mbps / EVENT_POLLER_UNIT_MBPS));
+  const pollers = epus * 730 * PRICES.lambdaEventPollerUnitHour;
+  const clusters = Math.max(1, Math.ceil(mbps / MSK_SERVERLESS.clusterMBps));
+  const partitions = Math.max(12, Math.ceil(mbps / MSK_SERVERLESS.partitionMBps));
+  const serverless =
+    clusters * 730 * PRICES.mskServerlessClusterHour +
+    partitions * 730 * PRICES.mskServerlessPartitionHour +
+    gbMonth * (PRICES.mskServerlessGbIn + PRICES.mskServerlessGbOut) +
+    retainedGb * PRICES.mskServerlessGbMonth;
+  const brokers = Math.max(3, 3 * Math.ceil(mbps / i.mskBrokerIngressMBps / 3));
+  // Two thirds of the producers' and the pollers' bytes cross a zone to reach their partition's leader.
+  const crossAz = (2 / 3) * gbMonth * 2 * (2 * PRICES.crossAzGbEachWay);
+  const provisioned =
+    brokers * 730 * PRICES.mskM7gXlargeHour + 3 * retainedGb * PRICES.mskStorageGbMonth + crossAz;
+  return [
+    {
+      part: 'Kinesis provisioned (default)',
+      detail: `${fmt(kinesis.shards)} shards`,
+      monthlyUsd: kinesis.provisioned,
+    },
+    {
+      part: 'Kinesis on-demand',
+      detail: `${fmt(kinesis.gbIn / 1000, 1)} TB in (1 KB rounding)`,
+      monthlyUsd: kinesis.onDemand,
+    },
+    {
+      part: 'MSK Serverless',
+      detail: `${fmt(clusters)} cluster(s) of 200 MiB/s for ${fmt(mbps, 1)} MB/s${clusters > 1 ? ' (a stack makes one: above 200 MiB/s, split the projects over stages)' : ''}, ${fmt(partitions)} partitions, ${fmt(gbMonth / 1000, 1)} TB in and out, ${fmt(retainedGb / 1000, 1)} TB kept ${i.retentionHours} h; + ${fmt(epus)} event poller unit(s) $${fmt(pollers)}`,
+      monthlyUsd: serverless + pollers,
+    },
+    {
+      part: 'MSK provisioned',
+      detail: `${fmt(brokers)} kafka.m7g.xlarge (${fmt(i.mskBrokerIngressMBps)} MB/s each, assumed), ${fmt((3 * retainedGb) / 1000, 1)} TB of storage (3 replicas), cross-zone $${fmt(crossAz)}; + pollers $${fmt(pollers)}`,
+      monthlyUsd: provisioned + pollers,
+    },
+  ];
+}
 
 export function planFor(i: ModelInputs): Plan {
   const eps = i.eventsPerSecond;
@@ -465,6 +552,7 @@ export function planFor(i: ModelInputs): Plan {
     containers,
     warehouse: warehouseCosts(i, filesPerHour),
     monthlyEvents: eps * MONTH_S,
+    streams: streamChoices(i, recordsPerSecond, recordBytes, { provisioned, onDemand, shards, gbIn }),
   };
 }
 
@@ -577,6 +665,9 @@ export function formatPlan(inputs: ModelInputs, plan: Plan): string {
     '',
     '  alternatives',
     ...plan.alternatives.map((c) => `  ${c.part.padEnd(34)} ${usd(c.monthlyUsd)}   ${c.detail}`),
+    '',
+    '  the stream (tally:stream), monthly: Kinesis is in the totals; Kafka replaces its line',
+    ...plan.streams.map((c) => `  ${c.part.padEnd(34)} ${usd(c.monthlyUsd)}   ${c.detail}`),
     '',
     '  container tier (tally:ingest=containers), monthly',
     ...plan.containers.costs.map((c) => `  ${c.part.padEnd(26)} ${usd(c.monthlyUsd)}   ${c.detail}`),

@@ -32,6 +32,11 @@ export interface KafkaBrokerOptions {
   dataDir: string;
   /** Where the broker's own output goes. @default ignored */
   onOutput?: (line: string) => void;
+  /**
+   * Called when the broker ended without being asked (killed from outside, crashed): it is started
+   * again on the same ports and data, as kinesis-local is. @default not started again
+   */
+  onRestart?: (reason: string) => void;
 }
 
 /** Why a broker cannot start here, naming what is missing; null when the jars and Java are present. */
@@ -132,6 +137,8 @@ export async function startKafkaBroker(options: KafkaBrokerOptions): Promise<Kaf
   }
   const brokers = [`127.0.0.1:${client}`];
   let child: ChildProcess | null = null;
+  // Set while kill() or stop() ends the broker on purpose: only other exits start it again.
+  let ending = false;
   const exited = (c: ChildProcess) =>
     new Promise<void>((done) =>
       c.exitCode !== null || c.signalCode !== null ? done() : c.once('exit', () => done()),
@@ -142,6 +149,12 @@ export async function startKafkaBroker(options: KafkaBrokerOptions): Promise<Kaf
     async start() {
       child = spawnBroker(properties, options.onOutput);
       const started = child;
+      started.once('exit', (code, signal) => {
+        if (ending || child !== started || !options.onRestart) return;
+        child = null;
+        options.onRestart(`the Kafka broker ended (${signal ?? `code ${code}`})`);
+        broker.start().catch((error: Error) => options.onOutput?.(`restart failed: ${error.message}`));
+      });
       const deadline = Date.now() + START_TIMEOUT_MS;
       while (!(await answers(brokers))) {
         if (started.exitCode !== null)
@@ -157,13 +170,16 @@ export async function startKafkaBroker(options: KafkaBrokerOptions): Promise<Kaf
     async kill() {
       const running = child;
       if (!running) return;
+      ending = true;
       running.kill('SIGKILL');
       await exited(running);
       child = null;
+      ending = false;
     },
     async stop() {
       const running = child;
       if (!running) return;
+      ending = true;
       running.kill('SIGTERM');
       const timer = setTimeout(() => running.kill('SIGKILL'), 10_000);
       await exited(running);

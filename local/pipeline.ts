@@ -155,6 +155,9 @@ async function startLocked(
       kafkaBroker = await startKafkaBroker({
         dataDir: join(dataDir, 'kafka'),
         onOutput: (l) => logger.warn('kafka', { output: l }),
+        // Its log is on disk: started again, it serves every record it acknowledged.
+        onRestart: (reason) =>
+          stopping ? undefined : logger.error('the Kafka broker went away and is started again', { reason }),
       });
       const started = kafkaBroker;
       undo.push(() => started.stop());

@@ -38,6 +38,11 @@ export interface FaultRates {
    * can keep a slow machine recovering for ever. @default no limit
    */
   maxSelfKills: number;
+  /**
+   * Records per lake batch (`npm start`'s default is 1,000): smaller, the lake writer writes more
+   * batches, each a chance of the faults above. @default npm start's
+   */
+  lakeBatchSize: number;
 }
 
 const dataDir = resolve(process.env.TALLY_DATA_DIR ?? '.tally');
@@ -59,6 +64,7 @@ const mayKillSelf = () => selfKillsSoFar < (rates.maxSelfKills ?? Number.POSITIV
 
 const pipeline = await runTally({
   compactionIntervalMs: rates.compactEveryMs ?? 0,
+  ...(rates.lakeBatchSize ? { batchSize: rates.lakeBatchSize } : {}),
   wrapWriter: (inner) => ({
     async putRecords(entries): Promise<PutOutcome[]> {
       const r = Math.random();

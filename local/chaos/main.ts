@@ -2,8 +2,8 @@ import { parseArgs } from 'node:util';
 import { formatReport, runChaos, violations } from './run.js';
 
 /**
- * `npm run chaos [-- --events N --kill-every-ms MS ...]`: the full chaos run (not part of
- * `npm test`, which runs a short one). Exits 1 when an invariant was broken.
+ * `npm run chaos [-- --events N --kill-every-ms MS --stream kafka ...]`: the full chaos run (not
+ * part of `npm test`, which runs a short one on each stream). Exits 1 when an invariant was broken.
  */
 const { values } = parseArgs({
   options: {
@@ -16,8 +16,12 @@ const { values } = parseArgs({
     'bad-every': { type: 'string', default: '997' },
     'fault-scale': { type: 'string', default: '1.5' },
     'data-dir': { type: 'string' },
+    stream: { type: 'string', default: 'kinesis' },
   },
 });
+if (values.stream !== 'kinesis' && values.stream !== 'kafka') {
+  throw new Error(`--stream must be kinesis or kafka, got ${JSON.stringify(values.stream)}`);
+}
 
 function count(name: keyof typeof values): number {
   const text = String(values[name]);
@@ -38,6 +42,7 @@ const report = await runChaos({
   killEveryMs: count('kill-every-ms'),
   badEvery: count('bad-every'),
   dataDir: values['data-dir'],
+  stream: values.stream,
   rates: {
     putPartial: 0.02 * scale,
     putThrottle: 0.01 * scale,

@@ -71,6 +71,8 @@ export interface ChaosOptions {
   badEvery: number;
   /** Where the pipeline keeps its data. @default a new temporary directory, removed afterwards */
   dataDir?: string;
+  /** The stream `npm start` runs on (`TALLY_STREAM`): its own kinesis-local, or its own Kafka broker. @default kinesis */
+  stream?: 'kinesis' | 'kafka';
   /** Progress lines. @default none */
   log?: (line: string) => void;
 }
@@ -107,9 +109,9 @@ export interface ChaosReport {
 const DAY_MS = 86_400_000;
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-/** The kinesis-local processes a pipeline process started (not tsx's esbuild service). */
+/** The stream processes a pipeline process started: kinesis-local, or its Kafka broker (not tsx's esbuild service). */
 export function emulatorsOf(pid: number): number[] {
-  return childrenOf(pid, 'kinesis-child');
+  return childrenOf(pid, 'kinesis-child|server[.]properties');
 }
 
 /** The children of a process whose command line matches `pattern` (pgrep -f). */
@@ -290,6 +292,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       TALLY_DATA_DIR: dataDir,
       PORT: String(port),
       TALLY_CHAOS: JSON.stringify(options.rates),
+      TALLY_STREAM: options.stream ?? 'kinesis',
     },
     log,
   );

@@ -4,8 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DuckDBInstance } from '@duckdb/node-api';
+import { Consumer, type Message } from '@platformatic/kafka';
+import type { CloudFormationCustomResourceEvent, MSKEvent, MSKRecord } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLakeWriterHandler } from '../../lambdas/lake-writer/handler.js';
+import type { CustomResourceResponse } from '../../lambdas/custom-resource.js';
+import { createKafkaTopicHandler } from '../../lambdas/kafka-topic/handler.js';
+import { createKafkaLakeWriterHandler, createLakeWriterHandler } from '../../lambdas/lake-writer/handler.js';
 import { FsObjectStore } from '../../lib/lake/fs-store.js';
 import { silentLogger } from '../../lib/log.js';
 import { encodeRecords } from '../../lib/stream/codec.js';
@@ -54,6 +58,122 @@ async function lakeEventIds(lake: string): Promise<string[]> {
   } finally {
     db.closeSync();
     instance.closeSync();
+  }
+}
+
+/** Every (event id, received time) of the lake's Parquet files, with repeats, and the files' keys. */
+async function lakeCopies(lake: string): Promise<{ rows: Array<[string, string]>; files: string[] }> {
+  const files = (await readdir(lake, { recursive: true }).catch(() => [] as string[])).filter((f) =>
+    f.endsWith('.parquet'),
+  );
+  if (files.length === 0) return { rows: [], files };
+  const instance = await DuckDBInstance.create(':memory:');
+  const db = await instance.connect();
+  try {
+    const reader = await db.runAndReadAll(
+      `SELECT event_id, CAST(received_at AS VARCHAR) FROM read_parquet([${files.map((f) => `'${join(lake, f)}'`).join(', ')}])`,
+    );
+    return { rows: reader.getRows().map(([id, at]) => [String(id), String(at)]), files };
+  } finally {
+    db.closeSync();
+    instance.closeSync();
+  }
+}
+
+/** A Kafka event source mapping's delivery of these records, as Lambda hands it to the function. */
+function mskEvent(brokers: string[], messages: Message[]): MSKEvent {
+  const records: Record<string, MSKRecord[]> = {};
+  for (const m of messages) {
+    const key = `${m.topic}-${m.partition}`;
+    records[key] = records[key] ?? [];
+    records[key].push({
+      topic: m.topic,
+      partition: m.partition,
+      offset: Number(m.offset),
+      timestamp: Number(m.timestamp),
+      timestampType: 'LOG_APPEND_TIME',
+      key: m.key ? Buffer.from(m.key).toString('base64') : '',
+      value: Buffer.from(m.value).toString('base64'),
+      headers: [],
+    });
+  }
+  return {
+    eventSource: 'aws:kafka',
+    eventSourceArn: 'arn:aws:kafka:eu-west-1:123456789012:cluster/tally/0000-1',
+    bootstrapServers: brokers.join(','),
+    records,
+  };
+}
+
+/**
+ * Lambda's Kafka event source mapping in miniature: a member of the lake writer's consumer group
+ * that hands what each poll brought to the Lambda handler as one delivery, and commits each
+ * partition's next offset only once the handler succeeded (a commit refused after a rebalance
+ * leaves the records to the partition's next owner). `crashAfterNextWrite` leaves the group after
+ * a delivery is written and before its commit: a function killed between the two.
+ */
+class GroupMember {
+  readonly delivered: string[] = [];
+  crashAfterNextWrite = false;
+  crashed = false;
+  private readonly consumer: Consumer<Buffer, Buffer, Buffer, Buffer>;
+  private readonly buffer: Message[] = [];
+  private running = true;
+  private loop: Promise<void> = Promise.resolve();
+  private stream: { close(): Promise<void> } | null = null;
+
+  constructor(
+    name: string,
+    private readonly brokers: string[],
+    private readonly topic: string,
+    private readonly handler: (event: MSKEvent) => Promise<void>,
+  ) {
+    this.consumer = new Consumer({
+      clientId: name,
+      groupId: `${topic}-lake-writer`,
+      bootstrapBrokers: brokers,
+      sessionTimeout: 6000,
+      heartbeatInterval: 500,
+      rebalanceTimeout: 6000,
+    });
+  }
+
+  async start(): Promise<void> {
+    const stream = await this.consumer.consume({
+      topics: [this.topic],
+      mode: 'committed',
+      fallbackMode: 'earliest',
+      autocommit: false,
+      maxWaitTime: 100,
+    });
+    stream.on('data', (m: Message) => this.buffer.push(m));
+    this.stream = stream;
+    this.loop = this.run();
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      await new Promise((done) => setTimeout(done, 50));
+      const batch = this.buffer.splice(0, 150);
+      if (batch.length === 0) continue;
+      await this.handler(mskEvent(this.brokers, batch));
+      this.delivered.push(...batch.map((m) => `${m.partition}@${m.offset}`));
+      if (this.crashAfterNextWrite) {
+        this.crashed = true;
+        return;
+      }
+      const last = new Map<number, Message>();
+      for (const m of batch) last.set(m.partition, m);
+      for (const m of last.values()) await Promise.resolve(m.commit()).catch(() => undefined);
+    }
+  }
+
+  /** Leaves the group (after the crash, with nothing more committed). */
+  async leave(): Promise<void> {
+    this.running = false;
+    await this.loop;
+    await this.stream?.close();
+    await this.consumer.close(true);
   }
 }
 
@@ -242,6 +362,48 @@ describe('the Kafka stream, against a real Apache Kafka broker', () => {
     }
   }, 180_000);
 
+  it('starts its own broker again when it is killed from outside, and delivers what was sent meanwhile', async (ctx) => {
+    if (!broker) return ctx.skip();
+    // Arrange: the local pipeline on a broker of its own.
+    const started = await startTestPipeline('kafka-restart', { kafka: {} });
+    try {
+      const { pipeline } = started;
+      const [first] = childrenOf(process.pid, started.dataDir);
+      const batch = Array.from({ length: 20 }, (_, i) => ({
+        type: 'track',
+        event: 'Restarted',
+        userId: `u-${i}`,
+        messageId: `restart-${i}`,
+      }));
+
+      // Act: SIGKILL the broker; send while it starts again, as an SDK does (again after a 503).
+      process.kill(first!, 'SIGKILL');
+      const statuses: number[] = [];
+      while (statuses.at(-1) !== 200 && statuses.length < 60) {
+        statuses.push((await sendBatch(pipeline, batch)).status);
+        if (statuses.at(-1) !== 200) await new Promise((done) => setTimeout(done, 1000));
+      }
+      await waitForLake(
+        new FsObjectStore(pipeline.lakeRoot!),
+        batch.map((e) => e.messageId),
+        60_000,
+      );
+      const [second] = childrenOf(process.pid, started.dataDir);
+      const { rows } = await lakeCopies(pipeline.lakeRoot!);
+
+      // Assert: another broker process; refused (503) while it started, then acknowledged; every
+      // event in the lake (a refused produce may have landed too: the warehouse judges the copies).
+      expect(first).toBeGreaterThan(0);
+      expect(second).toBeGreaterThan(0);
+      expect(second).not.toBe(first);
+      expect(statuses.at(-1)).toBe(200);
+      expect(statuses.every((status) => status === 200 || status === 503)).toBe(true);
+      expect(new Set(rows.map(([id]) => id))).toEqual(new Set(batch.map((e) => e.messageId)));
+    } finally {
+      await started.close();
+    }
+  }, 180_000);
+
   it('kill -9 of TALLY_STREAM=kafka npm start right after a 200 loses and doubles nothing; its broker dies with it', async (ctx) => {
     if (!broker) return ctx.skip();
     // Arrange: npm start on Kafka in its own process, on a data dir of its own.
@@ -279,4 +441,133 @@ describe('the Kafka stream, against a real Apache Kafka broker', () => {
     expect(java).toBeGreaterThan(0);
     expect(rows.map((r) => r.event_id).sort()).toEqual([...ids].sort());
   }, 240_000);
+  it('loses nothing when a second lake writer joins the group and leaves between writing a delivery and committing it; what it wrote twice is an identical copy, counted once', async (ctx) => {
+    if (!broker) return ctx.skip();
+    // Arrange: 4 partitions; the Lambda lake writer behind each group member, one lake.
+    const topic = 'events-rebalance';
+    await ensureTopic(broker.brokers, topic, { partitions: 4, retentionHours: 168 });
+    const writer = new KafkaStreamWriter(broker.brokers, topic);
+    const lake = join(dir, 'rebalance', 'lake');
+    const handler = createKafkaLakeWriterHandler(new FsObjectStore(lake), silentLogger);
+    const first = new GroupMember('first', broker.brokers, topic, handler);
+    const second = new GroupMember('second', broker.brokers, topic, handler);
+    const sent: string[] = [];
+    const put = async (prefix: string, count: number) => {
+      const batch = records(prefix, count);
+      await putAll(writer, batch.entries);
+      sent.push(...batch.ids);
+    };
+    const until = (what: string, check: () => boolean | Promise<boolean>) =>
+      waitFor(what, async () => check(), 60_000);
+
+    // Act: the first member reads alone; the second joins while more arrive; the second then
+    // writes a delivery and leaves before committing it; the rest arrives; the first finishes.
+    await put('r1', 600);
+    await first.start();
+    await until('the first member to deliver', () => first.delivered.length >= 150);
+    await second.start();
+    await put('r2', 600);
+    await until('the second member to get partitions', () => second.delivered.length > 0);
+    second.crashAfterNextWrite = true;
+    await put('r3', 300);
+    await until('the second member to write and crash', () => second.crashed);
+    await second.leave();
+    await put('r4', 300);
+    await until(
+      'every event in the lake',
+      async () => new Set((await lakeCopies(lake)).rows.map(([id]) => id)).size >= sent.length,
+    );
+    await first.leave();
+    await writer.close();
+    const { rows, files } = await lakeCopies(lake);
+
+    // Assert: every event is in the lake; a repeated row is an identical copy (same event, same
+    // append time), which the warehouse counts once; the crash's uncommitted delivery was read again.
+    expect(new Set(rows.map(([id]) => id))).toEqual(new Set(sent));
+    expect(new Set(rows.map(([id, at]) => `${id}|${at}`)).size).toBe(sent.length);
+    const crashed = new Set(second.delivered);
+    expect(first.delivered.filter((place) => crashed.has(place)).length).toBeGreaterThan(0);
+    expect(files.every((f) => /partition-\d+/.test(f))).toBe(true);
+  }, 180_000);
+
+  it('makes the events topic at deploy: created, grown, never shrunk nor dropped, and a bad name refused', async (ctx) => {
+    if (!broker) return ctx.skip();
+    // Arrange: the custom resource's handler on the real broker (an MSK cluster's GetBootstrapBrokers answered here).
+    const answers: CustomResourceResponse[] = [];
+    const asked: string[] = [];
+    const handler = createKafkaTopicHandler({
+      async bootstrapBrokers(clusterArn) {
+        asked.push(clusterArn);
+        return broker!.brokers.join(',');
+      },
+      async connect(brokers) {
+        return { brokers: brokers.split(',') };
+      },
+      async respond(_url, response) {
+        answers.push(response);
+      },
+      logger: silentLogger,
+    });
+    const event = (RequestType: string, props: Record<string, unknown>) =>
+      ({
+        RequestType,
+        ResponseURL: 'https://cloudformation.example/response',
+        StackId: 'stack',
+        RequestId: `request-${answers.length}`,
+        LogicalResourceId: 'KafkaTopic',
+        ResourceType: 'Custom::KafkaTopic',
+        ServiceToken: 'token',
+        PhysicalResourceId: 'deploy-topic',
+        ResourceProperties: { ServiceToken: 'token', ...props },
+        OldResourceProperties: {},
+      }) as unknown as CloudFormationCustomResourceEvent;
+    const cluster = 'arn:aws:kafka:eu-west-1:123456789012:cluster/tally/0000-1';
+    const partitionsOf = async () => {
+      const reader = new KafkaStreamReader(broker!.brokers, 'deploy-topic');
+      try {
+        return (await reader.listShards()).length;
+      } finally {
+        await reader.close();
+      }
+    };
+
+    // Act
+    await handler(
+      event('Create', { Topic: 'deploy-topic', Partitions: '3', RetentionHours: '168', ClusterArn: cluster }),
+    );
+    const created = await partitionsOf();
+    await handler(
+      event('Update', { Topic: 'deploy-topic', Partitions: '5', RetentionHours: '168', ClusterArn: cluster }),
+    );
+    const grown = await partitionsOf();
+    await handler(
+      event('Update', {
+        Topic: 'deploy-topic',
+        Partitions: '2',
+        RetentionHours: '168',
+        Brokers: broker.brokers.join(','),
+      }),
+    );
+    await handler(
+      event('Delete', { Topic: 'deploy-topic', Partitions: '2', RetentionHours: '168', ClusterArn: cluster }),
+    );
+    const afterDelete = await partitionsOf();
+    await handler(
+      event('Create', { Topic: 'a topic', Partitions: '3', RetentionHours: '168', ClusterArn: cluster }),
+    );
+
+    // Assert
+    expect([created, grown, afterDelete]).toEqual([3, 5, 5]);
+    expect(asked).toEqual([cluster, cluster]);
+    expect(answers.map((a) => [a.Status, a.Data?.Partitions])).toEqual([
+      ['SUCCESS', '3'],
+      ['SUCCESS', '5'],
+      ['SUCCESS', '5'],
+      ['SUCCESS', undefined],
+      ['FAILED', undefined],
+    ]);
+    expect(answers[0]!.Data?.Brokers).toBe(broker.brokers.join(','));
+    expect(answers[4]!.Reason).toContain('"a topic"');
+    expect(answers.every((a) => a.PhysicalResourceId !== '')).toBe(true);
+  }, 120_000);
 });

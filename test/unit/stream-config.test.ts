@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { mskIamToken, streamWriterFromEnv } from '../../lambdas/stream.js';
 import { readKafkaConnection, readKafkaTopic } from '../../lib/config.js';
+import { KafkaStreamWriter } from '../../lib/stream/kafka.js';
 import { parseBrokers } from '../../lib/stream/kafka-connection.js';
+import { KinesisStreamWriter } from '../../lib/stream/kinesis.js';
 import { readStream } from '../../local/main.js';
 
 describe('the stream npm start runs on', () => {
@@ -59,5 +62,43 @@ describe('the stream npm start runs on', () => {
     expect(() => readStream({ TALLY_KAFKA_BROKERS: 'b:9092' })).toThrow('TALLY_STREAM is not kafka');
     expect(() => parseBrokers('b:9092,http://c:9092')).toThrow('"http://c:9092"');
     expect(() => parseBrokers(' , ')).toThrow('no Kafka broker given');
+  });
+});
+
+describe("the Lambdas' stream", () => {
+  it("signs MSK's IAM tokens with the function's credentials in its region: a presigned kafka-cluster:Connect", async () => {
+    const saved = { ...process.env };
+    Object.assign(process.env, {
+      AWS_ACCESS_KEY_ID: 'AKIDEXAMPLE',
+      AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY',
+      AWS_SESSION_TOKEN: 'session-token',
+    });
+    try {
+      expect(mskIamToken({})).toBeUndefined();
+      const token = await mskIamToken({ AWS_REGION: 'eu-west-1' })!();
+      const url = new URL(Buffer.from(token, 'base64url').toString());
+      expect(url.host).toBe('kafka.eu-west-1.amazonaws.com');
+      expect(url.searchParams.get('Action')).toBe('kafka-cluster:Connect');
+      expect(url.searchParams.get('X-Amz-Credential')).toMatch(
+        /^AKIDEXAMPLE\/\d{8}\/eu-west-1\/kafka-cluster\/aws4_request$/,
+      );
+      expect(url.searchParams.get('X-Amz-Security-Token')).toBe('session-token');
+      expect(Number(url.searchParams.get('X-Amz-Expires'))).toBeGreaterThan(0);
+      expect(url.searchParams.get('X-Amz-Signature')).toMatch(/^[0-9a-f]{64}$/);
+    } finally {
+      for (const key of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN']) {
+        if (saved[key] === undefined) delete process.env[key];
+        else process.env[key] = saved[key];
+      }
+    }
+  });
+
+  it('writes to Kinesis unless TALLY_STREAM says kafka, and then to the topic of TALLY_KAFKA_TOPIC', async () => {
+    expect(streamWriterFromEnv({ TALLY_STREAM_NAME: 'events' })).toBeInstanceOf(KinesisStreamWriter);
+    const kafka = streamWriterFromEnv({ TALLY_STREAM: 'kafka', TALLY_KAFKA_BROKERS: '127.0.0.1:1' });
+    expect(kafka).toBeInstanceOf(KafkaStreamWriter);
+    await (kafka as KafkaStreamWriter).close();
+    expect(() => streamWriterFromEnv({ TALLY_STREAM: 'kafka' })).toThrow('TALLY_KAFKA_BROKERS: is required');
+    expect(() => streamWriterFromEnv({})).toThrow('TALLY_STREAM_ARN: is required');
   });
 });
