@@ -499,11 +499,6 @@ export function planFor(i: ModelInputs): Plan {
   const lcus = Math.max(requestsPerSecond / 1000, (requestsPerSecond * requestBytes * 3600) / 0.4e9, 1);
   const alternatives: CostLine[] = [
     {
-      part: 'Kinesis on-demand instead',
-      detail: `${fmt(gbIn / 1000, 1)} TB in (1 KB rounding)`,
-      monthlyUsd: onDemand,
-    },
-    {
       part: 'ALB instead of API Gateway',
       detail: `~${fmt(lcus)} LCU (Lambda targets: 0.4 GB/h per LCU)`,
       monthlyUsd: 730 * (PRICES.albHour + lcus * PRICES.albLcuHour),

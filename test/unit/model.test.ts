@@ -41,6 +41,31 @@ describe('the scale model', () => {
     expect(cost(two, 'Lambda collect') / cost(one, 'Lambda collect')).toBeCloseTo(2, 5);
   });
 
+  it('prices the stream on Kafka beside Kinesis: MSK Serverless by cluster, partition and byte, MSK provisioned by broker', () => {
+    const line = (plan: ReturnType<typeof planFor>, part: string) =>
+      plan.streams.find((c) => c.part === part)!;
+    // Nearly idle: one cluster, twelve partitions, one event poller unit, almost no bytes.
+    const idle = planFor(inputs({ eventsPerSecond: 1 }));
+    const floor = 730 * 0.75 + 12 * 730 * 0.0015 + 730 * 0.185;
+    expect(line(idle, 'MSK Serverless').monthlyUsd).toBeGreaterThan(floor);
+    expect(line(idle, 'MSK Serverless').monthlyUsd).toBeLessThan(floor + 1);
+    expect(line(idle, 'MSK provisioned').detail).toMatch(/^3 kafka\.m7g\.xlarge/);
+    // At 1M events/s of 90 B records a event: 90 MB/s, 18 partitions of 5 MiB/s, one cluster.
+    const million = planFor(inputs());
+    expect(line(million, 'MSK Serverless').detail).toMatch(
+      /^1 cluster\(s\) of 200 MiB\/s for 90 MB\/s, 18 partitions/,
+    );
+    // Past 200 MiB/s a second cluster, and brokers in threes.
+    const three = planFor(inputs({ eventsPerSecond: 3_000_000 }));
+    expect(line(three, 'MSK Serverless').detail).toMatch(/^2 cluster\(s\)/);
+    expect(line(three, 'MSK provisioned').detail).toMatch(/^9 kafka\.m7g\.xlarge/);
+    // The Kinesis lines are the plan's own.
+    expect(line(million, 'Kinesis provisioned (default)').monthlyUsd).toBe(
+      cost(million, 'Kinesis (provisioned)'),
+    );
+    expect(formatPlan(inputs(), million)).toContain('the stream (tally:stream), monthly');
+  });
+
   it('finds an ALB cheaper than API Gateway at a million events a second', () => {
     const plan = planFor(inputs());
     const alb = plan.alternatives.find((c) => c.part.startsWith('ALB'))!.monthlyUsd;
