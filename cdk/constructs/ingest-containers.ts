@@ -43,7 +43,7 @@ import { HEALTH_PATH } from '../../container/server.js';
 import { COUNTRY_DB_FILE, COUNTRY_DB_PACKAGE_PATH } from '../../lib/enrich/country.js';
 import type { ContainerSettings } from '../config.js';
 import { CollectorWaf } from './collector-waf.js';
-import { PROJECT_ROOT } from './pipeline-function.js';
+import { BUNDLE_ALIASES, BUNDLE_BANNER, BUNDLE_IMPORT_META_URL, PROJECT_ROOT } from './pipeline-function.js';
 import type { QuotaTable } from './quotas.js';
 import type { PipelineSecrets } from './secrets.js';
 import { ServiceLinkedRole } from './service-linked-role.js';
@@ -93,6 +93,9 @@ export function bundleCollector(dir: string): string {
     minify: true,
     sourcemap: true,
     logLevel: 'error',
+    define: { 'import.meta.url': BUNDLE_IMPORT_META_URL },
+    banner: { js: BUNDLE_BANNER },
+    alias: BUNDLE_ALIASES,
   });
   return outfile;
 }

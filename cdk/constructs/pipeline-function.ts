@@ -49,6 +49,18 @@ export interface PipelineFunctionProps {
 }
 
 /**
+ * What the ES modules among the dependencies need from a CommonJS bundle: `import.meta.url` as
+ * the bundle's own URL (esbuild leaves it undefined in CommonJS, and the Kafka client calls
+ * `createRequire` with it when loaded), and the Kafka client's WASM inline, since its loader reads a
+ * file beside its own module, which a bundle does not keep.
+ */
+export const BUNDLE_IMPORT_META_URL = 'importMetaUrl';
+export const BUNDLE_BANNER = `const ${BUNDLE_IMPORT_META_URL} = require('node:url').pathToFileURL(__filename).href;`;
+export const BUNDLE_ALIASES: Record<string, string> = {
+  '@platformatic/wasm-utils': '@platformatic/wasm-utils/bundled',
+};
+
+/**
  * The house Lambda: Node.js 24 on arm64, X-Ray tracing, its own log group with retention,
  * bundled by the local esbuild (no Docker) into one CommonJS file with the AWS SDK inside (the
  * code pins its SDK versions), source maps on, and `copyFiles` placed beside the bundle (the
@@ -94,6 +106,11 @@ export class PipelineFunction extends NodejsFunction {
         minify: true,
         sourceMap: true,
         externalModules: [],
+        define: { 'import.meta.url': BUNDLE_IMPORT_META_URL },
+        banner: BUNDLE_BANNER,
+        esbuildArgs: Object.fromEntries(
+          Object.entries(BUNDLE_ALIASES).map(([from, to]) => [`--alias:${from}`, to]),
+        ),
         commandHooks: {
           beforeBundling: () => [],
           beforeInstall: () => [],

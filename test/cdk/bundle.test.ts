@@ -1,11 +1,14 @@
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { countryReader, packagedCountryDb } from '../../lib/enrich/country.js';
-import { encodeRecords } from '../../lib/stream/codec.js';
+import { decodeRecord, encodeRecords } from '../../lib/stream/codec.js';
+import { ensureTopic, KafkaStreamReader } from '../../lib/stream/kafka.js';
+import { type KafkaBroker, kafkaMissing, startKafkaBroker } from '../../local/kafka-broker.js';
 import { synth } from '../helpers/cdk.js';
 import { readLakeStore } from '../helpers/duckdb.js';
 import { type S3Emulator, startS3 } from '../helpers/emulators.js';
@@ -121,4 +124,97 @@ describe('bundling, for real (esbuild, no Docker)', () => {
     },
     300_000,
   );
+
+  describe('the bundled collect function on Kafka (TALLY_STREAM=kafka), against a real broker', () => {
+    let broker: KafkaBroker | null = null;
+    const brokerDir = mkdtempSync(join(tmpdir(), 'tally-bundle-kafka-'));
+    beforeAll(async () => {
+      const missing = kafkaMissing();
+      if (missing) {
+        if (process.env.TALLY_REQUIRE_KAFKA) throw new Error(`a Kafka broker is required here: ${missing}`);
+        return;
+      }
+      broker = await startKafkaBroker({ dataDir: brokerDir });
+      await ensureTopic(broker.brokers, 'bundle-events', { partitions: 2, retentionHours: 1 });
+    }, 120_000);
+    afterAll(async () => {
+      await broker?.stop();
+      rmSync(brokerDir, { recursive: true, force: true });
+    });
+
+    it.for<[string, string]>([
+      ['this Node', 'k1'],
+      ["Lambda's Node 24", 'k2'],
+    ])(
+      'runs on %s: a batch it answers 200 for is on the topic (the Kafka client, its WASM included, loads from the bundle)',
+      { timeout: 120_000 },
+      async ([runtime, prefix], ctx) => {
+        if (!broker) return ctx.skip();
+        const node = runtime === 'this Node' ? process.execPath : await node24();
+        const writeKey = 'bundle-write-key';
+        const body = JSON.stringify({
+          batch: [0, 1, 2].map((i) => ({
+            type: 'track',
+            event: 'Bundled',
+            userId: `u${i}`,
+            messageId: `${prefix}-${i}`,
+          })),
+        });
+        const event = {
+          version: '2.0',
+          routeKey: 'POST /v1/batch',
+          rawPath: '/v1/batch',
+          rawQueryString: '',
+          headers: {
+            'content-type': 'application/json',
+            authorization: `Basic ${Buffer.from(`${writeKey}:`).toString('base64')}`,
+          },
+          requestContext: {
+            http: { method: 'POST', path: '/v1/batch', sourceIp: '81.2.69.160' },
+            timeEpoch: Date.now(),
+          },
+          body,
+          isBase64Encoded: false,
+        };
+        const script = `require(${JSON.stringify(join(collect.dir, 'index.js'))}).handler(JSON.parse(process.argv[1]))
+        .then((r) => { process.stdout.write('RESULT ' + JSON.stringify(r) + '\\n'); process.exit(0); })`;
+        const { stdout } = await promisify(execFile)(node, ['-e', script, JSON.stringify(event)], {
+          cwd: tmpdir(),
+          env: {
+            PATH: process.env.PATH,
+            AWS_REGION: 'us-east-1',
+            TALLY_STREAM: 'kafka',
+            TALLY_KAFKA_BROKERS: broker.brokers.join(','),
+            TALLY_KAFKA_TOPIC: 'bundle-events',
+            TALLY_HMAC_KEY: Buffer.alloc(32, 7).toString('base64'),
+            TALLY_PROJECTS: JSON.stringify([
+              { project: 'bundled', writeKeySha256: createHash('sha256').update(writeKey).digest('hex') },
+            ]),
+            TALLY_COUNTRY_DB: collect.env.TALLY_COUNTRY_DB!.replace(/^\/var\/task\//, `${collect.dir}/`),
+          },
+          encoding: 'utf8',
+          timeout: 60_000,
+        });
+        const reader = new KafkaStreamReader(broker.brokers, 'bundle-events');
+        const ids: string[] = [];
+        try {
+          for (const shard of await reader.listShards()) {
+            const { records } = await reader.read(await reader.iterator(shard, null), 1000);
+            for (const r of records)
+              for (const item of decodeRecord(r.data).items)
+                if (item.kind === 'event') ids.push(item.event.eventId);
+          }
+        } finally {
+          await reader.close();
+        }
+
+        expect(stdout).toMatch(/RESULT \{"statusCode":200/);
+        expect(ids.filter((id) => id.startsWith(`${prefix}-`)).sort()).toEqual([
+          `${prefix}-0`,
+          `${prefix}-1`,
+          `${prefix}-2`,
+        ]);
+      },
+    );
+  });
 });
