@@ -65,7 +65,8 @@ export interface KafkaSettings {
   /**
    * The brokers of an existing cluster (MSK provisioned, Confluent, Redpanda...), which the
    * collector and the event source mapping reach with SASL/SCRAM-SHA-512 over TLS. None: the stack
-   * creates an Amazon MSK Serverless cluster in `tally:vpcId`, with IAM authentication.
+   * creates an Amazon MSK Serverless cluster, with IAM authentication, in `tally:vpcId` (or in the
+   * container tier's VPC with `tally:ingest=containers`).
    */
   bootstrapServers?: string[];
   /** The SCRAM secret (`{"username", "password"}`) of the existing cluster. */
@@ -312,12 +313,12 @@ export function readSettings(node: Node): TallySettings {
  * Serverless cluster the stack creates in the VPC (two subnets in two zones at least).
  */
 function kafkaSettings(node: Node, vpc: VpcSettings | null, ingest: string): KafkaSettings {
-  if (ingest === 'containers') {
+  const servers = text(node, 'kafkaBootstrapServers');
+  if (ingest === 'containers' && servers !== undefined) {
     throw new SettingsError(
-      'tally:stream=kafka takes the Lambda front door only (tally:ingest=lambda): the container tier runs in a VPC of its own, which does not reach the cluster',
+      "tally:ingest=containers with tally:stream=kafka takes the MSK Serverless cluster the stack makes in the tier's own VPC, not tally:kafkaBootstrapServers: the tasks' subnets have no route to another cluster",
     );
   }
-  const servers = text(node, 'kafkaBootstrapServers');
   let bootstrapServers: string[] | undefined;
   if (servers !== undefined) {
     try {
@@ -338,7 +339,7 @@ function kafkaSettings(node: Node, vpc: VpcSettings | null, ingest: string): Kaf
         'context tally:kafkaSecretArn is for an existing cluster (tally:kafkaBootstrapServers); the MSK Serverless cluster the stack creates signs in with IAM',
       );
     }
-    if (!vpc || new Set(vpc.availabilityZones).size < 2) {
+    if (ingest !== 'containers' && (!vpc || new Set(vpc.availabilityZones).size < 2)) {
       throw new SettingsError(
         'tally:stream=kafka without tally:kafkaBootstrapServers creates an MSK Serverless cluster, which needs tally:vpcId with subnets in two availability zones at least (tally:subnetIds, tally:availabilityZones)',
       );

@@ -46,19 +46,9 @@ export class TallyStack extends Stack {
       hmacSecretArn: s.hmacSecretArn,
       projectsSecretArn: s.projectsSecretArn,
     });
-    // The stream: a Kafka topic (an MSK Serverless cluster, or an existing cluster's), or Kinesis.
-    const kafka = s.kafka
-      ? new KafkaStream(this, 'Kafka', {
-          settings: s.kafka,
-          vpc: s.vpc,
-          retentionHours: s.streamRetentionHours,
-          endpointsMadeElsewhere:
-            s.starRocks && s.vpc ? s.vpc.endpoints.filter((n) => WAREHOUSE_ENDPOINTS.includes(n)) : [],
-          stage: s.stage,
-          logRetention,
-        })
-      : undefined;
-    const stream = kafka
+    const quotas = new QuotaTable(this, 'Quotas');
+    // The stream: Kinesis, or a topic on Kafka (below).
+    const stream = s.kafka
       ? undefined
       : new Stream(this, 'Stream', {
           streamMode: StreamMode.ON_DEMAND,
@@ -74,6 +64,32 @@ export class TallyStack extends Stack {
       noncurrentVersionDays: s.noncurrentVersionDays,
       bucketName: s.lakeBucketName,
     });
+    const containers = !s.containers
+      ? undefined
+      : new IngestContainers(this, 'IngestContainers', {
+          settings: s.containers,
+          ...(stream ? { stream } : {}),
+          secrets,
+          quotas,
+          defaultRequestsPerSecond: s.projectRequestsPerSecond,
+          environment: { TALLY_ALLOWED_ORIGINS: s.allowedOrigins.join(',') || '*' },
+          accessLogs: lake.accessLogs,
+          logRetention,
+        });
+    // A Kafka topic: an MSK Serverless cluster, or an existing cluster's.
+    const kafka = s.kafka
+      ? new KafkaStream(this, 'Kafka', {
+          settings: s.kafka,
+          // With the container tier, the cluster and its clients are in the tier's VPC.
+          vpc: s.containers ? null : s.vpc,
+          ...(containers ? { ownVpc: { vpc: containers.vpc, subnets: containers.isolatedSubnets } } : {}),
+          retentionHours: s.streamRetentionHours,
+          endpointsMadeElsewhere:
+            s.starRocks && s.vpc ? s.vpc.endpoints.filter((n) => WAREHOUSE_ENDPOINTS.includes(n)) : [],
+          stage: s.stage,
+          logRetention,
+        })
+      : undefined;
 
     const collect = new PipelineFunction(this, 'Collect', {
       entry: 'collect/handler.ts',
@@ -93,8 +109,14 @@ export class TallyStack extends Stack {
       // In the cluster's VPC when the stream is a topic there.
       ...(kafka?.network ?? {}),
     });
-    if (kafka) kafka.grantProduce(collect);
-    else {
+    if (kafka) {
+      kafka.grantProduce(collect);
+      if (containers) {
+        containers.writeToKafka(kafka.target());
+        // The collect function in the tier's VPC reads its secrets through the tier's endpoint.
+        for (const group of kafka.network!.securityGroups) containers.allowEndpointsFrom(group);
+      }
+    } else {
       // Only PutRecord(s): grantWrite would add ListShards and DescribeStreamSummary too.
       collect.addToRolePolicy(
         new PolicyStatement({
@@ -104,7 +126,6 @@ export class TallyStack extends Stack {
       );
     }
     secrets.bind(collect);
-    const quotas = new QuotaTable(this, 'Quotas');
     quotas.bind(collect, s.projectRequestsPerSecond);
     if (s.collectTracing === 'passthrough') {
       NagSuppressions.addResourceSuppressions(collect, [
@@ -125,18 +146,6 @@ export class TallyStack extends Stack {
       readThrottleBurst: s.readThrottleBurst,
       logRetention,
     });
-    const containers = !s.containers
-      ? undefined
-      : new IngestContainers(this, 'IngestContainers', {
-          settings: s.containers,
-          stream: stream!,
-          secrets,
-          quotas,
-          defaultRequestsPerSecond: s.projectRequestsPerSecond,
-          environment: { TALLY_ALLOWED_ORIGINS: s.allowedOrigins.join(',') || '*' },
-          accessLogs: lake.accessLogs,
-          logRetention,
-        });
     const lakeWriter = new LakeWriter(this, 'LakeWriter', {
       ...(kafka ? { kafka } : { stream: stream! }),
       bucket: lake.bucket,
@@ -181,7 +190,7 @@ export class TallyStack extends Stack {
       });
       ingest.addMetrics(warehouse.metrics);
       // The Kafka clients reach AWS through the endpoints the warehouse jobs made in the same VPC.
-      if (kafka) for (const endpoint of warehouse.interfaceEndpoints) kafka.allowTo(endpoint);
+      if (kafka && !containers) for (const endpoint of warehouse.interfaceEndpoints) kafka.allowTo(endpoint);
       functions.rollup = warehouse.rollup;
       functions.metrics = warehouse.metrics;
       jobs.rollup = {

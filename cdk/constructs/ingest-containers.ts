@@ -6,6 +6,8 @@ import {
   FlowLogDestination,
   GatewayVpcEndpointAwsService,
   InterfaceVpcEndpointAwsService,
+  type ISecurityGroup,
+  type ISubnet,
   Peer,
   Port,
   SecurityGroup,
@@ -15,6 +17,7 @@ import {
 import { Platform } from 'aws-cdk-lib/aws-ecr-assets';
 import {
   Cluster,
+  type ContainerDefinition,
   ContainerImage,
   ContainerInsights,
   CpuArchitecture,
@@ -33,7 +36,7 @@ import {
   ListenerCertificate,
   SslPolicy,
 } from 'aws-cdk-lib/aws-elasticloadbalancingv2';
-import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { type IGrantable, type IRole, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { IStream } from 'aws-cdk-lib/aws-kinesis';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Bucket } from 'aws-cdk-lib/aws-s3';
@@ -62,7 +65,8 @@ const CONTAINER_PORT = 8080;
 
 export interface IngestContainersProps {
   settings: ContainerSettings;
-  stream: IStream;
+  /** The Kinesis stream the tasks put records on; none when the stream is a Kafka topic (`writeToKafka`). */
+  stream?: IStream;
   secrets: PipelineSecrets;
   quotas: QuotaTable;
   /** The quota of projects that set none (`tally:projectRequestsPerSecond`). */
@@ -142,6 +146,13 @@ export class IngestContainers extends Construct {
   /** Tasks the service never goes below (what `CollectorTasksMissing` watches). */
   readonly minTasks: number;
   readonly url: string;
+  /** The tier's VPC and its isolated subnets (the tasks'; an MSK cluster of the stack goes there too). */
+  readonly vpc: Vpc;
+  readonly isolatedSubnets: ISubnet[];
+  private readonly tasksSecurityGroup: SecurityGroup;
+  private readonly endpointsSecurityGroup: SecurityGroup;
+  private readonly container: ContainerDefinition;
+  private readonly taskRole: IRole;
 
   constructor(scope: Construct, id: string, props: IngestContainersProps) {
     super(scope, id);
@@ -176,13 +187,17 @@ export class IngestContainers extends Construct {
       allowAllOutbound: false,
     });
     endpoints.addIngressRule(tasks, Port.tcp(443), 'HTTPS from the collector tasks');
+    this.vpc = vpc;
+    this.isolatedSubnets = vpc.selectSubnets({ subnetType: SubnetType.PRIVATE_ISOLATED }).subnets;
+    this.tasksSecurityGroup = tasks;
+    this.endpointsSecurityGroup = endpoints;
     // HTTPS out to anywhere, which from isolated subnets reaches only the endpoints below (their
     // route tables have no internet route; S3 and DynamoDB are gateway endpoints on them).
     tasks.addEgressRule(Peer.anyIpv4(), Port.tcp(443), 'HTTPS to the AWS service endpoints');
     const s3 = vpc.addGatewayEndpoint('S3', { service: GatewayVpcEndpointAwsService.S3 });
     const dynamoDb = vpc.addGatewayEndpoint('DynamoDb', { service: GatewayVpcEndpointAwsService.DYNAMODB });
     const interfaces = {
-      Kinesis: InterfaceVpcEndpointAwsService.KINESIS_STREAMS,
+      ...(props.stream ? { Kinesis: InterfaceVpcEndpointAwsService.KINESIS_STREAMS } : {}),
       SecretsManager: InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
       Ecr: InterfaceVpcEndpointAwsService.ECR,
       EcrDocker: InterfaceVpcEndpointAwsService.ECR_DOCKER,
@@ -230,7 +245,7 @@ export class IngestContainers extends Construct {
       logging: LogDrivers.awsLogs({ streamPrefix: 'collect', logGroup }),
       environment: {
         ...props.environment,
-        TALLY_STREAM_ARN: props.stream.streamArn,
+        ...(props.stream ? { TALLY_STREAM_ARN: props.stream.streamArn } : {}),
         POWERTOOLS_SERVICE_NAME: 'collect',
         PORT: String(CONTAINER_PORT),
         TALLY_DRAIN_SECONDS: '25',
@@ -239,13 +254,17 @@ export class IngestContainers extends Construct {
       // SIGTERM, then 30 s to drain (the server gives requests 25), then SIGKILL.
       stopTimeout: Duration.seconds(30),
     });
-    // Only PutRecord(s) on the stream, the two secrets, the quota counts.
-    task.taskRole.addToPrincipalPolicy(
-      new PolicyStatement({
-        actions: ['kinesis:PutRecord', 'kinesis:PutRecords'],
-        resources: [props.stream.streamArn],
-      }),
-    );
+    // Only PutRecord(s) on the stream (or the topic's writes: writeToKafka), the two secrets, the quota counts.
+    if (props.stream) {
+      task.taskRole.addToPrincipalPolicy(
+        new PolicyStatement({
+          actions: ['kinesis:PutRecord', 'kinesis:PutRecords'],
+          resources: [props.stream.streamArn],
+        }),
+      );
+    }
+    this.container = container;
+    this.taskRole = task.taskRole;
     props.secrets.bind(bindable(task.taskRole, container));
     props.quotas.bind(bindable(task.taskRole, container), props.defaultRequestsPerSecond);
 
@@ -386,9 +405,44 @@ export class IngestContainers extends Construct {
       true,
     );
   }
+
+  /**
+   * The tasks write to a Kafka topic instead of Kinesis: its environment (brokers, topic, how to
+   * sign in, the region for IAM tokens), its IAM, and the brokers' port open from the tasks.
+   */
+  writeToKafka(kafka: KafkaTarget): void {
+    for (const [key, value] of Object.entries({ ...kafka.environment, AWS_REGION: Stack.of(this).region })) {
+      this.container.addEnvironment(key, value);
+    }
+    kafka.grantProduce(this.taskRole);
+    this.tasksSecurityGroup.addEgressRule(
+      kafka.clusterSecurityGroup,
+      Port.tcp(kafka.port),
+      'Kafka to the cluster',
+    );
+    kafka.clusterSecurityGroup.addIngressRule(
+      this.tasksSecurityGroup,
+      Port.tcp(kafka.port),
+      'Kafka from the collector tasks',
+    );
+  }
+
+  /** Lets other clients in the VPC (the collect function) through the tier's service endpoints. */
+  allowEndpointsFrom(group: ISecurityGroup): void {
+    this.endpointsSecurityGroup.addIngressRule(group, Port.tcp(443), 'HTTPS from the collect function');
+  }
 }
 
 /** A task role and its container, as the constructs that bind functions expect. */
+/** What the tier's tasks need to write to a Kafka topic in their VPC. */
+export interface KafkaTarget {
+  environment: Record<string, string>;
+  grantProduce(principal: IGrantable): void;
+  /** The port the brokers take clients on, and their security group. */
+  port: number;
+  clusterSecurityGroup: ISecurityGroup;
+}
+
 function bindable(
   role: import('aws-cdk-lib/aws-iam').IRole,
   container: import('aws-cdk-lib/aws-ecs').ContainerDefinition,

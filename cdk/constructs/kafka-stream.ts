@@ -12,7 +12,7 @@ import {
   Subnet,
   Vpc,
 } from 'aws-cdk-lib/aws-ec2';
-import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { type IGrantable, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { CfnServerlessCluster } from 'aws-cdk-lib/aws-msk';
@@ -20,11 +20,18 @@ import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { NagSuppressions } from 'cdk-nag';
 import { Construct } from 'constructs';
 import type { KafkaSettings, VpcEndpointName, VpcSettings } from '../config.js';
+import type { KafkaTarget } from './ingest-containers.js';
 import { PipelineFunction } from './pipeline-function.js';
 
 export interface KafkaStreamProps {
   settings: KafkaSettings;
+  /** The VPC of `tally:vpcId`, where the cluster and its clients go. */
   vpc: VpcSettings | null;
+  /**
+   * Or a VPC the stack made (the container tier's), whose subnets the cluster and its clients use;
+   * it has its S3, DynamoDB and Secrets Manager endpoints already.
+   */
+  ownVpc?: { vpc: IVpc; subnets: ISubnet[] };
   /** Hours the topic keeps records. */
   retentionHours: number;
   /** The endpoints another construct creates in the same VPC (the warehouse jobs'): not made twice. */
@@ -32,6 +39,14 @@ export interface KafkaStreamProps {
   stage?: string;
   logRetention: RetentionDays;
 }
+
+/** The interface endpoints the Kafka variant's functions and pollers may need, by their names in `tally:vpcEndpoints`. */
+const INTERFACE_ENDPOINTS: Array<[VpcEndpointName, string, InterfaceVpcEndpointAwsService]> = [
+  ['secretsmanager', 'SecretsManagerEndpoint', InterfaceVpcEndpointAwsService.SECRETS_MANAGER],
+  ['lambda', 'LambdaEndpoint', InterfaceVpcEndpointAwsService.LAMBDA],
+  ['sts', 'StsEndpoint', InterfaceVpcEndpointAwsService.STS],
+  ['kafka', 'MskEndpoint', InterfaceVpcEndpointAwsService.KAFKA],
+];
 
 /** The consumer group of the lake writer's event source mapping (named, so IAM can name it). */
 export const LAKE_WRITER_GROUP = 'tally-lake-writer';
@@ -70,7 +85,8 @@ export class KafkaStream extends Construct {
     super(scope, id);
     this.settings = props.settings;
     this.topic = props.settings.topic;
-    if (props.vpc) this.network = this.attach(props.vpc);
+    if (props.ownVpc) this.network = this.clientsIn(props.ownVpc.vpc, props.ownVpc.subnets);
+    else if (props.vpc) this.network = this.attach(props.vpc);
     if (props.settings.bootstrapServers) {
       this.bootstrapServers = props.settings.bootstrapServers;
       this.secret = Secret.fromSecretCompleteArn(this, 'ScramSecret', props.settings.secretArn!);
@@ -91,14 +107,15 @@ export class KafkaStream extends Construct {
         clientAuthentication: { sasl: { iam: { enabled: true } } },
         vpcConfigs: [
           {
-            subnetIds: props.vpc!.subnetIds,
+            subnetIds: network.vpcSubnets.subnets.map((s) => s.subnetId),
             securityGroups: [this.clusterSecurityGroup.securityGroupId],
           },
         ],
       });
       this.clusterArn = cluster.attrArn;
     }
-    if (props.vpc) this.endpoints(props.vpc, props.endpointsMadeElsewhere);
+    if (props.ownVpc) this.interfaceEndpoints(['lambda', 'sts', 'kafka']);
+    else if (props.vpc) this.endpoints(props.vpc, props.endpointsMadeElsewhere);
 
     const fn = new PipelineFunction(this, 'TopicFunction', {
       entry: 'kafka-topic/handler.ts',
@@ -156,9 +173,19 @@ export class KafkaStream extends Construct {
     };
   }
 
-  /** Lets a function produce to the topic (and the topic function also make it). */
-  grantProduce(fn: PipelineFunction): void {
-    this.grantConnect(fn, ['kafka-cluster:DescribeTopic', 'kafka-cluster:WriteData']);
+  /** Lets a function or a task produce to the topic. */
+  grantProduce(principal: IGrantable): void {
+    this.grantConnect(principal, ['kafka-cluster:DescribeTopic', 'kafka-cluster:WriteData']);
+  }
+
+  /** What the container tier's tasks need to write to the topic (the stack's cluster, in their VPC). */
+  target(): KafkaTarget {
+    return {
+      environment: { ...this.clientEnvironment(), TALLY_KAFKA_BROKERS: this.brokers },
+      grantProduce: (principal) => this.grantProduce(principal),
+      port: 9098,
+      clusterSecurityGroup: this.clusterSecurityGroup!,
+    };
   }
 
   /** Lets the lake writer's event source mapping read the topic as its group, and commit. */
@@ -212,11 +239,12 @@ export class KafkaStream extends Construct {
    * actions on the events topic, the group actions on the lake writer's group. An existing
    * cluster's SCRAM users get the secret instead.
    */
-  private grantConnect(fn: IFunction, topicActions: string[], groupActions: string[] = []): void {
+  private grantConnect(principal: IGrantable, topicActions: string[], groupActions: string[] = []): void {
     if (!this.clusterArn) {
-      this.secret!.grantRead(fn);
+      this.secret!.grantRead(principal);
       return;
     }
+    const allow = (statement: PolicyStatement) => principal.grantPrincipal.addToPrincipalPolicy(statement);
     const [name, uuid] = [
       Fn.select(1, Fn.split('/', this.clusterArn)),
       Fn.select(2, Fn.split('/', this.clusterArn)),
@@ -227,17 +255,15 @@ export class KafkaStream extends Construct {
         resource: kind,
         resourceName: `${name}/${uuid}/${resource}`,
       });
-    fn.addToRolePolicy(
+    allow(
       new PolicyStatement({
         actions: ['kafka-cluster:Connect', 'kafka-cluster:DescribeClusterDynamicConfiguration'],
         resources: [this.clusterArn],
       }),
     );
-    fn.addToRolePolicy(new PolicyStatement({ actions: topicActions, resources: [arn('topic', this.topic)] }));
+    allow(new PolicyStatement({ actions: topicActions, resources: [arn('topic', this.topic)] }));
     if (groupActions.length > 0) {
-      fn.addToRolePolicy(
-        new PolicyStatement({ actions: groupActions, resources: [arn('group', LAKE_WRITER_GROUP)] }),
-      );
+      allow(new PolicyStatement({ actions: groupActions, resources: [arn('group', LAKE_WRITER_GROUP)] }));
     }
   }
 
@@ -248,16 +274,20 @@ export class KafkaStream extends Construct {
       availabilityZones: vpc.availabilityZones,
       privateSubnetIds: vpc.subnetIds,
     });
+    return this.clientsIn(
+      imported,
+      vpc.subnetIds.map((sid, i) => Subnet.fromSubnetId(this, `Subnet${i}`, sid)),
+    );
+  }
+
+  /** The clients' security group in a VPC, and where they run. */
+  private clientsIn(vpc: IVpc, subnets: ISubnet[]): KafkaNetwork {
     const clients = new SecurityGroup(this, 'ClientSecurityGroup', {
-      vpc: imported,
+      vpc,
       description: 'Tally: the collector and the topic function, clients of the Kafka cluster',
       allowAllOutbound: true,
     });
-    return {
-      vpc: imported,
-      vpcSubnets: { subnets: vpc.subnetIds.map((sid, i) => Subnet.fromSubnetId(this, `Subnet${i}`, sid)) },
-      securityGroups: [clients],
-    };
+    return { vpc, vpcSubnets: { subnets }, securityGroups: [clients] };
   }
 
   /**
@@ -284,14 +314,14 @@ export class KafkaStream extends Construct {
           new GatewayVpcEndpoint(this, id, { vpc: network.vpc, service, subnets: [{ subnets: routed }] }),
         );
     }
-    const interfaces: Array<[VpcEndpointName, string, InterfaceVpcEndpointAwsService]> = [
-      ['secretsmanager', 'SecretsManagerEndpoint', InterfaceVpcEndpointAwsService.SECRETS_MANAGER],
-      ['lambda', 'LambdaEndpoint', InterfaceVpcEndpointAwsService.LAMBDA],
-      ['sts', 'StsEndpoint', InterfaceVpcEndpointAwsService.STS],
-      ['kafka', 'MskEndpoint', InterfaceVpcEndpointAwsService.KAFKA],
-    ];
-    for (const [name, id, service] of interfaces) {
-      if (!wanted(name)) continue;
+    this.interfaceEndpoints(INTERFACE_ENDPOINTS.map(([name]) => name).filter(wanted));
+  }
+
+  /** Interface endpoints (private DNS) in the clients' subnets, open to the clients and the pollers. */
+  private interfaceEndpoints(names: readonly VpcEndpointName[]): void {
+    const network = this.network!;
+    for (const [name, id, service] of INTERFACE_ENDPOINTS) {
+      if (!names.includes(name)) continue;
       const endpoint = new InterfaceVpcEndpoint(this, id, {
         vpc: network.vpc,
         service,

@@ -1048,6 +1048,52 @@ describe('the stream on Kafka', () => {
     expect(readers.sort()).toEqual(['Collect', 'KafkaTopic', 'LakeWriter']);
   });
 
+  it("puts the cluster in the container tier's VPC with that tier: its tasks and the collect function write to it", () => {
+    const s = synth({ 'tally:stream': 'kafka', 'tally:ingest': 'containers', 'tally:allowHttp': 'true' });
+    const isolated = { Ref: Match.stringLikeRegexp('^IngestContainersVpctasksSubnet') };
+    s.template.hasResourceProperties('AWS::MSK::ServerlessCluster', {
+      VpcConfigs: [{ SubnetIds: [isolated, isolated], SecurityGroups: Match.anyValue() }],
+    });
+    s.template.hasResourceProperties('AWS::ECS::TaskDefinition', {
+      ContainerDefinitions: [
+        Match.objectLike({
+          Environment: Match.arrayWith([
+            { Name: 'TALLY_STREAM', Value: 'kafka' },
+            { Name: 'TALLY_KAFKA_AUTH', Value: 'iam' },
+            {
+              Name: 'TALLY_KAFKA_BROKERS',
+              Value: { 'Fn::GetAtt': [Match.stringLikeRegexp('^KafkaTopic'), 'Brokers'] },
+            },
+            { Name: 'AWS_REGION', Value: 'eu-west-1' },
+          ]),
+        }),
+      ],
+    });
+    // The tasks may reach the brokers (and nothing new besides), and write to the topic only.
+    s.template.hasResourceProperties('AWS::EC2::SecurityGroupEgress', {
+      GroupId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^IngestContainersTasksSecurityGroup'), 'GroupId'] },
+      DestinationSecurityGroupId: {
+        'Fn::GetAtt': [Match.stringLikeRegexp('^KafkaClusterSecurityGroup'), 'GroupId'],
+      },
+      FromPort: 9098,
+      ToPort: 9098,
+    });
+    const taskPolicy = resourcesOf(s, 'AWS::IAM::Policy').find(([id]) =>
+      id.startsWith('IngestContainersTaskTaskRole'),
+    )!;
+    expect(JSON.stringify(taskPolicy[1])).toContain('kafka-cluster:WriteData');
+    expect(JSON.stringify(taskPolicy[1])).not.toContain('kinesis:');
+    // No Kinesis anywhere; the collect function runs in the same subnets.
+    s.template.resourceCountIs('AWS::Kinesis::Stream', 0);
+    expect(JSON.stringify(s.template.findResources('AWS::EC2::VPCEndpoint'))).not.toContain('kinesis');
+    s.template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({ POWERTOOLS_SERVICE_NAME: 'collect', TALLY_STREAM: 'kafka' }),
+      },
+      VpcConfig: { SubnetIds: [isolated, isolated], SecurityGroupIds: Match.anyValue() },
+    });
+  });
+
   it('refuses a Kafka stream it cannot build, naming the context key', () => {
     expect(() => synth({ 'tally:stream': 'kafka' })).toThrow(
       /MSK Serverless cluster, which needs tally:vpcId/,
@@ -1072,7 +1118,9 @@ describe('the stream on Kafka', () => {
     );
     expect(() =>
       synth({ ...ON_KAFKA_CLUSTER, 'tally:ingest': 'containers', 'tally:allowHttp': 'true' }),
-    ).toThrow(/tally:stream=kafka takes the Lambda front door only/);
+    ).toThrow(
+      /tally:ingest=containers with tally:stream=kafka takes the MSK Serverless cluster the stack makes/,
+    );
     expect(() => synth({ 'tally:stream': 'pulsar' })).toThrow(
       /tally:stream must be "kinesis" or "kafka", got "pulsar"/,
     );
@@ -1388,6 +1436,10 @@ const VARIANTS: Array<[string, Record<string, string>]> = [
   [
     'the stream on an existing Kafka cluster with SASL/SCRAM',
     { ...ON_KAFKA_CLUSTER, 'tally:kafkaTopic': 'events' },
+  ],
+  [
+    'the container tier on MSK Serverless in its own VPC',
+    { 'tally:stream': 'kafka', 'tally:ingest': 'containers', 'tally:certificateArn': CERTIFICATE },
   ],
   [
     'a second stage with its own StarRocks role, a kept HMAC key, projects and lake',
