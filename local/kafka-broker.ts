@@ -20,6 +20,8 @@ export const KAFKA_FETCH_COMMAND =
 export interface KafkaBroker {
   /** `host:port` of the broker's client listener. */
   brokers: string[];
+  /** `host:port` of its SASL/SCRAM-SHA-512 listener (plain text), when asked for one. */
+  scramBrokers?: string[];
   pid(): number | undefined;
   /** Kills the broker at once (SIGKILL), as a crash would; `start()` brings it back on the same ports and data. */
   kill(): Promise<void>;
@@ -32,6 +34,11 @@ export interface KafkaBrokerOptions {
   dataDir: string;
   /** Where the broker's own output goes. @default ignored */
   onOutput?: (line: string) => void;
+  /**
+   * A second listener that takes SASL/SCRAM-SHA-512 (without TLS) from this user, as a managed
+   * cluster asks for it; the user is stored when the storage is first formatted. @default none
+   */
+  scramUser?: { username: string; password: string };
   /**
    * Called when the broker ended without being asked (killed from outside, crashed): it is started
    * again on the same ports and data, as kinesis-local is. @default not started again
@@ -53,15 +60,22 @@ function clusterId(): string {
   return randomBytes(16).toString('base64url');
 }
 
-function config(dataDir: string, client: number, controller: number): string {
+function config(dataDir: string, client: number, controller: number, scram: number | null): string {
+  const scramListener = scram === null ? '' : `,SASL_PLAINTEXT://127.0.0.1:${scram}`;
   return [
     'process.roles=broker,controller',
     'node.id=1',
     `controller.quorum.voters=1@127.0.0.1:${controller}`,
-    `listeners=PLAINTEXT://127.0.0.1:${client},CONTROLLER://127.0.0.1:${controller}`,
-    `advertised.listeners=PLAINTEXT://127.0.0.1:${client}`,
+    `listeners=PLAINTEXT://127.0.0.1:${client},CONTROLLER://127.0.0.1:${controller}${scramListener}`,
+    `advertised.listeners=PLAINTEXT://127.0.0.1:${client}${scramListener}`,
     'controller.listener.names=CONTROLLER',
-    'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+    'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT',
+    ...(scram === null
+      ? []
+      : [
+          'sasl.enabled.mechanisms=SCRAM-SHA-512',
+          'listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;',
+        ]),
     'inter.broker.listener.name=PLAINTEXT',
     `log.dirs=${join(dataDir, 'logs')}`,
     'offsets.topic.replication.factor=1',
@@ -113,9 +127,9 @@ export async function startKafkaBroker(options: KafkaBrokerOptions): Promise<Kaf
   const missing = kafkaMissing();
   if (missing) throw new TallyError('kafka_unavailable', missing);
   mkdirSync(options.dataDir, { recursive: true });
-  const [client, controller] = (await freePorts(2)) as [number, number];
+  const [client, controller, scram] = (await freePorts(3)) as [number, number, number];
   const properties = join(options.dataDir, 'server.properties');
-  writeFileSync(properties, config(options.dataDir, client, controller));
+  writeFileSync(properties, config(options.dataDir, client, controller, options.scramUser ? scram : null));
   if (!existsSync(join(options.dataDir, 'logs', 'meta.properties'))) {
     const format = spawnSync(
       'java',
@@ -126,6 +140,11 @@ export async function startKafkaBroker(options: KafkaBrokerOptions): Promise<Kaf
         'format',
         `--cluster-id=${clusterId()}`,
         `--config=${properties}`,
+        ...(options.scramUser
+          ? [
+              `--add-scram=SCRAM-SHA-512=[name=${options.scramUser.username},password=${options.scramUser.password}]`,
+            ]
+          : []),
       ],
       { encoding: 'utf8' },
     );
@@ -145,6 +164,7 @@ export async function startKafkaBroker(options: KafkaBrokerOptions): Promise<Kaf
     );
   const broker: KafkaBroker = {
     brokers,
+    ...(options.scramUser ? { scramBrokers: [`127.0.0.1:${scram}`] } : {}),
     pid: () => child?.pid,
     async start() {
       child = spawnBroker(properties, options.onOutput);

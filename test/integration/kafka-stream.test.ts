@@ -12,13 +12,14 @@ import { createKafkaTopicHandler } from '../../lambdas/kafka-topic/handler.js';
 import { createKafkaLakeWriterHandler, createLakeWriterHandler } from '../../lambdas/lake-writer/handler.js';
 import { FsObjectStore } from '../../lib/lake/fs-store.js';
 import { silentLogger } from '../../lib/log.js';
-import { encodeRecords } from '../../lib/stream/codec.js';
+import { decodeRecord, encodeRecords } from '../../lib/stream/codec.js';
 import { ensureTopic, KafkaStreamReader, KafkaStreamWriter } from '../../lib/stream/kafka.js';
 import { LocalPoller } from '../../lib/stream/poller.js';
 import { type PutEntry, putAll, StreamUnavailableError } from '../../lib/stream/producer.js';
 import { alive, childrenOf, spawnTally } from '../../local/chaos/run.js';
 import { FileCheckpoints } from '../../local/checkpoints.js';
 import { type KafkaBroker, kafkaMissing, startKafkaBroker } from '../../local/kafka-broker.js';
+import { readStream } from '../../local/main.js';
 import { waitFor } from '../../local/ports.js';
 import { lakeEvent } from '../helpers/events.js';
 import { waitForLake } from '../helpers/lake.js';
@@ -359,6 +360,60 @@ describe('the Kafka stream, against a real Apache Kafka broker', () => {
       ]);
     } finally {
       await started.close();
+    }
+  }, 180_000);
+
+  it('signs in with SASL/SCRAM-SHA-512 where a cluster asks for it (TALLY_KAFKA_AUTH=scram), and a wrong password is refused', async (ctx) => {
+    if (!broker) return ctx.skip();
+    // Arrange: a broker whose second listener takes only SCRAM users; the connection as npm start reads it.
+    const scramBroker = await startKafkaBroker({
+      dataDir: join(dir, 'scram'),
+      scramUser: { username: 'tally', password: 'pa55-word' },
+    });
+    try {
+      const env = {
+        TALLY_STREAM: 'kafka',
+        TALLY_KAFKA_BROKERS: scramBroker.scramBrokers!.join(','),
+        TALLY_KAFKA_AUTH: 'scram',
+        TALLY_KAFKA_TLS: 'false',
+        TALLY_KAFKA_USERNAME: 'tally',
+        TALLY_KAFKA_PASSWORD: 'pa55-word',
+      };
+      const connection = readStream(env)!.connection!;
+      const wrong = readStream({ ...env, TALLY_KAFKA_PASSWORD: 'wrong' })!.connection!;
+      const batch = records('scram', 20);
+
+      // Act
+      await ensureTopic(connection, 'scram-events', { partitions: 2, retentionHours: 1 });
+      const writer = new KafkaStreamWriter(connection, 'scram-events');
+      await putAll(writer, batch.entries);
+      await writer.close();
+      const reader = new KafkaStreamReader(connection, 'scram-events');
+      const read: string[] = [];
+      try {
+        for (const shard of await reader.listShards()) {
+          const { records: got } = await reader.read(await reader.iterator(shard, null), 1000);
+          for (const r of got)
+            for (const item of decodeRecord(r.data).items)
+              if (item.kind === 'event') read.push(item.event.eventId);
+        }
+      } finally {
+        await reader.close();
+      }
+      const refused = await ensureTopic(wrong, 'scram-other', { partitions: 1, retentionHours: 1 }).then(
+        () => null,
+        (error: Error) => error,
+      );
+
+      // Assert
+      expect(connection.sasl).toMatchObject({ mechanism: 'SCRAM-SHA-512', username: 'tally' });
+      expect(read.sort()).toEqual([...batch.ids].sort());
+      expect(refused).toBeInstanceOf(Error);
+      expect(JSON.stringify([String(refused), (refused as { errors?: unknown })?.errors ?? null])).toMatch(
+        /auth|SASL|credentials/i,
+      );
+    } finally {
+      await scramBroker.stop();
     }
   }, 180_000);
 
