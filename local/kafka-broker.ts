@@ -82,6 +82,10 @@ function config(dataDir: string, client: number, controller: number, scram: numb
     'transaction.state.log.replication.factor=1',
     'transaction.state.log.min.isr=1',
     'group.initial.rebalance.delay.ms=0',
+    // A broker killed and started again registers anew only once its last session has expired
+    // (9 s by default): 12.6 s to answer after a SIGKILL here, 4.6 s with this.
+    'broker.session.timeout.ms=2000',
+    'broker.heartbeat.interval.ms=500',
     '',
   ].join('\n');
 }

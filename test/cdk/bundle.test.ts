@@ -6,13 +6,12 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { countryReader, packagedCountryDb } from '../../lib/enrich/country.js';
-import { decodeRecord, encodeRecords } from '../../lib/stream/codec.js';
-import { ensureTopic, KafkaStreamReader } from '../../lib/stream/kafka.js';
-import { type KafkaBroker, kafkaMissing, startKafkaBroker } from '../../local/kafka-broker.js';
+import { encodeRecords } from '../../lib/stream/codec.js';
 import { synth } from '../helpers/cdk.js';
 import { readLakeStore } from '../helpers/duckdb.js';
 import { type S3Emulator, startS3 } from '../helpers/emulators.js';
 import { lakeEvent } from '../helpers/events.js';
+import { eventIdsOnTopic, useKafkaBroker } from '../helpers/kafka.js';
 import { node24 } from '../helpers/node24.js';
 
 const outdir = mkdtempSync(join(tmpdir(), 'tally-cdk-'));
@@ -126,21 +125,7 @@ describe('bundling, for real (esbuild, no Docker)', () => {
   );
 
   describe('the bundled collect function on Kafka (TALLY_STREAM=kafka), against a real broker', () => {
-    let broker: KafkaBroker | null = null;
-    const brokerDir = mkdtempSync(join(tmpdir(), 'tally-bundle-kafka-'));
-    beforeAll(async () => {
-      const missing = kafkaMissing();
-      if (missing) {
-        if (process.env.TALLY_REQUIRE_KAFKA) throw new Error(`a Kafka broker is required here: ${missing}`);
-        return;
-      }
-      broker = await startKafkaBroker({ dataDir: brokerDir });
-      await ensureTopic(broker.brokers, 'bundle-events', { partitions: 2, retentionHours: 1 });
-    }, 120_000);
-    afterAll(async () => {
-      await broker?.stop();
-      rmSync(brokerDir, { recursive: true, force: true });
-    });
+    const kafka = useKafkaBroker('bundle-events');
 
     it.for<[string, string]>([
       ['this Node', 'k1'],
@@ -149,6 +134,7 @@ describe('bundling, for real (esbuild, no Docker)', () => {
       'runs on %s: a batch it answers 200 for is on the topic (the Kafka client, its WASM included, loads from the bundle)',
       { timeout: 120_000 },
       async ([runtime, prefix], ctx) => {
+        const broker = kafka();
         if (!broker) return ctx.skip();
         const node = runtime === 'this Node' ? process.execPath : await node24();
         const writeKey = 'bundle-write-key';
@@ -195,18 +181,7 @@ describe('bundling, for real (esbuild, no Docker)', () => {
           encoding: 'utf8',
           timeout: 60_000,
         });
-        const reader = new KafkaStreamReader(broker.brokers, 'bundle-events');
-        const ids: string[] = [];
-        try {
-          for (const shard of await reader.listShards()) {
-            const { records } = await reader.read(await reader.iterator(shard, null), 1000);
-            for (const r of records)
-              for (const item of decodeRecord(r.data).items)
-                if (item.kind === 'event') ids.push(item.event.eventId);
-          }
-        } finally {
-          await reader.close();
-        }
+        const ids = await eventIdsOnTopic(broker.brokers, 'bundle-events');
 
         expect(stdout).toMatch(/RESULT \{"statusCode":200/);
         expect(ids.filter((id) => id.startsWith(`${prefix}-`)).sort()).toEqual([

@@ -7,9 +7,6 @@ import { join } from 'node:path';
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeImageContext } from '../../cdk/constructs/ingest-containers.js';
-import { decodeRecord } from '../../lib/stream/codec.js';
-import { ensureTopic, KafkaStreamReader } from '../../lib/stream/kafka.js';
-import { type KafkaBroker, kafkaMissing, startKafkaBroker } from '../../local/kafka-broker.js';
 import { ensureStream, type KinesisLocal, startKinesisLocal } from '../../local/kinesis-local.js';
 import { waitFor } from '../../local/ports.js';
 import {
@@ -20,6 +17,7 @@ import {
   stopContainers,
 } from '../helpers/container.js';
 import { startDynamoDb } from '../helpers/emulators.js';
+import { eventIdsOnTopic, useKafkaBroker } from '../helpers/kafka.js';
 import { node24 } from '../helpers/node24.js';
 
 let kinesis: KinesisLocal;
@@ -263,21 +261,7 @@ describe("the container image's bundle (what the Dockerfile runs)", () => {
   );
 
   describe('on Kafka (TALLY_STREAM=kafka), against a real broker', () => {
-    let broker: KafkaBroker | null = null;
-    const brokerDir = mkdtempSync(join(tmpdir(), 'tally-image-kafka-'));
-    beforeAll(async () => {
-      const missing = kafkaMissing();
-      if (missing) {
-        if (process.env.TALLY_REQUIRE_KAFKA) throw new Error(`a Kafka broker is required here: ${missing}`);
-        return;
-      }
-      broker = await startKafkaBroker({ dataDir: brokerDir });
-      await ensureTopic(broker.brokers, 'image-events', { partitions: 2, retentionHours: 1 });
-    }, 120_000);
-    afterAll(async () => {
-      await broker?.stop();
-      rmSync(brokerDir, { recursive: true, force: true });
-    });
+    const kafka = useKafkaBroker('image-events');
 
     it.for<[string, string]>([
       ['this Node', 'kafka-20'],
@@ -286,6 +270,7 @@ describe("the container image's bundle (what the Dockerfile runs)", () => {
       'runs on %s: an event it answers 200 for is on the topic after SIGTERM drained it',
       { timeout: 120_000 },
       async ([runtime, id], ctx) => {
+        const broker = kafka();
         if (!broker) return ctx.skip();
         const node = runtime === 'this Node' ? process.execPath : await node24();
         const container = await spawnContainer(
@@ -310,18 +295,7 @@ describe("the container image's bundle (what the Dockerfile runs)", () => {
         const answer = [sent.status, await sent.json()];
         container.child.kill('SIGTERM');
         const exit = await container.exited;
-        const reader = new KafkaStreamReader(broker.brokers, 'image-events');
-        const ids: string[] = [];
-        try {
-          for (const shard of await reader.listShards()) {
-            const { records } = await reader.read(await reader.iterator(shard, null), 1000);
-            for (const r of records)
-              for (const item of decodeRecord(r.data).items)
-                if (item.kind === 'event') ids.push(item.event.eventId);
-          }
-        } finally {
-          await reader.close();
-        }
+        const ids = await eventIdsOnTopic(broker.brokers, 'image-events');
 
         expect(answer).toEqual([200, { success: true }]);
         expect(exit).toBe(0);

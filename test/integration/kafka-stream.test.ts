@@ -12,7 +12,7 @@ import { createKafkaTopicHandler } from '../../lambdas/kafka-topic/handler.js';
 import { createKafkaLakeWriterHandler, createLakeWriterHandler } from '../../lambdas/lake-writer/handler.js';
 import { FsObjectStore } from '../../lib/lake/fs-store.js';
 import { silentLogger } from '../../lib/log.js';
-import { decodeRecord, encodeRecords } from '../../lib/stream/codec.js';
+import { encodeRecords } from '../../lib/stream/codec.js';
 import { ensureTopic, KafkaStreamReader, KafkaStreamWriter } from '../../lib/stream/kafka.js';
 import { LocalPoller } from '../../lib/stream/poller.js';
 import { type PutEntry, putAll, StreamUnavailableError } from '../../lib/stream/producer.js';
@@ -22,6 +22,7 @@ import { type KafkaBroker, kafkaMissing, startKafkaBroker } from '../../local/ka
 import { readStream } from '../../local/main.js';
 import { waitFor } from '../../local/ports.js';
 import { lakeEvent } from '../helpers/events.js';
+import { eventIdsOnTopic } from '../helpers/kafka.js';
 import { waitForLake } from '../helpers/lake.js';
 import { postBatch, sendBatch, startTestPipeline } from '../helpers/pipeline.js';
 
@@ -388,18 +389,7 @@ describe('the Kafka stream, against a real Apache Kafka broker', () => {
       const writer = new KafkaStreamWriter(connection, 'scram-events');
       await putAll(writer, batch.entries);
       await writer.close();
-      const reader = new KafkaStreamReader(connection, 'scram-events');
-      const read: string[] = [];
-      try {
-        for (const shard of await reader.listShards()) {
-          const { records: got } = await reader.read(await reader.iterator(shard, null), 1000);
-          for (const r of got)
-            for (const item of decodeRecord(r.data).items)
-              if (item.kind === 'event') read.push(item.event.eventId);
-        }
-      } finally {
-        await reader.close();
-      }
+      const read = await eventIdsOnTopic(connection, 'scram-events');
       const refused = await ensureTopic(wrong, 'scram-other', { partitions: 1, retentionHours: 1 }).then(
         () => null,
         (error: Error) => error,
