@@ -2,7 +2,7 @@ import { collectDepsFromEnv } from '../lambdas/collect/deps.js';
 import { lambdaLogger } from '../lambdas/logger.js';
 import { IntervalMetrics } from '../lambdas/metrics-emf.js';
 import { withSecrets } from '../lambdas/secrets.js';
-import { streamWriterFromEnv } from '../lambdas/stream.js';
+import { onStreamThrottled, streamWriterFromEnv } from '../lambdas/stream.js';
 import { intVar } from '../lib/config.js';
 import type { Logger } from '../lib/log.js';
 import { CoalescingWriter, PUT_PAYLOAD_UNIT_BYTES } from '../lib/stream/coalesce.js';
@@ -36,6 +36,7 @@ export async function runCollectorContainer(): Promise<void> {
   // Per request only what went wrong; what went right is summed and written once a minute (one
   // log line and one metric document per project), not a line a request at thousands a second.
   const metrics = new IntervalMetrics('collect');
+  onStreamThrottled(env, () => metrics.throttled(1));
   const perRequest: Logger = { ...logger, info: () => {} };
   const server = await startCollectorServer(deps, perRequest, {
     port,

@@ -24,6 +24,15 @@ export class LambdaMetrics {
     m.publishStoredMetrics();
   }
 
+  /**
+   * Kafka brokers throttled this many produce responses: one document under the `service`
+   * dimension set (a throttle belongs to the stream, not a project).
+   */
+  throttled(responses: number): void {
+    this.metrics.addMetric(METRICS.streamThrottled, MetricUnit.Count, responses);
+    this.flush();
+  }
+
   /** A scheduled job's run finished. */
   ran(): void {
     this.metrics.addMetric(METRICS.runsSucceeded, MetricUnit.Count, 1);
@@ -71,6 +80,11 @@ export class IntervalMetrics {
     }
     const answer = count.code === undefined ? String(count.status) : `${count.status} ${count.code}`;
     this.answers.set(answer, (this.answers.get(answer) ?? 0) + 1);
+  }
+
+  /** Kafka brokers throttled this many produce responses (summed with the totals, no project). */
+  throttled(responses: number): void {
+    this.total.set(METRICS.streamThrottled, (this.total.get(METRICS.streamThrottled) ?? 0) + responses);
   }
 
   /** Writes what the interval counted (nothing when it counted nothing) and starts the next; answers by status and code. */

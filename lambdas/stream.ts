@@ -7,7 +7,7 @@ import {
   readStreamKind,
   readStreamRef,
 } from '../lib/config.js';
-import { KafkaStreamWriter } from '../lib/stream/kafka.js';
+import { KafkaStreamWriter, onProduceThrottled } from '../lib/stream/kafka.js';
 import { KinesisStreamWriter } from '../lib/stream/kinesis.js';
 import type { StreamWriter } from '../lib/stream/producer.js';
 import { kinesisClient } from './aws.js';
@@ -31,4 +31,9 @@ export function streamWriterFromEnv(env: Env): StreamWriter {
     return new KafkaStreamWriter(readKafkaConnection(env, mskIamToken(env)), readKafkaTopic(env));
   }
   return new KinesisStreamWriter(kinesisClient(readEndpoint(env, 'KINESIS')), readStreamRef(env));
+}
+
+/** Calls `count` for each produce a Kafka broker throttled, when the stream is Kafka (Kinesis reports its own). */
+export function onStreamThrottled(env: Env, count: () => void): void {
+  if (readStreamKind(env) === 'kafka') onProduceThrottled(count);
 }

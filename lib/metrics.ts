@@ -17,6 +17,8 @@ export const METRICS = {
   requestsOverQuota: 'RequestsOverQuota',
   /** Requests answered 503 stream_unavailable: the stream refused the records after retries. */
   streamUnavailable: 'StreamUnavailable',
+  /** Produce responses in which a Kafka broker says it throttled the collector (a quota). */
+  streamThrottled: 'StreamThrottled',
   /** A scheduled job's run that finished (the heartbeat its alarm waits for). */
   runsSucceeded: 'RunsSucceeded',
 } as const;

@@ -199,16 +199,18 @@ export class Monitoring extends Construct {
       description:
         'The collector answered 503 stream_unavailable: the stream refused its records after retries, so clients are holding or losing events',
     });
-    if (props.stream) {
-      add({
-        name: 'StreamThrottling',
-        metric: props.stream.metricPutRecordsThrottledRecords({ statistic: 'Sum', period: FIVE_MINUTES }),
-        threshold: 0,
-        periods: 3,
-        description:
-          'The stream has throttled records for 15 minutes: traffic is above what it has scaled to',
-      });
-    }
+    add({
+      name: 'StreamThrottling',
+      // Kafka: the produce responses in which a broker said it throttled the collector.
+      metric:
+        props.stream?.metricPutRecordsThrottledRecords({ statistic: 'Sum', period: FIVE_MINUTES }) ??
+        collector('streamThrottled'),
+      threshold: 0,
+      periods: 3,
+      description: props.stream
+        ? 'The stream has throttled records for 15 minutes: traffic is above what it has scaled to'
+        : "The Kafka brokers have throttled the collector's writes for 15 minutes: traffic is above a quota (MSK Serverless: 5 MiB/s a partition, 200 MiB/s a cluster)",
+    });
 
     // A front door down whole: no request reaches a function, so no error rate exists to alarm
     // on; what stops is the records put on the stream (by either front door).

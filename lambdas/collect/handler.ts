@@ -14,7 +14,7 @@ import { onColdStart } from '../cold-start.js';
 import { lambdaLogger } from '../logger.js';
 import { LambdaMetrics } from '../metrics-emf.js';
 import { withSecrets } from '../secrets.js';
-import { streamWriterFromEnv } from '../stream.js';
+import { onStreamThrottled, streamWriterFromEnv } from '../stream.js';
 import { collectDepsFromEnv } from './deps.js';
 
 export type CollectHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
@@ -51,7 +51,16 @@ const fromEnv = onColdStart(async () => {
   const env = await withSecrets(process.env);
   const logger = lambdaLogger('collect');
   const stream = streamWriterFromEnv(env);
-  return createCollectHandler(collectDepsFromEnv(env, stream, logger), logger, (c) => metrics.collected(c));
+  // Throttled produces of a request are written after its answer's metrics (a document each).
+  let throttled = 0;
+  onStreamThrottled(env, () => {
+    throttled++;
+  });
+  return createCollectHandler(collectDepsFromEnv(env, stream, logger), logger, (c) => {
+    metrics.collected(c);
+    if (throttled > 0) metrics.throttled(throttled);
+    throttled = 0;
+  });
 });
 
 /** Lambda entry point: configuration (secrets included) and clients are read and made once per cold start. */

@@ -1,3 +1,4 @@
+import { tracingChannel } from 'node:diagnostics_channel';
 import { Admin, Consumer, murmur2, ProduceAcks, Producer } from '@platformatic/kafka';
 import { TallyError } from '../errors.js';
 import { type KafkaConnection, partitionShard } from './kafka-connection.js';
@@ -49,6 +50,38 @@ async function unlessAborted<T>(work: Promise<T>, signal?: AbortSignal): Promise
   } finally {
     signal.removeEventListener('abort', onAbort);
   }
+}
+
+/** Kafka's API key of Produce. */
+const PRODUCE_API = 0;
+const throttleListeners = new Set<(throttleMs: number) => void>();
+let throttleSubscribed = false;
+
+/**
+ * Calls `listener` with the throttle time of every produce response in which a broker says it
+ * throttled this process's writes (a quota: MSK Serverless' per-partition and per-cluster rates,
+ * a client quota on any cluster). The Kafka client answers the produce as usual; only its
+ * diagnostics channel of API calls carries the response's `throttle_time_ms`. Answers the
+ * function that removes the listener.
+ */
+export function onProduceThrottled(listener: (throttleMs: number) => void): () => void {
+  if (!throttleSubscribed) {
+    throttleSubscribed = true;
+    const none = () => {};
+    tracingChannel('plt:kafka:connections:api').subscribe({
+      start: none,
+      end: none,
+      asyncStart: none,
+      error: none,
+      asyncEnd(context) {
+        const call = context as { apiKey?: number; result?: { throttleTimeMs?: number } };
+        const ms = call.result?.throttleTimeMs ?? 0;
+        if (call.apiKey === PRODUCE_API && ms > 0) for (const l of throttleListeners) l(ms);
+      },
+    });
+  }
+  throttleListeners.add(listener);
+  return () => throttleListeners.delete(listener);
 }
 
 /** The largest record batch the topic takes: above the collector's 5 MB calls. */

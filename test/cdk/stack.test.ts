@@ -997,7 +997,7 @@ describe('the stream on Kafka', () => {
     expect(ingress.length).toBeGreaterThan(0);
   });
 
-  it('pages on the lake writer group lag and on silence, with no Kinesis alarm left', () => {
+  it('pages on the lake writer group lag, on broker-side throttling and on silence, with no Kinesis alarm left', () => {
     msk.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       AlarmName: 'Tally-LakeWriterBehind',
       Namespace: 'AWS/Lambda',
@@ -1010,6 +1010,16 @@ describe('the stream on Kafka', () => {
     msk.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       AlarmName: 'Tally-StreamSilent',
       MetricName: 'EventsAccepted',
+    });
+    // Broker-side throttling, as the collector hears it in produce responses.
+    msk.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: 'Tally-StreamThrottling',
+      Namespace: 'Tally',
+      MetricName: 'StreamThrottled',
+      Dimensions: [{ Name: 'service', Value: 'collect' }],
+      Statistic: 'Sum',
+      Threshold: 0,
+      EvaluationPeriods: 3,
     });
     expect(JSON.stringify(msk.template.findResources('AWS::CloudWatch::Alarm'))).not.toContain('AWS/Kinesis');
   });

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { Consumer, type Message } from '@platformatic/kafka';
+import { Admin, Consumer, type Message } from '@platformatic/kafka';
 import type { CloudFormationCustomResourceEvent, MSKEvent, MSKRecord } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CustomResourceResponse } from '../../lambdas/custom-resource.js';
@@ -13,7 +13,12 @@ import { createKafkaLakeWriterHandler, createLakeWriterHandler } from '../../lam
 import { FsObjectStore } from '../../lib/lake/fs-store.js';
 import { silentLogger } from '../../lib/log.js';
 import { encodeRecords } from '../../lib/stream/codec.js';
-import { ensureTopic, KafkaStreamReader, KafkaStreamWriter } from '../../lib/stream/kafka.js';
+import {
+  ensureTopic,
+  KafkaStreamReader,
+  KafkaStreamWriter,
+  onProduceThrottled,
+} from '../../lib/stream/kafka.js';
 import { LocalPoller } from '../../lib/stream/poller.js';
 import { type PutEntry, putAll, StreamUnavailableError } from '../../lib/stream/producer.js';
 import { alive, childrenOf, spawnTally } from '../../local/chaos/run.js';
@@ -406,6 +411,55 @@ describe('the Kafka stream, against a real Apache Kafka broker', () => {
       await scramBroker.stop();
     }
   }, 180_000);
+
+  it("hears a broker throttle the collector's writes (a client quota), which StreamThrottling counts, and loses none of them", async (ctx) => {
+    if (!broker) return ctx.skip();
+    // Arrange: a topic; then a quota on the collector's client id, far below what it will send.
+    const topic = 'events-throttled';
+    await ensureTopic(broker.brokers, topic, { partitions: 1, retentionHours: 1 });
+    const admin = new Admin({ clientId: 'tally-admin', bootstrapBrokers: broker.brokers });
+    const quota = (remove: boolean) =>
+      admin.alterClientQuotas({
+        entries: [
+          {
+            entities: [{ entityType: 'client-id', entityName: 'tally-collector' }],
+            ops: [
+              remove
+                ? { key: 'producer_byte_rate', remove }
+                : { key: 'producer_byte_rate', value: 4096, remove },
+            ],
+          },
+        ],
+      });
+    const throttles: number[] = [];
+    const stop = onProduceThrottled((ms) => throttles.push(ms));
+    const writer = new KafkaStreamWriter(broker.brokers, topic);
+    const sent: string[] = [];
+    const put = async (prefix: string) => {
+      const batch = records(prefix, 150);
+      await putAll(writer, batch.entries);
+      sent.push(...batch.ids);
+    };
+    try {
+      // Act: a put without the quota, then three with it.
+      await put('free');
+      const unthrottled = throttles.length;
+      await quota(false);
+      await new Promise((done) => setTimeout(done, 500));
+      for (const prefix of ['q1', 'q2', 'q3']) await put(prefix);
+
+      // Assert: no throttle before the quota, some after; every acknowledged event on the topic.
+      expect(unthrottled).toBe(0);
+      expect(throttles.length).toBeGreaterThan(0);
+      expect(Math.min(...throttles)).toBeGreaterThan(0);
+      expect((await eventIdsOnTopic(broker.brokers, topic)).sort()).toEqual([...sent].sort());
+    } finally {
+      stop();
+      await writer.close();
+      await quota(true);
+      await admin.close();
+    }
+  }, 120_000);
 
   it('starts its own broker again when it is killed from outside, and delivers what was sent meanwhile', async (ctx) => {
     if (!broker) return ctx.skip();

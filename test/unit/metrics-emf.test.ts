@@ -71,6 +71,28 @@ describe("the functions' own metrics (CloudWatch embedded metric format)", () =>
     expect(docs.filter((d) => 'StreamUnavailable' in d)).toHaveLength(1);
   });
 
+  it('count the produces a Kafka broker throttled under the service alone, never a project', () => {
+    const out = captureEmf();
+    const metrics = new LambdaMetrics('collect');
+    metrics.throttled(3);
+    const [doc] = out.docs() as Emf[];
+    expect(doc).toMatchObject({ service: 'collect', StreamThrottled: 3 });
+    expect(doc).not.toHaveProperty('project');
+    expect(doc!._aws.CloudWatchMetrics[0]!.Dimensions).toEqual([['service']]);
+
+    const interval = new IntervalMetrics('collect');
+    interval.collected(
+      collectCount({ project: 'shop', accepted: 1, rejected: 0 }, { status: 200, body: { success: true } }),
+    );
+    interval.throttled(1);
+    interval.throttled(1);
+    interval.flush();
+    const [total, shop] = out.docs().slice(1) as Emf[];
+    expect(total).toMatchObject({ EventsAccepted: 1, StreamThrottled: 2 });
+    expect(shop).toMatchObject({ project: 'shop', EventsAccepted: 1 });
+    expect(shop).not.toHaveProperty('StreamThrottled');
+  });
+
   it("beat once per finished run, under the job's service name", () => {
     const out = captureEmf();
     new LambdaMetrics('rollup').ran();
