@@ -137,6 +137,22 @@ export async function ensureTopic(
   }
 }
 
+/** The offsets of the partitions of `topic` a failed produce's answers name without an error. */
+function appendedIn(error: unknown, topic: string, found: Map<number, bigint>, depth = 0): void {
+  if (error === null || typeof error !== 'object' || depth > 6) return;
+  const response = (error as { response?: { responses?: unknown } }).response;
+  const topics = Array.isArray(response?.responses) ? response.responses : [];
+  for (const t of topics as Array<{ name?: string; partitionResponses?: unknown }>) {
+    if (t.name !== topic || !Array.isArray(t.partitionResponses)) continue;
+    for (const p of t.partitionResponses as Array<{ index: number; errorCode: number; baseOffset: bigint }>) {
+      if (p.errorCode === 0 && typeof p.baseOffset === 'bigint' && p.baseOffset >= 0n)
+        found.set(p.index, p.baseOffset);
+    }
+  }
+  const inner = (error as { errors?: unknown }).errors;
+  for (const e of Array.isArray(inner) ? inner : []) appendedIn(e, topic, found, depth + 1);
+}
+
 /**
  * The collector's writer: a produce per call, acknowledged by every in-sync replica. Each record
  * goes to the partition of its key as Kafka's default partitioner picks it (murmur2, positive,
@@ -155,7 +171,16 @@ export class KafkaStreamWriter implements StreamWriter {
       clientId: 'tally-collector',
       ...clientOptions(connection),
       acks: ProduceAcks.ALL,
+      // No retry inside the client: a produce whose answer names an error for one partition is
+      // failed whole there and, sent again, copies the partitions that were appended. Here only
+      // the failed partitions' entries are reported failed, and the caller retries those (putAll).
       retries: 0,
+      repeatOnStaleMetadata: false,
+      // The client's own deadline of a request (5 s by default), which a loaded machine can miss:
+      // a produce that was appended but answered late is failed, retried and copied. The
+      // collector's calls have their own deadline (the abort signal), so a long one here holds
+      // no request back.
+      timeout: 30_000,
     });
   }
 
@@ -187,21 +212,30 @@ export class KafkaStreamWriter implements StreamWriter {
         value: Buffer.from(e.data.buffer, e.data.byteOffset, e.data.byteLength),
       })),
     });
-    let result: { offsets?: { partition: number; offset: bigint }[] };
+    let base: Map<number, bigint>;
     let failure = 'missing_offset';
     try {
-      result = await unlessAborted(sent, signal);
+      const result = await unlessAborted(sent, signal);
+      base = new Map(
+        (result.offsets ?? []).filter((o) => o.offset >= 0n).map((o) => [o.partition, o.offset]),
+      );
     } catch (error) {
-      // The partitions a failed produce did append are reported with it: only the others' entries
-      // are failed (and retried), as Kinesis reports its entries one by one.
-      const produced = (error as { produced?: typeof result }).produced;
-      if (!produced?.offsets) throw error;
-      result = produced;
+      // The partitions a failed produce did append (on brokers that answered, or named without an
+      // error in an answer that had one) are reported: only the others' entries are failed, and
+      // retried, as Kinesis reports its entries one by one.
+      if (
+        (error as { findBy?: (key: string, value: unknown) => unknown }).findBy?.('hasStaleMetadata', true)
+      ) {
+        this.producer.clearMetadata();
+      }
+      base = new Map();
+      const produced = (error as { produced?: { offsets?: { partition: number; offset: bigint }[] } })
+        .produced;
+      for (const o of produced?.offsets ?? []) if (o.offset >= 0n) base.set(o.partition, o.offset);
+      appendedIn(error, this.topic, base);
+      if (base.size === 0) throw error;
       failure = (error as { code?: string }).code ?? 'produce_failed';
     }
-    const base = new Map(
-      (result.offsets ?? []).filter((o) => o.offset >= 0n).map((o) => [o.partition, o.offset]),
-    );
     const seen = new Map<number, bigint>();
     return partitions.map((partition) => {
       const first = base.get(partition);
