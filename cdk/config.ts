@@ -1,7 +1,7 @@
 import type { Node } from 'constructs';
 import { parseCorsPolicy } from '../lib/ingest/cors.js';
 import { MAX_REQUESTS_PER_SECOND } from '../lib/ingest/quota.js';
-import { parseBrokers } from '../lib/stream/kafka-connection.js';
+import { KAFKA_TOPIC_NAME, parseBrokers } from '../lib/stream/kafka-connection.js';
 import { DEFAULT_DEDUP_WINDOW_HOURS, MAX_DEDUP_WINDOW_HOURS } from '../lib/warehouse/people.js';
 
 /** The StarRocks cluster the warehouse jobs drive (the stack does not create one). */
@@ -346,7 +346,7 @@ function kafkaSettings(node: Node, vpc: VpcSettings | null, ingest: string): Kaf
     }
   }
   const topic = text(node, 'kafkaTopic') ?? 'tally-events';
-  if (!/^[A-Za-z0-9._-]{1,249}$/.test(topic)) {
+  if (!KAFKA_TOPIC_NAME.test(topic)) {
     throw new SettingsError(
       `context tally:kafkaTopic is not a Kafka topic name (letters, digits, . _ -): ${JSON.stringify(topic).slice(0, 80)}`,
     );

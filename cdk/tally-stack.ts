@@ -5,7 +5,7 @@ import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { NagSuppressions } from 'cdk-nag';
 import type { Construct } from 'constructs';
 import { COUNTRY_DB_FILE, COUNTRY_DB_PACKAGE_PATH } from '../lib/enrich/country.js';
-import type { TallySettings, VpcEndpointName } from './config.js';
+import type { TallySettings } from './config.js';
 import { Compaction } from './constructs/compaction.js';
 import { Erasure } from './constructs/erasure.js';
 import { IngestApi } from './constructs/ingest-api.js';
@@ -18,15 +18,12 @@ import { PipelineFunction } from './constructs/pipeline-function.js';
 import { QuotaTable } from './constructs/quotas.js';
 import { PipelineSecrets } from './constructs/secrets.js';
 import { StarRocksAccess } from './constructs/starrocks-access.js';
-import { WarehouseJobs } from './constructs/warehouse-jobs.js';
+import { WAREHOUSE_ENDPOINTS, WarehouseJobs } from './constructs/warehouse-jobs.js';
 import { PermissionSourceAccount, suppressWithReasons } from './nag.js';
 
 export interface TallyStackProps extends StackProps {
   settings: TallySettings;
 }
-
-/** The endpoints the warehouse jobs make in their VPC (cdk/constructs/warehouse-jobs.ts). */
-const WAREHOUSE_ENDPOINTS: readonly VpcEndpointName[] = ['s3', 'glue', 'secretsmanager', 'xray'];
 
 /** Log retention in days as CDK's enum (which only has fixed values). */
 function retention(days: number): RetentionDays {
@@ -100,9 +97,7 @@ export class TallyStack extends Stack {
       tracing: s.collectTracing,
       // The country database ships beside the bundle (`/var/task`, the function's directory).
       environment: {
-        ...(kafka
-          ? { ...kafka.clientEnvironment(), TALLY_KAFKA_BROKERS: kafka.brokers }
-          : { TALLY_STREAM_ARN: stream!.streamArn }),
+        ...(kafka ? kafka.collectorEnvironment() : { TALLY_STREAM_ARN: stream!.streamArn }),
         TALLY_COUNTRY_DB: `/var/task/${COUNTRY_DB_FILE}`,
       },
       copyFiles: [COUNTRY_DB_PACKAGE_PATH],

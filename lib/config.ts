@@ -3,7 +3,7 @@ import { type ProjectKey, parseCountBots } from './ingest/auth.js';
 import { type CorsPolicy, parseCorsPolicy } from './ingest/cors.js';
 import type { HashKey } from './ingest/pseudonymize.js';
 import { MAX_REQUESTS_PER_SECOND, parseRequestsPerSecond } from './ingest/quota.js';
-import { type KafkaConnection, parseBrokers } from './stream/kafka-connection.js';
+import { KAFKA_TOPIC_NAME, type KafkaConnection, parseBrokers } from './stream/kafka-connection.js';
 import type { StreamRef } from './stream/kinesis.js';
 import { DEFAULT_DEDUP_WINDOW_HOURS, MAX_DEDUP_WINDOW_HOURS } from './warehouse/people.js';
 
@@ -144,7 +144,7 @@ export function readStreamKind(env: Env): 'kinesis' | 'kafka' {
 /** The events topic's name: `TALLY_KAFKA_TOPIC`, `tally-events` when unset. */
 export function readKafkaTopic(env: Env): string {
   const topic = env.TALLY_KAFKA_TOPIC?.trim() || 'tally-events';
-  if (!/^[A-Za-z0-9._-]{1,249}$/.test(topic))
+  if (!KAFKA_TOPIC_NAME.test(topic))
     throw new ConfigError(
       'TALLY_KAFKA_TOPIC',
       `is not a Kafka topic name: ${JSON.stringify(topic).slice(0, 80)}`,

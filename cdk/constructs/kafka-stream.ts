@@ -2,15 +2,13 @@ import { CustomResource, Duration, Fn, Stack } from 'aws-cdk-lib';
 import {
   GatewayVpcEndpoint,
   GatewayVpcEndpointAwsService,
-  InterfaceVpcEndpoint,
+  type InterfaceVpcEndpoint,
   InterfaceVpcEndpointAwsService,
   type ISecurityGroup,
   type ISubnet,
   type IVpc,
   Port,
   SecurityGroup,
-  Subnet,
-  Vpc,
 } from 'aws-cdk-lib/aws-ec2';
 import { type IGrantable, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
@@ -22,6 +20,7 @@ import { Construct } from 'constructs';
 import type { KafkaSettings, VpcEndpointName, VpcSettings } from '../config.js';
 import type { KafkaTarget } from './ingest-containers.js';
 import { PipelineFunction } from './pipeline-function.js';
+import { importVpc, privateInterfaceEndpoint, routedSubnets } from './vpc.js';
 
 export interface KafkaStreamProps {
   settings: KafkaSettings;
@@ -47,6 +46,9 @@ const INTERFACE_ENDPOINTS: Array<[VpcEndpointName, string, InterfaceVpcEndpointA
   ['sts', 'StsEndpoint', InterfaceVpcEndpointAwsService.STS],
   ['kafka', 'MskEndpoint', InterfaceVpcEndpointAwsService.KAFKA],
 ];
+
+/** The port of an MSK cluster's brokers for IAM-authenticated clients (TLS). */
+const MSK_IAM_PORT = 9098;
 
 /** The consumer group of the lake writer's event source mapping (named, so IAM can name it). */
 export const LAKE_WRITER_GROUP = 'tally-lake-writer';
@@ -100,7 +102,11 @@ export class KafkaStream extends Construct {
       // IAM-authenticated Kafka over TLS: from the collector and topic function, and from the
       // event source mapping's pollers, which run in the cluster's own security group.
       for (const peer of [...network.securityGroups, this.clusterSecurityGroup]) {
-        this.clusterSecurityGroup.addIngressRule(peer, Port.tcp(9098), 'Kafka (IAM, TLS) from its clients');
+        this.clusterSecurityGroup.addIngressRule(
+          peer,
+          Port.tcp(MSK_IAM_PORT),
+          'Kafka (IAM, TLS) from its clients',
+        );
       }
       const cluster = new CfnServerlessCluster(this, 'Cluster', {
         clusterName: props.stage ? `tally-${props.stage}` : `tally-${Stack.of(this).stackName}`.slice(0, 64),
@@ -152,7 +158,7 @@ export class KafkaStream extends Construct {
     this.brokers = resource.getAttString('Brokers');
   }
 
-  /** Lets the cluster's clients and pollers through an interface endpoint another construct made. */
+  /** Lets the cluster's clients and pollers through an interface endpoint (its own, or another construct's). */
   allowTo(endpoint: InterfaceVpcEndpoint): void {
     for (const group of [
       ...(this.network?.securityGroups ?? []),
@@ -162,7 +168,12 @@ export class KafkaStream extends Construct {
     }
   }
 
-  /** The collector's environment: the stream, the brokers, the topic and how to sign in. */
+  /** The collector's environment: the client's, and the brokers the topic resource answers. */
+  collectorEnvironment(): Record<string, string> {
+    return { ...this.clientEnvironment(), TALLY_KAFKA_BROKERS: this.brokers };
+  }
+
+  /** A client's environment but the brokers (the topic function's, which answers them): the stream, the topic and how to sign in. */
   clientEnvironment(): Record<string, string> {
     return {
       TALLY_STREAM: 'kafka',
@@ -181,9 +192,9 @@ export class KafkaStream extends Construct {
   /** What the container tier's tasks need to write to the topic (the stack's cluster, in their VPC). */
   target(): KafkaTarget {
     return {
-      environment: { ...this.clientEnvironment(), TALLY_KAFKA_BROKERS: this.brokers },
+      environment: this.collectorEnvironment(),
       grantProduce: (principal) => this.grantProduce(principal),
-      port: 9098,
+      port: MSK_IAM_PORT,
       clusterSecurityGroup: this.clusterSecurityGroup!,
     };
   }
@@ -269,15 +280,8 @@ export class KafkaStream extends Construct {
 
   /** The VPC, its subnets and a security group for the cluster's clients. */
   private attach(vpc: VpcSettings): KafkaNetwork {
-    const imported = Vpc.fromVpcAttributes(this, 'Vpc', {
-      vpcId: vpc.vpcId,
-      availabilityZones: vpc.availabilityZones,
-      privateSubnetIds: vpc.subnetIds,
-    });
-    return this.clientsIn(
-      imported,
-      vpc.subnetIds.map((sid, i) => Subnet.fromSubnetId(this, `Subnet${i}`, sid)),
-    );
+    const imported = importVpc(this, vpc);
+    return this.clientsIn(imported.vpc, imported.subnets);
   }
 
   /** The clients' security group in a VPC, and where they run. */
@@ -298,21 +302,19 @@ export class KafkaStream extends Construct {
   private endpoints(vpc: VpcSettings, madeElsewhere: readonly VpcEndpointName[]): void {
     const network = this.network!;
     const wanted = (name: VpcEndpointName) => vpc.endpoints.includes(name) && !madeElsewhere.includes(name);
-    const routed = network.vpcSubnets.subnets.map((s, i) =>
-      Subnet.fromSubnetAttributes(this, `RouteSubnet${i}`, {
-        subnetId: s.subnetId,
-        routeTableId: vpc.routeTableIds[Math.min(i, vpc.routeTableIds.length - 1)] ?? '',
-      }),
-    );
-    const gateways: Array<[VpcEndpointName, string, GatewayVpcEndpointAwsService]> = [
-      ['s3', 'S3Endpoint', GatewayVpcEndpointAwsService.S3],
-      ['dynamodb', 'DynamoDbEndpoint', GatewayVpcEndpointAwsService.DYNAMODB],
-    ];
-    for (const [name, id, service] of gateways) {
-      if (wanted(name))
-        this.made.push(
-          new GatewayVpcEndpoint(this, id, { vpc: network.vpc, service, subnets: [{ subnets: routed }] }),
-        );
+    const gateways = (
+      [
+        ['s3', 'S3Endpoint', GatewayVpcEndpointAwsService.S3],
+        ['dynamodb', 'DynamoDbEndpoint', GatewayVpcEndpointAwsService.DYNAMODB],
+      ] as Array<[VpcEndpointName, string, GatewayVpcEndpointAwsService]>
+    ).filter(([name]) => wanted(name));
+    // Only with a gateway to make: the route tables are required for those alone (config.ts).
+    const routed =
+      gateways.length > 0 ? routedSubnets(this, network.vpcSubnets.subnets, vpc.routeTableIds) : [];
+    for (const [, id, service] of gateways) {
+      this.made.push(
+        new GatewayVpcEndpoint(this, id, { vpc: network.vpc, service, subnets: [{ subnets: routed }] }),
+      );
     }
     this.interfaceEndpoints(INTERFACE_ENDPOINTS.map(([name]) => name).filter(wanted));
   }
@@ -322,22 +324,8 @@ export class KafkaStream extends Construct {
     const network = this.network!;
     for (const [name, id, service] of INTERFACE_ENDPOINTS) {
       if (!names.includes(name)) continue;
-      const endpoint = new InterfaceVpcEndpoint(this, id, {
-        vpc: network.vpc,
-        service,
-        subnets: { subnets: network.vpcSubnets.subnets },
-        privateDnsEnabled: true,
-        open: false,
-      });
-      for (const group of network.securityGroups) {
-        endpoint.connections.allowDefaultPortFrom(group, 'HTTPS from the Kafka clients');
-      }
-      if (this.clusterSecurityGroup) {
-        endpoint.connections.allowDefaultPortFrom(
-          this.clusterSecurityGroup,
-          'HTTPS from the event source pollers',
-        );
-      }
+      const endpoint = privateInterfaceEndpoint(this, id, network.vpc, service, network.vpcSubnets.subnets);
+      this.allowTo(endpoint);
       this.made.push(endpoint);
     }
   }

@@ -3,14 +3,12 @@ import {
   GatewayVpcEndpoint,
   GatewayVpcEndpointAwsService,
   type IConnectable,
-  InterfaceVpcEndpoint,
+  type InterfaceVpcEndpoint,
   InterfaceVpcEndpointAwsService,
   type ISecurityGroup,
   type ISubnet,
   type IVpc,
   SecurityGroup,
-  Subnet,
-  Vpc,
 } from 'aws-cdk-lib/aws-ec2';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
@@ -25,6 +23,20 @@ import { grantLakeAccess } from './lake.js';
 import { PipelineFunction } from './pipeline-function.js';
 import { runOnSchedule } from './schedule.js';
 import type { PipelineSecrets } from './secrets.js';
+import { importVpc, privateInterfaceEndpoint, routedSubnets } from './vpc.js';
+
+/** The interface endpoints the warehouse jobs make in their VPC, by their names in `tally:vpcEndpoints`. */
+const WAREHOUSE_INTERFACE_ENDPOINTS: Array<[VpcEndpointName, string, InterfaceVpcEndpointAwsService]> = [
+  ['glue', 'GlueEndpoint', InterfaceVpcEndpointAwsService.GLUE],
+  ['secretsmanager', 'SecretsManagerEndpoint', InterfaceVpcEndpointAwsService.SECRETS_MANAGER],
+  ['xray', 'XRayEndpoint', InterfaceVpcEndpointAwsService.XRAY],
+];
+
+/** Every endpoint the warehouse jobs make in their VPC (the S3 gateway and the interfaces). */
+export const WAREHOUSE_ENDPOINTS: readonly VpcEndpointName[] = [
+  's3',
+  ...WAREHOUSE_INTERFACE_ENDPOINTS.map(([name]) => name),
+];
 
 export interface WarehouseJobsProps {
   starRocks: StarRocksSettings;
@@ -142,20 +154,9 @@ export class WarehouseJobs extends Construct {
    */
   private endpoints(vpc: VpcSettings, imported: IVpc, subnets: ISubnet[], functions: IConnectable[]): void {
     if (vpc.endpoints.includes('s3')) this.s3Endpoint(vpc, imported, subnets);
-    const services: Array<[VpcEndpointName, string, InterfaceVpcEndpointAwsService]> = [
-      ['glue', 'GlueEndpoint', InterfaceVpcEndpointAwsService.GLUE],
-      ['secretsmanager', 'SecretsManagerEndpoint', InterfaceVpcEndpointAwsService.SECRETS_MANAGER],
-      ['xray', 'XRayEndpoint', InterfaceVpcEndpointAwsService.XRAY],
-    ];
-    for (const [name, id, service] of services) {
+    for (const [name, id, service] of WAREHOUSE_INTERFACE_ENDPOINTS) {
       if (!vpc.endpoints.includes(name)) continue;
-      const endpoint = new InterfaceVpcEndpoint(this, id, {
-        vpc: imported,
-        service,
-        subnets: { subnets },
-        privateDnsEnabled: true,
-        open: false,
-      });
+      const endpoint = privateInterfaceEndpoint(this, id, imported, service, subnets);
       for (const fn of functions)
         endpoint.connections.allowDefaultPortFrom(fn, 'HTTPS from the warehouse jobs');
       this.interfaceEndpoints.push(endpoint);
@@ -166,32 +167,19 @@ export class WarehouseJobs extends Construct {
     new GatewayVpcEndpoint(this, 'S3Endpoint', {
       vpc: imported,
       service: GatewayVpcEndpointAwsService.S3,
-      subnets: [
-        {
-          subnets: subnets.map((s, i) =>
-            Subnet.fromSubnetAttributes(this, `RouteSubnet${i}`, {
-              subnetId: s.subnetId,
-              routeTableId: vpc.routeTableIds[Math.min(i, vpc.routeTableIds.length - 1)]!,
-            }),
-          ),
-        },
-      ],
+      subnets: [{ subnets: routedSubnets(this, subnets, vpc.routeTableIds) }],
     });
   }
 
   private network(vpc: VpcSettings): {
-    vpc: ReturnType<typeof Vpc.fromVpcAttributes>;
-    vpcSubnets: { subnets: ReturnType<typeof Subnet.fromSubnetId>[] };
+    vpc: IVpc;
+    vpcSubnets: { subnets: ISubnet[] };
     securityGroups?: ISecurityGroup[];
   } {
-    const imported = Vpc.fromVpcAttributes(this, 'Vpc', {
-      vpcId: vpc.vpcId,
-      availabilityZones: vpc.availabilityZones,
-      privateSubnetIds: vpc.subnetIds,
-    });
+    const imported = importVpc(this, vpc);
     return {
-      vpc: imported,
-      vpcSubnets: { subnets: vpc.subnetIds.map((sid, i) => Subnet.fromSubnetId(this, `Subnet${i}`, sid)) },
+      vpc: imported.vpc,
+      vpcSubnets: { subnets: imported.subnets },
       ...(vpc.securityGroupId
         ? { securityGroups: [SecurityGroup.fromSecurityGroupId(this, 'Sg', vpc.securityGroupId)] }
         : {}),

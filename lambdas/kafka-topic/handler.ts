@@ -3,8 +3,8 @@ import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import { readKafkaConnection } from '../../lib/config.js';
 import type { Logger } from '../../lib/log.js';
 import { ensureTopic } from '../../lib/stream/kafka.js';
-import type { KafkaConnection } from '../../lib/stream/kafka-connection.js';
-import { type CustomResourceResponse, putResponse } from '../custom-resource.js';
+import { KAFKA_TOPIC_NAME, type KafkaConnection } from '../../lib/stream/kafka-connection.js';
+import { type CustomResourceResponse, customResourceResponse, putResponse } from '../custom-resource.js';
 import { lambdaLogger } from '../logger.js';
 import { withSecrets } from '../secrets.js';
 import { mskIamToken } from '../stream.js';
@@ -33,18 +33,13 @@ export function createKafkaTopicHandler(deps: KafkaTopicDeps) {
     const topic = String(props.Topic ?? '');
     const partitions = Number(props.Partitions);
     const retentionHours = Number(props.RetentionHours);
-    const answer = (Status: 'SUCCESS' | 'FAILED', Reason?: string, Data?: Record<string, string>) =>
-      deps.respond(event.ResponseURL, {
-        Status,
-        ...(Reason === undefined ? {} : { Reason: Reason.slice(0, 500) }),
-        PhysicalResourceId: topic || 'no-topic',
-        StackId: event.StackId,
-        RequestId: event.RequestId,
-        LogicalResourceId: event.LogicalResourceId,
-        ...(Data ? { Data } : {}),
-      });
+    const answer = (status: 'SUCCESS' | 'FAILED', reason?: string, data?: Record<string, string>) =>
+      deps.respond(
+        event.ResponseURL,
+        customResourceResponse(event, topic || 'no-topic', status, reason, data),
+      );
     if (event.RequestType === 'Delete') return answer('SUCCESS');
-    if (!/^[A-Za-z0-9._-]{1,249}$/.test(topic) || !Number.isInteger(partitions) || partitions < 1) {
+    if (!KAFKA_TOPIC_NAME.test(topic) || !Number.isInteger(partitions) || partitions < 1) {
       return answer(
         'FAILED',
         `the resource needs a Topic name and Partitions >= 1, got ${JSON.stringify({ topic, partitions: props.Partitions })}`,

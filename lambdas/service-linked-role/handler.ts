@@ -2,7 +2,7 @@ import { CreateServiceLinkedRoleCommand, GetRoleCommand, type IAMClient } from '
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import type { Logger } from '../../lib/log.js';
 import { iamClient } from '../aws.js';
-import { type CustomResourceResponse, putResponse } from '../custom-resource.js';
+import { type CustomResourceResponse, customResourceResponse, putResponse } from '../custom-resource.js';
 import { lambdaLogger } from '../logger.js';
 
 export interface ServiceLinkedRoleDeps {
@@ -28,15 +28,11 @@ export function createServiceLinkedRoleHandler(deps: ServiceLinkedRoleDeps) {
     const roleName = /^AWSServiceRoleFor[A-Za-z0-9]+$/.test(String(event.ResourceProperties.RoleName))
       ? String(event.ResourceProperties.RoleName)
       : undefined;
-    const answer = (Status: 'SUCCESS' | 'FAILED', Reason?: string) =>
-      deps.respond(event.ResponseURL, {
-        Status,
-        ...(Reason === undefined ? {} : { Reason: Reason.slice(0, 500) }),
-        PhysicalResourceId: roleName ?? 'unknown-service',
-        StackId: event.StackId,
-        RequestId: event.RequestId,
-        LogicalResourceId: event.LogicalResourceId,
-      });
+    const answer = (status: 'SUCCESS' | 'FAILED', reason?: string) =>
+      deps.respond(
+        event.ResponseURL,
+        customResourceResponse(event, roleName ?? 'unknown-service', status, reason),
+      );
     if (roleName === undefined || service === '') {
       return answer('FAILED', 'the resource needs AWSServiceName and RoleName (AWSServiceRoleFor...)');
     }

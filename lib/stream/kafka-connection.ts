@@ -10,6 +10,9 @@ export function partitionShard(partition: number): string {
   return `partition-${partition}`;
 }
 
+/** A Kafka topic name: 1 to 249 letters, digits, dots, underscores and hyphens. */
+export const KAFKA_TOPIC_NAME = /^[A-Za-z0-9._-]{1,249}$/;
+
 /** The broker addresses of `TALLY_KAFKA_BROKERS` (`host:port`, comma-separated), each checked. */
 export function parseBrokers(text: string): string[] {
   const brokers = text
