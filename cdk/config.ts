@@ -2,7 +2,7 @@ import type { Node } from 'constructs';
 import { parseCorsPolicy } from '../lib/ingest/cors.js';
 import { MAX_REQUESTS_PER_SECOND } from '../lib/ingest/quota.js';
 import { KAFKA_TOPIC_NAME, parseBrokers } from '../lib/stream/kafka-connection.js';
-import { DEFAULT_DEDUP_WINDOW_HOURS, MAX_DEDUP_WINDOW_HOURS } from '../lib/warehouse/people.js';
+import { dedupWindowGone } from '../lib/warehouse/people.js';
 
 /** The StarRocks cluster the warehouse jobs drive (the stack does not create one). */
 export interface StarRocksSettings {
@@ -15,8 +15,6 @@ export interface StarRocksSettings {
   database: string;
   /** Replicas of the native tables. @default 3 */
   replicas: number;
-  /** W of the duplicate rule (lib/warehouse/people.ts), in hours. @default 24 */
-  dedupWindowHours: number;
   /** The customer-managed KMS key the secret is encrypted with, if not AWS's own (the jobs need kms:Decrypt). */
   secretKeyArn?: string;
 }
@@ -232,6 +230,9 @@ function text(node: Node, key: string): string | undefined {
 
 /** Reads and checks the settings; an error names the context key and the bad value. */
 export function readSettings(node: Node): TallySettings {
+  const window = get(node, 'dedupWindowHours');
+  if (window !== undefined)
+    throw new SettingsError(`context tally:dedupWindowHours ${dedupWindowGone(String(window))}`);
   const host = text(node, 'starrocksHost');
   const secretArn = text(node, 'starrocksSecretArn');
   if (host && !secretArn)
@@ -289,13 +290,6 @@ export function readSettings(node: Node): TallySettings {
               /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/,
             ),
             replicas: int(node, 'starrocksReplicas', 3, 1, 9),
-            dedupWindowHours: int(
-              node,
-              'dedupWindowHours',
-              DEFAULT_DEDUP_WINDOW_HOURS,
-              1,
-              MAX_DEDUP_WINDOW_HOURS,
-            ),
           }
         : null,
     vpc,

@@ -1,5 +1,5 @@
 import { createPool, type Pool } from 'mysql2/promise';
-import { type Env, readDedupWindowHours, readProjects } from '../lib/config.js';
+import { type Env, readProjects, refuseDedupWindow } from '../lib/config.js';
 import { ConfigError } from '../lib/errors.js';
 import { botCountingProjects } from '../lib/ingest/auth.js';
 import {
@@ -55,10 +55,10 @@ function required(env: Env, name: string): string {
 /**
  * The StarRocks warehouse from `TALLY_STARROCKS_HOST`, `TALLY_STARROCKS_PORT` (default 9030),
  * `TALLY_STARROCKS_USER`, `TALLY_STARROCKS_PASSWORD` (the CDK app fills it from Secrets Manager),
- * `TALLY_STARROCKS_DATABASE` (default tally), `TALLY_STARROCKS_REPLICAS` (default 3) and
- * `TALLY_DEDUP_WINDOW_HOURS` (default 24).
+ * `TALLY_STARROCKS_DATABASE` (default tally) and `TALLY_STARROCKS_REPLICAS` (default 3).
  */
 export function starRocksFromEnv(env: Env): StarRocksWarehouse {
+  refuseDedupWindow(env);
   const port = Number(env.TALLY_STARROCKS_PORT ?? '9030');
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
     throw new ConfigError(
@@ -71,7 +71,6 @@ export function starRocksFromEnv(env: Env): StarRocksWarehouse {
     database: env.TALLY_STARROCKS_DATABASE ?? 'tally',
     lakeDatabase: env.TALLY_GLUE_DATABASE ?? 'tally_lake',
     replicationNum: replicas,
-    dedupWindowHours: readDedupWindowHours(env),
     // The projects' settings, where the function reads the projects secret (rollup, metrics).
     countBots: env.TALLY_PROJECTS ? botCountingProjects(readProjects(env)) : [],
   };

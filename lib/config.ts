@@ -5,7 +5,7 @@ import type { HashKey } from './ingest/pseudonymize.js';
 import { MAX_REQUESTS_PER_SECOND, parseRequestsPerSecond } from './ingest/quota.js';
 import { KAFKA_TOPIC_NAME, type KafkaConnection, parseBrokers } from './stream/kafka-connection.js';
 import type { StreamRef } from './stream/kinesis.js';
-import { DEFAULT_DEDUP_WINDOW_HOURS, MAX_DEDUP_WINDOW_HOURS } from './warehouse/people.js';
+import { dedupWindowGone } from './warehouse/people.js';
 
 /** The environment, as a plain map: lib/ never reads process.env itself. */
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -260,9 +260,11 @@ export function readEndpoint(env: Env, service: EndpointService): string | undef
 }
 
 /**
- * Reads `TALLY_DEDUP_WINDOW_HOURS`: W of rule 1 (lib/warehouse/people.ts), copies of an event
- * received within it of the previous copy count once (default 24, at most 720).
+ * Refuses `TALLY_DEDUP_WINDOW_HOURS`, the duplicate window of an earlier rule 1: copies now count
+ * once per event day (lib/warehouse/people.ts), and a window set on purpose should not be
+ * silently ignored.
  */
-export function readDedupWindowHours(env: Env): number {
-  return intVar(env, 'TALLY_DEDUP_WINDOW_HOURS', DEFAULT_DEDUP_WINDOW_HOURS, 1, MAX_DEDUP_WINDOW_HOURS);
+export function refuseDedupWindow(env: Env): void {
+  const value = env.TALLY_DEDUP_WINDOW_HOURS;
+  if (value !== undefined) throw new ConfigError('TALLY_DEDUP_WINDOW_HOURS', dedupWindowGone(value));
 }

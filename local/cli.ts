@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { readDedupWindowHours } from '../lib/config.js';
+import { refuseDedupWindow } from '../lib/config.js';
 import { TallyError } from '../lib/errors.js';
 import { botCountingProjects } from '../lib/ingest/auth.js';
 import type { CompactionResult } from '../lib/lake/compaction.js';
@@ -161,6 +161,7 @@ function formatTable(columns: string[], rows: unknown[][]): string {
  * so it never waits on the database the running pipeline holds.
  */
 async function sqlSession(): Promise<(query: string) => Promise<string>> {
+  refuseDedupWindow(process.env);
   const paths = warehousePaths(dataDir());
   const instance = await DuckDBInstance.create(':memory:', {
     home_directory: paths.dir,
@@ -170,7 +171,7 @@ async function sqlSession(): Promise<(query: string) => Promise<string>> {
   const quote = (p: string) => `'${p.replaceAll("'", "''")}'`;
   try {
     await db.run(eventsAllView(paths.lake));
-    await db.run(eventsView(readDedupWindowHours(process.env)));
+    await db.run(eventsView());
   } catch {
     throw new UsageError(`no events in ${paths.lake} yet: start the pipeline (npm start) and send some`);
   }

@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readDedupWindowHours } from '../lib/config.js';
+import { refuseDedupWindow } from '../lib/config.js';
 import { utcDate } from '../lib/events.js';
 import { type CompactionResult, compactLake, type DeletingStore } from '../lib/lake/compaction.js';
 import type { ObjectStore } from '../lib/lake/store.js';
@@ -62,13 +62,13 @@ export async function startLocalWarehouse(options: {
   /** The lake as the compactor sees it (the only store that deletes); none: no compaction. */
   compaction?: { store: DeletingStore; intervalMs?: number };
 }): Promise<LocalWarehouse> {
+  refuseDedupWindow(process.env);
   const paths = warehousePaths(options.dataDir);
   await mkdir(paths.dir, { recursive: true });
   const warehouse = await DuckDbWarehouse.open({
     path: paths.database,
     lakeRoot: paths.lake,
     homeDirectory: paths.dir,
-    dedupWindowHours: readDedupWindowHours(process.env),
     countBots: options.countBots,
   });
   const one = new Mutex();

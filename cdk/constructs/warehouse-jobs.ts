@@ -77,7 +77,6 @@ export class WarehouseJobs extends Construct {
       TALLY_STARROCKS_PORT: String(props.starRocks.port),
       TALLY_STARROCKS_DATABASE: props.starRocks.database,
       TALLY_STARROCKS_REPLICAS: String(props.starRocks.replicas),
-      TALLY_DEDUP_WINDOW_HOURS: String(props.starRocks.dedupWindowHours),
       TALLY_STARROCKS_SECRET_ARN: props.starRocks.secretArn,
     };
     this.rollup = new PipelineFunction(this, 'Rollup', {

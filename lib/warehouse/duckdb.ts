@@ -12,7 +12,7 @@ import {
 } from './breakdowns.js';
 import { dayNumber, daysFrom, type ProjectDay, uniqueProjectDays } from './days.js';
 import { breakdown } from './duckdb/breakdown.js';
-import { judgeCopies } from './duckdb/copies.js';
+import { readCounted } from './duckdb/copies.js';
 import { updateIdentity } from './duckdb/identity.js';
 import { type LiveOptions, LiveRows, liveDays, withNewerFiles } from './duckdb/live.js';
 import { createSchema } from './duckdb/schema.js';
@@ -29,7 +29,7 @@ import {
 import { keepOldValues, writeValueWindows } from './duckdb/values.js';
 import { updateWindows } from './duckdb/windows.js';
 import { Mutex } from './mutex.js';
-import { checkDedupWindow, countedRows, DEFAULT_DEDUP_WINDOW_HOURS, indexKeepFrom } from './people.js';
+import { countedRows } from './people.js';
 import {
   type ActiveUsersDay,
   type BotDay,
@@ -51,8 +51,6 @@ export interface DuckDbOptions {
   homeDirectory: string;
   /** @default DuckDB's default (all cores) */
   threads?: number;
-  /** W of rule 1 (people.ts): copies received within it of the previous copy are duplicates. @default 24 */
-  dedupWindowHours?: number;
   /** Projects that count their bots' rows (rule 0 of people.ts). @default none */
   countBots?: readonly string[];
 }
@@ -61,7 +59,7 @@ export interface DuckDbOptions {
  * The embedded engine: DuckDB over the lake on disk, one module per concern: `schema` (tables),
  * `copies` (rule 1: which copy of an event counts), `identity` (rules 2-3: who is whose person),
  * `windows` (persons per day and dau/wau/mau), `live` (today from files not rolled up yet).
- * `events` is the lake without duplicates; `active_users` holds dau/wau/mau per project and day.
+ * `events` is the lake with one row of each event and day (rule 1); `active_users` holds dau/wau/mau per project and day.
  * Writes go through one connection, reads through another (DuckDB's MVCC lets reads see the last
  * committed refresh while one runs).
  */
@@ -71,7 +69,7 @@ export class DuckDbWarehouse implements Warehouse {
   private writer: Db;
   private reader: Db;
   private viewsOverFiles = false;
-  /** Today's judged rows of files newer than the rollup, kept on the read connection between reads. */
+  /** Today's rows of files newer than the rollup, as they count, kept on the read connection between reads. */
   private readonly live = new LiveRows();
 
   private constructor(
@@ -79,7 +77,6 @@ export class DuckDbWarehouse implements Warehouse {
     private writeConnection: DuckDBConnection,
     private readConnection: DuckDBConnection,
     private readonly options: DuckDbOptions,
-    private readonly windowHours: number,
     private readonly counted: string,
   ) {
     this.writer = db(writeConnection);
@@ -111,16 +108,8 @@ export class DuckDbWarehouse implements Warehouse {
   }
 
   static async open(options: DuckDbOptions): Promise<DuckDbWarehouse> {
-    const windowHours = checkDedupWindow(options.dedupWindowHours ?? DEFAULT_DEDUP_WINDOW_HOURS);
     const { instance, writes, reads } = await DuckDbWarehouse.connect(options);
-    const warehouse = new DuckDbWarehouse(
-      instance,
-      writes,
-      reads,
-      options,
-      windowHours,
-      countedRows(options.countBots),
-    );
+    const warehouse = new DuckDbWarehouse(instance, writes, reads, options, countedRows(options.countBots));
     await warehouse.setup();
     return warehouse;
   }
@@ -177,7 +166,7 @@ export class DuckDbWarehouse implements Warehouse {
       await connection.run(`CREATE OR REPLACE VIEW events_all AS ${EMPTY_EVENTS}`);
       overFiles = false;
     }
-    await connection.run(eventsView(this.windowHours));
+    await connection.run(eventsView());
     this.viewsOverFiles = overFiles;
   }
 
@@ -192,11 +181,11 @@ export class DuckDbWarehouse implements Warehouse {
   }
 
   /**
-   * A refresh, in one transaction: judges the copies of the changed days (adding the days whose
-   * verdicts that changes), rebuilds those days' ids and identity evidence and the people that
+   * A refresh, in one transaction: reads the counted rows of the changed days (rule 1 needs no
+   * verdict on copies), rebuilds those days' ids and identity evidence and the people that
    * evidence touches (adding the days of ids that changed person), then replaces the persons of
    * all those days and corrects or computes the windows holding them. Every statement reads the
-   * days it works on, the event index's few days, or the ids it was handed: none reads the whole
+   * days it works on or the ids it was handed: none reads the whole
    * history.
    */
   async refresh(changed: readonly ProjectDay[], today: string): Promise<RefreshStats> {
@@ -206,10 +195,8 @@ export class DuckDbWarehouse implements Warehouse {
       await this.ensureViews(this.writer);
       await this.writer.run('BEGIN TRANSACTION');
       try {
-        const scanned = await judgeCopies(this.writer, requested, {
+        const scanned = await readCounted(this.writer, requested, {
           lakeRoot: this.lakeRoot,
-          windowHours: this.windowHours,
-          keepFrom: indexKeepFrom(today, this.windowHours),
           counted: this.counted,
           onRead: (days) => this.recordRead(days, Date.now()),
         });
@@ -246,7 +233,6 @@ export class DuckDbWarehouse implements Warehouse {
   private liveOptions(): LiveOptions {
     return {
       lakeRoot: this.lakeRoot,
-      windowHours: this.windowHours,
       counted: this.counted,
       cache: this.live,
       generation: this.live.generation,

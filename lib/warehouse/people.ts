@@ -1,6 +1,6 @@
 import { TallyError } from '../errors.js';
 import { PROJECT_ID_PATTERN } from '../ingest/limits.js';
-import { addDays } from './days.js';
+import { LAKE_DIMENSIONS } from './breakdowns.js';
 
 /**
  * Who counts as one person. Both engines apply these rules; `test/helpers/brute.ts` applies them
@@ -10,13 +10,16 @@ import { addDays } from './days.js';
  *    agent, `enrich/agent.ts`) are kept in the lake and left out of everything below: they are no
  *    copy, no identity evidence and no activity. Rows without the flag (written before it, or
  *    without a user agent) count. A project whose setting `countBots` is true counts them too.
- * 1. **One copy of an event within the duplicate window.** Copies of a `(project, event_id)`
- *    are ordered by `received_at`, then `event_time`, then `user_hash`, then `anonymous_hash`
- *    (nulls first). A copy received within W (`dedupWindowHours`) after an earlier copy is a
- *    duplicate and counts nowhere; a copy received more than W after the previous copy counts
- *    again, as a new event. Copies identical in all four are one copy. SDK retries, producer
- *    retries and redelivered batches fall well within W (the last two carry the collector's
- *    `received_at`, so they are identical whatever W is); a counted copy's day is its event's day.
+ * 1. **Copies count once per event day, by construction.** A row counts on its event's UTC day
+ *    (`dt`). Copies of an event (rows of a project and day with the same `event_id` and sender)
+ *    name the same person on the same day, and a person active on a day is counted once however
+ *    many rows they sent: no copy has to be found to count people, and the rollup keeps no index
+ *    of events. A copy landing on another day (a resend whose corrected time crossed midnight)
+ *    counts on that day too; a row reusing another sender's `event_id` is another event; copies
+ *    that differ in a breakdown column (a resend from an address in another country) give the
+ *    person each value. The `events` view and compaction keep one row of the rows of a day alike
+ *    in `event_id` and every column a count reads (`copyKey`): the earliest by `event_time`,
+ *    then `received_at`; counted again, they give the same numbers.
  * 2. **An anonymous visitor belongs to the first user it is seen with**: the earliest counted
  *    event (by `event_time`, then `received_at`, then `user_hash`) carrying both its
  *    `anonymous_hash` and a `user_hash`, or an alias whose previousId is that anonymousId. From
@@ -29,6 +32,24 @@ import { addDays } from './days.js';
 
 /** The id of a lake row (rule 4: user_hash, else anonymous_hash), as the day tables hold it. */
 export const ROW_ID = 'coalesce(user_hash, anonymous_hash)';
+
+/**
+ * The columns that make rows of a project and day copies of one event (rule 1): its id and all a
+ * count reads (sender, identity evidence, bot flag, the breakdowns' columns).
+ */
+export function copyKey(): string[] {
+  // A function: breakdowns.ts imports this module, so its dimensions are read when called.
+  return [
+    'event_id',
+    'type',
+    'user_hash',
+    'anonymous_hash',
+    'previous_user_hash',
+    'previous_anonymous_hash',
+    'bot',
+    ...LAKE_DIMENSIONS,
+  ];
+}
 
 /** Rule 0 as predicates on lake rows, in the SQL both engines speak: a bot's row, and a row that counts. */
 export const BOT = 'coalesce(bot, false)';
@@ -54,31 +75,9 @@ export function countedRows(countBots: readonly string[] = []): string {
 }
 
 /**
- * W of rule 1, in hours. A day: the horizon of client resends (an SDK retrying a batch whose
- * answer it lost: seconds to hours; Segment's own deduplication keeps a day of messageIds).
- * Producer retries and stream redeliveries are identical copies, duplicates whatever W.
+ * Where a removed setting of the duplicate window (rule 1 before copies counted once per event
+ * day) is still given: what to tell the operator.
  */
-export const DEFAULT_DEDUP_WINDOW_HOURS = 24;
-/** The longest window accepted: 30 days. */
-export const MAX_DEDUP_WINDOW_HOURS = 720;
-
-/**
- * The oldest receipt day the event index keeps for a rollup on `today`: a copy received since
- * can be compared with every copy received within W before it, with a day to spare for batches
- * the rollup reads a day after they arrive. Older copies keep the verdict given when they were
- * first read (see `duplicates`).
- */
-export function indexKeepFrom(today: string, windowHours: number): string {
-  return addDays(today, -(Math.ceil(windowHours / 24) + 1));
-}
-
-/** Checks a duplicate window setting, naming the bad value. */
-export function checkDedupWindow(hours: number): number {
-  if (!Number.isInteger(hours) || hours < 1 || hours > MAX_DEDUP_WINDOW_HOURS) {
-    throw new TallyError(
-      'invalid_config',
-      `dedupWindowHours must be an integer from 1 to ${MAX_DEDUP_WINDOW_HOURS}, got ${hours}`,
-    );
-  }
-  return hours;
+export function dedupWindowGone(value: string): string {
+  return `is no longer read (got ${JSON.stringify(value).slice(0, 20)}): copies of an event count once per event day, with no window (docs/active-users.md); remove it`;
 }

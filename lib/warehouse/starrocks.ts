@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { assembleBreakdown, type Breakdown, checkDimension, type Dimension } from './breakdowns.js';
 import { dayNumber, daysFrom, type ProjectDay, uniqueProjectDays } from './days.js';
-import { checkDedupWindow, countedRows, DEFAULT_DEDUP_WINDOW_HOURS, indexKeepFrom } from './people.js';
+import { countedRows } from './people.js';
 import { breakdown } from './starrocks/breakdown.js';
-import { type CopyOptions, judgeCopies, recordBots, recordCopies } from './starrocks/copies.js';
+import { type CopyOptions, readCounted, recordBots } from './starrocks/copies.js';
 import { counted, movedDays, recordIdentity, resolveChanges, stageEvidence } from './starrocks/identity.js';
 import { liveToday } from './starrocks/live.js';
 import { createSchema, derivedTables } from './starrocks/schema.js';
@@ -68,11 +68,13 @@ function keyDigest(key: string): string {
  * run that dies is redone whole by the next (its manifests are recorded last); until the day
  * tables are written it finds the same changes again, and after that what it wrote already holds.
  */
+/** Tables of the duplicate window an earlier Tally kept (an event index and its verdicts). */
+const RETIRED_TABLES = ['event_index', 'duplicates', 'refresh_verdicts'];
+
 export class StarRocksWarehouse implements Warehouse {
   private readonly db: string;
   private readonly events: string;
   private readonly replicationNum: number;
-  private readonly windowHours: number;
   private readonly counted: string;
 
   constructor(
@@ -92,7 +94,6 @@ export class StarRocksWarehouse implements Warehouse {
         `replicationNum must be a positive integer, got ${this.replicationNum}`,
       );
     }
-    this.windowHours = checkDedupWindow(config.dedupWindowHours ?? DEFAULT_DEDUP_WINDOW_HOURS);
     this.counted = countedRows(config.countBots);
   }
 
@@ -104,15 +105,9 @@ export class StarRocksWarehouse implements Warehouse {
       );
     });
 
-  /** Where the lake and the event index are read from for a rollup or a query on `today`. */
-  private readOptions(today: string): CopyOptions {
-    return {
-      db: this.db,
-      events: this.events,
-      windowHours: this.windowHours,
-      keepFrom: indexKeepFrom(today, this.windowHours),
-      counted: this.counted,
-    };
+  /** Where the lake is read from for a rollup or a query. */
+  private readOptions(): CopyOptions {
+    return { db: this.db, events: this.events, counted: this.counted };
   }
 
   /** Refuses a cluster older than the minimum version, naming both. */
@@ -123,19 +118,9 @@ export class StarRocksWarehouse implements Warehouse {
 
   async setup(): Promise<void> {
     await this.checkVersion();
-    // The index keeps its receipt days back to the horizon, and today.
-    const indexDays = Math.ceil(this.windowHours / 24) + 2;
-    const schema = { db: this.db, replicationNum: this.replicationNum, indexDays };
-    await this.refuseMissingTables(derivedTables(schema));
+    const schema = { db: this.db, replicationNum: this.replicationNum };
+    await this.refuseEarlierLayout(derivedTables(schema));
     await createSchema(this.run, schema);
-    try {
-      await this.run(`SELECT digest, received_day, duplicate FROM ${this.db}.event_index WHERE 1 = 0`);
-    } catch {
-      throw new WarehouseError(
-        'old_layout',
-        `${this.db}.event_index has the layout of an earlier Tally: drop the tables of database ${this.db} (they are derived from the lake) and run the rollup with {"full": true}`,
-      );
-    }
     // The lake's table as Glue has it now: the catalog caches a table's columns until its cache
     // turns over (a day), and the PARTITION form refreshes file lists only, so columns the table
     // gained (the enrichment's) would read as missing until then.
@@ -147,13 +132,15 @@ export class StarRocksWarehouse implements Warehouse {
   }
 
   /**
-   * Refuses a database the rollup filled before some of its tables existed (one an earlier Tally
-   * made, before breakdowns): created now, they would hold nothing of the days already rolled up
-   * (a breakdown of them would read zeros, a day changing person would be rebuilt from nothing),
-   * and a full rollup skips the manifests it processed. Checked before any table is created, so
-   * the refusal stands until the operator rebuilds.
+   * Refuses a database an earlier Tally made: one the rollup filled before some of its tables
+   * existed (before breakdowns: created now, they would hold nothing of the days already rolled
+   * up, a breakdown of them would read zeros, a day changing person would be rebuilt from nothing,
+   * and a full rollup skips the manifests it processed), or one holding the tables of the
+   * duplicate window (`RETIRED_TABLES`: its days were counted by the rule before copies counted
+   * once per event day). Checked before any table is created, so the refusal stands until the
+   * operator rebuilds.
    */
-  private async refuseMissingTables(tables: readonly string[]): Promise<void> {
+  private async refuseEarlierLayout(tables: readonly string[]): Promise<void> {
     const present = new Set(
       (
         await this.run('SELECT table_name AS name FROM information_schema.tables WHERE table_schema = ?', [
@@ -161,6 +148,13 @@ export class StarRocksWarehouse implements Warehouse {
         ])
       ).map((r) => String(r.name)),
     );
+    const rebuild = `drop the tables of database ${this.db} (they are derived from the lake) and run the rollup with {"full": true}`;
+    const retired = RETIRED_TABLES.filter((t) => present.has(t));
+    if (retired.length > 0)
+      throw new WarehouseError(
+        'old_layout',
+        `database ${this.db} has the tables ${retired.join(', ')} of an earlier Tally, whose days were counted with a duplicate window: ${rebuild}`,
+      );
     if (!present.has('rollup_manifests')) return;
     const missing = tables.filter((t) => !present.has(t));
     if (missing.length === 0) return;
@@ -168,13 +162,13 @@ export class StarRocksWarehouse implements Warehouse {
     if (rolled.length === 0) return;
     throw new WarehouseError(
       'old_layout',
-      `database ${this.db} was rolled up before its tables ${missing.join(', ')} existed (an earlier Tally): drop the tables of database ${this.db} (they are derived from the lake) and run the rollup with {"full": true}`,
+      `database ${this.db} was rolled up before its tables ${missing.join(', ')} existed (an earlier Tally): ${rebuild}`,
     );
   }
 
   /**
-   * A refresh: (1) the changed days, plus every day holding an indexed copy whose verdict their
-   * copies change, are read again and their copies judged; (2) their identity evidence is
+   * A refresh: (1) the changed days' counted rows are read again (rule 1 needs no verdict on
+   * copies); (2) their identity evidence is
    * compared with what the day tables hold, and the ids whose person that changes are found,
    * adding the days where those ids were active; (3) the persons of all those days are replaced
    * and the windows holding them upserted, a row for every day (a quiet day included); (4)
@@ -186,8 +180,8 @@ export class StarRocksWarehouse implements Warehouse {
     );
     if (requested.length === 0) return { daysRecomputed: 0, windowsRecomputed: 0 };
     date(today);
-    const copies = this.readOptions(today);
-    const dts = await judgeCopies(this.run, copies, requested);
+    const copies = this.readOptions();
+    const dts = await readCounted(this.run, copies, requested);
     // A day a project no longer has any event of (its copies counted elsewhere) changes too.
     const present = pairsOf(
       await this.run(
@@ -209,7 +203,6 @@ UNION SELECT DISTINCT project, CAST(dt AS VARCHAR) AS dt FROM ${counted(this.db)
     const days = uniqueProjectDays([...requested, ...moved, ...present]);
     const windows = await writeWindows(this.run, this.db, days, today);
     await recordIdentity(this.run, this.db, dts, changes > 0);
-    await recordCopies(this.run, copies, dts);
     await recordBots(this.run, copies, dts);
     return { daysRecomputed: days.length, windowsRecomputed: windows };
   }
@@ -227,7 +220,7 @@ UNION SELECT DISTINCT project, CAST(dt AS VARCHAR) AS dt FROM ${counted(this.db)
       return assembleBreakdown(by, from, last, { top: [], others: 0 }, []);
     return breakdown(
       this.run,
-      this.readOptions(today),
+      this.readOptions(),
       name,
       checkDimension(by),
       { from: date(from), last, today },
@@ -268,7 +261,7 @@ ORDER BY dt`,
       );
       for (const r of computed) byDay.set(String(r.dt), numbers(String(r.dt), r));
     }
-    if (last === today) byDay.set(today, await liveToday(this.run, this.readOptions(today), name, today));
+    if (last === today) byDay.set(today, await liveToday(this.run, this.readOptions(), name, today));
     return daysFrom(from, last).map((dt) => byDay.get(dt) ?? { dt, dau: 0, wau: 0, mau: 0 });
   }
 

@@ -12,7 +12,6 @@ import { FsObjectStore } from '../../lib/lake/fs-store.js';
 import { silentLogger } from '../../lib/log.js';
 import { replayFailedBatches } from '../../lib/stream/replay.js';
 import { eventsAllView, eventsView } from '../../lib/warehouse/duckdb.js';
-import { DEFAULT_DEDUP_WINDOW_HOURS } from '../../lib/warehouse/people.js';
 import { freePort, waitFor } from '../ports.js';
 import type { FaultRates } from './child.js';
 
@@ -471,7 +470,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       }
     }
     await db.run(eventsAllView(lake));
-    await db.run(eventsView(DEFAULT_DEDUP_WINDOW_HOURS));
+    await db.run(eventsView());
     const ids = (await db.runAndReadAll('SELECT DISTINCT event_id FROM events_all'))
       .getRows()
       .map((r) => String(r[0]));

@@ -664,19 +664,18 @@ describe('warehouse jobs', () => {
     ingestOnly.template.resourceCountIs('AWS::Lambda::Function', 4);
   });
 
-  it('give the rollup and the metrics function the duplicate window, 24 h unless set', () => {
-    const functions = (s: Synth) =>
-      Object.values(s.template.findResources('AWS::Lambda::Function')).map(
-        (f) => (f as { Properties: { Environment?: { Variables?: Record<string, string> } } }).Properties,
-      );
-    const windows = (s: Synth) =>
-      functions(s)
-        .map((p) => p.Environment?.Variables?.TALLY_DEDUP_WINDOW_HOURS)
-        .filter((w) => w !== undefined);
-    expect(windows(withWarehouse)).toEqual(['24', '24']);
-    expect(windows(synth({ ...WITH_STARROCKS, 'tally:dedupWindowHours': '48' }))).toEqual(['48', '48']);
-    expect(() => synth({ ...WITH_STARROCKS, 'tally:dedupWindowHours': '0' })).toThrow(
-      /tally:dedupWindowHours must be an integer from 1 to 720, got "0"/,
+  it('give no function a duplicate window, and refuse one still set', () => {
+    const variables = Object.values(withWarehouse.template.findResources('AWS::Lambda::Function')).flatMap(
+      (f) =>
+        Object.keys(
+          (f as { Properties: { Environment?: { Variables?: Record<string, string> } } }).Properties
+            .Environment?.Variables ?? {},
+        ),
+    );
+    expect(variables).toContain('TALLY_STARROCKS_HOST');
+    expect(variables).not.toContain('TALLY_DEDUP_WINDOW_HOURS');
+    expect(() => synth({ ...WITH_STARROCKS, 'tally:dedupWindowHours': '48' })).toThrow(
+      /context tally:dedupWindowHours is no longer read \(got "48"\): copies of an event count once per event day/,
     );
   });
 
@@ -1399,7 +1398,6 @@ const VARIANTS: Array<[string, Record<string, string>]> = [
       'tally:compactionMemoryMb': '10240',
       'tally:projectRequestsPerSecond': '200',
       'tally:collectTracing': 'active',
-      'tally:dedupWindowHours': '48',
       'tally:starrocksPort': '9031',
       'tally:starrocksReplicas': '1',
       'tally:starrocksDatabase': 'analytics',

@@ -3,7 +3,6 @@ import type { LakeEvent } from '../../lib/events.js';
 import { utcDate } from '../../lib/events.js';
 import type { Breakdown, Dimension } from '../../lib/warehouse/breakdowns.js';
 import { addDays, daysFrom } from '../../lib/warehouse/days.js';
-import { DEFAULT_DEDUP_WINDOW_HOURS } from '../../lib/warehouse/people.js';
 import type { ActiveUsersDay } from '../../lib/warehouse/warehouse.js';
 
 /**
@@ -16,42 +15,55 @@ function compare(a: readonly (bigint | number)[], b: readonly (bigint | number)[
   return 0;
 }
 
-const HOUR = 3_600_000;
-const copyOrder = (e: LakeEvent) => [e.receivedAt, e.eventTime, e.userHash ?? -1n, e.anonymousHash ?? -1n];
-
 /** Rule 0: an event the lake writer flags as a bot's (from its context's user agent). */
 export function isBot(e: LakeEvent): boolean {
   return (e.enriched ?? enrich(e.context, e.channel)).bot === true;
 }
 
+const LAKE_DIMENSIONS = [
+  'platform',
+  'os',
+  'browser',
+  'device_type',
+  'app_version',
+  'utm_source',
+  'utm_campaign',
+  'referrer_domain',
+  'country',
+] as const;
+
 /**
- * Rules 0-1: bots' events left out (but for projects that count them); per (project, event_id),
- * copies in their order; a copy received within `windowHours` after the previous copy is a
- * duplicate, and copies identical in that order are one copy.
+ * Rules 0-1: bots' events left out (but for projects that count them); of the rows of a project
+ * and event day alike in their id and in all a count reads (type, sender, identity evidence, every
+ * dimension), the earliest by event time, then receipt: the rows of the `events` view.
  */
 export function countedCopies(
   events: readonly LakeEvent[],
-  windowHours = DEFAULT_DEDUP_WINDOW_HOURS,
   countBots: ReadonlySet<string> = new Set(),
 ): LakeEvent[] {
-  const byEvent = new Map<string, LakeEvent[]>();
+  const earliest = new Map<string, LakeEvent>();
   for (const e of events) {
     if (isBot(e) && !countBots.has(e.project)) continue;
-    const key = `${e.project}\0${e.eventId}`;
-    byEvent.set(key, [...(byEvent.get(key) ?? []), e]);
+    const key = JSON.stringify(
+      [
+        e.project,
+        utcDate(e.eventTime),
+        e.eventId,
+        e.type,
+        e.userHash,
+        e.anonymousHash,
+        e.previousUserHash ?? null,
+        e.previousAnonymousHash ?? null,
+        isBot(e),
+        ...LAKE_DIMENSIONS.map((d) => dimensionValue(e, d)),
+      ],
+      (_, v) => (typeof v === 'bigint' ? String(v) : v),
+    );
+    const seen = earliest.get(key);
+    if (!seen || compare([e.eventTime, e.receivedAt], [seen.eventTime, seen.receivedAt]) < 0)
+      earliest.set(key, e);
   }
-  const counted: LakeEvent[] = [];
-  for (const copies of byEvent.values()) {
-    // A stable sort: of copies identical in the order, the first one met stands for them.
-    const sorted = [...copies].sort((a, b) => compare(copyOrder(a), copyOrder(b)));
-    let previous: LakeEvent | null = null;
-    for (const copy of sorted) {
-      if (previous && compare(copyOrder(previous), copyOrder(copy)) === 0) continue;
-      if (!previous || previous.receivedAt < copy.receivedAt - windowHours * HOUR) counted.push(copy);
-      previous = copy;
-    }
-  }
-  return counted;
+  return [...earliest.values()];
 }
 
 /** Rules 2-4: a function from an id (user_hash, else anonymous_hash) to its person, for one project. */
@@ -105,14 +117,10 @@ export function bruteForce(
   from: string,
   to: string,
   identitiesFrom?: readonly LakeEvent[],
-  windowHours = DEFAULT_DEDUP_WINDOW_HOURS,
   countBots: ReadonlySet<string> = new Set(),
 ): ActiveUsersDay[] {
-  const counted = countedCopies(events, windowHours, countBots);
-  const person = personOf(
-    identitiesFrom ? countedCopies(identitiesFrom, windowHours, countBots) : counted,
-    project,
-  );
+  const counted = countedCopies(events, countBots);
+  const person = personOf(identitiesFrom ? countedCopies(identitiesFrom, countBots) : counted, project);
   const byDay = new Map<string, Set<bigint>>();
   for (const e of counted) {
     if (e.project !== project) continue;
@@ -131,35 +139,11 @@ export function bruteForce(
 }
 
 /**
- * What a live scan of today adds to the last rollup: the copies of today in a batch `fresh` not
- * rolled up yet (the lake writer keeps one of copies alike), except those with a rolled-up copy of
- * another day received within the window before them; each counts (renamed apart). Fresh copies of
- * other days are not seen: they are judged by the next rollup.
+ * What a live scan of today adds to the last rollup: the events of today in a batch `fresh` not
+ * rolled up yet. Fresh events of other days are not seen: they count at the next rollup.
  */
-export function liveCopies(
-  rolled: readonly LakeEvent[],
-  fresh: readonly LakeEvent[],
-  today: string,
-  windowHours = DEFAULT_DEDUP_WINDOW_HOURS,
-  countBots: ReadonlySet<string> = new Set(),
-): LakeEvent[] {
-  const others = new Map<string, number[]>();
-  for (const e of rolled) {
-    if (utcDate(e.eventTime) === today) continue;
-    const key = `${e.project}\0${e.eventId}`;
-    others.set(key, [...(others.get(key) ?? []), e.receivedAt]);
-  }
-  // The live scan reads today's new files only: a fresh copy of another day is not seen.
-  return countedCopies(
-    fresh.filter((e) => utcDate(e.eventTime) === today),
-    windowHours,
-    countBots,
-  )
-    .filter((e) => {
-      const before = others.get(`${e.project}\0${e.eventId}`) ?? [];
-      return !before.some((at) => at <= e.receivedAt && at >= e.receivedAt - windowHours * HOUR);
-    })
-    .map((e, i) => ({ ...e, eventId: `${e.eventId}#live${i}` }));
+export function liveCopies(fresh: readonly LakeEvent[], today: string): LakeEvent[] {
+  return fresh.filter((e) => utcDate(e.eventTime) === today);
 }
 
 /** The value of a lake dimension an event carries, by brute force (null: unknown). */
@@ -194,11 +178,8 @@ export function bruteBreakdown(
   identitiesFrom?: readonly LakeEvent[],
   countBots: ReadonlySet<string> = new Set(),
 ): Breakdown {
-  const counted = countedCopies(events, DEFAULT_DEDUP_WINDOW_HOURS, countBots);
-  const person = personOf(
-    identitiesFrom ? countedCopies(identitiesFrom, DEFAULT_DEDUP_WINDOW_HOURS, countBots) : counted,
-    project,
-  );
+  const counted = countedCopies(events, countBots);
+  const person = personOf(identitiesFrom ? countedCopies(identitiesFrom, countBots) : counted, project);
   const active: Array<{ dt: string; person: bigint; value: string | null }> = [];
   for (const e of counted) {
     if (e.project !== project) continue;

@@ -6,7 +6,6 @@ import { type LakeRecord, writeBatch } from '../../lib/lake/writer.js';
 import { silentLogger } from '../../lib/log.js';
 import { encodeRecords } from '../../lib/stream/codec.js';
 import { addDays } from '../../lib/warehouse/days.js';
-import { DEFAULT_DEDUP_WINDOW_HOURS } from '../../lib/warehouse/people.js';
 import { runRollup } from '../../lib/warehouse/rollup.js';
 import type { Warehouse } from '../../lib/warehouse/warehouse.js';
 import { liveCopies } from './brute.js';
@@ -50,6 +49,16 @@ const copyArb = fc.record({
   /** Minutes before NOW the copy was received (waves 0-2; wave 3 is received at NOW). */
   receivedMinutesAgo: fc.integer({ min: 1, max: 600 }),
   wave: fc.integer({ min: 0, max: 3 }),
+  /** Now and then a row reusing the event's id from another user (a client reusing messageIds). */
+  reusedBy: fc.oneof(
+    { weight: 10, arbitrary: fc.constant(null) },
+    { weight: 1, arbitrary: fc.integer({ min: 1, max: 25 }) },
+  ),
+  /** Now and then a copy resent from an address in another country. */
+  movedTo: fc.oneof(
+    { weight: 10, arbitrary: fc.constant(null) },
+    { weight: 1, arbitrary: fc.constant('JP') },
+  ),
 });
 
 /** User agents of events: none, browsers, and (a fifth of events) bots, whose events count nowhere. */
@@ -65,7 +74,8 @@ const AGENTS = [
  * Events of two projects over 70 days in four waves (a fifth of them from bots): late waves, copies of an id re-sent with
  * other timestamps (and received in any order), ids of users and of anonymous visitors, events
  * carrying both (an identify), aliases between users and from anonymous ids, and quiet days.
- * Every copy of an id carries the same identities; only its times differ.
+ * Copies of an id carry the same identities and only their times differ, but for a few: a copy
+ * resent from another country, and a row of another user reusing the id.
  */
 export const workloadArb: fc.Arbitrary<Array<{ event: LakeEvent; wave: number }>> = fc
   .array(
@@ -129,6 +139,10 @@ export const workloadArb: fc.Arbitrary<Array<{ event: LakeEvent; wave: number }>
             flags: null,
             channel: null,
             ...identities.get(key),
+            ...(c.reusedBy === null
+              ? {}
+              : { type: 'track', userHash: userHash(c.reusedBy), anonymousHash: null }),
+            ...(c.movedTo === null ? {} : { country: c.movedTo }),
           },
         });
       }
@@ -139,13 +153,12 @@ export const workloadArb: fc.Arbitrary<Array<{ event: LakeEvent; wave: number }>
 /**
  * Lands waves 0-2 of a workload with a rollup of every warehouse after each (as on a live
  * system), then wave 3 after the last rollup. Returns what was rolled up, and what today's live
- * numbers must count (rolled-up events plus wave 3's live copies of today).
+ * numbers must count (rolled-up events plus wave 3's events of today).
  */
 export async function landWaves(
   store: ObjectStore,
   generated: ReadonlyArray<{ event: LakeEvent; wave: number }>,
   warehouses: readonly Warehouse[],
-  countBots: ReadonlySet<string> = new Set(),
 ): Promise<{ rolled: LakeEvent[]; liveToday: LakeEvent[] }> {
   const wave = (n: number) => generated.filter((g) => g.wave === n).map((g) => g.event);
   for (const n of [0, 1, 2]) {
@@ -157,6 +170,6 @@ export async function landWaves(
   const rolled = generated.filter((g) => g.wave < 3).map((g) => g.event);
   return {
     rolled,
-    liveToday: [...rolled, ...liveCopies(rolled, wave(3), TODAY, DEFAULT_DEDUP_WINDOW_HOURS, countBots)],
+    liveToday: [...rolled, ...liveCopies(wave(3), TODAY)],
   };
 }

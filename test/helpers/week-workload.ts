@@ -27,9 +27,10 @@ interface Person {
  * A week (or `days`) of an id-heavy product, in two projects: every day 300 new visitors per project send
  * anonymous events, 40% of them identify the same day and 20% on a later day (moving their past
  * days to their user); 400 events of people already seen; aliases between users and from
- * visitors' anonymous ids; events up to four days late. 4% of events are resent 2 hours later,
- * 4% 30-40 hours later, half of them with a timestamp a day earlier (another day of the lake):
- * the gaps a duplicate window is moved below and above.
+ * visitors' anonymous ids; events up to four days late. Resends as SDKs make them (the same
+ * timestamp, a corrected time off by the network's jitter): 4% of events seconds to 2 hours
+ * later, 2% 30-40 hours later (an offline queue or a replayed batch), both on the same day; 1%
+ * whose corrected time crosses midnight (another day of the lake, where the copy counts too).
  */
 export function weekWorkload(
   seed: number,
@@ -60,16 +61,22 @@ export function weekWorkload(
       receivedAt: receivedAt ?? at + Math.floor(random() * 120_000),
     });
     copies.push(event);
-    // Resends: 2 or 30-40 hours later, with the same timestamp or one a day earlier (another day
-    // of the lake, where the copy counts its person if it is not a duplicate).
+    // Resends: the same timestamp, corrected by a receipt time a few milliseconds apart; now and
+    // then across midnight (the next day of the lake, where the copy counts its person too).
     const roll = random();
-    const shift = random() < 0.5 ? 0 : DAY;
+    const jitter = Math.floor(random() * 2_000);
+    const midnight = Math.floor(at / DAY + 1) * DAY;
     if (roll < 0.04)
-      copies.push({ ...event, eventTime: event.eventTime - shift, receivedAt: event.receivedAt + 2 * HOUR });
-    else if (roll < 0.08) {
+      copies.push({
+        ...event,
+        eventTime: event.eventTime + jitter,
+        receivedAt: event.receivedAt + Math.floor(random() * 2 * HOUR),
+      });
+    else if (roll < 0.06) {
       const gap = 30 * HOUR + Math.floor(random() * 10 * HOUR);
-      copies.push({ ...event, eventTime: event.eventTime - shift, receivedAt: event.receivedAt + gap });
-    }
+      copies.push({ ...event, eventTime: event.eventTime + jitter, receivedAt: event.receivedAt + gap });
+    } else if (roll < 0.07)
+      copies.push({ ...event, eventTime: midnight + jitter, receivedAt: midnight + jitter + 1_000 });
   };
   const idsOf = (p: Person): Partial<LakeEvent> => ({ userHash: p.user, anonymousHash: p.anonymous });
   for (const [d, dt] of daysFrom(WEEK_FIRST, last).entries()) {

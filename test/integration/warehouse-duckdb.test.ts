@@ -281,7 +281,7 @@ describe('DuckDB warehouse', () => {
     });
   });
 
-  it('judges a file of today once between refreshes, and again after a refresh or when it is written again', async () => {
+  it('reads a file of today once between refreshes, and again after a refresh or when it is written again', async () => {
     await withWarehouse(async (store, warehouse) => {
       // Arrange: today rolled up with user 1, then a file of user 2 newer than that rollup.
       const at = NOW.getTime() - 60_000;
@@ -298,9 +298,23 @@ describe('DuckDB warehouse', () => {
       await land(store, [event('b', 2)], at);
       const live = { before: await today(), country: await country() };
 
-      // Act 1: a refresh of yesterday indexes a copy of b timed yesterday, received before b's
-      // copy of today: that copy is now a duplicate, though its file was judged already.
-      await land(store, [event('b', 2, at - DAY, at - 30_000)], at);
+      // Act 1: a refresh of yesterday reads an alias of user 2 to user 1: one person now, though
+      // user 2's file was read already.
+      await land(
+        store,
+        [
+          lakeEvent({
+            project: 'c',
+            eventId: 'link',
+            type: 'alias',
+            userHash: 1n,
+            previousUserHash: 2n,
+            eventTime: at - DAY,
+            receivedAt: at - 30_000,
+          }),
+        ],
+        at,
+      );
       await warehouse.refresh([{ project: 'c', dt: addDays(TODAY, -1) }], TODAY);
       const afterRefresh = { totals: await today(), country: await country() };
 
@@ -321,34 +335,34 @@ describe('DuckDB warehouse', () => {
         country: { dt: TODAY, dau: 2, wau: 2, mau: 2 },
       });
       expect(afterRefresh).toEqual({
-        totals: { dt: TODAY, dau: 1, wau: 2, mau: 2 },
-        country: { dt: TODAY, dau: 1, wau: 2, mau: 2 },
+        totals: { dt: TODAY, dau: 1, wau: 1, mau: 1 },
+        country: { dt: TODAY, dau: 1, wau: 1, mau: 1 },
       });
-      expect(beforeRewrite).toEqual({ dt: TODAY, dau: 2, wau: 3, mau: 3 });
+      expect(beforeRewrite).toEqual({ dt: TODAY, dau: 2, wau: 2, mau: 2 });
       expect(afterRewrite).toEqual({
-        totals: { dt: TODAY, dau: 3, wau: 4, mau: 4 },
-        country: { dt: TODAY, dau: 3, wau: 4, mau: 4 },
+        totals: { dt: TODAY, dau: 3, wau: 3, mau: 3 },
+        country: { dt: TODAY, dau: 3, wau: 3, mau: 3 },
       });
     });
   });
 
-  it('judges live copies of today by the rolled-up copies only, then by the next rollup', async () => {
+  it('counts the copies of an event on each of their days, live and rolled up', async () => {
     await withWarehouse(async (store, warehouse) => {
-      // Arrange: one batch not rolled up yet holds an event twice, received together: the copy
-      // timed yesterday comes first (the one that counts), the other is timed today.
+      // Arrange: one batch not rolled up yet holds an event twice, received together: one copy
+      // timed yesterday, the other today (a resend whose corrected time crossed midnight).
       const at = NOW.getTime() - 60_000;
       const copy = (eventTime: number) =>
         lakeEvent({ project: 'b', eventId: 'twice', userHash: 7n, eventTime, receivedAt: at });
       await land(store, [copy(at - DAY), copy(at)], at);
 
-      // Act: live, the copy of yesterday is not seen; after the rollup it is.
+      // Act: live, today's copy counts; after the rollup, each copy on its day.
       const [live] = await warehouse.activeUsers('b', TODAY, TODAY, TODAY);
       await runRollup({ store, warehouse, logger: silentLogger }, { now: NOW });
       const [yesterday, rolled] = await warehouse.activeUsers('b', addDays(TODAY, -1), TODAY, TODAY);
 
       // Assert
       expect(live).toEqual({ dt: TODAY, dau: 1, wau: 1, mau: 1 });
-      expect(rolled).toEqual({ dt: TODAY, dau: 0, wau: 1, mau: 1 });
+      expect(rolled).toEqual({ dt: TODAY, dau: 1, wau: 1, mau: 1 });
       expect(yesterday).toEqual({ dt: addDays(TODAY, -1), dau: 1, wau: 1, mau: 1 });
     });
   });

@@ -9,7 +9,6 @@ import { silentLogger } from '../../lib/log.js';
 import { DIMENSIONS } from '../../lib/warehouse/breakdowns.js';
 import { addDays, daysFrom } from '../../lib/warehouse/days.js';
 import { DuckDbWarehouse } from '../../lib/warehouse/duckdb.js';
-import { DEFAULT_DEDUP_WINDOW_HOURS } from '../../lib/warehouse/people.js';
 import { runRollup } from '../../lib/warehouse/rollup.js';
 import { StarRocksWarehouse, sessionStatements } from '../../lib/warehouse/starrocks.js';
 import type { Warehouse } from '../../lib/warehouse/warehouse.js';
@@ -29,7 +28,6 @@ import {
 
 /** Project b counts its bots (its setting `countBots`); project a leaves them out. */
 const COUNT_BOTS: ReadonlySet<string> = new Set(['b']);
-const HOURS = DEFAULT_DEDUP_WINDOW_HOURS;
 
 interface Engines {
   store: FsObjectStore;
@@ -74,7 +72,7 @@ describe('the StarRocks engine on its executable model, against DuckDB and a bru
           // Arrange: set up twice (idempotent), then each wave lands and both engines roll up.
           await starrocks.setup();
           await starrocks.setup();
-          const { rolled, liveToday } = await landWaves(store, generated, [duckdb, starrocks], COUNT_BOTS);
+          const { rolled, liveToday } = await landWaves(store, generated, [duckdb, starrocks]);
           const from = addDays(TODAY, -75);
 
           for (const project of PROJECTS) {
@@ -85,10 +83,10 @@ describe('the StarRocks engine on its executable model, against DuckDB and a bru
             // Assert
             expect(fromStarRocks).toEqual(fromDuckDb);
             expect(fromStarRocks.slice(0, -1)).toEqual(
-              bruteForce(rolled, project, from, addDays(TODAY, -1), undefined, HOURS, COUNT_BOTS),
+              bruteForce(rolled, project, from, addDays(TODAY, -1), undefined, COUNT_BOTS),
             );
             expect(fromStarRocks.at(-1)).toEqual(
-              bruteForce(liveToday, project, TODAY, TODAY, rolled, HOURS, COUNT_BOTS)[0],
+              bruteForce(liveToday, project, TODAY, TODAY, rolled, COUNT_BOTS)[0],
             );
 
             // Breakdowns: past days with two values shown (the rest as other), today live with three.
@@ -551,7 +549,6 @@ describe('the StarRocks engine on its executable model, against DuckDB and a bru
       expect([...model.kinds].sort()).toEqual([
         'create database',
         'create table',
-        'delete',
         'insert into',
         'insert overwrite',
         'refresh external table',
@@ -695,6 +692,39 @@ describe('the StarRocks engine on its executable model, against DuckDB and a bru
       expect(tables.map((t) => t.name)).not.toContain('day_values');
 
       // The remedy: every table dropped, set up again, rolled up from every manifest.
+      for (const { name } of tables) await model.query(`DROP TABLE tally.${String(name)}`);
+      await starrocks.setup();
+      await runRollup({ store, warehouse: starrocks, logger: silentLogger }, { now: NOW, full: true });
+      expect(await starrocks.activeUsers('a', addDays(TODAY, -1), addDays(TODAY, -1), TODAY)).toEqual([
+        { dt: addDays(TODAY, -1), dau: 1, wau: 1, mau: 1 },
+      ]);
+    });
+  });
+
+  it('refuses a database counted with the duplicate window of an earlier Tally, naming its tables, until it is rebuilt', async () => {
+    await withEngines(async ({ store, starrocks, model }) => {
+      // Arrange: a database set up and rolled up, plus the event index an earlier Tally kept.
+      await starrocks.setup();
+      const at = NOW.getTime() - 86_400_000;
+      await land(
+        store,
+        [lakeEvent({ project: 'a', eventId: 'old-1', userHash: userHash(1), eventTime: at, receivedAt: at })],
+        at,
+      );
+      await runRollup({ store, warehouse: starrocks, logger: silentLogger }, { now: NOW });
+      await model.query(
+        `CREATE TABLE IF NOT EXISTS tally.event_index (\n  received_day DATE NOT NULL,\n  project VARCHAR(64) NOT NULL\n) DUPLICATE KEY(received_day, project)\nDISTRIBUTED BY HASH(project)`,
+      );
+
+      // Act and assert
+      await expect(starrocks.setup()).rejects.toThrow(
+        /database tally has the tables event_index of an earlier Tally, whose days were counted with a duplicate window: drop the tables of database tally .* run the rollup with \{"full": true\}/,
+      );
+
+      // The remedy, as the message says.
+      const tables = await model.query(
+        "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'tally'",
+      );
       for (const { name } of tables) await model.query(`DROP TABLE tally.${String(name)}`);
       await starrocks.setup();
       await runRollup({ store, warehouse: starrocks, logger: silentLogger }, { now: NOW, full: true });

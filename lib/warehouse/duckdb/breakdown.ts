@@ -235,9 +235,9 @@ export async function breakdown(
   const files = last === today ? await newerFiles(db, options, project, today) : [];
   const live = files.length > 0;
   if (live) {
-    const judged = await options.cache.rows(db, options, project, today, files);
+    const newer = await options.cache.rows(db, options, project, files);
     await db.run(
-      `CREATE OR REPLACE TEMP TABLE ${LIVE} AS SELECT DISTINCT dt, value, user_hash FROM (${liveRows(project, by, judged)})`,
+      `CREATE OR REPLACE TEMP TABLE ${LIVE} AS SELECT DISTINCT dt, value, user_hash FROM (${liveRows(project, by, newer)})`,
     );
   }
   try {

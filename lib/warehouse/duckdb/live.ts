@@ -3,17 +3,16 @@ import { join } from 'node:path';
 import { LAKE_DIMENSIONS } from '../breakdowns.js';
 import { addDays, MAU_DAYS, WAU_DAYS } from '../days.js';
 import type { ActiveUsersDay } from '../warehouse.js';
-import { type Db, hasParquet, lakeRows, literal, sqlPath, windowInterval } from './sql.js';
+import { type Db, hasParquet, lakeRows, literal, sqlPath } from './sql.js';
 
 /** Files written this close before a read still count as live: file times are coarse and renames lag writes. */
 const READ_SLACK_MS = 5_000;
 
 export interface LiveOptions {
   lakeRoot: string;
-  windowHours: number;
   /** Rule 0: the predicate of lake rows that count (`countedRows`). */
   counted: string;
-  /** Today's judged rows kept between reads, and the refreshes it had seen when the read began. */
+  /** Today's rows kept between reads, and the refreshes it had seen when the read began. */
   cache: LiveRows;
   generation: number;
 }
@@ -26,31 +25,25 @@ export interface LiveFile {
 
 /**
  * The rows of today's files not rolled up yet as they count, `(file, dt, user_hash, <lake
- * dimensions>)`: copies with an indexed copy of another day received within the window before
- * them are duplicates (rule 1), and ids map to persons as of the last rollup (a link made since
- * applies at the next one).
+ * dimensions>)`: rule 0's rows (copies need no verdict: rule 1), their ids mapped to persons as
+ * of the last rollup (a link made since applies at the next one).
  */
-export function livePersons(options: LiveOptions, project: string, today: string, files: string[]): string {
-  const p = literal(project, 'project');
+export function livePersons(options: LiveOptions, project: string, files: string[]): string {
   return `SELECT x.file, x.dt, coalesce(m.person, x.id) AS user_hash, ${LAKE_DIMENSIONS.map((d) => `x.${d}`).join(', ')} FROM (
-      SELECT filename AS file, dt, md5_number(event_id) AS digest, received_at,
-        coalesce(user_hash, anonymous_hash) AS id, ${LAKE_DIMENSIONS.join(', ')}
+      SELECT filename AS file, dt, coalesce(user_hash, anonymous_hash) AS id, ${LAKE_DIMENSIONS.join(', ')}
       FROM ${lakeRows(files, true)} WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL AND ${options.counted}
     ) x
-    ANTI JOIN event_index i ON i.project = ${p} AND i.digest = x.digest AND i.dt <> ${literal(today, 'date')}
-      AND i.received_at BETWEEN x.received_at - ${windowInterval(options.windowHours)} AND x.received_at
-    LEFT JOIN people m ON m.project = ${p} AND m.id_hash = x.id`;
+    LEFT JOIN people m ON m.project = ${literal(project, 'project')} AND m.id_hash = x.id`;
 }
 
-/** The temporary table of judged rows of today's files, on the read connection. */
+/** The temporary table of the counted rows of today's newer files, on the read connection. */
 const CACHE = 'live_rows';
 
 /**
- * Today's rows not rolled up yet as they count (`livePersons`), kept
- * per file between reads: the event index scan that judges them costs the same for one file as
- * for many, and a dashboard asks for the totals and several breakdowns of the same files. Rows
- * are judged by the event index and people of the last refresh, so a refresh's commit drops
- * them all; a file written again (new time or size) is judged again.
+ * Today's rows not rolled up yet as they count (`livePersons`), kept per file between reads: a
+ * dashboard asks for the totals and several breakdowns of the same files, each read once. Rows
+ * are mapped by the people of the last refresh, so a refresh's commit drops them all; a file
+ * written again (new time or size) is read again.
  */
 export class LiveRows {
   private readonly held = new Map<string, string>();
@@ -62,7 +55,7 @@ export class LiveRows {
     return this.seen;
   }
 
-  /** A refresh committed: the index and people every held row was judged by have changed. */
+  /** A refresh committed: the people every held row was mapped by have changed. */
   refreshed(): void {
     this.seen += 1;
   }
@@ -74,17 +67,11 @@ export class LiveRows {
   }
 
   /**
-   * The SQL of `(dt, user_hash, <lake dimensions>)` of these files of a project's today, judging
+   * The SQL of `(dt, user_hash, <lake dimensions>)` of these files of a project's today, reading
    * first the files not held yet. `generation` is the one taken before the read's transaction:
-   * rows judged in a snapshot older than a refresh that committed since are never kept past it.
+   * rows read in a snapshot older than a refresh that committed since are never kept past it.
    */
-  async rows(
-    db: Db,
-    options: LiveOptions,
-    project: string,
-    today: string,
-    files: readonly LiveFile[],
-  ): Promise<string> {
+  async rows(db: Db, options: LiveOptions, project: string, files: readonly LiveFile[]): Promise<string> {
     const p = literal(project, 'project');
     const dims = LAKE_DIMENSIONS.join(', ');
     await db.run(
@@ -103,7 +90,7 @@ export class LiveRows {
       );
       await db.run(
         `INSERT INTO ${CACHE} SELECT ${p}, file, dt, user_hash, ${dims}
-         FROM (${livePersons(options, project, today, paths)})`,
+         FROM (${livePersons(options, project, paths)})`,
       );
       for (const file of stale) this.held.set(file.path, file.version);
     }
@@ -157,7 +144,7 @@ export async function withNewerFiles(
   const t = literal(today, 'date');
   const files = await newerFiles(db, options, project, today);
   if (files.length === 0) return rolled;
-  const rows = await options.cache.rows(db, options, project, today, files);
+  const rows = await options.cache.rows(db, options, project, files);
   const [added] = await db.rows(
     `WITH live AS (SELECT DISTINCT user_hash FROM ${rows}),
      fresh AS (SELECT user_hash FROM live EXCEPT SELECT user_hash FROM daily_users WHERE project = ${p} AND dt = ${t}),
@@ -188,7 +175,7 @@ export async function liveDays(
   const files = days.includes(today) ? todayFiles(options, project, today) : null;
   const live =
     files !== null
-      ? `UNION ALL SELECT DISTINCT dt, user_hash FROM (${livePersons(options, project, today, [files])})`
+      ? `UNION ALL SELECT DISTINCT dt, user_hash FROM (${livePersons(options, project, [files])})`
       : '';
   const rows = await db.rows(
     `WITH u AS (

@@ -5,9 +5,12 @@ import type { Db } from './sql.js';
  * The layout's version: a database written by an older layout has its derived tables dropped
  * and its rollup watermark cleared, so the next full rollup rebuilds them from the lake.
  */
-export const SCHEMA_VERSION = 8;
+export const SCHEMA_VERSION = 9;
 
-/** Tables derived from the lake, rebuilt whole when the layout changes. */
+/**
+ * Tables derived from the lake, rebuilt whole when the layout changes (`event_index` and
+ * `duplicates`: the duplicate window of layouts before 9, dropped and not made again).
+ */
 const DERIVED = [
   'daily_users',
   'daily_users_rows',
@@ -30,10 +33,6 @@ const DERIVED = [
   'bot_days',
 ];
 
-/** A copy of an event: its digest and the four values that order its copies (people.ts, rule 1). */
-const COPY_COLUMNS = `project VARCHAR NOT NULL, dt DATE NOT NULL, digest UHUGEINT NOT NULL,
-  received_at TIMESTAMPTZ NOT NULL, event_time TIMESTAMPTZ NOT NULL, user_hash BIGINT, anonymous_hash BIGINT`;
-
 const TABLES = [
   // The persons active per day (rules in people.ts), what dau/wau/mau count: the view
   // `daily_users` is these rows without those of `daily_users_gone`. A person a day loses because
@@ -50,12 +49,6 @@ const TABLES = [
   `CREATE TABLE IF NOT EXISTS person_last (project VARCHAR NOT NULL, user_hash BIGINT NOT NULL, last_dt DATE NOT NULL)`,
   // Each person's first active day: `new` on it, `returning` after (new_vs_returning, breakdowns.ts).
   `CREATE TABLE IF NOT EXISTS person_first (project VARCHAR NOT NULL, user_hash BIGINT NOT NULL, first_dt DATE NOT NULL)`,
-  // Every copy received since the index's horizon (indexKeepFrom in people.ts), by the md5 of
-  // its event_id: where a copy looks for one received within the window before it.
-  `CREATE TABLE IF NOT EXISTS event_index (${COPY_COLUMNS})`,
-  // The copies found to be duplicates, per day of the lake, whenever received: the verdict of a
-  // copy older than the index's horizon when its day is read again.
-  `CREATE TABLE IF NOT EXISTS duplicates (${COPY_COLUMNS})`,
   // The ids (user_hash, else anonymous_hash) active per day, before they are mapped to persons.
   `CREATE TABLE IF NOT EXISTS day_ids (project VARCHAR NOT NULL, dt DATE NOT NULL, id_hash BIGINT NOT NULL)`,
   // Each id's combinations of values of the lake's dimensions per day (breakdowns.ts), before

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { PROJECT_ID_PATTERN } from '../../ingest/limits.js';
 import type { ProjectDay } from '../days.js';
+import { copyKey } from '../people.js';
 import { WarehouseError } from '../warehouse.js';
 
 /** What the engine's modules need of a connection: run a statement, or read its rows. */
@@ -126,24 +127,11 @@ export function eventsAllView(lakeRoot: string): string {
   return `CREATE OR REPLACE VIEW events_all AS SELECT * FROM ${lakeRows(join(lakeRoot, 'events', '*', '*', '*.parquet'))}`;
 }
 
-/** The order of an event's copies (rule 1 of people.ts). */
-export const COPY_ORDER = `received_at, event_time, coalesce(user_hash, -1), coalesce(anonymous_hash, -1)`;
-
-/** The duplicate window as a DuckDB interval, checked before it is written into SQL. */
-export function windowInterval(hours: number): string {
-  if (!Number.isInteger(hours) || hours < 1) {
-    throw new WarehouseError('invalid_config', `dedupWindowHours must be a positive integer, got ${hours}`);
-  }
-  return `INTERVAL ${hours} HOUR`;
-}
-
 /**
- * The `events` view: `events_all` without duplicates (rule 1 of people.ts): a copy received
- * within `windowHours` after the previous copy of its event is left out.
+ * The `events` view: `events_all` with one row of each event and day (rule 1 of people.ts): of
+ * rows of a day alike in `copyKey`, the earliest by event time, then receipt.
  */
-export function eventsView(windowHours: number): string {
-  return `CREATE OR REPLACE VIEW events AS SELECT * EXCLUDE (previous_copy_at) FROM (
-    SELECT *, lag(received_at) OVER (PARTITION BY project, event_id ORDER BY ${COPY_ORDER}) AS previous_copy_at
-    FROM events_all
-  ) WHERE previous_copy_at IS NULL OR previous_copy_at < received_at - ${windowInterval(windowHours)}`;
+export function eventsView(): string {
+  return `CREATE OR REPLACE VIEW events AS SELECT * FROM events_all
+    QUALIFY row_number() OVER (PARTITION BY project, dt, ${copyKey().join(', ')} ORDER BY event_time, received_at) = 1`;
 }

@@ -2,9 +2,9 @@ import { idValues, LAKE_DIMENSIONS } from '../breakdowns.js';
 import type { ProjectDay } from '../days.js';
 import { date, EPOCH, markers, marks, pairsOf, type Run } from './sql.js';
 
-/** The counted copies of a refresh (rule 1 of people.ts). */
+/** The counted rows of a refresh (rules 0-1 of people.ts). */
 export function counted(db: string): string {
-  return `(SELECT * FROM ${db}.refresh_verdicts WHERE scanned AND NOT duplicate)`;
+  return `${db}.refresh_rows`;
 }
 
 /** A refresh's ids of one kind (see `resolveChanges`). */

@@ -18,34 +18,27 @@ export async function refreshToday(
 }
 
 /**
- * The persons of today's lake rows not rolled up (`users`, one bitmap): copies with an indexed
- * copy of another day received within the window before them are duplicates (rule 1), ids map to
- * persons as of the last rollup. With `column`, a bitmap per value of that lake column (`value`,
- * unknown as '').
+ * The persons of today's lake rows (`users`, one bitmap): rule 0's rows (copies need no verdict:
+ * rule 1), ids mapped to persons as of the last rollup. With `column`, a bitmap per value of that
+ * lake column (`value`, unknown as '').
  */
 export function liveUsers(options: CopyOptions, name: string, today: string, column?: LakeDimension): Query {
-  const { db } = options;
   const value = column === undefined ? '' : `coalesce(${column}, '${UNKNOWN}') AS value, `;
   return {
     sql: `SELECT ${column === undefined ? '' : 'x.value, '}bitmap_union(to_bitmap(coalesce(p.person, x.id))) AS users FROM (
-    SELECT ${value}md5sum_numeric(event_id) AS digest, received_at, coalesce(user_hash, anonymous_hash) AS id
+    SELECT ${value}coalesce(user_hash, anonymous_hash) AS id
     FROM ${options.events} WHERE project = ? AND dt = ? AND coalesce(user_hash, anonymous_hash) IS NOT NULL
       AND ${options.counted}
   ) x
-  LEFT JOIN (SELECT digest, received_at FROM ${db}.event_index WHERE received_day >= ? AND project = ? AND dt <> ?) i
-    ON i.digest = x.digest AND i.received_at <= x.received_at
-    AND i.received_at >= x.received_at - INTERVAL ${options.windowHours} HOUR
-  LEFT JOIN (SELECT id_hash, person FROM ${db}.people WHERE project = ?) p ON p.id_hash = x.id
-  WHERE i.digest IS NULL${column === undefined ? '' : '\n  GROUP BY x.value'}`,
-    values: [name, today, options.keepFrom, name, today, name],
+  LEFT JOIN (SELECT id_hash, person FROM ${options.db}.people WHERE project = ?) p ON p.id_hash = x.id${column === undefined ? '' : '\n  GROUP BY x.value'}`,
+    values: [name, today, name],
   };
 }
 
 /**
  * Today from a live scan of the lake (its partition refreshed first, so files written since the
- * catalog listed it are read), merged with the rolled-up days before it: copies with an indexed
- * copy of another day received within the window before them are duplicates (rule 1), ids map
- * to persons as of the last rollup.
+ * catalog listed it are read), merged with the rolled-up days before it: ids map to persons as
+ * of the last rollup.
  */
 export async function liveToday(
   run: Run,

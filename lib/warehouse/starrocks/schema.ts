@@ -1,23 +1,20 @@
 import { LAKE_DIMENSIONS } from '../breakdowns.js';
 import type { Run } from './sql.js';
 
-/** A copy of an event: its day, digest (md5 of event_id as LARGEINT) and what orders its copies. */
-const COPY = `  dt DATE NOT NULL,
-  project VARCHAR(64) NOT NULL,
-  digest LARGEINT NOT NULL,
-  received_at DATETIME NOT NULL,
-  event_time DATETIME NOT NULL,
-  user_hash BIGINT,
-  anonymous_hash BIGINT`;
-
 /**
  * A dimension's value (breakdowns.ts): the enrichment cuts texts to 128 characters and referrer
  * hosts to 253, at most 4 bytes each in UTF-8.
  */
 const VALUE = 'VARCHAR(1024)';
 
-/** The lake columns a refresh reads besides a copy's own. */
-const PAYLOAD = `  type VARCHAR(16),
+/** The lake columns a refresh reads. */
+const COUNTED = `  dt DATE NOT NULL,
+  project VARCHAR(64) NOT NULL,
+  received_at DATETIME NOT NULL,
+  event_time DATETIME NOT NULL,
+  user_hash BIGINT,
+  anonymous_hash BIGINT,
+  type VARCHAR(16),
   previous_user_hash BIGINT,
   previous_anonymous_hash BIGINT,
 ${LAKE_DIMENSIONS.map((d) => `  ${d} ${VALUE}`).join(',\n')}`;
@@ -25,13 +22,10 @@ ${LAKE_DIMENSIONS.map((d) => `  ${d} ${VALUE}`).join(',\n')}`;
 export interface SchemaOptions {
   db: string;
   replicationNum: number;
-  /** Receipt days the event index keeps (its partitions past these are dropped by StarRocks). */
-  indexDays: number;
 }
 
 /**
  * The native tables. Day tables are partitioned by day (`dt`) and replaced a whole day at a time;
- * the event index by receipt day, with StarRocks dropping partitions past the index's days;
  * `refresh_*` tables hold one refresh's intermediate rows (refreshes run one at a time).
  */
 export function schemaStatements(options: SchemaOptions): string[] {
@@ -75,28 +69,6 @@ ${byDay}`,
 ) PRIMARY KEY(dt, project)
 DISTRIBUTED BY HASH(project)
 ${replicas}`,
-    // Every copy received in the index's days: where a copy looks for one received within the
-    // window before it, and the verdict it was given.
-    `CREATE TABLE IF NOT EXISTS ${db}.event_index (
-  received_day DATE NOT NULL,
-  project VARCHAR(64) NOT NULL,
-  digest LARGEINT NOT NULL,
-  dt DATE NOT NULL,
-  received_at DATETIME NOT NULL,
-  event_time DATETIME NOT NULL,
-  user_hash BIGINT,
-  anonymous_hash BIGINT,
-  duplicate BOOLEAN NOT NULL
-) DUPLICATE KEY(received_day, project, digest)
-PARTITION BY date_trunc('day', received_day)
-DISTRIBUTED BY HASH(project, digest)
-PROPERTIES ("replication_num" = "${options.replicationNum}", "partition_live_number" = "${options.indexDays}")`,
-    // The copies found to be duplicates, per day of the lake: the verdict of a copy older than the
-    // index's days when its day is read again.
-    `CREATE TABLE IF NOT EXISTS ${db}.duplicates (
-${COPY}
-) DUPLICATE KEY(dt, project, digest)
-${byDay}`,
     // Bots' rows and distinct ids per day of the lake (rule 0: counted nowhere, shown apart).
     `CREATE TABLE IF NOT EXISTS ${db}.bot_days (
   dt DATE NOT NULL,
@@ -105,19 +77,9 @@ ${byDay}`,
   ids BIGINT NOT NULL
 ) DUPLICATE KEY(dt, project)
 ${byDay}`,
-    // The lake's rows of the days a refresh reads, copies alike once.
+    // The counted lake rows of the days a refresh reads (rules 0-1 of people.ts).
     `CREATE TABLE IF NOT EXISTS ${db}.refresh_rows (
-${COPY},
-${PAYLOAD}
-) DUPLICATE KEY(dt, project)
-${scratch}`,
-    // Each copy of those rows, and of the index's copies of the same events, with its verdict.
-    `CREATE TABLE IF NOT EXISTS ${db}.refresh_verdicts (
-${COPY},
-  scanned BOOLEAN NOT NULL,
-  duplicate BOOLEAN NOT NULL,
-  recorded BOOLEAN NOT NULL,
-${PAYLOAD}
+${COUNTED}
 ) DUPLICATE KEY(dt, project)
 ${scratch}`,
     // The ids (user_hash, else anonymous_hash) active per day, before they are mapped to persons.

@@ -52,8 +52,6 @@ export interface StarRocksConfig {
   replicationNum?: number;
   /** Seconds for `query_timeout` and `insert_timeout`. @default 600 */
   timeoutSeconds?: number;
-  /** W of rule 1 (people.ts): copies received within it of the previous copy are duplicates. @default 24 */
-  dedupWindowHours?: number;
   /** Projects that count their bots' rows (rule 0 of people.ts). @default none */
   countBots?: readonly string[];
 }

@@ -32,46 +32,34 @@ SELECT bitmap_union_count(users) AS n FROM (
   SELECT users FROM tally.daily_users WHERE project = ? AND dt BETWEEN ? AND ?
   UNION ALL
   SELECT bitmap_union(to_bitmap(coalesce(p.person, x.id))) AS users FROM (
-    SELECT md5sum_numeric(event_id) AS digest, received_at, coalesce(user_hash, anonymous_hash) AS id
+    SELECT coalesce(user_hash, anonymous_hash) AS id
     FROM lake.tally_lake.events WHERE project = ? AND dt = ? AND coalesce(user_hash, anonymous_hash) IS NOT NULL
       AND NOT coalesce(bot, false)
   ) x
-  LEFT JOIN (SELECT digest, received_at FROM tally.event_index WHERE received_day >= ? AND project = ? AND dt <> ?) i
-    ON i.digest = x.digest AND i.received_at <= x.received_at
-    AND i.received_at >= x.received_at - INTERVAL 24 HOUR
   LEFT JOIN (SELECT id_hash, person FROM tally.people WHERE project = ?) p ON p.id_hash = x.id
-  WHERE i.digest IS NULL
 ) x;
--- values: ["shop","2026-03-31","2026-03-30","shop","2026-03-31","2026-03-29","shop","2026-03-31","shop"]
+-- values: ["shop","2026-03-31","2026-03-30","shop","2026-03-31","shop"]
 
 SELECT bitmap_union_count(users) AS n FROM (
   SELECT users FROM tally.daily_users WHERE project = ? AND dt BETWEEN ? AND ?
   UNION ALL
   SELECT bitmap_union(to_bitmap(coalesce(p.person, x.id))) AS users FROM (
-    SELECT md5sum_numeric(event_id) AS digest, received_at, coalesce(user_hash, anonymous_hash) AS id
+    SELECT coalesce(user_hash, anonymous_hash) AS id
     FROM lake.tally_lake.events WHERE project = ? AND dt = ? AND coalesce(user_hash, anonymous_hash) IS NOT NULL
       AND NOT coalesce(bot, false)
   ) x
-  LEFT JOIN (SELECT digest, received_at FROM tally.event_index WHERE received_day >= ? AND project = ? AND dt <> ?) i
-    ON i.digest = x.digest AND i.received_at <= x.received_at
-    AND i.received_at >= x.received_at - INTERVAL 24 HOUR
   LEFT JOIN (SELECT id_hash, person FROM tally.people WHERE project = ?) p ON p.id_hash = x.id
-  WHERE i.digest IS NULL
 ) x;
--- values: ["shop","2026-03-25","2026-03-30","shop","2026-03-31","2026-03-29","shop","2026-03-31","shop"]
+-- values: ["shop","2026-03-25","2026-03-30","shop","2026-03-31","shop"]
 
 SELECT bitmap_union_count(users) AS n FROM (
   SELECT users FROM tally.daily_users WHERE project = ? AND dt BETWEEN ? AND ?
   UNION ALL
   SELECT bitmap_union(to_bitmap(coalesce(p.person, x.id))) AS users FROM (
-    SELECT md5sum_numeric(event_id) AS digest, received_at, coalesce(user_hash, anonymous_hash) AS id
+    SELECT coalesce(user_hash, anonymous_hash) AS id
     FROM lake.tally_lake.events WHERE project = ? AND dt = ? AND coalesce(user_hash, anonymous_hash) IS NOT NULL
       AND NOT coalesce(bot, false)
   ) x
-  LEFT JOIN (SELECT digest, received_at FROM tally.event_index WHERE received_day >= ? AND project = ? AND dt <> ?) i
-    ON i.digest = x.digest AND i.received_at <= x.received_at
-    AND i.received_at >= x.received_at - INTERVAL 24 HOUR
   LEFT JOIN (SELECT id_hash, person FROM tally.people WHERE project = ?) p ON p.id_hash = x.id
-  WHERE i.digest IS NULL
 ) x;
--- values: ["shop","2026-03-02","2026-03-30","shop","2026-03-31","2026-03-29","shop","2026-03-31","shop"]
+-- values: ["shop","2026-03-02","2026-03-30","shop","2026-03-31","shop"]

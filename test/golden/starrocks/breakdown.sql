@@ -2,15 +2,11 @@ REFRESH EXTERNAL TABLE lake.tally_lake.events PARTITION ('project=shop/dt=2026-0
 -- values: []
 
 WITH live AS (SELECT x.value, bitmap_union(to_bitmap(coalesce(p.person, x.id))) AS users FROM (
-    SELECT coalesce(platform, '') AS value, md5sum_numeric(event_id) AS digest, received_at, coalesce(user_hash, anonymous_hash) AS id
+    SELECT coalesce(platform, '') AS value, coalesce(user_hash, anonymous_hash) AS id
     FROM lake.tally_lake.events WHERE project = ? AND dt = ? AND coalesce(user_hash, anonymous_hash) IS NOT NULL
       AND NOT coalesce(bot, false)
   ) x
-  LEFT JOIN (SELECT digest, received_at FROM tally.event_index WHERE received_day >= ? AND project = ? AND dt <> ?) i
-    ON i.digest = x.digest AND i.received_at <= x.received_at
-    AND i.received_at >= x.received_at - INTERVAL 24 HOUR
   LEFT JOIN (SELECT id_hash, person FROM tally.people WHERE project = ?) p ON p.id_hash = x.id
-  WHERE i.digest IS NULL
   GROUP BY x.value),
 r AS (
   SELECT dt, value, users FROM tally.daily_values WHERE project = ? AND dim = ? AND dt BETWEEN ? AND ? AND dt < ?
@@ -36,21 +32,17 @@ UNION ALL
 SELECT 30 AS n, CAST(c.dt AS VARCHAR) AS dt, t.v, bitmap_union_count(t.users) AS persons
 FROM c JOIN t ON t.dt BETWEEN date_sub(c.dt, INTERVAL 29 DAY) AND c.dt
 GROUP BY c.dt, t.v;
--- values: ["shop","2026-03-31","2026-03-29","shop","2026-03-31","shop","shop","platform","2026-03-02","2026-03-31","2026-03-31","2026-03-31","2026-03-31","2026-03-02"]
+-- values: ["shop","2026-03-31","shop","shop","platform","2026-03-02","2026-03-31","2026-03-31","2026-03-31","2026-03-31","2026-03-02"]
 
 REFRESH EXTERNAL TABLE lake.tally_lake.events PARTITION ('project=shop/dt=2026-03-31');
 -- values: []
 
 WITH live AS (SELECT bitmap_union(to_bitmap(coalesce(p.person, x.id))) AS users FROM (
-    SELECT md5sum_numeric(event_id) AS digest, received_at, coalesce(user_hash, anonymous_hash) AS id
+    SELECT coalesce(user_hash, anonymous_hash) AS id
     FROM lake.tally_lake.events WHERE project = ? AND dt = ? AND coalesce(user_hash, anonymous_hash) IS NOT NULL
       AND NOT coalesce(bot, false)
   ) x
-  LEFT JOIN (SELECT digest, received_at FROM tally.event_index WHERE received_day >= ? AND project = ? AND dt <> ?) i
-    ON i.digest = x.digest AND i.received_at <= x.received_at
-    AND i.received_at >= x.received_at - INTERVAL 24 HOUR
-  LEFT JOIN (SELECT id_hash, person FROM tally.people WHERE project = ?) p ON p.id_hash = x.id
-  WHERE i.digest IS NULL),
+  LEFT JOIN (SELECT id_hash, person FROM tally.people WHERE project = ?) p ON p.id_hash = x.id),
 before AS (
   SELECT bitmap_union(users) AS users FROM (
     SELECT users FROM tally.first_days WHERE project = ? AND dt < ?
@@ -95,4 +87,4 @@ UNION ALL
 SELECT 30 AS n, CAST(c.dt AS VARCHAR) AS dt, t.v, bitmap_union_count(t.users) AS persons
 FROM c JOIN t ON t.dt BETWEEN date_sub(c.dt, INTERVAL 29 DAY) AND c.dt
 GROUP BY c.dt, t.v;
--- values: ["shop","2026-03-31","2026-03-29","shop","2026-03-31","shop","shop","2026-03-31","shop","2026-03-02","2026-03-31","2026-03-31","shop","2026-03-02","2026-03-31","2026-03-31","2026-03-31","2026-03-31","2026-03-31","2026-03-02"]
+-- values: ["shop","2026-03-31","shop","shop","2026-03-31","shop","2026-03-02","2026-03-31","2026-03-31","shop","2026-03-02","2026-03-31","2026-03-31","2026-03-31","2026-03-31","2026-03-31","2026-03-02"]

@@ -1,60 +1,22 @@
 SELECT DISTINCT project, CAST(dt AS VARCHAR) AS dt FROM tally.day_ids
 WHERE dt IN (?, ?) AND project <> ''
 UNION SELECT DISTINCT project, CAST(dt AS VARCHAR) AS dt FROM tally.bot_days
-WHERE dt IN (?, ?) AND project <> ''
-UNION SELECT DISTINCT project, CAST(dt AS VARCHAR) AS dt FROM tally.duplicates
 WHERE dt IN (?, ?) AND project <> '';
--- values: ["2026-03-29","2026-03-30","2026-03-29","2026-03-30","2026-03-29","2026-03-30"]
+-- values: ["2026-03-29","2026-03-30","2026-03-29","2026-03-30"]
 
 REFRESH EXTERNAL TABLE lake.tally_lake.events PARTITION ('project=blog/dt=2026-03-30', 'project=shop/dt=2026-03-29');
 -- values: []
 
-INSERT OVERWRITE tally.refresh_rows (dt, project, digest, received_at, event_time, user_hash, anonymous_hash, type, previous_user_hash, previous_anonymous_hash, platform, os, browser, device_type, country, app_version, utm_source, utm_campaign, referrer_domain)
-SELECT dt, project, digest, received_at, event_time, user_hash, anonymous_hash, type, previous_user_hash, previous_anonymous_hash, platform, os, browser, device_type, country, app_version, utm_source, utm_campaign, referrer_domain FROM (
-  SELECT CAST(dt AS DATE) AS dt, project, md5sum_numeric(event_id) AS digest, received_at, event_time,
-    user_hash, anonymous_hash, type, previous_user_hash, previous_anonymous_hash, platform, os, browser, device_type, country, app_version, utm_source, utm_campaign, referrer_domain,
-    row_number() OVER (PARTITION BY project, dt, event_id, received_at, event_time, user_hash, anonymous_hash
-      ORDER BY type, previous_user_hash, previous_anonymous_hash) AS alike
-  FROM lake.tally_lake.events WHERE dt IN (?, ?) AND NOT coalesce(bot, false)
-) l WHERE alike = 1;
+INSERT OVERWRITE tally.refresh_rows (dt, project, received_at, event_time, user_hash, anonymous_hash, type, previous_user_hash,
+  previous_anonymous_hash, platform, os, browser, device_type, country, app_version, utm_source, utm_campaign, referrer_domain)
+SELECT CAST(dt AS DATE), project, received_at, event_time, user_hash, anonymous_hash, type, previous_user_hash,
+  previous_anonymous_hash, platform, os, browser, device_type, country, app_version, utm_source, utm_campaign, referrer_domain
+FROM lake.tally_lake.events WHERE dt IN (?, ?) AND NOT coalesce(bot, false);
 -- values: ["2026-03-29","2026-03-30"]
-
-INSERT OVERWRITE tally.refresh_verdicts (dt, project, digest, received_at, event_time, user_hash, anonymous_hash, scanned, duplicate, recorded, type, previous_user_hash, previous_anonymous_hash, platform, os, browser, device_type, country, app_version, utm_source, utm_campaign, referrer_domain)
-SELECT dt, project, digest, received_at, event_time, user_hash, anonymous_hash, scanned,
-  (previous_at IS NOT NULL AND previous_at >= received_at - INTERVAL 24 HOUR)
-    OR (received_at - INTERVAL 24 HOUR < ? AND recorded) AS duplicate,
-  recorded, type, previous_user_hash, previous_anonymous_hash, platform, os, browser, device_type, country, app_version, utm_source, utm_campaign, referrer_domain
-FROM (
-  SELECT x.*, lag(received_at) OVER (PARTITION BY project, digest ORDER BY received_at, event_time, coalesce(user_hash, -1), coalesce(anonymous_hash, -1)) AS previous_at
-  FROM (
-    SELECT s.dt, s.project, s.digest, s.received_at, s.event_time, s.user_hash, s.anonymous_hash, true AS scanned,
-      r.digest IS NOT NULL AS recorded, s.type, s.previous_user_hash, s.previous_anonymous_hash, s.platform, s.os, s.browser, s.device_type, s.country, s.app_version, s.utm_source, s.utm_campaign, s.referrer_domain
-    FROM tally.refresh_rows s
-    LEFT JOIN (SELECT * FROM tally.duplicates WHERE dt IN (?, ?) AND project <> '') r
-      ON r.dt = s.dt AND r.project = s.project AND r.digest = s.digest
-      AND r.received_at = s.received_at AND r.event_time = s.event_time
-      AND coalesce(r.user_hash, -1) = coalesce(s.user_hash, -1)
-      AND coalesce(r.anonymous_hash, -1) = coalesce(s.anonymous_hash, -1)
-    UNION ALL
-    SELECT i.dt, i.project, i.digest, i.received_at, i.event_time, i.user_hash, i.anonymous_hash, false,
-      i.duplicate, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
-    FROM tally.event_index i
-    JOIN (
-      SELECT project, digest FROM tally.refresh_rows
-      UNION SELECT project, digest FROM tally.event_index WHERE received_day >= ? AND dt IN (?, ?)
-    ) k ON k.project = i.project AND k.digest = i.digest
-    WHERE i.received_day >= ? AND i.dt NOT IN (?, ?)
-  ) x
-) c;
--- values: ["2026-03-29 00:00:00","2026-03-29","2026-03-30","2026-03-29","2026-03-29","2026-03-30","2026-03-29","2026-03-29","2026-03-30"]
-
-SELECT DISTINCT project, CAST(dt AS VARCHAR) AS dt FROM tally.refresh_verdicts
-WHERE NOT scanned AND duplicate <> recorded;
--- values: []
 
 SELECT DISTINCT project, CAST(dt AS VARCHAR) AS dt FROM tally.day_ids
 WHERE dt IN (?, ?) AND project <> ''
-UNION SELECT DISTINCT project, CAST(dt AS VARCHAR) AS dt FROM (SELECT * FROM tally.refresh_verdicts WHERE scanned AND NOT duplicate) c;
+UNION SELECT DISTINCT project, CAST(dt AS VARCHAR) AS dt FROM tally.refresh_rows c;
 -- values: ["2026-03-29","2026-03-30"]
 
 INSERT OVERWRITE tally.refresh_evidence (kind, project, dt, a, b, event_time, received_at)
@@ -68,15 +30,15 @@ SELECT 'anon-new', project, dt, anon, user_hash, event_time, received_at FROM (
   SELECT project, dt, anon, user_hash, event_time, received_at,
     row_number() OVER (PARTITION BY project, dt, anon ORDER BY event_time, received_at, user_hash) AS nth
   FROM (
-    SELECT project, dt, anonymous_hash AS anon, user_hash, event_time, received_at FROM (SELECT * FROM tally.refresh_verdicts WHERE scanned AND NOT duplicate) c1
+    SELECT project, dt, anonymous_hash AS anon, user_hash, event_time, received_at FROM tally.refresh_rows c1
     WHERE anonymous_hash IS NOT NULL AND user_hash IS NOT NULL
     UNION ALL
-    SELECT project, dt, previous_anonymous_hash, user_hash, event_time, received_at FROM (SELECT * FROM tally.refresh_verdicts WHERE scanned AND NOT duplicate) c2
+    SELECT project, dt, previous_anonymous_hash, user_hash, event_time, received_at FROM tally.refresh_rows c2
     WHERE type = 'alias' AND previous_anonymous_hash IS NOT NULL AND user_hash IS NOT NULL
   ) e
 ) f WHERE nth = 1
 UNION ALL
-SELECT DISTINCT 'alias-new', project, dt, previous_user_hash, user_hash, NULL, NULL FROM (SELECT * FROM tally.refresh_verdicts WHERE scanned AND NOT duplicate) c3
+SELECT DISTINCT 'alias-new', project, dt, previous_user_hash, user_hash, NULL, NULL FROM tally.refresh_rows c3
 WHERE type = 'alias' AND previous_user_hash IS NOT NULL AND user_hash IS NOT NULL AND previous_user_hash <> user_hash;
 -- values: ["2026-03-29","2026-03-30","2026-03-29","2026-03-30"]
 
@@ -95,7 +57,7 @@ SELECT count(*) AS n FROM tally.refresh_evidence WHERE kind IN ('anon+', 'anon-'
 
 INSERT /*+set_var(dynamic_overwrite = true)*/ OVERWRITE tally.daily_users (dt, project, users)
 SELECT i.dt, i.project, bitmap_union(to_bitmap(coalesce(c.person, p.person, i.id_hash))) FROM (
-  SELECT DISTINCT dt, project, coalesce(user_hash, anonymous_hash) AS id_hash FROM (SELECT * FROM tally.refresh_verdicts WHERE scanned AND NOT duplicate) r
+  SELECT DISTINCT dt, project, coalesce(user_hash, anonymous_hash) AS id_hash FROM tally.refresh_rows r
   WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
   
 ) i
@@ -109,47 +71,47 @@ INSERT /*+set_var(dynamic_overwrite = true)*/ OVERWRITE tally.daily_values (dt, 
 SELECT i.dt, i.project, i.dim, i.value, bitmap_union(to_bitmap(coalesce(c.person, p.person, i.id_hash))) FROM (
   SELECT DISTINCT dt, project, 'platform' AS dim, coalesce(platform, '') AS value, id_hash FROM (
     SELECT DISTINCT dt, project, coalesce(user_hash, anonymous_hash) AS id_hash, platform, os, browser, device_type, country, app_version, utm_source, utm_campaign, referrer_domain
-  FROM (SELECT * FROM tally.refresh_verdicts WHERE scanned AND NOT duplicate) r WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
+  FROM tally.refresh_rows r WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
     
   ) v
 UNION ALL SELECT DISTINCT dt, project, 'os' AS dim, coalesce(os, '') AS value, id_hash FROM (
     SELECT DISTINCT dt, project, coalesce(user_hash, anonymous_hash) AS id_hash, platform, os, browser, device_type, country, app_version, utm_source, utm_campaign, referrer_domain
-  FROM (SELECT * FROM tally.refresh_verdicts WHERE scanned AND NOT duplicate) r WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
+  FROM tally.refresh_rows r WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
     
   ) v
 UNION ALL SELECT DISTINCT dt, project, 'browser' AS dim, coalesce(browser, '') AS value, id_hash FROM (
     SELECT DISTINCT dt, project, coalesce(user_hash, anonymous_hash) AS id_hash, platform, os, browser, device_type, country, app_version, utm_source, utm_campaign, referrer_domain
-  FROM (SELECT * FROM tally.refresh_verdicts WHERE scanned AND NOT duplicate) r WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
+  FROM tally.refresh_rows r WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
     
   ) v
 UNION ALL SELECT DISTINCT dt, project, 'device_type' AS dim, coalesce(device_type, '') AS value, id_hash FROM (
     SELECT DISTINCT dt, project, coalesce(user_hash, anonymous_hash) AS id_hash, platform, os, browser, device_type, country, app_version, utm_source, utm_campaign, referrer_domain
-  FROM (SELECT * FROM tally.refresh_verdicts WHERE scanned AND NOT duplicate) r WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
+  FROM tally.refresh_rows r WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
     
   ) v
 UNION ALL SELECT DISTINCT dt, project, 'country' AS dim, coalesce(country, '') AS value, id_hash FROM (
     SELECT DISTINCT dt, project, coalesce(user_hash, anonymous_hash) AS id_hash, platform, os, browser, device_type, country, app_version, utm_source, utm_campaign, referrer_domain
-  FROM (SELECT * FROM tally.refresh_verdicts WHERE scanned AND NOT duplicate) r WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
+  FROM tally.refresh_rows r WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
     
   ) v
 UNION ALL SELECT DISTINCT dt, project, 'app_version' AS dim, coalesce(app_version, '') AS value, id_hash FROM (
     SELECT DISTINCT dt, project, coalesce(user_hash, anonymous_hash) AS id_hash, platform, os, browser, device_type, country, app_version, utm_source, utm_campaign, referrer_domain
-  FROM (SELECT * FROM tally.refresh_verdicts WHERE scanned AND NOT duplicate) r WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
+  FROM tally.refresh_rows r WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
     
   ) v
 UNION ALL SELECT DISTINCT dt, project, 'utm_source' AS dim, coalesce(utm_source, '') AS value, id_hash FROM (
     SELECT DISTINCT dt, project, coalesce(user_hash, anonymous_hash) AS id_hash, platform, os, browser, device_type, country, app_version, utm_source, utm_campaign, referrer_domain
-  FROM (SELECT * FROM tally.refresh_verdicts WHERE scanned AND NOT duplicate) r WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
+  FROM tally.refresh_rows r WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
     
   ) v
 UNION ALL SELECT DISTINCT dt, project, 'utm_campaign' AS dim, coalesce(utm_campaign, '') AS value, id_hash FROM (
     SELECT DISTINCT dt, project, coalesce(user_hash, anonymous_hash) AS id_hash, platform, os, browser, device_type, country, app_version, utm_source, utm_campaign, referrer_domain
-  FROM (SELECT * FROM tally.refresh_verdicts WHERE scanned AND NOT duplicate) r WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
+  FROM tally.refresh_rows r WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
     
   ) v
 UNION ALL SELECT DISTINCT dt, project, 'referrer_domain' AS dim, coalesce(referrer_domain, '') AS value, id_hash FROM (
     SELECT DISTINCT dt, project, coalesce(user_hash, anonymous_hash) AS id_hash, platform, os, browser, device_type, country, app_version, utm_source, utm_campaign, referrer_domain
-  FROM (SELECT * FROM tally.refresh_verdicts WHERE scanned AND NOT duplicate) r WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
+  FROM tally.refresh_rows r WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
     
   ) v
 ) i
@@ -222,7 +184,7 @@ LEFT JOIN (SELECT c.dt, bitmap_union_count(u.users) AS n
 
 INSERT INTO tally.id_first_day (project, id_hash, first_dt)
 SELECT c.project, c.id_hash, c.first_dt FROM (
-  SELECT project, coalesce(user_hash, anonymous_hash) AS id_hash, min(dt) AS first_dt FROM (SELECT * FROM tally.refresh_verdicts WHERE scanned AND NOT duplicate) r
+  SELECT project, coalesce(user_hash, anonymous_hash) AS id_hash, min(dt) AS first_dt FROM tally.refresh_rows r
   WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
   GROUP BY project, coalesce(user_hash, anonymous_hash)
 ) c
@@ -231,14 +193,14 @@ WHERE f.first_dt IS NULL OR f.first_dt > c.first_dt;
 -- values: []
 
 INSERT /*+set_var(dynamic_overwrite = true)*/ OVERWRITE tally.day_ids (dt, project, id_hash)
-SELECT DISTINCT dt, project, coalesce(user_hash, anonymous_hash) FROM (SELECT * FROM tally.refresh_verdicts WHERE scanned AND NOT duplicate) c
+SELECT DISTINCT dt, project, coalesce(user_hash, anonymous_hash) FROM tally.refresh_rows c
 WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
 UNION ALL SELECT CAST(? AS DATE), '', 0 UNION ALL SELECT CAST(? AS DATE), '', 0;
 -- values: ["2026-03-29","2026-03-30"]
 
 INSERT /*+set_var(dynamic_overwrite = true)*/ OVERWRITE tally.day_values (dt, project, id_hash, platform, os, browser, device_type, country, app_version, utm_source, utm_campaign, referrer_domain)
 SELECT DISTINCT dt, project, coalesce(user_hash, anonymous_hash) AS id_hash, platform, os, browser, device_type, country, app_version, utm_source, utm_campaign, referrer_domain
-  FROM (SELECT * FROM tally.refresh_verdicts WHERE scanned AND NOT duplicate) c WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
+  FROM tally.refresh_rows c WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
 UNION ALL SELECT CAST(? AS DATE), '', 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL UNION ALL SELECT CAST(? AS DATE), '', 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL;
 -- values: ["2026-03-29","2026-03-30"]
 
@@ -252,19 +214,6 @@ INSERT /*+set_var(dynamic_overwrite = true)*/ OVERWRITE tally.alias_links (dt, p
 SELECT dt, project, a, b FROM tally.refresh_evidence WHERE kind = 'alias-new'
 UNION ALL SELECT CAST(? AS DATE), '', 0, 0 UNION ALL SELECT CAST(? AS DATE), '', 0, 0;
 -- values: ["2026-03-29","2026-03-30"]
-
-INSERT /*+set_var(dynamic_overwrite = true)*/ OVERWRITE tally.duplicates (dt, project, digest, received_at, event_time, user_hash, anonymous_hash)
-SELECT dt, project, digest, received_at, event_time, user_hash, anonymous_hash FROM tally.refresh_verdicts WHERE scanned AND duplicate
-UNION ALL SELECT CAST(? AS DATE), '', 0, CAST('1970-01-01 00:00:00' AS DATETIME), CAST('1970-01-01 00:00:00' AS DATETIME), NULL, NULL UNION ALL SELECT CAST(? AS DATE), '', 0, CAST('1970-01-01 00:00:00' AS DATETIME), CAST('1970-01-01 00:00:00' AS DATETIME), NULL, NULL;
--- values: ["2026-03-29","2026-03-30"]
-
-DELETE FROM tally.event_index WHERE received_day >= ? AND dt IN (?, ?);
--- values: ["2026-03-29","2026-03-29","2026-03-30"]
-
-INSERT INTO tally.event_index (received_day, dt, project, digest, received_at, event_time, user_hash, anonymous_hash, duplicate)
-SELECT CAST(received_at AS DATE), dt, project, digest, received_at, event_time, user_hash, anonymous_hash, duplicate FROM tally.refresh_verdicts
-WHERE scanned AND received_at >= ?;
--- values: ["2026-03-29 00:00:00"]
 
 INSERT /*+set_var(dynamic_overwrite = true)*/ OVERWRITE tally.bot_days (dt, project, events, ids)
 SELECT CAST(dt AS DATE), project, count(*), count(DISTINCT coalesce(user_hash, anonymous_hash))

@@ -51,36 +51,6 @@ DISTRIBUTED BY HASH(project)
 PROPERTIES ("replication_num" = "1");
 -- values: []
 
-CREATE TABLE IF NOT EXISTS tally.event_index (
-  received_day DATE NOT NULL,
-  project VARCHAR(64) NOT NULL,
-  digest LARGEINT NOT NULL,
-  dt DATE NOT NULL,
-  received_at DATETIME NOT NULL,
-  event_time DATETIME NOT NULL,
-  user_hash BIGINT,
-  anonymous_hash BIGINT,
-  duplicate BOOLEAN NOT NULL
-) DUPLICATE KEY(received_day, project, digest)
-PARTITION BY date_trunc('day', received_day)
-DISTRIBUTED BY HASH(project, digest)
-PROPERTIES ("replication_num" = "1", "partition_live_number" = "3");
--- values: []
-
-CREATE TABLE IF NOT EXISTS tally.duplicates (
-  dt DATE NOT NULL,
-  project VARCHAR(64) NOT NULL,
-  digest LARGEINT NOT NULL,
-  received_at DATETIME NOT NULL,
-  event_time DATETIME NOT NULL,
-  user_hash BIGINT,
-  anonymous_hash BIGINT
-) DUPLICATE KEY(dt, project, digest)
-PARTITION BY date_trunc('day', dt)
-DISTRIBUTED BY HASH(project)
-PROPERTIES ("replication_num" = "1");
--- values: []
-
 CREATE TABLE IF NOT EXISTS tally.bot_days (
   dt DATE NOT NULL,
   project VARCHAR(64) NOT NULL,
@@ -95,39 +65,10 @@ PROPERTIES ("replication_num" = "1");
 CREATE TABLE IF NOT EXISTS tally.refresh_rows (
   dt DATE NOT NULL,
   project VARCHAR(64) NOT NULL,
-  digest LARGEINT NOT NULL,
   received_at DATETIME NOT NULL,
   event_time DATETIME NOT NULL,
   user_hash BIGINT,
   anonymous_hash BIGINT,
-  type VARCHAR(16),
-  previous_user_hash BIGINT,
-  previous_anonymous_hash BIGINT,
-  platform VARCHAR(1024),
-  os VARCHAR(1024),
-  browser VARCHAR(1024),
-  device_type VARCHAR(1024),
-  country VARCHAR(1024),
-  app_version VARCHAR(1024),
-  utm_source VARCHAR(1024),
-  utm_campaign VARCHAR(1024),
-  referrer_domain VARCHAR(1024)
-) DUPLICATE KEY(dt, project)
-DISTRIBUTED BY HASH(project)
-PROPERTIES ("replication_num" = "1");
--- values: []
-
-CREATE TABLE IF NOT EXISTS tally.refresh_verdicts (
-  dt DATE NOT NULL,
-  project VARCHAR(64) NOT NULL,
-  digest LARGEINT NOT NULL,
-  received_at DATETIME NOT NULL,
-  event_time DATETIME NOT NULL,
-  user_hash BIGINT,
-  anonymous_hash BIGINT,
-  scanned BOOLEAN NOT NULL,
-  duplicate BOOLEAN NOT NULL,
-  recorded BOOLEAN NOT NULL,
   type VARCHAR(16),
   previous_user_hash BIGINT,
   previous_anonymous_hash BIGINT,
@@ -270,9 +211,6 @@ CREATE TABLE IF NOT EXISTS tally.rollup_manifests (
 ) PRIMARY KEY(manifest_digest)
 DISTRIBUTED BY HASH(manifest_digest)
 PROPERTIES ("replication_num" = "1");
--- values: []
-
-SELECT digest, received_day, duplicate FROM tally.event_index WHERE 1 = 0;
 -- values: []
 
 REFRESH EXTERNAL TABLE lake.tally_lake.events;
