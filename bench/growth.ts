@@ -24,7 +24,7 @@ const SIZES = (process.env.BENCH_GROWTH_SIZES ?? '1000000,10000000,30000000').sp
 /** `density` (default): every history spans 90 days; `time`: each spans 90 days per 10^6 events. */
 const AXIS = process.env.BENCH_GROWTH_AXIS === 'time' ? 'time' : 'density';
 const DAYS = 90;
-const TODAY = '2026-04-01';
+export const TODAY = '2026-04-01';
 const LAST = addDays(TODAY, -1);
 
 /** How many days a history of this size spans. */
@@ -40,7 +40,7 @@ const USER = (k: string) => `(${k}) * 7919 + 4611686018427387904`;
 const ANON = (k: string) => `(${k}) * 7919 + 3`;
 
 /** One event per row of `source` (columns i, k, t: row number, person index, event time). */
-function events(source: string, people: number, identifyFrom: string, idPrefix = 'e'): string {
+export function events(source: string, people: number, identifyFrom: string, idPrefix = 'e'): string {
   // Kind of person k: 0 identifies on its day (the first day + k % days), 1-2 never does, else a user.
   return `SELECT '${idPrefix}' || i AS event_id,
       CASE WHEN k % 10 >= 3 AND i % 2000 = 7 THEN 'alias' ELSE 'track' END AS type, 'Viewed' AS event,
@@ -56,7 +56,9 @@ function events(source: string, people: number, identifyFrom: string, idPrefix =
     FROM (${source})`;
 }
 
-async function duck<T>(work: (db: import('@duckdb/node-api').DuckDBConnection) => Promise<T>): Promise<T> {
+export async function duck<T>(
+  work: (db: import('@duckdb/node-api').DuckDBConnection) => Promise<T>,
+): Promise<T> {
   const instance = await DuckDBInstance.create(':memory:');
   const db = await instance.connect();
   try {
@@ -70,7 +72,7 @@ async function duck<T>(work: (db: import('@duckdb/node-api').DuckDBConnection) =
 }
 
 /** The history: `size` events over `days` days up to yesterday, and 1 in 100 resent 5 minutes later. */
-async function writeHistory(lake: string, size: number, days = DAYS): Promise<void> {
+export async function writeHistory(lake: string, size: number, days = DAYS): Promise<void> {
   const first = addDays(TODAY, -days);
   const people = Math.max(1000, Math.floor(size / 10));
   await mkdir(lake, { recursive: true });
@@ -135,13 +137,13 @@ async function writeNewDay(lake: string, size: number, n: number, withLinks: boo
   });
 }
 
-async function seconds(work: () => Promise<unknown>): Promise<number> {
+export async function seconds(work: () => Promise<unknown>): Promise<number> {
   const start = process.hrtime.bigint();
   await work();
   return Number(process.hrtime.bigint() - start) / 1e9;
 }
 
-function median(values: number[]): number {
+export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)]!;
 }

@@ -131,8 +131,6 @@ export interface ModelInputs {
   compactionTargetMb: number;
   /** (project, day) partitions one lake-writer batch touches (late events add a few). */
   partitionsPerBatch: number;
-  /** W of the duplicate rule (`TALLY_DEDUP_WINDOW_HOURS`): the event index keeps ceil(W/24) + 2 receipt days. */
-  dedupWindowHours: number;
   /** Events an active id sends in a day: sets the ids per day (an assumption, not measured). */
   eventsPerIdPerDay: number;
   /** Share of a day's ids that are anonymous ids linked to a user (identity evidence). */
@@ -180,7 +178,6 @@ export const DEFAULT_INPUTS: ModelInputs = {
   lakeDays: 365,
   compactionTargetMb: 128,
   partitionsPerBatch: 1.2,
-  dedupWindowHours: 24,
   eventsPerIdPerDay: 50,
   linkedIdShare: 0.1,
   starRocksRowsPerCoreSecond: 10_000_000,
@@ -188,11 +185,9 @@ export const DEFAULT_INPUTS: ModelInputs = {
 };
 
 /**
- * Bytes a row takes in StarRocks' tables before compression: the event index (received_day 4,
- * project ~10, digest 16, dt 4, received_at 8, event_time 8, two hashes 16, duplicate 1), a day
- * id (dt 4, project ~10, id 8), an id's first link or person (project ~10, ids 16, times 16).
+ * Bytes a row takes in StarRocks' tables before compression: a day id (dt 4, project ~10, id 8),
+ * an id's first link or person (project ~10, ids 16, times 16).
  */
-const INDEX_ROW_BYTES = 67;
 const DAY_ID_ROW_BYTES = 22;
 const IDENTITY_ROW_BYTES = 42;
 /** A 63-bit hash in a roaring bitmap: ids this sparse each take a container of their own (~16 B). */
@@ -559,10 +554,10 @@ const FRONTENDS = 3;
 /**
  * StarRocks in shared-data mode at this rate, as the refresh is built today (it reads each
  * changed day whole, so every 5 minutes today's partition so far): compute nodes for the larger of
- * the refresh's memory (its largest MAU union or the copies of a changed day, `warehouseSizing`)
- * and its scan (half a day of rows on average, every 5 minutes, at the assumed rows per core
- * second); three frontends; each node's cache disk for the two days a refresh reads and the event
- * index; S3 for the native tables (bytes before compression) and a GET of every file of today's
+ * the refresh's memory (its largest MAU union or the distinct ids of a changed day,
+ * `warehouseSizing`) and its scan (half a day of rows on average, every 5 minutes, at the assumed
+ * rows per core second); three frontends; each node's cache disk for the two days a refresh
+ * reads; S3 for the native tables (bytes before compression) and a GET of every file of today's
  * partition at each refresh.
  */
 function warehouseCosts(
@@ -571,15 +566,13 @@ function warehouseCosts(
 ): { costs: CostLine[]; total: number; computeNodes: number } {
   const eventsPerDay = i.eventsPerSecond * 86_400;
   const idsPerDay = eventsPerDay / i.eventsPerIdPerDay;
-  const indexDays = Math.ceil(i.dedupWindowHours / 24) + 2;
-  const memory = Math.max(30 * idsPerDay * BITMAP_BYTES_PER_ID, eventsPerDay * INDEX_ROW_BYTES);
+  const memory = Math.max(30 * idsPerDay * BITMAP_BYTES_PER_ID, idsPerDay * DAY_ID_ROW_BYTES);
   const scanRowsPerSecond = eventsPerDay / 2 / 300;
   const forMemory = Math.ceil(memory / CN_QUERY_BYTES);
   const forScan = Math.ceil(scanRowsPerSecond / (i.starRocksRowsPerCoreSecond * CN_CORES));
   const computeNodes = Math.max(1, forMemory, forScan);
-  const indexBytes = eventsPerDay * indexDays * INDEX_ROW_BYTES;
-  const cacheGb = (2 * eventsPerDay * i.parquetBytesPerEvent + indexBytes) / 1e9;
-  const nativeGb = (indexBytes + 365 * idsPerDay * (DAY_ID_ROW_BYTES + BITMAP_BYTES_PER_ID)) / 1e9;
+  const cacheGb = (2 * eventsPerDay * i.parquetBytesPerEvent) / 1e9;
+  const nativeGb = (365 * idsPerDay * (DAY_ID_ROW_BYTES + BITMAP_BYTES_PER_ID)) / 1e9;
   const refreshesPerMonth = MONTH_S / 300;
   const getsPerMonth = refreshesPerMonth * lakeFilesPerHour * 12;
   const costs: CostLine[] = [
@@ -595,12 +588,12 @@ function warehouseCosts(
     },
     {
       part: 'StarRocks cache disk',
-      detail: `${fmt(cacheGb / 1000, 1)} TB of gp3: two days of Parquet and the event index`,
+      detail: `${fmt(cacheGb / 1000, 1)} TB of gp3: two days of Parquet`,
       monthlyUsd: cacheGb * PRICES.ebsGp3GbMonth,
     },
     {
       part: 'StarRocks S3 storage',
-      detail: `${fmt(nativeGb / 1000, 1)} TB of native tables (the event index, a year of day ids and bitmaps, before compression)`,
+      detail: `${fmt(nativeGb / 1000, 1)} TB of native tables (a year of day ids and bitmaps, before compression)`,
       monthlyUsd: nativeGb * PRICES.s3GbMonth,
     },
     {
@@ -613,21 +606,20 @@ function warehouseCosts(
 }
 
 /**
- * StarRocks' tables at this rate: the event index holds its receipt days (partitions past them
- * are dropped by StarRocks), the day tables and bitmaps grow by a day's ids, the identity tables
- * by the ids ever linked. Bytes are before compression; ids per day come from the assumed events
+ * StarRocks' tables at this rate: no index of events (copies count once per event day by
+ * construction), the day tables and bitmaps grow by a day's ids, the identity tables by the ids
+ * ever linked. Bytes are before compression; ids per day come from the assumed events
  * per id.
  */
 function warehouseSizing(i: ModelInputs): Array<[string, string]> {
   const eventsPerDay = i.eventsPerSecond * 86_400;
-  const indexDays = Math.ceil(i.dedupWindowHours / 24) + 2;
   const idsPerDay = eventsPerDay / i.eventsPerIdPerDay;
   const bytes = (n: number) => (n >= 1e12 ? `${fmt(n / 1e12, 1)} TB` : `${fmt(n / 1e9, 1)} GB`);
   const linkedPerYear = idsPerDay * i.linkedIdShare * 365;
   return [
     [
-      'event index (StarRocks)',
-      `${fmt(indexDays)} receipt days (W = ${i.dedupWindowHours} h): ${fmt((eventsPerDay * indexDays) / 1e9, 1)} B rows, ${bytes(eventsPerDay * indexDays * INDEX_ROW_BYTES)} on disk, none of it in memory (duplicate key: no primary index)`,
+      'copies of an event (rule 1)',
+      `no index: a person counts once a day whatever rows they sent, so the ${fmt(eventsPerDay / 1e9, 1)} B events a day leave no state of their own`,
     ],
     [
       'day ids and evidence',
@@ -639,7 +631,7 @@ function warehouseSizing(i: ModelInputs): Array<[string, string]> {
     ],
     [
       'memory of a refresh',
-      `daily bitmaps ${bytes(idsPerDay * BITMAP_BYTES_PER_ID)} a day; a MAU unions 30 of them (${bytes(30 * idsPerDay * BITMAP_BYTES_PER_ID)} in the largest case, one window at a time); the copies of a changed day (the verdicts' window sort) up to ${bytes(eventsPerDay * INDEX_ROW_BYTES)}`,
+      `daily bitmaps ${bytes(idsPerDay * BITMAP_BYTES_PER_ID)} a day; a MAU unions 30 of them (${bytes(30 * idsPerDay * BITMAP_BYTES_PER_ID)} in the largest case, one window at a time); the distinct ids of a changed day ${bytes(idsPerDay * DAY_ID_ROW_BYTES)}`,
     ],
   ];
 }

@@ -18,6 +18,7 @@ import { decodeRecord, encodeRecords } from '../lib/stream/codec.js';
 import { Journal } from '../local/journal.js';
 import { lakeEvent, seeded, segmentEvent } from './data.js';
 import { benchGrowth } from './growth.js';
+import { benchIntraday } from './intraday.js';
 import { benchPseudonyms } from './pseudonyms.js';
 import { benchRecords } from './records.js';
 import { benchScale } from './scale.js';
@@ -339,7 +340,7 @@ async function benchLakeWriter(): Promise<string> {
   ].join('\n');
 }
 
-/** `BENCH_ONLY=ingest`, `server`, `records`, `stream`, `warehouse`, `growth` or `scale` runs one part. */
+/** `BENCH_ONLY=ingest`, `server`, `records`, `stream`, `warehouse`, `growth`, `intraday` or `scale` runs one part. */
 async function main(): Promise<void> {
   const only = process.env.BENCH_ONLY;
   console.log(`tally bench: node ${process.version}, ${os.cpus().length} cores\n`);
@@ -355,6 +356,7 @@ async function main(): Promise<void> {
   if (only === undefined || only === 'stream') console.log(`${await benchStream()}\n`);
   if (only === undefined || only === 'warehouse') console.log(await benchWarehouse());
   if (only === undefined || only === 'growth') console.log(`\n${await benchGrowth()}`);
+  if (only === undefined || only === 'intraday') console.log(`\n${await benchIntraday()}`);
   if (only === undefined || only === 'scale') console.log(`\n${await benchScale()}`);
 }
 

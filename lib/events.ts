@@ -91,8 +91,8 @@ export function utcDate(epochMs: number): string {
 
 /**
  * True when two copies of an event are one copy: received at the same time, with the same event
- * time and ids (a redelivered record, a retried PutRecords). The lake keeps such copies once; the
- * warehouse judges the others (warehouse/people.ts, rule 1).
+ * time and ids (a redelivered record, a retried PutRecords). The lake writer keeps such copies
+ * once; the others are counted once per day by construction (warehouse/people.ts, rule 1).
  */
 export function sameCopy(a: LakeEvent, b: LakeEvent): boolean {
   return (
@@ -101,9 +101,4 @@ export function sameCopy(a: LakeEvent, b: LakeEvent): boolean {
     a.userHash === b.userHash &&
     a.anonymousHash === b.anonymousHash
   );
-}
-
-/** A name of a copy of an event, equal for copies `sameCopy` finds one. */
-export function copyKey(e: LakeEvent): string {
-  return `${e.eventId}\0${e.receivedAt}\0${e.eventTime}\0${e.userHash ?? ''}\0${e.anonymousHash ?? ''}`;
 }

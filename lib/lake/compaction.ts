@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
+import { enrich } from '../enrich/context.js';
 import { TallyError } from '../errors.js';
-import { copyKey, type LakeEvent, utcDate } from '../events.js';
+import { type LakeEvent, utcDate } from '../events.js';
 import type { Logger } from '../log.js';
 import type { ErasureLog } from '../privacy/erasure.js';
 import { eventsToParquet, parquetToEvents } from './parquet.js';
@@ -84,6 +85,35 @@ export interface CompactionResult {
   filesDeleted: number;
   /** Inputs rewritten since they were compacted: kept, and compacted again by a later run. */
   inputsRewritten: number;
+}
+
+/**
+ * A name equal for rows of a partition alike in their event id and every column a count reads
+ * (`alikeColumns` of lib/warehouse/people.ts: type, sender, identity evidence, the enrichment,
+ * country): copies of one event that differ only in their times.
+ */
+export function alikeKey(e: LakeEvent): string {
+  const x = e.enriched ?? enrich(e.context, e.channel);
+  return JSON.stringify([
+    e.eventId,
+    e.type,
+    String(e.userHash),
+    String(e.anonymousHash),
+    String(e.previousUserHash ?? null),
+    String(e.previousAnonymousHash ?? null),
+    e.country ?? null,
+    x.bot,
+    x.platform,
+    x.os,
+    x.browser,
+    x.deviceType,
+    x.appVersion,
+    x.library,
+    x.utmSource,
+    x.utmMedium,
+    x.utmCampaign,
+    x.referrerDomain,
+  ]);
 }
 
 export class CompactionError extends TallyError {}
@@ -251,9 +281,16 @@ async function compactPartition(
       for (const event of parquetToEvents(file, project)) {
         inputRows++;
         if (tombstones?.erases(event)) continue;
-        // Every copy is kept but one of those alike (the warehouse judges the others).
-        const key = copyKey(event);
-        if (!copies.has(key)) copies.set(key, event);
+        // One of the rows alike in all a count reads is kept, the earliest (rule 1 of
+        // lib/warehouse/people.ts): the numbers read from the output are those of the inputs.
+        const key = alikeKey(event);
+        const kept = copies.get(key);
+        if (
+          !kept ||
+          event.eventTime < kept.eventTime ||
+          (event.eventTime === kept.eventTime && event.receivedAt < kept.receivedAt)
+        )
+          copies.set(key, event);
       }
     }
     const rows = [...copies.values()].sort(byPersonThenTime);

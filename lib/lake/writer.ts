@@ -100,8 +100,8 @@ function byProjectDay(
 /**
  * Splits decoded records into events and bad rows. Copies of an event identical in what orders
  * them (a redelivered record, a retried PutRecords) are written once; copies received at other
- * times (a client's resend) are all written, for the warehouse's duplicate window to judge
- * (warehouse/people.ts, rule 1).
+ * times (a client's resend) are all written: they count once per day by construction
+ * (warehouse/people.ts, rule 1), and compaction keeps one of those alike.
  */
 function decodeBatch(records: readonly LakeRecord[]): {
   events: LakeEvent[];

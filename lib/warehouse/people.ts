@@ -18,7 +18,7 @@ import { LAKE_DIMENSIONS } from './breakdowns.js';
  *    counts on that day too; a row reusing another sender's `event_id` is another event; copies
  *    that differ in a breakdown column (a resend from an address in another country) give the
  *    person each value. The `events` view and compaction keep one row of the rows of a day alike
- *    in `event_id` and every column a count reads (`copyKey`): the earliest by `event_time`,
+ *    in `event_id` and every column a count reads (`alikeColumns`): the earliest by `event_time`,
  *    then `received_at`; counted again, they give the same numbers.
  * 2. **An anonymous visitor belongs to the first user it is seen with**: the earliest counted
  *    event (by `event_time`, then `received_at`, then `user_hash`) carrying both its
@@ -37,7 +37,7 @@ export const ROW_ID = 'coalesce(user_hash, anonymous_hash)';
  * The columns that make rows of a project and day copies of one event (rule 1): its id and all a
  * count reads (sender, identity evidence, bot flag, the breakdowns' columns).
  */
-export function copyKey(): string[] {
+export function alikeColumns(): string[] {
   // A function: breakdowns.ts imports this module, so its dimensions are read when called.
   return [
     'event_id',

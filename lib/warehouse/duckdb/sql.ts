@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { PROJECT_ID_PATTERN } from '../../ingest/limits.js';
 import type { ProjectDay } from '../days.js';
-import { copyKey } from '../people.js';
+import { alikeColumns } from '../people.js';
 import { WarehouseError } from '../warehouse.js';
 
 /** What the engine's modules need of a connection: run a statement, or read its rows. */
@@ -129,9 +129,9 @@ export function eventsAllView(lakeRoot: string): string {
 
 /**
  * The `events` view: `events_all` with one row of each event and day (rule 1 of people.ts): of
- * rows of a day alike in `copyKey`, the earliest by event time, then receipt.
+ * rows of a day alike in `alikeColumns`, the earliest by event time, then receipt.
  */
 export function eventsView(): string {
   return `CREATE OR REPLACE VIEW events AS SELECT * FROM events_all
-    QUALIFY row_number() OVER (PARTITION BY project, dt, ${copyKey().join(', ')} ORDER BY event_time, received_at) = 1`;
+    QUALIFY row_number() OVER (PARTITION BY project, dt, ${alikeColumns().join(', ')} ORDER BY event_time, received_at) = 1`;
 }
