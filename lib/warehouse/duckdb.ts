@@ -2,14 +2,7 @@ import { existsSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
-import {
-  assembleBreakdown,
-  type Breakdown,
-  checkDimension,
-  type Dimension,
-  idValues,
-  LAKE_DIMENSIONS,
-} from './breakdowns.js';
+import { assembleBreakdown, type Breakdown, checkDimension, type Dimension } from './breakdowns.js';
 import { dayNumber, daysFrom, type ProjectDay, uniqueProjectDays } from './days.js';
 import { breakdown } from './duckdb/breakdown.js';
 import { readCounted } from './duckdb/copies.js';
@@ -26,7 +19,7 @@ import {
   pairsTable,
   sqlPath,
 } from './duckdb/sql.js';
-import { keepOldValues, writeValueWindows } from './duckdb/values.js';
+import { replaceDayValues, writeValueWindows } from './duckdb/values.js';
 import { updateWindows } from './duckdb/windows.js';
 import { Mutex } from './mutex.js';
 import { countedRows } from './people.js';
@@ -205,13 +198,7 @@ export class DuckDbWarehouse implements Warehouse {
           `INSERT INTO day_ids SELECT DISTINCT project, dt, coalesce(user_hash, anonymous_hash) FROM counted
            WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL ORDER BY project, dt`,
         );
-        await keepOldValues(this.writer);
-        await this.writer.run(deleteReadDays('day_values'));
-        await this.writer.run(
-          `INSERT INTO day_values SELECT project, dt, id_hash, ${LAKE_DIMENSIONS.join(', ')} FROM (
-             ${idValues('counted')}
-           ) ORDER BY project, dt`,
-        );
+        await replaceDayValues(this.writer);
         const moved = await updateIdentity(this.writer);
         const days = uniqueProjectDays([...scanned, ...moved]);
         const windows = await updateWindows(this.writer, scanned, moved, today);

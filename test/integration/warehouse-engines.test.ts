@@ -64,6 +64,29 @@ async function withEngines<T>(work: (engines: Engines) => Promise<T>, version?: 
 const _rollup = (warehouse: Warehouse, store: FsObjectStore) =>
   runRollup({ store, warehouse, logger: silentLogger }, { now: NOW });
 
+/** A StarRocks database set up and rolled up once: one person active yesterday. */
+async function rolledUpOnce(store: FsObjectStore, starrocks: StarRocksWarehouse): Promise<void> {
+  await starrocks.setup();
+  const at = NOW.getTime() - 86_400_000;
+  await land(
+    store,
+    [lakeEvent({ project: 'a', eventId: 'old-1', userHash: userHash(1), eventTime: at, receivedAt: at })],
+    at,
+  );
+  await runRollup({ store, warehouse: starrocks, logger: silentLogger }, { now: NOW });
+}
+
+/** What setup's refusals ask for: every table dropped, set up again, every manifest rolled up; then yesterday. */
+async function rebuilt(store: FsObjectStore, starrocks: StarRocksWarehouse, model: StarRocksModel) {
+  const tables = await model.query(
+    "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'tally'",
+  );
+  for (const { name } of tables) await model.query(`DROP TABLE tally.${String(name)}`);
+  await starrocks.setup();
+  await runRollup({ store, warehouse: starrocks, logger: silentLogger }, { now: NOW, full: true });
+  return starrocks.activeUsers('a', addDays(TODAY, -1), addDays(TODAY, -1), TODAY);
+}
+
 describe('the StarRocks engine on its executable model, against DuckDB and a brute-force count', () => {
   it('gives the same numbers as DuckDB and the brute force through late waves, resends, identity merges and quiet days', async () => {
     await fc.assert(
@@ -670,14 +693,7 @@ describe('the StarRocks engine on its executable model, against DuckDB and a bru
   it('refuses a database rolled up before some of its tables existed, naming them, until its tables are rebuilt', async () => {
     await withEngines(async ({ store, starrocks, model }) => {
       // Arrange: a database rolled up once, then as an earlier Tally had it (no breakdown tables).
-      await starrocks.setup();
-      const at = NOW.getTime() - 86_400_000;
-      await land(
-        store,
-        [lakeEvent({ project: 'a', eventId: 'old-1', userHash: userHash(1), eventTime: at, receivedAt: at })],
-        at,
-      );
-      await runRollup({ store, warehouse: starrocks, logger: silentLogger }, { now: NOW });
+      await rolledUpOnce(store, starrocks);
       for (const table of ['day_values', 'daily_values']) await model.query(`DROP TABLE tally.${table}`);
 
       // Act and assert: refused, and refused again (nothing was created in between).
@@ -692,10 +708,7 @@ describe('the StarRocks engine on its executable model, against DuckDB and a bru
       expect(tables.map((t) => t.name)).not.toContain('day_values');
 
       // The remedy: every table dropped, set up again, rolled up from every manifest.
-      for (const { name } of tables) await model.query(`DROP TABLE tally.${String(name)}`);
-      await starrocks.setup();
-      await runRollup({ store, warehouse: starrocks, logger: silentLogger }, { now: NOW, full: true });
-      expect(await starrocks.activeUsers('a', addDays(TODAY, -1), addDays(TODAY, -1), TODAY)).toEqual([
+      expect(await rebuilt(store, starrocks, model)).toEqual([
         { dt: addDays(TODAY, -1), dau: 1, wau: 1, mau: 1 },
       ]);
     });
@@ -704,14 +717,7 @@ describe('the StarRocks engine on its executable model, against DuckDB and a bru
   it('refuses a database counted with the duplicate window of an earlier Tally, naming its tables, until it is rebuilt', async () => {
     await withEngines(async ({ store, starrocks, model }) => {
       // Arrange: a database set up and rolled up, plus the event index an earlier Tally kept.
-      await starrocks.setup();
-      const at = NOW.getTime() - 86_400_000;
-      await land(
-        store,
-        [lakeEvent({ project: 'a', eventId: 'old-1', userHash: userHash(1), eventTime: at, receivedAt: at })],
-        at,
-      );
-      await runRollup({ store, warehouse: starrocks, logger: silentLogger }, { now: NOW });
+      await rolledUpOnce(store, starrocks);
       await model.query(
         `CREATE TABLE IF NOT EXISTS tally.event_index (\n  received_day DATE NOT NULL,\n  project VARCHAR(64) NOT NULL\n) DUPLICATE KEY(received_day, project)\nDISTRIBUTED BY HASH(project)`,
       );
@@ -722,13 +728,7 @@ describe('the StarRocks engine on its executable model, against DuckDB and a bru
       );
 
       // The remedy, as the message says.
-      const tables = await model.query(
-        "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'tally'",
-      );
-      for (const { name } of tables) await model.query(`DROP TABLE tally.${String(name)}`);
-      await starrocks.setup();
-      await runRollup({ store, warehouse: starrocks, logger: silentLogger }, { now: NOW, full: true });
-      expect(await starrocks.activeUsers('a', addDays(TODAY, -1), addDays(TODAY, -1), TODAY)).toEqual([
+      expect(await rebuilt(store, starrocks, model)).toEqual([
         { dt: addDays(TODAY, -1), dau: 1, wau: 1, mau: 1 },
       ]);
     });

@@ -2,6 +2,7 @@ import {
   DEFAULT_BREAKDOWN_LIMIT,
   DIMENSIONS,
   type Dimension,
+  idValues,
   LAKE_DIMENSIONS,
   type LakeDimension,
   NEW,
@@ -169,15 +170,35 @@ function onReadDays(table: string): string {
 }
 
 /**
- * Before a refresh rewrites `day_values`: the rows of the days it reads, and the days of their
- * projects that had dau/wau/mau rows (those a refresh corrects rather than computes; identity is
- * per project, so no other project's days change).
+ * Replaces the read days' `day_values` with the combinations of values of `counted`, writing only
+ * the difference (`day_values_diff`, sign -1 for a row gone, 1 for a row new): a day read again
+ * with new events gains their few rows, a day read again unchanged writes nothing. Keeps the days'
+ * rows as they were (`old_day_values`) and the days of their projects that had dau/wau/mau rows
+ * (`rolled_before`: those a refresh corrects rather than computes; identity is per project, so no
+ * other project's days change).
  */
-export async function keepOldValues(db: Db): Promise<void> {
+export async function replaceDayValues(db: Db): Promise<void> {
+  const columns = `project, dt, id_hash, ${LAKE_DIMENSIONS.join(', ')}`;
   await db.run(`CREATE OR REPLACE TEMP TABLE old_day_values AS ${onReadDays('day_values')}`);
   await db.run(
     `CREATE OR REPLACE TEMP TABLE rolled_before AS SELECT a.project, a.dt FROM active_users a
      SEMI JOIN (SELECT DISTINCT project FROM scan_days) s ON s.project = a.project`,
+  );
+  await db.run(
+    `CREATE OR REPLACE TEMP TABLE new_day_values AS SELECT ${columns} FROM (${idValues('counted')})`,
+  );
+  await db.run(
+    `CREATE OR REPLACE TEMP TABLE day_values_diff AS
+     SELECT *, -1 AS sign FROM (SELECT ${columns} FROM old_day_values EXCEPT SELECT ${columns} FROM new_day_values)
+     UNION ALL SELECT *, 1 FROM (SELECT ${columns} FROM new_day_values EXCEPT SELECT ${columns} FROM old_day_values)`,
+  );
+  await db.run(
+    `DELETE FROM day_values USING (SELECT * FROM day_values_diff WHERE sign = -1) g
+     WHERE day_values.project = g.project AND day_values.dt = g.dt AND day_values.id_hash = g.id_hash
+       AND ${LAKE_DIMENSIONS.map((d) => `day_values.${d} IS NOT DISTINCT FROM g.${d}`).join(' AND ')}`,
+  );
+  await db.run(
+    `INSERT INTO day_values SELECT ${columns} FROM day_values_diff WHERE sign = 1 ORDER BY project, dt`,
   );
 }
 
@@ -210,10 +231,7 @@ async function valueChanges(db: Db): Promise<void> {
     `SELECT v.* FROM ${table} v SEMI JOIN value_days s ON v.project = s.project AND v.dt = s.dt`;
   await db.run(
     `CREATE OR REPLACE TEMP TABLE value_ids AS
-     SELECT DISTINCT project, dt, id_hash FROM (
-       (${onValueDays('old_day_values')} EXCEPT ${onValueDays('day_values')})
-       UNION ALL (${onValueDays('day_values')} EXCEPT ${onValueDays('old_day_values')})
-     )
+     SELECT DISTINCT project, dt, id_hash FROM (${onValueDays('day_values_diff')})
      UNION
      SELECT d.project, d.dt, d.id_hash FROM day_ids d
      SEMI JOIN changed_ids c ON c.project = d.project AND c.id_hash = d.id_hash
@@ -329,36 +347,53 @@ async function correctValues(db: Db): Promise<void> {
     `CREATE OR REPLACE TEMP TABLE key_persons AS SELECT DISTINCT project, user_hash FROM key_days`,
   );
   // Each key's days after the refresh, from the changes' first day minus a month to their last
-  // plus one: a lake dimension's from its persons' ids, new_vs_returning's from daily_users.
-  const [bounds] = await db.rows(
-    `SELECT strftime(min(dt), '%Y-%m-%d'), strftime(max(dt), '%Y-%m-%d') FROM value_changes`,
-  );
-  const lo = `${literal(String(bounds![0]), 'date')} - ${MAU_DAYS - 1}`;
-  const hi = `${literal(String(bounds![1]), 'date')} + ${MAU_DAYS - 1}`;
+  // plus one: a lake dimension's from its persons' ids, new_vs_returning's from daily_users, each
+  // over the days of its own changes (a first day that moved reaches far from the read days).
+  const bounds = async (kind: string) => {
+    const [row] = await db.rows(
+      `SELECT strftime(min(dt), '%Y-%m-%d'), strftime(max(dt), '%Y-%m-%d') FROM value_changes WHERE ${kind}`,
+    );
+    return row?.[0] === null || row?.[0] === undefined
+      ? null
+      : {
+          lo: `${literal(String(row[0]), 'date')} - ${MAU_DAYS - 1}`,
+          hi: `${literal(String(row[1]), 'date')} + ${MAU_DAYS - 1}`,
+        };
+  };
+  const lake = await bounds("dim <> 'new_vs_returning'");
+  const labels = await bounds("dim = 'new_vs_returning'");
   // Per dimension, the rows of the changed keys alone (unpivoting every dimension of these
   // persons' rows first writes them all).
   const keyed = (dim: string, value: string) =>
     `SEMI JOIN key_days k ON k.project = b.project AND k.dim = ${text(dim)} AND k.value = ${value} AND k.user_hash = b.user_hash`;
-  await db.run(
-    `CREATE OR REPLACE TEMP TABLE key_rows_after AS
-     WITH b AS MATERIALIZED (
+  const lakeRows = lake
+    ? `WITH b AS MATERIALIZED (
        SELECT v.*, i.person AS user_hash FROM day_values v
        JOIN (${personIds('key_persons')}) i ON i.project = v.project AND i.id_hash = v.id_hash
-       WHERE v.dt BETWEEN ${lo} AND ${hi}
+       WHERE v.dt BETWEEN ${lake.lo} AND ${lake.hi}
      )
-     SELECT DISTINCT * FROM (
-       ${LAKE_DIMENSIONS.map(
-         (
-           d,
-         ) => `SELECT b.project, b.dt, ${text(d)} AS dim, coalesce(b.${d}, '${UNKNOWN}') AS value, b.user_hash FROM b
+     ${LAKE_DIMENSIONS.map(
+       (
+         d,
+       ) => `SELECT b.project, b.dt, ${text(d)} AS dim, coalesce(b.${d}, '${UNKNOWN}') AS value, b.user_hash FROM b
            ${keyed(d, `coalesce(b.${d}, '${UNKNOWN}')`)}
          UNION ALL SELECT b.project, b.dt, ${text(otherOf(d))}, '', b.user_hash FROM b ${keyed(otherOf(d), "''")}
            ANTI JOIN value_tops t ON t.project = b.project AND t.dim = ${text(d)} AND t.value = coalesce(b.${d}, '${UNKNOWN}')`,
-       ).join('\n       UNION ALL ')}
-       UNION ALL SELECT u.project, u.dt, 'new_vs_returning', ${newOrReturning('u.dt', 'f.first_dt')}, u.user_hash
+     ).join('\n       UNION ALL ')}`
+    : null;
+  const labelRows = labels
+    ? `SELECT u.project, u.dt, 'new_vs_returning', ${newOrReturning('u.dt', 'f.first_dt')}, u.user_hash
        FROM daily_users u SEMI JOIN key_persons k ON k.project = u.project AND k.user_hash = u.user_hash
        LEFT JOIN person_first f ON f.project = u.project AND f.user_hash = u.user_hash
-       WHERE u.dt BETWEEN ${lo} AND ${hi}
+       WHERE u.dt BETWEEN ${labels.lo} AND ${labels.hi}`
+    : null;
+  await db.run(
+    `CREATE OR REPLACE TEMP TABLE key_rows_after AS
+     SELECT DISTINCT * FROM (
+       ${[lakeRows, labelRows]
+         .filter((part) => part !== null)
+         .map((part) => `(${part})`)
+         .join('\n       UNION ALL ')}
      ) r SEMI JOIN key_days c ON ${sameKey('c', 'r')}`,
   );
   // One day c, sign s: the key's other days are the same before and after; with prev and next the
