@@ -133,7 +133,7 @@ export async function startLocalWarehouse(options: {
   if (compaction && compactionInterval > 0) compactionTimer = setTimeout(compactTick, compactionInterval);
   const refreshErased = (days: readonly ProjectDay[]) =>
     one.run(async () => {
-      const stats = await warehouse.refresh(days, utcDate(Date.now()));
+      const stats = await warehouse.refresh(days, utcDate(Date.now()), { reread: true });
       await warehouse.exportActiveUsers(paths.activeUsersExport);
       await warehouse.rewrite();
       return stats;

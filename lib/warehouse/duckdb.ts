@@ -12,7 +12,6 @@ import { createSchema } from './duckdb/schema.js';
 import {
   type Db,
   db,
-  deleteReadDays,
   EMPTY_EVENTS,
   eventsAllView,
   eventsView,
@@ -28,6 +27,7 @@ import {
   type BotDay,
   everyBotDay,
   type QueryResult,
+  type RefreshOptions,
   type RefreshStats,
   type Warehouse,
   WarehouseError,
@@ -181,22 +181,37 @@ export class DuckDbWarehouse implements Warehouse {
    * days it works on or the ids it was handed: none reads the whole
    * history.
    */
-  async refresh(changed: readonly ProjectDay[], today: string): Promise<RefreshStats> {
+  async refresh(
+    changed: readonly ProjectDay[],
+    today: string,
+    options: RefreshOptions = {},
+  ): Promise<RefreshStats> {
     const requested = uniqueProjectDays(changed);
     if (requested.length === 0) return { daysRecomputed: 0, windowsRecomputed: 0 };
     return this.writes.run(async () => {
       await this.ensureViews(this.writer);
       await this.writer.run('BEGIN TRANSACTION');
       try {
-        const scanned = await readCounted(this.writer, requested, {
+        const { days: scanned, filesRead } = await readCounted(this.writer, requested, {
           lakeRoot: this.lakeRoot,
           counted: this.counted,
-          onRead: (days) => this.recordRead(days, Date.now()),
+          reread: options.reread === true,
+          onRead: (days, listedAt) => this.recordRead(days, listedAt),
         });
-        await this.writer.run(deleteReadDays('day_ids'));
+        if (scanned.length === 0) {
+          await this.writer.run('COMMIT');
+          return { daysRecomputed: 0, windowsRecomputed: 0, filesRead };
+        }
+        // The ids of the days read whole are replaced; a day appended to gains those it lacked.
         await this.writer.run(
-          `INSERT INTO day_ids SELECT DISTINCT project, dt, coalesce(user_hash, anonymous_hash) FROM counted
-           WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL ORDER BY project, dt`,
+          `DELETE FROM day_ids USING whole_days d WHERE day_ids.project = d.project AND day_ids.dt = d.dt`,
+        );
+        await this.writer.run(
+          `INSERT INTO day_ids SELECT DISTINCT c.project, c.dt, coalesce(c.user_hash, c.anonymous_hash) FROM counted c
+           WHERE coalesce(c.user_hash, c.anonymous_hash) IS NOT NULL
+             AND NOT EXISTS (SELECT 1 FROM day_ids i WHERE i.project = c.project AND i.dt = c.dt
+               AND i.id_hash = coalesce(c.user_hash, c.anonymous_hash))
+           ORDER BY 1, 2`,
         );
         await replaceDayValues(this.writer);
         const moved = await updateIdentity(this.writer);
@@ -205,7 +220,7 @@ export class DuckDbWarehouse implements Warehouse {
         await writeValueWindows(this.writer, windows);
         await this.writer.run('COMMIT');
         this.live.refreshed();
-        return { daysRecomputed: days.length, windowsRecomputed: windows.length };
+        return { daysRecomputed: days.length, windowsRecomputed: windows.length, filesRead };
       } catch (error) {
         await this.writer.run('ROLLBACK').catch(() => undefined);
         throw new WarehouseError(

@@ -63,7 +63,7 @@ export async function runRollup(deps: RollupDeps, options: RollupOptions): Promi
   }
   const days = uniqueProjectDays(changed);
   if (days.length > 0 && deps.registerPartitions) await deps.registerPartitions(days);
-  const stats = await deps.warehouse.refresh(days, today);
+  const stats = await deps.warehouse.refresh(days, today, { reread: options.full === true });
   await deps.warehouse.markProcessed(fresh);
   await deps.warehouse.recordRollup(options.now);
   if (fresh.length > 0) {
@@ -71,6 +71,7 @@ export async function runRollup(deps: RollupDeps, options: RollupOptions): Promi
       manifests: fresh.length,
       days: stats.daysRecomputed,
       windows: stats.windowsRecomputed,
+      ...(stats.filesRead === undefined ? {} : { files: stats.filesRead }),
     });
   }
   return { manifests: fresh.length, changed: days, stats };

@@ -30,6 +30,16 @@ export interface RefreshStats {
   daysRecomputed: number;
   /** (project, day) pairs whose dau/wau/mau were rewritten. */
   windowsRecomputed: number;
+  /** Lake files read (an engine that reads only the files new since a day was read says how many). */
+  filesRead?: number;
+}
+
+export interface RefreshOptions {
+  /**
+   * Read every file of the changed days again, not only those new since they were read (a full
+   * rollup: after a change of a project's settings, or to rebuild).
+   */
+  reread?: boolean;
 }
 
 export interface QueryResult {
@@ -51,7 +61,7 @@ export interface Warehouse {
    * every day whose window holds one of them, up to `today`. Atomic per run: a run that dies
    * leaves the previous numbers; running it again gives the same numbers.
    */
-  refresh(changed: readonly ProjectDay[], today: string): Promise<RefreshStats>;
+  refresh(changed: readonly ProjectDay[], today: string, options?: RefreshOptions): Promise<RefreshStats>;
   /** dau/wau/mau per day from `from` to `to` (at most `today`), today's figures from a live scan. */
   activeUsers(project: string, from: string, to: string, today: string): Promise<ActiveUsersDay[]>;
   /**

@@ -6,6 +6,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { LakeEvent } from '../../lib/events.js';
 import { FsObjectStore } from '../../lib/lake/fs-store.js';
+import { eventsToParquet, parquetToEvents } from '../../lib/lake/parquet.js';
 import { silentLogger } from '../../lib/log.js';
 import { addDays } from '../../lib/warehouse/days.js';
 import { DuckDbWarehouse } from '../../lib/warehouse/duckdb.js';
@@ -343,6 +344,55 @@ describe('DuckDB warehouse', () => {
         totals: { dt: TODAY, dau: 3, wau: 3, mau: 3 },
         country: { dt: TODAY, dau: 3, wau: 3, mau: 3 },
       });
+    });
+  });
+
+  it('reads only the files new since a day was read, and a day whose files were rewritten whole', async () => {
+    await withWarehouse(async (store, warehouse) => {
+      // Arrange: today's events in batches (a file each), bots among them (bot 90 in both).
+      const at = NOW.getTime() - 3_600_000;
+      const bot = JSON.stringify({
+        userAgent: 'Mozilla/5.0 (X11; Linux x86_64) HeadlessChrome/126.0.0.0 Safari/537.36',
+      });
+      const event = (eventId: string, user: number, context: string | null = null) =>
+        lakeEvent({ project: 'r', eventId, userHash: BigInt(user), context, eventTime: at, receivedAt: at });
+      const refresh = (reread = false) => warehouse.refresh([{ project: 'r', dt: TODAY }], TODAY, { reread });
+      const numbers = async () => ({
+        today: (await warehouse.activeUsers('r', TODAY, TODAY, addDays(TODAY, 1)))[0],
+        bots: await warehouse.botDays('r', TODAY, TODAY),
+      });
+      const sent: LakeEvent[] = [event('a', 1), event('b', 2), event('x', 90, bot), event('w', 92, bot)];
+      await land(store, [...sent], at);
+
+      // Act: the first read, a new file, nothing new, a file written again with more rows, a reread.
+      const first = await refresh();
+      const more = [event('c', 3), event('d', 1), event('y', 90, bot), event('z', 91, bot)];
+      await land(store, more, at + 1_000);
+      sent.push(...more);
+      const appended = await refresh();
+      const afterAppend = await numbers();
+      const unchanged = await refresh();
+      const dir = join(store.root, 'events', 'project=r', `dt=${TODAY}`);
+      const [firstFile] = (await readdir(dir)).sort();
+      const rewritten = await store.get(`events/project=r/dt=${TODAY}/${firstFile}`);
+      const superset = [...parquetToEvents(rewritten!, 'r'), event('e', 4)];
+      await store.put(`events/project=r/dt=${TODAY}/${firstFile}`, eventsToParquet(superset), '');
+      sent.push(event('e', 4));
+      const whole = await refresh();
+      const reread = await refresh(true);
+
+      // Assert
+      expect([first, appended, unchanged, whole, reread].map((s) => s.filesRead)).toEqual([1, 1, 0, 2, 2]);
+      expect(unchanged.daysRecomputed).toBe(0);
+      expect(afterAppend).toEqual({
+        today: { dt: TODAY, dau: 3, wau: 3, mau: 3 },
+        bots: [{ dt: TODAY, events: 4, ids: 3 }],
+      });
+      expect(await numbers()).toEqual({
+        today: bruteForce(sent, 'r', TODAY, TODAY)[0],
+        bots: [{ dt: TODAY, events: 4, ids: 3 }],
+      });
+      expect((await numbers()).today?.dau).toBe(4);
     });
   });
 

@@ -26,7 +26,8 @@ async function replaceEvidence(db: Db, table: string, select: string): Promise<v
 }
 
 /**
- * Rebuilds the identity evidence of the days in `scan_days` from `counted`, then brings the
+ * Rebuilds the identity evidence of the days in `scan_days` from `counted` (and, for a day
+ * appended to, the evidence it had), then brings the
  * people of the ids that evidence touches up to date (rules 2-3 of people.ts), in statements on
  * the engine: each anonymous id's first user is kept in `anon_first` and only the anonymous ids
  * of changed evidence are looked at again; alias groups are walked from the users of changed
@@ -43,6 +44,9 @@ export async function updateIdentity(db: Db): Promise<ProjectDay[]> {
        UNION ALL
        SELECT project, dt, previous_anonymous_hash, user_hash, event_time, received_at FROM counted
        WHERE type = 'alias' AND previous_anonymous_hash IS NOT NULL AND user_hash IS NOT NULL
+       UNION ALL
+       SELECT l.project, l.dt, l.anon_hash, l.user_hash, l.event_time, l.received_at FROM anon_links l
+       SEMI JOIN append_days a ON a.project = l.project AND a.dt = l.dt
      ) QUALIFY row_number() OVER (PARTITION BY project, dt, anon ORDER BY event_time, received_at, user_hash) = 1`,
   );
   await replaceEvidence(
@@ -50,7 +54,9 @@ export async function updateIdentity(db: Db): Promise<ProjectDay[]> {
     'alias_links',
     `SELECT DISTINCT project, dt, previous_user_hash AS from_hash, user_hash AS to_hash FROM counted
      WHERE type = 'alias' AND previous_user_hash IS NOT NULL AND user_hash IS NOT NULL
-       AND previous_user_hash <> user_hash`,
+       AND previous_user_hash <> user_hash
+     UNION SELECT l.project, l.dt, l.from_hash, l.to_hash FROM alias_links l
+     SEMI JOIN append_days a ON a.project = l.project AND a.dt = l.dt`,
   );
   const [changes] = await db.rows(
     `SELECT (SELECT count(*) FROM anon_links_added) + (SELECT count(*) FROM anon_links_removed)

@@ -5,7 +5,7 @@ import type { Db } from './sql.js';
  * The layout's version: a database written by an older layout has its derived tables dropped
  * and its rollup watermark cleared, so the next full rollup rebuilds them from the lake.
  */
-export const SCHEMA_VERSION = 9;
+export const SCHEMA_VERSION = 10;
 
 /**
  * Tables derived from the lake, rebuilt whole when the layout changes (`event_index` and
@@ -30,7 +30,9 @@ const DERIVED = [
   'active_values',
   'value_tops',
   'day_reads',
+  'day_files',
   'bot_days',
+  'bot_ids',
 ];
 
 const TABLES = [
@@ -65,6 +67,12 @@ const TABLES = [
      event_time TIMESTAMPTZ NOT NULL, received_at TIMESTAMPTZ NOT NULL)`,
   // The person of every id that is not its own person (one row per id, no key: see person_last).
   `CREATE TABLE IF NOT EXISTS people (project VARCHAR NOT NULL, id_hash BIGINT NOT NULL, person BIGINT NOT NULL)`,
+  // The lake files each day was read from, with the time and size they had: a refresh reads only
+  // the files new since, unless one of these was replaced or rewritten (copies.ts).
+  `CREATE TABLE IF NOT EXISTS day_files (project VARCHAR NOT NULL, dt DATE NOT NULL, file VARCHAR NOT NULL,
+     version VARCHAR NOT NULL)`,
+  // Bots' distinct ids per day, so a day read in parts counts them once.
+  `CREATE TABLE IF NOT EXISTS bot_ids (project VARCHAR NOT NULL, dt DATE NOT NULL, id_hash BIGINT NOT NULL)`,
   // Bots' rows and distinct ids per day of the lake (rule 0: counted nowhere, shown apart).
   `CREATE TABLE IF NOT EXISTS bot_days (project VARCHAR NOT NULL, dt DATE NOT NULL, events BIGINT NOT NULL,
      ids BIGINT NOT NULL)`,

@@ -50,6 +50,8 @@ export function dayStart(dt: string): string {
 
 /** A `(project, dt)` table of these pairs, as `t`. */
 export function pairsTable(pairs: readonly ProjectDay[]): string {
+  if (pairs.length === 0)
+    return '(SELECT CAST(NULL AS VARCHAR) AS project, CAST(NULL AS DATE) AS dt WHERE false) AS t';
   return `(VALUES ${pairs.map((p) => `(${literal(p.project, 'project')}, ${literal(p.dt, 'date')})`).join(', ')}) AS t(project, dt)`;
 }
 

@@ -170,8 +170,8 @@ function onReadDays(table: string): string {
 }
 
 /**
- * Replaces the read days' `day_values` with the combinations of values of `counted`, writing only
- * the difference (`day_values_diff`, sign -1 for a row gone, 1 for a row new): a day read again
+ * Replaces the read days' `day_values` with the combinations of values of `counted` (with, for a
+ * day appended to, those it had), writing only the difference (`day_values_diff`, sign -1 for a row gone, 1 for a row new): a day read again
  * with new events gains their few rows, a day read again unchanged writes nothing. Keeps the days'
  * rows as they were (`old_day_values`) and the days of their projects that had dau/wau/mau rows
  * (`rolled_before`: those a refresh corrects rather than computes; identity is per project, so no
@@ -184,8 +184,10 @@ export async function replaceDayValues(db: Db): Promise<void> {
     `CREATE OR REPLACE TEMP TABLE rolled_before AS SELECT a.project, a.dt FROM active_users a
      SEMI JOIN (SELECT DISTINCT project FROM scan_days) s ON s.project = a.project`,
   );
+  // A day appended to keeps its rows and gains those of the files read.
   await db.run(
-    `CREATE OR REPLACE TEMP TABLE new_day_values AS SELECT ${columns} FROM (${idValues('counted')})`,
+    `CREATE OR REPLACE TEMP TABLE new_day_values AS SELECT ${columns} FROM (${idValues('counted')})
+     UNION SELECT ${columns} FROM old_day_values v SEMI JOIN append_days a ON a.project = v.project AND a.dt = v.dt`,
   );
   await db.run(
     `CREATE OR REPLACE TEMP TABLE day_values_diff AS
@@ -382,7 +384,7 @@ async function correctValues(db: Db): Promise<void> {
      ).join('\n       UNION ALL ')}`
     : null;
   const labelRows = labels
-    ? `SELECT u.project, u.dt, 'new_vs_returning', ${newOrReturning('u.dt', 'f.first_dt')}, u.user_hash
+    ? `SELECT u.project, u.dt, 'new_vs_returning' AS dim, ${newOrReturning('u.dt', 'f.first_dt')} AS value, u.user_hash
        FROM daily_users u SEMI JOIN key_persons k ON k.project = u.project AND k.user_hash = u.user_hash
        LEFT JOIN person_first f ON f.project = u.project AND f.user_hash = u.user_hash
        WHERE u.dt BETWEEN ${labels.lo} AND ${labels.hi}`
