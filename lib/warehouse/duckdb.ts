@@ -9,15 +9,7 @@ import { readCounted } from './duckdb/copies.js';
 import { updateIdentity } from './duckdb/identity.js';
 import { type LiveOptions, LiveRows, liveDays, withNewerFiles } from './duckdb/live.js';
 import { createSchema } from './duckdb/schema.js';
-import {
-  type Db,
-  db,
-  EMPTY_EVENTS,
-  eventsAllView,
-  eventsView,
-  pairsTable,
-  sqlPath,
-} from './duckdb/sql.js';
+import { type Db, db, EMPTY_EVENTS, eventsAllView, eventsView, pairsTable, sqlPath } from './duckdb/sql.js';
 import { replaceDayValues, writeValueWindows } from './duckdb/values.js';
 import { updateWindows } from './duckdb/windows.js';
 import { Mutex } from './mutex.js';
