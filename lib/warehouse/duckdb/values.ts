@@ -170,12 +170,12 @@ function onReadDays(table: string): string {
 }
 
 /**
- * Replaces the read days' `day_values` with the combinations of values of `counted` (with, for a
- * day appended to, those it had), writing only the difference (`day_values_diff`, sign -1 for a row gone, 1 for a row new): a day read again
- * with new events gains their few rows, a day read again unchanged writes nothing. Keeps the days'
- * rows as they were (`old_day_values`) and the days of their projects that had dau/wau/mau rows
- * (`rolled_before`: those a refresh corrects rather than computes; identity is per project, so no
- * other project's days change).
+ * Brings the read days' `day_values` to the combinations of values of `counted` (a day read
+ * whole: exactly those; a day appended to: those it had and these), writing only the difference
+ * (`day_values_diff`, sign -1 for a row gone, 1 for a row new): a day appended to gains its few
+ * new rows. Keeps the days' rows as they were (`old_day_values`) and the days of their projects
+ * that had dau/wau/mau rows (`rolled_before`: those a refresh corrects rather than computes;
+ * identity is per project, so no other project's days change).
  */
 export async function replaceDayValues(db: Db): Promise<void> {
   const columns = `project, dt, id_hash, ${LAKE_DIMENSIONS.join(', ')}`;
@@ -184,14 +184,22 @@ export async function replaceDayValues(db: Db): Promise<void> {
     `CREATE OR REPLACE TEMP TABLE rolled_before AS SELECT a.project, a.dt FROM active_users a
      SEMI JOIN (SELECT DISTINCT project FROM scan_days) s ON s.project = a.project`,
   );
-  // A day appended to keeps its rows and gains those of the files read.
   await db.run(
-    `CREATE OR REPLACE TEMP TABLE new_day_values AS SELECT ${columns} FROM (${idValues('counted')})
-     UNION SELECT ${columns} FROM old_day_values v SEMI JOIN append_days a ON a.project = v.project AND a.dt = v.dt`,
+    `CREATE OR REPLACE TEMP TABLE new_day_values AS SELECT ${columns} FROM (${idValues('counted')})`,
   );
+  const [held] = await db.rows(`SELECT count(*) FROM old_day_values`);
+  if (Number(held?.[0] ?? 0) === 0) {
+    // Days read for the first time (a first build): every row is new, nothing to compare.
+    await db.run(`CREATE OR REPLACE TEMP TABLE day_values_diff AS SELECT *, 1 AS sign FROM new_day_values`);
+    await db.run(`INSERT INTO day_values SELECT ${columns} FROM new_day_values ORDER BY project, dt`);
+    return;
+  }
+  // A day read whole loses the rows its files no longer give; a day appended to keeps them.
   await db.run(
     `CREATE OR REPLACE TEMP TABLE day_values_diff AS
-     SELECT *, -1 AS sign FROM (SELECT ${columns} FROM old_day_values EXCEPT SELECT ${columns} FROM new_day_values)
+     SELECT *, -1 AS sign FROM (
+       SELECT ${columns} FROM old_day_values v SEMI JOIN whole_days w ON w.project = v.project AND w.dt = v.dt
+       EXCEPT SELECT ${columns} FROM new_day_values)
      UNION ALL SELECT *, 1 FROM (SELECT ${columns} FROM new_day_values EXCEPT SELECT ${columns} FROM old_day_values)`,
   );
   await db.run(
