@@ -198,11 +198,15 @@ export class DuckDbWarehouse implements Warehouse {
         await this.writer.run(
           `DELETE FROM day_ids USING whole_days d WHERE day_ids.project = d.project AND day_ids.dt = d.dt`,
         );
+        const [appended] = await this.writer.rows(`SELECT count(*) FROM append_days`);
+        const lacking =
+          Number(appended?.[0] ?? 0) === 0
+            ? ''
+            : `AND NOT EXISTS (SELECT 1 FROM day_ids i WHERE i.project = c.project AND i.dt = c.dt
+                 AND i.id_hash = coalesce(c.user_hash, c.anonymous_hash))`;
         await this.writer.run(
           `INSERT INTO day_ids SELECT DISTINCT c.project, c.dt, coalesce(c.user_hash, c.anonymous_hash) FROM counted c
-           WHERE coalesce(c.user_hash, c.anonymous_hash) IS NOT NULL
-             AND NOT EXISTS (SELECT 1 FROM day_ids i WHERE i.project = c.project AND i.dt = c.dt
-               AND i.id_hash = coalesce(c.user_hash, c.anonymous_hash))
+           WHERE coalesce(c.user_hash, c.anonymous_hash) IS NOT NULL ${lacking}
            ORDER BY 1, 2`,
         );
         await replaceDayValues(this.writer);

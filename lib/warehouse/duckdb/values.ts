@@ -184,16 +184,23 @@ export async function replaceDayValues(db: Db): Promise<void> {
     `CREATE OR REPLACE TEMP TABLE rolled_before AS SELECT a.project, a.dt FROM active_users a
      SEMI JOIN (SELECT DISTINCT project FROM scan_days) s ON s.project = a.project`,
   );
+  const [held] = await db.rows(`SELECT count(*) FROM old_day_values`);
+  if (Number(held?.[0] ?? 0) === 0) {
+    // Days read for the first time: every row is new, nothing to compare (the difference is
+    // needed only where days had dau/wau/mau rows to correct).
+    await db.run(
+      `INSERT INTO day_values SELECT ${columns} FROM (${idValues('counted')}) ORDER BY project, dt`,
+    );
+    const [rolled] = await db.rows(`SELECT count(*) FROM rolled_before`);
+    await db.run(
+      `CREATE OR REPLACE TEMP TABLE day_values_diff AS SELECT ${columns}, 1 AS sign FROM (${onReadDays('day_values')})
+       ${Number(rolled?.[0] ?? 0) === 0 ? 'WHERE false' : ''}`,
+    );
+    return;
+  }
   await db.run(
     `CREATE OR REPLACE TEMP TABLE new_day_values AS SELECT ${columns} FROM (${idValues('counted')})`,
   );
-  const [held] = await db.rows(`SELECT count(*) FROM old_day_values`);
-  if (Number(held?.[0] ?? 0) === 0) {
-    // Days read for the first time (a first build): every row is new, nothing to compare.
-    await db.run(`CREATE OR REPLACE TEMP TABLE day_values_diff AS SELECT *, 1 AS sign FROM new_day_values`);
-    await db.run(`INSERT INTO day_values SELECT ${columns} FROM new_day_values ORDER BY project, dt`);
-    return;
-  }
   // A day read whole loses the rows its files no longer give; a day appended to keeps them.
   await db.run(
     `CREATE OR REPLACE TEMP TABLE day_values_diff AS
