@@ -184,7 +184,11 @@ export class DuckDbWarehouse implements Warehouse {
       await this.ensureViews(this.writer);
       await this.writer.run('BEGIN TRANSACTION');
       try {
-        const { days: scanned, filesRead } = await readCounted(this.writer, requested, {
+        const {
+          days: scanned,
+          appended,
+          filesRead,
+        } = await readCounted(this.writer, requested, {
           lakeRoot: this.lakeRoot,
           counted: this.counted,
           reread: options.reread === true,
@@ -198,9 +202,8 @@ export class DuckDbWarehouse implements Warehouse {
         await this.writer.run(
           `DELETE FROM day_ids USING whole_days d WHERE day_ids.project = d.project AND day_ids.dt = d.dt`,
         );
-        const [appended] = await this.writer.rows(`SELECT count(*) FROM append_days`);
         const lacking =
-          Number(appended?.[0] ?? 0) === 0
+          appended === 0
             ? ''
             : `AND NOT EXISTS (SELECT 1 FROM day_ids i WHERE i.project = c.project AND i.dt = c.dt
                  AND i.id_hash = coalesce(c.user_hash, c.anonymous_hash))`;

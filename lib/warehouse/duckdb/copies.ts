@@ -1,9 +1,16 @@
-import { readdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
 import { LAKE_DIMENSIONS } from '../breakdowns.js';
 import { type ProjectDay, uniqueProjectDays } from '../days.js';
 import { BOT, ROW_ID } from '../people.js';
-import { type Db, EMPTY_EVENTS, lakeRows, literal, pairsTable, sqlPath } from './sql.js';
+import {
+  type Db,
+  dayFiles,
+  EMPTY_EVENTS,
+  type LakeFile,
+  lakeRows,
+  literal,
+  pairsTable,
+  sqlPath,
+} from './sql.js';
 
 export interface CopyOptions {
   lakeRoot: string;
@@ -19,23 +26,6 @@ export interface CopyOptions {
 const COUNTED_COLUMNS = `project, dt, type, received_at, event_time, user_hash, anonymous_hash, previous_user_hash,
   previous_anonymous_hash, ${LAKE_DIMENSIONS.join(', ')}`;
 
-/** A lake file of a day: its name, and its time and size (a file written again has another). */
-interface DayFile {
-  name: string;
-  version: string;
-}
-
-async function listDay(lakeRoot: string, day: ProjectDay): Promise<DayFile[]> {
-  const dir = join(lakeRoot, 'events', `project=${day.project}`, `dt=${day.dt}`);
-  const files: DayFile[] = [];
-  for (const name of (await readdir(dir).catch(() => [] as string[])).sort()) {
-    if (!name.endsWith('.parquet')) continue;
-    const info = await stat(join(dir, name)).catch(() => null);
-    if (info) files.push({ name, version: `${info.mtimeMs}:${info.size}` });
-  }
-  return files;
-}
-
 /**
  * Reads what is new of these days: rule 1 needs no verdict (copies of an event name the same
  * person on the same day, which counts them once), so a day whose files read before are all still
@@ -47,13 +37,14 @@ async function listDay(lakeRoot: string, day: ProjectDay): Promise<DayFile[]> {
  *
  * Leaves `counted` (the rows read that rule 0 counts, every lake column a refresh uses),
  * `scan_days` (the days read), `append_days` and `whole_days` (their two kinds); brings
- * `bot_days`, `bot_ids` and `day_files` up to date. Returns the days read and the files read.
+ * `bot_days`, `bot_ids` and `day_files` up to date. Returns the days read, how many of them were
+ * appended to, and the files read.
  */
 export async function readCounted(
   db: Db,
   requested: readonly ProjectDay[],
   options: CopyOptions,
-): Promise<{ days: ProjectDay[]; filesRead: number }> {
+): Promise<{ days: ProjectDay[]; appended: number; filesRead: number }> {
   const candidates = uniqueProjectDays(requested);
   const listedAt = Date.now();
   const recorded = new Map<string, Map<string, string>>();
@@ -69,9 +60,9 @@ export async function readCounted(
   }
   const whole: ProjectDay[] = [];
   const append: ProjectDay[] = [];
-  const reads: Array<{ day: ProjectDay; files: DayFile[] }> = [];
+  const reads: Array<{ day: ProjectDay; files: LakeFile[] }> = [];
   for (const day of candidates) {
-    const listed = await listDay(options.lakeRoot, day);
+    const listed = await dayFiles(options.lakeRoot, day.project, day.dt);
     const before = recorded.get(`${day.project}/${day.dt}`);
     const versions = new Map(listed.map((f) => [f.name, f.version]));
     const appendable =
@@ -91,9 +82,7 @@ export async function readCounted(
   await db.run(`CREATE OR REPLACE TEMP TABLE scan_days AS SELECT * FROM ${pairsTable(days)}`);
   await db.run(`CREATE OR REPLACE TEMP TABLE whole_days AS SELECT * FROM ${pairsTable(whole)}`);
   await db.run(`CREATE OR REPLACE TEMP TABLE append_days AS SELECT * FROM ${pairsTable(append)}`);
-  const paths = reads.flatMap(({ day, files }) =>
-    files.map((f) => join(options.lakeRoot, 'events', `project=${day.project}`, `dt=${day.dt}`, f.name)),
-  );
+  const paths = reads.flatMap(({ files }) => files.map((f) => f.path));
   const source = paths.length > 0 ? lakeRows(paths) : `(${EMPTY_EVENTS})`;
   await db.run(
     `CREATE OR REPLACE TEMP TABLE counted AS SELECT ${COUNTED_COLUMNS} FROM ${source} WHERE ${options.counted}`,
@@ -136,5 +125,5 @@ export async function readCounted(
   );
   for (let i = 0; i < rows.length; i += 1000)
     await db.run(`INSERT INTO day_files VALUES ${rows.slice(i, i + 1000).join(', ')}`);
-  return { days, filesRead: paths.length };
+  return { days, appended: append.length, filesRead: paths.length };
 }

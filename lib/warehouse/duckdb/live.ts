@@ -1,9 +1,8 @@
-import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { LAKE_DIMENSIONS } from '../breakdowns.js';
 import { addDays, MAU_DAYS, WAU_DAYS } from '../days.js';
 import type { ActiveUsersDay } from '../warehouse.js';
-import { type Db, hasParquet, lakeRows, literal, sqlPath } from './sql.js';
+import { type Db, dayDir, dayFiles, hasParquet, lakeRows, literal, sqlPath } from './sql.js';
 
 /** Files written this close before a read still count as live: file times are coarse and renames lag writes. */
 const READ_SLACK_MS = 5_000;
@@ -101,7 +100,7 @@ export class LiveRows {
 
 /** The glob of today's files of a project, or null when there are none. */
 export function todayFiles(options: LiveOptions, project: string, today: string): string | null {
-  const dir = join(options.lakeRoot, 'events', `project=${project}`, `dt=${today}`);
+  const dir = dayDir(options.lakeRoot, project, today);
   return hasParquet(dir) ? join(dir, '*.parquet') : null;
 }
 
@@ -116,16 +115,9 @@ export async function newerFiles(
     `SELECT read_at_ms FROM day_reads WHERE project = ${literal(project, 'project')} AND dt = ${literal(today, 'date')}`,
   );
   const readAt = Number(read?.[0] ?? 0);
-  const dir = join(options.lakeRoot, 'events', `project=${project}`, `dt=${today}`);
-  const files: LiveFile[] = [];
-  for (const name of await readdir(dir).catch(() => [] as string[])) {
-    if (!name.endsWith('.parquet')) continue;
-    const path = join(dir, name);
-    const info = await stat(path).catch(() => null);
-    if (info && info.mtimeMs >= readAt - READ_SLACK_MS)
-      files.push({ path, version: `${info.mtimeMs}:${info.size}` });
-  }
-  return files;
+  return (await dayFiles(options.lakeRoot, project, today))
+    .filter((f) => f.mtimeMs >= readAt - READ_SLACK_MS)
+    .map(({ path, version }) => ({ path, version }));
 }
 
 /**

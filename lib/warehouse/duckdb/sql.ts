@@ -1,4 +1,5 @@
 import { readdirSync } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { PROJECT_ID_PATTERN } from '../../ingest/limits.js';
@@ -97,6 +98,32 @@ export const EMPTY_EVENTS = `SELECT NULL::VARCHAR AS event_id, NULL::VARCHAR AS 
   NULL::VARCHAR AS app_version, NULL::VARCHAR AS library, NULL::VARCHAR AS utm_source, NULL::VARCHAR AS utm_medium,
   NULL::VARCHAR AS utm_campaign, NULL::VARCHAR AS referrer_domain, NULL::BOOLEAN AS bot,
   NULL::VARCHAR AS project, NULL::DATE AS dt WHERE false`;
+
+/** The directory of a (project, day) partition of the lake under `lakeRoot`. */
+export function dayDir(lakeRoot: string, project: string, dt: string): string {
+  return join(lakeRoot, 'events', `project=${project}`, `dt=${dt}`);
+}
+
+/** A Parquet file of a lake partition: its name, path, time, and a version (time and size) that a file written again changes. */
+export interface LakeFile {
+  name: string;
+  path: string;
+  mtimeMs: number;
+  version: string;
+}
+
+/** The Parquet files of a lake partition, by name (none when the directory is missing). */
+export async function dayFiles(lakeRoot: string, project: string, dt: string): Promise<LakeFile[]> {
+  const dir = dayDir(lakeRoot, project, dt);
+  const files: LakeFile[] = [];
+  for (const name of (await readdir(dir).catch(() => [] as string[])).sort()) {
+    if (!name.endsWith('.parquet')) continue;
+    const path = join(dir, name);
+    const info = await stat(path).catch(() => null);
+    if (info) files.push({ name, path, mtimeMs: info.mtimeMs, version: `${info.mtimeMs}:${info.size}` });
+  }
+  return files;
+}
 
 /** Whether a lake directory holds a Parquet file (a glob matching nothing fails a read). */
 export function hasParquet(dir: string): boolean {
