@@ -159,6 +159,39 @@ interface Point {
   live: number;
 }
 
+/**
+ * A warehouse in use over `lake`: every day from `first` to `last` rolled up in full (timed) and
+ * checkpointed, then the file opened afresh and `last` refreshed once (not timed). A warehouse in
+ * use has its rebuild written to its file long since and has been refreshing since: refreshes are
+ * measured by such an instance, not by the one that just did the rebuild (whose memory still
+ * holds it: at 3x10^7 events a new day's refresh took about twice as long).
+ */
+export async function rebuiltInUse(
+  dir: string,
+  lake: string,
+  first: string,
+  last: string,
+): Promise<{ rebuild: number; warehouse: DuckDbWarehouse }> {
+  const open = () =>
+    DuckDbWarehouse.open({ path: join(dir, 'w.duckdb'), lakeRoot: lake, homeDirectory: dir });
+  const built = await open();
+  let rebuild: number;
+  try {
+    rebuild = await seconds(() =>
+      built.refresh(
+        daysFrom(first, last).map((dt) => ({ project: 'bench', dt })),
+        last,
+      ),
+    );
+    await built.query('CHECKPOINT');
+  } finally {
+    await built.close();
+  }
+  const warehouse = await open();
+  await warehouse.refresh([{ project: 'bench', dt: last }], last);
+  return { rebuild, warehouse };
+}
+
 async function measure(size: number, days: number, onProgress: (line: string) => void): Promise<Point> {
   const dir = await mkdtemp(join(tmpdir(), 'tally-bench-growth-'));
   const lake = join(dir, 'lake');
@@ -167,24 +200,8 @@ async function measure(size: number, days: number, onProgress: (line: string) =>
     onProgress(
       `  ${size.toLocaleString('en')} events over ${days} days: lake written in ${written.toFixed(1)} s, rebuilding`,
     );
-    const open = () =>
-      DuckDbWarehouse.open({ path: join(dir, 'w.duckdb'), lakeRoot: lake, homeDirectory: dir });
-    const built = await open();
-    const all = daysFrom(addDays(TODAY, -days), LAST).map((dt) => ({ project: 'bench', dt }));
-    let rebuild: number;
+    const { rebuild, warehouse } = await rebuiltInUse(dir, lake, addDays(TODAY, -days), LAST);
     try {
-      rebuild = await seconds(() => built.refresh(all, LAST));
-      await built.query('CHECKPOINT');
-    } finally {
-      await built.close();
-    }
-    // A warehouse in use has its rebuild written to its file long since and has been refreshing
-    // since: the refreshes are measured by a DuckDB instance that opened the file afresh and
-    // refreshed the last day once (not measured), not by the one that just did the rebuild (whose
-    // memory still holds it: at 3x10^7 events a new day's refresh took about twice as long).
-    const warehouse = await open();
-    try {
-      await warehouse.refresh([{ project: 'bench', dt: LAST }], LAST);
       const noLinks: number[] = [];
       const again: number[] = [];
       const links: number[] = [];

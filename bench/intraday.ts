@@ -10,9 +10,8 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { addDays, daysFrom } from '../lib/warehouse/days.js';
-import { DuckDbWarehouse } from '../lib/warehouse/duckdb.js';
-import { duck, events, median, seconds, TODAY, writeHistory } from './growth.js';
+import { addDays } from '../lib/warehouse/days.js';
+import { duck, events, median, rebuiltInUse, seconds, TODAY, writeHistory } from './growth.js';
 
 const SIZES = (process.env.BENCH_INTRADAY_SIZES ?? '1000000,10000000,30000000').split(',').map(Number);
 const HISTORY_EVENTS = 1_000_000;
@@ -66,23 +65,9 @@ async function measure(size: number, onProgress: (line: string) => void): Promis
         f / 1e4,
       );
     onProgress(`  today so far ${size.toLocaleString('en')} events: lake written, rolling up`);
-    const open = () =>
-      DuckDbWarehouse.open({ path: join(dir, 'w.duckdb'), lakeRoot: lake, homeDirectory: dir });
-    const all = daysFrom(addDays(TODAY, -HISTORY_DAYS), TODAY).map((dt) => ({ project: 'bench', dt }));
-    const first = await open();
-    let built: number;
-    try {
-      built = await seconds(() => first.refresh(all, TODAY));
-      await first.query('CHECKPOINT');
-    } finally {
-      await first.close();
-    }
-    // Measured on an instance that opened the file afresh and refreshed today once (a warehouse
-    // in use), as the growth bench does.
-    const warehouse = await open();
+    const { rebuild: built, warehouse } = await rebuiltInUse(dir, lake, addDays(TODAY, -HISTORY_DAYS), TODAY);
     try {
       const today = [{ project: 'bench', dt: TODAY }];
-      await warehouse.refresh(today, TODAY);
       const refreshes: number[] = [];
       for (let n = 0; n < NEW_FILES; n++) {
         await writeToday(lake, `new-${n}`, 1e9 + n * NEW_EVENTS, NEW_EVENTS, 0.5 + n / 10);
