@@ -43,12 +43,6 @@ export function text(value: string): string {
   return `'${value.replaceAll("'", "''")}'`;
 }
 
-/** The first instant of a UTC day, as a TIMESTAMPTZ literal. */
-export function dayStart(dt: string): string {
-  literal(dt, 'date');
-  return `TIMESTAMPTZ '${dt} 00:00:00+00'`;
-}
-
 /** A `(project, dt)` table of these pairs, as `t`. */
 export function pairsTable(pairs: readonly ProjectDay[]): string {
   if (pairs.length === 0)
