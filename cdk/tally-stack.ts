@@ -233,7 +233,12 @@ export class TallyStack extends Stack {
       description:
         'Erase people: aws lambda invoke with {"project", "userIds", "anonymousIds"} (see docs/privacy.md)',
     });
-    if (s.starRocksTrust) new StarRocksAccess(this, 'StarRocks', { lake, trust: s.starRocksTrust });
+    if (s.starRocksTrust) {
+      const access = new StarRocksAccess(this, 'StarRocks', { lake, trust: s.starRocksTrust });
+      // The rollup's FILES() reads of the lake go as that role, like the catalog's.
+      if (s.starRocksTrust !== 'ec2')
+        functions.rollup?.addEnvironment('TALLY_STARROCKS_S3_ROLE_ARN', access.role.roleArn);
+    }
     suppressWithReasons(this, { lakeBucketName: s.lakeBucketName });
     Aspects.of(this).add(new PermissionSourceAccount());
   }

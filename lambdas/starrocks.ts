@@ -2,7 +2,9 @@ import { createPool, type Pool } from 'mysql2/promise';
 import { type Env, readProjects, refuseDedupWindow } from '../lib/config.js';
 import { ConfigError } from '../lib/errors.js';
 import { botCountingProjects } from '../lib/ingest/auth.js';
+import type { VersionedStore } from '../lib/lake/store.js';
 import {
+  type LakeFiles,
   type SqlClient,
   type SqlValue,
   type StarRocksConfig,
@@ -53,11 +55,26 @@ function required(env: Env, name: string): string {
 }
 
 /**
+ * Where StarRocks reads the lake's files for a refresh: the bucket, in the function's region
+ * (`AWS_REGION`), as the nodes' instance profile or, with `TALLY_STARROCKS_S3_ROLE_ARN`, the role
+ * the stack made for them (the catalog's settings, printed by the stack).
+ */
+export function starRocksLake(env: Env, bucket: string, store: VersionedStore): LakeFiles {
+  const region = required(env, 'AWS_REGION');
+  const role = env.TALLY_STARROCKS_S3_ROLE_ARN?.trim();
+  return {
+    location: `s3://${bucket}/`,
+    storage: { type: 'glue', region, ...(role ? { iamRoleArn: role } : {}) },
+    list: (prefix) => store.listVersions(prefix),
+  };
+}
+
+/**
  * The StarRocks warehouse from `TALLY_STARROCKS_HOST`, `TALLY_STARROCKS_PORT` (default 9030),
  * `TALLY_STARROCKS_USER`, `TALLY_STARROCKS_PASSWORD` (the CDK app fills it from Secrets Manager),
  * `TALLY_STARROCKS_DATABASE` (default tally) and `TALLY_STARROCKS_REPLICAS` (default 3).
  */
-export function starRocksFromEnv(env: Env): StarRocksWarehouse {
+export function starRocksFromEnv(env: Env, lake?: LakeFiles): StarRocksWarehouse {
   refuseDedupWindow(env);
   const port = Number(env.TALLY_STARROCKS_PORT ?? '9030');
   if (!Number.isInteger(port) || port < 1 || port > 65535) {
@@ -84,5 +101,5 @@ export function starRocksFromEnv(env: Env): StarRocksWarehouse {
     supportBigNumbers: true,
     bigNumberStrings: true,
   });
-  return new StarRocksWarehouse(mysqlClient(pool, sessionStatements(config)), config);
+  return new StarRocksWarehouse(mysqlClient(pool, sessionStatements(config)), config, lake);
 }

@@ -8,7 +8,7 @@ import { onColdStart } from '../cold-start.js';
 import { lambdaLogger } from '../logger.js';
 import { LambdaMetrics } from '../metrics-emf.js';
 import { withSecrets } from '../secrets.js';
-import { starRocksFromEnv } from '../starrocks.js';
+import { starRocksFromEnv, starRocksLake } from '../starrocks.js';
 import { type TickEvent, tickOf } from '../ticks.js';
 
 /** An EventBridge scheduled event, a batch of them from the schedule's queue, or `{ "full": true }` for a backfill. */
@@ -45,10 +45,12 @@ const fromEnv = onColdStart(async () => {
   const { database: glueDatabase, table: glueTable } = readGlueNames(env);
   const glue = glueClient();
   const logger = lambdaLogger('rollup');
+  const store = new S3ObjectStore(s3Client(readEndpoint(env, 'S3')), bucket);
   return createRollupHandler(
     {
-      store: new S3ObjectStore(s3Client(readEndpoint(env, 'S3')), bucket),
-      warehouse: starRocksFromEnv(env),
+      store,
+      // StarRocks reads each day's new files (FILES()), listed here with their ETags.
+      warehouse: starRocksFromEnv(env, starRocksLake(env, bucket, store)),
       logger,
       registerPartitions: async (days) => {
         await registerPartitions(glue, { database: glueDatabase, table: glueTable, bucket }, days);

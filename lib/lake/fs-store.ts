@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import type { DeletingStore } from './compaction.js';
-import { StorageError } from './store.js';
+import { type ListedObject, StorageError, type VersionedStore } from './store.js';
 
 /** The lake as a directory: DuckDB reads it in place. Writes go to a temp file, then rename. */
-export class FsObjectStore implements DeletingStore {
+export class FsObjectStore implements DeletingStore, VersionedStore {
   constructor(readonly root: string) {}
 
   async delete(key: string): Promise<void> {
@@ -54,5 +54,15 @@ export class FsObjectStore implements DeletingStore {
       throw new StorageError('list', prefix, error);
     }
     return entries.filter((k) => k.startsWith(prefix)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  }
+
+  /** The version of a file is its modification time and size (a rename replaces both). */
+  async listVersions(prefix: string): Promise<ListedObject[]> {
+    const objects: ListedObject[] = [];
+    for (const key of await this.list(prefix)) {
+      const info = await stat(join(this.root, key)).catch(() => null);
+      if (info) objects.push({ key, version: `${info.mtimeMs}:${info.size}` });
+    }
+    return objects;
   }
 }

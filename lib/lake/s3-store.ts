@@ -6,10 +6,10 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import type { DeletingStore } from './compaction.js';
-import { StorageError } from './store.js';
+import { type ListedObject, StorageError, type VersionedStore } from './store.js';
 
 /** The lake on S3. The client comes from the caller (created once per process). */
-export class S3ObjectStore implements DeletingStore {
+export class S3ObjectStore implements DeletingStore, VersionedStore {
   constructor(
     private readonly client: S3Client,
     private readonly bucket: string,
@@ -52,19 +52,29 @@ export class S3ObjectStore implements DeletingStore {
   }
 
   async list(prefix: string): Promise<string[]> {
-    const keys: string[] = [];
+    return (await this.listVersions(prefix)).map((o) => o.key);
+  }
+
+  /** The version of an object is its ETag (its content's digest: a rewrite with other rows changes it). */
+  async listVersions(prefix: string): Promise<ListedObject[]> {
+    const objects: ListedObject[] = [];
     let token: string | undefined;
     try {
       do {
         const out = await this.client.send(
           new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, ContinuationToken: token }),
         );
-        for (const o of out.Contents ?? []) if (o.Key) keys.push(o.Key);
+        for (const o of out.Contents ?? [])
+          if (o.Key)
+            objects.push({
+              key: o.Key,
+              version: o.ETag ?? `${o.LastModified?.getTime() ?? 0}:${o.Size ?? 0}`,
+            });
         token = out.IsTruncated ? out.NextContinuationToken : undefined;
       } while (token);
     } catch (error) {
       throw new StorageError('list', prefix, error);
     }
-    return keys.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    return objects.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
 }

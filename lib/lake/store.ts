@@ -12,6 +12,18 @@ export interface ObjectStore {
   list(prefix: string): Promise<string[]>;
 }
 
+/** An object as a listing gives it: its key, and a version that changes when it is rewritten. */
+export interface ListedObject {
+  key: string;
+  version: string;
+}
+
+/** A store that lists objects with their versions (what a warehouse reading only new files needs). */
+export interface VersionedStore {
+  /** Every object under the prefix with its version, in key order. */
+  listVersions(prefix: string): Promise<ListedObject[]>;
+}
+
 /** A store operation failed; the batch that needed it must be retried. */
 export class StorageError extends TallyError {
   readonly key: string;

@@ -3,7 +3,14 @@ import { assembleBreakdown, type Breakdown, checkDimension, type Dimension } fro
 import { dayNumber, daysFrom, type ProjectDay, uniqueProjectDays } from './days.js';
 import { countedRows } from './people.js';
 import { breakdown } from './starrocks/breakdown.js';
-import { type CopyOptions, readCounted, recordBots } from './starrocks/copies.js';
+import {
+  botDaysSelect,
+  type CopyOptions,
+  type LakeFiles,
+  lakeLocation,
+  readCounted,
+  recordFiles,
+} from './starrocks/copies.js';
 import { counted, movedDays, recordIdentity, resolveChanges, stageEvidence } from './starrocks/identity.js';
 import { liveToday } from './starrocks/live.js';
 import { createSchema, derivedTables } from './starrocks/schema.js';
@@ -32,11 +39,13 @@ import {
   type BotDay,
   everyBotDay,
   type QueryResult,
+  type RefreshOptions,
   type RefreshStats,
   type Warehouse,
   WarehouseError,
 } from './warehouse.js';
 
+export type { LakeFiles } from './starrocks/copies.js';
 export {
   type CatalogConfig,
   catalogStatement,
@@ -68,8 +77,11 @@ function keyDigest(key: string): string {
  * run that dies is redone whole by the next (its manifests are recorded last); until the day
  * tables are written it finds the same changes again, and after that what it wrote already holds.
  */
-/** Tables of the duplicate window an earlier Tally kept (an event index and its verdicts). */
-const RETIRED_TABLES = ['event_index', 'duplicates', 'refresh_verdicts'];
+/**
+ * Tables an earlier Tally kept: an event index and its verdicts (the duplicate window), and bots
+ * per day counted from whole days (now from the files read, `day_files` and `bot_ids`).
+ */
+const RETIRED_TABLES = ['event_index', 'duplicates', 'refresh_verdicts', 'bot_days'];
 
 export class StarRocksWarehouse implements Warehouse {
   private readonly db: string;
@@ -77,10 +89,16 @@ export class StarRocksWarehouse implements Warehouse {
   private readonly replicationNum: number;
   private readonly counted: string;
 
+  /**
+   * `lake`: where a refresh reads the lake's files (`FILES()`) and how it lists them; a refresh
+   * needs it, queries do not.
+   */
   constructor(
     private readonly client: SqlClient,
     config: StarRocksConfig = {},
+    private readonly lake?: LakeFiles,
   ) {
+    if (lake) lakeLocation(lake.location);
     this.db = identifier(config.database ?? 'tally', 'database');
     this.events = [
       identifier(config.catalog ?? 'lake', 'catalog'),
@@ -107,7 +125,7 @@ export class StarRocksWarehouse implements Warehouse {
 
   /** Where the lake is read from for a rollup or a query. */
   private readOptions(): CopyOptions {
-    return { db: this.db, events: this.events, counted: this.counted };
+    return { db: this.db, events: this.events, counted: this.counted, lake: this.lake };
   }
 
   /** Refuses a cluster older than the minimum version, naming both. */
@@ -153,7 +171,7 @@ export class StarRocksWarehouse implements Warehouse {
     if (retired.length > 0)
       throw new WarehouseError(
         'old_layout',
-        `database ${this.db} has the tables ${retired.join(', ')} of an earlier Tally, whose days were counted with a duplicate window: ${rebuild}`,
+        `database ${this.db} has the tables ${retired.join(', ')} of an earlier Tally (a duplicate window, or bots counted from whole days): ${rebuild}`,
       );
     if (!present.has('rollup_manifests')) return;
     const missing = tables.filter((t) => !present.has(t));
@@ -167,21 +185,29 @@ export class StarRocksWarehouse implements Warehouse {
   }
 
   /**
-   * A refresh: (1) the changed days' counted rows are read again (rule 1 needs no verdict on
-   * copies); (2) their identity evidence is
-   * compared with what the day tables hold, and the ids whose person that changes are found,
-   * adding the days where those ids were active; (3) the persons of all those days are replaced
-   * and the windows holding them upserted, a row for every day (a quiet day included); (4)
-   * people, first links and the day tables are written.
+   * A refresh: (1) what is new of the changed days is read (`readCounted`: a day's new files, or
+   * the day whole when a file read before was rewritten; rule 1 needs no verdict on copies); (2)
+   * their identity evidence, merged with what the day tables hold of a day appended to, is
+   * compared with those tables, and the ids whose person that changes are found, adding the days
+   * where those ids were active; (3) the persons of all those days are replaced (a day appended to
+   * from its stored ids and the new ones) and the windows holding them upserted, a row for every
+   * day (a quiet day included); (4) people, first links, the day tables and the files read are
+   * written.
    */
-  async refresh(changed: readonly ProjectDay[], today: string): Promise<RefreshStats> {
+  async refresh(
+    changed: readonly ProjectDay[],
+    today: string,
+    options: RefreshOptions = {},
+  ): Promise<RefreshStats> {
     const requested = uniqueProjectDays(
       changed.map((c) => ({ project: project(c.project), dt: date(c.dt) })),
     );
-    if (requested.length === 0) return { daysRecomputed: 0, windowsRecomputed: 0 };
+    if (requested.length === 0) return { daysRecomputed: 0, windowsRecomputed: 0, filesRead: 0 };
     date(today);
     const copies = this.readOptions();
-    const dts = await readCounted(this.run, copies, requested);
+    const read = await readCounted(this.run, copies, requested, options.reread === true);
+    const { dts, appended } = read;
+    if (dts.length === 0) return { daysRecomputed: 0, windowsRecomputed: 0, filesRead: 0 };
     // A day a project no longer has any event of (its copies counted elsewhere) changes too.
     const present = pairsOf(
       await this.run(
@@ -191,20 +217,20 @@ UNION SELECT DISTINCT project, CAST(dt AS VARCHAR) AS dt FROM ${counted(this.db)
         dts,
       ),
     );
-    const changes = await stageEvidence(this.run, this.db, dts);
+    const changes = await stageEvidence(this.run, this.db, dts, appended);
     const moved: ProjectDay[] = [];
     if (changes > 0) {
       await resolveChanges(this.run, this.db, dts);
       moved.push(...(await movedDays(this.run, this.db, dts)));
     }
     const movedDts = [...new Set(moved.map((m) => m.dt))];
-    await writeDailyUsers(this.run, this.db, dts, movedDts);
+    await writeDailyUsers(this.run, this.db, { read: dts, appended, moved: movedDts });
     await writeFirstDays(this.run, this.db, [...dts, ...movedDts]);
-    const days = uniqueProjectDays([...requested, ...moved, ...present]);
+    const days = uniqueProjectDays([...requested.filter((r) => dts.includes(r.dt)), ...moved, ...present]);
     const windows = await writeWindows(this.run, this.db, days, today);
-    await recordIdentity(this.run, this.db, dts, changes > 0);
-    await recordBots(this.run, copies, dts);
-    return { daysRecomputed: days.length, windowsRecomputed: windows };
+    await recordIdentity(this.run, this.db, dts, appended, changes > 0);
+    await recordFiles(this.run, copies, read);
+    return { daysRecomputed: days.length, windowsRecomputed: windows, filesRead: read.filesRead };
   }
 
   async breakdown(
@@ -231,11 +257,14 @@ UNION SELECT DISTINCT project, CAST(dt AS VARCHAR) AS dt FROM ${counted(this.db)
   async botDays(name: string, from: string, to: string): Promise<BotDay[]> {
     project(name);
     if (dayNumber(from) > dayNumber(to)) return [];
-    const rows = await this.run(
-      `SELECT CAST(dt AS VARCHAR) AS dt, events, ids FROM ${this.db}.bot_days
-WHERE project = ? AND dt BETWEEN ? AND ?`,
-      [name, date(from), date(to)],
-    );
+    const rows = await this.run(botDaysSelect(this.db), [
+      name,
+      date(from),
+      date(to),
+      name,
+      date(from),
+      date(to),
+    ]);
     const found = rows.map((r) => ({ dt: String(r.dt), events: Number(r.events), ids: Number(r.ids) }));
     return everyBotDay(from, to, found);
   }

@@ -2,7 +2,8 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import mysql from 'mysql2';
-import type { SqlClient, SqlValue } from '../../lib/warehouse/starrocks.js';
+import { FsObjectStore } from '../../lib/lake/fs-store.js';
+import type { LakeFiles, SqlClient, SqlValue } from '../../lib/warehouse/starrocks.js';
 
 /**
  * An executable model of the StarRocks features Tally's engine uses, on DuckDB: each statement is
@@ -20,6 +21,12 @@ import type { SqlClient, SqlValue } from '../../lib/warehouse/starrocks.js';
  * - key columns must come first, in key order; NOT NULL columns refuse NULLs (strict inserts);
  * - BITMAP is a list of distinct unsigned 64-bit values; `to_bitmap` of a negative is NULL;
  *   `bitmap_and`, `bitmap_andnot` and `bitmap_count` are list intersection, difference and length;
+ * - `FILES()` reads the Parquet files its `path` names (comma-separated, each under the lake's
+ *   location, `s3://tally-lake/` unless given; no wildcards, as Tally names files), `format`
+ *   parquet; `project` and `dt` come from the path only with `columns_from_path`; a file that is
+ *   not there fails the statement ("no file found"), as does a property StarRocks would not take or
+ *   a read without S3 credentials; the files' schemas are merged by name (StarRocks samples
+ *   `auto_detect_sample_files` files for it);
  * - the external table is read by partition: each read of it must be followed by a WHERE naming
  *   its days (`dt IN (...)` or `dt = ...`), else it would read every partition; the catalog
  *   caches each partition's file list when it first reads it and until `REFRESH EXTERNAL TABLE`
@@ -35,6 +42,8 @@ export interface ModelOptions {
   version?: string;
   /** The external catalog's events table name. @default 'lake.tally_lake.events' */
   eventsTable?: string;
+  /** Where `FILES()` finds the lake's keys. @default 's3://tally-lake/' */
+  lakeLocation?: string;
 }
 
 interface Column {
@@ -59,6 +68,7 @@ export type StatementKind =
   | 'insert into'
   | 'insert overwrite'
   | 'delete'
+  | 'truncate'
   | 'drop table'
   | 'refresh external table'
   | 'select';
@@ -76,6 +86,16 @@ const LAKE_COLUMNS = `CAST(NULL AS VARCHAR) AS event_id, CAST(NULL AS VARCHAR) A
   CAST(NULL AS VARCHAR) AS utm_campaign, CAST(NULL AS VARCHAR) AS referrer_domain, CAST(NULL AS BOOLEAN) AS bot,
   CAST(NULL AS VARCHAR) AS project, CAST(NULL AS VARCHAR) AS dt`;
 
+/** The lake as the engine reads it through the model's `FILES()`: listed from the directory. */
+export function modelLake(lakeRoot: string, location = 's3://tally-lake/'): LakeFiles {
+  const store = new FsObjectStore(lakeRoot);
+  return {
+    location,
+    storage: { type: 'glue', region: 'eu-west-1' },
+    list: (prefix) => store.listVersions(prefix),
+  };
+}
+
 export class StarRocksModel implements SqlClient {
   readonly kinds = new Set<StatementKind>();
   readonly statements: string[] = [];
@@ -86,6 +106,8 @@ export class StarRocksModel implements SqlClient {
   private readonly fileLists = new Map<string, string[]>();
   /** Partitions each statement read from the external table, for assertions. */
   readonly partitionsRead: string[][] = [];
+  /** The lake keys each `FILES()` read named, for assertions. */
+  readonly filesRead: string[][] = [];
 
   private constructor(
     private readonly instance: DuckDBInstance,
@@ -180,6 +202,15 @@ export class StarRocksModel implements SqlClient {
           await this.db.run(
             `DELETE FROM ${m[1]}${m[2] ? ` USING ${this.expressions(m[2])}` : ''} WHERE ${this.expressions(where)}`,
           );
+          return [];
+        },
+      ],
+      [
+        /^TRUNCATE TABLE ([\w.]+)$/i,
+        'truncate',
+        async (m) => {
+          this.table(m[1]!);
+          await this.db.run(`DELETE FROM ${m[1]}`);
           return [];
         },
       ],
@@ -385,7 +416,8 @@ export class StarRocksModel implements SqlClient {
 
   /** StarRocks functions and names in DuckDB's terms. */
   private expressions(sql: string): string {
-    let out = this.readExternal(sql);
+    let out = rewriteCalls(sql, 'FILES', (args) => this.filesView(args));
+    out = this.readExternal(out);
     out = rewriteCalls(out, 'md5sum_numeric', ([x]) => `CAST(md5_number(${x}) >> 1 AS HUGEINT)`);
     out = rewriteCalls(out, 'current_version', () => `'${this.options.version ?? '3.4.2-model'}'`);
     out = rewriteCalls(out, 'bitmap_empty', () => `CAST([] AS UBIGINT[])`);
@@ -441,6 +473,45 @@ export class StarRocksModel implements SqlClient {
       out += `(${this.lakeView([...days].sort())})${rest}`;
     }
     return out;
+  }
+
+  /** `FILES(<properties>)` as the rows of the files it names. */
+  private filesView(args: string[]): string {
+    const properties = new Map<string, string>();
+    for (const arg of args) {
+      const m = /^'([^']*)'\s*=\s*'((?:[^']|'')*)'$/.exec(arg.trim());
+      if (!m) throw new Error(`model: FILES() property not modelled: ${arg.slice(0, 80)}`);
+      properties.set(m[1]!, m[2]!.replaceAll("''", "'"));
+    }
+    for (const key of properties.keys())
+      if (!/^(path|format|columns_from_path|auto_detect_sample_files|aws\.s3\.[a-z_]+)$/.test(key))
+        throw new Error(`model: FILES() takes no property ${key}`);
+    if (properties.get('format') !== 'parquet') throw new Error('model: FILES() needs "format" = "parquet"');
+    if (!properties.has('aws.s3.use_instance_profile') && !properties.has('aws.s3.access_key'))
+      throw new Error(
+        'model: FILES() over S3 needs credentials (aws.s3.use_instance_profile or access keys)',
+      );
+    const location = this.options.lakeLocation ?? 's3://tally-lake/';
+    const keys = (properties.get('path') ?? '')
+      .split(',')
+      .map((piece) => piece.trim())
+      .filter((piece) => piece !== '')
+      .map((piece) => {
+        if (/[*?[\]{}^]/.test(piece)) throw new Error(`model: FILES() wildcards not modelled: ${piece}`);
+        if (!piece.startsWith(location))
+          throw new Error(`model: FILES() path ${piece} is not under ${location}`);
+        const key = piece.slice(location.length);
+        if (!existsSync(join(this.options.lakeRoot, key)))
+          throw new Error(`failed to parse files: no file found with given path pattern: ${piece}`);
+        return key;
+      });
+    if (keys.length === 0) throw new Error('model: FILES() needs a path');
+    this.filesRead.push(keys);
+    const fromPath = (properties.get('columns_from_path') ?? '').split(',').map((c) => c.trim());
+    const hive = fromPath.includes('project') && fromPath.includes('dt');
+    const paths = keys.map((k) => `'${join(this.options.lakeRoot, k).replaceAll("'", "''")}'`).join(', ');
+    return `(SELECT * REPLACE (CAST(event_time AS TIMESTAMP) AS event_time, CAST(received_at AS TIMESTAMP) AS received_at)
+      FROM read_parquet([${paths}], hive_partitioning = ${hive}, ${hive ? "hive_types = {'project': VARCHAR, 'dt': VARCHAR}, " : ''}union_by_name = true))`;
   }
 
   /** A partition's Parquet files in the lake now. */

@@ -5,6 +5,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { compactLake } from '../../lib/lake/compaction.js';
 import { FsObjectStore } from '../../lib/lake/fs-store.js';
+import { eventsToParquet, parquetToEvents } from '../../lib/lake/parquet.js';
 import { silentLogger } from '../../lib/log.js';
 import { DIMENSIONS } from '../../lib/warehouse/breakdowns.js';
 import { addDays, daysFrom } from '../../lib/warehouse/days.js';
@@ -15,7 +16,7 @@ import type { Warehouse } from '../../lib/warehouse/warehouse.js';
 import { bruteBreakdown, bruteForce } from '../helpers/brute.js';
 import { readLakeDir } from '../helpers/duckdb.js';
 import { lakeEvent } from '../helpers/events.js';
-import { StarRocksModel } from '../helpers/starrocks-model.js';
+import { modelLake, StarRocksModel } from '../helpers/starrocks-model.js';
 import {
   land,
   landWaves,
@@ -51,7 +52,11 @@ async function withEngines<T>(work: (engines: Engines) => Promise<T>, version?: 
   const model = await StarRocksModel.open({ lakeRoot, version });
   // What the pool runs on every new connection.
   for (const statement of sessionStatements()) await model.query(statement);
-  const starrocks = new StarRocksWarehouse(model, { replicationNum: 1, countBots: [...COUNT_BOTS] });
+  const starrocks = new StarRocksWarehouse(
+    model,
+    { replicationNum: 1, countBots: [...COUNT_BOTS] },
+    modelLake(lakeRoot),
+  );
   try {
     return await work({ store, duckdb, starrocks, model });
   } finally {
@@ -197,7 +202,7 @@ describe('the StarRocks engine on its executable model, against DuckDB and a bru
       let lastRollup = 0;
       for (const event of events) {
         await land(store, [event], event.receivedAt);
-        lastRollup = model.statements.length;
+        lastRollup = model.filesRead.length;
         for (const warehouse of [duckdb, starrocks])
           await runRollup(
             { store, warehouse, logger: silentLogger },
@@ -222,12 +227,9 @@ describe('the StarRocks engine on its executable model, against DuckDB and a bru
       ]);
       expect(byNew.values[1]!.days.find((d) => d.dt === addDays(TODAY, -5))!.dau).toBe(1);
       // The link's rollup did not read the visitor's day from the lake: its values came from day_values.
-      const visitorDay = `'${addDays(TODAY, -5)}'`;
-      const lakeReads = model.statements
-        .slice(lastRollup)
-        .filter((s) => s.includes('lake.tally_lake.events'));
+      const lakeReads = model.filesRead.slice(lastRollup).flat();
       expect(lakeReads.length).toBeGreaterThan(0);
-      expect(lakeReads.filter((s) => s.includes(visitorDay))).toEqual([]);
+      expect(lakeReads.filter((key) => key.includes(`/dt=${addDays(TODAY, -5)}/`))).toEqual([]);
     });
   });
 
@@ -577,6 +579,7 @@ describe('the StarRocks engine on its executable model, against DuckDB and a bru
         'refresh external table',
         'select',
         'set',
+        'truncate',
       ]);
       expect(fromStarRocks.find((d) => d.dt === addDays(day, 10))).toEqual({
         dt: addDays(day, 10),
@@ -634,7 +637,7 @@ describe('the StarRocks engine on its executable model, against DuckDB and a bru
 
   it.each([
     ['people', 'b', 'a', null, 2],
-    // No ids that day: only its bots (bot_days) say the partition was read. Project a leaves its
+    // No ids that day: only its files read (day_files) say the partition was read. Project a leaves its
     // bots out (b counts them).
     [
       'only bots',
@@ -644,10 +647,10 @@ describe('the StarRocks engine on its executable model, against DuckDB and a bru
       0,
     ],
   ])(
-    'reads a day again after compaction replaced its files, refreshing every partition of it first (one holding %s)',
+    'reads a day whole again after compaction replaced its files, every partition of it (one holding %s)',
     async (_, held, late, context, people) => {
       await withEngines(async ({ store, duckdb, starrocks, model }) => {
-        // Arrange: one project's day in two batches, rolled up (the catalog lists its two files),
+        // Arrange: one project's day in two batches, rolled up (day_files records its two files),
         // then compacted into one file (the two deleted); then a late event of the other project
         // that day, so the refresh reads the whole day again, the first one's partition included.
         const day = addDays(TODAY, -3);
@@ -667,6 +670,7 @@ describe('the StarRocks engine on its executable model, against DuckDB and a bru
           await runRollup({ store, warehouse, logger: silentLogger }, { now: NOW });
         await compactLake(store, { now: NOW, graceMs: 0, logger: silentLogger });
         await land(store, [event(late, 'three', 3)], NOW.getTime());
+        const before = model.filesRead.length;
 
         // Act
         for (const warehouse of [duckdb, starrocks])
@@ -685,10 +689,110 @@ describe('the StarRocks engine on its executable model, against DuckDB and a bru
           { dt: day, dau: people, wau: people, mau: people },
         ]);
         expect(await answer(starrocks)).toEqual(await answer(duckdb));
-        expect(model.statements.some((s) => s.includes(`'project=${held}/dt=${day}'`))).toBe(true);
+        const read = new Set(model.filesRead.slice(before).flat());
+        expect([...read].sort()).toEqual(
+          [
+            ...(await store.list(`events/project=${held}/dt=${day}/`)),
+            ...(await store.list(`events/project=${late}/dt=${day}/`)),
+          ].sort(),
+        );
       });
     },
   );
+
+  it('reads only the files new since a day was read, a rewritten day whole, and counts bots once when a run dies before recording its files', async () => {
+    await withEngines(async ({ store, duckdb, starrocks, model }) => {
+      // Arrange: today's events in batches (a file each), bots among them (bot 90 in two files).
+      // One StarRocks run dies after writing the day tables, before recording the files it read.
+      await starrocks.setup();
+      let dieOnce = false;
+      const dying = new StarRocksWarehouse(
+        {
+          query: async (sql, values) => {
+            if (dieOnce && sql.includes('INSERT INTO tally.day_files')) {
+              dieOnce = false;
+              throw new Error('connection lost');
+            }
+            return model.query(sql, values);
+          },
+        },
+        { replicationNum: 1, countBots: [...COUNT_BOTS] },
+        modelLake(store.root),
+      );
+      const at = NOW.getTime() - 3_600_000;
+      const bot = JSON.stringify({
+        userAgent: 'Mozilla/5.0 (X11; Linux x86_64) HeadlessChrome/126.0.0.0 Safari/537.36',
+      });
+      const event = (eventId: string, user: number, context: string | null = null) =>
+        lakeEvent({
+          project: 'a',
+          eventId,
+          userHash: userHash(user),
+          context,
+          eventTime: at,
+          receivedAt: at,
+        });
+      const day = [{ project: 'a', dt: TODAY }];
+      const refresh = async (reread = false) => {
+        const statements = model.statements.length;
+        const files = model.filesRead.length;
+        const stats = await starrocks.refresh(day, TODAY, { reread });
+        await duckdb.refresh(day, TODAY, { reread });
+        const issued = model.statements.slice(statements);
+        return {
+          files: stats.filesRead,
+          read: model.filesRead.slice(files).flat().length,
+          catalog: issued.filter((s) => /lake\.tally_lake\.events/.test(s)).length,
+          days: stats.daysRecomputed,
+        };
+      };
+      const numbers = async (warehouse: Warehouse) => ({
+        today: (await warehouse.activeUsers('a', TODAY, TODAY, addDays(TODAY, 1)))[0],
+        bots: await warehouse.botDays('a', TODAY, TODAY),
+      });
+      const sent = [event('a', 1), event('b', 2), event('x', 90, bot), event('w', 92, bot)];
+      await land(store, [...sent], at);
+
+      // Act: the first read, a new file (its run dies, then runs again), nothing new, a file
+      // written again with more rows, a reread.
+      const first = await refresh();
+      const more = [event('c', 3), event('d', 1), event('y', 90, bot), event('z', 91, bot)];
+      await land(store, more, at + 1_000);
+      sent.push(...more);
+      dieOnce = true;
+      await expect(dying.refresh(day, TODAY)).rejects.toThrow(/connection lost/);
+      const appended = await refresh();
+      const afterAppend = await numbers(starrocks);
+      const unchanged = await refresh();
+      const [firstFile] = await store.list(`events/project=a/dt=${TODAY}/`);
+      const superset = [...parquetToEvents((await store.get(firstFile!))!, 'a'), event('e', 4)];
+      await store.put(firstFile!, eventsToParquet(superset), '');
+      sent.push(event('e', 4));
+      const whole = await refresh();
+      const reread = await refresh(true);
+
+      // Assert: no refresh read the catalog; each read what was new, or the day whole (each file
+      // three times: its counted rows, its bots' ids, its bots' rows).
+      expect([first, appended, unchanged, whole, reread]).toEqual([
+        { files: 1, read: 3, catalog: 0, days: 1 },
+        { files: 1, read: 3, catalog: 0, days: 1 },
+        { files: 0, read: 0, catalog: 0, days: 0 },
+        { files: 2, read: 6, catalog: 0, days: 1 },
+        { files: 2, read: 6, catalog: 0, days: 1 },
+      ]);
+      expect(afterAppend).toEqual({
+        today: { dt: TODAY, dau: 3, wau: 3, mau: 3 },
+        bots: [{ dt: TODAY, events: 4, ids: 3 }],
+      });
+      const expected = {
+        today: bruteForce(sent, 'a', TODAY, TODAY)[0],
+        bots: [{ dt: TODAY, events: 4, ids: 3 }],
+      };
+      expect(await numbers(starrocks)).toEqual(expected);
+      expect(await numbers(duckdb)).toEqual(expected);
+      expect(expected.today?.dau).toBe(4);
+    });
+  });
 
   it('refuses a database rolled up before some of its tables existed, naming them, until its tables are rebuilt', async () => {
     await withEngines(async ({ store, starrocks, model }) => {
@@ -724,7 +828,7 @@ describe('the StarRocks engine on its executable model, against DuckDB and a bru
 
       // Act and assert
       await expect(starrocks.setup()).rejects.toThrow(
-        /database tally has the tables event_index of an earlier Tally, whose days were counted with a duplicate window: drop the tables of database tally .* run the rollup with \{"full": true\}/,
+        /database tally has the tables event_index of an earlier Tally \(a duplicate window, or bots counted from whole days\): drop the tables of database tally .* run the rollup with \{"full": true\}/,
       );
 
       // The remedy, as the message says.

@@ -10,7 +10,7 @@ import { runRollup } from '../../lib/warehouse/rollup.js';
 import { StarRocksWarehouse, sessionStatements } from '../../lib/warehouse/starrocks.js';
 import type { Warehouse } from '../../lib/warehouse/warehouse.js';
 import { bruteForce, countedCopies } from '../helpers/brute.js';
-import { StarRocksModel } from '../helpers/starrocks-model.js';
+import { modelLake, StarRocksModel } from '../helpers/starrocks-model.js';
 import { land } from '../helpers/warehouse-workload.js';
 import { WEEK_FIRST, WEEK_LAST, WEEK_PROJECTS, weekWorkload } from '../helpers/week-workload.js';
 
@@ -92,7 +92,7 @@ describe('a week of an id-heavy product, rolled up daily', () => {
         const model = await StarRocksModel.open({ lakeRoot: join(dir, 'lake') });
         models.push(model);
         for (const statement of sessionStatements()) await model.query(statement);
-        const starrocks = new StarRocksWarehouse(model, { replicationNum: 1 });
+        const starrocks = new StarRocksWarehouse(model, { replicationNum: 1 }, modelLake(join(dir, 'lake')));
         await starrocks.setup();
         return starrocks;
       });

@@ -84,9 +84,43 @@ describe('StarRocks engine: the statements it issues', () => {
     ]);
   });
 
-  it('refreshes changed days: partition refresh, day overwrite across projects, window upserts (refresh.sql)', async () => {
-    const client = new RecordingClient();
-    const stats = await new StarRocksWarehouse(client).refresh(
+  it('refreshes changed days: new files of a day appended, a rewritten day read whole, day overwrite across projects, window upserts (refresh.sql)', async () => {
+    // shop 03-29 was read before (one file) and has a new one; blog 03-30's file read before was
+    // rewritten since, so that day is read whole.
+    const client = new RecordingClient((sql) =>
+      sql.includes('FROM tally.day_files')
+        ? [
+            {
+              project: 'shop',
+              dt: '2026-03-29',
+              file: 'events/project=shop/dt=2026-03-29/s-1.parquet',
+              version: 'a',
+            },
+            {
+              project: 'blog',
+              dt: '2026-03-30',
+              file: 'events/project=blog/dt=2026-03-30/s-2.parquet',
+              version: 'b',
+            },
+          ]
+        : [],
+    );
+    const listing: Record<string, Array<{ key: string; version: string }>> = {
+      'events/project=shop/dt=2026-03-29/': [
+        { key: 'events/project=shop/dt=2026-03-29/s-1.parquet', version: 'a' },
+        { key: 'events/project=shop/dt=2026-03-29/s-3.parquet', version: 'c' },
+      ],
+      'events/project=blog/dt=2026-03-30/': [
+        { key: 'events/project=blog/dt=2026-03-30/s-2.parquet', version: 'b2' },
+        { key: 'events/project=blog/dt=2026-03-30/s-4.parquet', version: 'd' },
+      ],
+    };
+    const lake = {
+      location: 's3://tally-lake-123/',
+      storage: { type: 'glue', region: 'eu-west-1' } as const,
+      list: async (prefix: string) => listing[prefix] ?? [],
+    };
+    const stats = await new StarRocksWarehouse(client, {}, lake).refresh(
       [
         { project: 'shop', dt: '2026-03-29' },
         { project: 'blog', dt: '2026-03-30' },
@@ -94,8 +128,35 @@ describe('StarRocks engine: the statements it issues', () => {
       ],
       '2026-03-31',
     );
-    expect(stats).toEqual({ daysRecomputed: 2, windowsRecomputed: 5 });
+    expect(stats).toEqual({ daysRecomputed: 2, windowsRecomputed: 5, filesRead: 3 });
     golden('refresh', client.statements);
+  });
+
+  it('refuses a lake location that is not a bucket, and a lake file a FILES() path would misread, naming them', async () => {
+    const lake = (location: string, key: string) => ({
+      location,
+      storage: { type: 'glue', region: 'eu-west-1' } as const,
+      list: async () => [{ key, version: '1' }],
+    });
+    const good = 'events/project=shop/dt=2026-03-29/s-1.parquet';
+    expect(() => new StarRocksWarehouse(new RecordingClient(), {}, lake('s3://lake/events/', good))).toThrow(
+      /lake location "s3:\/\/lake\/events\/" is not s3:\/\/<bucket>\//,
+    );
+    const refresh = (key: string) =>
+      new StarRocksWarehouse(new RecordingClient(), {}, lake('s3://lake/', key)).refresh(
+        [{ project: 'shop', dt: '2026-03-29' }],
+        '2026-03-31',
+      );
+    await expect(refresh('events/project=shop/dt=2026-03-29/a,b.parquet')).rejects.toThrow(
+      /lake file "events\/project=shop\/dt=2026-03-29\/a,b.parquet" is not events\/project=<id>\/dt=<day>\/<name>.parquet/,
+    );
+    await expect(refresh('events/project=shop/dt=2026-03-29/*.parquet')).rejects.toThrow(/lake file/);
+    await expect(
+      new StarRocksWarehouse(new RecordingClient()).refresh(
+        [{ project: 'shop', dt: '2026-03-29' }],
+        '2026-03-31',
+      ),
+    ).rejects.toThrow(/a StarRocks refresh reads the lake with FILES\(\)/);
   });
 
   it('reads stored days and computes today live (active-users.sql)', async () => {

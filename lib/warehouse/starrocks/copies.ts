@@ -1,86 +1,218 @@
+import type { ListedObject } from '../../lake/store.js';
 import { LAKE_DIMENSIONS } from '../breakdowns.js';
 import { type ProjectDay, uniqueProjectDays } from '../days.js';
 import { BOT, ROW_ID } from '../people.js';
-import { markers, marks, pairsOf, type Run, refreshPartitions } from './sql.js';
+import { WarehouseError } from '../warehouse.js';
+import { type CatalogConfig, marks, type Run, s3Properties } from './sql.js';
+
+/**
+ * Where a refresh reads the lake's files from (StarRocks' `FILES()`): what is new of a day is
+ * told by listing its partitions, and only those files are read.
+ */
+export interface LakeFiles {
+  /** `s3://<bucket>/`: the lake's keys are read under it. */
+  location: string;
+  /** How StarRocks reaches the bucket: the catalog's S3 settings. */
+  storage: CatalogConfig;
+  /** The objects under a partition's prefix (`events/project=<p>/dt=<d>/`). */
+  list(prefix: string): Promise<ListedObject[]>;
+}
 
 /** Where a refresh or a live scan reads the lake. */
 export interface CopyOptions {
   db: string;
-  /** The external catalog's events table. */
+  /** The external catalog's events table (live scans, analysts). */
   events: string;
   /** Rule 0: the predicate of lake rows that count (`countedRows`). */
   counted: string;
+  /** The lake's files, for a refresh. */
+  lake?: LakeFiles;
 }
 
 /** The lake columns a refresh reads, as `refresh_rows` holds them. */
 const COUNTED = `dt, project, received_at, event_time, user_hash, anonymous_hash, type, previous_user_hash,
   previous_anonymous_hash, ${LAKE_DIMENSIONS.join(', ')}`;
 
-/**
- * The external table's partitions of these days that a refresh reads: those the rollup was
- * handed, and every project's partition of those days read before (its ids or bots are in
- * `day_ids`, `bot_days`).
- * They are refreshed before the read: compaction and erasure replace files that the catalog's
- * cached file lists would still name.
- */
-async function refreshDays(
-  run: Run,
-  options: CopyOptions,
-  dts: readonly string[],
-  known: readonly ProjectDay[],
-): Promise<void> {
-  // Every partition of these days read before leaves a trace in one of these: its ids, or its
-  // bots (a day of bots only has no ids).
-  const seen = pairsOf(
-    await run(
-      ['day_ids', 'bot_days']
-        .map(
-          (table) => `SELECT DISTINCT project, CAST(dt AS VARCHAR) AS dt FROM ${options.db}.${table}
-WHERE dt IN (${marks(dts)}) AND project <> ''`,
-        )
-        .join('\nUNION '),
-      [...dts, ...dts],
-    ),
-  );
-  const names = uniqueProjectDays([...known.filter((d) => dts.includes(d.dt)), ...seen]).map(
-    (d) => `project=${d.project}/dt=${d.dt}`,
-  );
-  await refreshPartitions(run, options.events, names);
+/** Files of one `FILES()` read: its path property lists them, a statement stays a few hundred KB. */
+const FILES_PER_READ = 500;
+
+const LOCATION = /^s3a?:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/$/;
+const LAKE_KEY = /^events\/project=([a-z0-9-]+)\/dt=(\d{4}-\d{2}-\d{2})\/[A-Za-z0-9._=-]+\.parquet$/;
+
+/** `location` checked: a bucket's root, as `FILES()` takes it. */
+export function lakeLocation(location: string): string {
+  if (!LOCATION.test(location))
+    throw new WarehouseError(
+      'invalid_config',
+      `lake location ${JSON.stringify(location).slice(0, 80)} is not s3://<bucket>/`,
+    );
+  return location;
 }
 
 /**
- * Reads these days of the lake (every project's) into `refresh_rows`: the rows rule 0 counts, as
- * they are (rule 1 needs no verdict: copies of an event name the same person on the same day,
- * which counts them once). Returns the days read.
+ * `FILES()` over these lake keys: Parquet, `project` and `dt` from the path (as text). A key that
+ * is not a lake data file's (a comma or a wildcard would name other files) is refused, naming it.
+ */
+export function filesOf(lake: LakeFiles, keys: readonly string[]): { sql: string; values: string[] } {
+  for (const key of keys)
+    if (!LAKE_KEY.test(key))
+      throw new WarehouseError(
+        'invalid_value',
+        `lake file ${JSON.stringify(key).slice(0, 120)} is not events/project=<id>/dt=<day>/<name>.parquet`,
+      );
+  const properties = [
+    ['format', "'parquet'"],
+    ['columns_from_path', "'project,dt'"],
+    // The schema from every file read, not the first alone.
+    ['auto_detect_sample_files', `'${keys.length}'`],
+    ...s3Properties(lake.storage).map(([k, v]) => [k, `'${v.slice(1, -1)}'`]),
+  ];
+  return {
+    sql: `FILES('path' = ?, ${properties.map(([k, v]) => `'${k}' = ${v}`).join(', ')})`,
+    values: [keys.map((k) => `${lakeLocation(lake.location)}${k}`).join(',')],
+  };
+}
+
+/** One partition's files read by a refresh. */
+export interface PartitionRead extends ProjectDay {
+  files: ListedObject[];
+}
+
+/** What a refresh reads: the days, those appended to, and each partition's files read. */
+export interface LakeRead {
+  dts: string[];
+  /** Days whose files read before are all there as read: only their new files were read. */
+  appended: string[];
+  reads: PartitionRead[];
+  filesRead: number;
+}
+
+/**
+ * Reads what is new of these days into `refresh_rows` (the rows rule 0 counts, as they are: rule 1
+ * needs no verdict, copies of an event name the same person on the same day). Each partition of
+ * the days (those handed and those read before) is listed and compared with what `day_files`
+ * says was read: a day whose recorded files are all still there as read is **appended to**, its
+ * new files alone read; a day where one was replaced or rewritten (compaction, an erasure, a
+ * retried batch), or every day with `reread`, is read whole. A day with nothing new is left out.
+ * A day is one partition of the day tables: its projects are read the same way.
  */
 export async function readCounted(
   run: Run,
   options: CopyOptions,
   requested: readonly ProjectDay[],
-): Promise<string[]> {
+  reread: boolean,
+): Promise<LakeRead> {
+  const lake = options.lake;
+  if (!lake)
+    throw new WarehouseError(
+      'invalid_config',
+      'a StarRocks refresh reads the lake with FILES(): give the engine the lake location and its listing',
+    );
   const dts = [...new Set(requested.map((d) => d.dt))].sort();
-  await refreshDays(run, options, dts, requested);
-  await run(
-    `INSERT OVERWRITE ${options.db}.refresh_rows (${COUNTED})
-SELECT CAST(dt AS DATE), ${COUNTED.replace('dt, ', '')}
-FROM ${options.events} WHERE dt IN (${marks(dts)}) AND ${options.counted}`,
+  const recorded = new Map<string, Map<string, string>>();
+  for (const r of await run(
+    `SELECT project, CAST(dt AS VARCHAR) AS dt, file, version FROM ${options.db}.day_files
+WHERE dt IN (${marks(dts)}) AND project <> ''`,
     dts,
-  );
-  return dts;
+  )) {
+    const partition = `${String(r.project)}/${String(r.dt)}`;
+    if (!recorded.has(partition)) recorded.set(partition, new Map());
+    recorded.get(partition)!.set(String(r.file), String(r.version));
+  }
+  const partitions = uniqueProjectDays([
+    ...requested,
+    ...[...recorded.keys()].map((p) => ({ project: p.split('/')[0]!, dt: p.split('/')[1]! })),
+  ]);
+  const listed = new Map<string, ListedObject[]>();
+  for (const p of partitions) {
+    const files = await lake.list(`events/project=${p.project}/dt=${p.dt}/`);
+    listed.set(
+      `${p.project}/${p.dt}`,
+      files.filter((f) => f.key.endsWith('.parquet')),
+    );
+  }
+  const unchanged = (partition: string) => {
+    const versions = new Map((listed.get(partition) ?? []).map((f) => [f.key, f.version]));
+    return [...(recorded.get(partition) ?? [])].every(([key, version]) => versions.get(key) === version);
+  };
+  const read: LakeRead = { dts: [], appended: [], reads: [], filesRead: 0 };
+  for (const dt of dts) {
+    const ofDay = partitions.filter((p) => p.dt === dt);
+    const append = !reread && ofDay.every((p) => unchanged(`${p.project}/${dt}`));
+    const reads = ofDay
+      .map((p) => {
+        const before = recorded.get(`${p.project}/${dt}`);
+        const files = listed.get(`${p.project}/${dt}`) ?? [];
+        return { ...p, files: append ? files.filter((f) => !before?.has(f.key)) : files };
+      })
+      .filter((p) => p.files.length > 0);
+    if (append && reads.length === 0) continue;
+    read.dts.push(dt);
+    if (append) read.appended.push(dt);
+    read.reads.push(...reads);
+  }
+  const keys = read.reads.flatMap((p) => p.files.map((f) => f.key));
+  read.filesRead = keys.length;
+  await run(`TRUNCATE TABLE ${options.db}.refresh_rows`);
+  for (let i = 0; i < keys.length; i += FILES_PER_READ) {
+    const files = filesOf(lake, keys.slice(i, i + FILES_PER_READ));
+    await run(
+      `INSERT INTO ${options.db}.refresh_rows (${COUNTED})
+SELECT CAST(dt AS DATE), ${COUNTED.replace('dt, ', '')}
+FROM ${files.sql} f WHERE ${options.counted}`,
+      files.values,
+    );
+  }
+  return read;
 }
 
 /**
- * Counts rule 0's rows apart: the bots' rows and distinct ids of the days read, every project's
- * partition of them replaced whole (a marker row where none is left).
+ * Records what was read, after the day tables: bots' ids of the days (kept per day, so a day
+ * appended to counts its distinct bots with those of the files read before) and each file read
+ * with its version, a partition's rows in one statement carrying the bots' rows its files held
+ * (on its first file). A run that dies before this reads the same files again: ids merge, and
+ * bots' rows are counted once, with the files that hold them.
  */
-export async function recordBots(run: Run, options: CopyOptions, dts: readonly string[]): Promise<void> {
-  const { db } = options;
-  await run(
-    `INSERT /*+set_var(dynamic_overwrite = true)*/ OVERWRITE ${db}.bot_days (dt, project, events, ids)
-SELECT CAST(dt AS DATE), project, count(*), count(DISTINCT ${ROW_ID})
-FROM ${options.events} WHERE dt IN (${marks(dts)}) AND ${BOT}
-GROUP BY dt, project
-UNION ALL ${markers(dts, `'', 0, 0`)}`,
-    [...dts, ...dts],
-  );
+export async function recordFiles(run: Run, options: CopyOptions, read: LakeRead): Promise<void> {
+  const { db, lake } = options;
+  if (!lake || read.dts.length === 0) return;
+  const whole = read.dts.filter((dt) => !read.appended.includes(dt));
+  if (whole.length > 0) await run(`DELETE FROM ${db}.bot_ids WHERE dt IN (${marks(whole)})`, whole);
+  const keys = read.reads.flatMap((p) => p.files.map((f) => f.key));
+  const botRows = new Map<string, number>();
+  for (let i = 0; i < keys.length; i += FILES_PER_READ) {
+    const files = filesOf(lake, keys.slice(i, i + FILES_PER_READ));
+    await run(
+      `INSERT INTO ${db}.bot_ids (dt, project, id_hash)
+SELECT DISTINCT CAST(dt AS DATE), project, ${ROW_ID} FROM ${files.sql} f
+WHERE ${BOT} AND ${ROW_ID} IS NOT NULL`,
+      files.values,
+    );
+    for (const r of await run(
+      `SELECT project, dt, count(*) AS n FROM ${files.sql} f WHERE ${BOT} GROUP BY project, dt`,
+      files.values,
+    )) {
+      const partition = `${String(r.project)}/${String(r.dt)}`;
+      botRows.set(partition, (botRows.get(partition) ?? 0) + Number(r.n));
+    }
+  }
+  if (whole.length > 0) await run(`DELETE FROM ${db}.day_files WHERE dt IN (${marks(whole)})`, whole);
+  for (const p of read.reads) {
+    const bots = botRows.get(`${p.project}/${p.dt}`) ?? 0;
+    await run(
+      `INSERT INTO ${db}.day_files (dt, project, file, version, bot_rows) VALUES ${p.files.map(() => '(?, ?, ?, ?, ?)').join(', ')}`,
+      p.files.flatMap((f, i) => [p.dt, p.project, f.key, f.version, i === 0 ? bots : 0]),
+    );
+  }
+}
+
+/** Bots' rows and distinct ids per day of a project (rule 0: counted nowhere, shown apart). */
+export function botDaysSelect(db: string): string {
+  return `SELECT CAST(f.dt AS VARCHAR) AS dt, f.events, coalesce(i.ids, 0) AS ids FROM (
+  SELECT dt, sum(bot_rows) AS events FROM ${db}.day_files WHERE project = ? AND dt BETWEEN ? AND ? GROUP BY dt
+) f
+LEFT JOIN (
+  SELECT dt, count(DISTINCT id_hash) AS ids FROM ${db}.bot_ids WHERE project = ? AND dt BETWEEN ? AND ? GROUP BY dt
+) i ON i.dt = f.dt
+WHERE f.events > 0`;
 }

@@ -12,12 +12,22 @@ export const ids = (db: string, kind: string) => `(SELECT * FROM ${db}.refresh_i
 
 /**
  * Stages the identity evidence of these days in `refresh_evidence`: what the day tables hold
- * ('anon-old', 'alias-old'), what the counted copies give ('anon-new', 'alias-new': each
- * anonymous id's earliest user of the day, every alias pair once) and the difference ('anon+',
- * 'anon-', 'alias+', 'alias-'). Returns how many rows of evidence changed.
+ * ('anon-old', 'alias-old'), what the day gives now ('anon-new', 'alias-new': each anonymous id's
+ * earliest user of the day, every alias pair once; from the rows read, and of a day appended to
+ * also from what its tables hold) and the difference ('anon+', 'anon-', 'alias+', 'alias-').
+ * Returns how many rows of evidence changed.
  */
-export async function stageEvidence(run: Run, db: string, dts: readonly string[]): Promise<number> {
+export async function stageEvidence(
+  run: Run,
+  db: string,
+  dts: readonly string[],
+  appended: readonly string[],
+): Promise<number> {
   const rows = counted(db);
+  const kept = (table: string, columns: string) =>
+    appended.length > 0
+      ? `UNION ALL SELECT project, dt, ${columns} FROM ${db}.${table} WHERE dt IN (${marks(appended)}) AND project <> ''`
+      : '';
   await run(
     `INSERT OVERWRITE ${db}.refresh_evidence (kind, project, dt, a, b, event_time, received_at)
 SELECT 'anon-old', project, dt, anon_hash, user_hash, event_time, received_at FROM ${db}.anon_links
@@ -35,12 +45,16 @@ SELECT 'anon-new', project, dt, anon, user_hash, event_time, received_at FROM (
     UNION ALL
     SELECT project, dt, previous_anonymous_hash, user_hash, event_time, received_at FROM ${rows} c2
     WHERE type = 'alias' AND previous_anonymous_hash IS NOT NULL AND user_hash IS NOT NULL
+    ${kept('anon_links', 'anon_hash, user_hash, event_time, received_at')}
   ) e
 ) f WHERE nth = 1
 UNION ALL
-SELECT DISTINCT 'alias-new', project, dt, previous_user_hash, user_hash, NULL, NULL FROM ${rows} c3
-WHERE type = 'alias' AND previous_user_hash IS NOT NULL AND user_hash IS NOT NULL AND previous_user_hash <> user_hash`,
-    [...dts, ...dts],
+SELECT DISTINCT 'alias-new', project, dt, a, b, NULL, NULL FROM (
+  SELECT project, dt, previous_user_hash AS a, user_hash AS b FROM ${rows} c3
+  WHERE type = 'alias' AND previous_user_hash IS NOT NULL AND user_hash IS NOT NULL AND previous_user_hash <> user_hash
+  ${kept('alias_links', 'from_hash, to_hash')}
+) l`,
+    [...dts, ...dts, ...appended, ...appended],
   );
   const side = (kind: string) =>
     `SELECT project, dt, a, b, event_time, received_at FROM ${db}.refresh_evidence WHERE kind = '${kind}'`;
@@ -189,12 +203,14 @@ WHERE d.dt >= ? AND d.dt NOT IN (${marks(dts)}) AND d.project <> ''`,
 
 /**
  * Writes what the refresh found: people and first links (upserts, then the ids that are their own
- * person again or lost their link), then the day tables of these days: ids and evidence.
+ * person again or lost their link), then the day tables of these days: ids and evidence (of a day
+ * appended to, what they held with what its new files add).
  */
 export async function recordIdentity(
   run: Run,
   db: string,
   dts: readonly string[],
+  appended: readonly string[],
   hadChanges: boolean,
 ): Promise<void> {
   if (hadChanges) {
@@ -227,18 +243,29 @@ SELECT c.project, c.id_hash, c.first_dt FROM (
 LEFT JOIN ${db}.id_first_day f ON f.project = c.project AND f.id_hash = c.id_hash
 WHERE f.first_dt IS NULL OR f.first_dt > c.first_dt`,
   );
+  const kept = (table: string, columns: string) =>
+    appended.length > 0
+      ? `UNION ALL SELECT dt, project, ${columns} FROM ${db}.${table} WHERE dt IN (${marks(appended)}) AND project <> ''`
+      : '';
   await run(
     `INSERT /*+set_var(dynamic_overwrite = true)*/ OVERWRITE ${db}.day_ids (dt, project, id_hash)
-SELECT DISTINCT dt, project, coalesce(user_hash, anonymous_hash) FROM ${rows} c
-WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
+SELECT DISTINCT dt, project, id_hash FROM (
+  SELECT dt, project, coalesce(user_hash, anonymous_hash) AS id_hash FROM ${rows} c
+  WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
+  ${kept('day_ids', 'id_hash')}
+) i
 UNION ALL ${markers(dts, "'', 0")}`,
-    dts,
+    [...appended, ...dts],
   );
+  const dimensions = LAKE_DIMENSIONS.join(', ');
   await run(
-    `INSERT /*+set_var(dynamic_overwrite = true)*/ OVERWRITE ${db}.day_values (dt, project, id_hash, ${LAKE_DIMENSIONS.join(', ')})
-${idValues(`${rows} c`)}
+    `INSERT /*+set_var(dynamic_overwrite = true)*/ OVERWRITE ${db}.day_values (dt, project, id_hash, ${dimensions})
+SELECT DISTINCT dt, project, id_hash, ${dimensions} FROM (
+  ${idValues(`${rows} c`)}
+  ${kept('day_values', `id_hash, ${dimensions}`)}
+) v
 UNION ALL ${markers(dts, `'', 0, ${LAKE_DIMENSIONS.map(() => 'NULL').join(', ')}`)}`,
-    dts,
+    [...appended, ...dts],
   );
   await run(
     `INSERT /*+set_var(dynamic_overwrite = true)*/ OVERWRITE ${db}.anon_links

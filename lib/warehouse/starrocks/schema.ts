@@ -69,13 +69,22 @@ ${byDay}`,
 ) PRIMARY KEY(dt, project)
 DISTRIBUTED BY HASH(project)
 ${replicas}`,
-    // Bots' rows and distinct ids per day of the lake (rule 0: counted nowhere, shown apart).
-    `CREATE TABLE IF NOT EXISTS ${db}.bot_days (
+    // Each lake file a refresh read, with the version it read (a day whose files are all still
+    // there as read is appended to) and the bots' rows of its partition's files read with it.
+    `CREATE TABLE IF NOT EXISTS ${db}.day_files (
   dt DATE NOT NULL,
   project VARCHAR(64) NOT NULL,
-  events BIGINT NOT NULL,
-  ids BIGINT NOT NULL
+  file VARCHAR(1024) NOT NULL,
+  version VARCHAR(256) NOT NULL,
+  bot_rows BIGINT NOT NULL
 ) DUPLICATE KEY(dt, project)
+${byDay}`,
+    // Bots' ids per day of the lake (rule 0: counted nowhere, shown apart), an id once or more.
+    `CREATE TABLE IF NOT EXISTS ${db}.bot_ids (
+  dt DATE NOT NULL,
+  project VARCHAR(64) NOT NULL,
+  id_hash BIGINT NOT NULL
+) DUPLICATE KEY(dt, project, id_hash)
 ${byDay}`,
     // The counted lake rows of the days a refresh reads (rules 0-1 of people.ts).
     `CREATE TABLE IF NOT EXISTS ${db}.refresh_rows (

@@ -115,60 +115,73 @@ function metastoreUris(value: string): string {
   return uris.join(',');
 }
 
+/** A property value in double quotes, refused when it holds characters a value of its kind never has. */
+function quote(v: string, what: string, allowed = /^[A-Za-z0-9:/._@-]+$/): string {
+  if (!allowed.test(v))
+    throw new WarehouseError(
+      'invalid_config',
+      `${what} ${JSON.stringify(v).slice(0, 80)} has unexpected characters`,
+    );
+  return `"${v}"`;
+}
+
+/**
+ * How StarRocks reaches the lake's bucket (`aws.s3.*`): the catalog's storage settings, and those
+ * of every `FILES()` read of the lake.
+ */
+export function s3Properties(catalog: CatalogConfig): Array<[string, string]> {
+  if (catalog.type === 'glue')
+    return [
+      ['aws.s3.use_instance_profile', '"true"'],
+      ['aws.s3.region', quote(catalog.region, 'region')],
+      ...(catalog.iamRoleArn
+        ? ([['aws.s3.iam_role_arn', quote(catalog.iamRoleArn, 'role ARN')]] as Array<[string, string]>)
+        : []),
+    ];
+  return [
+    ...(catalog.s3Region
+      ? ([['aws.s3.region', quote(catalog.s3Region, 'region')]] as Array<[string, string]>)
+      : []),
+    ...((catalog.s3Keys
+      ? [
+          ['aws.s3.use_instance_profile', '"false"'],
+          ['aws.s3.access_key', quote(catalog.s3Keys.accessKey, 'access key')],
+          ['aws.s3.secret_key', quote(catalog.s3Keys.secretKey, 'secret key', /^[A-Za-z0-9+/=]+$/)],
+        ]
+      : [
+          ['aws.s3.use_instance_profile', '"true"'],
+          ...(catalog.iamRoleArn ? [['aws.s3.iam_role_arn', quote(catalog.iamRoleArn, 'role ARN')]] : []),
+        ]) as Array<[string, string]>),
+    ...(catalog.s3Endpoint
+      ? ([
+          ['aws.s3.endpoint', quote(catalog.s3Endpoint, 'S3 endpoint')],
+          ['aws.s3.enable_path_style_access', '"true"'],
+          ['aws.s3.enable_ssl', catalog.s3Endpoint.startsWith('https:') ? '"true"' : '"false"'],
+        ] as Array<[string, string]>)
+      : []),
+  ];
+}
+
 /** `CREATE EXTERNAL CATALOG` for the lake, on Glue or a Hive Metastore. */
 export function catalogStatement(catalogName: string, catalog: CatalogConfig): string {
   const name = identifier(catalogName, 'catalog');
-  const quote = (v: string, what: string, allowed = /^[A-Za-z0-9:/._@-]+$/) => {
-    if (!allowed.test(v))
-      throw new WarehouseError(
-        'invalid_config',
-        `${what} ${JSON.stringify(v).slice(0, 80)} has unexpected characters`,
-      );
-    return `"${v}"`;
-  };
-  const properties: Array<[string, string]> =
+  const metastore: Array<[string, string]> =
     catalog.type === 'glue'
       ? [
           ['type', '"hive"'],
           ['hive.metastore.type', '"glue"'],
           ['aws.glue.use_instance_profile', '"true"'],
           ['aws.glue.region', quote(catalog.region, 'region')],
-          ['aws.s3.use_instance_profile', '"true"'],
-          ['aws.s3.region', quote(catalog.region, 'region')],
           ...(catalog.iamRoleArn
-            ? ([
-                ['aws.glue.iam_role_arn', quote(catalog.iamRoleArn, 'role ARN')],
-                ['aws.s3.iam_role_arn', quote(catalog.iamRoleArn, 'role ARN')],
-              ] as Array<[string, string]>)
+            ? ([['aws.glue.iam_role_arn', quote(catalog.iamRoleArn, 'role ARN')]] as Array<[string, string]>)
             : []),
         ]
       : [
           ['type', '"hive"'],
           ['hive.metastore.type', '"hive"'],
           ['hive.metastore.uris', `"${metastoreUris(catalog.metastoreUris)}"`],
-          ...(catalog.s3Region
-            ? ([['aws.s3.region', quote(catalog.s3Region, 'region')]] as Array<[string, string]>)
-            : []),
-          ...((catalog.s3Keys
-            ? [
-                ['aws.s3.use_instance_profile', '"false"'],
-                ['aws.s3.access_key', quote(catalog.s3Keys.accessKey, 'access key')],
-                ['aws.s3.secret_key', quote(catalog.s3Keys.secretKey, 'secret key', /^[A-Za-z0-9+/=]+$/)],
-              ]
-            : [
-                ['aws.s3.use_instance_profile', '"true"'],
-                ...(catalog.iamRoleArn
-                  ? [['aws.s3.iam_role_arn', quote(catalog.iamRoleArn, 'role ARN')]]
-                  : []),
-              ]) as Array<[string, string]>),
-          ...(catalog.s3Endpoint
-            ? ([
-                ['aws.s3.endpoint', quote(catalog.s3Endpoint, 'S3 endpoint')],
-                ['aws.s3.enable_path_style_access', '"true"'],
-                ['aws.s3.enable_ssl', catalog.s3Endpoint.startsWith('https:') ? '"true"' : '"false"'],
-              ] as Array<[string, string]>)
-            : []),
         ];
+  const properties = [...metastore, ...s3Properties(catalog)];
   return `CREATE EXTERNAL CATALOG IF NOT EXISTS ${name} PROPERTIES (\n${properties.map(([k, v]) => `  "${k}" = ${v}`).join(',\n')}\n)`;
 }
 

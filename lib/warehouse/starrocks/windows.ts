@@ -43,19 +43,19 @@ LEFT JOIN (${windowOf(1)}) d ON d.dt = c.dt`,
 
 /**
  * Replaces the persons of these days, and of each value of the lake's dimensions on them: the
- * read days' ids from the counted copies, the other days' (whose ids changed person) from
- * `day_ids` and `day_values`, each mapped to its person as the refresh leaves it (the changed
- * ids' new person, else `people`). Every project's rows of a day are written together: a day is
- * one partition, replaced whole.
+ * read days' ids from the rows read (with, for a day appended to, the ids its tables held), the
+ * other days' (whose ids changed person) from `day_ids` and `day_values`, each mapped to its
+ * person as the refresh leaves it (the changed ids' new person, else `people`). Every project's
+ * rows of a day are written together: a day is one partition, replaced whole.
  */
 export async function writeDailyUsers(
   run: Run,
   db: string,
-  read: readonly string[],
-  moved: readonly string[],
+  days: { read: readonly string[]; appended: readonly string[]; moved: readonly string[] },
 ): Promise<void> {
+  const { read, appended, moved } = days;
   const targets = [...new Set([...read, ...moved])].sort();
-  const others = moved.filter((d) => !read.includes(d));
+  const others = [...moved.filter((d) => !read.includes(d)), ...appended];
   const stored = (table: string, columns: string) =>
     others.length > 0
       ? `UNION ALL SELECT dt, project, ${columns} FROM ${db}.${table} WHERE dt IN (${marks(others)}) AND project <> ''`

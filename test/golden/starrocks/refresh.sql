@@ -1,18 +1,16 @@
-SELECT DISTINCT project, CAST(dt AS VARCHAR) AS dt FROM tally.day_ids
-WHERE dt IN (?, ?) AND project <> ''
-UNION SELECT DISTINCT project, CAST(dt AS VARCHAR) AS dt FROM tally.bot_days
+SELECT project, CAST(dt AS VARCHAR) AS dt, file, version FROM tally.day_files
 WHERE dt IN (?, ?) AND project <> '';
--- values: ["2026-03-29","2026-03-30","2026-03-29","2026-03-30"]
+-- values: ["2026-03-29","2026-03-30"]
 
-REFRESH EXTERNAL TABLE lake.tally_lake.events PARTITION ('project=blog/dt=2026-03-30', 'project=shop/dt=2026-03-29');
+TRUNCATE TABLE tally.refresh_rows;
 -- values: []
 
-INSERT OVERWRITE tally.refresh_rows (dt, project, received_at, event_time, user_hash, anonymous_hash, type, previous_user_hash,
+INSERT INTO tally.refresh_rows (dt, project, received_at, event_time, user_hash, anonymous_hash, type, previous_user_hash,
   previous_anonymous_hash, platform, os, browser, device_type, country, app_version, utm_source, utm_campaign, referrer_domain)
 SELECT CAST(dt AS DATE), project, received_at, event_time, user_hash, anonymous_hash, type, previous_user_hash,
   previous_anonymous_hash, platform, os, browser, device_type, country, app_version, utm_source, utm_campaign, referrer_domain
-FROM lake.tally_lake.events WHERE dt IN (?, ?) AND NOT coalesce(bot, false);
--- values: ["2026-03-29","2026-03-30"]
+FROM FILES('path' = ?, 'format' = 'parquet', 'columns_from_path' = 'project,dt', 'auto_detect_sample_files' = '3', 'aws.s3.use_instance_profile' = 'true', 'aws.s3.region' = 'eu-west-1') f WHERE NOT coalesce(bot, false);
+-- values: ["s3://tally-lake-123/events/project=shop/dt=2026-03-29/s-3.parquet,s3://tally-lake-123/events/project=blog/dt=2026-03-30/s-2.parquet,s3://tally-lake-123/events/project=blog/dt=2026-03-30/s-4.parquet"]
 
 SELECT DISTINCT project, CAST(dt AS VARCHAR) AS dt FROM tally.day_ids
 WHERE dt IN (?, ?) AND project <> ''
@@ -35,12 +33,16 @@ SELECT 'anon-new', project, dt, anon, user_hash, event_time, received_at FROM (
     UNION ALL
     SELECT project, dt, previous_anonymous_hash, user_hash, event_time, received_at FROM tally.refresh_rows c2
     WHERE type = 'alias' AND previous_anonymous_hash IS NOT NULL AND user_hash IS NOT NULL
+    UNION ALL SELECT project, dt, anon_hash, user_hash, event_time, received_at FROM tally.anon_links WHERE dt IN (?) AND project <> ''
   ) e
 ) f WHERE nth = 1
 UNION ALL
-SELECT DISTINCT 'alias-new', project, dt, previous_user_hash, user_hash, NULL, NULL FROM tally.refresh_rows c3
-WHERE type = 'alias' AND previous_user_hash IS NOT NULL AND user_hash IS NOT NULL AND previous_user_hash <> user_hash;
--- values: ["2026-03-29","2026-03-30","2026-03-29","2026-03-30"]
+SELECT DISTINCT 'alias-new', project, dt, a, b, NULL, NULL FROM (
+  SELECT project, dt, previous_user_hash AS a, user_hash AS b FROM tally.refresh_rows c3
+  WHERE type = 'alias' AND previous_user_hash IS NOT NULL AND user_hash IS NOT NULL AND previous_user_hash <> user_hash
+  UNION ALL SELECT project, dt, from_hash, to_hash FROM tally.alias_links WHERE dt IN (?) AND project <> ''
+) l;
+-- values: ["2026-03-29","2026-03-30","2026-03-29","2026-03-30","2026-03-29","2026-03-29"]
 
 INSERT INTO tally.refresh_evidence (kind, project, dt, a, b, event_time, received_at)
 SELECT 'anon+', project, dt, a, b, event_time, received_at FROM (SELECT project, dt, a, b, event_time, received_at FROM tally.refresh_evidence WHERE kind = 'anon-new' EXCEPT SELECT project, dt, a, b, event_time, received_at FROM tally.refresh_evidence WHERE kind = 'anon-old') d1
@@ -59,67 +61,67 @@ INSERT /*+set_var(dynamic_overwrite = true)*/ OVERWRITE tally.daily_users (dt, p
 SELECT i.dt, i.project, bitmap_union(to_bitmap(coalesce(c.person, p.person, i.id_hash))) FROM (
   SELECT DISTINCT dt, project, coalesce(user_hash, anonymous_hash) AS id_hash FROM tally.refresh_rows r
   WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
-  
+  UNION ALL SELECT dt, project, id_hash FROM tally.day_ids WHERE dt IN (?) AND project <> ''
 ) i
 LEFT JOIN (SELECT * FROM tally.refresh_ids WHERE kind = 'changed') c ON c.project = i.project AND c.id_hash = i.id_hash
 LEFT JOIN tally.people p ON p.project = i.project AND p.id_hash = i.id_hash
 GROUP BY i.dt, i.project
 UNION ALL SELECT CAST(? AS DATE), '', bitmap_empty() UNION ALL SELECT CAST(? AS DATE), '', bitmap_empty();
--- values: ["2026-03-29","2026-03-30"]
+-- values: ["2026-03-29","2026-03-29","2026-03-30"]
 
 INSERT /*+set_var(dynamic_overwrite = true)*/ OVERWRITE tally.daily_values (dt, project, dim, value, users)
 SELECT i.dt, i.project, i.dim, i.value, bitmap_union(to_bitmap(coalesce(c.person, p.person, i.id_hash))) FROM (
   SELECT DISTINCT dt, project, 'platform' AS dim, coalesce(platform, '') AS value, id_hash FROM (
     SELECT DISTINCT dt, project, coalesce(user_hash, anonymous_hash) AS id_hash, platform, os, browser, device_type, country, app_version, utm_source, utm_campaign, referrer_domain
   FROM tally.refresh_rows r WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
-    
+    UNION ALL SELECT dt, project, id_hash, platform, os, browser, device_type, country, app_version, utm_source, utm_campaign, referrer_domain FROM tally.day_values WHERE dt IN (?) AND project <> ''
   ) v
 UNION ALL SELECT DISTINCT dt, project, 'os' AS dim, coalesce(os, '') AS value, id_hash FROM (
     SELECT DISTINCT dt, project, coalesce(user_hash, anonymous_hash) AS id_hash, platform, os, browser, device_type, country, app_version, utm_source, utm_campaign, referrer_domain
   FROM tally.refresh_rows r WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
-    
+    UNION ALL SELECT dt, project, id_hash, platform, os, browser, device_type, country, app_version, utm_source, utm_campaign, referrer_domain FROM tally.day_values WHERE dt IN (?) AND project <> ''
   ) v
 UNION ALL SELECT DISTINCT dt, project, 'browser' AS dim, coalesce(browser, '') AS value, id_hash FROM (
     SELECT DISTINCT dt, project, coalesce(user_hash, anonymous_hash) AS id_hash, platform, os, browser, device_type, country, app_version, utm_source, utm_campaign, referrer_domain
   FROM tally.refresh_rows r WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
-    
+    UNION ALL SELECT dt, project, id_hash, platform, os, browser, device_type, country, app_version, utm_source, utm_campaign, referrer_domain FROM tally.day_values WHERE dt IN (?) AND project <> ''
   ) v
 UNION ALL SELECT DISTINCT dt, project, 'device_type' AS dim, coalesce(device_type, '') AS value, id_hash FROM (
     SELECT DISTINCT dt, project, coalesce(user_hash, anonymous_hash) AS id_hash, platform, os, browser, device_type, country, app_version, utm_source, utm_campaign, referrer_domain
   FROM tally.refresh_rows r WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
-    
+    UNION ALL SELECT dt, project, id_hash, platform, os, browser, device_type, country, app_version, utm_source, utm_campaign, referrer_domain FROM tally.day_values WHERE dt IN (?) AND project <> ''
   ) v
 UNION ALL SELECT DISTINCT dt, project, 'country' AS dim, coalesce(country, '') AS value, id_hash FROM (
     SELECT DISTINCT dt, project, coalesce(user_hash, anonymous_hash) AS id_hash, platform, os, browser, device_type, country, app_version, utm_source, utm_campaign, referrer_domain
   FROM tally.refresh_rows r WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
-    
+    UNION ALL SELECT dt, project, id_hash, platform, os, browser, device_type, country, app_version, utm_source, utm_campaign, referrer_domain FROM tally.day_values WHERE dt IN (?) AND project <> ''
   ) v
 UNION ALL SELECT DISTINCT dt, project, 'app_version' AS dim, coalesce(app_version, '') AS value, id_hash FROM (
     SELECT DISTINCT dt, project, coalesce(user_hash, anonymous_hash) AS id_hash, platform, os, browser, device_type, country, app_version, utm_source, utm_campaign, referrer_domain
   FROM tally.refresh_rows r WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
-    
+    UNION ALL SELECT dt, project, id_hash, platform, os, browser, device_type, country, app_version, utm_source, utm_campaign, referrer_domain FROM tally.day_values WHERE dt IN (?) AND project <> ''
   ) v
 UNION ALL SELECT DISTINCT dt, project, 'utm_source' AS dim, coalesce(utm_source, '') AS value, id_hash FROM (
     SELECT DISTINCT dt, project, coalesce(user_hash, anonymous_hash) AS id_hash, platform, os, browser, device_type, country, app_version, utm_source, utm_campaign, referrer_domain
   FROM tally.refresh_rows r WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
-    
+    UNION ALL SELECT dt, project, id_hash, platform, os, browser, device_type, country, app_version, utm_source, utm_campaign, referrer_domain FROM tally.day_values WHERE dt IN (?) AND project <> ''
   ) v
 UNION ALL SELECT DISTINCT dt, project, 'utm_campaign' AS dim, coalesce(utm_campaign, '') AS value, id_hash FROM (
     SELECT DISTINCT dt, project, coalesce(user_hash, anonymous_hash) AS id_hash, platform, os, browser, device_type, country, app_version, utm_source, utm_campaign, referrer_domain
   FROM tally.refresh_rows r WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
-    
+    UNION ALL SELECT dt, project, id_hash, platform, os, browser, device_type, country, app_version, utm_source, utm_campaign, referrer_domain FROM tally.day_values WHERE dt IN (?) AND project <> ''
   ) v
 UNION ALL SELECT DISTINCT dt, project, 'referrer_domain' AS dim, coalesce(referrer_domain, '') AS value, id_hash FROM (
     SELECT DISTINCT dt, project, coalesce(user_hash, anonymous_hash) AS id_hash, platform, os, browser, device_type, country, app_version, utm_source, utm_campaign, referrer_domain
   FROM tally.refresh_rows r WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
-    
+    UNION ALL SELECT dt, project, id_hash, platform, os, browser, device_type, country, app_version, utm_source, utm_campaign, referrer_domain FROM tally.day_values WHERE dt IN (?) AND project <> ''
   ) v
 ) i
 LEFT JOIN (SELECT * FROM tally.refresh_ids WHERE kind = 'changed') c ON c.project = i.project AND c.id_hash = i.id_hash
 LEFT JOIN tally.people p ON p.project = i.project AND p.id_hash = i.id_hash
 GROUP BY i.dim, i.value, i.dt, i.project
 UNION ALL SELECT CAST(? AS DATE), '', '', '', bitmap_empty() UNION ALL SELECT CAST(? AS DATE), '', '', '', bitmap_empty();
--- values: ["2026-03-29","2026-03-30"]
+-- values: ["2026-03-29","2026-03-29","2026-03-29","2026-03-29","2026-03-29","2026-03-29","2026-03-29","2026-03-29","2026-03-29","2026-03-29","2026-03-30"]
 
 SELECT DISTINCT CAST(dt AS VARCHAR) AS dt FROM tally.daily_users WHERE dt >= ? AND project <> '';
 -- values: ["2026-03-29"]
@@ -193,16 +195,22 @@ WHERE f.first_dt IS NULL OR f.first_dt > c.first_dt;
 -- values: []
 
 INSERT /*+set_var(dynamic_overwrite = true)*/ OVERWRITE tally.day_ids (dt, project, id_hash)
-SELECT DISTINCT dt, project, coalesce(user_hash, anonymous_hash) FROM tally.refresh_rows c
-WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
+SELECT DISTINCT dt, project, id_hash FROM (
+  SELECT dt, project, coalesce(user_hash, anonymous_hash) AS id_hash FROM tally.refresh_rows c
+  WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
+  UNION ALL SELECT dt, project, id_hash FROM tally.day_ids WHERE dt IN (?) AND project <> ''
+) i
 UNION ALL SELECT CAST(? AS DATE), '', 0 UNION ALL SELECT CAST(? AS DATE), '', 0;
--- values: ["2026-03-29","2026-03-30"]
+-- values: ["2026-03-29","2026-03-29","2026-03-30"]
 
 INSERT /*+set_var(dynamic_overwrite = true)*/ OVERWRITE tally.day_values (dt, project, id_hash, platform, os, browser, device_type, country, app_version, utm_source, utm_campaign, referrer_domain)
-SELECT DISTINCT dt, project, coalesce(user_hash, anonymous_hash) AS id_hash, platform, os, browser, device_type, country, app_version, utm_source, utm_campaign, referrer_domain
+SELECT DISTINCT dt, project, id_hash, platform, os, browser, device_type, country, app_version, utm_source, utm_campaign, referrer_domain FROM (
+  SELECT DISTINCT dt, project, coalesce(user_hash, anonymous_hash) AS id_hash, platform, os, browser, device_type, country, app_version, utm_source, utm_campaign, referrer_domain
   FROM tally.refresh_rows c WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
+  UNION ALL SELECT dt, project, id_hash, platform, os, browser, device_type, country, app_version, utm_source, utm_campaign, referrer_domain FROM tally.day_values WHERE dt IN (?) AND project <> ''
+) v
 UNION ALL SELECT CAST(? AS DATE), '', 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL UNION ALL SELECT CAST(? AS DATE), '', 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL;
--- values: ["2026-03-29","2026-03-30"]
+-- values: ["2026-03-29","2026-03-29","2026-03-30"]
 
 INSERT /*+set_var(dynamic_overwrite = true)*/ OVERWRITE tally.anon_links
   (dt, project, anon_hash, user_hash, event_time, received_at)
@@ -215,9 +223,22 @@ SELECT dt, project, a, b FROM tally.refresh_evidence WHERE kind = 'alias-new'
 UNION ALL SELECT CAST(? AS DATE), '', 0, 0 UNION ALL SELECT CAST(? AS DATE), '', 0, 0;
 -- values: ["2026-03-29","2026-03-30"]
 
-INSERT /*+set_var(dynamic_overwrite = true)*/ OVERWRITE tally.bot_days (dt, project, events, ids)
-SELECT CAST(dt AS DATE), project, count(*), count(DISTINCT coalesce(user_hash, anonymous_hash))
-FROM lake.tally_lake.events WHERE dt IN (?, ?) AND coalesce(bot, false)
-GROUP BY dt, project
-UNION ALL SELECT CAST(? AS DATE), '', 0, 0 UNION ALL SELECT CAST(? AS DATE), '', 0, 0;
--- values: ["2026-03-29","2026-03-30","2026-03-29","2026-03-30"]
+DELETE FROM tally.bot_ids WHERE dt IN (?);
+-- values: ["2026-03-30"]
+
+INSERT INTO tally.bot_ids (dt, project, id_hash)
+SELECT DISTINCT CAST(dt AS DATE), project, coalesce(user_hash, anonymous_hash) FROM FILES('path' = ?, 'format' = 'parquet', 'columns_from_path' = 'project,dt', 'auto_detect_sample_files' = '3', 'aws.s3.use_instance_profile' = 'true', 'aws.s3.region' = 'eu-west-1') f
+WHERE coalesce(bot, false) AND coalesce(user_hash, anonymous_hash) IS NOT NULL;
+-- values: ["s3://tally-lake-123/events/project=shop/dt=2026-03-29/s-3.parquet,s3://tally-lake-123/events/project=blog/dt=2026-03-30/s-2.parquet,s3://tally-lake-123/events/project=blog/dt=2026-03-30/s-4.parquet"]
+
+SELECT project, dt, count(*) AS n FROM FILES('path' = ?, 'format' = 'parquet', 'columns_from_path' = 'project,dt', 'auto_detect_sample_files' = '3', 'aws.s3.use_instance_profile' = 'true', 'aws.s3.region' = 'eu-west-1') f WHERE coalesce(bot, false) GROUP BY project, dt;
+-- values: ["s3://tally-lake-123/events/project=shop/dt=2026-03-29/s-3.parquet,s3://tally-lake-123/events/project=blog/dt=2026-03-30/s-2.parquet,s3://tally-lake-123/events/project=blog/dt=2026-03-30/s-4.parquet"]
+
+DELETE FROM tally.day_files WHERE dt IN (?);
+-- values: ["2026-03-30"]
+
+INSERT INTO tally.day_files (dt, project, file, version, bot_rows) VALUES (?, ?, ?, ?, ?);
+-- values: ["2026-03-29","shop","events/project=shop/dt=2026-03-29/s-3.parquet","c",0]
+
+INSERT INTO tally.day_files (dt, project, file, version, bot_rows) VALUES (?, ?, ?, ?, ?), (?, ?, ?, ?, ?);
+-- values: ["2026-03-30","blog","events/project=blog/dt=2026-03-30/s-2.parquet","b2",0,"2026-03-30","blog","events/project=blog/dt=2026-03-30/s-4.parquet","d",0]

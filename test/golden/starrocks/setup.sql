@@ -51,12 +51,23 @@ DISTRIBUTED BY HASH(project)
 PROPERTIES ("replication_num" = "1");
 -- values: []
 
-CREATE TABLE IF NOT EXISTS tally.bot_days (
+CREATE TABLE IF NOT EXISTS tally.day_files (
   dt DATE NOT NULL,
   project VARCHAR(64) NOT NULL,
-  events BIGINT NOT NULL,
-  ids BIGINT NOT NULL
+  file VARCHAR(1024) NOT NULL,
+  version VARCHAR(256) NOT NULL,
+  bot_rows BIGINT NOT NULL
 ) DUPLICATE KEY(dt, project)
+PARTITION BY date_trunc('day', dt)
+DISTRIBUTED BY HASH(project)
+PROPERTIES ("replication_num" = "1");
+-- values: []
+
+CREATE TABLE IF NOT EXISTS tally.bot_ids (
+  dt DATE NOT NULL,
+  project VARCHAR(64) NOT NULL,
+  id_hash BIGINT NOT NULL
+) DUPLICATE KEY(dt, project, id_hash)
 PARTITION BY date_trunc('day', dt)
 DISTRIBUTED BY HASH(project)
 PROPERTIES ("replication_num" = "1");
