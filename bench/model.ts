@@ -522,9 +522,9 @@ export function planFor(i: ModelInputs): Plan {
     ['lake bytes/day', `${fmt(lakeBytesPerDay / 1e9, 1)} GB`],
     [
       'StarRocks per 5-minute rollup',
-      `${fmt((eps * 300) / 1e6, 0)} M events, ${fmt((eps * 300 * i.parquetBytesPerEvent) / 1e9, 1)} GB of new Parquet (a refresh reads each changed day whole: today's partition grows to ${fmt((eps * 86_400) / 1e9, 1)} B events)`,
+      `${fmt((eps * 300) / 1e6, 0)} M events, ${fmt((eps * 300 * i.parquetBytesPerEvent) / 1e9, 1)} GB of new Parquet in ~${fmt(filesPerHour / 12)} files, each read 3 times through FILES() (its counted rows, its bots' ids, its bots' rows); the day so far (up to ${fmt((eps * 86_400) / 1e9, 1)} B events) is not read again`,
     ],
-    ...warehouseSizing(i),
+    ...warehouseSizing(i, filesPerHour),
   ];
   // The container tier: its own front door, the Lambda tier's back.
   const front = containerFrontDoor(i);
@@ -552,13 +552,14 @@ const CN_CORES = 32;
 const FRONTENDS = 3;
 
 /**
- * StarRocks in shared-data mode at this rate, as the refresh is built today (it reads each
- * changed day whole, so every 5 minutes today's partition so far): compute nodes for the larger of
- * the refresh's memory (its largest MAU union or the distinct ids of a changed day,
- * `warehouseSizing`) and its scan (half a day of rows on average, every 5 minutes, at the assumed
- * rows per core second); three frontends; each node's cache disk for the two days a refresh
- * reads; S3 for the native tables (bytes before compression) and a GET of every file of today's
- * partition at each refresh.
+ * StarRocks in shared-data mode at this rate, as the refresh is built today (it reads the files
+ * new since the last rollup, each three times, and the stored ids, values and evidence of the days
+ * it appends to: today's so far, half a day's on average): compute nodes for the larger of the
+ * refresh's memory (its largest MAU union or the distinct ids of a changed day,
+ * `warehouseSizing`) and its scan at the assumed rows per core second; three frontends; each
+ * node's cache disk for the two days a refresh reads; S3 for the native tables (bytes before
+ * compression), three GETs of each new file, and the rollup's listing of today's partitions
+ * (1,000 keys a request; compaction leaves today alone, so they hold every file of the day so far).
  */
 function warehouseCosts(
   i: ModelInputs,
@@ -567,14 +568,15 @@ function warehouseCosts(
   const eventsPerDay = i.eventsPerSecond * 86_400;
   const idsPerDay = eventsPerDay / i.eventsPerIdPerDay;
   const memory = Math.max(30 * idsPerDay * BITMAP_BYTES_PER_ID, idsPerDay * DAY_ID_ROW_BYTES);
-  const scanRowsPerSecond = eventsPerDay / 2 / 300;
+  const scanRowsPerSecond = 3 * i.eventsPerSecond + (3 * idsPerDay) / 2 / 300;
   const forMemory = Math.ceil(memory / CN_QUERY_BYTES);
   const forScan = Math.ceil(scanRowsPerSecond / (i.starRocksRowsPerCoreSecond * CN_CORES));
   const computeNodes = Math.max(1, forMemory, forScan);
   const cacheGb = (2 * eventsPerDay * i.parquetBytesPerEvent) / 1e9;
   const nativeGb = (365 * idsPerDay * (DAY_ID_ROW_BYTES + BITMAP_BYTES_PER_ID)) / 1e9;
   const refreshesPerMonth = MONTH_S / 300;
-  const getsPerMonth = refreshesPerMonth * lakeFilesPerHour * 12;
+  const getsPerMonth = refreshesPerMonth * (lakeFilesPerHour / 12) * 3;
+  const listsPerMonth = refreshesPerMonth * Math.ceil((lakeFilesPerHour * 12) / 1000);
   const costs: CostLine[] = [
     {
       part: 'StarRocks compute nodes',
@@ -598,8 +600,13 @@ function warehouseCosts(
     },
     {
       part: 'StarRocks S3 GETs',
-      detail: `${fmt(getsPerMonth / 1e9, 1)} B a month: every file of today's partition (${fmt(lakeFilesPerHour * 12)} on average) at each of ${fmt(refreshesPerMonth)} refreshes`,
+      detail: `${fmt(getsPerMonth / 1e6, 1)} M a month: each new file (${fmt(lakeFilesPerHour / 12)} a rollup) read 3 times at each of ${fmt(refreshesPerMonth)} refreshes`,
       monthlyUsd: (getsPerMonth / 1000) * PRICES.s3PerThousandGet,
+    },
+    {
+      part: 'Rollup S3 LISTs',
+      detail: `${fmt(listsPerMonth / 1e6, 1)} M a month: today's partitions listed at each refresh (${fmt(lakeFilesPerHour * 12)} files on average, 1,000 a request)`,
+      monthlyUsd: (listsPerMonth / 1000) * PRICES.s3PerThousandPut,
     },
   ];
   return { costs, total: costs.reduce((sum, c) => sum + c.monthlyUsd, 0), computeNodes };
@@ -611,11 +618,12 @@ function warehouseCosts(
  * ever linked. Bytes are before compression; ids per day come from the assumed events
  * per id.
  */
-function warehouseSizing(i: ModelInputs): Array<[string, string]> {
+function warehouseSizing(i: ModelInputs, lakeFilesPerHour: number): Array<[string, string]> {
   const eventsPerDay = i.eventsPerSecond * 86_400;
   const idsPerDay = eventsPerDay / i.eventsPerIdPerDay;
   const bytes = (n: number) => (n >= 1e12 ? `${fmt(n / 1e12, 1)} TB` : `${fmt(n / 1e9, 1)} GB`);
   const linkedPerYear = idsPerDay * i.linkedIdShare * 365;
+  const newRows = i.eventsPerSecond * 300;
   return [
     [
       'copies of an event (rule 1)',
@@ -623,15 +631,19 @@ function warehouseSizing(i: ModelInputs): Array<[string, string]> {
     ],
     [
       'day ids and evidence',
-      `${fmt(idsPerDay / 1e6, 0)} M ids/day (${i.eventsPerIdPerDay} events each): ${bytes(idsPerDay * DAY_ID_ROW_BYTES)}/day of day_ids, read a day at a time`,
+      `${fmt(idsPerDay / 1e6, 0)} M ids/day (${i.eventsPerIdPerDay} events each): ${bytes(idsPerDay * DAY_ID_ROW_BYTES)}/day of day_ids`,
     ],
     [
       'identity (anon_first, people)',
       `at most ${fmt(linkedPerYear / 1e9, 1)} B linked ids a year (${fmt(i.linkedIdShare * 100)}% of each day's ids, all new): ${bytes(linkedPerYear * IDENTITY_ROW_BYTES * 2)}/year; primary keys of ${bytes(linkedPerYear * 26 * 2)}/year (in memory unless StarRocks' persistent index is on)`,
     ],
     [
-      'memory of a refresh',
-      `daily bitmaps ${bytes(idsPerDay * BITMAP_BYTES_PER_ID)} a day; a MAU unions 30 of them (${bytes(30 * idsPerDay * BITMAP_BYTES_PER_ID)} in the largest case, one window at a time); the distinct ids of a changed day ${bytes(idsPerDay * DAY_ID_ROW_BYTES)}`,
+      'a rollup reads, per 5 minutes',
+      `the new files: ${fmt(newRows / 1e6, 0)} M rows, ${bytes(newRows * i.parquetBytesPerEvent)} (the interval's); the stored ids, values and evidence of today, which it appends to: up to ${bytes(idsPerDay * DAY_ID_ROW_BYTES)} of day_ids by midnight (the day's people so far, not bounded by the interval); a listing of today's partitions (${fmt((lakeFilesPerHour * 12) / 1000)} requests on average)`,
+    ],
+    [
+      'a rollup holds, per 5 minutes',
+      `the new rows' ids: at most ${bytes(Math.min(newRows, idsPerDay) * DAY_ID_ROW_BYTES)} (the interval's); today's ids merged with them: up to ${bytes(idsPerDay * DAY_ID_ROW_BYTES)}; daily bitmaps of ${bytes(idsPerDay * BITMAP_BYTES_PER_ID)} a day, a MAU unions 30 of them (${bytes(30 * idsPerDay * BITMAP_BYTES_PER_ID)} in the largest case, one window at a time: windows are recomputed from the days' persons, not updated, so this is not bounded by the interval)`,
     ],
   ];
 }
