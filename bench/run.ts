@@ -24,6 +24,7 @@ import { benchRecords } from './records.js';
 import { benchScale } from './scale.js';
 import { benchServer } from './server.js';
 import { benchStream } from './stream.js';
+import { benchSustained } from './sustained.js';
 import { benchWarehouse } from './warehouse.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -340,7 +341,10 @@ async function benchLakeWriter(): Promise<string> {
   ].join('\n');
 }
 
-/** `BENCH_ONLY=ingest`, `server`, `records`, `stream`, `warehouse`, `growth`, `intraday` or `scale` runs one part. */
+/**
+ * `BENCH_ONLY=ingest`, `server`, `records`, `stream`, `warehouse`, `growth`, `intraday`, `scale` or
+ * `sustained` runs one part; `sustained` (30 minutes of \`npm start\`'s pipeline) runs only when named.
+ */
 async function main(): Promise<void> {
   const only = process.env.BENCH_ONLY;
   console.log(`tally bench: node ${process.version}, ${os.cpus().length} cores\n`);
@@ -358,6 +362,8 @@ async function main(): Promise<void> {
   if (only === undefined || only === 'growth') console.log(`\n${await benchGrowth()}`);
   if (only === undefined || only === 'intraday') console.log(`\n${await benchIntraday()}`);
   if (only === undefined || only === 'scale') console.log(`\n${await benchScale()}`);
+  if (only === 'sustained') console.log(`\n${await benchSustained()}`);
+  else if (only === undefined) console.log('\nsustained: BENCH_ONLY=sustained npm run bench (30 minutes)');
 }
 
 main()

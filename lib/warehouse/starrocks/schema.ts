@@ -33,6 +33,13 @@ export function schemaStatements(options: SchemaOptions): string[] {
   const replicas = `PROPERTIES ("replication_num" = "${options.replicationNum}")`;
   const byDay = `PARTITION BY date_trunc('day', dt)\nDISTRIBUTED BY HASH(project)\n${replicas}`;
   const scratch = `DISTRIBUTED BY HASH(project)\n${replicas}`;
+  /** A table of ids per day (an id once or more). */
+  const idsPerDay = (table: string) => `CREATE TABLE IF NOT EXISTS ${db}.${table} (
+  dt DATE NOT NULL,
+  project VARCHAR(64) NOT NULL,
+  id_hash BIGINT NOT NULL
+) DUPLICATE KEY(dt, project, id_hash)
+${byDay}`;
   return [
     `CREATE DATABASE IF NOT EXISTS ${db}`,
     // The persons active per day (rules in people.ts): what dau/wau/mau count.
@@ -80,24 +87,14 @@ ${replicas}`,
 ) DUPLICATE KEY(dt, project)
 ${byDay}`,
     // Bots' ids per day of the lake (rule 0: counted nowhere, shown apart), an id once or more.
-    `CREATE TABLE IF NOT EXISTS ${db}.bot_ids (
-  dt DATE NOT NULL,
-  project VARCHAR(64) NOT NULL,
-  id_hash BIGINT NOT NULL
-) DUPLICATE KEY(dt, project, id_hash)
-${byDay}`,
+    idsPerDay('bot_ids'),
     // The counted lake rows of the days a refresh reads (rules 0-1 of people.ts).
     `CREATE TABLE IF NOT EXISTS ${db}.refresh_rows (
 ${COUNTED}
 ) DUPLICATE KEY(dt, project)
 ${scratch}`,
     // The ids (user_hash, else anonymous_hash) active per day, before they are mapped to persons.
-    `CREATE TABLE IF NOT EXISTS ${db}.day_ids (
-  dt DATE NOT NULL,
-  project VARCHAR(64) NOT NULL,
-  id_hash BIGINT NOT NULL
-) DUPLICATE KEY(dt, project, id_hash)
-${byDay}`,
+    idsPerDay('day_ids'),
     // Each id's combinations of values of the lake's dimensions per day, before they are mapped
     // to persons.
     `CREATE TABLE IF NOT EXISTS ${db}.day_values (
