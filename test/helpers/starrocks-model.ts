@@ -87,12 +87,13 @@ const LAKE_COLUMNS = `CAST(NULL AS VARCHAR) AS event_id, CAST(NULL AS VARCHAR) A
   CAST(NULL AS VARCHAR) AS project, CAST(NULL AS VARCHAR) AS dt`;
 
 /** The lake as the engine reads it through the model's `FILES()`: listed from the directory. */
-export function modelLake(lakeRoot: string, location = 's3://tally-lake/'): LakeFiles {
+export function modelLake(lakeRoot: string, filesPerStatement?: number): LakeFiles {
   const store = new FsObjectStore(lakeRoot);
   return {
-    location,
+    location: 's3://tally-lake/',
     storage: { type: 'glue', region: 'eu-west-1' },
     list: (prefix) => store.listVersions(prefix),
+    ...(filesPerStatement === undefined ? {} : { filesPerStatement }),
   };
 }
 

@@ -703,21 +703,20 @@ describe('the StarRocks engine on its executable model, against DuckDB and a bru
   it('reads only the files new since a day was read, a rewritten day whole, and counts bots once when a run dies before recording its files', async () => {
     await withEngines(async ({ store, duckdb, starrocks, model }) => {
       // Arrange: today's events in batches (a file each), bots among them (bot 90 in two files).
-      // One StarRocks run dies after writing the day tables, before recording the files it read.
+      // Two StarRocks runs die after writing the day tables: one before recording the file it
+      // appended, one (a file a statement) after recording the first of the two it read whole.
       await starrocks.setup();
-      let dieOnce = false;
+      let dieAt = 0;
       const dying = new StarRocksWarehouse(
         {
           query: async (sql, values) => {
-            if (dieOnce && sql.includes('INSERT INTO tally.day_files')) {
-              dieOnce = false;
+            if (dieAt > 0 && sql.includes('INSERT INTO tally.day_files') && --dieAt === 0)
               throw new Error('connection lost');
-            }
             return model.query(sql, values);
           },
         },
         { replicationNum: 1, countBots: [...COUNT_BOTS] },
-        modelLake(store.root),
+        modelLake(store.root, 1),
       );
       const at = NOW.getTime() - 3_600_000;
       const bot = JSON.stringify({
@@ -754,12 +753,13 @@ describe('the StarRocks engine on its executable model, against DuckDB and a bru
       await land(store, [...sent], at);
 
       // Act: the first read, a new file (its run dies, then runs again), nothing new, a file
-      // written again with more rows, a reread.
+      // written again with more rows (its run dies after recording one file: the next reads the
+      // other), a reread.
       const first = await refresh();
       const more = [event('c', 3), event('d', 1), event('y', 90, bot), event('z', 91, bot)];
       await land(store, more, at + 1_000);
       sent.push(...more);
-      dieOnce = true;
+      dieAt = 1;
       await expect(dying.refresh(day, TODAY)).rejects.toThrow(/connection lost/);
       const appended = await refresh();
       const afterAppend = await numbers(starrocks);
@@ -768,16 +768,18 @@ describe('the StarRocks engine on its executable model, against DuckDB and a bru
       const superset = [...parquetToEvents((await store.get(firstFile!))!, 'a'), event('e', 4)];
       await store.put(firstFile!, eventsToParquet(superset), '');
       sent.push(event('e', 4));
-      const whole = await refresh();
+      dieAt = 2;
+      await expect(dying.refresh(day, TODAY)).rejects.toThrow(/connection lost/);
+      const resumed = await refresh();
       const reread = await refresh(true);
 
       // Assert: no refresh read the catalog; each read what was new, or the day whole (each file
       // three times: its counted rows, its bots' ids, its bots' rows).
-      expect([first, appended, unchanged, whole, reread]).toEqual([
+      expect([first, appended, unchanged, resumed, reread]).toEqual([
         { files: 1, read: 3, catalog: 0, days: 1 },
         { files: 1, read: 3, catalog: 0, days: 1 },
         { files: 0, read: 0, catalog: 0, days: 0 },
-        { files: 2, read: 6, catalog: 0, days: 1 },
+        { files: 1, read: 3, catalog: 0, days: 1 },
         { files: 2, read: 6, catalog: 0, days: 1 },
       ]);
       expect(afterAppend).toEqual({

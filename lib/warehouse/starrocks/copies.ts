@@ -16,6 +16,8 @@ export interface LakeFiles {
   storage: CatalogConfig;
   /** The objects under a partition's prefix (`events/project=<p>/dt=<d>/`). */
   list(prefix: string): Promise<ListedObject[]>;
+  /** Files named by one `FILES()` read and recorded by one statement. @default 500 */
+  filesPerStatement?: number;
 }
 
 /** Where a refresh or a live scan reads the lake. */
@@ -34,7 +36,7 @@ const COUNTED = `dt, project, received_at, event_time, user_hash, anonymous_hash
   previous_anonymous_hash, ${LAKE_DIMENSIONS.join(', ')}`;
 
 /** Files of one `FILES()` read: its path property lists them, a statement stays a few hundred KB. */
-const FILES_PER_READ = 500;
+const FILES_PER_STATEMENT = 500;
 
 const LOCATION = /^s3a?:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/$/;
 const LAKE_KEY = /^events\/project=([a-z0-9-]+)\/dt=(\d{4}-\d{2}-\d{2})\/[A-Za-z0-9._=-]+\.parquet$/;
@@ -154,8 +156,9 @@ WHERE dt IN (${marks(dts)}) AND project <> ''`,
   const keys = read.reads.flatMap((p) => p.files.map((f) => f.key));
   read.filesRead = keys.length;
   await run(`TRUNCATE TABLE ${options.db}.refresh_rows`);
-  for (let i = 0; i < keys.length; i += FILES_PER_READ) {
-    const files = filesOf(lake, keys.slice(i, i + FILES_PER_READ));
+  const per = lake.filesPerStatement ?? FILES_PER_STATEMENT;
+  for (let i = 0; i < keys.length; i += per) {
+    const files = filesOf(lake, keys.slice(i, i + per));
     await run(
       `INSERT INTO ${options.db}.refresh_rows (${COUNTED})
 SELECT CAST(dt AS DATE), ${COUNTED.replace('dt, ', '')}
@@ -169,39 +172,47 @@ FROM ${files.sql} f WHERE ${options.counted}`,
 /**
  * Records what was read, after the day tables: bots' ids of the days (kept per day, so a day
  * appended to counts its distinct bots with those of the files read before) and each file read
- * with its version, a partition's rows in one statement carrying the bots' rows its files held
- * (on its first file). A run that dies before this reads the same files again: ids merge, and
- * bots' rows are counted once, with the files that hold them.
+ * with its version, a few hundred files a statement carrying the bots' rows those files held (on
+ * each partition's first file among them). A run that dies before this, or part way, reads the
+ * files it did not record again: ids merge, and bots' rows are counted once, with the files that
+ * hold them.
  */
 export async function recordFiles(run: Run, options: CopyOptions, read: LakeRead): Promise<void> {
   const { db, lake } = options;
   if (!lake || read.dts.length === 0) return;
   const whole = read.dts.filter((dt) => !read.appended.includes(dt));
-  if (whole.length > 0) await run(`DELETE FROM ${db}.bot_ids WHERE dt IN (${marks(whole)})`, whole);
-  const keys = read.reads.flatMap((p) => p.files.map((f) => f.key));
-  const botRows = new Map<string, number>();
-  for (let i = 0; i < keys.length; i += FILES_PER_READ) {
-    const files = filesOf(lake, keys.slice(i, i + FILES_PER_READ));
+  if (whole.length > 0) {
+    await run(`DELETE FROM ${db}.bot_ids WHERE dt IN (${marks(whole)})`, whole);
+    await run(`DELETE FROM ${db}.day_files WHERE dt IN (${marks(whole)})`, whole);
+  }
+  const files = read.reads.flatMap((p) => p.files.map((f) => ({ project: p.project, dt: p.dt, ...f })));
+  const per = lake.filesPerStatement ?? FILES_PER_STATEMENT;
+  for (let i = 0; i < files.length; i += per) {
+    const chunk = files.slice(i, i + per);
+    const source = filesOf(
+      lake,
+      chunk.map((f) => f.key),
+    );
     await run(
       `INSERT INTO ${db}.bot_ids (dt, project, id_hash)
-SELECT DISTINCT CAST(dt AS DATE), project, ${ROW_ID} FROM ${files.sql} f
+SELECT DISTINCT CAST(dt AS DATE), project, ${ROW_ID} FROM ${source.sql} f
 WHERE ${BOT} AND ${ROW_ID} IS NOT NULL`,
-      files.values,
+      source.values,
     );
+    const bots = new Map<string, number>();
     for (const r of await run(
-      `SELECT project, dt, count(*) AS n FROM ${files.sql} f WHERE ${BOT} GROUP BY project, dt`,
-      files.values,
-    )) {
-      const partition = `${String(r.project)}/${String(r.dt)}`;
-      botRows.set(partition, (botRows.get(partition) ?? 0) + Number(r.n));
-    }
-  }
-  if (whole.length > 0) await run(`DELETE FROM ${db}.day_files WHERE dt IN (${marks(whole)})`, whole);
-  for (const p of read.reads) {
-    const bots = botRows.get(`${p.project}/${p.dt}`) ?? 0;
+      `SELECT project, dt, count(*) AS n FROM ${source.sql} f WHERE ${BOT} GROUP BY project, dt`,
+      source.values,
+    ))
+      bots.set(`${String(r.project)}/${String(r.dt)}`, Number(r.n));
     await run(
-      `INSERT INTO ${db}.day_files (dt, project, file, version, bot_rows) VALUES ${p.files.map(() => '(?, ?, ?, ?, ?)').join(', ')}`,
-      p.files.flatMap((f, i) => [p.dt, p.project, f.key, f.version, i === 0 ? bots : 0]),
+      `INSERT INTO ${db}.day_files (dt, project, file, version, bot_rows) VALUES ${chunk.map(() => '(?, ?, ?, ?, ?)').join(', ')}`,
+      chunk.flatMap((f) => {
+        const partition = `${f.project}/${f.dt}`;
+        const rows = bots.get(partition) ?? 0;
+        bots.delete(partition);
+        return [f.dt, f.project, f.key, f.version, rows];
+      }),
     );
   }
 }

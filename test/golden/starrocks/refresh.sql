@@ -226,6 +226,9 @@ UNION ALL SELECT CAST(? AS DATE), '', 0, 0 UNION ALL SELECT CAST(? AS DATE), '',
 DELETE FROM tally.bot_ids WHERE dt IN (?);
 -- values: ["2026-03-30"]
 
+DELETE FROM tally.day_files WHERE dt IN (?);
+-- values: ["2026-03-30"]
+
 INSERT INTO tally.bot_ids (dt, project, id_hash)
 SELECT DISTINCT CAST(dt AS DATE), project, coalesce(user_hash, anonymous_hash) FROM FILES('path' = ?, 'format' = 'parquet', 'columns_from_path' = 'project,dt', 'auto_detect_sample_files' = '3', 'aws.s3.use_instance_profile' = 'true', 'aws.s3.region' = 'eu-west-1') f
 WHERE coalesce(bot, false) AND coalesce(user_hash, anonymous_hash) IS NOT NULL;
@@ -234,11 +237,5 @@ WHERE coalesce(bot, false) AND coalesce(user_hash, anonymous_hash) IS NOT NULL;
 SELECT project, dt, count(*) AS n FROM FILES('path' = ?, 'format' = 'parquet', 'columns_from_path' = 'project,dt', 'auto_detect_sample_files' = '3', 'aws.s3.use_instance_profile' = 'true', 'aws.s3.region' = 'eu-west-1') f WHERE coalesce(bot, false) GROUP BY project, dt;
 -- values: ["s3://tally-lake-123/events/project=shop/dt=2026-03-29/s-3.parquet,s3://tally-lake-123/events/project=blog/dt=2026-03-30/s-2.parquet,s3://tally-lake-123/events/project=blog/dt=2026-03-30/s-4.parquet"]
 
-DELETE FROM tally.day_files WHERE dt IN (?);
--- values: ["2026-03-30"]
-
-INSERT INTO tally.day_files (dt, project, file, version, bot_rows) VALUES (?, ?, ?, ?, ?);
--- values: ["2026-03-29","shop","events/project=shop/dt=2026-03-29/s-3.parquet","c",0]
-
-INSERT INTO tally.day_files (dt, project, file, version, bot_rows) VALUES (?, ?, ?, ?, ?), (?, ?, ?, ?, ?);
--- values: ["2026-03-30","blog","events/project=blog/dt=2026-03-30/s-2.parquet","b2",0,"2026-03-30","blog","events/project=blog/dt=2026-03-30/s-4.parquet","d",0]
+INSERT INTO tally.day_files (dt, project, file, version, bot_rows) VALUES (?, ?, ?, ?, ?), (?, ?, ?, ?, ?), (?, ?, ?, ?, ?);
+-- values: ["2026-03-29","shop","events/project=shop/dt=2026-03-29/s-3.parquet","c",0,"2026-03-30","blog","events/project=blog/dt=2026-03-30/s-2.parquet","b2",0,"2026-03-30","blog","events/project=blog/dt=2026-03-30/s-4.parquet","d",0]
