@@ -524,7 +524,7 @@ export function planFor(i: ModelInputs): Plan {
       'StarRocks per 5-minute rollup',
       `${fmt((eps * 300) / 1e6, 0)} M events, ${fmt((eps * 300 * i.parquetBytesPerEvent) / 1e9, 1)} GB of new Parquet in ~${fmt(filesPerHour / 12)} files, each read 3 times through FILES() (its counted rows, its bots' ids, its bots' rows); the day so far (up to ${fmt((eps * 86_400) / 1e9, 1)} B events) is not read again`,
     ],
-    ...warehouseSizing(i, filesPerHour),
+    ...warehouseSizing(i),
   ];
   // The container tier: its own front door, the Lambda tier's back.
   const front = containerFrontDoor(i);
@@ -558,8 +558,8 @@ const FRONTENDS = 3;
  * refresh's memory (its largest MAU union or the distinct ids of a changed day,
  * `warehouseSizing`) and its scan at the assumed rows per core second; three frontends; each
  * node's cache disk for the two days a refresh reads; S3 for the native tables (bytes before
- * compression), three GETs of each new file, and the rollup's listing of today's partitions
- * (1,000 keys a request; compaction leaves today alone, so they hold every file of the day so far).
+ * compression) and three GETs of each new file (today's new files are named by the manifests:
+ * no listing).
  */
 function warehouseCosts(
   i: ModelInputs,
@@ -576,7 +576,6 @@ function warehouseCosts(
   const nativeGb = (365 * idsPerDay * (DAY_ID_ROW_BYTES + BITMAP_BYTES_PER_ID)) / 1e9;
   const refreshesPerMonth = MONTH_S / 300;
   const getsPerMonth = refreshesPerMonth * (lakeFilesPerHour / 12) * 3;
-  const listsPerMonth = refreshesPerMonth * Math.ceil((lakeFilesPerHour * 12) / 1000);
   const costs: CostLine[] = [
     {
       part: 'StarRocks compute nodes',
@@ -603,11 +602,6 @@ function warehouseCosts(
       detail: `${fmt(getsPerMonth / 1e6, 1)} M a month: each new file (${fmt(lakeFilesPerHour / 12)} a rollup) read 3 times at each of ${fmt(refreshesPerMonth)} refreshes`,
       monthlyUsd: (getsPerMonth / 1000) * PRICES.s3PerThousandGet,
     },
-    {
-      part: 'Rollup S3 LISTs',
-      detail: `${fmt(listsPerMonth / 1e6, 1)} M a month: today's partitions listed at each refresh (${fmt(lakeFilesPerHour * 12)} files on average, 1,000 a request)`,
-      monthlyUsd: (listsPerMonth / 1000) * PRICES.s3PerThousandPut,
-    },
   ];
   return { costs, total: costs.reduce((sum, c) => sum + c.monthlyUsd, 0), computeNodes };
 }
@@ -618,7 +612,7 @@ function warehouseCosts(
  * ever linked. Bytes are before compression; ids per day come from the assumed events
  * per id.
  */
-function warehouseSizing(i: ModelInputs, lakeFilesPerHour: number): Array<[string, string]> {
+function warehouseSizing(i: ModelInputs): Array<[string, string]> {
   const eventsPerDay = i.eventsPerSecond * 86_400;
   const idsPerDay = eventsPerDay / i.eventsPerIdPerDay;
   const bytes = (n: number) => (n >= 1e12 ? `${fmt(n / 1e12, 1)} TB` : `${fmt(n / 1e9, 1)} GB`);
@@ -639,7 +633,7 @@ function warehouseSizing(i: ModelInputs, lakeFilesPerHour: number): Array<[strin
     ],
     [
       'a rollup reads, per 5 minutes',
-      `the new files: ${fmt(newRows / 1e6, 0)} M rows, ${bytes(newRows * i.parquetBytesPerEvent)} (the interval's); the stored ids, values and evidence of today, which it appends to: up to ${bytes(idsPerDay * DAY_ID_ROW_BYTES)} of day_ids by midnight (the day's people so far, not bounded by the interval); a listing of today's partitions (${fmt((lakeFilesPerHour * 12) / 1000)} requests on average)`,
+      `the new files: ${fmt(newRows / 1e6, 0)} M rows, ${bytes(newRows * i.parquetBytesPerEvent)} (the interval's); the stored ids, values and evidence of today, which it appends to: up to ${bytes(idsPerDay * DAY_ID_ROW_BYTES)} of day_ids by midnight (the day's people so far, not bounded by the interval); no listing of today (its manifests name the new files)`,
     ],
     [
       'a rollup holds, per 5 minutes',

@@ -1,5 +1,5 @@
 import { utcDate } from '../events.js';
-import { decodeManifest } from '../lake/manifest.js';
+import { decodeManifest, type ManifestFile } from '../lake/manifest.js';
 import type { ObjectStore } from '../lake/store.js';
 import type { Logger } from '../log.js';
 import { addDays, daysFrom, type ProjectDay, uniqueProjectDays } from './days.js';
@@ -54,16 +54,17 @@ export async function runRollup(deps: RollupDeps, options: RollupOptions): Promi
     for (const key of await deps.store.list(prefix))
       if (key.endsWith('.json') && !done.has(key)) fresh.push(key);
   }
-  const changed: ProjectDay[] = [];
+  const files: ManifestFile[] = [];
   for (const [i, key] of fresh.entries()) {
     const bytes = await deps.store.get(key);
     if (bytes === null) continue;
-    for (const file of decodeManifest(bytes).files) changed.push({ project: file.project, dt: file.dt });
+    files.push(...decodeManifest(bytes).files);
     options.onProgress?.(i + 1, fresh.length);
   }
+  const changed = files.map((file) => ({ project: file.project, dt: file.dt }));
   const days = uniqueProjectDays(changed);
   if (days.length > 0 && deps.registerPartitions) await deps.registerPartitions(days);
-  const stats = await deps.warehouse.refresh(days, today, { reread: options.full === true });
+  const stats = await deps.warehouse.refresh(days, today, { reread: options.full === true, files });
   await deps.warehouse.markProcessed(fresh);
   await deps.warehouse.recordRollup(options.now);
   if (fresh.length > 0) {

@@ -205,7 +205,13 @@ export class StarRocksWarehouse implements Warehouse {
     if (requested.length === 0) return { daysRecomputed: 0, windowsRecomputed: 0, filesRead: 0 };
     date(today);
     const copies = this.readOptions();
-    const read = await readCounted(this.run, copies, requested, options.reread === true);
+    const read = await readCounted(
+      this.run,
+      copies,
+      requested,
+      options.reread === true,
+      options.files ? { files: options.files, today } : undefined,
+    );
     const { dts, appended } = read;
     if (dts.length === 0) return { daysRecomputed: 0, windowsRecomputed: 0, filesRead: 0 };
     // A day a project no longer has any event of (its copies counted elsewhere) changes too.

@@ -1,4 +1,5 @@
 import { TallyError } from '../errors.js';
+import type { ManifestFile } from '../lake/manifest.js';
 import type { Breakdown, Dimension } from './breakdowns.js';
 import { daysFrom, type ProjectDay } from './days.js';
 
@@ -40,6 +41,11 @@ export interface RefreshOptions {
    * rollup: after a change of a project's settings, or to rebuild).
    */
   reread?: boolean;
+  /**
+   * The lake files named by the manifests this refresh comes from (an engine that reads named
+   * files appends them to the days it read before without listing those days).
+   */
+  files?: readonly ManifestFile[];
 }
 
 export interface QueryResult {

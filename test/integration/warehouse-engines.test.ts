@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import type { LakeEvent } from '../../lib/events.js';
 import { compactLake } from '../../lib/lake/compaction.js';
 import { FsObjectStore } from '../../lib/lake/fs-store.js';
 import { eventsToParquet, parquetToEvents } from '../../lib/lake/parquet.js';
@@ -793,6 +794,59 @@ describe('the StarRocks engine on its executable model, against DuckDB and a bru
       expect(await numbers(starrocks)).toEqual(expected);
       expect(await numbers(duckdb)).toEqual(expected);
       expect(expected.today?.dau).toBe(4);
+    });
+  });
+
+  it("appends today's new files from the manifests the rollup read, without listing today, and lists an earlier day", async () => {
+    await withEngines(async ({ store, duckdb, model }) => {
+      // Arrange: StarRocks whose lake listings are counted; three batches today, one yesterday.
+      const lake = modelLake(store.root);
+      const listed: string[] = [];
+      const starrocks = new StarRocksWarehouse(
+        model,
+        { replicationNum: 1, countBots: [...COUNT_BOTS] },
+        {
+          ...lake,
+          list: (prefix) => {
+            listed.push(prefix);
+            return lake.list(prefix);
+          },
+        },
+      );
+      await starrocks.setup();
+      const at = NOW.getTime() - 3_600_000;
+      const event = (id: string, user: number, eventTime = at) =>
+        lakeEvent({ project: 'a', eventId: id, userHash: userHash(user), eventTime, receivedAt: at });
+      const sent: LakeEvent[] = [];
+      const rollup = async (events: LakeEvent[]) => {
+        await land(store, events, at);
+        sent.push(...events);
+        const files = model.filesRead.length;
+        const lists = listed.length;
+        for (const warehouse of [duckdb, starrocks])
+          await runRollup({ store, warehouse, logger: silentLogger }, { now: NOW });
+        return {
+          read: [...new Set(model.filesRead.slice(files).flat())].length,
+          listed: listed.slice(lists),
+        };
+      };
+
+      // Act
+      const first = await rollup([event('a', 1), event('b', 2)]);
+      const second = await rollup([event('c', 3), event('d', 1)]);
+      const yesterday = await rollup([event('e', 4, at - 86_400_000)]);
+
+      // Assert: each rollup read its batch's file; only the earlier day was listed.
+      expect([first, second, yesterday]).toEqual([
+        { read: 1, listed: [] },
+        { read: 1, listed: [] },
+        { read: 1, listed: [`events/project=a/dt=${addDays(TODAY, -1)}/`] },
+      ]);
+      const from = addDays(TODAY, -1);
+      const expected = bruteForce(sent, 'a', from, TODAY);
+      expect(await starrocks.activeUsers('a', from, TODAY, addDays(TODAY, 1))).toEqual(expected);
+      expect(await duckdb.activeUsers('a', from, TODAY, addDays(TODAY, 1))).toEqual(expected);
+      expect(expected.at(-1)?.dau).toBe(3);
     });
   });
 

@@ -110,7 +110,7 @@ describe('the scale model', () => {
 });
 
 describe('the scale model: the warehouse', () => {
-  it('prices StarRocks from the refresh as built (memory of a changed day, its scan of the new files, their GETs, the listing of today) and the whole pipeline per billion events', () => {
+  it('prices StarRocks from the refresh as built (memory of a changed day, its scan of the new files, their GETs) and the whole pipeline per billion events', () => {
     // Arrange
     const plan = planFor(inputs());
     const half = planFor(inputs({ eventsPerSecond: 500_000 }));
@@ -123,7 +123,6 @@ describe('the scale model: the warehouse', () => {
       'StarRocks cache disk',
       'StarRocks S3 storage',
       'StarRocks S3 GETs',
-      'Rollup S3 LISTs',
     ]);
     expect(plan.warehouse.total).toBeCloseTo(
       plan.warehouse.costs.reduce((sum, c) => sum + c.monthlyUsd, 0),
@@ -134,9 +133,8 @@ describe('the scale model: the warehouse', () => {
       plan.warehouse.computeNodes,
     );
     // Every 5 minutes the refresh reads the files new since the last, three times each: twice the
-    // rate, twice the GETs; a rollup lists today's partitions, which grow with the rate too.
+    // rate, twice the GETs.
     expect(part(plan, 'StarRocks S3 GETs') / part(half, 'StarRocks S3 GETs')).toBeCloseTo(2, 1);
-    expect(part(plan, 'Rollup S3 LISTs') / part(half, 'Rollup S3 LISTs')).toBeCloseTo(2, 1);
     const text0 = formatPlan(inputs(), plan);
     expect(text0).toMatch(/a rollup reads, per 5 minutes +the new files: 300 M rows/);
     expect(text0).toMatch(/a rollup holds, per 5 minutes +the new rows' ids/);

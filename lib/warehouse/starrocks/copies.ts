@@ -1,3 +1,4 @@
+import type { ManifestFile } from '../../lake/manifest.js';
 import type { ListedObject } from '../../lake/store.js';
 import { LAKE_DIMENSIONS } from '../breakdowns.js';
 import { type ProjectDay, uniqueProjectDays } from '../days.js';
@@ -91,18 +92,21 @@ export interface LakeRead {
 
 /**
  * Reads what is new of these days into `refresh_rows` (the rows rule 0 counts, as they are: rule 1
- * needs no verdict, copies of an event name the same person on the same day). Each partition of
- * the days (those handed and those read before) is listed and compared with what `day_files`
- * says was read: a day whose recorded files are all still there as read is **appended to**, its
- * new files alone read; a day where one was replaced or rewritten (compaction, an erasure, a
- * retried batch), or every day with `reread`, is read whole. A day with nothing new is left out.
- * A day is one partition of the day tables: its projects are read the same way.
+ * needs no verdict, copies of an event name the same person on the same day). Today, when its
+ * partitions handed each have new files named by the rollup's manifests (`named`), none of them
+ * read before, is **appended to** from those files alone, without a listing. Any other day has its
+ * partitions (those handed and those read before) listed and compared with what `day_files` says
+ * was read: a day whose recorded files are all still there as read is appended to, its new files
+ * alone read; a day where one was replaced or rewritten (compaction, an erasure, a retried batch),
+ * or every day with `reread`, is read whole. A day with nothing new is left out. A day is one
+ * partition of the day tables: its projects are read the same way.
  */
 export async function readCounted(
   run: Run,
   options: CopyOptions,
   requested: readonly ProjectDay[],
   reread: boolean,
+  named?: { files: readonly ManifestFile[]; today: string },
 ): Promise<LakeRead> {
   const lake = options.lake;
   if (!lake)
@@ -121,12 +125,38 @@ WHERE dt IN (${marks(dts)}) AND project <> ''`,
     if (!recorded.has(partition)) recorded.set(partition, new Map());
     recorded.get(partition)!.set(String(r.file), String(r.version));
   }
+  // The files the manifests name, by partition (null: a manifest names the partition whole, as an
+  // erasure's does).
+  const byPartition = new Map<string, Set<string> | null>();
+  for (const f of named?.files ?? []) {
+    const partition = `${f.project}/${f.dt}`;
+    if (f.key.endsWith('/')) byPartition.set(partition, null);
+    else if (f.key.endsWith('.parquet') && byPartition.get(partition) !== null)
+      byPartition.set(partition, new Set([...(byPartition.get(partition) ?? []), f.key]));
+  }
+  // Today is appended to from the manifests alone when each of its partitions handed names new
+  // files, none read before: no listing. (Compaction leaves today alone, so a file a manifest
+  // names is there; an earlier day's may have been compacted away since.)
+  const fromManifests = (dt: string) =>
+    named !== undefined &&
+    dt === named.today &&
+    !reread &&
+    requested
+      .filter((p) => p.dt === dt)
+      .every((p) => {
+        const files = byPartition.get(`${p.project}/${dt}`);
+        const before = recorded.get(`${p.project}/${dt}`);
+        return (
+          files !== undefined && files !== null && files.size > 0 && [...files].every((k) => !before?.has(k))
+        );
+      });
+  const listedDts = new Set(dts.filter((dt) => !fromManifests(dt)));
   const partitions = uniqueProjectDays([
     ...requested,
     ...[...recorded.keys()].map((p) => ({ project: p.split('/')[0]!, dt: p.split('/')[1]! })),
   ]);
   const listed = new Map<string, ListedObject[]>();
-  for (const p of partitions) {
+  for (const p of partitions.filter((d) => listedDts.has(d.dt))) {
     const files = await lake.list(`events/project=${p.project}/dt=${p.dt}/`);
     listed.set(
       `${p.project}/${p.dt}`,
@@ -139,6 +169,19 @@ WHERE dt IN (${marks(dts)}) AND project <> ''`,
   };
   const read: LakeRead = { dts: [], appended: [], reads: [], filesRead: 0 };
   for (const dt of dts) {
+    if (!listedDts.has(dt)) {
+      // A file named by a manifest has no version here: a later listing reads its day whole.
+      read.dts.push(dt);
+      read.appended.push(dt);
+      for (const p of requested.filter((r) => r.dt === dt))
+        read.reads.push({
+          ...p,
+          files: [...(byPartition.get(`${p.project}/${dt}`) ?? [])]
+            .sort()
+            .map((key) => ({ key, version: '' })),
+        });
+      continue;
+    }
     const ofDay = partitions.filter((p) => p.dt === dt);
     const append = !reread && ofDay.every((p) => unchanged(`${p.project}/${dt}`));
     const reads = ofDay
