@@ -4,6 +4,11 @@ import { dirname, join, relative, sep } from 'node:path';
 import type { DeletingStore } from './compaction.js';
 import { type ListedObject, StorageError, type VersionedStore } from './store.js';
 
+/** A file's version on disk: its modification time and size (a rename replaces both). */
+export function fileVersion(info: { mtimeMs: number; size: number }): string {
+  return `${info.mtimeMs}:${info.size}`;
+}
+
 /** The lake as a directory: DuckDB reads it in place. Writes go to a temp file, then rename. */
 export class FsObjectStore implements DeletingStore, VersionedStore {
   constructor(readonly root: string) {}
@@ -56,12 +61,12 @@ export class FsObjectStore implements DeletingStore, VersionedStore {
     return entries.filter((k) => k.startsWith(prefix)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   }
 
-  /** The version of a file is its modification time and size (a rename replaces both). */
+  /** Each file with its `fileVersion`. */
   async listVersions(prefix: string): Promise<ListedObject[]> {
     const objects: ListedObject[] = [];
     for (const key of await this.list(prefix)) {
       const info = await stat(join(this.root, key)).catch(() => null);
-      if (info) objects.push({ key, version: `${info.mtimeMs}:${info.size}` });
+      if (info) objects.push({ key, version: fileVersion(info) });
     }
     return objects;
   }

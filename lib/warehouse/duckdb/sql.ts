@@ -3,6 +3,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { PROJECT_ID_PATTERN } from '../../ingest/limits.js';
+import { fileVersion } from '../../lake/fs-store.js';
 import type { ProjectDay } from '../days.js';
 import { alikeColumns } from '../people.js';
 import { WarehouseError } from '../warehouse.js';
@@ -114,7 +115,7 @@ export async function dayFiles(lakeRoot: string, project: string, dt: string): P
     if (!name.endsWith('.parquet')) continue;
     const path = join(dir, name);
     const info = await stat(path).catch(() => null);
-    if (info) files.push({ name, path, mtimeMs: info.mtimeMs, version: `${info.mtimeMs}:${info.size}` });
+    if (info) files.push({ name, path, mtimeMs: info.mtimeMs, version: fileVersion(info) });
   }
   return files;
 }

@@ -52,11 +52,20 @@ export function lakeLocation(location: string): string {
   return location;
 }
 
+/** Items a statement at a time (`filesPerStatement` of the lake). */
+function perStatement<T>(lake: LakeFiles, items: readonly T[]): T[][] {
+  const per = lake.filesPerStatement ?? FILES_PER_STATEMENT;
+  const chunks: T[][] = [];
+  for (let i = 0; i < items.length; i += per) chunks.push(items.slice(i, i + per));
+  return chunks;
+}
+
 /**
- * `FILES()` over these lake keys: Parquet, `project` and `dt` from the path (as text). A key that
- * is not a lake data file's (a comma or a wildcard would name other files) is refused, naming it.
+ * `FILES()` over these lake keys (under the location the engine checked): Parquet, `project` and
+ * `dt` from the path (as text). A key that is not a lake data file's (a comma or a wildcard would
+ * name other files) is refused, naming it.
  */
-export function filesOf(lake: LakeFiles, keys: readonly string[]): { sql: string; values: string[] } {
+function filesOf(lake: LakeFiles, keys: readonly string[]): { sql: string; values: string[] } {
   for (const key of keys)
     if (!LAKE_KEY.test(key))
       throw new WarehouseError(
@@ -72,7 +81,7 @@ export function filesOf(lake: LakeFiles, keys: readonly string[]): { sql: string
   ];
   return {
     sql: `FILES('path' = ?, ${properties.map(([k, v]) => `'${k}' = ${v}`).join(', ')})`,
-    values: [keys.map((k) => `${lakeLocation(lake.location)}${k}`).join(',')],
+    values: [keys.map((k) => `${lake.location}${k}`).join(',')],
   };
 }
 
@@ -131,8 +140,10 @@ WHERE dt IN (${marks(dts)}) AND project <> ''`,
   for (const f of named?.files ?? []) {
     const partition = `${f.project}/${f.dt}`;
     if (f.key.endsWith('/')) byPartition.set(partition, null);
-    else if (f.key.endsWith('.parquet') && byPartition.get(partition) !== null)
-      byPartition.set(partition, new Set([...(byPartition.get(partition) ?? []), f.key]));
+    else if (f.key.endsWith('.parquet') && byPartition.get(partition) !== null) {
+      if (!byPartition.has(partition)) byPartition.set(partition, new Set());
+      byPartition.get(partition)!.add(f.key);
+    }
   }
   // Today is appended to from the manifests alone when each of its partitions handed names new
   // files, none read before: no listing. (Compaction leaves today alone, so a file a manifest
@@ -199,9 +210,8 @@ WHERE dt IN (${marks(dts)}) AND project <> ''`,
   const keys = read.reads.flatMap((p) => p.files.map((f) => f.key));
   read.filesRead = keys.length;
   await run(`TRUNCATE TABLE ${options.db}.refresh_rows`);
-  const per = lake.filesPerStatement ?? FILES_PER_STATEMENT;
-  for (let i = 0; i < keys.length; i += per) {
-    const files = filesOf(lake, keys.slice(i, i + per));
+  for (const chunk of perStatement(lake, keys)) {
+    const files = filesOf(lake, chunk);
     await run(
       `INSERT INTO ${options.db}.refresh_rows (${COUNTED})
 SELECT CAST(dt AS DATE), ${COUNTED.replace('dt, ', '')}
@@ -229,9 +239,7 @@ export async function recordFiles(run: Run, options: CopyOptions, read: LakeRead
     await run(`DELETE FROM ${db}.day_files WHERE dt IN (${marks(whole)})`, whole);
   }
   const files = read.reads.flatMap((p) => p.files.map((f) => ({ project: p.project, dt: p.dt, ...f })));
-  const per = lake.filesPerStatement ?? FILES_PER_STATEMENT;
-  for (let i = 0; i < files.length; i += per) {
-    const chunk = files.slice(i, i + per);
+  for (const chunk of perStatement(lake, files)) {
     const source = filesOf(
       lake,
       chunk.map((f) => f.key),

@@ -1,6 +1,6 @@
 import { idValues, LAKE_DIMENSIONS } from '../breakdowns.js';
 import type { ProjectDay } from '../days.js';
-import { date, EPOCH, markers, marks, pairsOf, type Run } from './sql.js';
+import { date, EPOCH, markers, marks, pairsOf, type Run, storedRows } from './sql.js';
 
 /** The counted rows of a refresh (rules 0-1 of people.ts). */
 export function counted(db: string): string {
@@ -24,10 +24,7 @@ export async function stageEvidence(
   appended: readonly string[],
 ): Promise<number> {
   const rows = counted(db);
-  const kept = (table: string, columns: string) =>
-    appended.length > 0
-      ? `UNION ALL SELECT project, dt, ${columns} FROM ${db}.${table} WHERE dt IN (${marks(appended)}) AND project <> ''`
-      : '';
+  const kept = (table: string, columns: string) => storedRows(db, table, `project, dt, ${columns}`, appended);
   await run(
     `INSERT OVERWRITE ${db}.refresh_evidence (kind, project, dt, a, b, event_time, received_at)
 SELECT 'anon-old', project, dt, anon_hash, user_hash, event_time, received_at FROM ${db}.anon_links
@@ -243,10 +240,7 @@ SELECT c.project, c.id_hash, c.first_dt FROM (
 LEFT JOIN ${db}.id_first_day f ON f.project = c.project AND f.id_hash = c.id_hash
 WHERE f.first_dt IS NULL OR f.first_dt > c.first_dt`,
   );
-  const kept = (table: string, columns: string) =>
-    appended.length > 0
-      ? `UNION ALL SELECT dt, project, ${columns} FROM ${db}.${table} WHERE dt IN (${marks(appended)}) AND project <> ''`
-      : '';
+  const kept = (table: string, columns: string) => storedRows(db, table, `dt, project, ${columns}`, appended);
   await run(
     `INSERT /*+set_var(dynamic_overwrite = true)*/ OVERWRITE ${db}.day_ids (dt, project, id_hash)
 SELECT DISTINCT dt, project, id_hash FROM (

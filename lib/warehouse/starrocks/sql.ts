@@ -219,6 +219,16 @@ export function markers(dts: readonly string[], rest: string): string {
   return dts.map(() => `SELECT CAST(? AS DATE), ${rest}`).join(' UNION ALL ');
 }
 
+/**
+ * `UNION ALL` the rows a day table holds of these days (its marker rows left out), as `columns`;
+ * nothing when there are no days. Its placeholders take the days.
+ */
+export function storedRows(db: string, table: string, columns: string, days: readonly string[]): string {
+  return days.length > 0
+    ? `UNION ALL SELECT ${columns} FROM ${db}.${table} WHERE dt IN (${marks(days)}) AND project <> ''`
+    : '';
+}
+
 /** A DATETIME for the NOT NULL columns of marker rows. */
 export const EPOCH = "CAST('1970-01-01 00:00:00' AS DATETIME)";
 

@@ -1,7 +1,7 @@
 import { dimensionRows, idValues, LAKE_DIMENSIONS } from '../breakdowns.js';
 import { addDays, affectedDays, MAU_DAYS, type ProjectDay, WAU_DAYS } from '../days.js';
 import { counted, ids as refreshIds } from './identity.js';
-import { markers, marks, type Query, type Run } from './sql.js';
+import { markers, marks, type Query, type Run, storedRows } from './sql.js';
 
 /** A table `(dt)` of these days, one placeholder each. */
 export function calendarOf(days: readonly string[]): string {
@@ -56,10 +56,7 @@ export async function writeDailyUsers(
   const { read, appended, moved } = days;
   const targets = [...new Set([...read, ...moved])].sort();
   const others = [...moved.filter((d) => !read.includes(d)), ...appended];
-  const stored = (table: string, columns: string) =>
-    others.length > 0
-      ? `UNION ALL SELECT dt, project, ${columns} FROM ${db}.${table} WHERE dt IN (${marks(others)}) AND project <> ''`
-      : '';
+  const stored = (table: string, columns: string) => storedRows(db, table, `dt, project, ${columns}`, others);
   const persons = (table: string, keys: string[], ids: string, marker: string) => {
     const grouped = keys.map((k) => `i.${k}, `).join('');
     return `INSERT /*+set_var(dynamic_overwrite = true)*/ OVERWRITE ${db}.${table} (dt, project, ${keys.map((k) => `${k}, `).join('')}users)
