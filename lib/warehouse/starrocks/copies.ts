@@ -8,7 +8,8 @@ import { type CatalogConfig, marks, type Run, s3Properties } from './sql.js';
 
 /**
  * Where a refresh reads the lake's files from (StarRocks' `FILES()`): what is new of a day is
- * told by listing its partitions, and only those files are read.
+ * told by the rollup's manifests (today) or by listing its partitions, and only those files are
+ * read.
  */
 export interface LakeFiles {
   /** `s3://<bucket>/`: the lake's keys are read under it. */
