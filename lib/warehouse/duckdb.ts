@@ -9,7 +9,16 @@ import { readCounted } from './duckdb/copies.js';
 import { updateIdentity } from './duckdb/identity.js';
 import { type LiveOptions, LiveRows, liveDays, withNewerFiles } from './duckdb/live.js';
 import { createSchema } from './duckdb/schema.js';
-import { type Db, db, EMPTY_EVENTS, eventsAllView, eventsView, pairsTable, sqlPath } from './duckdb/sql.js';
+import {
+  type Db,
+  dayRange,
+  db,
+  EMPTY_EVENTS,
+  eventsAllView,
+  eventsView,
+  pairsTable,
+  sqlPath,
+} from './duckdb/sql.js';
 import { replaceDayValues, writeValueWindows } from './duckdb/values.js';
 import { updateWindows } from './duckdb/windows.js';
 import { Mutex } from './mutex.js';
@@ -198,24 +207,31 @@ export class DuckDbWarehouse implements Warehouse {
           await this.writer.run('COMMIT');
           return { daysRecomputed: 0, windowsRecomputed: 0, filesRead };
         }
-        // The ids of the days read whole are replaced; a day appended to gains those it lacked.
+        // The ids of the days read whole are replaced; a day appended to gains those it lacked
+        // (`added_ids`: the persons a day appended to gains are theirs).
         await this.writer.run(
           `DELETE FROM day_ids USING whole_days d WHERE day_ids.project = d.project AND day_ids.dt = d.dt`,
         );
-        const lacking =
-          appended === 0
-            ? ''
-            : `AND NOT EXISTS (SELECT 1 FROM day_ids i WHERE i.project = c.project AND i.dt = c.dt
-                 AND i.id_hash = coalesce(c.user_hash, c.anonymous_hash))`;
         await this.writer.run(
-          `INSERT INTO day_ids SELECT DISTINCT c.project, c.dt, coalesce(c.user_hash, c.anonymous_hash) FROM counted c
-           WHERE coalesce(c.user_hash, c.anonymous_hash) IS NOT NULL ${lacking}
-           ORDER BY 1, 2`,
+          `CREATE OR REPLACE TEMP TABLE added_ids AS
+           WITH c AS MATERIALIZED (
+             SELECT DISTINCT project, dt, coalesce(user_hash, anonymous_hash) AS id_hash FROM counted
+             WHERE coalesce(user_hash, anonymous_hash) IS NOT NULL
+           )
+           SELECT * FROM c
+           ${
+             appended.length === 0
+               ? ''
+               : `EXCEPT SELECT i.project, i.dt, i.id_hash FROM day_ids i
+                  SEMI JOIN c ON c.project = i.project AND c.dt = i.dt AND c.id_hash = i.id_hash
+                  WHERE i.dt ${dayRange(appended)}`
+           }`,
         );
+        await this.writer.run(`INSERT INTO day_ids SELECT * FROM added_ids ORDER BY project, dt`);
         await replaceDayValues(this.writer);
         const moved = await updateIdentity(this.writer);
         const days = uniqueProjectDays([...scanned, ...moved]);
-        const windows = await updateWindows(this.writer, scanned, moved, today);
+        const windows = await updateWindows(this.writer, { scanned, appended, moved }, today);
         await writeValueWindows(this.writer, windows);
         await this.writer.run('COMMIT');
         this.live.refreshed();

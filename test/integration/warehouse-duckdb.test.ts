@@ -8,10 +8,11 @@ import type { LakeEvent } from '../../lib/events.js';
 import { FsObjectStore } from '../../lib/lake/fs-store.js';
 import { eventsToParquet, parquetToEvents } from '../../lib/lake/parquet.js';
 import { silentLogger } from '../../lib/log.js';
+import { DIMENSIONS } from '../../lib/warehouse/breakdowns.js';
 import { addDays } from '../../lib/warehouse/days.js';
 import { DuckDbWarehouse } from '../../lib/warehouse/duckdb.js';
 import { runRollup } from '../../lib/warehouse/rollup.js';
-import { bruteForce } from '../helpers/brute.js';
+import { bruteBreakdown, bruteForce } from '../helpers/brute.js';
 import { lakeEvent } from '../helpers/events.js';
 import { land, landWaves, NOW, PROJECTS, TODAY, workloadArb } from '../helpers/warehouse-workload.js';
 
@@ -393,6 +394,60 @@ describe('DuckDB warehouse', () => {
         bots: [{ dt: TODAY, events: 4, ids: 3 }],
       });
       expect((await numbers()).today?.dau).toBe(4);
+    });
+  });
+
+  it('updates a day appended to from its new ids: an id new to the day that changes person counts once, as its new person, in the totals and every breakdown', async () => {
+    await withWarehouse(async (store, warehouse) => {
+      // Arrange: today a user (1) and an anonymous visitor (500) from the web, read.
+      const at = NOW.getTime() - 3_600_000;
+      const web = JSON.stringify({ userAgent: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/126.0.0.0' });
+      const ios = JSON.stringify({
+        userAgent: 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) Mobile/15E148',
+      });
+      const event = (eventId: string, over: Partial<LakeEvent>) =>
+        lakeEvent({ project: 'r', eventId, context: web, eventTime: at, receivedAt: at, ...over });
+      const sent: LakeEvent[] = [
+        event('a', { userHash: 2n ** 62n + 1n }),
+        event('b', { userHash: null, anonymousHash: 500n }),
+      ];
+      await land(store, [...sent], at);
+      const refresh = () => warehouse.refresh([{ project: 'r', dt: TODAY }], TODAY);
+      await refresh();
+
+      // Act: a new file with ids new to the day: user 9 aliased from user 4 (one person, user 4),
+      // the visitor identifying as user 5 (the visitor leaves the day, user 5 joins it), a new
+      // visitor (501) on iOS; the day is appended to.
+      const more = [
+        event('c', {
+          userHash: 2n ** 62n + 9n,
+          previousUserHash: 2n ** 62n + 4n,
+          type: 'alias',
+          context: ios,
+        }),
+        event('d', { userHash: 2n ** 62n + 5n, anonymousHash: 500n, type: 'identify' }),
+        event('e', { userHash: null, anonymousHash: 501n, context: ios }),
+      ];
+      await land(store, more, at + 1_000);
+      sent.push(...more);
+      const appended = await refresh();
+
+      // Assert: four persons today, every one new, by platform as the brute force says.
+      const after = addDays(TODAY, 1);
+      expect(appended.filesRead).toBe(1);
+      expect(await warehouse.activeUsers('r', TODAY, TODAY, after)).toEqual(
+        bruteForce(sent, 'r', TODAY, TODAY),
+      );
+      expect((await warehouse.activeUsers('r', TODAY, TODAY, after))[0]?.dau).toBe(4);
+      for (const by of DIMENSIONS) {
+        expect(await warehouse.breakdown('r', by, { from: TODAY, to: TODAY, today: after }, 10), by).toEqual(
+          bruteBreakdown(sent, 'r', by, TODAY, TODAY, 10),
+        );
+      }
+      const [newOnes] = (
+        await warehouse.breakdown('r', 'new_vs_returning', { from: TODAY, to: TODAY, today: after }, 10)
+      ).values;
+      expect(newOnes).toMatchObject({ value: 'new', days: [{ dt: TODAY, dau: 4, wau: 4, mau: 4 }] });
     });
   });
 

@@ -37,14 +37,14 @@ const COUNTED_COLUMNS = `project, dt, type, received_at, event_time, user_hash, 
  *
  * Leaves `counted` (the rows read that rule 0 counts, every lake column a refresh uses),
  * `scan_days` (the days read), `append_days` and `whole_days` (their two kinds); brings
- * `bot_days`, `bot_ids` and `day_files` up to date. Returns the days read, how many of them were
+ * `bot_days`, `bot_ids` and `day_files` up to date. Returns the days read, those of them
  * appended to, and the files read.
  */
 export async function readCounted(
   db: Db,
   requested: readonly ProjectDay[],
   options: CopyOptions,
-): Promise<{ days: ProjectDay[]; appended: number; filesRead: number }> {
+): Promise<{ days: ProjectDay[]; appended: ProjectDay[]; filesRead: number }> {
   const candidates = uniqueProjectDays(requested);
   const listedAt = Date.now();
   const recorded = new Map<string, Map<string, string>>();
@@ -125,5 +125,5 @@ export async function readCounted(
   );
   for (let i = 0; i < rows.length; i += 1000)
     await db.run(`INSERT INTO day_files VALUES ${rows.slice(i, i + 1000).join(', ')}`);
-  return { days, appended: append.length, filesRead: paths.length };
+  return { days, appended: append, filesRead: paths.length };
 }

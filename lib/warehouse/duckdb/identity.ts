@@ -1,19 +1,37 @@
 import type { ProjectDay } from '../days.js';
-import { type Db, deleteReadDays, projectDays } from './sql.js';
+import { type Db, projectDays } from './sql.js';
 
 const on = (a: string, b: string, columns: string[]) =>
   columns.map((c) => `${a}.${c} = ${b}.${c}`).join(' AND ');
 const ANON = ['project', 'anon_hash'];
+const ANON_DAY = ['project', 'dt', 'anon_hash'];
 
 /**
- * Replaces a day table's rows of `scan_days` with `fresh_<table>`, keeping what went away and
- * what came in as `<table>_removed` and `<table>_added`.
+ * Brings a day table of evidence up to date with `counted`'s (`candidates`): a day read whole
+ * gets exactly the evidence of `counted` (`winners` of the candidates); a day appended to, the
+ * winners of its candidates and of its stored rows they compete with (same `key`), its other
+ * rows left as they are. Writes only the difference, and keeps what went away and what came in as
+ * `<table>_removed` and `<table>_added`.
  */
-async function replaceEvidence(db: Db, table: string, select: string): Promise<void> {
-  await db.run(`CREATE OR REPLACE TEMP TABLE fresh_${table} AS ${select}`);
+async function replaceEvidence(
+  db: Db,
+  table: string,
+  key: string[],
+  candidates: string,
+  winners: (rows: string) => string,
+): Promise<void> {
+  await db.run(`CREATE OR REPLACE TEMP TABLE candidate_${table} AS ${candidates}`);
   await db.run(
     `CREATE OR REPLACE TEMP TABLE old_${table} AS
-     SELECT l.* FROM ${table} l SEMI JOIN scan_days d ON l.project = d.project AND l.dt = d.dt`,
+     SELECT l.* FROM ${table} l SEMI JOIN whole_days d ON l.project = d.project AND l.dt = d.dt
+     UNION ALL SELECT l.* FROM ${table} l SEMI JOIN append_days d ON l.project = d.project AND l.dt = d.dt
+       SEMI JOIN candidate_${table} c ON ${on('l', 'c', key)}`,
+  );
+  await db.run(
+    `CREATE OR REPLACE TEMP TABLE fresh_${table} AS ${winners(
+      `SELECT * FROM candidate_${table}
+       UNION ALL SELECT o.* FROM old_${table} o SEMI JOIN append_days d ON o.project = d.project AND o.dt = d.dt`,
+    )}`,
   );
   await db.run(
     `CREATE OR REPLACE TEMP TABLE ${table}_added AS SELECT * FROM fresh_${table} EXCEPT SELECT * FROM old_${table}`,
@@ -21,13 +39,13 @@ async function replaceEvidence(db: Db, table: string, select: string): Promise<v
   await db.run(
     `CREATE OR REPLACE TEMP TABLE ${table}_removed AS SELECT * FROM old_${table} EXCEPT SELECT * FROM fresh_${table}`,
   );
-  await db.run(deleteReadDays(table));
-  await db.run(`INSERT INTO ${table} SELECT * FROM fresh_${table} ORDER BY project, dt`);
+  await db.run(`DELETE FROM ${table} USING ${table}_removed r WHERE ${on(table, 'r', key)}`);
+  await db.run(`INSERT INTO ${table} SELECT * FROM ${table}_added ORDER BY project, dt`);
 }
 
 /**
- * Rebuilds the identity evidence of the days in `scan_days` from `counted` (and, for a day
- * appended to, the evidence it had), then brings the
+ * Brings the identity evidence of the days in `scan_days` up to date with `counted` (a day
+ * appended to keeps the evidence it had), then brings the
  * people of the ids that evidence touches up to date (rules 2-3 of people.ts), in statements on
  * the engine: each anonymous id's first user is kept in `anon_first` and only the anonymous ids
  * of changed evidence are looked at again; alias groups are walked from the users of changed
@@ -38,25 +56,23 @@ export async function updateIdentity(db: Db): Promise<ProjectDay[]> {
   await replaceEvidence(
     db,
     'anon_links',
-    `SELECT project, dt, anon AS anon_hash, user_hash, event_time, received_at FROM (
-       SELECT project, dt, anonymous_hash AS anon, user_hash, event_time, received_at FROM counted
-       WHERE anonymous_hash IS NOT NULL AND user_hash IS NOT NULL
-       UNION ALL
-       SELECT project, dt, previous_anonymous_hash, user_hash, event_time, received_at FROM counted
-       WHERE type = 'alias' AND previous_anonymous_hash IS NOT NULL AND user_hash IS NOT NULL
-       UNION ALL
-       SELECT l.project, l.dt, l.anon_hash, l.user_hash, l.event_time, l.received_at FROM anon_links l
-       SEMI JOIN append_days a ON a.project = l.project AND a.dt = l.dt
-     ) QUALIFY row_number() OVER (PARTITION BY project, dt, anon ORDER BY event_time, received_at, user_hash) = 1`,
+    [...ANON_DAY],
+    `SELECT project, dt, anonymous_hash AS anon_hash, user_hash, event_time, received_at FROM counted
+     WHERE anonymous_hash IS NOT NULL AND user_hash IS NOT NULL
+     UNION ALL
+     SELECT project, dt, previous_anonymous_hash, user_hash, event_time, received_at FROM counted
+     WHERE type = 'alias' AND previous_anonymous_hash IS NOT NULL AND user_hash IS NOT NULL`,
+    (rows) => `SELECT * FROM (${rows})
+      QUALIFY row_number() OVER (PARTITION BY project, dt, anon_hash ORDER BY event_time, received_at, user_hash) = 1`,
   );
   await replaceEvidence(
     db,
     'alias_links',
+    ['project', 'dt', 'from_hash', 'to_hash'],
     `SELECT DISTINCT project, dt, previous_user_hash AS from_hash, user_hash AS to_hash FROM counted
      WHERE type = 'alias' AND previous_user_hash IS NOT NULL AND user_hash IS NOT NULL
-       AND previous_user_hash <> user_hash
-     UNION SELECT l.project, l.dt, l.from_hash, l.to_hash FROM alias_links l
-     SEMI JOIN append_days a ON a.project = l.project AND a.dt = l.dt`,
+       AND previous_user_hash <> user_hash`,
+    (rows) => `SELECT DISTINCT * FROM (${rows})`,
   );
   const [changes] = await db.rows(
     `SELECT (SELECT count(*) FROM anon_links_added) + (SELECT count(*) FROM anon_links_removed)

@@ -23,11 +23,6 @@ export function db(connection: DuckDBConnection): Db {
   };
 }
 
-/** Deletes a table's rows of the days a refresh reads (`scan_days`). */
-export function deleteReadDays(table: string): string {
-  return `DELETE FROM ${table} USING scan_days d WHERE ${table}.project = d.project AND ${table}.dt = d.dt`;
-}
-
 /** A project id or date, checked before it is written into SQL as a literal. */
 export function literal(value: string, kind: 'project' | 'date'): string {
   if (kind === 'project' ? !PROJECT_ID_PATTERN.test(value) : !/^\d{4}-\d{2}-\d{2}$/.test(value)) {

@@ -169,45 +169,64 @@ function onReadDays(table: string): string {
   return `SELECT v.* FROM ${table} v SEMI JOIN scan_days s ON v.project = s.project AND v.dt = s.dt`;
 }
 
+/** The columns of `day_values`, of the table `alias` when given. */
+function valueColumns(alias?: string): string {
+  return ['project', 'dt', 'id_hash', ...LAKE_DIMENSIONS]
+    .map((c) => (alias ? `${alias}.${c}` : c))
+    .join(', ');
+}
+const VALUE_COLUMNS = valueColumns();
+
 /**
  * Brings the read days' `day_values` to the combinations of values of `counted` (a day read
  * whole: exactly those; a day appended to: those it had and these), writing only the difference
  * (`day_values_diff`, sign -1 for a row gone, 1 for a row new): a day appended to gains its few
- * new rows. Keeps the days' rows as they were (`old_day_values`) and the days of their projects
- * that had dau/wau/mau rows (`rolled_before`: those a refresh corrects rather than computes;
- * identity is per project, so no other project's days change).
+ * new rows, found among the rows of the ids read (not all of the day's). Keeps the rows of the
+ * days read whole as they were (`old_day_values`) and the days of their projects that had
+ * dau/wau/mau rows (`rolled_before`: those a refresh corrects rather than computes; identity is
+ * per project, so no other project's days change).
  */
 export async function replaceDayValues(db: Db): Promise<void> {
-  const columns = `project, dt, id_hash, ${LAKE_DIMENSIONS.join(', ')}`;
-  await db.run(`CREATE OR REPLACE TEMP TABLE old_day_values AS ${onReadDays('day_values')}`);
+  await db.run(
+    `CREATE OR REPLACE TEMP TABLE old_day_values AS
+     SELECT v.* FROM day_values v SEMI JOIN whole_days s ON v.project = s.project AND v.dt = s.dt`,
+  );
   await db.run(
     `CREATE OR REPLACE TEMP TABLE rolled_before AS SELECT a.project, a.dt FROM active_users a
      SEMI JOIN (SELECT DISTINCT project FROM scan_days) s ON s.project = a.project`,
   );
-  const [held] = await db.rows(`SELECT count(*) FROM old_day_values`);
+  const [held] = await db.rows(
+    `SELECT (SELECT count(*) FROM old_day_values) + (SELECT count(*) FROM append_days)`,
+  );
   if (Number(held?.[0] ?? 0) === 0) {
     // Days read for the first time: every row is new, nothing to compare (the difference is
     // needed only where days had dau/wau/mau rows to correct).
     await db.run(
-      `INSERT INTO day_values SELECT ${columns} FROM (${idValues('counted')}) ORDER BY project, dt`,
+      `INSERT INTO day_values SELECT ${VALUE_COLUMNS} FROM (${idValues('counted')}) ORDER BY project, dt`,
     );
     const [rolled] = await db.rows(`SELECT count(*) FROM rolled_before`);
     await db.run(
-      `CREATE OR REPLACE TEMP TABLE day_values_diff AS SELECT ${columns}, 1 AS sign FROM (${onReadDays('day_values')})
+      `CREATE OR REPLACE TEMP TABLE day_values_diff AS SELECT ${VALUE_COLUMNS}, 1 AS sign FROM (${onReadDays('day_values')})
        ${Number(rolled?.[0] ?? 0) === 0 ? 'WHERE false' : ''}`,
     );
     return;
   }
   await db.run(
-    `CREATE OR REPLACE TEMP TABLE new_day_values AS SELECT ${columns} FROM (${idValues('counted')})`,
+    `CREATE OR REPLACE TEMP TABLE new_day_values AS SELECT ${VALUE_COLUMNS} FROM (${idValues('counted')})`,
   );
-  // A day read whole loses the rows its files no longer give; a day appended to keeps them.
+  // A day read whole loses the rows its files no longer give; a day appended to keeps them, and
+  // gains those of its ids' rows it did not have.
   await db.run(
     `CREATE OR REPLACE TEMP TABLE day_values_diff AS
-     SELECT *, -1 AS sign FROM (
-       SELECT ${columns} FROM old_day_values v SEMI JOIN whole_days w ON w.project = v.project AND w.dt = v.dt
-       EXCEPT SELECT ${columns} FROM new_day_values)
-     UNION ALL SELECT *, 1 FROM (SELECT ${columns} FROM new_day_values EXCEPT SELECT ${columns} FROM old_day_values)`,
+     SELECT *, -1 AS sign FROM (SELECT ${VALUE_COLUMNS} FROM old_day_values EXCEPT SELECT ${VALUE_COLUMNS} FROM new_day_values)
+     UNION ALL SELECT *, 1 FROM (
+       SELECT ${VALUE_COLUMNS} FROM new_day_values
+       EXCEPT SELECT ${VALUE_COLUMNS} FROM old_day_values
+       EXCEPT SELECT ${valueColumns('v')} FROM day_values v
+         SEMI JOIN append_days a ON a.project = v.project AND a.dt = v.dt
+         SEMI JOIN (SELECT DISTINCT project, dt, id_hash FROM new_day_values) n
+           ON n.project = v.project AND n.dt = v.dt AND n.id_hash = v.id_hash
+     )`,
   );
   await db.run(
     `DELETE FROM day_values USING (SELECT * FROM day_values_diff WHERE sign = -1) g
@@ -215,7 +234,7 @@ export async function replaceDayValues(db: Db): Promise<void> {
        AND ${LAKE_DIMENSIONS.map((d) => `day_values.${d} IS NOT DISTINCT FROM g.${d}`).join(' AND ')}`,
   );
   await db.run(
-    `INSERT INTO day_values SELECT ${columns} FROM day_values_diff WHERE sign = 1 ORDER BY project, dt`,
+    `INSERT INTO day_values SELECT ${VALUE_COLUMNS} FROM day_values_diff WHERE sign = 1 ORDER BY project, dt`,
   );
 }
 
@@ -263,25 +282,41 @@ async function valueChanges(db: Db): Promise<void> {
      LEFT JOIN people m ON m.project = i.project AND m.id_hash = i.id_hash
      LEFT JOIN changed_ids c ON c.project = i.project AND c.id_hash = i.id_hash`,
   );
+  // The ids whose person is one of these, before or after: the rows read are theirs alone.
+  await db.run(
+    `CREATE OR REPLACE TEMP TABLE value_id_hashes AS
+     SELECT DISTINCT project, id_hash FROM (
+       SELECT project, id_hash FROM (${personIds('(SELECT DISTINCT project, user_hash FROM value_persons)')})
+       UNION ALL SELECT c.project, c.id_hash FROM changed_ids c
+       SEMI JOIN value_persons p ON p.project = c.project AND p.user_hash = c.old_person
+     )`,
+  );
   const days =
     'SEMI JOIN (SELECT DISTINCT project, dt FROM value_persons) d ON d.project = v.project AND d.dt = v.dt';
+  const ids = 'SEMI JOIN value_id_hashes h ON h.project = v.project AND h.id_hash = v.id_hash';
   const persons =
     'SEMI JOIN value_persons p ON p.project = x.project AND p.dt = x.dt AND p.user_hash = x.user_hash';
   await db.run(
     `CREATE OR REPLACE TEMP TABLE values_after AS ${unpivoted(
       `SELECT x.* FROM (
-         SELECT v.*, coalesce(m.person, v.id_hash) AS user_hash FROM day_values v ${days}
+         SELECT v.*, coalesce(m.person, v.id_hash) AS user_hash FROM day_values v ${days} ${ids}
          LEFT JOIN people m ON m.project = v.project AND m.id_hash = v.id_hash
        ) x ${persons}`,
     )}`,
   );
+  // Before: the rows of the days read whole as they were, and of the other days without those
+  // the refresh added.
   await db.run(
     `CREATE OR REPLACE TEMP TABLE values_before AS ${unpivoted(
       `SELECT x.* FROM (
          SELECT v.*, coalesce(c.old_person, m.person, v.id_hash) AS user_hash FROM (
-           SELECT * FROM old_day_values
-           UNION ALL SELECT * FROM day_values v ANTI JOIN scan_days s ON v.project = s.project AND v.dt = s.dt
-         ) v ${days}
+           SELECT v.* FROM old_day_values v ${days} ${ids}
+           UNION ALL (
+             SELECT ${valueColumns('v')} FROM day_values v ${days} ${ids}
+             ANTI JOIN whole_days s ON v.project = s.project AND v.dt = s.dt
+             EXCEPT SELECT ${VALUE_COLUMNS} FROM day_values_diff WHERE sign = 1
+           )
+         ) v
          LEFT JOIN people m ON m.project = v.project AND m.id_hash = v.id_hash
          LEFT JOIN changed_ids c ON c.project = v.project AND c.id_hash = v.id_hash
        ) x ${persons}`,

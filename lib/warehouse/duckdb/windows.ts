@@ -193,7 +193,8 @@ async function refreshDay(db: Db, day: ProjectDay, today: string): Promise<void>
 /**
  * The persons gained (+1) and lost (-1) by days read before, whose ids changed person
  * (`move_pairs`): an id's new person is gained where the day did not have it, its old person
- * lost where no id active that day still maps to it. Reads those ids' days and persons only.
+ * lost where the day had it and no id active that day still maps to it (an id new to a day
+ * appended to was never counted as its old person). Reads those ids' days and persons only.
  */
 async function movedChanges(db: Db, days: readonly ProjectDay[]): Promise<void> {
   await db.run(
@@ -222,7 +223,11 @@ async function movedChanges(db: Db, days: readonly ProjectDay[]): Promise<void> 
      SELECT DISTINCT m.project, m.dt, m.old_person, -1 FROM moved_pairs m
      ANTI JOIN (
        SELECT d.project, d.dt, h.person FROM day_ids d JOIN holders h ON d.project = h.project AND d.id_hash = h.id_hash
-     ) k ON k.project = m.project AND k.dt = m.dt AND k.person = m.old_person`,
+     ) k ON k.project = m.project AND k.dt = m.dt AND k.person = m.old_person
+     SEMI JOIN (
+       SELECT u.project, u.dt, u.user_hash FROM daily_users u
+       SEMI JOIN (SELECT DISTINCT project, old_person FROM moved_pairs) o ON u.project = o.project AND u.user_hash = o.old_person
+     ) u ON u.project = m.project AND u.dt = m.dt AND u.user_hash = m.old_person`,
   );
 }
 
@@ -364,42 +369,78 @@ async function updateBounds(db: Db): Promise<void> {
 }
 
 /**
- * Brings the persons per day and dau/wau/mau up to date. Days read again (`scanned`) get their
- * persons from `day_ids` and `people`: where dau/wau/mau rows already exist for the days whose
- * windows hold such a day, they are corrected by the persons who joined or left it (a person
- * changes a window's count only without another active day in that window), so a late event
- * costs a lookup of the few persons it adds, not a recount of 30 windows. Days not read again
- * whose ids changed person (`moved`) are changed by those ids alone. Rows that do not exist yet
- * are computed at the end: a lone new day by three distinct counts, runs of days (a first build)
- * by coverage. Returns the days whose rows were written. Leaves each day's persons gained (+1)
- * and lost (-1) in `person_changes`, and what `person_first` held before in `first_before`.
+ * The persons gained (+1) by days appended to (`grown`): the persons of the ids each gained
+ * (`added_ids`, mapped by `people` as it now is) that it did not have. Reads those ids and
+ * persons only, not the day's.
+ */
+async function grownChanges(db: Db, grown: readonly ProjectDay[]): Promise<void> {
+  await db.run(
+    `CREATE OR REPLACE TEMP TABLE grown_users AS
+     SELECT DISTINCT a.project, a.dt, coalesce(p.person, a.id_hash) AS user_hash FROM added_ids a
+     SEMI JOIN ${pairsTable(grown)} ON a.project = t.project AND a.dt = t.dt
+     LEFT JOIN people p ON p.project = a.project AND p.id_hash = a.id_hash`,
+  );
+  await db.run(
+    `INSERT INTO day_changes
+     SELECT g.project, g.dt, g.user_hash, 1 FROM grown_users g
+     ANTI JOIN (
+       SELECT u.project, u.dt, u.user_hash FROM daily_users u
+       SEMI JOIN grown_users g ON g.project = u.project AND g.dt = u.dt AND g.user_hash = u.user_hash
+       WHERE u.dt ${dayRange(grown)}
+       UNION ALL SELECT project, dt, user_hash FROM day_changes WHERE sign = 1
+     ) u ON u.project = g.project AND u.dt = g.dt AND u.user_hash = g.user_hash`,
+  );
+}
+
+/**
+ * Brings the persons per day and dau/wau/mau up to date. A day appended to whose windows have
+ * rows (`grown`) changes by the persons of the ids it gained and of its ids that changed person,
+ * as a day not read changes by the latter: its persons are not read again. Other days read
+ * (`scanned`: read whole, or without rows yet) get their persons from `day_ids` and `people`:
+ * where dau/wau/mau rows already exist for the days whose windows hold such a day, they are
+ * corrected by the persons who joined or left it (a person changes a window's count only
+ * without another active day in that window), so a late event costs a lookup of the few persons
+ * it adds, not a recount of 30 windows. Days not read whose ids changed person (`moved`) are
+ * changed by those ids alone. Rows that do not exist yet are computed at the end: a lone new day
+ * by three distinct counts, runs of days (a first build) by coverage. Returns the days whose rows
+ * were written. Leaves each day's persons gained (+1) and lost (-1) in `person_changes`, and what
+ * `person_first` held before in `first_before`.
  */
 export async function updateWindows(
   db: Db,
-  scanned: readonly ProjectDay[],
-  moved: readonly ProjectDay[],
+  read: { scanned: readonly ProjectDay[]; appended: readonly ProjectDay[]; moved: readonly ProjectDay[] },
   today: string,
 ): Promise<ProjectDay[]> {
+  const { scanned, appended, moved } = read;
+  const key = (d: ProjectDay) => `${d.project}/${d.dt}`;
+  const appendedKeys = new Set(appended.map(key));
+  // Days with rows of their windows to correct (`corrected`; appended to: `grown`), and days whose
+  // windows have no rows yet (first build, new days), replaced in bulk: their windows are
+  // computed whole below, and they lie in no existing row's window.
+  const grown: ProjectDay[] = [];
+  const corrected: ProjectDay[] = [];
+  const bulk: ProjectDay[] = [];
+  for (const day of scanned) {
+    if (!(await hasWindowRows(db, day, today))) bulk.push(day);
+    else (appendedKeys.has(key(day)) ? grown : corrected).push(day);
+  }
+  const rebuilt = [...corrected, ...bulk];
+  const rebuiltKeys = new Set(rebuilt.map(key));
   await db.run(
     `CREATE OR REPLACE TEMP TABLE new_users AS
      SELECT DISTINCT d.project, d.dt, coalesce(p.person, d.id_hash) AS user_hash
-     FROM day_ids d JOIN ${pairsTable(scanned)} ON d.project = t.project AND d.dt = t.dt
+     FROM day_ids d JOIN ${pairsTable(rebuilt)} ON d.project = t.project AND d.dt = t.dt
      LEFT JOIN people p ON p.project = d.project AND p.id_hash = d.id_hash
-     WHERE d.dt ${dayRange(scanned)}`,
+     ${rebuilt.length > 0 ? `WHERE d.dt ${dayRange(rebuilt)}` : ''}`,
   );
-  // The persons the read days lose, for their last active day.
+  // The persons the days rebuilt lose, for their last active day.
   await db.run(
     `CREATE OR REPLACE TEMP TABLE lost_users AS
      SELECT u.project, u.dt, u.user_hash FROM daily_users u
-     SEMI JOIN ${pairsTable(scanned)} ON u.project = t.project AND u.dt = t.dt
-     WHERE u.dt ${dayRange(scanned)}
+     SEMI JOIN ${pairsTable(rebuilt)} ON u.project = t.project AND u.dt = t.dt
+     ${rebuilt.length > 0 ? `WHERE u.dt ${dayRange(rebuilt)}` : ''}
      EXCEPT SELECT project, dt, user_hash FROM new_users`,
   );
-  // Days whose windows have no rows yet (first build, new days) are replaced in bulk; their
-  // windows are computed whole below, and they lie in no existing row's window.
-  const corrected: ProjectDay[] = [];
-  const bulk: ProjectDay[] = [];
-  for (const day of scanned) ((await hasWindowRows(db, day, today)) ? corrected : bulk).push(day);
   // The persons each day gained and lost, where rows of its windows exist to correct.
   await db.run(
     `CREATE OR REPLACE TEMP TABLE person_changes (project VARCHAR, dt DATE, user_hash BIGINT, sign INTEGER)`,
@@ -420,15 +461,14 @@ export async function updateWindows(
   }
   if (bulk.length > 0) await replaceDays(db, bulk);
   for (const day of corrected) await refreshDay(db, day, today);
-  const read = new Set(scanned.map((d) => `${d.project}/${d.dt}`));
-  const movedOnly = moved.filter((d) => !read.has(`${d.project}/${d.dt}`));
+  const movedOnly = moved.filter((d) => !rebuiltKeys.has(key(d)));
   await db.run(
     `CREATE OR REPLACE TEMP TABLE day_changes (project VARCHAR, dt DATE, user_hash BIGINT, sign INTEGER)`,
   );
-  if (movedOnly.length > 0) {
-    await movedChanges(db, movedOnly);
-    await applyChanges(db);
-  }
+  if (movedOnly.length > 0) await movedChanges(db, movedOnly);
+  if (grown.length > 0) await grownChanges(db, grown);
+  const [changes] = await db.rows(`SELECT count(*) FROM day_changes`);
+  if (Number(changes?.[0] ?? 0) > 0) await applyChanges(db);
   await db.run(`INSERT INTO person_changes SELECT project, dt, user_hash, sign FROM day_changes`);
   await updateBounds(db);
   const windows = affectedDays([...scanned, ...movedOnly], today);
