@@ -176,11 +176,12 @@ export class DuckDbWarehouse implements Warehouse {
 
   /**
    * A refresh, in one transaction: reads the counted rows of the changed days (rule 1 needs no
-   * verdict on copies), rebuilds those days' ids and identity evidence and the people that
-   * evidence touches (adding the days of ids that changed person), then replaces the persons of
-   * all those days and corrects or computes the windows holding them. Every statement reads the
-   * days it works on or the ids it was handed: none reads the whole
-   * history.
+   * verdict on copies; of a day read before, only its new files), brings those days' ids, value
+   * combinations and identity evidence up to date and the people that evidence touches (adding
+   * the days of ids that changed person); a day appended to then changes by the persons of its
+   * new ids and of its ids that changed person, a day read whole has its persons replaced, and
+   * the windows holding them are corrected or computed. Every statement reads the days it works
+   * on or the ids it was handed: none reads the whole history.
    */
   async refresh(
     changed: readonly ProjectDay[],
