@@ -53,9 +53,14 @@ export function daysFrom(from: string, to: string): string[] {
   return out;
 }
 
+/** A (project, day) pair as one text, for sets and maps of pairs. */
+export function dayKey(pair: ProjectDay): string {
+  return `${pair.project}/${pair.dt}`;
+}
+
 function unique(pairs: Iterable<ProjectDay>): ProjectDay[] {
   const seen = new Map<string, ProjectDay>();
-  for (const p of pairs) seen.set(`${p.project}/${p.dt}`, p);
+  for (const p of pairs) seen.set(dayKey(p), p);
   return [...seen.values()].sort((a, b) =>
     a.project === b.project ? (a.dt < b.dt ? -1 : 1) : a.project < b.project ? -1 : 1,
   );

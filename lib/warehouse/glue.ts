@@ -1,6 +1,6 @@
 import { BatchCreatePartitionCommand, type GlueClient } from '@aws-sdk/client-glue';
 import type { ObjectStore } from '../lake/store.js';
-import type { ProjectDay } from './days.js';
+import { dayKey, type ProjectDay } from './days.js';
 import { WarehouseError } from './warehouse.js';
 
 /** The events table's columns in Glue (Hive types), in file order; `project` and `dt` are partition keys. */
@@ -95,10 +95,10 @@ export function onlyNewPartitions(
 ): (days: readonly ProjectDay[]) => Promise<void> {
   const known = new Set<string>();
   return async (days) => {
-    const fresh = days.filter((d) => !known.has(`${d.project}/${d.dt}`));
+    const fresh = days.filter((d) => !known.has(dayKey(d)));
     if (fresh.length === 0) return;
     await register(fresh);
-    for (const d of fresh) known.add(`${d.project}/${d.dt}`);
+    for (const d of fresh) known.add(dayKey(d));
   };
 }
 

@@ -1,5 +1,5 @@
 import { LAKE_DIMENSIONS } from '../breakdowns.js';
-import { type ProjectDay, uniqueProjectDays } from '../days.js';
+import { dayKey, type ProjectDay, uniqueProjectDays } from '../days.js';
 import { BOT, ROW_ID } from '../people.js';
 import {
   type Db,
@@ -63,7 +63,7 @@ export async function readCounted(
   const reads: Array<{ day: ProjectDay; files: LakeFile[] }> = [];
   for (const day of candidates) {
     const listed = await dayFiles(options.lakeRoot, day.project, day.dt);
-    const before = recorded.get(`${day.project}/${day.dt}`);
+    const before = recorded.get(dayKey(day));
     const versions = new Map(listed.map((f) => [f.name, f.version]));
     const appendable =
       before !== undefined && [...before].every(([name, version]) => versions.get(name) === version);

@@ -1,4 +1,4 @@
-import { addDays, affectedDays, dayNumber, MAU_DAYS, type ProjectDay, WAU_DAYS } from '../days.js';
+import { addDays, affectedDays, dayKey, dayNumber, MAU_DAYS, type ProjectDay, WAU_DAYS } from '../days.js';
 import { type Db, dayRange, inDays, literal, pairsTable, projectDays } from './sql.js';
 
 /** Affected days grouped into runs of consecutive days per project (one window query each). */
@@ -412,8 +412,7 @@ export async function updateWindows(
   today: string,
 ): Promise<ProjectDay[]> {
   const { scanned, appended, moved } = read;
-  const key = (d: ProjectDay) => `${d.project}/${d.dt}`;
-  const appendedKeys = new Set(appended.map(key));
+  const appendedKeys = new Set(appended.map(dayKey));
   // Days with rows of their windows to correct (`corrected`; appended to: `grown`), and days whose
   // windows have no rows yet (first build, new days), replaced in bulk: their windows are
   // computed whole below, and they lie in no existing row's window.
@@ -422,10 +421,10 @@ export async function updateWindows(
   const bulk: ProjectDay[] = [];
   for (const day of scanned) {
     if (!(await hasWindowRows(db, day, today))) bulk.push(day);
-    else (appendedKeys.has(key(day)) ? grown : corrected).push(day);
+    else (appendedKeys.has(dayKey(day)) ? grown : corrected).push(day);
   }
   const rebuilt = [...corrected, ...bulk];
-  const rebuiltKeys = new Set(rebuilt.map(key));
+  const rebuiltKeys = new Set(rebuilt.map(dayKey));
   await db.run(
     `CREATE OR REPLACE TEMP TABLE new_users AS
      SELECT DISTINCT d.project, d.dt, coalesce(p.person, d.id_hash) AS user_hash
@@ -461,7 +460,7 @@ export async function updateWindows(
   }
   if (bulk.length > 0) await replaceDays(db, bulk);
   for (const day of corrected) await refreshDay(db, day, today);
-  const movedOnly = moved.filter((d) => !rebuiltKeys.has(key(d)));
+  const movedOnly = moved.filter((d) => !rebuiltKeys.has(dayKey(d)));
   await db.run(
     `CREATE OR REPLACE TEMP TABLE day_changes (project VARCHAR, dt DATE, user_hash BIGINT, sign INTEGER)`,
   );
